@@ -1,0 +1,335 @@
+//! The correctness layer every provider is wrapped in (OpenDAL's idea).
+//!
+//! [`Checked`] answers [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for operations and
+//! options whose capability flag is off — before any vendor request — validates inputs the types
+//! cannot (e-mail shape, message text), and stamps the provider and operation on every error, so
+//! adapters stay small and behave the same.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::capability::Capability;
+use crate::domain::{
+    Balance, CampaignRecord, Card, CustomerKey, CustomerRecord, PushReceipt, Template,
+    TemplateSummary,
+};
+use crate::error::{Error, Result};
+use crate::ports::*;
+
+/// A provider wrapped in capability checks and error stamping.
+#[derive(Clone)]
+pub struct Checked {
+    inner: Arc<dyn Provider>,
+    info: ProviderInfo,
+    capability: Capability,
+}
+
+impl Checked {
+    /// Wraps `inner`, reading its info and capability once.
+    pub fn new(inner: Arc<dyn Provider>) -> Self {
+        Self {
+            info: inner.info(),
+            capability: inner.capability(),
+            inner,
+        }
+    }
+
+    /// Wraps `inner` and returns it as a provider.
+    pub fn wrap(inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        Arc::new(Self::new(inner))
+    }
+
+    fn gate(&self, supported: bool, operation: &'static str) -> Result<()> {
+        if supported {
+            Ok(())
+        } else {
+            Err(self.stamp(operation)(Error::unsupported(operation)))
+        }
+    }
+
+    fn gate_option(&self, supported: bool, operation: &'static str, option: &str) -> Result<()> {
+        if supported {
+            Ok(())
+        } else {
+            Err(self.stamp(operation)(Error::new(
+                crate::ErrorKind::Unsupported,
+                format!(
+                    "option `{option}` of `{operation}` is not supported by {}",
+                    self.info.name
+                ),
+            )))
+        }
+    }
+
+    fn stamp(&self, operation: &'static str) -> impl Fn(Error) -> Error + use<> {
+        let name = self.info.name;
+        move |e| e.with_provider(name).with_operation(operation)
+    }
+
+    fn gate_key(&self, key: &CustomerKey, operation: &'static str) -> Result<()> {
+        let c = &self.capability;
+        match key {
+            CustomerKey::Phone(_) => {
+                self.gate_option(c.customer_get_by_phone, operation, "by phone")
+            }
+            CustomerKey::Card(_) => self.gate_option(c.customer_get_by_card, operation, "by card"),
+            CustomerKey::Id(_) => {
+                self.gate_option(c.customer_get_by_id, operation, "by customer id")
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Checked {
+    fn info(&self) -> ProviderInfo {
+        self.info
+    }
+    fn capability(&self) -> Capability {
+        self.capability
+    }
+    async fn status(&self) -> Result<ProviderStatus> {
+        self.gate(self.capability.status, op::STATUS)?;
+        self.inner.status().await.map_err(self.stamp(op::STATUS))
+    }
+    crate::self_ports!();
+}
+
+#[async_trait]
+impl CustomerPort for Checked {
+    async fn upsert_customer(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
+        let o = op::CUSTOMER_UPSERT;
+        self.gate(self.capability.customer_upsert, o)?;
+        input.customer.validate().map_err(self.stamp(o))?;
+        self.inner
+            .customers()
+            .upsert_customer(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn get_customer(&self, input: GetCustomer) -> Result<CustomerRecord> {
+        let o = op::CUSTOMER_GET;
+        self.gate_key(&input.key, o)?;
+        self.inner
+            .customers()
+            .get_customer(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn list_customers(&self, input: ListCustomers) -> Result<Page<CustomerRecord>> {
+        let o = op::CUSTOMER_LIST;
+        let c = &self.capability;
+        self.gate(c.customer_list, o)?;
+        if input.registered_from.is_some() || input.registered_to.is_some() {
+            self.gate_option(c.customer_list_by_date, o, "registration date filter")?;
+        }
+        if input.installed.is_some() {
+            self.gate_option(c.customer_list_by_installed, o, "installed filter")?;
+        }
+        if input.page_size == Some(0) {
+            return Err(self.stamp(o)(Error::invalid_input(
+                "page size must be at least 1",
+            )));
+        }
+        self.inner
+            .customers()
+            .list_customers(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn delete_customer(&self, input: DeleteCustomer) -> Result<()> {
+        let o = op::CUSTOMER_DELETE;
+        self.gate(self.capability.customer_delete, o)?;
+        self.inner
+            .customers()
+            .delete_customer(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+}
+
+#[async_trait]
+impl CardPort for Checked {
+    async fn issue_card(&self, input: IssueCard) -> Result<Card> {
+        let o = op::CARD_ISSUE;
+        self.gate(self.capability.card_issue, o)?;
+        input.customer.validate().map_err(self.stamp(o))?;
+        self.inner
+            .cards()
+            .issue_card(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn get_card(&self, input: GetCard) -> Result<Card> {
+        let o = op::CARD_GET;
+        self.gate(self.capability.card_get, o)?;
+        self.inner
+            .cards()
+            .get_card(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn update_card(&self, input: UpdateCard) -> Result<Card> {
+        let o = op::CARD_UPDATE;
+        self.gate(self.capability.card_update, o)?;
+        self.inner
+            .cards()
+            .update_card(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
+        let o = op::CARD_SET_STATUS;
+        self.gate(self.capability.card_set_status, o)?;
+        self.inner
+            .cards()
+            .set_card_status(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn send_install_link(&self, input: SendInstallLink) -> Result<()> {
+        let o = op::CARD_SEND_INSTALL_LINK;
+        self.gate(self.capability.card_send_install_link, o)?;
+        self.inner
+            .cards()
+            .send_install_link(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+}
+
+#[async_trait]
+impl BalancePort for Checked {
+    async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
+        let o = op::BALANCE_GET;
+        self.gate(self.capability.balance_get, o)?;
+        self.inner
+            .balances()
+            .get_balance(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
+        let o = op::BALANCE_SET;
+        self.gate(self.capability.balance_set, o)?;
+        if input.update.is_empty() {
+            return Err(self.stamp(o)(Error::invalid_input("nothing to set")));
+        }
+        self.inner
+            .balances()
+            .set_balance(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
+        let o = op::BALANCE_CREDIT;
+        self.gate(self.capability.balance_credit, o)?;
+        if input.credit.lifetime().is_some() {
+            self.gate_option(self.capability.balance_credit_lifetime, o, "lifetime")?;
+        }
+        self.inner
+            .balances()
+            .credit(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+}
+
+#[async_trait]
+impl PushCampaignPort for Checked {
+    async fn push(&self, input: SendPush) -> Result<PushReceipt> {
+        let o = op::PUSH_SEND;
+        let channel = input.message.channel();
+        self.gate_option(
+            self.capability.push_on(channel),
+            o,
+            &format!("channel {channel:?}").to_lowercase(),
+        )?;
+        if let Some(max) = self.capability.max_message_len
+            && input.message.text().chars().count() > max as usize
+        {
+            return Err(self.stamp(o)(Error::invalid_input(format!(
+                "message is longer than {max} characters"
+            ))));
+        }
+        self.inner.push().push(input).await.map_err(self.stamp(o))
+    }
+    async fn create_campaign(&self, input: CreateCampaign) -> Result<CampaignRecord> {
+        let o = op::CAMPAIGN_CREATE;
+        self.gate(self.capability.campaign_create, o)?;
+        if input.campaign.segment.is_some() {
+            self.gate_option(self.capability.campaign_segment, o, "segment")?;
+        }
+        input.campaign.validate().map_err(self.stamp(o))?;
+        self.inner
+            .push()
+            .create_campaign(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn send_campaign(&self, input: SendCampaign) -> Result<CampaignRecord> {
+        let o = op::CAMPAIGN_SEND;
+        self.gate(self.capability.campaign_send, o)?;
+        self.inner
+            .push()
+            .send_campaign(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+}
+
+#[async_trait]
+impl TemplatePort for Checked {
+    async fn list_templates(&self, input: ListTemplates) -> Result<Page<TemplateSummary>> {
+        let o = op::TEMPLATE_LIST;
+        self.gate(self.capability.template_list, o)?;
+        self.inner
+            .templates()
+            .list_templates(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn get_template(&self, input: GetTemplate) -> Result<Template> {
+        let o = op::TEMPLATE_GET;
+        self.gate(self.capability.template_get, o)?;
+        self.inner
+            .templates()
+            .get_template(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
+        let o = op::TEMPLATE_CREATE;
+        self.gate(self.capability.template_create, o)?;
+        if input.template.name.trim().is_empty() {
+            return Err(self.stamp(o)(Error::invalid_input(
+                "template name must not be empty",
+            )));
+        }
+        self.inner
+            .templates()
+            .create_template(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+    async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
+        let o = op::TEMPLATE_UPDATE;
+        self.gate(self.capability.template_update, o)?;
+        if input.template.name.trim().is_empty() {
+            return Err(self.stamp(o)(Error::invalid_input(
+                "template name must not be empty",
+            )));
+        }
+        if input.template.id.is_none() {
+            return Err(self.stamp(o)(Error::invalid_input(
+                "template id is required to update",
+            )));
+        }
+        self.inner
+            .templates()
+            .update_template(input)
+            .await
+            .map_err(self.stamp(o))
+    }
+}

@@ -1,0 +1,210 @@
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::Error;
+use crate::ids::TransactionId;
+
+/// A percentage between 0 and 100 inclusive (bonus accrual or discount rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct Percent(Decimal);
+
+impl Percent {
+    /// Validates that `value` lies in 0..=100.
+    pub fn new(value: Decimal) -> Result<Self, Error> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(Error::invalid_input(format!(
+                "percentage {value} is negative"
+            )));
+        }
+        if value > Decimal::ONE_HUNDRED {
+            return Err(Error::invalid_input(format!(
+                "percentage {value} is over 100"
+            )));
+        }
+        Ok(Self(value.normalize()))
+    }
+
+    /// The value as a decimal.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Percent::new(<Decimal as Deserialize>::deserialize(d)?)
+            .map_err(|e| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// What a customer holds: points and the two percentages vendors show on the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Balance {
+    /// Loyalty points / bonus money.
+    pub points: Decimal,
+    /// Bonus accrual percentage.
+    pub bonus_percent: Percent,
+    /// Discount percentage.
+    pub discount_percent: Percent,
+}
+
+/// A partial change of a balance: `None` leaves a value as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BalanceUpdate {
+    /// New points value.
+    pub points: Option<Decimal>,
+    /// New bonus percentage.
+    pub bonus_percent: Option<Percent>,
+    /// New discount percentage.
+    pub discount_percent: Option<Percent>,
+}
+
+impl BalanceUpdate {
+    /// True when the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_none() && self.bonus_percent.is_none() && self.discount_percent.is_none()
+    }
+
+    /// Applies the update to a balance.
+    pub fn apply(&self, balance: &mut Balance) {
+        if let Some(p) = self.points {
+            balance.points = p.normalize();
+        }
+        if let Some(b) = self.bonus_percent {
+            balance.bonus_percent = b;
+        }
+        if let Some(d) = self.discount_percent {
+            balance.discount_percent = d;
+        }
+    }
+}
+
+impl From<Balance> for BalanceUpdate {
+    fn from(b: Balance) -> Self {
+        Self {
+            points: Some(b.points),
+            bonus_percent: Some(b.bonus_percent),
+            discount_percent: Some(b.discount_percent),
+        }
+    }
+}
+
+/// A credit of points, exactly-once by its transaction id, optionally burning after `lifetime`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CreditRepr")]
+pub struct Credit {
+    amount: Decimal,
+    transaction_id: TransactionId,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    lifetime: Option<Duration>,
+}
+
+/// The unchecked wire shape of [`Credit`]; deserialization validates through [`Credit::new`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditRepr {
+    amount: Decimal,
+    transaction_id: TransactionId,
+    #[serde(default, with = "humantime_serde")]
+    lifetime: Option<Duration>,
+}
+
+impl TryFrom<CreditRepr> for Credit {
+    type Error = Error;
+    fn try_from(r: CreditRepr) -> Result<Self, Error> {
+        Credit::new(r.amount, r.transaction_id, r.lifetime)
+    }
+}
+
+impl Credit {
+    /// A credit of a positive `amount`; zero and negative amounts are rejected.
+    ///
+    /// ```
+    /// use rust_decimal::Decimal;
+    /// use walletport_core::{Credit, TransactionId};
+    /// let tx = TransactionId::new("order-17").unwrap();
+    /// assert!(Credit::new(Decimal::new(5025, 2), tx.clone(), None).is_ok());
+    /// assert!(Credit::new(Decimal::new(-1, 0), tx, None).is_err());
+    /// ```
+    pub fn new(
+        amount: Decimal,
+        transaction_id: TransactionId,
+        lifetime: Option<Duration>,
+    ) -> Result<Self, Error> {
+        if amount <= Decimal::ZERO {
+            return Err(Error::invalid_input(format!(
+                "credit amount must be positive, got {amount}"
+            )));
+        }
+        if lifetime.is_some_and(|l| l.is_zero()) {
+            return Err(Error::invalid_input("credit lifetime must be positive"));
+        }
+        Ok(Self {
+            amount: amount.normalize(),
+            transaction_id,
+            lifetime,
+        })
+    }
+
+    /// The amount credited (always positive).
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The exactly-once key.
+    pub fn transaction_id(&self) -> &TransactionId {
+        &self.transaction_id
+    }
+
+    /// How long the credited points live, if they expire.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn percent_bounds() {
+        assert!(Percent::new(dec!(0)).is_ok());
+        assert!(Percent::new(dec!(100)).is_ok());
+        assert!(Percent::new(dec!(100.01)).is_err());
+        assert!(Percent::new(dec!(-0.5)).is_err());
+        assert!(serde_json::from_str::<Percent>("\"17.88\"").is_ok());
+        assert!(serde_json::from_str::<Percent>("\"170\"").is_err());
+    }
+
+    #[test]
+    fn credit_rejects_non_positive_also_when_deserialized() {
+        let tx = TransactionId::new("t").unwrap();
+        assert!(Credit::new(dec!(0), tx.clone(), None).is_err());
+        assert!(Credit::new(dec!(1), tx, Some(Duration::ZERO)).is_err());
+        let bad = r#"{"amount":"-5","transaction_id":"t"}"#;
+        assert!(serde_json::from_str::<Credit>(bad).is_err());
+        let ok = r#"{"amount":"5.50","transaction_id":"t","lifetime":"1day"}"#;
+        let c: Credit = serde_json::from_str(ok).unwrap();
+        assert_eq!(c.lifetime(), Some(Duration::from_secs(86_400)));
+    }
+
+    #[test]
+    fn update_applies_only_what_is_set() {
+        let mut b = Balance::default();
+        BalanceUpdate {
+            points: Some(dec!(150.250)),
+            ..Default::default()
+        }
+        .apply(&mut b);
+        assert_eq!(b.points.to_string(), "150.25");
+        assert_eq!(b.bonus_percent, Percent::default());
+    }
+}
