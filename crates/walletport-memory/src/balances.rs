@@ -1,0 +1,78 @@
+//! `BalancePort`: read, absolute set, and exactly-once credits with lifetimes.
+
+use async_trait::async_trait;
+use walletport_core::{
+    Balance, BalancePort, CreditBalance, CreditOutcome, Error, ErrorKind, GetBalance, Result,
+    SetBalance,
+};
+
+use crate::MemoryProvider;
+use crate::ledger::Ledger;
+
+#[async_trait]
+impl BalancePort for MemoryProvider {
+    async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
+        self.read(|state, now| {
+            let phone = state.resolve(&input.customer)?;
+            state.customer(&phone)?.ledger.balance(now)
+        })
+    }
+
+    /// Setting points makes them the new absolute value: credits made before are settled into
+    /// it and no longer burn.
+    async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
+        if input.update.is_empty() {
+            return Err(Error::invalid_input("nothing to set"));
+        }
+        Ledger::check_update(&input.update)?;
+        self.write(|state, now| {
+            let phone = state.resolve(&input.customer)?;
+            let seq = state.seq();
+            let ledger = &mut state.customer_mut(&phone)?.ledger;
+            ledger.apply(&input.update, seq);
+            ledger.balance(now)
+        })
+    }
+
+    /// Applies the credit once per transaction id. A repeat with the same customer, amount and
+    /// lifetime answers `applied: false` and changes nothing; a repeat that differs is a
+    /// [`ErrorKind::Conflict`].
+    async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
+        let credit = input.credit;
+        self.write(|state, now| {
+            let phone = state.resolve(&input.customer)?;
+            let tx = credit.transaction_id();
+            if let Some(owner) = state.transactions.get(tx) {
+                let same = owner == &phone
+                    && state
+                        .customer(owner)?
+                        .ledger
+                        .find(tx)
+                        .is_some_and(|earlier| earlier.same_as(&credit));
+                if !same {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "transaction {tx} was already credited with a different customer, \
+                             amount or lifetime"
+                        ),
+                    ));
+                }
+                return Ok(CreditOutcome {
+                    balance: state.customer(&phone)?.ledger.balance(now)?,
+                    applied: false,
+                });
+            }
+            let seq = state.seq();
+            let ledger = &mut state.customer_mut(&phone)?.ledger;
+            let entry = ledger.prepare(&credit, seq, now)?;
+            ledger.push(entry);
+            let balance = ledger.balance(now)?;
+            state.transactions.insert(tx.clone(), phone);
+            Ok(CreditOutcome {
+                balance,
+                applied: true,
+            })
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! `CardPort`: issue (idempotent per customer and template), read, update fields, status, and
+//! install links recorded in the outbox.
+
+use async_trait::async_trait;
+use walletport_core::{
+    Card, CardId, CardPort, CardStatus, Error, ErrorKind, Fields, GetCard, InstallLinks, IssueCard,
+    LinkDelivery, MAX_MESSAGE_CHARS, Phone, Result, SendInstallLink, SetCardStatus, TemplateId,
+    UpdateCard, validate_email,
+};
+
+use crate::customers::put_customer;
+use crate::ledger::Ledger;
+use crate::outbox::OutboxEntry;
+use crate::state::{CardEntry, State, check_fields};
+use crate::{LINK_BASE, MAX_FIELDS, MemoryProvider, NAME};
+
+#[async_trait]
+impl CardPort for MemoryProvider {
+    /// Creates the holder if needed (like an upsert) and returns their card of the requested
+    /// template, issuing it only if they have none; fields and balance values are applied.
+    async fn issue_card(&self, input: IssueCard) -> Result<Card> {
+        let template = input
+            .template
+            .clone()
+            .unwrap_or_else(|| self.default_template.clone());
+        self.write(|state, now| {
+            Ledger::check_update(&input.balance)?;
+            let phone = input.customer.phone.clone();
+            put_customer(state, input.customer, &template, now)?;
+            let existing = state.customer(&phone)?.cards.iter().find(|id| {
+                state
+                    .cards
+                    .get(*id)
+                    .is_some_and(|c| c.card.template.as_ref() == Some(&template))
+            });
+            let id = match existing {
+                Some(id) => id.clone(),
+                None => issue(state, &phone, template.clone(), Fields::new())?,
+            };
+            let entry = state.card_mut(&id)?;
+            entry.card.fields.extend(input.fields);
+            check_fields(&entry.card.fields, MAX_FIELDS as usize)?;
+            let card = entry.card.clone();
+            if !input.balance.is_empty() {
+                let seq = state.seq();
+                state
+                    .customer_mut(&phone)?
+                    .ledger
+                    .apply(&input.balance, seq);
+            }
+            Ok(card)
+        })
+    }
+
+    async fn get_card(&self, input: GetCard) -> Result<Card> {
+        self.read(|state, _| {
+            let id = state.resolve_card(&input.card)?;
+            state
+                .cards
+                .get(&id)
+                .map(|e| e.card.clone())
+                .ok_or_else(|| Error::not_found(format!("no card {id}")))
+        })
+    }
+
+    async fn update_card(&self, input: UpdateCard) -> Result<Card> {
+        self.write(|state, now| {
+            Ledger::check_update(&input.balance)?;
+            if let Some(text) = &input.notification {
+                check_text(text, "notification")?;
+            }
+            let id = state.resolve_card(&input.card)?;
+            let entry = state.card_mut(&id)?;
+            entry.card.fields.extend(input.fields);
+            check_fields(&entry.card.fields, MAX_FIELDS as usize)?;
+            let card = entry.card.clone();
+            let owner = entry.owner.clone();
+            if !input.balance.is_empty() {
+                let seq = state.seq();
+                state
+                    .customer_mut(&owner)?
+                    .ledger
+                    .apply(&input.balance, seq);
+            }
+            if let Some(text) = input.notification {
+                state.log(OutboxEntry::CardNotification {
+                    at: now,
+                    card: id,
+                    text,
+                });
+            }
+            Ok(card)
+        })
+    }
+
+    async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
+        self.write(|state, _| {
+            let id = state.resolve_card(&input.card)?;
+            let entry = state.card_mut(&id)?;
+            entry.card.status = input.status;
+            Ok(entry.card.clone())
+        })
+    }
+
+    async fn send_install_link(&self, input: SendInstallLink) -> Result<()> {
+        self.write(|state, now| {
+            let id = state.resolve_card(&input.card)?;
+            let entry = state
+                .cards
+                .get(&id)
+                .ok_or_else(|| Error::not_found(format!("no card {id}")))?;
+            if entry.card.status == CardStatus::Voided {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("card {id} is voided; reactivate it before sending its link"),
+                ));
+            }
+            let link = entry.card.links.page.clone().unwrap_or_default();
+            let owner = entry.owner.clone();
+            let (via, to, text) =
+                match input.delivery {
+                    LinkDelivery::Sms { phone, text } => {
+                        let text = match text {
+                            Some(text) => {
+                                check_text(&text, "SMS text")?;
+                                text.replace("%link%", &link)
+                            }
+                            None => format!("Your loyalty card: {link}"),
+                        };
+                        let to = phone.unwrap_or(owner);
+                        ("sms", to.to_string(), Some(text))
+                    }
+                    LinkDelivery::Email { email } => {
+                        let to =
+                            match email {
+                                Some(email) => email,
+                                None => state.customer(&owner)?.customer.email.clone().ok_or_else(
+                                    || {
+                                        Error::invalid_input(
+                                            "the card holder has no e-mail address",
+                                        )
+                                    },
+                                )?,
+                            };
+                        validate_email(&to)?;
+                        ("email", to, None)
+                    }
+                };
+            state.log(OutboxEntry::InstallLink {
+                at: now,
+                card: id,
+                via: via.to_owned(),
+                to,
+                text,
+                link,
+            });
+            Ok(())
+        })
+    }
+}
+
+fn check_text(text: &str, what: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid_input(format!("{what} must not be empty")));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::invalid_input(format!(
+            "{what} is longer than {MAX_MESSAGE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Issues a new card for `owner` with the next card number and deterministic install links.
+pub(crate) fn issue(
+    state: &mut State,
+    owner: &Phone,
+    template: TemplateId,
+    fields: Fields,
+) -> Result<CardId> {
+    let number = state.next_card_number;
+    state.next_card_number = number
+        .checked_add(1)
+        .ok_or_else(|| Error::unexpected("memory: card numbers exhausted"))?;
+    let id = CardId::new(format!("card-{number}"))?;
+    let card = Card {
+        id: Some(id.clone()),
+        number: Some(number.to_string()),
+        barcode: Some(number.to_string()),
+        links: InstallLinks {
+            apple: Some(format!("{LINK_BASE}/apple/{number}.pkpass")),
+            google: Some(format!("{LINK_BASE}/google/{number}")),
+            page: Some(format!("{LINK_BASE}/card/{number}")),
+            qr: Some(format!("{LINK_BASE}/qr/{number}.png")),
+        },
+        fields,
+        template: Some(template),
+        ..Card::default()
+    };
+    let entry = state.customer_mut(owner)?;
+    entry.cards.push(id.clone());
+    if entry.cards.len() == 1 {
+        entry
+            .customer
+            .provider_ids
+            .insert(NAME.to_owned(), id.to_string());
+    }
+    state.cards.insert(
+        id.clone(),
+        CardEntry {
+            card,
+            owner: owner.clone(),
+        },
+    );
+    Ok(id)
+}

@@ -1,0 +1,35 @@
+//! Helpers shared by the memory provider's integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use walletport_core::*;
+use walletport_memory::{MemoryConfig, MemoryProvider};
+
+pub fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+4207000{n:05}")).unwrap()
+}
+
+pub fn memory() -> MemoryProvider {
+    MemoryProvider::open(&MemoryConfig::default()).unwrap()
+}
+
+pub async fn add(provider: &dyn Provider, n: u32) -> CustomerRecord {
+    provider
+        .customers()
+        .upsert_customer(UpsertCustomer::new(Customer::new(phone(n))))
+        .await
+        .unwrap()
+}
+
+pub fn tid(s: &str) -> TemplateId {
+    TemplateId::new(s).unwrap()
+}
+
+pub fn field(name: &str) -> TemplateField {
+    TemplateField {
+        name: name.into(),
+        title: None,
+        kind: FieldKind::Text,
+        required: false,
+        unique: false,
+    }
+}

@@ -1,0 +1,247 @@
+//! The state file: survives reopening, is written atomically, rejects garbage; the config
+//! deserializes inside the facade's `kind`-tagged enum.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rust_decimal_macros::dec;
+use serde::Deserialize;
+use walletport_core::{
+    Checked, Credit, CreditBalance, Customer, ErrorKind, GetCustomer, Phone, Provider, ProviderExt,
+    TransactionId, UpsertCustomer,
+};
+use walletport_memory::{MemoryConfig, MemoryProvider};
+
+fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+4207000{n:05}")).unwrap()
+}
+
+fn open(path: &Path) -> Arc<dyn Provider> {
+    Checked::wrap(Arc::new(
+        MemoryProvider::open(&MemoryConfig::with_path(path)).unwrap(),
+    ))
+}
+
+async fn upsert(provider: &dyn Provider, phone: Phone, name: &str) -> walletport_core::Result<()> {
+    let customer = Customer {
+        name: Some(name.to_owned()),
+        ..Customer::new(phone)
+    };
+    provider
+        .customers()
+        .upsert_customer(UpsertCustomer::new(customer))
+        .await
+        .map(drop)
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn state_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    {
+        let first = open(&path);
+        upsert(first.as_ref(), phone(1), "Anna").await.unwrap();
+        let credit = Credit::new(dec!(150.25), TransactionId::new("t1").unwrap(), None).unwrap();
+        let outcome = first
+            .balances()
+            .credit(CreditBalance {
+                customer: phone(1).into(),
+                credit,
+            })
+            .await
+            .unwrap();
+        assert!(outcome.applied);
+    }
+    assert!(path.is_file());
+    let second = open(&path);
+    let record = second.customer_by_phone(&phone(1)).await.unwrap();
+    assert_eq!(record.customer.name.as_deref(), Some("Anna"));
+    assert_eq!(record.balance.unwrap().points.to_string(), "150.25");
+    // Exactly-once holds across processes too.
+    let credit = Credit::new(dec!(150.25), TransactionId::new("t1").unwrap(), None).unwrap();
+    let again = second
+        .balances()
+        .credit(CreditBalance {
+            customer: phone(1).into(),
+            credit,
+        })
+        .await
+        .unwrap();
+    assert!(!again.applied);
+    // Card numbers continue where the first provider stopped.
+    upsert(second.as_ref(), phone(2), "Bára").await.unwrap();
+    let first_card = record.cards[0].number.clone().unwrap();
+    let second_card = second.customer_by_phone(&phone(2)).await.unwrap().cards[0]
+        .number
+        .clone()
+        .unwrap();
+    assert_eq!(
+        second_card.parse::<u64>().unwrap(),
+        first_card.parse::<u64>().unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_changes_nothing_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let provider = open(&path);
+    upsert(provider.as_ref(), phone(1), "Anna").await.unwrap();
+
+    // Make the rename impossible: the state file's name is now taken by a non-empty directory.
+    let saved = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("keep"), b"x").unwrap();
+
+    let err = upsert(provider.as_ref(), phone(1), "Changed")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unexpected, "{err}");
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "{:?}",
+        temp_files(dir.path())
+    );
+    let record = provider.customer_by_phone(&phone(1)).await.unwrap();
+    assert_eq!(
+        record.customer.name.as_deref(),
+        Some("Anna"),
+        "memory changed although the write failed"
+    );
+
+    // Once the file can be written again, the next change lands and reopening sees it.
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::write(&path, saved).unwrap();
+    upsert(provider.as_ref(), phone(1), "Changed")
+        .await
+        .unwrap();
+    assert!(temp_files(dir.path()).is_empty());
+    let reopened = open(&path);
+    let record = reopened.customer_by_phone(&phone(1)).await.unwrap();
+    assert_eq!(record.customer.name.as_deref(), Some("Changed"));
+}
+
+#[tokio::test]
+async fn reads_and_rejected_input_do_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let provider = open(&path);
+    provider
+        .customers()
+        .get_customer(GetCustomer::new(phone(9)))
+        .await
+        .unwrap_err();
+    assert!(!path.exists(), "a read created the state file");
+    let bad = Customer {
+        email: Some("nope".into()),
+        ..Customer::new(phone(9))
+    };
+    let err = provider
+        .customers()
+        .upsert_customer(UpsertCustomer::new(bad))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!path.exists(), "rejected input created the state file");
+}
+
+#[test]
+fn garbage_state_files_and_bad_config_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    std::fs::write(&path, b"{\"not\": \"a state\"}").unwrap();
+    let err = MemoryProvider::open(&MemoryConfig::with_path(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+
+    std::fs::write(&path, b"{ truncated").unwrap();
+    let err = MemoryProvider::open(&MemoryConfig::with_path(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+
+    let missing_dir = MemoryConfig::with_path(dir.path().join("no/such/dir/state.json"));
+    assert_eq!(
+        MemoryProvider::open(&missing_dir).unwrap_err().kind(),
+        ErrorKind::ConfigInvalid
+    );
+    for bad in [
+        MemoryConfig {
+            page_size: Some(0),
+            ..Default::default()
+        },
+        MemoryConfig {
+            page_size: Some(1000),
+            ..Default::default()
+        },
+        MemoryConfig {
+            card_number_start: Some(0),
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(
+            MemoryProvider::open(&bad).unwrap_err().kind(),
+            ErrorKind::ConfigInvalid,
+            "{bad:?}"
+        );
+    }
+}
+
+/// The facade's shape: an enum tagged by `kind` whose variant holds the config.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ProviderConfig {
+    Memory(MemoryConfig),
+    #[allow(dead_code)]
+    Other {
+        key: String,
+    },
+}
+
+#[test]
+fn config_works_inside_a_kind_tagged_enum() {
+    let cfg: ProviderConfig = toml::from_str("kind = \"memory\"").unwrap();
+    let ProviderConfig::Memory(memory) = cfg else {
+        panic!("{cfg:?}")
+    };
+    assert_eq!(memory, MemoryConfig::default());
+
+    let cfg: ProviderConfig = toml::from_str(
+        "kind = \"memory\"\npath = \"/tmp/x.json\"\ndefault_template = \"gold\"\ncard_number_start = 500\npage_size = 10",
+    )
+    .unwrap();
+    let ProviderConfig::Memory(memory) = cfg else {
+        panic!("{cfg:?}")
+    };
+    assert_eq!(memory.path.as_deref(), Some(Path::new("/tmp/x.json")));
+    assert_eq!(
+        memory.default_template.as_ref().map(|t| t.as_str()),
+        Some("gold")
+    );
+    assert_eq!(memory.card_number_start, Some(500));
+    assert_eq!(memory.page_size, Some(10));
+
+    let json: ProviderConfig =
+        serde_json::from_str(r#"{"kind":"memory","path":"s.json"}"#).unwrap();
+    assert!(matches!(
+        json,
+        ProviderConfig::Memory(MemoryConfig { path: Some(_), .. })
+    ));
+
+    let err =
+        toml::from_str::<ProviderConfig>("kind = \"memory\"\npaht = \"typo.json\"").unwrap_err();
+    assert!(err.to_string().contains("paht"), "{err}");
+    let err =
+        serde_json::from_str::<ProviderConfig>(r#"{"kind":"memory","paht":"x"}"#).unwrap_err();
+    assert!(err.to_string().contains("paht"), "{err}");
+
+    // And it round-trips through serialization.
+    let text = serde_json::to_string(&memory).unwrap();
+    assert_eq!(serde_json::from_str::<MemoryConfig>(&text).unwrap(), memory);
+}
