@@ -1,0 +1,240 @@
+//! Balances: exact set and get, not found, exactly-once credits, conflicts, lifetimes.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use walletport_core::{
+    Balance, BalanceUpdate, Credit, CreditBalance, ErrorKind, GetBalance, Percent, Phone, Provider,
+    SetBalance, op,
+};
+
+use super::expect_error;
+use crate::report::{CheckResult, Context};
+use crate::suite::Suite;
+
+async fn balance(provider: &dyn Provider, phone: &Phone) -> walletport_core::Result<Balance> {
+    provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: phone.clone().into(),
+        })
+        .await
+}
+
+/// Points before a credit check: zero when the provider can set it, else whatever it holds.
+async fn starting_points(
+    provider: &dyn Provider,
+    suite: &Suite,
+    phone: &Phone,
+) -> Result<Decimal, crate::CheckError> {
+    if suite.has("balance_set") {
+        provider
+            .balances()
+            .set_balance(SetBalance {
+                customer: phone.clone().into(),
+                update: BalanceUpdate {
+                    points: Some(Decimal::ZERO),
+                    ..Default::default()
+                },
+            })
+            .await
+            .context("set points to zero")?;
+    }
+    Ok(balance(provider, phone)
+        .await
+        .context("get balance")?
+        .points)
+}
+
+/// Points, bonus % and discount % are stored and read back exactly (150.25 stays 150.25).
+pub async fn balance_set_and_get(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&["customer_upsert", "balance_set", "balance_get"])?;
+    let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let want = Balance {
+        points: Decimal::new(15025, 2),
+        bonus_percent: Percent::new(Decimal::new(5, 0))?,
+        discount_percent: Percent::new(Decimal::new(125, 1))?,
+    };
+    let set = provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone.clone().into(),
+            update: want.into(),
+        })
+        .await
+        .context("set balance")?;
+    ensure!(set == want, "set returned {set:?}, expected {want:?}");
+    let got = balance(provider, &phone).await.context("get balance")?;
+    ensure!(got == want, "get returned {got:?}, expected {want:?}");
+    ensure!(
+        got.points.to_string() == "150.25",
+        "points print as {}",
+        got.points
+    );
+    Ok(())
+}
+
+/// The balance of a customer that does not exist is `NotFound`.
+pub async fn balance_not_found(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&["balance_get"])?;
+    let result = balance(provider, &suite.phone()).await;
+    expect_error(
+        suite,
+        result,
+        ErrorKind::NotFound,
+        op::BALANCE_GET,
+        "balance of an unknown phone",
+    )
+}
+
+/// A credit applies once; the same transaction id again answers `applied: false` and changes
+/// nothing.
+pub async fn credit_exactly_once(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&["customer_upsert", "balance_credit", "balance_get"])?;
+    let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let start = starting_points(provider, suite, &phone).await?;
+    let amount = Decimal::new(1050, 2);
+    let credit = Credit::new(amount, suite.transaction("credit"), None)?;
+    let input = CreditBalance {
+        customer: phone.clone().into(),
+        credit,
+    };
+    let first = provider
+        .balances()
+        .credit(input.clone())
+        .await
+        .context("first credit")?;
+    ensure!(first.applied, "the first credit says applied = false");
+    ensure!(
+        first.balance.points == start + amount,
+        "after the credit the points are {}, expected {}",
+        first.balance.points,
+        start + amount
+    );
+    for attempt in 2..=3 {
+        let again = provider
+            .balances()
+            .credit(input.clone())
+            .await
+            .context("repeated credit")?;
+        ensure!(
+            !again.applied,
+            "repeat #{attempt} of the same transaction says applied = true"
+        );
+        ensure!(
+            again.balance.points == start + amount,
+            "repeat #{attempt} changed the points to {}",
+            again.balance.points
+        );
+    }
+    let got = balance(provider, &phone).await.context("get balance")?;
+    ensure!(
+        got.points == start + amount,
+        "the balance reads {}, expected {}",
+        got.points,
+        start + amount
+    );
+    Ok(())
+}
+
+/// Reusing a transaction id with another amount or for another customer is a `Conflict` that
+/// changes no balance.
+pub async fn credit_conflict(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&["customer_upsert", "balance_credit", "balance_get"])?;
+    let a = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let b = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let tx = suite.transaction("conflict");
+    let ten = Decimal::new(10, 0);
+    provider
+        .balances()
+        .credit(CreditBalance {
+            customer: a.clone().into(),
+            credit: Credit::new(ten, tx.clone(), None)?,
+        })
+        .await
+        .context("first credit")?;
+    let (before_a, before_b) = (
+        balance(provider, &a).await.context("get a")?,
+        balance(provider, &b).await.context("get b")?,
+    );
+    let other_amount = CreditBalance {
+        customer: a.clone().into(),
+        credit: Credit::new(Decimal::new(11, 0), tx.clone(), None)?,
+    };
+    let result = provider.balances().credit(other_amount).await;
+    expect_error(
+        suite,
+        result,
+        ErrorKind::Conflict,
+        op::BALANCE_CREDIT,
+        "same id, other amount",
+    )?;
+    let other_customer = CreditBalance {
+        customer: b.clone().into(),
+        credit: Credit::new(ten, tx, None)?,
+    };
+    let result = provider.balances().credit(other_customer).await;
+    expect_error(
+        suite,
+        result,
+        ErrorKind::Conflict,
+        op::BALANCE_CREDIT,
+        "same id, other customer",
+    )?;
+    let (after_a, after_b) = (
+        balance(provider, &a).await.context("get a")?,
+        balance(provider, &b).await.context("get b")?,
+    );
+    ensure!(
+        after_a == before_a,
+        "a conflicting credit changed A: {before_a:?} -> {after_a:?}"
+    );
+    ensure!(
+        after_b == before_b,
+        "a conflicting credit changed B: {before_b:?} -> {after_b:?}"
+    );
+    Ok(())
+}
+
+/// A credit with a lifetime counts until it burns (burning itself is time-dependent and is
+/// tested by providers that expose a clock) and is exactly-once as well.
+pub async fn credit_with_lifetime(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&[
+        "customer_upsert",
+        "balance_credit",
+        "balance_credit_lifetime",
+        "balance_get",
+    ])?;
+    let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let start = starting_points(provider, suite, &phone).await?;
+    let amount = Decimal::new(7, 0);
+    let credit = Credit::new(
+        amount,
+        suite.transaction("lifetime"),
+        Some(Duration::from_secs(30 * 86_400)),
+    )?;
+    let input = CreditBalance {
+        customer: phone.clone().into(),
+        credit,
+    };
+    let first = provider
+        .balances()
+        .credit(input.clone())
+        .await
+        .context("credit with lifetime")?;
+    ensure!(first.applied, "the credit says applied = false");
+    let again = provider
+        .balances()
+        .credit(input)
+        .await
+        .context("repeated credit")?;
+    ensure!(!again.applied, "the repeat says applied = true");
+    let got = balance(provider, &phone).await.context("get balance")?;
+    ensure!(
+        got.points == start + amount,
+        "the balance reads {}, expected {}",
+        got.points,
+        start + amount
+    );
+    Ok(())
+}

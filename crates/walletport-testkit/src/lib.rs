@@ -1,0 +1,46 @@
+//! # walletport-testkit
+//!
+//! The conformance suite every walletport provider runs, and a recording stub provider for
+//! users' own tests.
+//!
+//! The suite (in the spirit of OpenDAL's behaviour tests and `object_store`'s `integration.rs`)
+//! is a list of `pub async fn` checks over `&dyn Provider`, each selected by capability: a flag
+//! on means the operation must work, a flag off means it must answer
+//! [`ErrorKind::Unsupported`](walletport_core::ErrorKind::Unsupported), and
+//! [`capability_flags_are_honoured`] probes both directions for every flag. Providers are always
+//! exercised through [`walletport_core::Checked`], as the facade serves them.
+//!
+//! ```no_run
+//! # async fn conformance() {
+//! // In an adapter's `tests/conformance.rs`, under `#[tokio::test]`:
+//! use std::sync::Arc;
+//! use walletport_testkit::{SuiteOptions, run_conformance};
+//!
+//! let provider = Arc::new(walletport_memory::MemoryProvider::open(&Default::default()).unwrap());
+//! run_conformance(provider, &SuiteOptions::unique()).await;
+//! # }
+//! ```
+//!
+//! Time-dependent behaviour (credits burning after their lifetime) needs a controllable clock
+//! and is therefore tested by each provider itself, not here.
+
+/// Fails the check with a formatted message unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err($crate::report::CheckError::Failed(format!($($arg)+)));
+        }
+    };
+}
+
+pub mod checks;
+mod report;
+mod runner;
+mod stub;
+mod suite;
+
+pub use checks::*;
+pub use report::{CheckError, CheckReport, CheckResult, Context, Outcome, SuiteReport};
+pub use runner::{CHECKS, CLEANUP, Check, CheckFn, run_checks, run_conformance};
+pub use stub::{StubCall, StubProvider};
+pub use suite::{Suite, SuiteOptions};
