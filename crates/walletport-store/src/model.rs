@@ -1,0 +1,368 @@
+//! The values the [`Store`](crate::Store) takes and returns: customers with their CRM-side
+//! attributes, cards per provider, ledger operations and their outcomes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use walletport_core::{
+    CardId, CardStatus, Credit, Customer, CustomerId, Error, InstallLinks, Installed, Percent,
+    Result, TransactionId,
+};
+
+/// When a write happens and whether the vendor must hear about it.
+///
+/// `now` is injected (never read from the clock inside the store) so tests can put credits,
+/// expiries and outbox schedules at exact instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOpts {
+    /// The instant of the write: `created_at`/`updated_at`/`credited_at` and outbox scheduling.
+    pub now: DateTime<Utc>,
+    /// Whether to enqueue an outbox item for the vendor in the same transaction. A change that
+    /// came from the vendor itself (a Passquare addBalance, a Passteam webhook) usually sets this
+    /// to `false` so it is not echoed back.
+    pub echo: bool,
+}
+
+impl WriteOpts {
+    /// A write at `now` that is synced to the vendor.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self { now, echo: true }
+    }
+
+    /// A write at the current wall-clock time that is synced to the vendor.
+    pub fn now() -> Self {
+        Self::at(Utc::now())
+    }
+
+    /// The same write, but without an outbox item (the change came from the vendor).
+    #[must_use]
+    pub fn no_echo(mut self) -> Self {
+        self.echo = false;
+        self
+    }
+}
+
+/// A customer as the store keeps it: the domain customer plus CRM-side attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCustomer {
+    /// The stable CRM id (also in `customer.id`, always `Some` here).
+    pub id: CustomerId,
+    /// The customer's data; `customer.id` equals `id`.
+    pub customer: Customer,
+    /// Bonus accrual percentage.
+    pub bonus_percent: Percent,
+    /// Discount percentage.
+    pub discount_percent: Percent,
+    /// When the customer was first stored.
+    pub created_at: DateTime<Utc>,
+    /// When any attribute last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What [`Store::upsert_customer`](crate::Store::upsert_customer) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upserted {
+    /// The stable CRM id (the existing one on update, a new or the requested one on create).
+    pub id: CustomerId,
+    /// True when the customer did not exist before.
+    pub created: bool,
+    /// True when anything was written (always true when `created`).
+    pub changed: bool,
+}
+
+/// One page of [`Store::list_customers`](crate::Store::list_customers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPage {
+    /// The customers, oldest first.
+    pub customers: Vec<StoredCustomer>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Which customers to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ListCustomers {
+    /// The opaque cursor from the previous page's `next`.
+    pub after: Option<String>,
+    /// Page size, 1..=[`MAX_PAGE`]; 0 means the default of 100.
+    pub limit: u32,
+}
+
+/// The largest page any listing returns.
+pub const MAX_PAGE: u32 = 1000;
+
+impl ListCustomers {
+    pub(crate) fn page_size(&self) -> Result<i64> {
+        match self.limit {
+            0 => Ok(100),
+            n if n <= MAX_PAGE => Ok(i64::from(n)),
+            n => Err(Error::invalid_input(format!(
+                "page size {n} is over {MAX_PAGE}"
+            ))),
+        }
+    }
+
+    pub(crate) fn after_seq(&self) -> Result<i64> {
+        match &self.after {
+            None => Ok(0),
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| Error::invalid_input("invalid paging cursor")),
+        }
+    }
+}
+
+/// A card the store knows, with the provider that issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCard {
+    /// The holder.
+    pub customer_id: CustomerId,
+    /// The provider's name (`passquare`, `passteam`, `skycore`, `memory`).
+    pub provider: String,
+    /// The vendor's card id, if known.
+    pub vendor_card_id: Option<CardId>,
+    /// The card number shown to the customer.
+    pub number: Option<String>,
+    /// The barcode / magnetic track.
+    pub track: Option<String>,
+    /// Install links.
+    pub links: InstallLinks,
+    /// Install state per platform.
+    pub installed: Installed,
+    /// Life-cycle state.
+    pub status: CardStatus,
+    /// When the card was first attached.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A card to attach to a customer (create, or merge into the same card of the same provider).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewCard {
+    /// The provider's name; 1..=64 characters of `[a-z0-9_-]`.
+    pub provider: String,
+    /// The vendor's card id; this or `number` identifies the card.
+    pub vendor_card_id: Option<CardId>,
+    /// The card number; this or `vendor_card_id` identifies the card.
+    pub number: Option<String>,
+    /// The barcode / magnetic track.
+    pub track: Option<String>,
+    /// Install links (merged: a `None` link keeps the stored one).
+    pub links: InstallLinks,
+    /// Install state for a new card (an existing card keeps its state; see `update_card`).
+    pub installed: Installed,
+    /// Status for a new card (an existing card keeps its state; see `update_card`).
+    pub status: CardStatus,
+}
+
+/// A change of a stored card, e.g. from a vendor webhook. `None` leaves a value as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CardPatch {
+    /// New card number.
+    pub number: Option<String>,
+    /// New track.
+    pub track: Option<String>,
+    /// New links (each `Some` link replaces the stored one).
+    pub links: Option<InstallLinks>,
+    /// Installed in Apple Wallet.
+    pub installed_apple: Option<bool>,
+    /// Installed in Google Wallet.
+    pub installed_google: Option<bool>,
+    /// New life-cycle state.
+    pub status: Option<CardStatus>,
+    /// Remove the card from the store (a vendor-side delete).
+    pub remove: bool,
+    /// The inbound event that carries this change: recorded in the same transaction, and a
+    /// second delivery of the same event id changes nothing ([`CardUpdated::Duplicate`]).
+    pub event_id: Option<String>,
+}
+
+/// What [`Store::update_card`](crate::Store::update_card) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardUpdated {
+    /// The change was applied; the card as it is now (as it was, when removed).
+    Applied(StoredCard),
+    /// The event id was processed before; nothing changed.
+    Duplicate,
+    /// No card with that provider and vendor id; nothing changed and the event is not recorded.
+    NotFound,
+}
+
+/// The CRM-side percentages of a customer; `None` leaves a value as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Percentages {
+    /// New bonus accrual percentage.
+    pub bonus: Option<Percent>,
+    /// New discount percentage.
+    pub discount: Option<Percent>,
+}
+
+/// A debit of points, exactly-once by transaction id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debit {
+    amount: Decimal,
+    transaction_id: TransactionId,
+}
+
+impl Debit {
+    /// A debit of a positive `amount`.
+    pub fn new(amount: Decimal, transaction_id: TransactionId) -> Result<Self> {
+        if amount <= Decimal::ZERO {
+            return Err(Error::invalid_input(format!(
+                "debit amount must be positive, got {amount}"
+            )));
+        }
+        Ok(Self {
+            amount: amount.normalize(),
+            transaction_id,
+        })
+    }
+
+    /// The amount taken (always positive).
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The exactly-once key.
+    pub fn transaction_id(&self) -> &TransactionId {
+        &self.transaction_id
+    }
+}
+
+/// Setting the points to an absolute value, exactly-once by transaction id (e.g. an import).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPoints {
+    points: Decimal,
+    transaction_id: TransactionId,
+}
+
+impl SetPoints {
+    /// A non-negative target balance.
+    pub fn new(points: Decimal, transaction_id: TransactionId) -> Result<Self> {
+        if points.is_sign_negative() && !points.is_zero() {
+            return Err(Error::invalid_input(format!(
+                "points must not be negative, got {points}"
+            )));
+        }
+        Ok(Self {
+            points: points.normalize(),
+            transaction_id,
+        })
+    }
+
+    /// The target balance.
+    pub fn points(&self) -> Decimal {
+        self.points
+    }
+
+    /// The exactly-once key.
+    pub fn transaction_id(&self) -> &TransactionId {
+        &self.transaction_id
+    }
+}
+
+/// One exactly-once change of a customer's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum LedgerOp {
+    /// Add points, optionally burning after the credit's lifetime.
+    Credit(Credit),
+    /// Take points; rejected when the live balance is smaller.
+    Debit(Debit),
+    /// Set the balance; written as an adjustment entry of the difference.
+    Set(SetPoints),
+}
+
+impl LedgerOp {
+    /// The exactly-once key.
+    pub fn transaction_id(&self) -> &TransactionId {
+        match self {
+            Self::Credit(c) => c.transaction_id(),
+            Self::Debit(d) => d.transaction_id(),
+            Self::Set(s) => s.transaction_id(),
+        }
+    }
+
+    /// The stored kind name (`credit`, `debit`, `set`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Credit(_) => "credit",
+            Self::Debit(_) => "debit",
+            Self::Set(_) => "set",
+        }
+    }
+
+    /// The requested amount as recorded for conflict detection.
+    pub(crate) fn requested(&self) -> Decimal {
+        match self {
+            Self::Credit(c) => c.amount(),
+            Self::Debit(d) => d.amount(),
+            Self::Set(s) => s.points(),
+        }
+    }
+}
+
+/// The result of an exactly-once ledger operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerOutcome {
+    /// False when the transaction id was processed before with the same request: nothing
+    /// changed and the call still succeeded.
+    pub applied: bool,
+    /// The change of the balance this call made (zero when not applied).
+    pub delta: Decimal,
+}
+
+/// The kind of a ledger row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Points added (may expire).
+    Credit,
+    /// Points taken.
+    Debit,
+    /// The difference written by a [`SetPoints`].
+    Adjustment,
+}
+
+impl EntryKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Credit => "credit",
+            Self::Debit => "debit",
+            Self::Adjustment => "adjustment",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self> {
+        match s {
+            "credit" => Ok(Self::Credit),
+            "debit" => Ok(Self::Debit),
+            "adjustment" => Ok(Self::Adjustment),
+            other => Err(Error::unexpected(format!(
+                "unknown ledger entry kind `{other}` in the store"
+            ))),
+        }
+    }
+}
+
+/// One row of a customer's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The row id (ascending in insertion order).
+    pub id: i64,
+    /// Whose.
+    pub customer_id: CustomerId,
+    /// The transaction that wrote it.
+    pub transaction_id: Option<TransactionId>,
+    /// Credit, debit or adjustment.
+    pub kind: EntryKind,
+    /// Signed: credits positive, debits negative.
+    pub amount: Decimal,
+    /// When it was written.
+    pub credited_at: DateTime<Utc>,
+    /// When a credit burns (exclusive: at this instant it no longer counts).
+    pub expires_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,217 @@
+//! The PostgreSQL store, shared by several gateway processes.
+//!
+//! Every transaction that enqueues an outbox item for a customer first locks that customer's
+//! row (`FOR NO KEY UPDATE`), so outbox ids of one customer are assigned in commit order, and
+//! claims lock the same rows with `SKIP LOCKED`, so two workers never hold one customer.
+
+mod customers;
+mod ledger;
+mod outbox;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Executor as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Error, Result};
+
+use crate::error::{db, redact};
+use crate::model::{
+    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
+    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+};
+use crate::outbox::{
+    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
+    OutboxStats,
+};
+use crate::{Backend, Store, StoreOptions};
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) and migrates.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self> {
+        let connect = PgConnectOptions::from_str(url).map_err(|e| {
+            Error::config(format!(
+                "invalid PostgreSQL URL `{}`: {}",
+                redact(url),
+                redact(&e.to_string())
+            ))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| db("store.open", e))?;
+        if options.migrate {
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| {
+                    Error::unexpected(format!(
+                        "PostgreSQL migration failed: {}",
+                        redact(&e.to_string())
+                    ))
+                    .with_operation("store.migrate")
+                })?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for operators' queries and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Locks a customer's row for the rest of the transaction; false when there is no such customer.
+pub(crate) async fn lock_customer(
+    conn: &mut PgConnection,
+    id: &str,
+    op: &'static str,
+) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db(op, e))?;
+    Ok(row.is_some())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool
+            .execute("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| db("store.ping", e))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
+        customers::upsert(&self.pool, customer, opts).await
+    }
+
+    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
+        customers::get(&self.pool, key).await
+    }
+
+    async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
+        customers::list(&self.pool, query).await
+    }
+
+    async fn set_percentages(
+        &self,
+        customer: &CustomerId,
+        percentages: Percentages,
+        opts: WriteOpts,
+    ) -> Result<StoredCustomer> {
+        customers::set_percentages(&self.pool, customer, percentages, opts).await
+    }
+
+    async fn attach_card(
+        &self,
+        customer: &CustomerId,
+        card: &NewCard,
+        opts: WriteOpts,
+    ) -> Result<StoredCard> {
+        customers::attach_card(&self.pool, customer, card, opts).await
+    }
+
+    async fn update_card(
+        &self,
+        provider: &str,
+        vendor_card_id: &CardId,
+        patch: &CardPatch,
+        opts: WriteOpts,
+    ) -> Result<CardUpdated> {
+        customers::update_card(&self.pool, provider, vendor_card_id, patch, opts).await
+    }
+
+    async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
+        customers::list_cards(&self.pool, customer).await
+    }
+
+    async fn apply(
+        &self,
+        customer: &CustomerId,
+        op: &LedgerOp,
+        opts: WriteOpts,
+    ) -> Result<LedgerOutcome> {
+        ledger::apply(&self.pool, customer, op, opts).await
+    }
+
+    async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
+        ledger::balance(&self.pool, customer, now).await
+    }
+
+    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
+        ledger::entries(&self.pool, customer, limit).await
+    }
+
+    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        ledger::sweep(&self.pool, now).await
+    }
+
+    async fn record_inbound_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        customers::record_event(&self.pool, provider, event_id, now).await
+    }
+
+    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::enqueue(&self.pool, item, now).await
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
+        outbox::claim(&self.pool, request).await
+    }
+
+    async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
+        outbox::complete(&self.pool, worker, ids).await
+    }
+
+    async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
+        outbox::fail(&self.pool, worker, ids, failure).await
+    }
+
+    async fn list_outbox(
+        &self,
+        which: OutboxList,
+        after: Option<OutboxId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>> {
+        outbox::list(&self.pool, which, after, limit, now).await
+    }
+
+    async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::retry_dead(&self.pool, id, now).await
+    }
+
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
+        outbox::stats(&self.pool, now).await
+    }
+}

@@ -1,0 +1,246 @@
+//! The SQLite store: one file in WAL mode with `synchronous=FULL`, a pool for reads and
+//! ordinary writes (`BEGIN IMMEDIATE`), and one writer task that group-commits ledger
+//! operations.
+
+mod customers;
+mod ledger;
+mod outbox;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Connection as _, Executor as _};
+use tokio::sync::{mpsc, oneshot};
+use walletport_core::{
+    Balance, CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result,
+};
+
+use crate::error::{db, redact};
+use crate::model::{
+    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
+    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+};
+use crate::outbox::{
+    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
+    OutboxStats,
+};
+use crate::{Backend, Store, StoreOptions};
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: mpsc::Sender<ledger::Msg>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating with `?mode=rwc`) the database at `url`, migrates it and starts the
+    /// ledger writer.
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| {
+                Error::config(format!(
+                    "invalid SQLite URL `{}`: {}",
+                    redact(url),
+                    redact(&e.to_string())
+                ))
+            })?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(|e| db("store.open", e))?;
+        if options.migrate {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| {
+                    Error::unexpected(format!(
+                        "SQLite migration failed: {}",
+                        redact(&e.to_string())
+                    ))
+                    .with_operation("store.migrate")
+                })?;
+        }
+        let writer_conn = SqliteConnection::connect_with(&connect)
+            .await
+            .map_err(|e| db("store.open", e))?;
+        let writer = ledger::spawn_writer(writer_conn, options.max_batch.max(1));
+        Ok(Self { pool, writer })
+    }
+
+    /// The connection pool, for operators' queries and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+pub(crate) async fn begin(
+    pool: &SqlitePool,
+    op: &'static str,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(op, e))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool
+            .execute("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| db("store.ping", e))
+    }
+
+    async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.writer.send(ledger::Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        self.pool.close().await;
+    }
+
+    async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
+        customers::upsert(&self.pool, customer, opts).await
+    }
+
+    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
+        customers::get(&self.pool, key).await
+    }
+
+    async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
+        customers::list(&self.pool, query).await
+    }
+
+    async fn set_percentages(
+        &self,
+        customer: &CustomerId,
+        percentages: Percentages,
+        opts: WriteOpts,
+    ) -> Result<StoredCustomer> {
+        customers::set_percentages(&self.pool, customer, percentages, opts).await
+    }
+
+    async fn attach_card(
+        &self,
+        customer: &CustomerId,
+        card: &NewCard,
+        opts: WriteOpts,
+    ) -> Result<StoredCard> {
+        customers::attach_card(&self.pool, customer, card, opts).await
+    }
+
+    async fn update_card(
+        &self,
+        provider: &str,
+        vendor_card_id: &CardId,
+        patch: &CardPatch,
+        opts: WriteOpts,
+    ) -> Result<CardUpdated> {
+        customers::update_card(&self.pool, provider, vendor_card_id, patch, opts).await
+    }
+
+    async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
+        customers::list_cards(&self.pool, customer).await
+    }
+
+    async fn apply(
+        &self,
+        customer: &CustomerId,
+        op: &LedgerOp,
+        opts: WriteOpts,
+    ) -> Result<LedgerOutcome> {
+        crate::codec::to_ns(opts.now)?;
+        let (reply, answer) = oneshot::channel();
+        let job = ledger::Job {
+            customer: customer.clone(),
+            op: op.clone(),
+            opts,
+            reply,
+        };
+        let stopped = || {
+            Error::new(ErrorKind::Unexpected, "the store is closed").with_operation("ledger.apply")
+        };
+        self.writer
+            .send(ledger::Msg::Job(job))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
+        ledger::balance(&self.pool, customer, now).await
+    }
+
+    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
+        ledger::entries(&self.pool, customer, limit).await
+    }
+
+    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        ledger::sweep(&self.pool, now).await
+    }
+
+    async fn record_inbound_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        customers::record_event(&self.pool, provider, event_id, now).await
+    }
+
+    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::enqueue(&self.pool, item, now).await
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
+        outbox::claim(&self.pool, request).await
+    }
+
+    async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
+        outbox::complete(&self.pool, worker, ids).await
+    }
+
+    async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
+        outbox::fail(&self.pool, worker, ids, failure).await
+    }
+
+    async fn list_outbox(
+        &self,
+        which: OutboxList,
+        after: Option<OutboxId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>> {
+        outbox::list(&self.pool, which, after, limit, now).await
+    }
+
+    async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::retry_dead(&self.pool, id, now).await
+    }
+
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
+        outbox::stats(&self.pool, now).await
+    }
+}

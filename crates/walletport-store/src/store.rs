@@ -1,0 +1,171 @@
+//! The [`Store`] port: everything the gateway keeps durably.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use walletport_core::{Balance, CardId, Credit, Customer, CustomerId, CustomerKey, Result};
+
+use crate::model::{
+    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
+    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+};
+use crate::outbox::{
+    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
+    OutboxStats,
+};
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// One file, one machine; the default.
+    Sqlite,
+    /// Shared by several gateway processes.
+    Postgres,
+}
+
+/// The gateway's durable state: customers, cards, an exactly-once ledger with expiring
+/// credits, inbound-event deduplication and a transactional outbox.
+///
+/// Every write is one database transaction; a write that the vendor must see enqueues its outbox
+/// item in that same transaction (unless [`WriteOpts::echo`] is false), so a change and its sync
+/// are never separated by a crash. Invalid input is rejected with
+/// [`ErrorKind::InvalidInput`](walletport_core::ErrorKind::InvalidInput) before anything is
+/// written. Object-safe: use it as `Arc<dyn Store>` from [`crate::connect`].
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers (for `/healthz`).
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes connections and stops background tasks after in-flight writes finished.
+    async fn close(&self);
+
+    // ---- customers ------------------------------------------------------------------------
+
+    /// Creates the customer with `customer.phone`, or patches the existing one (every `Some`
+    /// field replaces the stored value; extra fields and provider ids merge by key).
+    ///
+    /// On create, `customer.id` (if set) becomes the CRM id, otherwise a random UUID-shaped id
+    /// is made; the id never changes afterwards, and a patch naming another id is a `Conflict`.
+    /// A new id already used by another customer is `AlreadyExists`.
+    async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted>;
+
+    /// Finds a customer by phone, CRM id, or a card's vendor id or number (any provider).
+    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>>;
+
+    /// Lists customers in creation order, one page at a time.
+    async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage>;
+
+    /// Sets bonus and/or discount percentage; the change is synced (outbox, same transaction).
+    async fn set_percentages(
+        &self,
+        customer: &CustomerId,
+        percentages: Percentages,
+        opts: WriteOpts,
+    ) -> Result<StoredCustomer>;
+
+    // ---- cards ----------------------------------------------------------------------------
+
+    /// Attaches a card to a customer, or merges into the same card (same provider and vendor
+    /// id, or same number). A card held by another customer is a `Conflict`.
+    async fn attach_card(
+        &self,
+        customer: &CustomerId,
+        card: &NewCard,
+        opts: WriteOpts,
+    ) -> Result<StoredCard>;
+
+    /// Changes the state of the card `vendor_card_id` of `provider` (e.g. from a webhook),
+    /// deduplicated by `patch.event_id` in the same transaction.
+    async fn update_card(
+        &self,
+        provider: &str,
+        vendor_card_id: &CardId,
+        patch: &CardPatch,
+        opts: WriteOpts,
+    ) -> Result<CardUpdated>;
+
+    /// The customer's cards, oldest first.
+    async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>>;
+
+    // ---- ledger ---------------------------------------------------------------------------
+
+    /// Credits exactly once by transaction id: a repeat with the same customer and amount
+    /// answers `applied: false`; a repeat with another customer or amount is a `Conflict`.
+    /// Durable when it returns. Unknown customer: `NotFound`.
+    async fn credit(
+        &self,
+        customer: &CustomerId,
+        credit: &Credit,
+        opts: WriteOpts,
+    ) -> Result<LedgerOutcome> {
+        self.apply(customer, &LedgerOp::Credit(credit.clone()), opts)
+            .await
+    }
+
+    /// Applies a credit, debit or set-points exactly once by its transaction id (see
+    /// [`Store::credit`]; a debit above the live balance is `InvalidInput`).
+    async fn apply(
+        &self,
+        customer: &CustomerId,
+        op: &LedgerOp,
+        opts: WriteOpts,
+    ) -> Result<LedgerOutcome>;
+
+    /// The balance at `now`: the sum of credits not yet burnt (a credit with a lifetime stops
+    /// counting exactly at `credited_at + lifetime`) plus debits and adjustments, with the
+    /// customer's percentages.
+    async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance>;
+
+    /// The customer's ledger rows, oldest first, at most `limit` (1..=1000).
+    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>>;
+
+    /// Deletes credit rows that burnt at or before `now`. Never changes any balance (burnt rows
+    /// do not count anyway) and keeps transaction ids, so exactly-once still holds. Returns the
+    /// number of rows removed.
+    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    // ---- inbound events -------------------------------------------------------------------
+
+    /// Records an inbound event id (e.g. a Passteam `webhookId`); true the first time only.
+    async fn record_inbound_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    // ---- outbox ---------------------------------------------------------------------------
+
+    /// Enqueues an item on its own (changes made through the store enqueue theirs already).
+    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId>;
+
+    /// Claims the oldest due items under a lease: whole customers, oldest first, never a
+    /// customer that another live lease holds or whose oldest item waits for a retry.
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>>;
+
+    /// Removes delivered items that `worker` still holds; returns how many.
+    async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64>;
+
+    /// Records a failed delivery of items `worker` still holds: counts the attempt, schedules a
+    /// retry, or moves the item to the dead letters when permanent or out of attempts.
+    async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome>;
+
+    /// Reads waiting items or dead letters by ascending id, after `after`, at most `limit`.
+    async fn list_outbox(
+        &self,
+        which: OutboxList,
+        after: Option<OutboxId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>>;
+
+    /// Moves a dead letter back into the outbox as a new item (new id, zero attempts, due at
+    /// `now`); returns the new id. Unknown id: `NotFound`.
+    async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId>;
+
+    /// Depth, in-flight count, dead letters and the oldest waiting item's age, for metrics.
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats>;
+}

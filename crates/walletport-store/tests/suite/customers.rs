@@ -1,0 +1,402 @@
+//! Customers, cards, inbound events and input validation.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use rust_decimal_macros::dec;
+use walletport_core::{CardId, CardStatus, Customer, CustomerId, CustomerKey, ErrorKind};
+use walletport_store::{
+    CardPatch, CardUpdated, Failure, ListCustomers, NewCard, NewOutboxItem, OutboxId, OutboxKind,
+    Percentages, Store, WriteOpts,
+};
+
+use crate::support::{claim, credit, customer, opts, pending, phone, t0};
+
+pub(crate) async fn upsert_creates_then_patches_and_keeps_the_id(store: Arc<dyn Store>) {
+    let mut c = Customer::new(phone(1));
+    c.name = Some("Jana".into());
+    c.extra.insert("sex".into(), "f".into());
+    let created = store.upsert_customer(&c, opts()).await.unwrap();
+    assert!(created.created && created.changed);
+    assert_eq!(
+        created.id.as_str().len(),
+        36,
+        "UUID-shaped id: {}",
+        created.id
+    );
+
+    let mut patch = Customer::new(phone(1));
+    patch.email = Some("jana@example.com".into());
+    patch.extra.insert("promo".into(), "SPRING".into());
+    let later = opts().now + TimeDelta::seconds(5);
+    let patched = store
+        .upsert_customer(&patch, WriteOpts::at(later))
+        .await
+        .unwrap();
+    assert_eq!(patched.id, created.id);
+    assert!(!patched.created && patched.changed);
+    let again = store
+        .upsert_customer(&patch, WriteOpts::at(later))
+        .await
+        .unwrap();
+    assert!(!again.changed, "same data again changes nothing");
+
+    let stored = store
+        .get_customer(&CustomerKey::Phone(phone(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.customer.name.as_deref(),
+        Some("Jana"),
+        "patch keeps unset fields"
+    );
+    assert_eq!(stored.customer.email.as_deref(), Some("jana@example.com"));
+    assert_eq!(stored.customer.extra.len(), 2, "extra fields merge by key");
+    assert_eq!(stored.created_at, t0());
+    assert_eq!(stored.updated_at, later);
+    assert_eq!(pending(&*store).await.len(), 2, "create + one real change");
+
+    let mut other_id = Customer::new(phone(1));
+    other_id.id = Some(CustomerId::new("crm-42").unwrap());
+    let err = store.upsert_customer(&other_id, opts()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+
+    let mut own = Customer::new(phone(2));
+    own.id = Some(CustomerId::new("crm-42").unwrap());
+    let up = store.upsert_customer(&own, opts()).await.unwrap();
+    assert_eq!(up.id.as_str(), "crm-42");
+    let mut taken = Customer::new(phone(3));
+    taken.id = Some(CustomerId::new("crm-42").unwrap());
+    let err = store.upsert_customer(&taken, opts()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert!(
+        store
+            .get_customer(&CustomerKey::Phone(phone(3)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub(crate) async fn customers_are_found_by_phone_id_and_card_and_listed_in_pages(
+    store: Arc<dyn Store>,
+) {
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(customer(&*store, n).await);
+    }
+    let card = NewCard {
+        provider: "passquare".into(),
+        number: Some("1000017".into()),
+        track: Some("T1000017".into()),
+        ..Default::default()
+    };
+    store.attach_card(&ids[3], &card, opts()).await.unwrap();
+    let by_card = store
+        .get_customer(&CustomerKey::Card(CardId::new("1000017").unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_card.id, ids[3]);
+    let by_id = store
+        .get_customer(&CustomerKey::Id(ids[2].clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_id.customer.phone, phone(2));
+    assert!(
+        store
+            .get_customer(&CustomerKey::Phone(phone(99)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let mut seen = Vec::new();
+    let mut query = ListCustomers {
+        after: None,
+        limit: 2,
+    };
+    let mut pages = 0;
+    loop {
+        let page = store.list_customers(&query).await.unwrap();
+        pages += 1;
+        seen.extend(page.customers.into_iter().map(|c| c.id));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids, "every customer once, in creation order");
+    let bad = ListCustomers {
+        after: Some("x'; DROP TABLE customers".into()),
+        limit: 2,
+    };
+    assert_eq!(
+        store.list_customers(&bad).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let big = ListCustomers {
+        after: None,
+        limit: 5000,
+    };
+    assert_eq!(
+        store.list_customers(&big).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
+pub(crate) async fn cards_merge_conflict_and_webhook_updates_dedup(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    let card = NewCard {
+        provider: "passteam".into(),
+        vendor_card_id: Some(CardId::new("pt-77").unwrap()),
+        ..Default::default()
+    };
+    let first = store
+        .attach_card(&a, &card, opts().no_echo())
+        .await
+        .unwrap();
+    assert_eq!(first.status, CardStatus::Active);
+    let more = NewCard {
+        number: Some("5500".into()),
+        ..card.clone()
+    };
+    let merged = store
+        .attach_card(&a, &more, opts().no_echo())
+        .await
+        .unwrap();
+    assert_eq!(merged.number.as_deref(), Some("5500"));
+    assert_eq!(
+        store.list_cards(&a).await.unwrap().len(),
+        1,
+        "merged, not duplicated"
+    );
+    let err = store.attach_card(&b, &card, opts()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+
+    let id = CardId::new("pt-77").unwrap();
+    let install = CardPatch {
+        installed_apple: Some(true),
+        event_id: Some("wh-1".into()),
+        ..Default::default()
+    };
+    let later = WriteOpts::at(t0() + TimeDelta::minutes(1)).no_echo();
+    match store
+        .update_card("passteam", &id, &install, later)
+        .await
+        .unwrap()
+    {
+        CardUpdated::Applied(c) => assert!(c.installed.apple && !c.installed.google),
+        other => panic!("expected Applied, got {other:?}"),
+    }
+    let replay = CardPatch {
+        installed_apple: Some(false),
+        ..install.clone()
+    };
+    assert_eq!(
+        store
+            .update_card("passteam", &id, &replay, later)
+            .await
+            .unwrap(),
+        CardUpdated::Duplicate
+    );
+    assert!(
+        store.list_cards(&a).await.unwrap()[0].installed.apple,
+        "replay changed nothing"
+    );
+    assert!(
+        !store
+            .record_inbound_event("passteam", "wh-1", t0())
+            .await
+            .unwrap()
+    );
+    let unknown = CardId::new("pt-404").unwrap();
+    let ev = CardPatch {
+        event_id: Some("wh-2".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .update_card("passteam", &unknown, &ev, later)
+            .await
+            .unwrap(),
+        CardUpdated::NotFound
+    );
+    assert!(
+        store
+            .record_inbound_event("passteam", "wh-2", t0())
+            .await
+            .unwrap(),
+        "an event for an unknown card is not recorded"
+    );
+    let remove = CardPatch {
+        remove: true,
+        event_id: Some("wh-3".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store
+            .update_card("passteam", &id, &remove, later)
+            .await
+            .unwrap(),
+        CardUpdated::Applied(_)
+    ));
+    assert!(store.list_cards(&a).await.unwrap().is_empty());
+}
+
+pub(crate) async fn inbound_events_are_deduplicated(store: Arc<dyn Store>) {
+    assert!(
+        store
+            .record_inbound_event("passteam", "wh-9", t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_inbound_event("passteam", "wh-9", t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_inbound_event("skycore", "wh-9", t0())
+            .await
+            .unwrap()
+    );
+    let storm: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_inbound_event("passteam", "wh-10", t0()).await })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in storm {
+        firsts += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(firsts, 1);
+    for (p, e) in [("Pass Team", "x"), ("passteam", ""), ("passteam", "a\nb")] {
+        let err = store.record_inbound_event(p, e, t0()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+}
+
+pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<dyn Store>) {
+    let mut bad = Customer::new(phone(1));
+    bad.email = Some("not an email".into());
+    let err = store.upsert_customer(&bad, opts()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let mut bad = Customer::new(phone(1));
+    bad.name = Some("x\u{0}y".into());
+    assert_eq!(
+        store
+            .upsert_customer(&bad, opts())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert!(
+        store
+            .get_customer(&CustomerKey::Phone(phone(1)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let a = customer(&*store, 2).await;
+    let no_id = NewCard {
+        provider: "passquare".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .attach_card(&a, &no_id, opts())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    let bad_provider = NewCard {
+        provider: "Pass Quare".into(),
+        number: Some("1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .attach_card(&a, &bad_provider, opts())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    let far_future = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+    let err = store
+        .credit(&a, &credit(dec!(1), "far"), WriteOpts::at(far_future))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        store
+            .credit(&a, &credit(dec!(2), "far"), opts())
+            .await
+            .unwrap()
+            .applied,
+        "id not burnt"
+    );
+    let empty = Percentages::default();
+    assert_eq!(
+        store
+            .set_percentages(&a, empty, opts())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    for bad_claim in [
+        claim("", 5, t0()),
+        claim("w", 0, t0()),
+        claim("w", 100_000, t0()),
+    ] {
+        assert_eq!(
+            store.claim_batch(&bad_claim).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+    let zero = Failure {
+        error: "x".into(),
+        retry_at: None,
+        max_attempts: 0,
+        now: t0(),
+    };
+    assert_eq!(
+        store
+            .fail("w", &[OutboxId(1)], &zero)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    let ghost = NewOutboxItem {
+        customer_id: CustomerId::new("ghost").unwrap(),
+        kind: OutboxKind::Customer,
+        payload: serde_json::json!({}),
+    };
+    assert_eq!(
+        store.enqueue(&ghost, t0()).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // Nothing above changed anything but the one good credit.
+    let stats = store.outbox_stats(t0()).await.unwrap();
+    assert_eq!((stats.depth, stats.dead), (1, 0));
+    assert!(store.list_cards(&a).await.unwrap().is_empty());
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(2));
+    let page = store
+        .list_customers(&ListCustomers::default())
+        .await
+        .unwrap();
+    assert_eq!(page.customers.len(), 1);
+}

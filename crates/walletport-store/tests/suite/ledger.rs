@@ -1,0 +1,218 @@
+//! The exactly-once ledger with expiring credits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use walletport_core::{Credit, CustomerId, ErrorKind};
+use walletport_store::{Debit, EntryKind, LedgerOp, OutboxKind, SetPoints, Store, WriteOpts};
+
+use crate::support::{credit, customer, opts, pending, t0, tx};
+
+pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    let c = credit(dec!(10.50), "order-1");
+    let first = store.credit(&a, &c, opts()).await.unwrap();
+    assert!(first.applied);
+    assert_eq!(first.delta, dec!(10.5));
+    let again = store.credit(&a, &c, opts()).await.unwrap();
+    assert!(
+        !again.applied,
+        "same id, same request: success that changes nothing"
+    );
+    let same_value = credit(dec!(10.5000), "order-1");
+    assert!(!store.credit(&a, &same_value, opts()).await.unwrap().applied);
+    let other_amount = credit(dec!(11), "order-1");
+    assert_eq!(
+        store
+            .credit(&a, &other_amount, opts())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.credit(&b, &c, opts()).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    store
+        .credit(&a, &credit(dec!(4.5), "order-2"), opts())
+        .await
+        .unwrap();
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(15));
+    assert_eq!(store.balance(&b, t0()).await.unwrap().points, Decimal::ZERO);
+    assert_eq!(store.ledger(&a, 100).await.unwrap().len(), 2);
+    let ghost = CustomerId::new("nobody").unwrap();
+    let err = store
+        .credit(&ghost, &credit(dec!(1), "order-3"), opts())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    // The failed attempt did not burn the id: it works once the customer exists.
+    store
+        .credit(&b, &credit(dec!(1), "order-3"), opts())
+        .await
+        .unwrap();
+    assert_eq!(store.balance(&b, t0()).await.unwrap().points, dec!(1));
+}
+
+pub(crate) async fn racing_credits_with_one_transaction_id_credit_once(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let c = credit(dec!(25), "race-1");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (store, a, c) = (store.clone(), a.clone(), c.clone());
+            tokio::spawn(async move { store.credit(&a, &c, opts()).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap().applied {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(store.ledger(&a, 100).await.unwrap().len(), 1);
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(25));
+    let balance_items = pending(&*store)
+        .await
+        .into_iter()
+        .filter(|i| i.kind == OutboxKind::Balance)
+        .count();
+    assert_eq!(balance_items, 1, "one change, one outbox item");
+}
+
+pub(crate) async fn concurrent_batches_keep_per_item_outcomes(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    store
+        .credit(&a, &credit(dec!(1), "taken"), opts())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..120u32 {
+        let (store, a, b) = (store.clone(), a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            match i % 4 {
+                // A conflict (id used by `a` with another amount) amid good credits.
+                0 => {
+                    store
+                        .credit(&b, &credit(dec!(9), "taken"), opts().no_echo())
+                        .await
+                }
+                _ => {
+                    store
+                        .credit(
+                            &a,
+                            &credit(Decimal::from(i), &format!("c-{i}")),
+                            opts().no_echo(),
+                        )
+                        .await
+                }
+            }
+        }));
+    }
+    let mut conflicts = 0;
+    let mut expected = dec!(1);
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(o) => {
+                assert!(o.applied);
+                expected += Decimal::from(i as u32);
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+                assert_eq!(i % 4, 0);
+                conflicts += 1;
+            }
+        }
+    }
+    assert_eq!(conflicts, 30);
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, expected);
+    assert_eq!(store.balance(&b, t0()).await.unwrap().points, Decimal::ZERO);
+}
+
+pub(crate) async fn lifetime_burns_exactly_at_the_instant_and_sweep_changes_nothing(
+    store: Arc<dyn Store>,
+) {
+    let a = customer(&*store, 1).await;
+    let hour = Duration::from_secs(3600);
+    let burning = Credit::new(dec!(30), tx("promo-1"), Some(hour)).unwrap();
+    store.credit(&a, &burning, opts()).await.unwrap();
+    store
+        .credit(&a, &credit(dec!(12.25), "keep-1"), opts())
+        .await
+        .unwrap();
+    let expiry = t0() + TimeDelta::hours(1);
+    let just_before = expiry - TimeDelta::nanoseconds(1);
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(42.25));
+    assert_eq!(
+        store.balance(&a, just_before).await.unwrap().points,
+        dec!(42.25)
+    );
+    assert_eq!(store.balance(&a, expiry).await.unwrap().points, dec!(12.25));
+    let entries = store.ledger(&a, 10).await.unwrap();
+    assert_eq!(entries[0].expires_at, Some(expiry));
+    assert_eq!(entries[0].kind, EntryKind::Credit);
+
+    assert_eq!(store.sweep_expired(just_before).await.unwrap(), 0);
+    assert_eq!(
+        store.balance(&a, just_before).await.unwrap().points,
+        dec!(42.25)
+    );
+    assert_eq!(store.sweep_expired(expiry).await.unwrap(), 1);
+    assert_eq!(store.balance(&a, expiry).await.unwrap().points, dec!(12.25));
+    assert_eq!(store.ledger(&a, 10).await.unwrap().len(), 1);
+    let replay = store
+        .credit(&a, &burning, WriteOpts::at(expiry))
+        .await
+        .unwrap();
+    assert!(!replay.applied, "swept credits keep their transaction id");
+}
+
+pub(crate) async fn debit_and_set_points(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let set = LedgerOp::Set(SetPoints::new(dec!(100), tx("import-1")).unwrap());
+    let out = store.apply(&a, &set, opts()).await.unwrap();
+    assert_eq!(out.delta, dec!(100));
+    assert!(!store.apply(&a, &set, opts()).await.unwrap().applied);
+    let debit = LedgerOp::Debit(Debit::new(dec!(30), tx("pos-1")).unwrap());
+    assert_eq!(
+        store.apply(&a, &debit, opts()).await.unwrap().delta,
+        dec!(-30)
+    );
+    let too_much = LedgerOp::Debit(Debit::new(dec!(71), tx("pos-2")).unwrap());
+    let err = store.apply(&a, &too_much, opts()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(70));
+    let reset = LedgerOp::Set(SetPoints::new(dec!(5), tx("import-2")).unwrap());
+    assert_eq!(
+        store.apply(&a, &reset, opts()).await.unwrap().delta,
+        dec!(-65)
+    );
+    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(5));
+    // The same id as a different operation is a conflict.
+    let as_debit = LedgerOp::Debit(Debit::new(dec!(5), tx("import-2")).unwrap());
+    assert_eq!(
+        store.apply(&a, &as_debit, opts()).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    let kinds: Vec<_> = store
+        .ledger(&a, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EntryKind::Adjustment,
+            EntryKind::Debit,
+            EntryKind::Adjustment
+        ]
+    );
+}

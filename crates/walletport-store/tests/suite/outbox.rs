@@ -1,0 +1,312 @@
+//! The transactional outbox: enqueue, claims, leases, dead letters.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use walletport_core::{CustomerId, ErrorKind, Percent};
+use walletport_store::{
+    Failure, NewOutboxItem, OutboxId, OutboxKind, OutboxList, OutboxState, Percentages, Store,
+};
+
+use crate::support::{claim, credit, customer, opts, pending, t0};
+
+pub(crate) async fn outbox_items_are_written_with_their_change(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    assert!(
+        pending(&*store).await.is_empty(),
+        "no_echo writes no outbox item"
+    );
+    store
+        .credit(&a, &credit(dec!(5), "o-1"), opts())
+        .await
+        .unwrap();
+    store
+        .credit(&a, &credit(dec!(6), "o-2"), opts().no_echo())
+        .await
+        .unwrap();
+    let pct = Percentages {
+        bonus: Some(Percent::new(dec!(7.5)).unwrap()),
+        discount: None,
+    };
+    let after = store.set_percentages(&a, pct, opts()).await.unwrap();
+    assert_eq!(after.bonus_percent.value(), dec!(7.5));
+    store.set_percentages(&a, pct, opts()).await.unwrap(); // unchanged: nothing to sync
+    let _ = store
+        .credit(&a, &credit(dec!(9), "o-1"), opts())
+        .await
+        .unwrap_err();
+    let items = pending(&*store).await;
+    let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, [OutboxKind::Balance, OutboxKind::Percentages]);
+    assert_eq!(items[0].payload["transaction_id"], "o-1");
+    assert_eq!(items[0].payload["delta"], "5");
+    assert_eq!(items[0].customer_id, a);
+    assert_eq!(items[0].state, OutboxState::Pending);
+    let bal = store.balance(&a, t0()).await.unwrap();
+    assert_eq!(bal.points, dec!(11));
+    assert_eq!(bal.bonus_percent.value(), dec!(7.5));
+    let stats = store
+        .outbox_stats(t0() + TimeDelta::seconds(90))
+        .await
+        .unwrap();
+    assert_eq!((stats.depth, stats.customers, stats.dead), (2, 1, 0));
+    assert_eq!(stats.oldest_age, Some(Duration::from_secs(90)));
+    let manual = NewOutboxItem {
+        customer_id: a.clone(),
+        kind: OutboxKind::Customer,
+        payload: serde_json::json!({"why": "resync"}),
+    };
+    let id = store.enqueue(&manual, t0()).await.unwrap();
+    assert!(id > items[1].id);
+}
+
+pub(crate) async fn claims_take_whole_customers_in_order(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    let c = customer(&*store, 3).await;
+    // a1 b1 a2 c1 b2 a3
+    for (who, n) in [(&a, 1), (&b, 2), (&a, 3), (&c, 4), (&b, 5), (&a, 6)] {
+        store
+            .credit(who, &credit(Decimal::from(n), &format!("k-{n}")), opts())
+            .await
+            .unwrap();
+    }
+    let now = t0() + TimeDelta::seconds(1);
+    let got = store.claim_batch(&claim("w1", 4, now)).await.unwrap();
+    assert!(
+        got.windows(2).all(|w| w[0].id < w[1].id),
+        "items come in id order"
+    );
+    let of = |who: &CustomerId| {
+        got.iter()
+            .filter(|i| &i.customer_id == who)
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+    };
+    let (a_ids, b_ids) = (of(&a), of(&b));
+    assert_eq!(
+        (a_ids.len(), b_ids.len()),
+        (3, 1),
+        "all of a (oldest head), then b up to the limit"
+    );
+    assert!(
+        got.iter()
+            .all(|i| i.state == OutboxState::InFlight && i.claimed_by.as_deref() == Some("w1"))
+    );
+    // w1 holds a and one of b's items: b is in flight, so w2 only gets c.
+    let w2 = store.claim_batch(&claim("w2", 10, now)).await.unwrap();
+    assert_eq!(w2.iter().map(|i| &i.customer_id).collect::<Vec<_>>(), [&c]);
+    assert!(
+        store
+            .claim_batch(&claim("w3", 10, now))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // a delivered; b's first item fails with a retry in a minute: b waits, in order.
+    assert_eq!(
+        store.complete("w2", &a_ids).await.unwrap(),
+        0,
+        "only the holder completes"
+    );
+    assert_eq!(store.complete("w1", &a_ids).await.unwrap(), 3);
+    let retry_at = now + TimeDelta::minutes(1);
+    let failure = Failure {
+        error: "503".into(),
+        retry_at: Some(retry_at),
+        max_attempts: 5,
+        now,
+    };
+    let out = store.fail("w1", &b_ids, &failure).await.unwrap();
+    assert_eq!((out.retrying, out.dead), (1, 0));
+    assert!(
+        store
+            .claim_batch(&claim("w3", 10, now))
+            .await
+            .unwrap()
+            .is_empty(),
+        "b's head waits"
+    );
+    // Limit 2: b's head (older than c's) fills the batch.
+    let b_items = store.claim_batch(&claim("w3", 2, retry_at)).await.unwrap();
+    assert_eq!(b_items.len(), 2);
+    assert!(b_items.iter().all(|i| i.customer_id == b));
+    assert_eq!(b_items[0].id, b_ids[0], "the failed item stays first");
+    assert_eq!(b_items[0].attempts, 1);
+    assert_eq!(b_items[0].last_error.as_deref(), Some("503"));
+    // c's lease (30 s from `now`) runs out: another worker takes c over.
+    let taken = store
+        .claim_batch(&claim("w4", 10, now + TimeDelta::seconds(31)))
+        .await
+        .unwrap();
+    assert_eq!(
+        taken.iter().map(|i| &i.customer_id).collect::<Vec<_>>(),
+        [&c]
+    );
+    assert_eq!(
+        store.complete("w2", &[w2[0].id]).await.unwrap(),
+        0,
+        "w2's lease is gone"
+    );
+}
+
+pub(crate) async fn two_workers_never_share_a_customer(store: Arc<dyn Store>) {
+    const CUSTOMERS: u32 = 12;
+    const PER: u32 = 8;
+    let mut ids = Vec::new();
+    for n in 0..CUSTOMERS {
+        ids.push(customer(&*store, n).await);
+    }
+    // Half the changes are waiting; the other half arrive while the workers run.
+    let enqueue = |store: Arc<dyn Store>, ids: Vec<CustomerId>, ks: std::ops::Range<u32>| async move {
+        for k in ks {
+            for (n, id) in ids.iter().enumerate() {
+                let c = credit(dec!(1), &format!("t-{n}-{k}"));
+                store.credit(id, &c, opts()).await.unwrap();
+            }
+        }
+    };
+    enqueue(store.clone(), ids.clone(), 0..PER / 2).await;
+    let producer = tokio::spawn(enqueue(store.clone(), ids.clone(), PER / 2..PER));
+    let producing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let held: Arc<Mutex<HashSet<CustomerId>>> = Arc::default();
+    let delivered: Arc<Mutex<BTreeMap<CustomerId, Vec<String>>>> = Arc::default();
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let (store, held, delivered) = (store.clone(), held.clone(), delivered.clone());
+            let producing = producing.clone();
+            tokio::spawn(async move {
+                let name = format!("worker-{w}");
+                let mut idle = 0;
+                while idle < 20 {
+                    let items = store.claim_batch(&claim(&name, 5, t0())).await.unwrap();
+                    if items.is_empty() {
+                        if !producing.load(std::sync::atomic::Ordering::SeqCst) {
+                            idle += 1;
+                        }
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    idle = 0;
+                    let mine: HashSet<CustomerId> =
+                        items.iter().map(|i| i.customer_id.clone()).collect();
+                    {
+                        let mut h = held.lock().unwrap();
+                        for c in &mine {
+                            assert!(h.insert(c.clone()), "customer {c} claimed by two workers");
+                        }
+                    }
+                    {
+                        let mut d = delivered.lock().unwrap();
+                        for i in &items {
+                            let tx = i.payload["transaction_id"].as_str().unwrap().to_owned();
+                            d.entry(i.customer_id.clone()).or_default().push(tx);
+                        }
+                    }
+                    tokio::task::yield_now().await;
+                    {
+                        let mut h = held.lock().unwrap();
+                        for c in &mine {
+                            h.remove(c);
+                        }
+                    }
+                    let done: Vec<OutboxId> = items.iter().map(|i| i.id).collect();
+                    assert_eq!(
+                        store.complete(&name, &done).await.unwrap(),
+                        done.len() as u64
+                    );
+                }
+            })
+        })
+        .collect();
+    producer.await.unwrap();
+    producing.store(false, std::sync::atomic::Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(store.outbox_stats(t0()).await.unwrap().depth, 0);
+    let delivered = delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), CUSTOMERS as usize);
+    for (n, id) in ids.iter().enumerate() {
+        let want: Vec<String> = (0..PER).map(|k| format!("t-{n}-{k}")).collect();
+        assert_eq!(delivered[id], want, "each item once, in order, for {id}");
+    }
+}
+
+pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    store
+        .credit(&a, &credit(dec!(1), "d-1"), opts())
+        .await
+        .unwrap();
+    store
+        .credit(&b, &credit(dec!(1), "d-2"), opts())
+        .await
+        .unwrap();
+    let mut now = t0();
+    for attempt in 1..=3u32 {
+        let items = store.claim_batch(&claim("w", 1, now)).await.unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].customer_id, a);
+        assert_eq!(items[0].attempts, attempt - 1);
+        let f = Failure {
+            error: format!("boom {attempt}"),
+            retry_at: Some(now),
+            max_attempts: 3,
+            now,
+        };
+        let out = store.fail("w", &[items[0].id], &f).await.unwrap();
+        assert_eq!(out.dead, u64::from(attempt == 3));
+        now += TimeDelta::seconds(1);
+    }
+    let dead = store
+        .list_outbox(OutboxList::Dead, None, 10, now)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].attempts, dead[0].state), (3, OutboxState::Dead));
+    assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
+    // b was never blocked by a's dead letter; a permanent failure dead-letters at once.
+    let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+    assert_eq!(
+        items.iter().map(|i| &i.customer_id).collect::<Vec<_>>(),
+        [&b]
+    );
+    let permanent = Failure {
+        error: "400 bad phone".into(),
+        retry_at: None,
+        max_attempts: 9,
+        now,
+    };
+    assert_eq!(
+        store
+            .fail("w", &[items[0].id], &permanent)
+            .await
+            .unwrap()
+            .dead,
+        1
+    );
+    let stats = store.outbox_stats(now).await.unwrap();
+    assert_eq!((stats.depth, stats.dead), (0, 2));
+
+    let again = store.retry_dead(dead[0].id, now).await.unwrap();
+    assert!(again > dead[0].id, "a retried item gets a new id");
+    let back = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+    assert_eq!(
+        (
+            back.len(),
+            back[0].attempts,
+            back[0].payload["transaction_id"].as_str()
+        ),
+        (1, 0, Some("d-1"))
+    );
+    let err = store.retry_dead(dead[0].id, now).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(store.outbox_stats(now).await.unwrap().dead, 1);
+}
