@@ -1,0 +1,286 @@
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const KEY: &str = "sandbox-api-key";
+
+async fn start(config: SkycoreEmulatorConfig) -> (RunningServer, SkycoreEmulator, reqwest::Client) {
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let (server, emulator) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
+    (server, emulator, reqwest::Client::new())
+}
+
+async fn call(
+    client: &reqwest::Client,
+    server: &RunningServer,
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = client
+        .post(format!("{}/", server.base_url()))
+        .header("X-Api-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+fn generate(pass_id: &str, template: &str, data: Value) -> Value {
+    json!({"action": "generatepass", "pass-template-id": template, "pass-id": pass_id,
+        "pass-data": data, "pass-meta-data": {"user-phone": "420000000001"}})
+}
+
+#[tokio::test]
+async fn api_key_is_checked_case_sensitively() {
+    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    let (status, body) = call(
+        &client,
+        &server,
+        &KEY.to_uppercase(),
+        json!({"action": "getpassdata"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], "Failure");
+    assert!(emulator.requests().is_empty());
+}
+
+#[tokio::test]
+async fn pass_lifecycle_rename_status_and_notifications() {
+    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    let (_, created) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p1", "sandbox-layout-1", json!({"loyalty-points": "10"})),
+    )
+    .await;
+    assert_eq!(created["status"], "Success");
+    assert!(
+        created["pass-install-url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/wallet/gc/"))
+    );
+    assert_eq!(created["tracking-id"].as_str().map(str::len), Some(10));
+
+    let (_, dup) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p1", "sandbox-layout-1", json!({})),
+    )
+    .await;
+    assert_eq!(dup["status"], "Failure");
+    assert_eq!(dup["error-code"], checks::E_DUPLICATE);
+
+    let update = json!({"action": "UpdatePassData", "pass-id": "p1", "new-pass-id ": " p2",
+        "priority": true, "pass-data": {"pass-status": "VOIDED", "loyalty-points": 20,
+        "pass-update-notification": "Your card was voided"}});
+    let (_, updated) = call(&client, &server, KEY, update).await;
+    assert_eq!(updated["status"], "Success", "{updated}");
+    assert_eq!(updated["pass-id"], "p2");
+    assert_eq!(emulator.pass_ids(), vec!["p2".to_owned()]);
+    assert_eq!(
+        emulator.notifications(),
+        vec![SkycoreNotification {
+            pass_id: "p2".into(),
+            message: "Your card was voided".into()
+        }]
+    );
+
+    let (_, read) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "getpassdata", "pass-id": "p2",
+        "pass-template-id": "sandbox-layout-1"}),
+    )
+    .await;
+    assert_eq!(read["pass-data"]["pass-status"], "voided");
+    assert_eq!(read["pass-data"]["loyalty-points"], 20);
+    assert_eq!(read["pass-data"]["card-issuer"], "Sandbox Store");
+    assert_eq!(read["pass-data"]["info-module"], "This pass is voided.");
+
+    let (_, missing) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "getpassdata", "pass-id": "p1"}),
+    )
+    .await;
+    assert_eq!(missing["status"], "FAILURE");
+    assert_eq!(missing["error-code"], "E808");
+}
+
+#[tokio::test]
+async fn validations_answer_with_documented_codes() {
+    let (server, _emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    let (_, r) = call(&client, &server, KEY, generate("p1", "nope", json!({}))).await;
+    assert_eq!(r["error-code"], "E802");
+    let (_, r) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p1", "sandbox-layout-1", json!({"custom-field-1": "x"})),
+    )
+    .await;
+    assert_eq!(r["error-code"], "E922");
+    let (_, r) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p1", "sandbox-layout-2", json!({"custom-field-1": "x"})),
+    )
+    .await;
+    assert_eq!(r["status"], "Success");
+    let (_, r) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "createPassIssuanceLink", "link-name": "L",
+        "pass-template-id": "sandbox-layout-1", "pass-variables": {}}),
+    )
+    .await;
+    assert_eq!(r["error-code"], "E1543");
+}
+
+#[tokio::test]
+async fn templates_and_links_round_trip() {
+    let config = SkycoreEmulatorConfig {
+        alternate_keys: true,
+        ..Default::default()
+    };
+    let (server, emulator, client) = start(config).await;
+    let create = json!({"action": "createPassTemplate", "pass-template-type": "loyalty",
+        "pass-template-subtype": "loyalty-card-type2", "pass-template-name": "T2",
+        "appearance": {"program-logo": "l", "program-logo-gpay": "g", "card-issuer": "Shop", "background-color": "#112233"},
+        "universal-fields": {"program-name": "P", "dynamic-pass-field-1": "custom-field-1", "custom-field-1-label": "Tier", "link1": "a@b.cz", "link1-type": "email"},
+        "apple-wallet-fields": {"text-color": "#FFFFFF", "description": "d"},
+        "barcode-fields": {"barcode-type": "QRCODE"}});
+    let (_, created) = call(&client, &server, KEY, create).await;
+    let id = created["pass-template-id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(id.len(), 32, "{created}");
+    assert!(emulator.templates().contains(&(id.clone(), Layout::Two)));
+
+    let (_, updated) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "UpdatePassTemplate", "pass-template-id": id,
+        "pass-template-name": "T2b", "appearance": {"background-color": "#445566"}}),
+    )
+    .await;
+    assert_eq!(updated["pass-template-name"], "T2b", "{updated}");
+    let (_, bad) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "updatePassTemplate", "pass-template-id": id,
+        "appearance": {"background-color": "red"}}),
+    )
+    .await;
+    assert_eq!(
+        bad["error-message"],
+        "The background-color value is invalid."
+    );
+
+    let (_, got) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "getpasstemplate", "pass-template-id": id}),
+    )
+    .await;
+    let t = &got["pass-template"];
+    assert_eq!(t["pass-name"], "T2b");
+    assert_eq!(t["pass-issuer"], "Shop");
+    assert_eq!(t["link1-URI"], "a@b.cz");
+    assert_eq!(t["dynamic-pass-field-1"], "custom-field-1");
+
+    let (_, pass) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p9", &id, json!({"custom-field-1": "Gold"})),
+    )
+    .await;
+    assert_eq!(pass["status"], "Success");
+    let (_, read) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "getpassdata", "pass-id": "p9"}),
+    )
+    .await;
+    assert_eq!(
+        read["pass-data"]["pass-issuer"], "Shop",
+        "alternate keys: {read}"
+    );
+    assert_eq!(read["pass-data"]["custom-field-1"], "Gold");
+
+    let (_, link) = call(&client, &server, KEY, json!({"action": "createPassIssuanceLink", "link-name": "L",
+        "pass-template-id": id, "link-status": "ACTIVE",
+        "pass-variables": {"pass-id": {"is-required": true, "value-encryption": false},
+                           "loyalty-points-value": {"is-required": true, "value-encryption": true}}})).await;
+    let link_id = link["pass-issuance-link-template-id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        link["preview-url"].as_str().is_some_and(|u| u.ends_with(
+            "loyalty-points-value=Encrypted({ Parameter Value })&pass-id={ Parameter Value }"
+        )),
+        "{link}"
+    );
+    let (_, upd) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "updatePassIssuanceLink", "issuance-link-id": link_id,
+        "link-status": "INACTIVE"}),
+    )
+    .await;
+    assert_eq!(upd["status"], "Success", "{upd}");
+    assert_eq!(
+        emulator
+            .issuance_link(&link_id)
+            .map(|(b, _)| b["link-status"].clone()),
+        Some(json!("INACTIVE"))
+    );
+    let (_, missing) = call(
+        &client,
+        &server,
+        KEY,
+        json!({"action": "updatePassIssuanceLink", "issuance-link-id": "x"}),
+    )
+    .await;
+    assert_eq!(missing["error-code"], checks::E_LINK);
+}
+
+#[tokio::test]
+async fn faults_are_injected() {
+    let config = SkycoreEmulatorConfig {
+        faults: Faults {
+            unavailable_rate: 1.0,
+            ..Faults::default()
+        },
+        ..Default::default()
+    };
+    let (server, emulator, client) = start(config).await;
+    let resp = client
+        .post(server.base_url())
+        .header("X-Api-Key", KEY)
+        .body("{}")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(emulator.faults_injected(), 1);
+}
