@@ -1,0 +1,431 @@
+//! Adapter cost (issue 8, benchmark 1): the pure `build_*_request` / `parse_*_response` functions
+//! of [`walletport_passquare::mapping`] and the hook codec, timed on every documented exchange of
+//! `tests/fixtures/index.json` with the same domain inputs the fixture tests use.
+//!
+//! Target: under 5 µs per operation (build + parse), i.e. negligible next to a network round
+//! trip. Every routine is run once before timing and must succeed (or, for an error fixture, fail
+//! as documented), so a broken mapping cannot be timed as a fast error path; a fixture of the
+//! index that no benchmark uses stops the run before anything is measured.
+//!
+//! Run: `cargo bench -p walletport-passquare --bench adapter` (about 50 s); per-op medians are in
+//! `target/criterion/<group>/<case>/new/estimates.json` (see `docs/benchmarks.md`).
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use criterion::Criterion;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use walletport_core::{
+    Balance, BalanceUpdate, Campaign, CampaignId, Channel, Customer, CustomerId, HookContext,
+    ListCustomers, Percent, Phone, PushMessage, SegmentId, TemplateId, UpsertCustomer,
+};
+use walletport_http::HttpResponse;
+use walletport_passquare::hooks::{
+    encode_balance_response, encode_credit_response, encode_error, encode_register_response,
+    parse_hook,
+};
+use walletport_passquare::mapping::{self, Lookup, SmsInvite, UpsertExtras};
+use walletport_passquare::{LifetimeUnit, NumberMode, PassquareConfig, PassquareHooksConfig};
+
+/// The fixture files, and which of them a benchmark has used.
+struct Fixtures {
+    dir: PathBuf,
+    used: BTreeSet<String>,
+}
+
+impl Fixtures {
+    fn new() -> Self {
+        Self {
+            dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            used: BTreeSet::new(),
+        }
+    }
+
+    fn json(&mut self, name: &str) -> Value {
+        self.used.insert(name.to_owned());
+        let path = self.dir.join(format!("{name}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// A fixture as the HTTP answer the transport would hand the adapter.
+    fn response(&mut self, name: &str) -> HttpResponse {
+        HttpResponse::json_body(200, &self.json(name))
+    }
+
+    /// A fixture as the raw body a hook request carries.
+    fn bytes(&mut self, name: &str) -> Vec<u8> {
+        serde_json::to_vec(&self.json(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Marks a fixture used by a benchmark that takes its input from the domain side (a schema
+    /// fixture lists the keys the built request must carry; the fixture tests check them).
+    fn covers(&mut self, name: &str) {
+        let _ = self.json(name);
+    }
+
+    /// Panics with the fixtures of the index no benchmark used.
+    fn assert_all_used(&self) {
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join("index.json")).unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null);
+        let all: BTreeSet<String> = index["fixtures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!all.is_empty(), "tests/fixtures/index.json lists fixtures");
+        let missing: Vec<_> = all.difference(&self.used).collect();
+        assert!(
+            missing.is_empty(),
+            "fixtures without a benchmark: {missing:?}"
+        );
+    }
+}
+
+/// One timed routine: its criterion id and the closure.
+type Routine = (String, Box<dyn FnMut() -> usize>);
+
+/// Collects routines after checking each once.
+#[derive(Default)]
+struct Plan {
+    routines: Vec<Routine>,
+}
+
+impl Plan {
+    /// Adds a routine that must succeed; its output size goes to `black_box`.
+    fn ok<T, F>(&mut self, id: &str, mut f: F)
+    where
+        F: FnMut() -> walletport_core::Result<T> + 'static,
+        T: 'static,
+    {
+        if let Err(e) = f() {
+            panic!("{id}: the routine fails on its fixture: {e}");
+        }
+        self.routines.push((
+            id.to_owned(),
+            Box::new(move || usize::from(black_box(f()).is_ok())),
+        ));
+    }
+
+    /// Adds an infallible routine (the hook answer encoders).
+    fn always<T: 'static, F: FnMut() -> T + 'static>(&mut self, id: &str, mut f: F) {
+        self.routines.push((
+            id.to_owned(),
+            Box::new(move || {
+                black_box(f());
+                1
+            }),
+        ));
+    }
+}
+
+fn config(mode: NumberMode) -> PassquareConfig {
+    let mut c = PassquareConfig::new("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+    c.numbers = mode;
+    c
+}
+
+fn phone() -> Phone {
+    Phone::parse("+420000000001").expect("phone")
+}
+
+fn pct(s: &str) -> Percent {
+    Percent::new(Decimal::from_str(s).expect("decimal")).expect("percent")
+}
+
+fn joe(birthday: (i32, u32, u32)) -> Customer {
+    Customer {
+        name: Some("Joe".into()),
+        surname: Some("Master".into()),
+        middle_name: Some("Remaster".into()),
+        email: Some("joe@passquare.com".into()),
+        birthday: NaiveDate::from_ymd_opt(birthday.0, birthday.1, birthday.2),
+        ..Customer::new(phone())
+    }
+}
+
+fn upsert(customer: Customer, balance: &str, bonus: &str, discount: &str) -> UpsertCustomer {
+    UpsertCustomer {
+        balance: BalanceUpdate {
+            points: Some(Decimal::from_str(balance).expect("decimal")),
+            bonus_percent: Some(pct(bonus)),
+            discount_percent: Some(pct(discount)),
+        },
+        ..UpsertCustomer::new(customer)
+    }
+}
+
+fn sms() -> UpsertExtras {
+    UpsertExtras {
+        sms: Some(SmsInvite {
+            link: "https://form.passquare.com/00000000-0000-0000-0000-000000000000".into(),
+            text: "Your card: %link%".into(),
+        }),
+        card_track: None,
+    }
+}
+
+/// 2.1 status.
+fn status(plan: &mut Plan, fx: &mut Fixtures) {
+    fx.covers("status/default.request");
+    let mut c = config(NumberMode::String);
+    c.app_key = "private_key".to_owned().into();
+    plan.ok("status/build/default", move || {
+        mapping::build_status_request(&c)
+    });
+    for case in ["numbers-as-strings", "numbers"] {
+        let resp = fx.response(&format!("status/{case}.response"));
+        plan.ok(&format!("status/parse/{case}"), move || {
+            mapping::parse_status_response(&resp)
+        });
+    }
+}
+
+/// 2.2 user_create_or_update: upserts in both number modes, the balance-only set, the schemas,
+/// the personal pushes, and the answer.
+fn upserts(plan: &mut Plan, fx: &mut Fixtures) {
+    for (mode, case) in [
+        (NumberMode::String, "numbers-as-strings"),
+        (NumberMode::Number, "numbers"),
+    ] {
+        let inputs = [
+            (
+                "create",
+                upsert(joe((1980, 11, 11)), "100", "3.50", "0"),
+                sms(),
+            ),
+            (
+                "curl",
+                upsert(joe((1980, 5, 3)), "200", "5", "0"),
+                UpsertExtras::default(),
+            ),
+            (
+                "php",
+                upsert(joe((1980, 5, 3)), "100", "4.5", "0"),
+                UpsertExtras::default(),
+            ),
+        ];
+        for (name, input, extras) in inputs {
+            fx.covers(&format!("user_create_or_update/{name}-{case}.request"));
+            let c = config(mode);
+            plan.ok(
+                &format!("user_create_or_update/build/{name}-{case}"),
+                move || mapping::build_upsert_request(&input, &extras, &c),
+            );
+        }
+    }
+    fx.covers("user_create_or_update/balance-only-numbers.request");
+    let update = BalanceUpdate {
+        points: Some(Decimal::from(120)),
+        ..BalanceUpdate::default()
+    };
+    let c = config(NumberMode::Number);
+    plan.ok(
+        "user_create_or_update/build/balance-only-numbers",
+        move || mapping::build_balance_set_request(&phone(), &update, &c),
+    );
+
+    let mut full = upsert(joe((1980, 11, 11)), "1", "1", "1");
+    full.template = Some(TemplateId::new("00000000-0000-0000-0000-000000000000").expect("id"));
+    full.customer.id = Some(CustomerId::new("6326").expect("id"));
+    for (case, extras) in [
+        ("schema", sms()),
+        (
+            "schema-with-card-track",
+            UpsertExtras {
+                card_track: Some("7862374687".into()),
+                ..sms()
+            },
+        ),
+    ] {
+        fx.covers(&format!("user_create_or_update/{case}.request"));
+        let (input, c) = (full.clone(), config(NumberMode::String));
+        plan.ok(&format!("user_create_or_update/build/{case}"), move || {
+            mapping::build_upsert_request(&input, &extras, &c)
+        });
+    }
+
+    for (channel, key) in [
+        (Channel::Wallet, "push"),
+        (Channel::Webpush, "webpush"),
+        (Channel::Telegram, "telegram"),
+    ] {
+        for (suffix, text) in [
+            ("", "Your order is already in stock!"),
+            ("-pickup", "Your order is ready for pickup!"),
+        ] {
+            fx.covers(&format!("user_create_or_update/{key}{suffix}.request"));
+            let message = PushMessage::new(text, channel).expect("message");
+            let c = config(NumberMode::String);
+            plan.ok(
+                &format!("user_create_or_update/build/{key}{suffix}"),
+                move || mapping::build_push_request(&phone(), &message, &c),
+            );
+        }
+    }
+
+    let resp = fx.response("user_create_or_update/schema.response");
+    let input = upsert(joe((1980, 11, 11)), "100", "3.50", "0");
+    let push_resp = resp.clone();
+    plan.ok("user_create_or_update/parse/schema", move || {
+        mapping::parse_upsert_customer_response(&resp, &input)
+    });
+    plan.ok("user_create_or_update/parse-push/schema", move || {
+        mapping::parse_push_response(&push_resp)
+    });
+}
+
+/// 2.3 read_customer and 2.4 read_customers.
+fn reads(plan: &mut Plan, fx: &mut Fixtures) {
+    fx.covers("read_customer/schema.request");
+    fx.covers("read_customer/schema-with-card.request");
+    for (case, lookup) in [
+        ("schema", Lookup::Phone(phone())),
+        ("schema-with-card", Lookup::Card("120".into())),
+    ] {
+        let c = config(NumberMode::String);
+        plan.ok(&format!("read_customer/build/{case}"), move || {
+            mapping::build_read_customer_request(&lookup, true, true, &c)
+        });
+    }
+    for case in ["numbers-as-strings", "numbers-with-template"] {
+        let resp = fx.response(&format!("read_customer/{case}.response"));
+        plan.ok(&format!("read_customer/parse/{case}"), move || {
+            mapping::parse_read_customer_response(&resp)
+        });
+    }
+
+    let input = ListCustomers {
+        registered_from: NaiveDate::from_ymd_opt(2020, 1, 1),
+        registered_to: NaiveDate::from_ymd_opt(2020, 12, 31)
+            .and_then(|d| d.and_hms_opt(23, 59, 59)),
+        installed: Some(true),
+        ..ListCustomers::default()
+    };
+    fx.covers("read_customers/default.request");
+    let (build_input, c) = (input.clone(), config(NumberMode::String));
+    plan.ok("read_customers/build/default", move || {
+        mapping::build_list_request(&build_input, &c)
+    });
+    let resp = fx.response("read_customers/default.response");
+    plan.ok("read_customers/parse/default", move || {
+        mapping::parse_list_response(&resp, &input)
+    });
+}
+
+/// 2.5 push/create and 2.6 push/send.
+fn campaigns(plan: &mut Plan, fx: &mut Fixtures) {
+    let campaign = Campaign {
+        message: "Test push!".into(),
+        channel: Channel::Wallet,
+        name: Some("Spring".into()),
+        segment: Some(SegmentId::new("00000000-0000-0000-0000-000000000000").expect("id")),
+    };
+    fx.covers("push_create/schema.request");
+    let (build_campaign, c) = (campaign.clone(), config(NumberMode::String));
+    plan.ok("push_create/build/schema", move || {
+        mapping::build_campaign_create_request(&build_campaign, &c)
+    });
+    let resp = fx.response("push_create/default.response");
+    let parse_campaign = campaign.clone();
+    plan.ok("push_create/parse/default", move || {
+        mapping::parse_campaign_create_response(&resp, &parse_campaign)
+    });
+    fx.covers("push_send/default.request");
+    let id = CampaignId::new("00000000-0000-0000-0000-000000000000").expect("id");
+    let c = config(NumberMode::String);
+    plan.ok("push_send/build/default", move || {
+        mapping::build_campaign_send_request(&id, &c)
+    });
+}
+
+fn hooks_config(unit: LifetimeUnit) -> PassquareHooksConfig {
+    PassquareHooksConfig {
+        lifetime_unit: unit,
+        ..PassquareHooksConfig::with_crm_key("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    }
+}
+
+/// The inbound CRM hooks: body parsing, and the answers serialized to the bytes sent back.
+fn hooks(plan: &mut Plan, fx: &mut Fixtures) {
+    let parses = [
+        (
+            "createCustomer/numbers-as-strings.hook",
+            LifetimeUnit::Seconds,
+        ),
+        ("createCustomer/numbers.hook", LifetimeUnit::Seconds),
+        ("readBalance/default.hook", LifetimeUnit::Seconds),
+        ("addBalance/lifetime-seconds.hook", LifetimeUnit::Seconds),
+        ("addBalance/lifetime-days.hook", LifetimeUnit::Days),
+    ];
+    for (name, unit) in parses {
+        let body = fx.bytes(name);
+        let config = hooks_config(unit);
+        let (operation, case) = name.split_once('/').expect("operation/case");
+        let id = format!("{operation}/parse/{}", case.trim_end_matches(".hook"));
+        plan.ok(&id, move || {
+            parse_hook(&body, HookContext::default(), &config)
+        });
+    }
+    let to_bytes = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
+    fx.covers("createCustomer/ok.response");
+    let id = CustomerId::new("6d2845ff-0a07-11e7-25df-d8d18565926f").expect("id");
+    plan.always("createCustomer/encode/ok", move || {
+        to_bytes(encode_register_response(&id))
+    });
+    fx.covers("createCustomer/failure.error");
+    plan.always("createCustomer/encode/failure", move || {
+        to_bytes(encode_error("Detailed error description..."))
+    });
+    let balance = Balance {
+        points: Decimal::from(5),
+        bonus_percent: pct("12.5"),
+        discount_percent: pct("17.88"),
+    };
+    for (mode, case) in [
+        (NumberMode::String, "numbers-as-strings"),
+        (NumberMode::Number, "numbers"),
+    ] {
+        fx.covers(&format!("readBalance/{case}.response"));
+        plan.always(&format!("readBalance/encode/{case}"), move || {
+            to_bytes(encode_balance_response(&balance, mode))
+        });
+    }
+    fx.covers("addBalance/ok.response");
+    plan.always("addBalance/encode/ok", move || {
+        to_bytes(encode_credit_response())
+    });
+}
+
+fn main() {
+    let mut fx = Fixtures::new();
+    let mut plan = Plan::default();
+    status(&mut plan, &mut fx);
+    upserts(&mut plan, &mut fx);
+    reads(&mut plan, &mut fx);
+    campaigns(&mut plan, &mut fx);
+    hooks(&mut plan, &mut fx);
+    fx.assert_all_used();
+
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .without_plots()
+        .configure_from_args();
+    for (id, mut routine) in plan.routines {
+        let (group, case) = id.rsplit_once('/').expect("group/case");
+        c.benchmark_group(group)
+            .bench_function(case, |b| b.iter(&mut routine));
+    }
+    c.final_summary();
+}

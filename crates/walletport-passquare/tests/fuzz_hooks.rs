@@ -1,0 +1,421 @@
+//! Fuzzing the Passquare CRM hook body in the normal test suite (the proptest equivalent of
+//! `fuzz/fuzz_targets/passquare_hook.rs`): arbitrary bytes, and structure-aware JSON — objects
+//! with the real keys (`crm_key`, `method`, `customer.{phone, sum, transactionId, cardTracks,
+//! ...}`) holding random value types — into the parser, the handler and the axum router over
+//! real HTTP.
+//!
+//! Properties: nothing panics; a rejected body is a typed `walletport_core::Error` of kind
+//! `InvalidInput` from the parser and a 4xx JSON `{"error": ...}` from the handler and router;
+//! and a rejected call changes nothing (the `CrmHooks` behind it is never called).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use serde_json::{Map, Value, json};
+use walletport_core::{
+    Balance, CreditHook, CrmHooks, CustomerId, ErrorKind, HookContext, ReadBalance,
+    RegisterCustomer, Result,
+};
+use walletport_http::HeaderMap;
+use walletport_passquare::PassquareHooksConfig;
+use walletport_passquare::hooks::{HookRequest, handle_hook, hooks_router, parse_hook};
+
+const CRM_KEY: &str = "fuzz-crm-key-5b1e";
+
+/// Counts the calls that reached the CRM side; answers every one successfully.
+#[derive(Default)]
+struct Counting {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl CrmHooks for Counting {
+    async fn register_customer(&self, _: RegisterCustomer) -> Result<CustomerId> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        CustomerId::new("crm-fuzz-1")
+    }
+    async fn read_balance(&self, _: ReadBalance) -> Result<Balance> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(Balance::default())
+    }
+    async fn credit_balance(&self, _: CreditHook) -> Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn config() -> PassquareHooksConfig {
+    PassquareHooksConfig::with_crm_key(CRM_KEY)
+}
+
+/// The keys of a hook's `customer` block (and of its nested card objects).
+const CUSTOMER_KEYS: &[&str] = &[
+    "phone",
+    "email",
+    "name",
+    "surname",
+    "middlename",
+    "middleName",
+    "birthday",
+    "cardNumbers",
+    "cardTracks",
+    "cardInstalls",
+    "card",
+    "track",
+    "install",
+    "balance",
+    "bonus",
+    "discount",
+    "remoteId",
+    "customerId",
+    "invitedBy",
+    "invites",
+    "template_uuid",
+    "promo",
+    "referCustomerPhone",
+    "extra",
+    "sum",
+    "transactionId",
+    "lifetime",
+];
+
+/// Strings that sit on the parsers' edges: phones with and without `+`, decimals in every
+/// documented form and some that overflow, both date forms and impossible dates.
+fn edge_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            " ",
+            "+420000000001",
+            "420000000001",
+            "+1",
+            "+999999999999999999",
+            "0",
+            "-1",
+            "12.5",
+            "12,5",
+            "1e3",
+            "1e308",
+            "-1e-30",
+            "NaN",
+            "inf",
+            "79228162514264337593543950335",
+            "79228162514264337593543950336",
+            "25.01.1980",
+            "1980-01-25",
+            "31.02.2001",
+            "99.99.9999",
+            "createCustomer",
+            "readBalance",
+            "addBalance",
+            CRM_KEY,
+            "\u{0}",
+            "\u{202e}",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,24}",
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        edge_string().prop_map(Value::String),
+    ]
+}
+
+/// Any JSON whose objects mostly use the real keys.
+fn keyed_json() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 40, 6, |inner| {
+        let key = prop_oneof![
+            4 => prop::sample::select(CUSTOMER_KEYS).prop_map(str::to_owned),
+            1 => "[a-zA-Z_]{1,10}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// The fields the three methods need, mostly with plausible values, each sometimes absent.
+fn core_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
+    let phone = prop_oneof![
+        3 => prop::sample::select(vec!["+420000000001", "420000000001", "+420 720 000 001"])
+            .prop_map(Value::from),
+        1 => scalar(),
+    ];
+    let sum = prop_oneof![
+        2 => (0i64..1_000_000).prop_map(Value::from),
+        2 => prop::sample::select(vec!["12.5", "12,5", "1e3", "-5", "0", "0.0000000001"])
+            .prop_map(Value::from),
+        1 => scalar(),
+    ];
+    let tx = prop_oneof![3 => "[a-z0-9-]{1,20}".prop_map(Value::from), 1 => scalar()];
+    let lifetime = prop_oneof![any::<u32>().prop_map(Value::from), scalar()];
+    (
+        prop::option::weighted(0.8, phone),
+        prop::option::weighted(0.7, sum),
+        prop::option::weighted(0.7, tx),
+        prop::option::weighted(0.3, lifetime),
+    )
+        .prop_map(|(phone, sum, tx, lifetime)| {
+            [
+                ("phone", phone),
+                ("sum", sum),
+                ("transactionId", tx),
+                ("lifetime", lifetime),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .collect()
+        })
+}
+
+/// A hook-shaped body: usually the right key and a real method, a `customer` of real keys.
+fn hook_json() -> impl Strategy<Value = Value> {
+    let crm_key = prop_oneof![
+        6 => Just(json!(CRM_KEY)),
+        1 => scalar(),
+    ];
+    let method = prop_oneof![
+        6 => prop::sample::select(vec!["createCustomer", "readBalance", "addBalance"]).prop_map(Value::from),
+        1 => scalar(),
+    ];
+    let customer = prop_oneof![
+        6 => (
+            prop::collection::btree_map(
+                prop::sample::select(CUSTOMER_KEYS).prop_map(str::to_owned),
+                keyed_json(),
+                0..10,
+            ),
+            core_fields(),
+        )
+            .prop_map(|(random, core)| {
+                let mut obj: Map<String, Value> = random.into_iter().collect();
+                obj.extend(core);
+                Value::Object(obj)
+            }),
+        1 => keyed_json(),
+    ];
+    (crm_key, method, customer, any::<u8>()).prop_map(|(k, m, c, drop)| {
+        let mut body = json!({ "crm_key": k, "method": m, "customer": c });
+        // Now and then a key is missing altogether.
+        if let Some(obj) = body.as_object_mut() {
+            match drop % 8 {
+                0 => obj.remove("crm_key"),
+                1 => obj.remove("method"),
+                2 => obj.remove("customer"),
+                _ => None,
+            };
+        }
+        body
+    })
+}
+
+/// Parser, then handler: the contract between them and "rejected changes nothing".
+fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+    let parsed = parse_hook(bytes, HookContext::default(), &config());
+    if let Err(e) = &parsed {
+        prop_assert_eq!(e.kind(), ErrorKind::InvalidInput, "{:?}", e);
+        prop_assert!(!e.message().is_empty());
+    }
+    let hooks = Counting::default();
+    let headers = HeaderMap::new();
+    let answer = RT.block_on(handle_hook(
+        &hooks,
+        &config(),
+        HookRequest {
+            body: bytes,
+            headers: &headers,
+            peer: None,
+        },
+    ));
+    let calls = hooks.calls.load(Ordering::SeqCst);
+    match answer.status {
+        200 => {
+            prop_assert!(parsed.is_ok(), "200 for a body the parser rejects");
+            prop_assert_eq!(calls, 1);
+        }
+        400 | 401 | 413 => {
+            prop_assert_eq!(calls, 0, "a rejected hook reached the CRM");
+            prop_assert!(answer.body["error"].is_string(), "{}", answer.body);
+        }
+        other => prop_assert!(false, "unexpected status {other}: {}", answer.body),
+    }
+    if parsed.is_err() {
+        prop_assert!(answer.status >= 400);
+    }
+    Ok(())
+}
+
+static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+});
+
+/// One router on a real port for all cases, with the CRM side it calls.
+struct Served {
+    url: String,
+    hooks: Arc<Counting>,
+    client: reqwest::Client,
+}
+
+static SERVED: LazyLock<Served> = LazyLock::new(|| {
+    RT.block_on(async {
+        let hooks = Arc::new(Counting::default());
+        let app = hooks_router(hooks.clone(), config());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        Served {
+            url: format!("http://{addr}/"),
+            hooks,
+            client: reqwest::Client::new(),
+        }
+    })
+});
+
+/// Over HTTP: what the handler answers — a 4xx JSON error, or 200 for a valid authenticated
+/// call — never a 5xx or a dropped connection.
+fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
+    let served = &*SERVED;
+    // What the sans-IO handler answers to the same bytes (its contract is `check_body`'s).
+    let headers = HeaderMap::new();
+    let expected = RT
+        .block_on(handle_hook(
+            &Counting::default(),
+            &config(),
+            HookRequest {
+                body: &bytes,
+                headers: &headers,
+                peer: None,
+            },
+        ))
+        .status;
+    let (status, body) = RT.block_on(async {
+        let before = served.hooks.calls.load(Ordering::SeqCst);
+        let resp = served
+            .client
+            .post(&served.url)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .expect("the router answers");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let after = served.hooks.calls.load(Ordering::SeqCst);
+        (status, (body, after - before))
+    });
+    let (body, calls) = body;
+    prop_assert!(
+        matches!(status, 200 | 400 | 401 | 413),
+        "status {status}: {body}"
+    );
+    prop_assert_eq!(
+        status,
+        expected,
+        "the router and the handler disagree: {}",
+        body
+    );
+    if status != 200 {
+        prop_assert!(body["error"].is_string(), "{}", body);
+        prop_assert_eq!(calls, 0);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        check_body(&bytes)?;
+    }
+
+    #[test]
+    fn structured_hook_json_is_handled_or_rejected_cleanly(body in hook_json()) {
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        check_body(&bytes)?;
+    }
+
+    #[test]
+    fn any_json_is_handled_or_rejected_cleanly(body in keyed_json()) {
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        check_body(&bytes)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn router_answers_4xx_json_to_bad_bodies_over_http(
+        body in prop_oneof![
+            hook_json().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ]
+    ) {
+        check_http(body)?;
+    }
+}
+
+#[test]
+fn the_generators_reach_the_handlers() {
+    // Without valid calls among the cases the properties above would only ever see rejections.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = hook_json();
+    let mut accepted = 0;
+    for _ in 0..2_000 {
+        let Ok(tree) = strategy.new_tree(&mut runner) else {
+            continue;
+        };
+        let bytes = serde_json::to_vec(&tree.current()).unwrap_or_default();
+        accepted += usize::from(parse_hook(&bytes, HookContext::default(), &config()).is_ok());
+    }
+    assert!(accepted > 0, "no generated hook body was valid");
+}
+
+#[test]
+fn oversized_bodies_get_413_and_change_nothing() {
+    let mut body = serde_json::to_vec(&json!({
+        "crm_key": CRM_KEY, "method": "readBalance", "customer": {"phone": "+420000000001"}
+    }))
+    .unwrap_or_default();
+    body.resize(walletport_passquare::hooks::MAX_BODY + 1, b' ');
+    let hooks = Counting::default();
+    let headers = HeaderMap::new();
+    let answer = RT.block_on(handle_hook(
+        &hooks,
+        &config(),
+        HookRequest {
+            body: &body,
+            headers: &headers,
+            peer: None,
+        },
+    ));
+    assert_eq!(answer.status, 413);
+    assert_eq!(hooks.calls.load(Ordering::SeqCst), 0);
+}
