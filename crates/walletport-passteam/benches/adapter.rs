@@ -1,0 +1,385 @@
+//! Adapter cost (issue 8, benchmark 1): the pure `build_*_request` / `parse_*_response` functions
+//! of [`walletport_passteam::mapping`] and the webhook parser, timed on every documented exchange
+//! of `tests/fixtures/index.json` with the domain inputs the fixture tests use.
+//!
+//! "build" includes mapping the domain customer to template variables and encoding the form
+//! body; "parse" includes the envelope check and mapping the wire card to the domain record, as
+//! the client does. Target: under 5 µs per operation. Every routine runs once before timing and
+//! must succeed (an error fixture must fail), and a fixture no benchmark uses stops the run.
+//!
+//! Run: `cargo bench -p walletport-passteam --bench adapter` (about 45 s); per-op medians are in
+//! `target/criterion/<group>/<case>/new/estimates.json` (see `docs/benchmarks.md`).
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use criterion::Criterion;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use walletport_core::{BalanceUpdate, CardId, Customer, Phone, TemplateId};
+use walletport_http::HttpResponse;
+use walletport_passteam::mapping::card::{Variables, customer_variables, record_from_wire};
+use walletport_passteam::mapping::{OnDuplicate, ops, parse_envelope, push, template};
+use walletport_passteam::wire::WireCard;
+use walletport_passteam::{BodyEncoding, CardLookup, FieldMap, PassteamConfig, parse_webhook};
+
+/// The fixture files, and which of them a benchmark has used.
+struct Fixtures {
+    dir: PathBuf,
+    used: BTreeSet<String>,
+}
+
+impl Fixtures {
+    fn new() -> Self {
+        Self {
+            dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            used: BTreeSet::new(),
+        }
+    }
+
+    fn json(&mut self, name: &str) -> Value {
+        self.used.insert(name.to_owned());
+        let path = self.dir.join(format!("{name}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// A fixture as the HTTP answer the transport hands the adapter (status from its `code`).
+    fn response(&mut self, name: &str) -> HttpResponse {
+        let body = self.json(name);
+        let status = body["code"]
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(200);
+        HttpResponse::json_body(status, &body)
+    }
+
+    /// Marks a fixture as the reference of a benchmark whose input comes from the domain side.
+    fn covers(&mut self, name: &str) {
+        let _ = self.json(name);
+    }
+
+    /// Panics with the fixtures of the index no benchmark used.
+    fn assert_all_used(&self) {
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join("index.json")).unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null);
+        let all: BTreeSet<String> = index["fixtures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!all.is_empty(), "tests/fixtures/index.json lists fixtures");
+        let missing: Vec<_> = all.difference(&self.used).collect();
+        assert!(
+            missing.is_empty(),
+            "fixtures without a benchmark: {missing:?}"
+        );
+    }
+}
+
+/// One timed routine: its criterion id and the closure.
+type Routine = (String, Box<dyn FnMut() -> bool>);
+
+/// Collects routines after checking each once.
+#[derive(Default)]
+struct Plan {
+    routines: Vec<Routine>,
+}
+
+impl Plan {
+    /// Adds a routine that must succeed on its fixture.
+    fn ok<T: 'static>(
+        &mut self,
+        id: &str,
+        mut f: impl FnMut() -> walletport_core::Result<T> + 'static,
+    ) {
+        if let Err(e) = f() {
+            panic!("{id}: the routine fails on its fixture: {e}");
+        }
+        self.routines
+            .push((id.to_owned(), Box::new(move || black_box(f()).is_ok())));
+    }
+
+    /// Adds a routine that must fail on its (error) fixture: the cost of the error path.
+    fn err<T: 'static>(
+        &mut self,
+        id: &str,
+        mut f: impl FnMut() -> walletport_core::Result<T> + 'static,
+    ) {
+        assert!(f().is_err(), "{id}: the error fixture was accepted");
+        self.routines
+            .push((id.to_owned(), Box::new(move || black_box(f()).is_err())));
+    }
+}
+
+fn config(encoding: BodyEncoding) -> PassteamConfig {
+    let mut c = PassteamConfig::with_token("t0ken");
+    c.encoding = encoding;
+    c.template_id = Some(template_id());
+    c
+}
+
+fn template_id() -> TemplateId {
+    TemplateId::new("5e424c181dbf0d537c8b4569").expect("template id")
+}
+
+fn card_id() -> CardId {
+    CardId::new("5e451571cea6c6141807b792").expect("card id")
+}
+
+/// The 1C listings' customer (name, birthday, phone, e-mail).
+fn customer_1c() -> Customer {
+    Customer {
+        name: Some("Иван Петров".into()),
+        birthday: NaiveDate::from_ymd_opt(1980, 1, 25),
+        email: Some("client@example.com".into()),
+        ..Customer::new(Phone::parse("+71234567890").expect("phone"))
+    }
+}
+
+fn fields_1c() -> FieldMap {
+    FieldMap {
+        discount: None,
+        card_number: None,
+        ..FieldMap::documented()
+    }
+}
+
+fn bonus(points: i64) -> BalanceUpdate {
+    BalanceUpdate {
+        points: Some(Decimal::from(points)),
+        ..BalanceUpdate::default()
+    }
+}
+
+/// The card methods whose request is a documented form: createcard and updatecard.
+fn forms(plan: &mut Plan, fx: &mut Fixtures) {
+    for (case, encoding) in [
+        ("urlencoded", BodyEncoding::Form),
+        ("multipart", BodyEncoding::Multipart),
+    ] {
+        fx.covers(&format!("createcard/{case}.form"));
+        let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
+        plan.ok(&format!("createcard/build/{case}"), move || {
+            let vars = customer_variables(&customer, &bonus(0), &fields)?;
+            Ok(ops::build_createcard_request(
+                &template_id(),
+                &vars,
+                "card.issue",
+                false,
+                &c,
+            ))
+        });
+        fx.covers(&format!("updatecard/{case}.form"));
+        let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
+        plan.ok(&format!("updatecard/build/{case}"), move || {
+            let vars = customer_variables(&customer, &bonus(150), &fields)?;
+            Ok(ops::build_updatecard_request(
+                &card_id(),
+                &vars,
+                &[],
+                "card.update",
+                &c,
+            ))
+        });
+    }
+    fx.covers("updatecard/percent-encoded.form");
+    let mut vars = Variables::new();
+    for (n, x) in [
+        ("BALANCE", "7500"),
+        ("_CODE", "3006880536055"),
+        ("NUMBERCARD", "3006880536055"),
+        ("DISCOUNT", "5"),
+    ] {
+        vars.set(n, x).expect("variable");
+    }
+    let card = CardId::new("5bea7e305abcfd6b708b4573").expect("card id");
+    let c = config(BodyEncoding::Form);
+    plan.ok("updatecard/build/percent-encoded", move || {
+        Ok(ops::build_updatecard_request(
+            &card,
+            &vars,
+            &[],
+            "card.update",
+            &c,
+        ))
+    });
+}
+
+/// A card answer as the client uses it: envelope, wire card, domain record.
+fn card_record(
+    parse: fn(&HttpResponse) -> walletport_core::Result<WireCard>,
+    resp: &HttpResponse,
+) -> walletport_core::Result<walletport_core::CustomerRecord> {
+    record_from_wire(&parse(resp)?, &FieldMap::documented())
+}
+
+/// Requests with no form fixture (built from the domain side) and every documented answer.
+fn cards(plan: &mut Plan, fx: &mut Fixtures) {
+    let c = config(BodyEncoding::Multipart);
+    let lookup = CardLookup::Variable {
+        template: template_id(),
+        name: "PHONE".into(),
+        value: "+71234567890".into(),
+    };
+    plan.ok("getcard/build/by-value", move || {
+        Ok(ops::build_getcard_request(&lookup, "card.get", &c))
+    });
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("deletecard/build/ok", move || {
+        Ok(ops::build_deletecard_request(&card_id(), "card.delete", &c))
+    });
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("getcardswithpagination/build/ok", move || {
+        Ok(ops::build_page_request(
+            &template_id(),
+            2,
+            50,
+            "customer.list",
+            &c,
+        ))
+    });
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("checkvariablevalue/build/ok", move || {
+        Ok(ops::build_checkvariable_request(
+            &template_id(),
+            "PHONE",
+            "+71234567890",
+            "card.check",
+            &c,
+        ))
+    });
+
+    for (name, parse) in [
+        (
+            "createcard/ok",
+            ops::parse_createcard_response as fn(&_) -> _,
+        ),
+        (
+            "createcard/duplicate-card-code",
+            ops::parse_createcard_response,
+        ),
+        ("getcard/by-value", ops::parse_getcard_response),
+        ("updatecard/ok", ops::parse_updatecard_response),
+    ] {
+        let resp = fx.response(&format!("{name}.response"));
+        let (operation, case) = name.split_once('/').expect("operation/case");
+        plan.ok(&format!("{operation}/parse/{case}"), move || {
+            card_record(parse, &resp)
+        });
+    }
+    for case in ["duplicate-value", "phone-required"] {
+        let resp = fx.response(&format!("createcard/{case}.error"));
+        plan.err(&format!("createcard/parse/{case}"), move || {
+            card_record(ops::parse_createcard_response, &resp)
+        });
+    }
+    let resp = fx.response("deletecard/ok.response");
+    plan.ok("deletecard/parse/ok", move || {
+        ops::parse_deletecard_response(&resp)
+    });
+    let resp = fx.response("getcardswithpagination/ok.response");
+    plan.ok("getcardswithpagination/parse/ok", move || {
+        let page = ops::parse_page_response(&resp)?;
+        page.cards
+            .iter()
+            .map(|w| record_from_wire(w, &FieldMap::documented()))
+            .collect::<walletport_core::Result<Vec<_>>>()
+    });
+    for case in ["ok", "unique"] {
+        let resp = fx.response(&format!("checkvariablevalue/{case}.response"));
+        plan.ok(&format!("checkvariablevalue/parse/{case}"), move || {
+            ops::parse_checkvariable_response(&resp)
+        });
+    }
+    let resp = fx.response("getcards/ok.response");
+    plan.ok("getcards/parse/ok", move || {
+        let cards: Vec<WireCard> =
+            serde_json::from_value(parse_envelope(&resp, OnDuplicate::Conflict)?)
+                .map_err(|e| walletport_core::Error::invalid_input(e.to_string()))?;
+        cards
+            .iter()
+            .map(|w| record_from_wire(w, &FieldMap::documented()))
+            .collect::<walletport_core::Result<Vec<_>>>()
+    });
+    for case in ["by-card-id", "by-values"] {
+        let resp = fx.response(&format!("updatecards/{case}.response"));
+        plan.ok(&format!("updatecards/parse/{case}"), move || {
+            parse_envelope(&resp, OnDuplicate::AlreadyExists)
+        });
+    }
+}
+
+/// Templates, pushes, the bare envelope and the webhook.
+fn others(plan: &mut Plan, fx: &mut Fixtures) {
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("gettemplate/build/ok", move || {
+        Ok(template::build_gettemplate_request(&template_id(), &c))
+    });
+    let resp = fx.response("gettemplate/ok.response");
+    plan.ok("gettemplate/parse/ok", move || {
+        template::parse_gettemplate_response(&resp)
+    });
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("gettemplates/build/ok", move || {
+        Ok(template::build_listtemplates_request(&c))
+    });
+    let resp = fx.response("gettemplates/ok.response");
+    plan.ok("gettemplates/parse/ok", move || {
+        template::parse_listtemplates_response(&resp)
+    });
+    let c = config(BodyEncoding::Multipart);
+    plan.ok("sendpush/build/ok", move || {
+        Ok(push::build_sendpush_request(
+            &template_id(),
+            "Скидка 10% до воскресенья",
+            &c,
+        ))
+    });
+    let resp = fx.response("sendpush/ok.response");
+    plan.ok("sendpush/parse/ok", move || {
+        push::parse_sendpush_response(&resp)
+    });
+    let resp = fx.response("envelope/ok.response");
+    plan.ok("envelope/parse/ok", move || {
+        parse_envelope(&resp, OnDuplicate::Conflict)
+    });
+    let resp = fx.response("envelope/rate-limited.error");
+    plan.err("envelope/parse/rate-limited", move || {
+        parse_envelope(&resp, OnDuplicate::Conflict)
+    });
+    let body = serde_json::to_vec(&fx.json("webhook/create-card.webhook")).expect("bytes");
+    let fields = FieldMap::documented();
+    plan.ok("webhook/parse/create-card", move || {
+        parse_webhook(&body, &fields)
+    });
+}
+
+fn main() {
+    let mut fx = Fixtures::new();
+    let mut plan = Plan::default();
+    forms(&mut plan, &mut fx);
+    cards(&mut plan, &mut fx);
+    others(&mut plan, &mut fx);
+    fx.assert_all_used();
+
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .without_plots()
+        .configure_from_args();
+    for (id, mut routine) in plan.routines {
+        let (group, case) = id.rsplit_once('/').expect("group/case");
+        c.benchmark_group(group)
+            .bench_function(case, |b| b.iter(&mut routine));
+    }
+    c.final_summary();
+}

@@ -1,0 +1,81 @@
+//! The axum receiver of Passteam webhooks.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+use walletport_core::{Error, WalletEvents};
+
+use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook};
+use crate::config::FieldMap;
+
+#[derive(Clone)]
+struct Hooks {
+    events: Arc<dyn WalletEvents>,
+    dedup: Arc<dyn WebhookDedup>,
+    fields: Arc<FieldMap>,
+}
+
+/// `POST /`: Passteam webhooks into `events`, deduplicated by `dedup`, with the documented
+/// variable mapping ([`FieldMap::documented`]) for the holder's phone. Nest it where Passteam is
+/// configured to post (`Router::new().nest("/hooks/passteam", webhooks_router(..))`).
+pub fn webhooks_router(events: Arc<dyn WalletEvents>, dedup: Arc<dyn WebhookDedup>) -> Router {
+    webhooks_router_with(events, dedup, FieldMap::documented())
+}
+
+/// [`webhooks_router`] with the merchant's own `[provider.fields]` mapping.
+pub fn webhooks_router_with(
+    events: Arc<dyn WalletEvents>,
+    dedup: Arc<dyn WebhookDedup>,
+    fields: FieldMap,
+) -> Router {
+    Router::new().route("/", post(receive)).with_state(Hooks {
+        events,
+        dedup,
+        fields: Arc::new(fields),
+    })
+}
+
+fn error(status: StatusCode, e: &Error) -> Response {
+    let body = json!({ "ok": false, "error": { "kind": e.kind(), "message": e.message() } });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn receive(State(hooks): State<Hooks>, body: Body) -> Response {
+    let bytes = match to_bytes(body, MAX_WEBHOOK_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &Error::invalid_input("webhook body over 64 KiB (or unreadable)"),
+            );
+        }
+    };
+    let event = match parse_webhook(&bytes, &hooks.fields) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let id = event.event_id.clone();
+    match hooks.dedup.first_time(&id).await {
+        // Passteam ignores the answer; the reference documents 200 with an empty body.
+        Ok(false) => return StatusCode::OK.into_response(),
+        Ok(true) => {}
+        Err(e) if is_server_side(&e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    }
+    // Passteam does not wait for the answer; handle in the background and answer now.
+    tokio::spawn(async move {
+        if let Err(e) = hooks.events.on_wallet_event(event).await {
+            tracing::warn!(webhook_id = %id, error = %e, "passteam webhook handler failed; released for the repeat");
+            if let Err(e) = hooks.dedup.release(&id).await {
+                tracing::error!(webhook_id = %id, error = %e, "could not release the webhook claim");
+            }
+        }
+    });
+    StatusCode::OK.into_response()
+}

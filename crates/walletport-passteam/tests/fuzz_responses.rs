@@ -1,0 +1,313 @@
+//! Fuzzing every Passteam response parser in the normal test suite (the proptest equivalent of
+//! `fuzz/fuzz_targets/passteam_response.rs`): arbitrary bytes under any status, structure-aware
+//! JSON (envelopes and results with the real keys holding random value types), and the
+//! documented answers (`tests/fixtures/*/*.response.json`, `*.error.json`) with random values
+//! swapped in at random places.
+//!
+//! Properties: no parser panics; every failure is a typed `walletport_core::Error`; a failure
+//! answer (4xx/5xx) keeps the vendor's status in `vendor()`; and a 4xx/5xx answer is never taken
+//! for a success. 1xx/3xx statuses are left out of the generator: the envelope parser takes them
+//! for a success when the body is not flagged — a finding pinned by the ignored test
+//! `finding_a_3xx_answer_is_taken_for_a_success` (see docs/benchmarks.md, Fuzzing).
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use walletport_core::ErrorKind;
+use walletport_http::HttpResponse;
+use walletport_passteam::mapping::{self, OnDuplicate, ops, push, template};
+
+/// Keys of Passteam's envelopes and results.
+const KEYS: &[&str] = &[
+    "result",
+    "message",
+    "code",
+    "error",
+    "card",
+    "cards",
+    "cardId",
+    "cardCode",
+    "cardUrl",
+    "appleUrl",
+    "googleUrl",
+    "qrcodeUrl",
+    "values",
+    "deviceRegistered",
+    "expirationDate",
+    "voided",
+    "phoneNumber",
+    "email",
+    "templateId",
+    "importUid",
+    "installedGPay",
+    "installedAW",
+    "installed",
+    "created",
+    "updated",
+    "pageCount",
+    "nextPage",
+    "previouslyPage",
+    "cardsCount",
+    "title",
+    "userTitle",
+    "type",
+    "fields",
+    "name",
+    "params",
+    "unique",
+    "required",
+    "owner",
+    "n",
+    "ok",
+    "errmsg",
+    "messages",
+    "token",
+    "accessToken",
+    "apiKey",
+    "cardsIds",
+    "cardIds",
+    "templates",
+    "templateIds",
+    "%PHONE%",
+    "%BONUS%",
+];
+
+/// Runs every parser on `resp`; checks the properties of each outcome.
+fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
+    let outcomes: Vec<(&str, Result<(), walletport_core::Error>)> = vec![
+        (
+            "envelope/exists",
+            mapping::parse_envelope(resp, OnDuplicate::AlreadyExists).map(drop),
+        ),
+        (
+            "envelope/conflict",
+            mapping::parse_envelope(resp, OnDuplicate::Conflict).map(drop),
+        ),
+        ("getcard", ops::parse_getcard_response(resp).map(drop)),
+        ("createcard", ops::parse_createcard_response(resp).map(drop)),
+        ("updatecard", ops::parse_updatecard_response(resp).map(drop)),
+        ("deletecard", ops::parse_deletecard_response(resp)),
+        ("page", ops::parse_page_response(resp).map(drop)),
+        (
+            "checkvariable",
+            ops::parse_checkvariable_response(resp).map(drop),
+        ),
+        ("sendpush", push::parse_sendpush_response(resp)),
+        ("distribute", push::parse_distribute_response(resp)),
+        (
+            "getatoken",
+            template::parse_getatoken_response(resp).map(drop),
+        ),
+        (
+            "gettemplate",
+            template::parse_gettemplate_response(resp).map(drop),
+        ),
+        (
+            "listtemplates",
+            template::parse_listtemplates_response(resp).map(drop),
+        ),
+    ];
+    for (name, outcome) in outcomes {
+        match outcome {
+            Ok(()) => prop_assert!(
+                resp.is_success(),
+                "{name}: HTTP {} taken for a success",
+                resp.status
+            ),
+            Err(e) => {
+                prop_assert!(
+                    !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid),
+                    "{name}: {e:?}"
+                );
+                // A failure answer keeps the vendor's status. (A 2xx `getatoken` without a
+                // token keeps nothing of the answer, which may hold a token under another key.)
+                if !resp.is_success() {
+                    let kept = e.vendor().and_then(|v| v.status);
+                    prop_assert_eq!(
+                        kept,
+                        Some(resp.status),
+                        "{}: raw answer not kept: {:?}",
+                        name,
+                        e
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        6 => Just(200u16),
+        3 => prop::sample::select(vec![201u16, 204, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504]),
+        1 => prop_oneof![200u16..300, 400u16..600],
+    ]
+}
+
+fn edge_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            " ",
+            "true",
+            "false",
+            "1",
+            "0",
+            "OK",
+            "409",
+            "+420000000001",
+            "12,5",
+            "1e308",
+            "NaN",
+            "13.02.2020 12:22:57",
+            "You can only make 1000 requests per hour",
+            "Duplicated value in cards: 5e451571cea6c6141807b792",
+            "Not found",
+            "5e424c181dbf0d537c8b4569",
+            "\u{0}",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,24}",
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        edge_string().prop_map(Value::String),
+    ]
+}
+
+/// Any JSON whose object keys are mostly the real ones.
+fn keyed_json() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(4, 48, 8, |inner| {
+        let key = prop_oneof![
+            5 => prop::sample::select(KEYS).prop_map(str::to_owned),
+            1 => "[a-z_]{1,10}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// The documented answers, for mutation.
+fn fixtures() -> Vec<Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut out = Vec::new();
+    for op in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        for file in std::fs::read_dir(op.path()).into_iter().flatten().flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".response.json") || name.ends_with(".error.json") {
+                let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+                if let Ok(v) = serde_json::from_str(&text) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every node's path in `v` (object keys and array indexes), pre-order.
+fn paths(v: &Value, prefix: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+    out.push(prefix.clone());
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                prefix.push(Value::from(k.as_str()));
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                prefix.push(Value::from(i));
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn node_mut<'a>(v: &'a mut Value, path: &[Value]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |node, seg| match seg {
+        Value::String(k) => node.get_mut(k.as_str()),
+        Value::Number(i) => node.get_mut(usize::try_from(i.as_u64()?).ok()?),
+        _ => None,
+    })
+}
+
+/// A fixture with up to four nodes replaced by random JSON.
+fn mutated_fixture() -> impl Strategy<Value = Value> {
+    let all = fixtures();
+    assert!(!all.is_empty(), "the fixtures are readable");
+    (
+        prop::sample::select(all),
+        prop::collection::vec((any::<prop::sample::Index>(), keyed_json()), 1..5),
+    )
+        .prop_map(|(mut v, edits)| {
+            for (at, new) in edits {
+                let mut all_paths = Vec::new();
+                paths(&v, &mut Vec::new(), &mut all_paths);
+                let path = at.get(&all_paths).clone();
+                if let Some(node) = node_mut(&mut v, &path) {
+                    *node = new;
+                }
+            }
+            v
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes(status in status(), body in prop::collection::vec(any::<u8>(), 0..400)) {
+        check_all(&HttpResponse::new(status, body))?;
+    }
+
+    #[test]
+    fn structured_json(status in status(), body in keyed_json()) {
+        check_all(&HttpResponse::json_body(status, &body))?;
+    }
+
+    #[test]
+    fn mutated_documented_answers(status in status(), body in mutated_fixture()) {
+        check_all(&HttpResponse::json_body(status, &body))?;
+    }
+}
+
+#[test]
+fn the_documented_answers_pass_the_same_checks() {
+    for body in fixtures() {
+        for status in [200, 400, 429, 503] {
+            let resp = HttpResponse::json_body(status, &body);
+            if let Err(e) = check_all(&resp) {
+                panic!("{body}: {e}");
+            }
+        }
+    }
+}
+
+/// Finding (fuzzing, issue 8): `parse_envelope` maps an error only for a flagged body or a
+/// status ≥ 400, so an unflagged answer with a 3xx (a redirect the client did not follow, a 304)
+/// or 1xx status is read as a success. Un-ignore when the parser treats every non-2xx as a failure.
+#[test]
+#[ignore = "finding: Passteam's parse_envelope takes an unflagged 3xx answer for a success"]
+fn finding_a_3xx_answer_is_taken_for_a_success() {
+    let resp = HttpResponse::json_body(
+        302,
+        &serde_json::json!({"code": 200, "error": false, "message": "OK", "result": true}),
+    );
+    assert!(mapping::parse_envelope(&resp, OnDuplicate::Conflict).is_err());
+}

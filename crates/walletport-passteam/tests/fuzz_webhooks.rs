@@ -1,0 +1,367 @@
+//! Fuzzing the Passteam webhook body in the normal test suite (the proptest equivalent of
+//! `fuzz/fuzz_targets/passteam_webhook.rs`): arbitrary bytes, structure-aware JSON (objects with
+//! the real keys — `webhookId`, `event`, `card.{cardId, values, installedAW, ...}` — holding
+//! random value types) and the documented webhook with random values swapped in, into the
+//! parser, the inline handler and the axum router over real HTTP.
+//!
+//! Properties: nothing panics; a rejected body is a typed `walletport_core::Error` of kind
+//! `InvalidInput` (parser and handler) or a 4xx JSON error (router), and never reaches the
+//! `WalletEvents` behind it; an accepted webhook is handled once, its repeat not at all.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+use walletport_core::{ErrorKind, Result, WalletEvent, WalletEvents};
+use walletport_passteam::webhooks::{Delivery, handle_webhook};
+use walletport_passteam::{FieldMap, MemoryDedup, parse_webhook, webhooks_router};
+
+/// Counts the events that reached the merchant's side.
+#[derive(Default)]
+struct Counting {
+    events: AtomicUsize,
+}
+
+#[async_trait]
+impl WalletEvents for Counting {
+    async fn on_wallet_event(&self, _: WalletEvent) -> Result<()> {
+        self.events.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+const KEYS: &[&str] = &[
+    "webhookId",
+    "event",
+    "card",
+    "cardId",
+    "cardCode",
+    "cardUrl",
+    "appleUrl",
+    "googleUrl",
+    "qrcodeUrl",
+    "values",
+    "deviceRegistered",
+    "expirationDate",
+    "voided",
+    "phoneNumber",
+    "email",
+    "strip",
+    "logo",
+    "icon",
+    "templateId",
+    "importUid",
+    "installedGPay",
+    "installedAW",
+    "installed",
+    "created",
+    "updated",
+    "%PHONE%",
+    "%BONUS%",
+    "%NUMBERCARD%",
+    "%EMAIL%",
+    "%BIRTHDAY%",
+    "%DISCOUNT%",
+    "%CLIENT_NAME%",
+    "%POINTS%",
+];
+
+fn edge_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            " ",
+            "createCard",
+            "updateCard",
+            "deleteCard",
+            "installCard",
+            "unInstallCard",
+            "uninstallCard",
+            "5e4515b1cea6c61fba2a4212",
+            "+420000000001",
+            "420000000001",
+            "1",
+            "0",
+            "true",
+            "false",
+            "13.02.2020 12:22:57",
+            "31.02.2020 25:61:61",
+            "1e308",
+            "NaN",
+            "\u{0}",
+            "\u{7}",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,24}",
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        edge_string().prop_map(Value::String),
+    ]
+}
+
+fn keyed_json() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 40, 8, |inner| {
+        let key = prop_oneof![
+            5 => prop::sample::select(KEYS).prop_map(str::to_owned),
+            1 => "[a-zA-Z%_]{1,10}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// A webhook-shaped body: a unique-ish id, mostly a real event, a card of real keys.
+fn webhook_json() -> impl Strategy<Value = Value> {
+    let id = prop_oneof![4 => "[0-9a-f]{24}".prop_map(Value::from), 1 => scalar()];
+    let event = prop_oneof![
+        4 => prop::sample::select(vec!["createCard", "updateCard", "deleteCard", "installCard", "unInstallCard"])
+            .prop_map(Value::from),
+        1 => scalar(),
+    ];
+    let card = prop_oneof![
+        4 => prop::collection::btree_map(prop::sample::select(KEYS).prop_map(str::to_owned), keyed_json(), 0..10)
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        1 => keyed_json(),
+    ];
+    (id, event, card, any::<u8>()).prop_map(|(id, event, card, drop)| {
+        let mut body = json!({ "webhookId": id, "event": event, "card": card });
+        if let Some(obj) = body.as_object_mut() {
+            match drop % 8 {
+                0 => obj.remove("webhookId"),
+                1 => obj.remove("event"),
+                2 => obj.remove("card"),
+                _ => None,
+            };
+        }
+        body
+    })
+}
+
+fn documented() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webhook/create-card.webhook.json");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The documented webhook with 1–4 of its fields (at any depth) replaced by random JSON.
+fn mutated_documented() -> impl Strategy<Value = Value> {
+    let base = documented();
+    assert!(base.is_object(), "the webhook fixture is readable");
+    prop::collection::vec((any::<prop::sample::Index>(), keyed_json()), 1..5).prop_map(
+        move |edits| {
+            let mut v = base.clone();
+            for (at, new) in edits {
+                let mut paths = Vec::new();
+                collect_paths(&v, &mut Vec::new(), &mut paths);
+                let path = at.get(&paths).clone();
+                let mut node = Some(&mut v);
+                for key in &path {
+                    node = node.and_then(|n| n.get_mut(key.as_str()));
+                }
+                if let Some(node) = node {
+                    *node = new.clone();
+                }
+            }
+            v
+        },
+    )
+}
+
+/// Paths (object keys) of every node below the root.
+fn collect_paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if let Value::Object(m) = v {
+        for (k, child) in m {
+            prefix.push(k.clone());
+            out.push(prefix.clone());
+            collect_paths(child, prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
+static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+});
+
+/// Parser and inline handler: typed errors, rejected = untouched, accepted once, repeat skipped.
+fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+    let fields = FieldMap::documented();
+    let parsed = parse_webhook(bytes, &fields);
+    if let Err(e) = &parsed {
+        prop_assert_eq!(e.kind(), ErrorKind::InvalidInput, "{:?}", e);
+    }
+    let events = Counting::default();
+    let dedup = MemoryDedup::default();
+    let first = RT.block_on(handle_webhook(bytes, &fields, &events, &dedup));
+    match (&parsed, &first) {
+        (Ok(_), Ok(Delivery::Accepted)) => {
+            prop_assert_eq!(events.events.load(Ordering::SeqCst), 1);
+            let again = RT.block_on(handle_webhook(bytes, &fields, &events, &dedup));
+            prop_assert!(matches!(again, Ok(Delivery::Duplicate)), "{:?}", again);
+            prop_assert_eq!(
+                events.events.load(Ordering::SeqCst),
+                1,
+                "a repeat was handled"
+            );
+        }
+        (Err(_), Err(e)) => {
+            prop_assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            prop_assert_eq!(events.events.load(Ordering::SeqCst), 0);
+        }
+        (p, f) => prop_assert!(false, "parser {:?} but handler {:?}", p.is_ok(), f),
+    }
+    Ok(())
+}
+
+struct Served {
+    url: String,
+    events: Arc<Counting>,
+    /// Ids of the webhooks accepted so far (each is handled once, in the background).
+    seen: Mutex<HashSet<String>>,
+    client: reqwest::Client,
+}
+
+static SERVED: LazyLock<Served> = LazyLock::new(|| {
+    RT.block_on(async {
+        let events = Arc::new(Counting::default());
+        let app = webhooks_router(events.clone(), Arc::new(MemoryDedup::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Served {
+            url: format!("http://{addr}/"),
+            events,
+            seen: Mutex::default(),
+            client: reqwest::Client::new(),
+        }
+    })
+});
+
+/// Over HTTP: 200 exactly for parseable webhooks, otherwise a 4xx JSON error; never a 5xx.
+fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
+    let served = &*SERVED;
+    let parsed = parse_webhook(&bytes, &FieldMap::documented()).ok();
+    let valid = parsed.is_some();
+    // Let the background handlers of earlier accepted webhooks finish first.
+    let settled = |expected: usize| {
+        RT.block_on(async {
+            for _ in 0..500 {
+                if served.events.events.load(Ordering::SeqCst) >= expected {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        served.events.events.load(Ordering::SeqCst)
+    };
+    let before = served
+        .seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len();
+    prop_assert_eq!(settled(before), before, "a webhook was handled twice");
+    let (status, body) = RT.block_on(async {
+        let resp = served
+            .client
+            .post(&served.url)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .expect("the router answers");
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    });
+    prop_assert!(matches!(status, 200 | 400 | 413), "status {status}: {body}");
+    prop_assert_eq!(
+        status == 200,
+        valid,
+        "status {} for valid={}",
+        status,
+        valid
+    );
+    if let Some(event) = parsed {
+        // A new id is handled once; a repeat of an earlier case's id is answered 200 and skipped.
+        let new = served
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(event.event_id);
+        let expected = before + usize::from(new);
+        prop_assert_eq!(settled(expected), expected);
+    } else {
+        prop_assert_eq!(&body["error"]["kind"], &json!("invalid_input"), "{}", body);
+        // Rejected: nothing reaches the handler (give a wrongly spawned one a moment to show).
+        RT.block_on(async { tokio::time::sleep(Duration::from_millis(2)).await });
+        prop_assert_eq!(served.events.events.load(Ordering::SeqCst), before);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        check_body(&bytes)?;
+    }
+
+    #[test]
+    fn structured_webhooks_are_handled_or_rejected_cleanly(body in webhook_json()) {
+        check_body(&serde_json::to_vec(&body).unwrap_or_default())?;
+    }
+
+    #[test]
+    fn mutated_documented_webhooks_are_handled_or_rejected_cleanly(body in mutated_documented()) {
+        check_body(&serde_json::to_vec(&body).unwrap_or_default())?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn router_answers_4xx_json_to_bad_bodies_over_http(
+        body in prop_oneof![
+            webhook_json().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
+            mutated_documented().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ]
+    ) {
+        check_http(body)?;
+    }
+}
+
+#[test]
+fn the_documented_webhook_is_accepted_once() {
+    let bytes = serde_json::to_vec(&documented()).unwrap_or_default();
+    assert!(parse_webhook(&bytes, &FieldMap::documented()).is_ok());
+    if let Err(e) = check_body(&bytes) {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,203 @@
+//! The webhook receiver: over HTTP, against the emulator's sender and its repeats, and with
+//! arbitrary input.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use walletport_core::{
+    Customer, CustomerPort, Error, Phone, Result, UpsertCustomer, WalletEvent, WalletEventKind,
+    WalletEvents,
+};
+use walletport_passteam::{
+    FieldMap, MemoryDedup, PassteamConfig, PassteamProvider, parse_webhook, webhooks_router,
+};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig, RepeatWindow};
+
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<WalletEvent>>,
+    fail_next: Mutex<bool>,
+}
+
+#[async_trait]
+impl WalletEvents for Recorder {
+    async fn on_wallet_event(&self, event: WalletEvent) -> Result<()> {
+        let mut fail = self
+            .fail_next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *fail {
+            *fail = false;
+            return Err(Error::unexpected("handler down"));
+        }
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event);
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn count(&self) -> usize {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+    async fn wait_for(&self, n: usize) {
+        for _ in 0..400 {
+            if self.count() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn receiver(recorder: Arc<Recorder>) -> String {
+    let router = axum::Router::new().nest(
+        "/hooks/passteam",
+        webhooks_router(recorder, Arc::new(MemoryDedup::default())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/hooks/passteam")
+}
+
+const EXAMPLE: &str = include_str!("fixtures/webhook/create-card.webhook.json");
+
+#[tokio::test]
+async fn answers_fast_dedups_and_rejects_bad_bodies() {
+    let recorder = Arc::new(Recorder::default());
+    let url = receiver(recorder.clone()).await;
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    *recorder
+        .fail_next
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = true;
+    let r = post(EXAMPLE.into()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.map(|b| b.len()).ok(),
+        Some(0),
+        "200 with an empty body"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(recorder.count(), 0, "the handler failed");
+    // The repeat after a failure is handled (the claim was released) ...
+    assert_eq!(
+        post(EXAMPLE.into()).await.map(|r| r.status().as_u16()).ok(),
+        Some(200)
+    );
+    recorder.wait_for(1).await;
+    // ... and later repeats are not.
+    for _ in 0..2 {
+        assert_eq!(
+            post(EXAMPLE.into()).await.map(|r| r.status().as_u16()).ok(),
+            Some(200)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(recorder.count(), 1);
+
+    let r = post(b"{\"webhookId\": 1".to_vec())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    let r = post(big.into()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn the_emulator_repeats_each_webhook_and_the_receiver_handles_it_once() {
+    let recorder = Arc::new(Recorder::default());
+    let url = receiver(recorder.clone()).await;
+    let emu_config = PassteamEmulatorConfig {
+        webhook_url: Some(url),
+        webhook_repeats: RepeatWindow::documented(),
+        webhook_time_scale: 0.000_005, // 24 h → 0.43 s
+        ..Default::default()
+    };
+    let (server, emu) = PassteamEmulator::spawn(
+        emu_config,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut c = PassteamConfig::with_token("sandbox-token");
+    c.base_url = server.base_url();
+    c.template_id = Some(
+        "5e424c181dbf0d537c8b4569"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let p = PassteamProvider::new(c).unwrap_or_else(|e| panic!("{e}"));
+    let phone = Phone::parse("+79990001122").unwrap_or_else(|e| panic!("{e}"));
+    let r = p
+        .upsert_customer(UpsertCustomer::new(Customer::new(phone.clone())))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let card_id = r.cards[0].id.clone().unwrap_or_else(|| panic!("id"));
+    assert!(emu.install(card_id.as_str(), true));
+    for _ in 0..300 {
+        if emu.webhook_deliveries().len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let deliveries = emu.webhook_deliveries();
+    assert_eq!(
+        deliveries.len(),
+        6,
+        "2 events × (first + 2 repeats): {deliveries:?}"
+    );
+    assert!(deliveries.iter().all(|d| d.status == Some(200)));
+    recorder.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let events = recorder
+        .events
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [WalletEventKind::Created, WalletEventKind::Installed]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.phone.as_ref() == Some(&phone) && e.card.id.as_ref() == Some(&card_id))
+    );
+    assert!(events[1].card.installed.apple);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_webhook(&body, &FieldMap::documented());
+    }
+
+    #[test]
+    fn arbitrary_json_shapes_never_panic(id in any::<String>(), event in "[a-zA-Z]{0,14}", values in prop::collection::btree_map(any::<String>(), any::<String>(), 0..4), voided in any::<i64>()) {
+        let body = serde_json::json!({ "webhookId": id, "event": event, "card": { "values": values, "voided": voided, "cardId": id, "expirationDate": id } });
+        let _ = parse_webhook(body.to_string().as_bytes(), &FieldMap::documented());
+    }
+}
