@@ -1,0 +1,542 @@
+//! Passes: `generatepass`, `updatepassdata`, `getpassdata`, and the mapping between the domain
+//! (customers, cards, balances) and a Skycore pass.
+//!
+//! Domain mapping: pass-id ← the phone's digits or the customer id (configurable),
+//! `account-name` ← full name, `account-id` ← customer id, `loyalty-points` ← points,
+//! `secondary-loyalty-points` ← bonus %, `barcode-value` ← card number (the pass-id unless a
+//! `barcode-value` field says otherwise), `user-phone` / `user-email` ← contact.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+use walletport_core::{
+    Balance, BalanceUpdate, Card, CardId, CardKey, Customer, CustomerId, CustomerKey,
+    CustomerRecord, Decimal, Error, ErrorKind, Fields, InstallLinks, IssueCard, Percent, Phone,
+    Result, TemplateId,
+};
+use walletport_http::{HttpRequest, HttpResponse};
+
+use super::{action, parse_envelope, post};
+use crate::config::{Layout, PassIdStrategy, SkycoreConfig};
+use crate::validate::{self, invalid};
+use crate::wire::{PassData, is_field_target};
+
+/// What `generatepass` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratePass {
+    /// `pass-template-id`.
+    pub template_id: String,
+    /// The template's layout, when known (decides whether custom fields are allowed).
+    pub layout: Option<Layout>,
+    /// `pass-id`: the merchant's unique id of the pass.
+    pub pass_id: String,
+    /// `reference-data`: free additional information.
+    pub reference_data: BTreeMap<String, String>,
+    /// `pass-data`.
+    pub data: PassData,
+    /// `pass-meta-data.user-email`.
+    pub user_email: Option<String>,
+    /// `pass-meta-data.user-phone` (digits).
+    pub user_phone: Option<String>,
+}
+
+/// What `updatepassdata` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatePass {
+    /// `pass-template-id`.
+    pub template_id: String,
+    /// The template's layout, when known.
+    pub layout: Option<Layout>,
+    /// `pass-id` of the pass to update.
+    pub pass_id: String,
+    /// `new-pass-id`: renames the pass.
+    pub new_pass_id: Option<String>,
+    /// `priority`: push the update with priority.
+    pub priority: Option<bool>,
+    /// `pass-data`: only what changes (with `update_notification`, the pushed text).
+    pub data: PassData,
+    /// `pass-meta-data.user-email`.
+    pub user_email: Option<String>,
+    /// `pass-meta-data.user-phone` (digits).
+    pub user_phone: Option<String>,
+}
+
+/// The answer to `generatepass`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedPass {
+    /// The pass-id Skycore echoed.
+    pub pass_id: Option<String>,
+    /// `pass-install-url`: where the customer installs the pass (either wallet).
+    pub install_url: String,
+    /// `tracking-id`.
+    pub tracking_id: Option<String>,
+}
+
+/// The answer to `updatepassdata`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatedPass {
+    /// The pass-id after the update (the new one after a rename).
+    pub pass_id: Option<String>,
+    /// `tracking-id`.
+    pub tracking_id: Option<String>,
+}
+
+/// A pass as `getpassdata` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRecord {
+    /// `pass-id`.
+    pub pass_id: String,
+    /// `pass-template-id`.
+    pub template_id: Option<String>,
+    /// `pass-data`, static template values in [`PassData::extra`].
+    pub data: PassData,
+}
+
+fn meta(email: &Option<String>, phone: &Option<String>) -> Option<Value> {
+    let mut m = Map::new();
+    if let Some(e) = email {
+        m.insert("user-email".into(), Value::String(e.clone()));
+    }
+    if let Some(p) = phone {
+        m.insert("user-phone".into(), Value::String(p.clone()));
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// `generatepass`. Marked idempotent: a retry that meets "pass-id exists" is answered by reading
+/// the pass back (see the client), so sending twice never creates two passes.
+pub fn build_generatepass_request(
+    input: &GeneratePass,
+    config: &SkycoreConfig,
+    operation: &'static str,
+) -> Result<HttpRequest> {
+    validate::pass_id("pass-id", &input.pass_id)?;
+    validate::pass_id("pass-template-id", &input.template_id)?;
+    validate::pass_data(&input.data, input.layout)?;
+    validate::meta_data(input.user_email.as_deref(), input.user_phone.as_deref())?;
+    if input.data.status.is_some() || input.data.update_notification.is_some() {
+        return Err(invalid(
+            "pass-status",
+            "and pass-update-notification belong to updatepassdata",
+        ));
+    }
+    let mut body = Map::new();
+    body.insert("pass-template-id".into(), input.template_id.clone().into());
+    body.insert("pass-id".into(), input.pass_id.clone().into());
+    if !input.reference_data.is_empty() {
+        body.insert(
+            "reference-data".into(),
+            serde_json::to_value(&input.reference_data)?,
+        );
+    }
+    body.insert("pass-data".into(), Value::Object(input.data.to_wire()));
+    if let Some(m) = meta(&input.user_email, &input.user_phone) {
+        body.insert("pass-meta-data".into(), m);
+    }
+    post(config, operation, action::GENERATE_PASS, body, true)
+}
+
+/// The answer to `generatepass`.
+pub fn parse_generatepass_response(
+    response: &HttpResponse,
+    operation: &'static str,
+) -> Result<GeneratedPass> {
+    let env = parse_envelope(response, operation)?;
+    let install_url = env.get_text("pass-install-url").ok_or_else(|| {
+        response
+            .error(
+                ErrorKind::Unexpected,
+                "Skycore generated a pass without a pass-install-url",
+            )
+            .with_provider(crate::PROVIDER)
+            .with_operation(operation)
+    })?;
+    Ok(GeneratedPass {
+        pass_id: env.get_text("pass-id"),
+        install_url,
+        tracking_id: env.get_text("tracking-id"),
+    })
+}
+
+/// `updatepassdata`. Idempotent only when it neither pushes a notification nor renames.
+pub fn build_updatepassdata_request(
+    input: &UpdatePass,
+    config: &SkycoreConfig,
+    operation: &'static str,
+) -> Result<HttpRequest> {
+    validate::pass_id("pass-id", &input.pass_id)?;
+    validate::pass_id("pass-template-id", &input.template_id)?;
+    if let Some(n) = &input.new_pass_id {
+        validate::pass_id("new-pass-id", n)?;
+    }
+    validate::pass_data(&input.data, input.layout)?;
+    validate::meta_data(input.user_email.as_deref(), input.user_phone.as_deref())?;
+    let mut body = Map::new();
+    body.insert("pass-id".into(), input.pass_id.clone().into());
+    body.insert("pass-template-id".into(), input.template_id.clone().into());
+    if let Some(n) = &input.new_pass_id {
+        body.insert("new-pass-id".into(), n.clone().into());
+    }
+    if let Some(p) = input.priority {
+        body.insert("priority".into(), p.into());
+    }
+    body.insert("pass-data".into(), Value::Object(input.data.to_wire()));
+    if let Some(m) = meta(&input.user_email, &input.user_phone) {
+        body.insert("pass-meta-data".into(), m);
+    }
+    let idempotent = input.data.update_notification.is_none() && input.new_pass_id.is_none();
+    post(
+        config,
+        operation,
+        action::UPDATE_PASS_DATA,
+        body,
+        idempotent,
+    )
+}
+
+/// The answer to `updatepassdata`.
+pub fn parse_updatepassdata_response(
+    response: &HttpResponse,
+    operation: &'static str,
+) -> Result<UpdatedPass> {
+    let env = parse_envelope(response, operation)?;
+    Ok(UpdatedPass {
+        pass_id: env.get_text("pass-id"),
+        tracking_id: env.get_text("tracking-id"),
+    })
+}
+
+/// `getpassdata` (a read: idempotent).
+pub fn build_getpassdata_request(
+    pass_id: &str,
+    config: &SkycoreConfig,
+    operation: &'static str,
+) -> Result<HttpRequest> {
+    validate::pass_id("pass-id", pass_id)?;
+    let mut body = Map::new();
+    body.insert("pass-id".into(), pass_id.into());
+    body.insert("pass-template-id".into(), config.template_id.clone().into());
+    post(config, operation, action::GET_PASS_DATA, body, true)
+}
+
+/// The answer to `getpassdata`, in either key set.
+pub fn parse_getpassdata_response(
+    response: &HttpResponse,
+    operation: &'static str,
+) -> Result<PassRecord> {
+    let env = parse_envelope(response, operation)?;
+    let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
+    let data = match env.rest.get("pass-data") {
+        Some(Value::Object(m)) => PassData::from_wire(m).map_err(stamp)?,
+        _ => {
+            return Err(stamp(
+                response.error(ErrorKind::Unexpected, "Skycore sent no pass-data"),
+            ));
+        }
+    };
+    let pass_id = env
+        .get_text("pass-id")
+        .ok_or_else(|| stamp(response.error(ErrorKind::Unexpected, "Skycore sent no pass-id")))?;
+    Ok(PassRecord {
+        pass_id,
+        template_id: env.get_text("pass-template-id"),
+        data,
+    })
+}
+
+// ---- domain → Skycore ------------------------------------------------------------------------
+
+fn alphanumeric_id(field: &str, id: &str) -> Result<String> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(id.to_owned())
+    } else {
+        Err(invalid(
+            field,
+            format!("must be alphanumeric to serve as a Skycore pass-id, got `{id}`"),
+        ))
+    }
+}
+
+fn unsupported_key(what: &str, config: &SkycoreConfig) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "Skycore has no lookup by {what}; with pass_id = \"{}\" passes are found by {}",
+            match config.pass_id {
+                PassIdStrategy::Phone => "phone",
+                PassIdStrategy::CustomerId => "customer_id",
+            },
+            match config.pass_id {
+                PassIdStrategy::Phone => "phone or card id",
+                PassIdStrategy::CustomerId => "customer id or card id",
+            }
+        ),
+    )
+}
+
+/// The pass-id of a new customer's pass, by the configured strategy.
+pub fn pass_id_for_customer(customer: &Customer, config: &SkycoreConfig) -> Result<String> {
+    match config.pass_id {
+        PassIdStrategy::Phone => Ok(customer.phone.digits().to_owned()),
+        PassIdStrategy::CustomerId => match &customer.id {
+            Some(id) => alphanumeric_id("customer.id", id.as_str()),
+            None => Err(invalid(
+                "customer.id",
+                "is required with pass_id = \"customer_id\"",
+            )),
+        },
+    }
+}
+
+/// The pass-id a customer key names; `Unsupported` for a key the strategy cannot resolve.
+pub fn pass_id_for_customer_key(key: &CustomerKey, config: &SkycoreConfig) -> Result<String> {
+    match (key, config.pass_id) {
+        (CustomerKey::Phone(p), PassIdStrategy::Phone) => Ok(p.digits().to_owned()),
+        (CustomerKey::Id(id), PassIdStrategy::CustomerId) => {
+            alphanumeric_id("customer id", id.as_str())
+        }
+        (CustomerKey::Card(card), _) => Ok(card.as_str().to_owned()),
+        (CustomerKey::Phone(_), _) => Err(unsupported_key("phone", config)),
+        (CustomerKey::Id(_), _) => Err(unsupported_key("customer id", config)),
+    }
+}
+
+/// The pass-id a card key names, and the barcode the pass must carry when the key was a number.
+pub fn pass_id_for_card_key(
+    key: &CardKey,
+    config: &SkycoreConfig,
+) -> Result<(String, Option<String>)> {
+    match (key, config.pass_id) {
+        (CardKey::Id(id), _) => Ok((id.as_str().to_owned(), None)),
+        // Skycore cannot search barcodes: a card number finds the pass whose id it is, and only
+        // when that pass carries the number as its barcode (our default), so never a wrong card.
+        (CardKey::Number(n), _) => Ok((n.clone(), Some(n.clone()))),
+        (CardKey::Phone(p), PassIdStrategy::Phone) => Ok((p.digits().to_owned(), None)),
+        (CardKey::Phone(_), PassIdStrategy::CustomerId) => Err(unsupported_key("phone", config)),
+    }
+}
+
+/// The layout of `template`, when the configuration says.
+pub fn known_layout(template: Option<&TemplateId>, config: &SkycoreConfig) -> Option<Layout> {
+    match template {
+        None => Some(config.layout),
+        Some(t) if t.as_str() == config.template_id => Some(config.layout),
+        Some(_) => None,
+    }
+}
+
+/// Puts domain fields into pass-data: configured names or Skycore keys; `barcode-value` sets the
+/// card number. Anything else is `InvalidInput` naming the field.
+pub fn apply_fields(fields: &Fields, config: &SkycoreConfig, data: &mut PassData) -> Result<()> {
+    for (name, value) in fields {
+        if name == "barcode-value" {
+            data.barcode_value = Some(value.clone());
+            continue;
+        }
+        let Some(key) = config.field_target(name) else {
+            return Err(invalid(
+                name,
+                "has no Skycore pass-data key: use message4…message10, custom-field-1…3, \
+                 additional-image or strip-image, or map it under [provider.fields]",
+            ));
+        };
+        let v = Some(value.clone());
+        match key.as_str() {
+            "additional-image" => data.additional_image = v,
+            "strip-image" => data.strip_image = v,
+            "custom-field-1" => data.custom_fields[0] = v,
+            "custom-field-2" => data.custom_fields[1] = v,
+            "custom-field-3" => data.custom_fields[2] = v,
+            other => {
+                let n = other
+                    .strip_prefix("message")
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .ok_or_else(|| invalid(name, "maps to no pass-data key"))?;
+                data.messages.insert(n, value.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts a balance change into pass-data; a discount has no Skycore field (`Unsupported`).
+pub fn apply_balance(update: &BalanceUpdate, data: &mut PassData) -> Result<()> {
+    if update.discount_percent.is_some() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "Skycore passes have no discount field (points → loyalty-points, bonus % → secondary-loyalty-points)",
+        ));
+    }
+    if let Some(p) = update.points {
+        data.loyalty_points = Some(p.normalize().to_string());
+    }
+    if let Some(b) = update.bonus_percent {
+        data.secondary_loyalty_points = Some(b.value().normalize().to_string());
+    }
+    Ok(())
+}
+
+/// The full name for `account-name`.
+pub fn full_name(customer: &Customer) -> Option<String> {
+    let parts: Vec<&str> = [&customer.name, &customer.middle_name, &customer.surname]
+        .into_iter()
+        .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// `generatepass` for a domain card issue.
+pub fn generate_for_issue(input: &IssueCard, config: &SkycoreConfig) -> Result<GeneratePass> {
+    let customer = &input.customer;
+    let pass_id = pass_id_for_customer(customer, config)?;
+    let mut data = PassData {
+        account_name: full_name(customer),
+        account_id: customer.id.as_ref().map(|i| i.as_str().to_owned()),
+        ..PassData::default()
+    };
+    apply_fields(&input.fields, config, &mut data)?;
+    apply_balance(&input.balance, &mut data)?;
+    if data.barcode_value.is_none() {
+        data.barcode_value = Some(pass_id.clone());
+    }
+    Ok(GeneratePass {
+        template_id: input
+            .template
+            .as_ref()
+            .map_or_else(|| config.template_id.clone(), |t| t.as_str().to_owned()),
+        layout: known_layout(input.template.as_ref(), config),
+        pass_id,
+        reference_data: BTreeMap::new(),
+        data,
+        user_email: customer.email.clone(),
+        user_phone: Some(customer.phone.digits().to_owned()),
+    })
+}
+
+/// An `updatepassdata` of the configured template with `data`.
+pub fn update_of(pass_id: String, data: PassData, config: &SkycoreConfig) -> UpdatePass {
+    UpdatePass {
+        template_id: config.template_id.clone(),
+        layout: Some(config.layout),
+        pass_id,
+        new_pass_id: None,
+        priority: None,
+        data,
+        user_email: None,
+        user_phone: None,
+    }
+}
+
+// ---- Skycore → domain ------------------------------------------------------------------------
+
+/// Domain fields of a pass: its per-pass keys under their configured names.
+pub fn fields_of(data: &PassData, config: &SkycoreConfig) -> Fields {
+    data.to_wire()
+        .into_iter()
+        .filter(|(k, _)| is_field_target(k))
+        .filter_map(|(k, v)| crate::wire::text(&v).map(|t| (config.field_name(&k), t)))
+        .collect()
+}
+
+fn card_id(id: &str) -> Option<CardId> {
+    CardId::new(id).ok()
+}
+
+/// The card a `getpassdata` answer describes (Skycore does not return the install URL on reads).
+pub fn card_of(record: &PassRecord, config: &SkycoreConfig) -> Card {
+    let data = &record.data;
+    Card {
+        id: card_id(&record.pass_id),
+        number: data.barcode_value.clone(),
+        barcode: data.barcode_value.clone(),
+        links: InstallLinks::default(),
+        installed: Default::default(),
+        status: data.status.unwrap_or_default(),
+        fields: fields_of(data, config),
+        template: record
+            .template_id
+            .as_deref()
+            .and_then(|t| TemplateId::new(t).ok()),
+        expires_at: data.expiration_timestamp,
+    }
+}
+
+/// The card a successful `generatepass` created.
+pub fn card_of_generated(
+    sent: &GeneratePass,
+    answer: &GeneratedPass,
+    config: &SkycoreConfig,
+) -> Card {
+    let mut fields = fields_of(&sent.data, config);
+    if let Some(t) = &answer.tracking_id {
+        fields.insert("tracking-id".into(), t.clone());
+    }
+    Card {
+        id: card_id(answer.pass_id.as_deref().unwrap_or(&sent.pass_id)),
+        number: sent.data.barcode_value.clone(),
+        barcode: sent.data.barcode_value.clone(),
+        links: InstallLinks {
+            page: Some(answer.install_url.clone()),
+            ..InstallLinks::default()
+        },
+        installed: Default::default(),
+        status: Default::default(),
+        fields,
+        template: TemplateId::new(&sent.template_id).ok(),
+        expires_at: sent.data.expiration_timestamp,
+    }
+}
+
+fn number(field: &str, value: &Option<String>) -> Result<Option<Decimal>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => Decimal::from_str(v)
+            .map(Some)
+            .map_err(|_| Error::unexpected(format!("the pass's `{field}` is not a number: `{v}`"))),
+    }
+}
+
+/// Points and bonus % of a pass (`loyalty-points`, `secondary-loyalty-points`); no discount.
+pub fn balance_of(data: &PassData) -> Result<Balance> {
+    let points = number("loyalty-points", &data.loyalty_points)?.unwrap_or_default();
+    let bonus = match number("secondary-loyalty-points", &data.secondary_loyalty_points)? {
+        Some(b) => Percent::new(b).map_err(|e| {
+            Error::unexpected(format!(
+                "the pass's `secondary-loyalty-points` is not a bonus %: {}",
+                e.message()
+            ))
+        })?,
+        None => Percent::default(),
+    };
+    Ok(Balance {
+        points: points.normalize(),
+        bonus_percent: bonus,
+        discount_percent: Percent::default(),
+    })
+}
+
+/// The customer behind a pass whose id is a phone's digits (`pass_id = "phone"`).
+pub fn customer_of(record: &PassRecord, config: &SkycoreConfig) -> Result<CustomerRecord> {
+    let phone = Phone::parse(&format!("+{}", record.pass_id)).map_err(|_| {
+        Error::not_found(format!(
+            "pass `{}` is not keyed by a phone, so it names no customer",
+            record.pass_id
+        ))
+    })?;
+    let data = &record.data;
+    let customer = Customer {
+        id: data
+            .account_id
+            .as_deref()
+            .and_then(|i| CustomerId::new(i).ok()),
+        name: data.account_name.clone(),
+        ..Customer::new(phone)
+    };
+    Ok(CustomerRecord {
+        customer,
+        cards: vec![card_of(record, config)],
+        balance: balance_of(data).ok(),
+        referrals: None,
+    })
+}

@@ -1,0 +1,469 @@
+//! The Skycore contract as data: every fixture generated from `docs/providers/skycore.md`
+//! (by `cargo xtask fixtures`) satisfies the invariants that reference states.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime};
+use serde_json::Value;
+
+/// One fixture, loaded through the generated index.
+struct Fixture {
+    name: String,
+    operation: String,
+    case: String,
+    kind: String,
+    body: Value,
+}
+
+impl Fixture {
+    /// A vendor field list whose values are descriptions: only its keys are meaningful.
+    fn is_schema(&self) -> bool {
+        self.case == "schema" || self.case.ends_with("-schema")
+    }
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let index = read_json(&fixture_dir().join("index.json"));
+    let entries = index["fixtures"]
+        .as_array()
+        .expect("index.json lists `fixtures`");
+    entries
+        .iter()
+        .map(|e| {
+            let field = |k: &str| {
+                e[k].as_str()
+                    .unwrap_or_else(|| panic!("index entry without {k}: {e}"))
+                    .to_owned()
+            };
+            Fixture {
+                body: read_json(&fixture_dir().join(field("file"))),
+                name: field("name"),
+                operation: field("operation"),
+                case: field("case"),
+                kind: field("kind"),
+            }
+        })
+        .collect()
+}
+
+fn check(violations: Vec<String>) {
+    assert!(
+        violations.is_empty(),
+        "contract violations:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// Every value stored under `key`, at any depth.
+fn values_of<'a>(value: &'a Value, key: &str) -> Vec<&'a Value> {
+    fn walk<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == key {
+                        out.push(v);
+                    }
+                    walk(v, key, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, key, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, key, &mut out);
+    out
+}
+
+fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(body, |v, k| v.get(k))
+}
+
+fn is_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn is_error_code(text: &str) -> bool {
+    text.strip_prefix('E')
+        .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+}
+
+const TEMPLATE_KEYS: [&str; 10] = [
+    "pass-template-type",
+    "pass-template-name",
+    "appearance.program-logo",
+    "appearance.program-logo-gpay",
+    "appearance.card-issuer",
+    "appearance.background-color",
+    "universal-fields.program-name",
+    "barcode-fields.barcode-type",
+    "apple-wallet-fields.text-color",
+    "apple-wallet-fields.description",
+];
+
+/// The keys each call requires, per kind (dotted paths go down objects).
+fn required_keys(operation: &str, kind: &str) -> Vec<&'static str> {
+    let keys: &[&str] = match (operation, kind) {
+        ("generatepass", "request") => &["action", "pass-template-id", "pass-id", "pass-data"],
+        ("updatepassdata" | "getpassdata", "request") => &["action", "pass-id", "pass-template-id"],
+        ("getpasstemplate", "request") => &["action", "pass-template-id"],
+        ("createpassissuancelink", "request") => &["action", "pass-template-id", "pass-variables"],
+        ("updatepassissuancelink", "request") => &[
+            "action",
+            "link-name",
+            "issuance-link-id",
+            "pass-template-id",
+            "pass-variables",
+        ],
+        ("createpasstemplate", "request") => &["action", "pass-template-subtype"],
+        ("updatepasstemplate", "request") => &["action"],
+        ("generatepass", "response") => &["status", "pass-id", "pass-install-url", "tracking-id"],
+        ("updatepassdata", "response") => &["status", "pass-id", "tracking-id"],
+        ("getpassdata", "response") => &["status", "pass-id", "pass-template-id", "pass-data"],
+        ("getpasstemplate", "response") => &["status", "pass-template-id", "pass-template"],
+        ("createpassissuancelink" | "updatepassissuancelink", "response") => {
+            &["status", "pass-issuance-link-template-id", "preview-url"]
+        }
+        ("createpasstemplate" | "updatepasstemplate", "response") => &[
+            "status",
+            "pass-template-type",
+            "pass-template-name",
+            "pass-template-id",
+        ],
+        (_, "error") => &["status", "error-code", "error-message"],
+        _ => &[],
+    };
+    let mut keys = keys.to_vec();
+    if kind == "request" && operation.ends_with("passtemplate") && operation != "getpasstemplate" {
+        keys.extend(TEMPLATE_KEYS);
+    }
+    keys
+}
+
+#[test]
+fn index_lists_every_fixture_file_and_only_known_kinds() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 30, "{} fixtures", fixtures.len());
+    let listed: BTreeSet<String> = fixtures
+        .iter()
+        .map(|f| format!("{}.json", f.name))
+        .collect();
+    let mut on_disk = BTreeSet::new();
+    for dir in fs::read_dir(fixture_dir()).expect("fixture dir") {
+        let dir = dir.expect("entry").path();
+        if dir.is_dir() {
+            for file in fs::read_dir(&dir).expect("operation dir") {
+                let file = file.expect("entry").path();
+                let rel = file.strip_prefix(fixture_dir()).expect("below");
+                on_disk.insert(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    assert_eq!(
+        listed, on_disk,
+        "index.json and the files disagree: run `cargo xtask fixtures`"
+    );
+    let bad = fixtures
+        .iter()
+        .filter(|f| !["request", "response", "error"].contains(&f.kind.as_str()))
+        .map(|f| format!("{}: kind `{}` is not used by Skycore", f.name, f.kind))
+        .collect();
+    check(bad);
+}
+
+#[test]
+fn required_keys_are_present_and_actions_match() {
+    let mut bad = Vec::new();
+    for f in fixtures() {
+        let required = required_keys(&f.operation, &f.kind);
+        if required.is_empty() {
+            bad.push(format!(
+                "{}: no documented shape for {} {}",
+                f.name, f.operation, f.kind
+            ));
+        }
+        for key in required {
+            if lookup(&f.body, key).is_none() {
+                bad.push(format!("{}: missing `{key}`", f.name));
+            }
+        }
+        if f.kind == "request" {
+            let action = f.body["action"].as_str().unwrap_or_default();
+            if !action.eq_ignore_ascii_case(&f.operation) {
+                bad.push(format!(
+                    "{}: action `{action}` is not {}",
+                    f.name, f.operation
+                ));
+            }
+            if f.operation == "createpassissuancelink"
+                && f.body
+                    .get("link-name")
+                    .or_else(|| f.body.get("issuance-link-name"))
+                    .is_none()
+            {
+                bad.push(format!("{}: the link needs a name", f.name));
+            }
+        }
+    }
+    check(bad);
+}
+
+#[test]
+fn statuses_tell_success_from_failure() {
+    let mut bad = Vec::new();
+    for f in fixtures().iter().filter(|f| f.kind != "request") {
+        let status = f.body["status"].as_str().unwrap_or_default();
+        let want = if f.kind == "response" {
+            "success"
+        } else {
+            "failure"
+        };
+        if !status.eq_ignore_ascii_case(want) {
+            bad.push(format!("{}: status `{status}` in a {}", f.name, f.kind));
+        }
+        if f.kind == "error" {
+            if !f.body["error-code"].as_str().is_some_and(is_error_code) {
+                bad.push(format!(
+                    "{}: error-code {} is not E<digits>",
+                    f.name, f.body["error-code"]
+                ));
+            }
+            if f.body["error-message"].as_str().is_none_or(str::is_empty) {
+                bad.push(format!("{}: empty error-message", f.name));
+            }
+        }
+    }
+    check(bad);
+}
+
+#[test]
+fn time_zones_and_timestamps_have_documented_formats() {
+    let mut bad = Vec::new();
+    let mut zones = 0;
+    for f in fixtures().iter().filter(|f| !f.is_schema()) {
+        for key in [
+            "expiration-timezone",
+            "link-expiration-timezone",
+            "expiry-timezone",
+            "auto-expire-timezone",
+            "current-timestamp-timezone",
+        ] {
+            for v in values_of(&f.body, key) {
+                zones += 1;
+                if v.as_str()
+                    .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+                    .is_none()
+                {
+                    bad.push(format!("{}: {key} {v} is not an IANA time zone", f.name));
+                }
+            }
+        }
+        if f.kind == "request" {
+            for key in ["expiration-timestamp", "link-expiration-timestamp"] {
+                for v in values_of(&f.body, key) {
+                    if v.as_str()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .is_none()
+                    {
+                        bad.push(format!(
+                            "{}: {key} {v} is not ISO 8601 with an offset",
+                            f.name
+                        ));
+                    }
+                }
+            }
+            for v in values_of(&f.body, "expiry-date") {
+                if v.as_str()
+                    .and_then(|t| NaiveDateTime::parse_from_str(t, "%m/%d/%Y %I:%M %p").ok())
+                    .is_none()
+                {
+                    bad.push(format!(
+                        "{}: expiry-date {v} is not mm/dd/yyyy h:mm AM/PM",
+                        f.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(zones >= 9, "time zones are exercised: {zones}");
+    check(bad);
+}
+
+#[test]
+fn enumerations_colours_and_limits_hold() {
+    let mut bad = Vec::new();
+    let dynamic = [
+        "account-name",
+        "account-id",
+        "loyalty-points",
+        "secondary-loyalty-points",
+        "expiration-timestamp",
+        "current-timestamp",
+        "custom-field-1",
+        "custom-field-2",
+        "custom-field-3",
+    ];
+    let one_of: [(&str, &[&str]); 5] = [
+        ("pass-status", &["active", "redeemed", "expired", "voided"]),
+        ("barcode-type", &["QRCODE", "AZTEC", "PDF417", "CODE128"]),
+        (
+            "link1-type",
+            &["email", "geo-location", "map-link", "phone", "web-link"],
+        ),
+        (
+            "link2-type",
+            &["email", "geo-location", "map-link", "phone", "web-link"],
+        ),
+        (
+            "pass-template-subtype",
+            &["loyalty-card-type1", "loyalty-card-type2"],
+        ),
+    ];
+    for f in fixtures().iter().filter(|f| !f.is_schema()) {
+        let text = |key: &str| {
+            values_of(&f.body, key)
+                .into_iter()
+                .map(|v| v.as_str().unwrap_or("<not a string>"))
+        };
+        for (key, allowed) in one_of {
+            for v in text(key) {
+                if !allowed.contains(&v) {
+                    bad.push(format!("{}: {key} `{v}` is not one of {allowed:?}", f.name));
+                }
+            }
+        }
+        for n in 1..=4 {
+            for v in text(&format!("dynamic-pass-field-{n}")) {
+                if !dynamic.contains(&v) {
+                    bad.push(format!("{}: dynamic-pass-field-{n} `{v}`", f.name));
+                }
+            }
+        }
+        for v in text("background-color") {
+            if !is_colour(v) {
+                bad.push(format!("{}: background-color `{v}` is not #RRGGBB", f.name));
+            }
+        }
+        // Mandatory, but every vendor example sends it empty (reference, quirk 6).
+        for v in text("text-color") {
+            if !(v.is_empty() || is_colour(v)) {
+                bad.push(format!("{}: text-color `{v}` is not #RRGGBB", f.name));
+            }
+        }
+        for v in text("user-phone") {
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
+                bad.push(format!("{}: user-phone `{v}` is not digits", f.name));
+            }
+        }
+        for v in values_of(&f.body, "autogenerate-barcode-value-length") {
+            let n = v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+            if !n.is_some_and(|n| (10..=100).contains(&n)) {
+                bad.push(format!(
+                    "{}: autogenerate-barcode-value-length {v} is not 10-100",
+                    f.name
+                ));
+            }
+        }
+        for key in ["relevant-locations", "ibeacons"] {
+            for list in values_of(&f.body, key) {
+                let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+                if items.is_empty() || items.len() > 10 {
+                    bad.push(format!("{}: {key} must hold 1 to 10 items", f.name));
+                }
+                for item in items {
+                    let coord = |k: &str, max: f64| {
+                        item.get(k).is_none_or(|c| {
+                            c.as_str()
+                                .and_then(|s| s.parse::<f64>().ok())
+                                .is_some_and(|x| x.abs() <= max)
+                        })
+                    };
+                    if !coord("latitude", 90.0)
+                        || !coord("longitude", 180.0)
+                        || !item["relevant-text"].is_string()
+                    {
+                        bad.push(format!("{}: {key} item {item} is malformed", f.name));
+                    }
+                }
+            }
+        }
+    }
+    check(bad);
+}
+
+#[test]
+fn issuance_link_variables_are_flag_pairs() {
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for f in fixtures().iter().filter(|f| f.kind == "request") {
+        for vars in values_of(&f.body, "pass-variables") {
+            let Some(vars) = vars.as_object() else {
+                bad.push(format!("{}: pass-variables is not an object", f.name));
+                continue;
+            };
+            for (name, flags) in vars {
+                seen += 1;
+                let keys: BTreeSet<&str> = flags
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let bools = flags
+                    .as_object()
+                    .is_some_and(|m| m.values().all(Value::is_boolean));
+                if keys != BTreeSet::from(["is-required", "value-encryption"]) || !bools {
+                    bad.push(format!(
+                        "{}: pass variable `{name}` is not {{is-required, value-encryption}} bools",
+                        f.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        seen > 20,
+        "both schemas and both examples are checked: {seen}"
+    );
+    check(bad);
+}
+
+#[test]
+fn both_layouts_and_every_documented_example_are_kept() {
+    let names: BTreeSet<String> = fixtures().into_iter().map(|f| f.name).collect();
+    for name in [
+        "createpasstemplate/layout-1.request",
+        "createpasstemplate/layout-2.request",
+        "updatepasstemplate/layout-1.request",
+        "updatepasstemplate/layout-2.request",
+        "createpassissuancelink/loyalty-card.request",
+        "updatepassissuancelink/loyalty-card.request",
+        "getpassdata/alternate-keys.response",
+        "getpassdata/invalid-pass-id.error",
+    ] {
+        assert!(names.contains(name), "missing fixture {name}");
+    }
+    let alternate = fixtures()
+        .into_iter()
+        .find(|f| f.name == "getpassdata/alternate-keys.response")
+        .map(|f| f.body);
+    let data = alternate
+        .as_ref()
+        .map(|b| &b["pass-data"])
+        .expect("present");
+    assert!(
+        data.get("logo-url").is_some() && data.get("program-logo").is_none(),
+        "the second key set"
+    );
+}
