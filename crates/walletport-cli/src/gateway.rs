@@ -1,0 +1,113 @@
+//! `walletport serve` and `walletport outbox ...`: the gateway over the configured store and
+//! provider.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use walletport::{Error, Result};
+use walletport_server::{Gateway, api::views::OutboxItemView, start};
+use walletport_store::{OutboxId, OutboxList, Store};
+
+use crate::args::OutboxCmd;
+use crate::settings::Settings;
+
+/// Opens the configured database (`server.database`).
+pub(crate) async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    walletport_store::connect(&settings.gateway.server.database).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Runs the gateway until SIGINT or SIGTERM, then shuts down gracefully.
+pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Result<Value> {
+    let mut config = settings.gateway.clone();
+    if let Some(addr) = listen {
+        config.server.listen = addr;
+    }
+    config.validate()?;
+    let provider = walletport::connect(&settings.provider)?;
+    let store = open_store(settings).await?;
+    let running = match start(&config, Gateway::new(store.clone(), provider)).await {
+        Ok(r) => r,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let addr = running.addr();
+    let provider = settings.provider.kind();
+    eprintln!(
+        "walletport gateway on http://{addr} (provider `{provider}`, {:?} store); REST API under /api, OpenAPI at /openapi.json; Ctrl-C to stop",
+        store.backend()
+    );
+    shutdown_signal().await;
+    eprintln!("shutting down: finishing in-flight requests and deliveries");
+    running.shutdown().await;
+    store.close().await;
+    Ok(json!({ "stopped": true, "listen": addr.to_string() }))
+}
+
+/// `outbox list` / `outbox retry`, straight on the store.
+pub(crate) async fn outbox(settings: &Settings, cmd: OutboxCmd) -> Result<Value> {
+    let store = open_store(settings).await?;
+    let result = outbox_on(store.as_ref(), cmd).await;
+    store.close().await;
+    result
+}
+
+async fn outbox_on(store: &dyn Store, cmd: OutboxCmd) -> Result<Value> {
+    let now = chrono::Utc::now();
+    match cmd {
+        OutboxCmd::List { dead, after, limit } => {
+            let which = if dead {
+                OutboxList::Dead
+            } else {
+                OutboxList::Pending
+            };
+            let items = store
+                .list_outbox(which, after.map(OutboxId), limit, now)
+                .await?;
+            let stats = store.outbox_stats(now).await?;
+            let items: Vec<OutboxItemView> = items.iter().map(OutboxItemView::from).collect();
+            Ok(json!({
+                "list": if dead { "dead" } else { "pending" },
+                "items": items,
+                "depth": stats.depth,
+                "dead": stats.dead,
+                "customers": stats.customers,
+            }))
+        }
+        OutboxCmd::Retry { id } => {
+            let id: OutboxId = id.parse()?;
+            let new = store.retry_dead(id, now).await?;
+            Ok(json!({ "retried": id.0, "id": new.0 }))
+        }
+    }
+}
+
+/// A configuration error for a bad CLI value.
+pub(crate) fn bad(message: impl Into<String>) -> Error {
+    Error::invalid_input(message)
+}

@@ -1,0 +1,106 @@
+//! Layered configuration: built-in defaults, then the TOML file, then `WALLETPORT_*` variables.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Deserialize;
+use walletport::{Error, PhonePolicy, ProviderConfig, Result};
+
+/// The config file read when `--config` is not given, if it exists.
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "walletport.toml";
+
+/// How phones typed on the command line are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PhoneSettings {
+    /// ISO region for national numbers, e.g. "US".
+    pub(crate) default_region: Option<String>,
+    /// Require numbers valid by libphonenumber metadata.
+    #[serde(default)]
+    pub(crate) strict: bool,
+}
+
+impl PhoneSettings {
+    pub(crate) fn policy(&self) -> Result<PhonePolicy> {
+        let mut policy = PhonePolicy::default();
+        if let Some(region) = &self.default_region {
+            policy = policy.with_region(region)?;
+        }
+        if self.strict {
+            policy = policy.strict();
+        }
+        Ok(policy)
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) provider: ProviderConfig,
+    pub(crate) phone: PhoneSettings,
+    /// `[server]`, `[hooks.*]`, `[outbox]`: the gateway (`serve`, `sync`, `outbox`).
+    pub(crate) gateway: walletport_server::GatewayConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default = "default_provider")]
+    provider: serde_json::Value,
+    #[serde(default)]
+    phone: PhoneSettings,
+    #[serde(default)]
+    server: walletport_server::ServerSection,
+    #[serde(default)]
+    hooks: walletport_server::HooksSection,
+    #[serde(default)]
+    outbox: walletport_server::OutboxSection,
+}
+
+fn default_provider() -> serde_json::Value {
+    serde_json::json!({ "kind": "memory" })
+}
+
+impl Settings {
+    /// Loads the layers; an explicit `--config` file must exist.
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::default("provider", default_provider()));
+        match explicit {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Error::config(format!(
+                        "config file `{}` does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if default.is_file() {
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        // Only `WALLETPORT_<SECTION>__<KEY>` variables are configuration; `WALLETPORT_CONFIG`,
+        // `WALLETPORT_LOG` and the like are not, and must not trip `deny_unknown_fields`.
+        figment = figment.merge(
+            Env::prefixed("WALLETPORT_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| Error::config(format!("configuration: {e}")))?;
+        Ok(Self {
+            provider: ProviderConfig::from_value(raw.provider)?,
+            phone: raw.phone,
+            gateway: walletport_server::GatewayConfig {
+                server: raw.server,
+                hooks: raw.hooks,
+                outbox: raw.outbox,
+            },
+        })
+    }
+}

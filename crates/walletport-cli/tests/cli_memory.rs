@@ -1,0 +1,227 @@
+//! The CLI end to end on the memory provider with a state file: separate invocations chain.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
+    let out = Command::cargo_bin("walletport")
+        .expect("binary built")
+        .current_dir(config.parent().expect("config has a directory"))
+        .env_remove("WALLETPORT_CONFIG")
+        // Plain WALLETPORT_ variables (no `__`) are not configuration keys.
+        .env("WALLETPORT_LOG", "warn")
+        .env("WALLETPORT_TEST_PG", "postgres://ignored")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("walletport runs");
+    let parse = |bytes: &[u8]| -> Value {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+        }
+    };
+    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
+}
+
+fn memory_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("walletport.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
+            dir.join("state.json").display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+#[test]
+fn a_chain_of_invocations_shares_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = memory_config(dir.path());
+
+    let (ok, providers, _) = walletport(&cfg, &["providers"]);
+    assert!(ok);
+    assert!(
+        providers["providers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|k| k["kind"] == "memory"))
+    );
+
+    let (ok, out, err) = walletport(
+        &cfg,
+        &[
+            "customer",
+            "upsert",
+            "--phone",
+            "+420000000001",
+            "--name",
+            "Joe",
+            "--email",
+            "joe@passquare.com",
+            "--birthday",
+            "1980-01-25",
+            "--balance",
+            "100",
+            "--bonus",
+            "3.50",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["phone"], "+420000000001");
+    assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
+    assert_eq!(out["balance"]["points"], "100");
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "420000000001"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["name"], "Joe");
+
+    let credit = [
+        "balance",
+        "credit",
+        "--phone",
+        "+420000000001",
+        "--amount",
+        "150.25",
+        "--transaction",
+        "order-1",
+        "--lifetime",
+        "30d",
+    ];
+    let (ok, out, err) = walletport(&cfg, &credit);
+    assert!(ok, "{err}");
+    assert_eq!(out["applied"], true);
+    let (ok, out, _) = walletport(&cfg, &credit);
+    assert!(ok);
+    assert_eq!(out["applied"], false, "same transaction credits once");
+
+    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    assert!(ok);
+    assert_eq!(out["points"], "250.25", "decimal printed exactly: {out}");
+    assert_eq!(out["bonus_percent"], "3.5");
+
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "push",
+            "send",
+            "--phone",
+            "+420000000001",
+            "--message",
+            "Hi",
+            "--channel",
+            "telegram",
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let (ok, created, err) = walletport(
+        &cfg,
+        &["campaign", "create", "--message", "Sale!", "--name", "Nov"],
+    );
+    assert!(ok, "{err}");
+    let id = created["id"].as_str().expect("campaign id").to_owned();
+    let (ok, _, err) = walletport(&cfg, &["campaign", "send", "--id", &id]);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = walletport(&cfg, &["template", "list"]);
+    assert!(ok, "{err}");
+    assert!(out["items"].as_array().is_some_and(|t| !t.is_empty()));
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn bad_input_fails_with_json_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = memory_config(dir.path());
+    let (ok, _, _) = walletport(&cfg, &["customer", "upsert", "--phone", "+420000000001"]);
+    assert!(ok);
+    let state_before = std::fs::read(dir.path().join("state.json")).expect("state written");
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]);
+    assert!(!ok);
+    assert_eq!(out, Value::Null);
+    assert_eq!(err["error"]["kind"], "invalid_input");
+
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "credit",
+            "--phone",
+            "+420000000001",
+            "--amount",
+            "-5",
+            "--transaction",
+            "t1",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "invalid_input");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("positive"))
+    );
+
+    let (ok, _, err) = walletport(&cfg, &["customer", "frobnicate"]);
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "invalid_input");
+
+    let state_after = std::fs::read(dir.path().join("state.json")).expect("state kept");
+    assert_eq!(state_before, state_after, "failed commands changed nothing");
+
+    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    assert!(ok);
+    assert_eq!(out["points"], "0");
+}
+
+#[test]
+fn environment_overrides_config_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = memory_config(dir.path());
+    let out = Command::cargo_bin("walletport")
+        .expect("binary built")
+        .arg("--config")
+        .arg(&cfg)
+        .env("WALLETPORT_PROVIDER__BOGUS", "1")
+        .args(["customer", "list"])
+        .output()
+        .expect("walletport runs");
+    assert!(
+        !out.status.success(),
+        "an unknown key from the environment is rejected"
+    );
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bogus")),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_errors_are_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[provider]\nkind = \"nosuch\"\n").expect("write");
+    let (ok, _, err) = walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]);
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "config_invalid");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("memory"))
+    );
+}

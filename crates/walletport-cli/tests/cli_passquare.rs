@@ -1,0 +1,227 @@
+//! The CLI end to end with `kind = "passquare"` against the Passquare emulator spawned in the test.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use walletport_sandbox::passquare::{
+    InstallRequest, PassquareEmulator, PassquareEmulatorConfig, PushKind,
+};
+
+fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
+    let out = Command::cargo_bin("walletport")
+        .expect("binary built")
+        .current_dir(config.parent().expect("config has a directory"))
+        .env_remove("WALLETPORT_CONFIG")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("walletport runs");
+    let parse = |bytes: &[u8]| -> Value {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+        }
+    };
+    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
+}
+
+fn passquare_config(dir: &Path, base_url: &str, app_key: &str) -> PathBuf {
+    let config = dir.join("walletport.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
+             plan = \"1000/s\"\n"
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+async fn emulator() -> (walletport_sandbox::RunningServer, PassquareEmulator) {
+    PassquareEmulator::spawn(
+        PassquareEmulatorConfig::unlimited(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("emulator starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_against_the_emulator() {
+    let (server, emu) = emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
+
+    let (ok, out, err) = walletport(&cfg, &["providers", "--check"]);
+    assert!(ok, "{err}");
+    assert!(out["providers"].as_array().is_some_and(|p| {
+        p.iter()
+            .any(|k| k["kind"] == "passquare" && k["capability"]["template_list"] == false)
+    }));
+    assert_eq!(out["check"]["status"]["account"], "walletport-sandbox");
+    assert_eq!(out["check"]["status"]["balance"], "980");
+
+    let upsert = [
+        "customer",
+        "upsert",
+        "--phone",
+        "+420000000001",
+        "--name",
+        "Joe",
+        "--email",
+        "joe@passquare.com",
+        "--birthday",
+        "1980-01-25",
+        "--balance",
+        "100",
+        "--bonus",
+        "3.50",
+    ];
+    let (ok, out, err) = walletport(&cfg, &upsert);
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["phone"], "+420000000001");
+    assert_eq!(out["cards"][0]["number"], "120");
+    assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
+    assert_eq!(out["balance"]["points"], "100");
+    let sent = emu.request_log()[1].body.clone();
+    assert_eq!(sent["birthday"], "25.01.1980", "dd.mm.yyyy on the wire");
+    assert_eq!(sent["bonus"], "3.5", "numbers as strings by default");
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "420000000001"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["name"], "Joe");
+    assert_eq!(out["customer"]["birthday"], "1980-01-25");
+
+    let (ok, out, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "set",
+            "--phone",
+            "+420000000001",
+            "--points",
+            "250.25",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["points"], "250.25");
+    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    assert!(ok);
+    assert_eq!(out["points"], "250.25");
+    assert_eq!(out["bonus_percent"], "3.5");
+
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "credit",
+            "--phone",
+            "+420000000001",
+            "--amount",
+            "5",
+            "--transaction",
+            "t1",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(
+        err["error"]["kind"], "unsupported",
+        "Passquare has no outbound credit"
+    );
+
+    emu.install(InstallRequest {
+        phone: "+420000000001".into(),
+        ..InstallRequest::default()
+    })
+    .await
+    .expect("install");
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "push",
+            "send",
+            "--phone",
+            "+420000000001",
+            "--message",
+            "Hi",
+            "--channel",
+            "telegram",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, created, err) = walletport(
+        &cfg,
+        &["campaign", "create", "--message", "Sale!", "--name", "Nov"],
+    );
+    assert!(ok, "{err}");
+    let id = created["id"].as_str().expect("campaign id").to_owned();
+    let (ok, out, err) = walletport(&cfg, &["campaign", "send", "--id", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(out["recipients"], 1);
+    let pushes = emu.push_log();
+    assert!(
+        pushes
+            .iter()
+            .any(|p| p.channel == "telegram" && p.kind == PushKind::Personal)
+    );
+    assert!(pushes.iter().any(|p| p.text == "Sale!"));
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
+    let (ok, out, err) = walletport(&cfg, &["customer", "list", "--installed", "false"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["items"].as_array().map(Vec::len), Some(0));
+
+    for args in [
+        &["template", "list"][..],
+        &["template", "get", "--id", "x"][..],
+        &["customer", "delete", "--phone", "+420000000001"][..],
+    ] {
+        let (ok, out, err) = walletport(&cfg, args);
+        assert!(!ok, "{args:?}");
+        assert_eq!(out, Value::Null);
+        assert_eq!(err["error"]["kind"], "unsupported", "{args:?}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_bad_key_and_bad_input_fail_as_json() {
+    let (server, emu) = emulator().await;
+    emu.seed_customers("+420700000000", 150, 0).expect("seed");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
+    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["items"].as_array().map(Vec::len), Some(100));
+    assert_eq!(out["next_page"], "100");
+    let (ok, out, err) = walletport(&cfg, &["customer", "list", "--page", "100"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["items"].as_array().map(Vec::len), Some(50));
+    assert_eq!(out["next_page"], Value::Null);
+
+    let before = emu.request_count();
+    let (ok, _, err) = walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]);
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "invalid_input");
+    assert_eq!(
+        emu.request_count(),
+        before,
+        "bad input never reaches Passquare"
+    );
+
+    let bad = passquare_config(dir.path(), &server.base_url(), "wrong-key");
+    let (ok, _, err) = walletport(&bad, &["providers", "--check"]);
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "unauthenticated", "{err}");
+    assert!(
+        !err.to_string().contains("wrong-key"),
+        "the key never shows"
+    );
+}

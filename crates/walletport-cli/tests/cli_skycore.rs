@@ -1,0 +1,228 @@
+//! The CLI end to end with `kind = "skycore"` against the Skycore emulator spawned in the test:
+//! every command works, or answers a JSON `unsupported` error exactly where the capability says.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+
+fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
+    let out = Command::cargo_bin("walletport")
+        .expect("binary built")
+        .current_dir(config.parent().expect("config has a directory"))
+        .env_remove("WALLETPORT_CONFIG")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("walletport runs");
+    let parse = |bytes: &[u8]| -> Value {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+        }
+    };
+    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
+}
+
+fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
+    let config = dir.join("walletport.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
+             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Fails unless the command failed with a JSON error of `kind`.
+fn assert_error(result: (bool, Value, Value), kind: &str, what: &str) {
+    let (ok, out, err) = result;
+    assert!(!ok, "{what}: expected a `{kind}` error, got {out}");
+    let body = if err["kind"].is_string() {
+        &err
+    } else {
+        &err["error"]
+    };
+    assert_eq!(body["kind"], kind, "{what}: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_against_the_emulator() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = SkycoreEmulatorConfig::default();
+    let key = config.api_key.clone();
+    let (server, emu) = SkycoreEmulator::spawn(config, addr)
+        .await
+        .expect("emulator starts");
+    // The CLI has no card command: the pass a CRM would issue is generated on Skycore directly.
+    emu.seed_pass(
+        "sandbox-layout-1",
+        "420000000001",
+        json!({"account-name": "Joe Doe", "account-id": "C1", "loyalty-points": "100", "barcode-value": "420000000001"}),
+    )
+    .expect("seeded");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = skycore_config(dir.path(), &server.base_url(), &key);
+
+    let (ok, out, err) = walletport(&cfg, &["providers"]);
+    assert!(ok, "{err}");
+    let skycore = out["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|k| k["kind"] == "skycore").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        skycore["capability"]["customer_get_by_phone"], true,
+        "{out}"
+    );
+    assert_eq!(skycore["capability"]["customer_upsert"], false, "{out}");
+    assert_eq!(skycore["capability"]["template_list"], false, "{out}");
+    // `--check` calls `status`, which Skycore does not have.
+    assert_error(
+        walletport(&cfg, &["providers", "--check"]),
+        "unsupported",
+        "providers --check",
+    );
+
+    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["phone"], "+420000000001");
+    assert_eq!(out["customer"]["name"], "Joe Doe");
+    assert_eq!(out["cards"][0]["id"], "420000000001");
+    assert_eq!(out["balance"]["points"], "100");
+    assert_error(
+        walletport(&cfg, &["customer", "get", "--phone", "+420000000002"]),
+        "not_found",
+        "unknown phone",
+    );
+
+    let (ok, out, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "set",
+            "--phone",
+            "+420000000001",
+            "--points",
+            "250.25",
+            "--bonus",
+            "5",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["points"], "250.25");
+    let (ok, out, err) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (out["points"].clone(), out["bonus_percent"].clone()),
+        (json!("250.25"), json!("5"))
+    );
+    assert_error(
+        walletport(
+            &cfg,
+            &[
+                "balance",
+                "set",
+                "--phone",
+                "+420000000001",
+                "--discount",
+                "10",
+            ],
+        ),
+        "unsupported",
+        "discount",
+    );
+    assert_eq!(
+        emu.pass_data("420000000001")
+            .map(|d| d["loyalty-points"].clone()),
+        Some(json!("250.25"))
+    );
+
+    let (ok, out, err) = walletport(
+        &cfg,
+        &[
+            "push",
+            "send",
+            "--phone",
+            "+420000000001",
+            "--message",
+            "Hello",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["accepted"], true);
+    assert_eq!(
+        emu.notifications()
+            .last()
+            .map(|n| n.message.clone())
+            .as_deref(),
+        Some("Hello")
+    );
+    assert_error(
+        walletport(
+            &cfg,
+            &[
+                "push",
+                "send",
+                "--phone",
+                "+420000000001",
+                "--message",
+                "Hi",
+                "--channel",
+                "telegram",
+            ],
+        ),
+        "unsupported",
+        "telegram",
+    );
+
+    let (ok, out, err) = walletport(&cfg, &["template", "get", "--id", "sandbox-layout-1"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["name"], "Sandbox layout 1");
+    assert_error(
+        walletport(&cfg, &["template", "get", "--id", "nope"]),
+        "not_found",
+        "unknown template",
+    );
+
+    let unsupported: &[&[&str]] = &[
+        &[
+            "customer",
+            "upsert",
+            "--phone",
+            "+420000000003",
+            "--name",
+            "Ann",
+        ],
+        &["customer", "list"],
+        &["customer", "delete", "--phone", "+420000000001"],
+        &[
+            "balance",
+            "credit",
+            "--phone",
+            "+420000000001",
+            "--amount",
+            "5",
+            "--transaction",
+            "t1",
+        ],
+        &["campaign", "create", "--message", "Sale!"],
+        &["campaign", "send", "--id", "c1"],
+        &["template", "list"],
+    ];
+    for args in unsupported {
+        assert_error(walletport(&cfg, args), "unsupported", &args.join(" "));
+    }
+    assert_eq!(
+        emu.pass_ids(),
+        ["420000000001"],
+        "nothing unsupported reached Skycore"
+    );
+}
