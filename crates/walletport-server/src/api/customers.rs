@@ -1,0 +1,183 @@
+//! Customers and balances: CRM-side state in the store; every change is synced by the outbox.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use walletport_core::{
+    Credit, Customer, CustomerId, CustomerKey, Error, Percent, Phone, TransactionId,
+};
+use walletport_store::{ListCustomers, Percentages, WriteOpts};
+
+use super::views::*;
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+
+fn percent(value: Option<rust_decimal::Decimal>, what: &str) -> Result<Option<Percent>, Error> {
+    value
+        .map(|v| {
+            Percent::new(v).map_err(|e| Error::invalid_input(format!("{what}: {}", e.message())))
+        })
+        .transpose()
+}
+
+fn customer_from(input: CustomerInput) -> Result<(Customer, Percentages), Error> {
+    let mut c = Customer::new(Phone::parse(&input.phone)?);
+    c.id = input.id.map(CustomerId::new).transpose()?;
+    c.name = input.name;
+    c.surname = input.surname;
+    c.middle_name = input.middle_name;
+    c.email = input.email;
+    c.birthday = input.birthday;
+    c.extra = input.extra;
+    c.referral_code = input.referral_code;
+    c.invited_by = input.invited_by.as_deref().map(Phone::parse).transpose()?;
+    c.validate()?;
+    let p = Percentages {
+        bonus: percent(input.bonus_percent, "bonus_percent")?,
+        discount: percent(input.discount_percent, "discount_percent")?,
+    };
+    Ok((c, p))
+}
+
+/// List customers, oldest first.
+#[utoipa::path(get, path = "/api/customers", tag = "customers", params(PageQuery),
+    responses((status = 200, body = CustomerPageView), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(s): State<ApiState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<CustomerPageView>> {
+    let page =
+        s.gw.store
+            .list_customers(&ListCustomers {
+                after: q.after,
+                limit: q.limit.unwrap_or(0),
+            })
+            .await?;
+    Ok(Json(CustomerPageView {
+        customers: page.customers.iter().map(CustomerView::from).collect(),
+        next: page.next,
+    }))
+}
+
+/// Create or update a customer by phone (and set percentages); synced to the vendor.
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerInput,
+    responses((status = 200, body = UpsertResult), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn upsert(
+    State(s): State<ApiState>,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> ApiResult<Json<UpsertResult>> {
+    let (customer, percentages) = customer_from(input)?;
+    let opts = WriteOpts::at(s.gw.now());
+    let up = s.gw.store.upsert_customer(&customer, opts).await?;
+    let stored = if percentages.bonus.is_some() || percentages.discount.is_some() {
+        s.gw.store
+            .set_percentages(&up.id, percentages, opts)
+            .await?
+    } else {
+        s.gw.customer(&CustomerKey::Id(up.id.clone())).await?
+    };
+    Ok(Json(UpsertResult {
+        id: up.id.to_string(),
+        created: up.created,
+        changed: up.changed,
+        customer: CustomerView::from(&stored),
+    }))
+}
+
+/// A customer (by phone or CRM id) with cards and balance.
+#[utoipa::path(get, path = "/api/customers/{key}", tag = "customers",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn get(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<CustomerDetail>> {
+    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let cards = s.gw.store.list_cards(&stored.id).await?;
+    let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
+    Ok(Json(CustomerDetail {
+        customer: CustomerView::from(&stored),
+        cards: cards.iter().map(CardView::from).collect(),
+        balance: balance.into(),
+    }))
+}
+
+/// A customer's balance now.
+#[utoipa::path(get, path = "/api/customers/{key}/balance", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    responses((status = 200, body = BalanceView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn balance(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<BalanceView>> {
+    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    Ok(Json(
+        s.gw.store.balance(&stored.id, s.gw.now()).await?.into(),
+    ))
+}
+
+/// Credit points exactly once by transaction id, optionally burning after a lifetime.
+#[utoipa::path(post, path = "/api/customers/{key}/credits", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = CreditInput,
+    responses((status = 200, body = CreditResult), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn credit(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CreditInput>,
+) -> ApiResult<Json<CreditResult>> {
+    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let lifetime = input
+        .lifetime
+        .as_deref()
+        .map(|l| {
+            humantime::parse_duration(l.trim())
+                .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
+        })
+        .transpose()?;
+    let credit = Credit::new(
+        input.amount,
+        TransactionId::new(input.transaction_id)?,
+        lifetime,
+    )?;
+    let now = s.gw.now();
+    let outcome =
+        s.gw.store
+            .credit(&stored.id, &credit, WriteOpts::at(now))
+            .await?;
+    let balance = s.gw.store.balance(&stored.id, now).await?;
+    Ok(Json(CreditResult {
+        applied: outcome.applied,
+        delta: outcome.delta,
+        balance: balance.into(),
+    }))
+}
+
+/// Set bonus and/or discount percentage; synced to the vendor.
+#[utoipa::path(put, path = "/api/customers/{key}/percentages", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = PercentagesInput,
+    responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn percentages(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<PercentagesInput>,
+) -> ApiResult<Json<CustomerView>> {
+    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let p = Percentages {
+        bonus: percent(input.bonus_percent, "bonus_percent")?,
+        discount: percent(input.discount_percent, "discount_percent")?,
+    };
+    let updated =
+        s.gw.store
+            .set_percentages(&stored.id, p, WriteOpts::at(s.gw.now()))
+            .await?;
+    Ok(Json(CustomerView::from(&updated)))
+}

@@ -1,0 +1,136 @@
+//! Calls that go straight to the vendor (not through the outbox): a push is never retried, and
+//! campaigns and templates live at the vendor.
+
+use std::str::FromStr;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use walletport_core::{
+    Campaign, CampaignId, Channel, CreateCampaign, GetTemplate, ListTemplates, PageCursor,
+    PushMessage, SegmentId, SendCampaign, SendPush, TemplateId,
+};
+
+use super::views::*;
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+
+fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
+    raw.map_or(Ok(Channel::Wallet), Channel::from_str)
+}
+
+/// Push one message to one customer (sent once, never retried).
+#[utoipa::path(post, path = "/api/customers/{key}/push", tag = "push",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = PushInput,
+    responses((status = 200, body = PushView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn push(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<PushInput>,
+) -> ApiResult<Json<PushView>> {
+    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let message = PushMessage::new(input.text, channel(input.channel.as_deref())?)?;
+    let receipt =
+        s.gw.provider
+            .push()
+            .push(SendPush {
+                customer: stored.customer.phone.clone().into(),
+                message,
+            })
+            .await?;
+    Ok(Json(receipt.into()))
+}
+
+/// Create a campaign for everyone or a segment (not yet sent).
+#[utoipa::path(post, path = "/api/campaigns", tag = "push", request_body = CampaignInput,
+    responses((status = 200, body = CampaignView), (status = 400, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn create_campaign(
+    State(s): State<ApiState>,
+    ApiJson(input): ApiJson<CampaignInput>,
+) -> ApiResult<Json<CampaignView>> {
+    let campaign = Campaign {
+        message: input.message,
+        channel: channel(input.channel.as_deref())?,
+        name: input.name,
+        segment: input.segment.map(SegmentId::new).transpose()?,
+    };
+    campaign.validate()?;
+    let record =
+        s.gw.provider
+            .push()
+            .create_campaign(CreateCampaign { campaign })
+            .await?;
+    Ok(Json(record.into()))
+}
+
+/// Send a created campaign.
+#[utoipa::path(post, path = "/api/campaigns/{id}/send", tag = "push",
+    params(("id" = String, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn send_campaign(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignView>> {
+    let id = CampaignId::new(id)?;
+    let record =
+        s.gw.provider
+            .push()
+            .send_campaign(SendCampaign { id })
+            .await?;
+    Ok(Json(record.into()))
+}
+
+/// List card design templates.
+#[utoipa::path(get, path = "/api/templates", tag = "templates", params(TemplateQuery),
+    responses((status = 200, body = TemplatePageView), (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn list_templates(
+    State(s): State<ApiState>,
+    ApiQuery(q): ApiQuery<TemplateQuery>,
+) -> ApiResult<Json<TemplatePageView>> {
+    let page =
+        s.gw.provider
+            .templates()
+            .list_templates(ListTemplates {
+                cursor: q.cursor.map(PageCursor),
+                page_size: q.page_size,
+            })
+            .await?;
+    Ok(Json(TemplatePageView {
+        items: page
+            .items
+            .into_iter()
+            .map(|t| TemplateSummaryView {
+                id: t.id.to_string(),
+                name: t.name,
+            })
+            .collect(),
+        next: page.next.map(|c| c.0),
+    }))
+}
+
+/// One card design template, as the vendor describes it.
+#[utoipa::path(get, path = "/api/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn get_template(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let id = TemplateId::new(id)?;
+    let template =
+        s.gw.provider
+            .templates()
+            .get_template(GetTemplate { id })
+            .await?;
+    Ok(Json(
+        serde_json::to_value(template).map_err(walletport_core::Error::from)?,
+    ))
+}

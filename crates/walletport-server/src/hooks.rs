@@ -1,0 +1,275 @@
+//! The inbound ports over the store: Passquare's CRM hooks ([`CrmHooks`]) and Passteam's card
+//! webhooks ([`WalletEvents`]), with the echo rules of `docs/operations.md`:
+//!
+//! - Passquare `addBalance` credits exactly once (transaction id `pq:<id>`) and is **not** echoed:
+//!   Passquare originated it and reads the balance back through `readBalance`.
+//! - Passquare `createCustomer` registers without echo, except when the CRM already holds the
+//!   customer with a balance or percentages that differ from what Passquare sent: then one sync is
+//!   enqueued so the card shows the CRM's numbers (the CRM is the source of truth).
+//! - Passteam webhooks change only card state the vendor itself owns: never echoed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use walletport_core::{
+    Balance, CardStatus, CreditHook, CrmHooks, Customer, CustomerId, Error, ReadBalance,
+    RegisterCustomer, Result, TransactionId, WalletEvent, WalletEventKind, WalletEvents,
+};
+use walletport_store::{
+    CardPatch, CardUpdated, LedgerOp, NewCard, NewOutboxItem, OutboxKind, Percentages, SetPoints,
+    WriteOpts,
+};
+
+use crate::state::Gateway;
+
+/// The prefix of Passquare transaction ids in the ledger, so they never collide with the
+/// merchant's own transaction ids.
+pub const PASSQUARE_TX_PREFIX: &str = "pq:";
+
+fn outcome<T>(result: &Result<T>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) => e.kind().as_str(),
+    }
+}
+
+/// [`CrmHooks`] over the gateway's store (Passquare methods 1.1–1.3).
+#[derive(Debug, Clone)]
+pub struct StoreCrmHooks {
+    gw: Gateway,
+}
+
+impl StoreCrmHooks {
+    /// Hooks over `gw`'s store.
+    pub fn new(gw: Gateway) -> Self {
+        Self { gw }
+    }
+
+    async fn register(&self, input: RegisterCustomer) -> Result<CustomerId> {
+        let now = self.gw.now();
+        let opts = WriteOpts::at(now).no_echo();
+        let mut customer: Customer = input.customer;
+        // The CRM owns its ids; whatever the vendor sent as an id is not ours.
+        customer.id = None;
+        customer.validate()?;
+        let up = self.gw.store.upsert_customer(&customer, opts).await?;
+        for number in &input.card_numbers {
+            let track = input
+                .card_tracks
+                .iter()
+                .find(|t| &t.card == number)
+                .map(|t| t.track.clone());
+            let card = NewCard {
+                provider: "passquare".into(),
+                number: Some(number.clone()),
+                track,
+                ..NewCard::default()
+            };
+            self.gw.store.attach_card(&up.id, &card, opts).await?;
+        }
+        let sent = input.balance;
+        if up.created {
+            if let Some(points) = sent.points.filter(|p| !p.is_zero()) {
+                let tx = TransactionId::new(format!("{PASSQUARE_TX_PREFIX}register:{}", up.id))?;
+                let op = LedgerOp::Set(SetPoints::new(points, tx)?);
+                self.gw.store.apply(&up.id, &op, opts).await?;
+            }
+            if sent.bonus_percent.is_some() || sent.discount_percent.is_some() {
+                let p = Percentages {
+                    bonus: sent.bonus_percent,
+                    discount: sent.discount_percent,
+                };
+                self.gw.store.set_percentages(&up.id, p, opts).await?;
+            }
+        } else {
+            let crm = self.gw.store.balance(&up.id, now).await?;
+            let mut shown = Balance::default();
+            sent.apply(&mut shown);
+            let differs = sent.points.is_some_and(|p| p.normalize() != crm.points)
+                || sent.bonus_percent.is_some_and(|b| b != crm.bonus_percent)
+                || sent
+                    .discount_percent
+                    .is_some_and(|d| d != crm.discount_percent);
+            if differs {
+                let item = NewOutboxItem {
+                    customer_id: up.id.clone(),
+                    kind: OutboxKind::Balance,
+                    payload: serde_json::json!({
+                        "reason": "passquare createCustomer showed another balance than the CRM",
+                        "vendor_points": shown.points,
+                    }),
+                };
+                self.gw.store.enqueue(&item, now).await?;
+            }
+        }
+        Ok(up.id)
+    }
+
+    async fn credit(&self, input: CreditHook) -> Result<()> {
+        let customer = self.gw.customer_by_phone(&input.phone).await?;
+        let credit = &input.credit;
+        let tx = TransactionId::new(format!(
+            "{PASSQUARE_TX_PREFIX}{}",
+            credit.transaction_id().as_str()
+        ))?;
+        let credit = walletport_core::Credit::new(credit.amount(), tx, credit.lifetime())?;
+        let opts = WriteOpts::at(self.gw.now()).no_echo();
+        self.gw.store.credit(&customer.id, &credit, opts).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CrmHooks for StoreCrmHooks {
+    async fn register_customer(&self, input: RegisterCustomer) -> Result<CustomerId> {
+        let result = self.register(input).await;
+        self.gw
+            .metrics
+            .hook("passquare", "createCustomer", outcome(&result));
+        result
+    }
+
+    async fn read_balance(&self, input: ReadBalance) -> Result<Balance> {
+        let result = async {
+            let customer = self.gw.customer_by_phone(&input.phone).await?;
+            self.gw.store.balance(&customer.id, self.gw.now()).await
+        }
+        .await;
+        self.gw
+            .metrics
+            .hook("passquare", "readBalance", outcome(&result));
+        result
+    }
+
+    async fn credit_balance(&self, input: CreditHook) -> Result<()> {
+        let result = self.credit(input).await;
+        self.gw
+            .metrics
+            .hook("passquare", "addBalance", outcome(&result));
+        result
+    }
+}
+
+/// [`WalletEvents`] over the gateway's store (Passteam card webhooks).
+///
+/// Deduplication is durable and atomic: the webhook id is recorded in the store in the same
+/// transaction as the card change (`CardPatch::event_id`), so a repeat — also after a restart, or
+/// at another gateway sharing the database — changes nothing. An in-process claim
+/// ([`walletport_passteam::MemoryDedup`]) in front of it keeps concurrent repeats from racing.
+#[derive(Debug, Clone)]
+pub struct StoreWalletEvents {
+    gw: Gateway,
+}
+
+/// The provider name Passteam cards are stored under.
+pub const PASSTEAM: &str = "passteam";
+
+impl StoreWalletEvents {
+    /// Events over `gw`'s store.
+    pub fn new(gw: Gateway) -> Self {
+        Self { gw }
+    }
+
+    fn patch(event: &WalletEvent) -> CardPatch {
+        let card = &event.card;
+        let mut patch = CardPatch {
+            number: card.number.clone(),
+            track: card.barcode.clone(),
+            event_id: Some(event.event_id.clone()),
+            ..CardPatch::default()
+        };
+        let links = &card.links;
+        if links.apple.is_some() || links.google.is_some() || links.page.is_some() {
+            patch.links = Some(links.clone());
+        }
+        match event.kind {
+            WalletEventKind::Deleted => patch.remove = true,
+            WalletEventKind::Uninstalled => {
+                patch.installed_apple = Some(false);
+                patch.installed_google = Some(false);
+            }
+            WalletEventKind::Created | WalletEventKind::Updated | WalletEventKind::Installed => {
+                // The webhook carries the vendor's install flags; an install event without any
+                // flag set does not tell which wallet, so it leaves the flags as they are.
+                if card.installed.any() || event.kind != WalletEventKind::Installed {
+                    patch.installed_apple = Some(card.installed.apple);
+                    patch.installed_google = Some(card.installed.google);
+                }
+                patch.status = Some(card.status);
+            }
+        }
+        patch
+    }
+
+    async fn handle(&self, event: WalletEvent) -> Result<&'static str> {
+        let now = self.gw.now();
+        let opts = WriteOpts::at(now).no_echo();
+        let store = &self.gw.store;
+        let Some(card_id) = event.card_id().cloned() else {
+            store
+                .record_inbound_event(PASSTEAM, &event.event_id, now)
+                .await?;
+            return Ok("no_card_id");
+        };
+        let patch = Self::patch(&event);
+        match store.update_card(PASSTEAM, &card_id, &patch, opts).await? {
+            CardUpdated::Applied(_) => return Ok("ok"),
+            CardUpdated::Duplicate => return Ok("duplicate"),
+            CardUpdated::NotFound => {}
+        }
+        // A card the CRM does not know yet: attach it to the holder (by phone), then apply.
+        let Some(phone) = event.phone.clone().filter(|_| !patch.remove) else {
+            let first = store
+                .record_inbound_event(PASSTEAM, &event.event_id, now)
+                .await?;
+            return Ok(if first { "unknown_card" } else { "duplicate" });
+        };
+        let up = store.upsert_customer(&Customer::new(phone), opts).await?;
+        let card = NewCard {
+            provider: PASSTEAM.into(),
+            vendor_card_id: Some(card_id.clone()),
+            number: event.card.number.clone(),
+            track: event.card.barcode.clone(),
+            links: event.card.links.clone(),
+            installed: event.card.installed,
+            status: if event.kind == WalletEventKind::Deleted {
+                CardStatus::Voided
+            } else {
+                event.card.status
+            },
+        };
+        store.attach_card(&up.id, &card, opts).await?;
+        match store.update_card(PASSTEAM, &card_id, &patch, opts).await? {
+            CardUpdated::Applied(_) => Ok("ok"),
+            CardUpdated::Duplicate => Ok("duplicate"),
+            CardUpdated::NotFound => Err(Error::unexpected(
+                "the card attached a moment ago is not in the store",
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl WalletEvents for StoreWalletEvents {
+    async fn on_wallet_event(&self, event: WalletEvent) -> Result<()> {
+        let method = match event.kind {
+            WalletEventKind::Created => "createCard",
+            WalletEventKind::Updated => "updateCard",
+            WalletEventKind::Deleted => "deleteCard",
+            WalletEventKind::Installed => "installCard",
+            WalletEventKind::Uninstalled => "unInstallCard",
+        };
+        let result = self.handle(event).await;
+        let label = match &result {
+            Ok(label) => label,
+            Err(e) => e.kind().as_str(),
+        };
+        self.gw.metrics.hook("passteam", method, label);
+        result.map(|_| ())
+    }
+}
+
+/// The in-process claim in front of the durable deduplication (see [`StoreWalletEvents`]).
+pub fn passteam_claims() -> Arc<walletport_passteam::MemoryDedup> {
+    Arc::new(walletport_passteam::MemoryDedup::default())
+}

@@ -1,0 +1,79 @@
+//! What every part of the gateway shares: the store, the provider, the clock and the metrics.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use walletport_core::{CustomerKey, Error, Phone, Provider, Result};
+use walletport_store::{Store, StoredCustomer};
+
+use crate::clock::Clock;
+use crate::metrics::{Metrics, TransportStatsSource};
+
+/// The gateway's shared parts; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    /// The durable CRM-side state.
+    pub store: Arc<dyn Store>,
+    /// The vendor the outbox delivers to and the REST API's push/campaign/template calls use.
+    pub provider: Arc<dyn Provider>,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The counters behind `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The provider transport's counters, when reachable (quota waits in `/metrics`).
+    pub transport_stats: Option<TransportStatsSource>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("backend", &self.store.backend())
+            .field("provider", &self.provider.info().name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// The gateway's parts with the wall clock and fresh metrics.
+    pub fn new(store: Arc<dyn Store>, provider: Arc<dyn Provider>) -> Self {
+        Self {
+            store,
+            provider,
+            clock: Arc::new(crate::clock::SystemClock),
+            metrics: Arc::new(Metrics::default()),
+            transport_stats: None,
+        }
+    }
+
+    /// The same parts with another clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same parts with a source of transport counters for `/metrics`.
+    #[must_use]
+    pub fn with_transport_stats(mut self, source: TransportStatsSource) -> Self {
+        self.transport_stats = Some(source);
+        self
+    }
+
+    /// The current instant by the gateway's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The stored customer behind `key`, or `NotFound`.
+    pub async fn customer(&self, key: &CustomerKey) -> Result<StoredCustomer> {
+        self.store
+            .get_customer(key)
+            .await?
+            .ok_or_else(|| Error::not_found("no such customer"))
+    }
+
+    /// The stored customer with `phone`, or `NotFound`.
+    pub async fn customer_by_phone(&self, phone: &Phone) -> Result<StoredCustomer> {
+        self.customer(&CustomerKey::Phone(phone.clone())).await
+    }
+}

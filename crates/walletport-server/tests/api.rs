@@ -1,0 +1,235 @@
+//! The REST surface over real HTTP: OpenAPI, health, metrics, limits, typed errors, expiring
+//! credits at exact instants (injected clock), and refusal to serve publicly without a token.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use serde_json::{Value, json};
+use support::*;
+use walletport_server::{Gateway, GatewayConfig, ManualClock, start, start_on};
+
+async fn memory_gateway(
+    tdb: &TestDb,
+    clock: Option<ManualClock>,
+) -> (
+    walletport_server::RunningGateway,
+    Arc<dyn walletport_store::Store>,
+) {
+    let store = tdb.open().await;
+    let provider = walletport_core::Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ));
+    let mut gw = Gateway::new(store.clone(), provider);
+    if let Some(c) = clock {
+        gw = gw.with_clock(Arc::new(c));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = start_on(listener, &gateway_config(fast_outbox()), gw)
+        .await
+        .expect("start");
+    (running, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_health_metrics_and_errors() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = memory_gateway(&tdb, None).await;
+    let base = running.base_url();
+    let c = reqwest::Client::new();
+
+    let doc: Value = c
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/api/customers",
+        "/api/customers/{key}/credits",
+        "/api/outbox/{id}/retry",
+        "/api/templates",
+        "/api/campaigns/{id}/send",
+        "/healthz",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let health = c.get(format!("{base}/healthz")).send().await.expect("send");
+    assert_eq!(health.status().as_u16(), 200);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["store"], "ok");
+
+    // Typed 400s, 404s and 413s; nothing panics on garbage.
+    let r = c
+        .post(format!("{base}/api/customers"))
+        .header("content-type", "application/json")
+        .body("{\"phone\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["kind"], "invalid_input");
+    for bad in [
+        json!({"phone": "call me"}),
+        json!({"phone": "+420710000001", "bonus_percent": "170"}),
+        json!({"phone": "+420710000001", "email": "nope"}),
+        json!({"phone": "+420710000001", "bogus": 1}),
+    ] {
+        let r = c
+            .post(format!("{base}/api/customers"))
+            .json(&bad)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+    }
+    let r = c
+        .get(format!("{base}/api/customers/+420710000099"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 404);
+    let huge = "x".repeat(300 * 1024);
+    let r = c
+        .post(format!("{base}/api/customers"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"phone\": \"{huge}\"}}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 413);
+    let r = c
+        .post(format!("{base}/hooks/passquare"))
+        .body(vec![b'{'; 70 * 1024])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 413);
+    for garbage in [
+        "",
+        "null",
+        "[]",
+        "{\"method\":\"addBalance\"}",
+        "\u{0}\u{1}",
+    ] {
+        let r = c
+            .post(format!("{base}/hooks/passquare"))
+            .body(garbage)
+            .send()
+            .await
+            .expect("send");
+        assert!(
+            matches!(r.status().as_u16(), 400 | 401),
+            "{garbage:?}: {}",
+            r.status()
+        );
+    }
+    let r = c
+        .get(format!("{base}/api/outbox?list=bogus"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+
+    let metrics = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("walletport_outbox_depth"), "{metrics}");
+    assert!(
+        metrics.contains("route=\"/api/customers\",status=\"400\""),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(CRM_KEY), "no secrets in metrics");
+    running.shutdown().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_with_a_lifetime_burn_at_the_exact_instant() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .expect("instant");
+    let clock = ManualClock::new(t0);
+    let (running, store) = memory_gateway(&tdb, Some(clock.clone())).await;
+    let api = format!("{}/api", running.base_url());
+    let c = reqwest::Client::new();
+    let p = phone(3);
+    c.post(format!("{api}/customers"))
+        .json(&json!({"phone": p.as_str()}))
+        .send()
+        .await
+        .expect("send");
+    for (tx, amount, lifetime) in [("a", 10, Some("1h")), ("b", 5, None)] {
+        let mut body = json!({"amount": amount, "transaction_id": tx});
+        if let Some(l) = lifetime {
+            body["lifetime"] = json!(l);
+        }
+        let r = c
+            .post(format!("{api}/customers/{}/credits", p.as_str()))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let points = |c: reqwest::Client, url: String| async move {
+        let b: Value = c
+            .get(url)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        b["points"].as_str().unwrap_or_default().to_owned()
+    };
+    let url = format!("{api}/customers/{}/balance", p.as_str());
+    assert_eq!(points(c.clone(), url.clone()).await, "15");
+    clock.advance(TimeDelta::seconds(3599));
+    assert_eq!(points(c.clone(), url.clone()).await, "15");
+    clock.advance(TimeDelta::seconds(1));
+    assert_eq!(
+        points(c.clone(), url.clone()).await,
+        "5",
+        "burnt at credited_at + 1h"
+    );
+    running.shutdown().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn refuses_public_address_without_token() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let store = tdb.open().await;
+    let provider = walletport_core::Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ));
+    let mut config = GatewayConfig::default();
+    config.server.listen = "0.0.0.0:0".parse().expect("addr");
+    let e = start(&config, Gateway::new(store.clone(), provider))
+        .await
+        .expect_err("must refuse");
+    assert_eq!(e.kind(), walletport_core::ErrorKind::ConfigInvalid);
+    assert!(e.message().contains("api_token"), "{e}");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    store.close().await;
+}

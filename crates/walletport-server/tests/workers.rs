@@ -1,0 +1,118 @@
+//! Scale-out: two outbox workers over one database (two store connections, as two gateway
+//! processes would have) while credits keep arriving. No customer's updates are delivered
+//! concurrently or out of order, and nothing is lost: the last state each customer's vendor
+//! record received is the ledger's final balance. On SQLite and on PostgreSQL.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use support::*;
+use tokio::sync::watch;
+use walletport_core::{Credit, Customer, CustomerKey, TransactionId};
+use walletport_server::{Gateway, OutboxWorker};
+use walletport_store::WriteOpts;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_sqlite() {
+    two_workers(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_postgres() {
+    two_workers(Db::Postgres).await;
+}
+
+async fn two_workers(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let writer_store = tdb.open().await;
+    let store_a = tdb.open().await;
+    let store_b = tdb.open().await;
+    let recorder = Arc::new(Recorder::with_delay(Duration::from_millis(25)));
+    let customers = 20u32;
+    let credits_each = 15u32;
+    let mut ids = Vec::new();
+    for n in 0..customers {
+        let up = writer_store
+            .upsert_customer(&Customer::new(phone(n)), WriteOpts::now().no_echo())
+            .await
+            .expect("customer");
+        ids.push(up.id);
+    }
+    let (stop_tx, stop) = watch::channel(false);
+    let mut workers = Vec::new();
+    for (name, store) in [("worker-a", store_a.clone()), ("worker-b", store_b.clone())] {
+        let gw = Gateway::new(store, recorder.clone());
+        let config = walletport_server::OutboxSection {
+            batch: 7,
+            ..fast_outbox()
+        };
+        let worker = OutboxWorker::with_id(gw, config, name);
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    // Credits keep arriving while both workers deliver.
+    for k in 0..credits_each {
+        for (n, id) in ids.iter().enumerate() {
+            let tx = TransactionId::new(format!("c-{n}-{k}")).expect("tx");
+            let credit = Credit::new(Decimal::from(k + 1), tx, None).expect("credit");
+            writer_store
+                .credit(id, &credit, WriteOpts::now())
+                .await
+                .expect("credit");
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    drain(writer_store.as_ref(), Duration::from_secs(30)).await;
+    let _ = stop_tx.send(true);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let sent = recorder.sent();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|s| !s.overlapped),
+        "a customer was delivered by two workers at once"
+    );
+    let total: u32 = (1..=credits_each).sum();
+    for n in 0..customers {
+        let p = phone(n);
+        let seq: Vec<Decimal> = sent
+            .iter()
+            .filter(|s| s.phone == p)
+            .map(|s| s.points)
+            .collect();
+        assert!(
+            seq.windows(2).all(|w| w[0] <= w[1]),
+            "customer {n} saw its balance go backwards: {seq:?}"
+        );
+        assert_eq!(
+            seq.last().copied(),
+            Some(Decimal::from(total)),
+            "customer {n}: the final state was delivered"
+        );
+        let stored = writer_store
+            .get_customer(&CustomerKey::Phone(p))
+            .await
+            .expect("read")
+            .expect("customer");
+        let balance = writer_store
+            .balance(&stored.id, chrono::Utc::now())
+            .await
+            .expect("balance");
+        assert_eq!(balance.points, Decimal::from(total));
+    }
+    // Coalescing: far fewer vendor requests than changes.
+    assert!(
+        sent.len() < (customers * credits_each) as usize,
+        "{} requests for {} changes",
+        sent.len(),
+        customers * credits_each
+    );
+    for s in [writer_store, store_a, store_b] {
+        s.close().await;
+    }
+}
