@@ -1,0 +1,599 @@
+//! `cargo xtask chaos`: crash the gateway under load and check that nothing acknowledged is lost
+//! and nothing is counted twice.
+//!
+//! It runs the real `walletport serve` binary on loopback with a temporary SQLite database, the
+//! Passquare hooks enabled, and a Passquare emulator (in this process, with 5% injected 503s) as
+//! the vendor the outbox delivers to. Clients send `addBalance` hooks and REST credits with
+//! unique transaction ids, some of them repeated; `--rounds` times the server is killed with
+//! SIGKILL at a random moment and started again. Then, with the load stopped:
+//!
+//! 1. every acknowledged REST credit, sent again, is answered `applied: false` (it is in the
+//!    ledger); every unacknowledged credit is probed the same way (hooks: balance before/after),
+//!    which also applies it if it was lost — so afterwards every credit is there exactly once;
+//! 2. each customer's balance equals the sum of all its credits (a credit counted twice, or an
+//!    acknowledged one lost, breaks the sum);
+//! 3. the outbox drains: nothing pending, nothing dead-lettered, and the vendor shows every
+//!    API-credited customer's CRM balance (deliveries carry absolute state, so a repeated delivery
+//!    changes nothing; a lost or reordered one would show), while hook credits are not echoed;
+//! 4. the last server stops gracefully on SIGTERM.
+//!
+//! Bounded: the rounds, a deadline on every wait, and a timeout on every request; the server
+//! process is killed when this task ends, whatever the outcome.
+
+mod ledger;
+mod verify;
+mod wire;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use walletport_sandbox::Faults;
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+
+use ledger::{Book, Sent, Via};
+use wire::{Answer, Rng, request};
+
+const APP_KEY: &str = "chaos-app-key-4d2f";
+const CRM_KEY: &str = "chaos-crm-key-91ce";
+const API_TOKEN: &str = "chaos-api-token-6b05";
+/// How long a server may take to announce its address after start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the outbox may take to drain after the load stops.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Arguments of `cargo xtask chaos`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// How many times the server is killed (SIGKILL) and restarted.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rounds: u32,
+    /// The longest a server lives under load before it is killed (each kill comes at a random
+    /// moment between a tenth of this and all of it).
+    #[arg(long, default_value_t = 12)]
+    pub(crate) seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) clients: usize,
+    /// Customers (half credited by hooks, half by the REST API).
+    #[arg(long, default_value_t = 40)]
+    pub(crate) customers: usize,
+    /// Seed of the random choices (time-based when absent; printed either way).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Use this `walletport` binary instead of building `walletport-cli`.
+    #[arg(long)]
+    pub(crate) bin: Option<PathBuf>,
+    /// Keep the work directory (database, config, server logs) even when the run passes.
+    #[arg(long)]
+    pub(crate) keep: bool,
+}
+
+/// Builds (or takes) the binary and runs the chaos scenario; an error when any promise broke.
+pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
+    if args.rounds == 0 || args.seconds == 0 || args.clients == 0 || args.customers < 2 {
+        bail!("--rounds, --seconds and --clients must be positive and --customers at least 2");
+    }
+    let bin = match &args.bin {
+        Some(b) => b.clone(),
+        None => build(root)?,
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let dir = std::env::temp_dir().join(format!("walletport-chaos-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    eprintln!("chaos: seed {seed}, work dir {}", dir.display());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let started = Instant::now();
+    let result = runtime.block_on(chaos(&bin, &dir, args, seed));
+    match &result {
+        Ok(summary) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", serde_json::to_string_pretty(summary)?)?;
+            eprintln!("chaos: passed in {:.1}s", started.elapsed().as_secs_f64());
+            if !args.keep {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        Err(_) => eprintln!(
+            "chaos: FAILED; database, config and server logs kept in {}",
+            dir.display()
+        ),
+    }
+    result.map(|_| ())
+}
+
+/// `cargo build -p walletport-cli`, returning the built `walletport` executable.
+fn build(root: &Path) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("chaos: cargo build -p walletport-cli");
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "walletport-cli",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo build")?;
+    if !out.status.success() {
+        bail!("cargo build -p walletport-cli failed ({})", out.status);
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "walletport")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| anyhow!("cargo build did not report the walletport executable"))
+}
+
+/// One `walletport serve` process; killed (SIGKILL) when dropped.
+struct Server {
+    child: Option<Child>,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path, config: &Path, n: u32) -> anyhow::Result<Self> {
+        let log = dir.join(format!("serve-{n}.log"));
+        let stderr = std::fs::File::create(&log).context("server log")?;
+        let mut cmd = Command::new(bin);
+        cmd.args(["--config"])
+            .arg(config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(stderr.try_clone().context("server log")?)
+            .stderr(stderr);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("WALLETPORT_") {
+                cmd.env_remove(k);
+            }
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut server = Self {
+            child: Some(child),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let text = std::fs::read_to_string(&server.log).unwrap_or_default();
+            if let Some(addr) = text
+                .split("walletport gateway on http://")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.parse().ok())
+            {
+                server.addr = addr;
+                return Ok(server);
+            }
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!("server {n} exited at start ({status}):\n{}", tail(&text));
+            }
+            if Instant::now() > deadline {
+                bail!("server {n} did not announce its address:\n{}", tail(&text));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, like a crash or the OOM killer.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM; waits (bounded) for a clean exit.
+    fn terminate(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("the server is not running");
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        if !sent.is_ok_and(|s| s.success()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("could not send SIGTERM");
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().context("waiting for the server")? {
+                if status.success() {
+                    return Ok(());
+                }
+                bail!("the server exited with {status} after SIGTERM");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server did not stop within 30s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn write_config(dir: &Path, vendor: &str) -> anyhow::Result<PathBuf> {
+    let db = dir.join("chaos.db");
+    let toml = format!(
+        r#"[provider]
+kind = "passquare"
+app_key = "{APP_KEY}"
+base_url = "{vendor}"
+plan = "200/s"
+timeout = "2s"
+
+[server]
+database = "sqlite://{db}?mode=rwc"
+api_token = "{API_TOKEN}"
+request_timeout = "10s"
+
+[hooks.passquare]
+crm_key = "{CRM_KEY}"
+
+[outbox]
+lease = "2s"
+poll_interval = "50ms"
+backoff_base = "20ms"
+backoff_max = "500ms"
+max_attempts = 100
+"#,
+        db = db.display()
+    );
+    let path = dir.join("walletport.toml");
+    std::fs::write(&path, toml).context("writing the config")?;
+    Ok(path)
+}
+
+fn phone(customer: usize) -> String {
+    format!("+4207300{customer:05}")
+}
+
+/// Even customers are credited by hooks, odd ones by the REST API.
+fn via_of(customer: usize) -> Via {
+    if customer.is_multiple_of(2) {
+        Via::Hook
+    } else {
+        Via::Api
+    }
+}
+
+/// The address of the live server, or `None` while it is down.
+type Live = Arc<RwLock<Option<SocketAddr>>>;
+
+fn live(addr: &Live) -> Option<SocketAddr> {
+    *addr
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn set_live(addr: &Live, value: Option<SocketAddr>) {
+    *addr
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+}
+
+async fn credit(addr: SocketAddr, s: &Sent) -> anyhow::Result<Answer> {
+    match s.via {
+        Via::Hook => {
+            let body = json!({"crm_key": CRM_KEY, "method": "addBalance", "customer": {
+                "phone": phone(s.customer), "sum": s.amount.to_string(), "transactionId": s.tx}});
+            request(addr, "POST", "/hooks/passquare", None, Some(&body)).await
+        }
+        Via::Api => {
+            let body = json!({"amount": s.amount.to_string(), "transaction_id": s.tx});
+            let path = format!("/api/customers/{}/credits", phone(s.customer));
+            request(addr, "POST", &path, Some(API_TOKEN), Some(&body)).await
+        }
+    }
+}
+
+/// What one client saw: its attempts, and answers that break the contract (4xx to a valid call).
+#[derive(Debug, Default)]
+struct ClientLog {
+    sent: Vec<Sent>,
+    refused: Vec<String>,
+    failed: u64,
+}
+
+async fn client(
+    id: usize,
+    addr: Live,
+    stop: Arc<AtomicBool>,
+    customers: usize,
+    seed: u64,
+) -> ClientLog {
+    let mut rng = Rng::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
+    let mut log = ClientLog::default();
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(target) = live(&addr) else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let mut s = if !log.sent.is_empty() && rng.unit() < 0.15 {
+            let i = rng.below(log.sent.len() as u64) as usize;
+            Sent {
+                acked: false,
+                ..log.sent[i].clone()
+            }
+        } else {
+            seq += 1;
+            let customer = rng.below(customers as u64) as usize;
+            Sent {
+                customer,
+                tx: format!("chaos-{id}-{seq}"),
+                amount: Decimal::new(100 + rng.below(9_900) as i64, 2),
+                via: via_of(customer),
+                acked: false,
+            }
+        };
+        match credit(target, &s).await {
+            Ok(a) if a.ok() => s.acked = true,
+            Ok(a) if a.status >= 500 => log.failed += 1,
+            Ok(a) => log
+                .refused
+                .push(format!("{} {}: {} {}", s.tx, s.amount, a.status, a.body)),
+            Err(_) => {
+                log.failed += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        log.sent.push(s);
+    }
+    log
+}
+
+/// Sends `call` until a 2xx comes back (bounded): setup and verification run against a live
+/// server, where a failure is a finding only if it persists.
+async fn until_ok<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<Answer>
+where
+    F: std::future::Future<Output = anyhow::Result<Answer>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = match call().await {
+            Ok(a) if a.ok() => return Ok(a),
+            Ok(a) => format!("{} {}", a.status, a.body),
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() > deadline {
+            bail!("{what}: no success within 30s (last: {last})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn balance(addr: SocketAddr, customer: usize) -> anyhow::Result<Decimal> {
+    let path = format!("/api/customers/{}/balance", phone(customer));
+    let a = until_ok("balance", || {
+        request(addr, "GET", &path, Some(API_TOKEN), None)
+    })
+    .await?;
+    a.body["points"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow!("balance answer without points: {}", a.body))
+}
+
+/// Waits (bounded) until the outbox has nothing pending.
+async fn wait_for_drain(target: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let a = until_ok("listing the outbox", || {
+            request(
+                target,
+                "GET",
+                "/api/outbox?list=pending&limit=1",
+                Some(API_TOKEN),
+                None,
+            )
+        })
+        .await?;
+        if a.body["items"].as_array().is_some_and(Vec::is_empty) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the outbox did not drain within {DRAIN_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result<Value> {
+    let mut rng = Rng::new(seed);
+    let emu_config = PassquareEmulatorConfig {
+        app_key: APP_KEY.into(),
+        faults: Faults {
+            unavailable_rate: 0.05,
+            seed,
+            ..Faults::default()
+        },
+        ..PassquareEmulatorConfig::unlimited()
+    };
+    let (emu_server, emu) = PassquareEmulator::spawn(emu_config, "127.0.0.1:0".parse()?)
+        .await
+        .context("starting the Passquare emulator")?;
+    let config = write_config(dir, &emu_server.base_url())?;
+    let mut server = Server::start(bin, dir, &config, 0)?;
+    for c in 0..args.customers {
+        let body = json!({"phone": phone(c), "name": format!("Chaos {c}")});
+        until_ok("creating customers", || {
+            request(
+                server.addr,
+                "POST",
+                "/api/customers",
+                Some(API_TOKEN),
+                Some(&body),
+            )
+        })
+        .await?;
+    }
+
+    // The customers reach the vendor before the load starts: a delivery carries the customer's
+    // state at send time, so from here on the vendor must only see API credits (no echo of hooks).
+    wait_for_drain(server.addr).await?;
+
+    let addr: Live = Arc::new(RwLock::new(Some(server.addr)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..args.clients)
+        .map(|id| tokio::spawn(client(id, addr.clone(), stop.clone(), args.customers, seed)))
+        .collect();
+    let mut kills = Vec::new();
+    for round in 1..=args.rounds {
+        let max = args.seconds as f64;
+        let life = Duration::from_secs_f64(max / 10.0 + rng.unit() * max * 0.9);
+        tokio::time::sleep(life).await;
+        set_live(&addr, None);
+        server.kill9();
+        kills.push(life.as_secs_f64());
+        eprintln!(
+            "chaos: round {round}: SIGKILL after {:.2}s under load",
+            life.as_secs_f64()
+        );
+        server = Server::start(bin, dir, &config, round)?;
+        set_live(&addr, Some(server.addr));
+    }
+    // The last server takes load for a moment too, then the load stops.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut book = Book::default();
+    let mut refused = Vec::new();
+    let mut failed = 0;
+    for c in clients {
+        let log = c.await.context("a client task failed")?;
+        book.add(log.sent)?;
+        refused.extend(log.refused);
+        failed += log.failed;
+    }
+    let (credits, acked, attempts) = book.counts();
+    eprintln!(
+        "chaos: {attempts} credit requests ({credits} distinct, {acked} acknowledged, {failed} failed by the crashes)"
+    );
+    let mut violations: Vec<String> = refused
+        .iter()
+        .take(20)
+        .map(|r| format!("a valid credit was refused: {r}"))
+        .collect();
+    let target = server.addr;
+
+    // 1. Acknowledged REST credits are present; unacknowledged ones are probed (and so applied).
+    let probed = verify::probe_all(target, &book).await?;
+    let (found, missing) = (probed.found, probed.missing);
+    violations.extend(probed.violations);
+    eprintln!("chaos: unacknowledged credits: {found} had been applied, {missing} had not");
+
+    // 2. Every credit exactly once: balances are the sums.
+    let mut balances = Vec::new();
+    for customer in 0..args.customers {
+        let got = balance(target, customer).await?;
+        let want = book.total(customer);
+        if got != want {
+            violations.push(format!(
+                "customer {customer} ({:?}) has balance {got}, the sum of its credits is {want}",
+                via_of(customer)
+            ));
+        }
+        balances.push(got);
+    }
+
+    // 3. The outbox drains; the vendor shows the CRM's balances; no dead letters.
+    if let Err(e) = wait_for_drain(target).await {
+        violations.push(format!("{e:#}"));
+    }
+    let dead = until_ok("listing dead letters", || {
+        request(
+            target,
+            "GET",
+            "/api/outbox?list=dead&limit=1000",
+            Some(API_TOKEN),
+            None,
+        )
+    })
+    .await?;
+    let dead_letters = dead.body["items"].as_array().map_or(0, Vec::len);
+    if dead_letters > 0 {
+        violations.push(format!(
+            "{dead_letters} dead letters without a permanent vendor error: {}",
+            dead.body
+        ));
+    }
+    for (customer, crm) in balances.iter().enumerate() {
+        let vendor = emu.customer(&phone(customer)).map(|c| c.balance);
+        let expected = match via_of(customer) {
+            Via::Api => Some(*crm),
+            // Passquare's own credits are not echoed back to it.
+            Via::Hook => Some(Decimal::ZERO),
+        };
+        if vendor.map(|v| v.normalize()) != expected.map(|e| e.normalize()) {
+            violations.push(format!(
+                "customer {customer}: the vendor shows {vendor:?}, expected {expected:?}"
+            ));
+        }
+    }
+    let vendor_requests = emu.request_count();
+
+    // 4. A clean stop.
+    if let Err(e) = server.terminate() {
+        violations.push(format!("graceful stop: {e:#}"));
+    }
+    if !violations.is_empty() {
+        for v in &violations {
+            eprintln!("chaos: VIOLATION: {v}");
+        }
+        bail!("{} violations (first: {})", violations.len(), violations[0]);
+    }
+    Ok(json!({
+        "seed": seed,
+        "rounds": args.rounds,
+        "kills_after_seconds": kills,
+        "credit_requests": attempts,
+        "credits": credits,
+        "acknowledged": acked,
+        "failed_by_crashes": failed,
+        "unacknowledged_found_applied": found,
+        "unacknowledged_found_missing": missing,
+        "vendor_requests": vendor_requests,
+        "vendor_faults_injected": emu.faults_injected(),
+        "dead_letters": dead_letters,
+    }))
+}

@@ -1,0 +1,211 @@
+//! Throw-away databases for the gateway benchmarks: a SQLite file in a temp directory, or a
+//! PostgreSQL database of its own on the local server, created for the run and dropped after it
+//! (also when the run fails), plus the seeding helpers the benchmarks share.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use futures::StreamExt;
+use serde::Serialize;
+use sqlx::Connection as _;
+use sqlx::postgres::PgConnection;
+use walletport_core::{Customer, Phone};
+use walletport_store::{Store, StoreOptions, WriteOpts};
+
+/// Which store a benchmark runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum BackendKind {
+    /// One file, `synchronous=FULL`, WAL.
+    Sqlite,
+    /// The local PostgreSQL server (a fresh database per run).
+    Postgres,
+}
+
+impl BackendKind {
+    /// The lower-case name used in reports.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// `--backend sqlite|postgres|both`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BackendChoice {
+    /// SQLite only.
+    Sqlite,
+    /// PostgreSQL only.
+    Postgres,
+    /// SQLite, then PostgreSQL.
+    Both,
+}
+
+impl BackendChoice {
+    /// The backends to run, in order.
+    pub(crate) fn kinds(self) -> Vec<BackendKind> {
+        match self {
+            Self::Sqlite => vec![BackendKind::Sqlite],
+            Self::Postgres => vec![BackendKind::Postgres],
+            Self::Both => vec![BackendKind::Sqlite, BackendKind::Postgres],
+        }
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A database that exists for one benchmark phase.
+pub(crate) struct TempDb {
+    /// The database URL the store and the baseline connect to.
+    pub(crate) url: String,
+    /// Which backend.
+    pub(crate) kind: BackendKind,
+    dir: Option<tempfile::TempDir>,
+    /// Dropping it drops the PostgreSQL database.
+    _pg: Option<PgDrop>,
+}
+
+/// Drops the PostgreSQL database when the [`TempDb`] goes away.
+struct PgDrop {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDrop {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // A thread with its own runtime: drop runs inside the benchmark's runtime, which must
+        // not be blocked on, and also while unwinding.
+        let done = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+impl TempDb {
+    /// A fresh database: SQLite in a new temp directory under `sqlite_dir` (the system temp dir
+    /// when `None`), or a new PostgreSQL database on the server at `pg_base`
+    /// (`postgres://USER@HOST:PORT`, no database name).
+    pub(crate) async fn create(
+        kind: BackendKind,
+        pg_base: &str,
+        sqlite_dir: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        match kind {
+            BackendKind::Sqlite => {
+                let dir = match sqlite_dir {
+                    Some(parent) => tempfile::tempdir_in(parent),
+                    None => tempfile::tempdir(),
+                }
+                .context("creating a temp dir for SQLite")?;
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("load.db").display());
+                Ok(Self {
+                    url,
+                    kind,
+                    dir: Some(dir),
+                    _pg: None,
+                })
+            }
+            BackendKind::Postgres => {
+                let base = pg_base.trim_end_matches('/');
+                let admin = format!("{base}/postgres");
+                let mut conn =
+                    tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin))
+                        .await
+                        .map_err(|_| anyhow!("PostgreSQL at {base} did not answer within 5 s"))?
+                        .with_context(|| format!("connecting to PostgreSQL at {base}"))?;
+                let name = format!(
+                    "walletport_load_{}_{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, Ordering::Relaxed)
+                );
+                let sql = format!("CREATE DATABASE \"{name}\"");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("creating database {name}"))?;
+                let _ = conn.close().await;
+                Ok(Self {
+                    url: format!("{base}/{name}"),
+                    kind,
+                    dir: None,
+                    _pg: Some(PgDrop { admin, name }),
+                })
+            }
+        }
+    }
+
+    /// Opens the gateway's store on this database (migrations included).
+    pub(crate) async fn open_store(&self, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
+        let options = StoreOptions {
+            max_connections,
+            ..StoreOptions::default()
+        };
+        walletport_store::connect_with(&self.url, options)
+            .await
+            .map_err(|e| anyhow!("opening the {} store: {e}", self.kind.name()))
+    }
+
+    /// The SQLite file's directory (`None` for PostgreSQL).
+    pub(crate) fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+}
+
+/// The `n`-th benchmark customer's phone: `+42072` and seven digits (Czech mobile numbers,
+/// valid E.164 for up to 10 million customers).
+pub(crate) fn phone(n: u64) -> anyhow::Result<Phone> {
+    Phone::parse(&format!("+42072{:07}", n % 10_000_000))
+        .map_err(|e| anyhow!("benchmark phone {n}: {e}"))
+}
+
+/// Creates customers `0..count` through the store API (`upsert_customer`, no outbox item),
+/// `in_flight` at a time; returns how long it took.
+pub(crate) async fn seed_customers(
+    store: &Arc<dyn Store>,
+    count: u64,
+    in_flight: usize,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut results = futures::stream::iter(0..count)
+        .map(|n| {
+            let store = store.clone();
+            async move {
+                let customer = Customer::new(phone(n)?);
+                store
+                    .upsert_customer(&customer, WriteOpts::now().no_echo())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| anyhow!("seeding customer {n}: {e}"))
+            }
+        })
+        .buffer_unordered(in_flight.max(1));
+    let mut done = 0u64;
+    while let Some(result) = results.next().await {
+        result?;
+        done += 1;
+        if done.is_multiple_of(20_000) {
+            eprintln!("  seeded {done}/{count} customers");
+        }
+    }
+    Ok(started.elapsed())
+}

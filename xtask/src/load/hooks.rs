@@ -1,0 +1,570 @@
+//! `cargo xtask load hooks` (benchmarks 3 and 5): Passquare CRM hooks into the gateway over
+//! real HTTP, beside a plain durable insert per request straight into the same database.
+//!
+//! Per backend (a temp SQLite file; a fresh PostgreSQL database, dropped afterwards): the gateway
+//! runs in this process (`walletport_server::start_on`, `memory` provider, Passquare hooks on,
+//! default store options as `walletport serve` uses), `--customers` customers are seeded through
+//! the store API, and for each `--clients` count the clients — each its own keep-alive `reqwest`
+//! connection — send `readBalance`, then `addBalance` (unique transaction ids, amount 1) for
+//! `--seconds` after a warm-up. Every `addBalance` that got a 2xx must be in the ledger: the sum
+//! of all balances must grow by exactly the acknowledged credits. The baseline ([`baseline`])
+//! does one `BEGIN; INSERT; COMMIT` per credit at the same concurrency.
+//!
+//! Memory (benchmark 5): the peak RSS (`VmHWM`, reset per phase) of this process — gateway,
+//! store and the load clients together — during each backend's hook phase, and with
+//! `--rss-customers` customers in the store while serving ([`memory`]).
+//!
+//! [`baseline`]: super::baseline
+//! [`memory`]: super::memory
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+use walletport_core::{Checked, CustomerKey, Decimal, Provider};
+use walletport_passquare::PassquareHooksConfig;
+use walletport_server::{Gateway, GatewayConfig, RunningGateway, start_on};
+use walletport_store::Store;
+
+use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
+use super::baseline::Baseline;
+use super::drive::{Driven, drive};
+use super::rss::{self, Rss};
+use super::stats::ModeSummary;
+
+/// The `crm_key` the benchmark gateway accepts.
+pub(crate) const CRM_KEY: &str = "load-bench-crm-key";
+
+/// The most connections the baseline opens to PostgreSQL (its default `max_connections` is 100).
+const BASELINE_PG_CONNECTIONS: usize = 64;
+
+/// Arguments of `cargo xtask load hooks`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// Concurrent clients, one measured run per value.
+    #[arg(long, value_delimiter = ',', default_values_t = [32usize, 128])]
+    pub(crate) clients: Vec<usize>,
+    /// Measured seconds per (backend, operation, clients) run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub(crate) seconds: u64,
+    /// Unmeasured warm-up seconds before each run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=30))]
+    pub(crate) warmup: u64,
+    /// Which stores to measure.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub(crate) backend: BackendChoice,
+    /// Customers seeded for the hook runs (the hooks cycle through them).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) customers: u64,
+    /// Customers in the store for the memory phase (benchmark 5); 0 skips it.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub(crate) rss_customers: u64,
+    /// Connections of the gateway's store pool (`walletport serve` uses the default).
+    #[arg(long, default_value_t = walletport_store::StoreOptions::default().max_connections, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub(crate) store_connections: u32,
+    /// What this process runs; `all` runs every (backend, hooks | memory) part in a fresh child
+    /// process of its own, so each peak RSS starts from a clean process.
+    #[arg(long, value_enum, default_value_t = Phase::All, hide = true)]
+    pub(crate) phase: Phase,
+    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
+    #[arg(
+        long,
+        env = "WALLETPORT_LOAD_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub(crate) pg: String,
+}
+
+/// `--phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Phase {
+    /// Every part, each in a child process.
+    All,
+    /// The hook and baseline runs of `--backend`, in this process.
+    Hooks,
+    /// The memory phase (`--rss-customers`) of `--backend`, in this process.
+    Memory,
+}
+
+/// One measured run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Run {
+    /// `sqlite` or `postgres`.
+    pub(crate) backend: BackendKind,
+    /// `readBalance`, `addBalance`, or `baseline insert`.
+    pub(crate) op: &'static str,
+    /// Concurrent clients.
+    pub(crate) clients: usize,
+    /// Rates and latencies.
+    #[serde(flatten)]
+    pub(crate) summary: ModeSummary,
+    /// The first failure, if any.
+    pub(crate) first_error: Option<String>,
+}
+
+/// The durability check of one backend's credits.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Verified {
+    /// Which store.
+    pub(crate) backend: BackendKind,
+    /// `addBalance` hooks answered 2xx (warm-ups included).
+    pub(crate) acknowledged: u64,
+    /// `addBalance` hooks that failed (these may or may not have been applied).
+    pub(crate) failed: u64,
+    /// How much the sum of all balances grew (each credit is 1 point).
+    pub(crate) ledger_growth: Decimal,
+    /// Baseline inserts acknowledged and rows found.
+    pub(crate) baseline_acknowledged: u64,
+    /// Rows in the baseline table.
+    pub(crate) baseline_rows: i64,
+}
+
+/// Peak memory of one phase.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Memory {
+    /// Which store.
+    pub(crate) backend: BackendKind,
+    /// What ran.
+    pub(crate) phase: String,
+    /// Resident before the phase (after seeding).
+    pub(crate) before: Rss,
+    /// Resident after it, with the peak during it.
+    pub(crate) after: Rss,
+    /// Whether the peak was reset at the start of the phase (else it covers the whole process).
+    pub(crate) peak_reset: bool,
+}
+
+/// The JSON summary.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    /// Always `"load hooks"`.
+    pub(crate) benchmark: &'static str,
+    /// CPUs this process may use.
+    pub(crate) cpus: usize,
+    /// Measured seconds per run.
+    pub(crate) seconds: u64,
+    /// Customers the hooks cycle through.
+    pub(crate) customers: u64,
+    /// Every run.
+    pub(crate) runs: Vec<Run>,
+    /// The durability checks.
+    pub(crate) verified: Vec<Verified>,
+    /// Benchmark 5.
+    pub(crate) memory: Vec<Memory>,
+}
+
+/// Runs the benchmark; fails when a request failed or an acknowledged credit is missing.
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    if args.clients.is_empty() || args.clients.iter().any(|c| *c == 0 || *c > 1024) {
+        bail!("--clients takes values 1..=1024");
+    }
+    if args.phase == Phase::All {
+        return super::hooks_parts::run_parts(args);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let report = runtime.block_on(measure(args))?;
+    eprint!("{}", human(&report));
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &report)?;
+    writeln!(out)?;
+    let errors: u64 = report.runs.iter().map(|r| r.summary.errors).sum();
+    if errors > 0 {
+        bail!("load hooks: {errors} request(s) failed; see `first_error` above");
+    }
+    Ok(())
+}
+
+async fn measure(args: &Args) -> anyhow::Result<Report> {
+    let mut report = Report {
+        benchmark: "load hooks",
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        seconds: args.seconds,
+        customers: args.customers,
+        runs: Vec::new(),
+        verified: Vec::new(),
+        memory: Vec::new(),
+    };
+    for kind in args.backend.kinds() {
+        match args.phase {
+            Phase::Hooks | Phase::All => backend_phase(args, kind, &mut report).await?,
+            Phase::Memory => {
+                let m = super::memory::phase(args, kind).await?;
+                report.memory.push(m);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Starts a gateway over `store`: Passquare hooks on, `memory` provider, loopback port 0.
+pub(crate) async fn start_gateway(store: Arc<dyn Store>) -> anyhow::Result<RunningGateway> {
+    let memory = walletport_memory::MemoryProvider::open(&Default::default())
+        .map_err(|e| anyhow!("memory provider: {e}"))?;
+    let provider: Arc<dyn Provider> = Checked::wrap(Arc::new(memory));
+    let mut config = GatewayConfig::default();
+    config.server.listen = "127.0.0.1:0".parse().context("loopback address")?;
+    config.hooks.passquare = Some(PassquareHooksConfig::with_crm_key(CRM_KEY));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the gateway listener")?;
+    start_on(listener, &config, Gateway::new(store, provider))
+        .await
+        .map_err(|e| anyhow!("starting the gateway: {e}"))
+}
+
+async fn backend_phase(args: &Args, kind: BackendKind, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!(
+        "load hooks: {} — seeding {} customers",
+        kind.name(),
+        args.customers
+    );
+    let db = TempDb::create(kind, &args.pg, None).await?;
+    let store = db.open_store(args.store_connections).await?;
+    seed_customers(&store, args.customers, 16).await?;
+    let gateway = start_gateway(store.clone()).await?;
+    let url = format!("{}/hooks/passquare", gateway.base_url());
+    let peak_reset = rss::reset_peak();
+    let before = rss::read();
+    let (warmup, window) = (
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.seconds),
+    );
+    let sum_before = balance_sum(store.as_ref(), args.customers).await?;
+    let (mut acknowledged, mut failed) = (0, 0);
+    let max_clients = args.clients.iter().copied().max().unwrap_or(1);
+    // One connection per client, except that PostgreSQL allows 100 in all (other users too).
+    let connections = match kind {
+        BackendKind::Sqlite => max_clients,
+        BackendKind::Postgres => max_clients.min(BASELINE_PG_CONNECTIONS),
+    };
+    for &clients in &args.clients {
+        for op in ["readBalance", "addBalance"] {
+            eprintln!("load hooks: {} {op} × {clients} clients", kind.name());
+            let d = hooks_run(&url, op, clients, args.customers, warmup, window).await;
+            if op == "addBalance" {
+                acknowledged += d.ok_total;
+                failed += d.failed_total;
+            }
+            report.runs.push(run_of(kind, op, clients, d));
+        }
+    }
+    let after = rss::read();
+    gateway.shutdown().await;
+    let sum_after = balance_sum(store.as_ref(), args.customers).await?;
+    // The baseline after the gateway, so the gateway's peak RSS does not include its pool.
+    let baseline_reset = rss::reset_peak();
+    let baseline_before = rss::read();
+    let baseline = Baseline::open(kind, &db.url, u32::try_from(connections).unwrap_or(64)).await?;
+    let (mut baseline_ack, mut baseline_failed) = (0, 0);
+    for &clients in &args.clients {
+        eprintln!(
+            "load hooks: {} baseline insert × {clients} clients",
+            kind.name()
+        );
+        let d = baseline_run(&baseline, clients, args.customers, warmup, window).await;
+        baseline_ack += d.ok_total;
+        baseline_failed += d.failed_total;
+        report
+            .runs
+            .push(run_of(kind, "baseline insert", clients, d));
+    }
+    let baseline_after = rss::read();
+    let baseline_rows = baseline.rows().await?;
+    baseline.close().await;
+    store.close().await;
+    let verified = Verified {
+        backend: kind,
+        acknowledged,
+        failed,
+        ledger_growth: sum_after - sum_before,
+        baseline_acknowledged: baseline_ack,
+        baseline_rows,
+    };
+    check(&verified, baseline_failed)?;
+    report.verified.push(verified);
+    report.memory.push(Memory {
+        backend: kind,
+        phase: format!(
+            "gateway serving the hook runs ({} customers, clients {:?}; the load clients share \
+             the process)",
+            args.customers, args.clients
+        ),
+        before,
+        after,
+        peak_reset,
+    });
+    report.memory.push(Memory {
+        backend: kind,
+        phase: format!(
+            "baseline: plain inserts, clients {:?}, {connections} connections",
+            args.clients
+        ),
+        before: baseline_before,
+        after: baseline_after,
+        peak_reset: baseline_reset,
+    });
+    drop(db);
+    Ok(())
+}
+
+/// Every acknowledged credit is in the ledger exactly once; failed ones at most once.
+fn check(v: &Verified, baseline_failed: u64) -> anyhow::Result<()> {
+    let low = Decimal::from(v.acknowledged);
+    let high = Decimal::from(v.acknowledged + v.failed);
+    if v.ledger_growth < low || v.ledger_growth > high {
+        bail!(
+            "{}: the ledger grew by {} but {} credits were acknowledged ({} failed)",
+            v.backend.name(),
+            v.ledger_growth,
+            v.acknowledged,
+            v.failed
+        );
+    }
+    let rows = u64::try_from(v.baseline_rows).unwrap_or(0);
+    if rows < v.baseline_acknowledged || rows > v.baseline_acknowledged + baseline_failed {
+        bail!(
+            "{}: the baseline table has {rows} rows for {} acknowledged inserts",
+            v.backend.name(),
+            v.baseline_acknowledged
+        );
+    }
+    Ok(())
+}
+
+fn run_of(backend: BackendKind, op: &'static str, clients: usize, d: Driven) -> Run {
+    Run {
+        backend,
+        op,
+        clients,
+        summary: d.summary,
+        first_error: d.first_error,
+    }
+}
+
+/// The sum of the balances of customers `0..count`.
+pub(crate) async fn balance_sum(store: &dyn Store, count: u64) -> anyhow::Result<Decimal> {
+    let now = chrono::Utc::now();
+    let mut sum = Decimal::ZERO;
+    for n in 0..count {
+        let customer = store
+            .get_customer(&CustomerKey::Phone(phone(n)?))
+            .await
+            .map_err(|e| anyhow!("reading customer {n}: {e}"))?
+            .ok_or_else(|| anyhow!("customer {n} is missing"))?;
+        let balance = store
+            .balance(&customer.id, now)
+            .await
+            .map_err(|e| anyhow!("balance of customer {n}: {e}"))?;
+        sum += balance.points;
+    }
+    Ok(sum)
+}
+
+/// The hook body for request `n`: customers in turn; credits of 1 with a unique id.
+pub(crate) fn hook_body(op: &str, n: u64, customers: u64, run: &str) -> anyhow::Result<Vec<u8>> {
+    let mut customer = json!({ "phone": phone(n % customers)?.as_str() });
+    if op == "addBalance" {
+        customer["sum"] = json!("1");
+        customer["transactionId"] = json!(format!("load-{run}-{n}"));
+    }
+    let body = json!({ "crm_key": CRM_KEY, "method": op, "customer": customer });
+    Ok(serde_json::to_vec(&body)?)
+}
+
+/// Sends one hook and checks the documented answer (`success: true`).
+pub(crate) async fn send_hook(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_success() && answer["success"] == json!(true) {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))
+    }
+}
+
+/// A keep-alive client for one load task (one connection, reused).
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Drives `op` hooks at `url` from `clients` keep-alive clients.
+pub(crate) async fn hooks_run(
+    url: &str,
+    op: &'static str,
+    clients: usize,
+    customers: u64,
+    warmup: Duration,
+    window: Duration,
+) -> Driven {
+    let url: Arc<str> = Arc::from(url);
+    // Transaction ids stay unique across runs and processes sharing a database.
+    let run: Arc<str> = Arc::from(format!("{}-{clients}-{}", std::process::id(), rand_tag()));
+    drive(
+        clients,
+        warmup,
+        window,
+        |_| http_client(),
+        move |client: reqwest::Client, n| {
+            let (url, run) = (url.clone(), run.clone());
+            async move {
+                let body = hook_body(op, n, customers, &run).map_err(|e| e.to_string())?;
+                send_hook(&client, &url, body).await
+            }
+        },
+    )
+    .await
+}
+
+async fn baseline_run(
+    baseline: &Baseline,
+    clients: usize,
+    customers: u64,
+    warmup: Duration,
+    window: Duration,
+) -> Driven {
+    let run: Arc<str> = Arc::from(format!("{clients}-{}", rand_tag()));
+    drive(
+        clients,
+        warmup,
+        window,
+        |_| baseline.clone(),
+        move |b: Baseline, n| {
+            let run = run.clone();
+            async move {
+                let customer = format!("customer-{}", n % customers);
+                b.credit(&customer, &format!("base-{run}-{n}")).await
+            }
+        },
+    )
+    .await
+}
+
+/// A short tag that differs between runs.
+fn rand_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{nanos:08x}")
+}
+
+fn human(r: &Report) -> String {
+    let mut s = format!(
+        "\nload hooks: {} CPUs, {} s per run, {} customers\n{:<9} {:<16} {:>7} {:>10} {:>9} {:>9} {:>7}\n",
+        r.cpus,
+        r.seconds,
+        r.customers,
+        "backend",
+        "op",
+        "clients",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors"
+    );
+    if r.runs.is_empty() {
+        s.clear();
+    }
+    for run in &r.runs {
+        s.push_str(&format!(
+            "{:<9} {:<16} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>7}\n",
+            run.backend.name(),
+            run.op,
+            run.clients,
+            run.summary.rate_per_s,
+            run.summary.p50_ms,
+            run.summary.p99_ms,
+            run.summary.errors
+        ));
+    }
+    for v in &r.verified {
+        s.push_str(&format!(
+            "{}: {} credits acknowledged, ledger grew by {}; baseline {} acknowledged, {} rows\n",
+            v.backend.name(),
+            v.acknowledged,
+            v.ledger_growth,
+            v.baseline_acknowledged,
+            v.baseline_rows
+        ));
+    }
+    for m in &r.memory {
+        s.push_str(&format!(
+            "memory {} [{}]: RSS {:.1} MiB before, {:.1} MiB after, peak {:.1} MiB{}\n",
+            m.backend.name(),
+            m.phase,
+            m.before.rss_mib,
+            m.after.rss_mib,
+            m.after.peak_mib,
+            if m.peak_reset {
+                ""
+            } else {
+                " (peak not resettable: whole process)"
+            }
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_hook_credits_are_in_the_ledger() {
+        let db = TempDb::create(BackendKind::Sqlite, "", None)
+            .await
+            .expect("db");
+        let store = db.open_store(8).await.expect("store");
+        seed_customers(&store, 10, 4).await.expect("seed");
+        let gateway = start_gateway(store.clone()).await.expect("gateway");
+        let url = format!("{}/hooks/passquare", gateway.base_url());
+        let window = Duration::from_millis(300);
+        let read = hooks_run(&url, "readBalance", 4, 10, Duration::ZERO, window).await;
+        assert!(
+            read.summary.requests > 0 && read.summary.errors == 0,
+            "{read:?}"
+        );
+        let add = hooks_run(&url, "addBalance", 4, 10, Duration::ZERO, window).await;
+        assert!(add.ok_total > 0 && add.failed_total == 0, "{add:?}");
+        gateway.shutdown().await;
+        let sum = balance_sum(store.as_ref(), 10).await.expect("sum");
+        assert_eq!(sum, Decimal::from(add.ok_total));
+        let baseline = Baseline::open(BackendKind::Sqlite, &db.url, 4)
+            .await
+            .expect("baseline");
+        let d = baseline_run(&baseline, 4, 10, Duration::ZERO, window).await;
+        assert_eq!(baseline.rows().await.expect("rows"), d.ok_total as i64);
+        baseline.close().await;
+        store.close().await;
+    }
+}

@@ -1,0 +1,152 @@
+//! `cargo xtask load hooks` split into processes: each (backend, hooks | memory) part runs in a
+//! fresh child process (`--phase hooks|memory --backend KIND`), so every peak RSS of benchmark 5
+//! starts from a clean process instead of the memory an earlier part left to the allocator. The
+//! children print their own tables on stderr; this merges their JSON reports into one.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use super::backend::BackendKind;
+use super::hooks::Args;
+
+/// Runs every part in a child process and prints the merged report.
+pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let mut parts: Vec<(BackendKind, &str)> = args
+        .backend
+        .kinds()
+        .into_iter()
+        .map(|k| (k, "hooks"))
+        .collect();
+    if args.rss_customers > 0 {
+        parts.extend(args.backend.kinds().into_iter().map(|k| (k, "memory")));
+    }
+    let mut merged = json!({
+        "benchmark": "load hooks",
+        "cpus": std::thread::available_parallelism().map_or(1, usize::from),
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "customers": args.customers,
+        "rss_customers": args.rss_customers,
+        "store_connections": args.store_connections,
+        "runs": [],
+        "verified": [],
+        "memory": [],
+    });
+    for (kind, phase) in parts {
+        let out = Command::new(&exe)
+            .args(child_args(args, kind, phase))
+            .env(super::REEXEC_ENV, "1")
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running the {} {phase} part", kind.name()))?;
+        if !out.status.success() {
+            bail!(
+                "load hooks: the {} {phase} part failed ({})",
+                kind.name(),
+                out.status
+            );
+        }
+        let part: Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("reading the {} {phase} part's report", kind.name()))?;
+        for key in ["runs", "verified", "memory"] {
+            let items = part[key].as_array().cloned().unwrap_or_default();
+            if let Some(all) = merged[key].as_array_mut() {
+                all.extend(items);
+            }
+        }
+    }
+    eprint!("{}", human(&merged));
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &merged)?;
+    writeln!(stdout)?;
+    Ok(())
+}
+
+fn child_args(args: &Args, kind: BackendKind, phase: &str) -> Vec<String> {
+    let clients: Vec<String> = args.clients.iter().map(usize::to_string).collect();
+    [
+        "load",
+        "hooks",
+        "--phase",
+        phase,
+        "--backend",
+        kind.name(),
+        "--clients",
+        &clients.join(","),
+        "--seconds",
+        &args.seconds.to_string(),
+        "--warmup",
+        &args.warmup.to_string(),
+        "--customers",
+        &args.customers.to_string(),
+        "--rss-customers",
+        &args.rss_customers.to_string(),
+        "--store-connections",
+        &args.store_connections.to_string(),
+        "--pg",
+        &args.pg,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// The merged report as the tables `docs/benchmarks.md` shows.
+fn human(r: &Value) -> String {
+    let num = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    let mut s = format!(
+        "\nload hooks (merged): {} CPUs, {} s per run after {} s warm-up, {} customers, store pool {}\n\
+         {:<9} {:<16} {:>7} {:>10} {:>9} {:>9} {:>7}\n",
+        r["cpus"],
+        r["seconds"],
+        r["warmup"],
+        r["customers"],
+        r["store_connections"],
+        "backend",
+        "op",
+        "clients",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors"
+    );
+    for run in r["runs"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "{:<9} {:<16} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>7}\n",
+            text(&run["backend"]),
+            text(&run["op"]),
+            run["clients"].as_u64().unwrap_or(0),
+            num(&run["rate_per_s"]),
+            num(&run["p50_ms"]),
+            num(&run["p99_ms"]),
+            run["errors"].as_u64().unwrap_or(0)
+        ));
+    }
+    for v in r["verified"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "{}: {} credits acknowledged, ledger grew by {}; baseline {} acknowledged, {} rows\n",
+            text(&v["backend"]),
+            v["acknowledged"],
+            text(&v["ledger_growth"]),
+            v["baseline_acknowledged"],
+            v["baseline_rows"]
+        ));
+    }
+    for m in r["memory"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "memory {} [{}]: RSS {:.1} MiB before, {:.1} MiB after, peak {:.1} MiB\n",
+            text(&m["backend"]),
+            text(&m["phase"]),
+            num(&m["before"]["rss_mib"]),
+            num(&m["after"]["rss_mib"]),
+            num(&m["after"]["peak_mib"])
+        ));
+    }
+    s
+}
