@@ -105,7 +105,9 @@ pub fn envelope_error(
     let flagged = envelope.and_then(|e| e.error).unwrap_or(false);
     let code = body_code
         .filter(|c| *c >= 400)
-        .or_else(|| (resp.status >= 400).then_some(u64::from(resp.status)));
+        // Every non-2xx status is a failure, also an unflagged 1xx or 3xx (a redirect the
+        // client did not follow, a 304): its body is not the answer to our request.
+        .or_else(|| (!(200..300).contains(&resp.status)).then_some(u64::from(resp.status)));
     let raw = resp.text();
     let message = envelope
         .and_then(|e| e.message.clone())
@@ -170,6 +172,10 @@ pub fn envelope_error(
             _ if lower.starts_with("provided ") || lower.contains("invalid") => (
                 ErrorKind::InvalidInput,
                 format!("Passteam rejected the request: {message}"),
+            ),
+            c if c < 200 || (300..400).contains(&c) => (
+                ErrorKind::Unexpected,
+                format!("Passteam answered with HTTP {c}, not a 2xx"),
             ),
             _ => (
                 ErrorKind::Unexpected,

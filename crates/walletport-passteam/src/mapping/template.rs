@@ -58,10 +58,16 @@ pub fn parse_getatoken_response(resp: &HttpResponse) -> Result<SecretString> {
     };
     match token {
         Some(t) if !t.trim().is_empty() => Ok(SecretString::from(t.trim().to_owned())),
+        // Keep the status but not the body: it may hold a token under a key we do not know.
         _ => Err(Error::new(
             walletport_core::ErrorKind::Unauthenticated,
             "getatoken returned no token",
-        )),
+        )
+        .with_vendor(walletport_core::VendorError {
+            status: Some(resp.status),
+            code: None,
+            message: None,
+        })),
     }
 }
 

@@ -140,6 +140,16 @@ pub(crate) async fn credit(
                 .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
         })
         .transpose()?;
+    if input
+        .transaction_id
+        .starts_with(crate::hooks::PASSQUARE_TX_PREFIX)
+    {
+        return Err(Error::invalid_input(format!(
+            "transaction_id must not start with `{}`: that prefix is reserved for Passquare's own credits",
+            crate::hooks::PASSQUARE_TX_PREFIX
+        ))
+        .into());
+    }
     let credit = Credit::new(
         input.amount,
         TransactionId::new(input.transaction_id)?,

@@ -228,7 +228,9 @@ pub fn parse_getpassdata_response(
     let env = parse_envelope(response, operation)?;
     let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
     let data = match env.rest.get("pass-data") {
-        Some(Value::Object(m)) => PassData::from_wire(m).map_err(stamp)?,
+        Some(Value::Object(m)) => {
+            PassData::from_wire(m).map_err(|e| stamp(e.with_vendor(response.vendor_error())))?
+        }
         _ => {
             return Err(stamp(
                 response.error(ErrorKind::Unexpected, "Skycore sent no pass-data"),
