@@ -219,7 +219,8 @@ pub struct CreditInput {
     /// A positive amount.
     #[schema(value_type = String, example = "50")]
     pub amount: Decimal,
-    /// The exactly-once key: repeating it credits nothing more.
+    /// The exactly-once key: repeating it credits nothing more. The prefix `pq:` is reserved
+    /// for Passquare's own credits (from `addBalance` hooks) and refused here.
     pub transaction_id: String,
     /// When the credited points burn, e.g. `30d`, `12h`.
     #[serde(default)]
