@@ -24,7 +24,10 @@
 //! A write returns after its transaction committed. SQLite runs in WAL mode with
 //! `synchronous=FULL`; ledger operations go through one writer task that commits whatever
 //! arrived while the previous commit was syncing in one transaction (group commit), answering
-//! each caller with its own outcome. PostgreSQL relies on its own WAL group commit.
+//! each caller with its own outcome; every other write waits for its turn at a fair gate, so the
+//! outbox worker's claims get in between those commits. On PostgreSQL, credits go through one
+//! writer task the same way: whatever arrived while its previous statement committed is applied
+//! as one statement over arrays (one round trip, one WAL flush for the batch).
 
 mod codec;
 mod error;
@@ -66,7 +69,8 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
     /// How long to wait for a free pooled connection.
     pub acquire_timeout: Duration,
-    /// The most ledger operations the SQLite writer commits in one transaction.
+    /// The most ledger operations the SQLite writer commits in one transaction, and the most
+    /// credits the PostgreSQL writer sends in one statement.
     pub max_batch: usize,
     /// Run the embedded migrations on connect.
     pub migrate: bool,

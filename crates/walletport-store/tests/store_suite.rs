@@ -43,6 +43,7 @@ suite!(
     credit_is_exactly_once_and_conflicts_are_errors,
     racing_credits_with_one_transaction_id_credit_once,
     concurrent_batches_keep_per_item_outcomes,
+    concurrent_credits_with_echo_keep_rows_and_outbox_items,
     lifetime_burns_exactly_at_the_instant_and_sweep_changes_nothing,
     debit_and_set_points,
     inbound_events_are_deduplicated,

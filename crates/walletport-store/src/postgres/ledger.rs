@@ -1,5 +1,7 @@
 //! The ledger on PostgreSQL: one transaction per operation (PostgreSQL group-commits WAL
-//! flushes of concurrent transactions itself).
+//! flushes of concurrent transactions itself). Credits, the hot path, are one statement (one
+//! round trip, an implicit transaction), batched by [`super::credits`]; debits and set-points
+//! read the live balance under the customer's row lock in an explicit transaction.
 //!
 //! Exactly-once: the transaction id is claimed with `INSERT .. ON CONFLICT DO NOTHING` into
 //! `processed_transactions`. A racing request with the same id waits on the unique index until
@@ -11,6 +13,7 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgPool};
 use walletport_core::{Balance, CustomerId, Error, Result};
 
+use super::credits::Job;
 use super::customers::enqueue_in;
 use super::lock_customer;
 use crate::codec::{
@@ -20,6 +23,26 @@ use crate::error::db;
 use crate::model::{EntryKind, LedgerEntry, LedgerOp, LedgerOutcome, WriteOpts};
 use crate::outbox::OutboxKind;
 
+/// A credit in one statement, so one round trip and one implicit transaction: lock the customer
+/// row (outbox ids of one customer stay in commit order), claim the transaction id, and, only
+/// when the claim inserted a row, write the ledger entry and the outbox item. The data
+/// dependencies (`claim` reads `c`, `entry` and `echo` read `claim`) order the steps.
+const CREDIT_SQL: &str = "WITH c AS (\
+     SELECT id FROM customers WHERE id = $2 FOR NO KEY UPDATE), \
+     claim AS (\
+     INSERT INTO processed_transactions (transaction_id, customer_id, kind, amount, processed_at) \
+     SELECT $1, c.id, 'credit', $3, $4 FROM c \
+     ON CONFLICT (transaction_id) DO NOTHING RETURNING customer_id), \
+     entry AS (\
+     INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, expires_at) \
+     SELECT customer_id, $1, 'credit', $3, $4, $5 FROM claim WHERE $3 <> 0), \
+     echo AS (\
+     INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
+     SELECT customer_id, $6, $7, $4, $4 FROM claim WHERE $8) \
+     SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM claim)";
+
+/// Applies a debit or set-points (credits go through [`super::credits`]; one given here is
+/// applied the same way, in a transaction of its own).
 pub(super) async fn apply(
     pool: &PgPool,
     customer: &CustomerId,
@@ -107,6 +130,70 @@ pub(super) async fn apply(
         applied: true,
         delta,
     })
+}
+
+/// Builds the writer's job for a credit (its rows' values and the outbox payload).
+pub(super) fn credit_job(
+    customer: &CustomerId,
+    op: &LedgerOp,
+    cr: &walletport_core::Credit,
+    opts: WriteOpts,
+    reply: tokio::sync::oneshot::Sender<Result<LedgerOutcome>>,
+) -> Result<Job> {
+    let now = to_ns(opts.now)?;
+    let expires = expiry_ns(now, cr.lifetime());
+    Ok(Job {
+        customer: customer.clone(),
+        op: op.clone(),
+        amount: cr.amount(),
+        now,
+        expires,
+        echo: opts
+            .echo
+            .then(|| ledger_payload(op, cr.amount(), now, expires)),
+        reply,
+    })
+}
+
+/// Applies one credit with [`CREDIT_SQL`] (one statement, one implicit transaction).
+pub(super) async fn credit_alone(pool: &PgPool, job: &Job) -> Result<LedgerOutcome> {
+    let echo = job.echo.is_some();
+    let row = sqlx::query(CREDIT_SQL)
+        .bind(job.op.transaction_id().as_str())
+        .bind(job.customer.as_str())
+        .bind(job.amount)
+        .bind(job.now)
+        .bind(job.expires)
+        .bind(OutboxKind::Balance.as_str())
+        .bind(job.echo.clone().unwrap_or(serde_json::Value::Null))
+        .bind(echo)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("ledger.apply", e))?;
+    let g = |e| db("ledger.apply", e);
+    let found: bool = row.try_get(0).map_err(g)?;
+    let claimed: bool = row.try_get(1).map_err(g)?;
+    if claimed {
+        return Ok(LedgerOutcome {
+            applied: true,
+            delta: job.amount,
+        });
+    }
+    judge_prior(pool, job, found).await
+}
+
+/// The outcome of a credit whose transaction id was not claimed: the id was committed before
+/// (a racing request waited on the unique index until it was), or the customer does not exist
+/// (`found` false). This read sees the committed row.
+pub(super) async fn judge_prior(pool: &PgPool, job: &Job, found: bool) -> Result<LedgerOutcome> {
+    if let Some(prior) = prior(pool, job.op.transaction_id().as_str()).await? {
+        return judge_repeat(&prior.0, &prior.1, prior.2, &job.customer, &job.op);
+    }
+    if found {
+        // Not claimed, yet no row: only an operator deletes processed transactions.
+        return Err(Error::unexpected("processed transaction vanished"));
+    }
+    Err(Error::not_found(format!("no customer `{}`", job.customer)))
 }
 
 async fn prior<'e, E>(exec: E, tx_id: &str) -> Result<Option<(String, String, Decimal)>>

@@ -4,6 +4,7 @@
 //! row (`FOR NO KEY UPDATE`), so outbox ids of one customer are assigned in commit order, and
 //! claims lock the same rows with `SKIP LOCKED`, so two workers never hold one customer.
 
+mod credits;
 mod customers;
 mod ledger;
 mod outbox;
@@ -12,8 +13,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Executor as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection as _, Executor as _};
 use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Error, Result};
 
 use crate::error::{db, redact};
@@ -27,9 +28,13 @@ use crate::outbox::{
 };
 use crate::{Backend, Store, StoreOptions};
 
+/// How long a pooled connection may sit idle before it is pinged on acquire.
+const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The PostgreSQL implementation of [`Store`].
 pub struct PgStore {
     pool: PgPool,
+    credits: tokio::sync::mpsc::Sender<credits::Msg>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -48,9 +53,21 @@ impl PgStore {
                 redact(&e.to_string())
             ))
         })?;
+        // sqlx pings every connection it hands out by default: one more round trip per
+        // operation, as many as the statement itself. Only a connection that sat idle for a
+        // while is checked (a broken one is then replaced); a busy one just failed or worked.
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(|e| db("store.open", e))?;
@@ -66,7 +83,8 @@ impl PgStore {
                     .with_operation("store.migrate")
                 })?;
         }
-        Ok(Self { pool })
+        let credits = credits::spawn_writer(pool.clone(), options.max_batch);
+        Ok(Self { pool, credits })
     }
 
     /// The connection pool, for operators' queries and tests.
@@ -104,6 +122,10 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.credits.send(credits::Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
         self.pool.close().await;
     }
 
@@ -157,7 +179,16 @@ impl Store for PgStore {
         op: &LedgerOp,
         opts: WriteOpts,
     ) -> Result<LedgerOutcome> {
-        ledger::apply(&self.pool, customer, op, opts).await
+        let LedgerOp::Credit(cr) = op else {
+            return ledger::apply(&self.pool, customer, op, opts).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = ledger::credit_job(customer, op, cr, opts, reply)?;
+        self.credits
+            .send(credits::Msg::Job(job))
+            .await
+            .map_err(|_| credits::stopped())?;
+        answer.await.map_err(|_| credits::stopped())?
     }
 
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {

@@ -5,7 +5,7 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use walletport_core::{CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result};
 
-use super::begin;
+use super::{Db, begin};
 use crate::codec::{
     RawCard, RawCustomer, customer_payload, fields_to_json, merge_card, merge_customer,
     new_customer_id, parse_decimal, parse_json, patch_card, status_str, to_ns, validate_card,
@@ -139,10 +139,10 @@ fn json_text(f: &walletport_core::Fields) -> String {
     fields_to_json(f).to_string()
 }
 
-pub(super) async fn upsert(pool: &SqlitePool, c: &Customer, opts: WriteOpts) -> Result<Upserted> {
+pub(super) async fn upsert(store: &Db, c: &Customer, opts: WriteOpts) -> Result<Upserted> {
     validate_customer(c)?;
     let now = to_ns(opts.now)?;
-    let mut tx = begin(pool, "customer.upsert").await?;
+    let mut tx = begin(store, "customer.upsert").await?;
     let existing = by_phone(&mut tx, c.phone.as_str()).await?;
     let (merged, id, created) = match existing {
         None => {
@@ -283,7 +283,7 @@ pub(super) async fn list(pool: &SqlitePool, q: &ListCustomers) -> Result<Custome
 }
 
 pub(super) async fn set_percentages(
-    pool: &SqlitePool,
+    store: &Db,
     id: &CustomerId,
     p: Percentages,
     opts: WriteOpts,
@@ -292,7 +292,7 @@ pub(super) async fn set_percentages(
         return Err(Error::invalid_input("no percentage to set"));
     }
     let now = to_ns(opts.now)?;
-    let mut tx = begin(pool, "customer.set_percentages").await?;
+    let mut tx = begin(store, "customer.set_percentages").await?;
     let mut stored = by_id(&mut tx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no customer `{id}`")))?;
@@ -392,14 +392,14 @@ fn card_payload(card: &StoredCard, removed: bool) -> serde_json::Value {
 }
 
 pub(super) async fn attach_card(
-    pool: &SqlitePool,
+    store: &Db,
     customer: &CustomerId,
     card: &NewCard,
     opts: WriteOpts,
 ) -> Result<StoredCard> {
     validate_card(card)?;
     let now = to_ns(opts.now)?;
-    let mut tx = begin(pool, "card.attach").await?;
+    let mut tx = begin(store, "card.attach").await?;
     if by_id(&mut tx, customer).await?.is_none() {
         return Err(Error::not_found(format!("no customer `{customer}`")));
     }
@@ -428,7 +428,7 @@ pub(super) async fn attach_card(
 }
 
 pub(super) async fn update_card(
-    pool: &SqlitePool,
+    store: &Db,
     provider: &str,
     vendor_id: &CardId,
     patch: &CardPatch,
@@ -437,7 +437,7 @@ pub(super) async fn update_card(
     validate_provider(provider)?;
     validate_patch(patch)?;
     let now = to_ns(opts.now)?;
-    let mut tx = begin(pool, "card.update").await?;
+    let mut tx = begin(store, "card.update").await?;
     if let Some(event) = &patch.event_id {
         let seen = sqlx::query("SELECT 1 FROM inbound_events WHERE provider = ? AND event_id = ?")
             .bind(provider)
@@ -517,7 +517,7 @@ async fn insert_event(
 }
 
 pub(super) async fn record_event(
-    pool: &SqlitePool,
+    store: &Db,
     provider: &str,
     event: &str,
     now: DateTime<Utc>,
@@ -525,6 +525,11 @@ pub(super) async fn record_event(
     validate_provider(provider)?;
     validate_event_id(event)?;
     let now = to_ns(now)?;
-    let mut conn = pool.acquire().await.map_err(|e| db("event.record", e))?;
+    let _turn = store.turn().await;
+    let mut conn = store
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| db("event.record", e))?;
     insert_event(&mut conn, provider, event, now).await
 }

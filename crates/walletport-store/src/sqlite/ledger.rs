@@ -1,5 +1,11 @@
 //! The ledger on SQLite: one writer task group-commits ledger operations.
 //!
+//! SQLite has one writer at a time, and a connection that finds the database locked polls with
+//! growing sleeps; against a writer that commits back to back it would hardly ever get in (the
+//! outbox worker's claims starved while credits streamed in). So every write transaction of
+//! the store, this writer's batches included, first takes its turn at the store's fair write
+//! gate (first come, first served): a waiting claim runs right after the current batch.
+//!
 //! Callers send a [`Job`] and wait for its answer. The writer takes whatever is queued (up to
 //! `max_batch`), applies the jobs one after another inside one `BEGIN IMMEDIATE` transaction and
 //! commits once, so N concurrent credits cost one fsync instead of N. Each job gets its own
@@ -15,6 +21,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use walletport_core::{Balance, CustomerId, Error, Result};
 
+use super::Db;
 use super::customers::enqueue_in;
 use crate::codec::{
     checked_sum, expiry_ns, from_ns, judge_repeat, ledger_payload, parse_decimal, parse_percent,
@@ -40,14 +47,18 @@ pub(crate) enum Msg {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Starts the writer task on its own connection.
-pub(crate) fn spawn_writer(conn: SqliteConnection, max_batch: usize) -> mpsc::Sender<Msg> {
+/// Starts the writer task on its own connection; it takes `store`'s write turn for each batch.
+pub(crate) fn spawn_writer(
+    conn: SqliteConnection,
+    store: Db,
+    max_batch: usize,
+) -> mpsc::Sender<Msg> {
     let (tx, rx) = mpsc::channel(max_batch.saturating_mul(16).max(64));
-    tokio::spawn(run(conn, rx, max_batch));
+    tokio::spawn(run(conn, store, rx, max_batch));
     tx
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+async fn run(mut conn: SqliteConnection, store: Db, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     let mut shutdown = None;
     while shutdown.is_none() {
@@ -56,14 +67,11 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, max_batch:
             Msg::Job(j) => batch.push(j),
             Msg::Shutdown(s) => shutdown = Some(s),
         }
-        while shutdown.is_none() && batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(Msg::Job(j)) => batch.push(j),
-                Ok(Msg::Shutdown(s)) => shutdown = Some(s),
-                Err(_) => break,
-            }
-        }
+        drain(&mut rx, &mut batch, &mut shutdown, max_batch);
         if !batch.is_empty() {
+            let _turn = store.turn().await;
+            // Jobs that arrived while this waited for its turn join the batch.
+            drain(&mut rx, &mut batch, &mut shutdown, max_batch);
             commit_batch(&mut conn, std::mem::take(&mut batch)).await;
         }
     }
@@ -72,6 +80,22 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, max_batch:
     }
     if let Some(s) = shutdown {
         let _ = s.send(());
+    }
+}
+
+/// Moves what is queued into `batch` (up to `max_batch`), stopping at a shutdown request.
+fn drain(
+    rx: &mut mpsc::Receiver<Msg>,
+    batch: &mut Vec<Job>,
+    shutdown: &mut Option<oneshot::Sender<()>>,
+    max_batch: usize,
+) {
+    while shutdown.is_none() && batch.len() < max_batch {
+        match rx.try_recv() {
+            Ok(Msg::Job(j)) => batch.push(j),
+            Ok(Msg::Shutdown(s)) => *shutdown = Some(s),
+            Err(_) => break,
+        }
     }
 }
 
@@ -313,13 +337,14 @@ pub(super) async fn entries(
         .collect()
 }
 
-pub(super) async fn sweep(pool: &SqlitePool, now: DateTime<Utc>) -> Result<u64> {
+pub(super) async fn sweep(store: &Db, now: DateTime<Utc>) -> Result<u64> {
     let now = to_ns(now)?;
+    let _turn = store.turn().await;
     let done = sqlx::query(
         "DELETE FROM ledger WHERE kind = 'credit' AND expires_at IS NOT NULL AND expires_at <= ?",
     )
     .bind(now)
-    .execute(pool)
+    .execute(&store.pool)
     .await
     .map_err(|e| db("ledger.sweep", e))?;
     Ok(done.rows_affected())

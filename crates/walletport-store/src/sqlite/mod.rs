@@ -15,7 +15,9 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Connection as _, Executor as _};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use walletport_core::{
     Balance, CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result,
 };
@@ -33,8 +35,53 @@ use crate::{Backend, Store, StoreOptions};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    pool: SqlitePool,
+    store: Db,
     writer: mpsc::Sender<ledger::Msg>,
+}
+
+/// The pool and the store's write gate: SQLite lets one transaction write at a time, and its
+/// own wait for the lock is polling with sleeps of up to 100 ms, which a busy writer (the
+/// ledger's back-to-back group commits) wins almost every time. Every write of the store takes
+/// its turn at this gate first, first come first served, so a waiting write runs next.
+#[derive(Clone)]
+pub(crate) struct Db {
+    /// Readers and the non-ledger writers.
+    pub(crate) pool: SqlitePool,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Waits for this write's turn; the turn lasts until the guard is dropped.
+    pub(crate) async fn turn(&self) -> OwnedMutexGuard<()> {
+        Arc::clone(&self.gate).lock_owned().await
+    }
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`) holding the write turn until it ends.
+pub(crate) struct WriteTx {
+    // Dropped first: an unfinished transaction is rolled back, then the turn is released.
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits, then releases the turn.
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -80,23 +127,30 @@ impl SqliteStore {
         let writer_conn = SqliteConnection::connect_with(&connect)
             .await
             .map_err(|e| db("store.open", e))?;
-        let writer = ledger::spawn_writer(writer_conn, options.max_batch.max(1));
-        Ok(Self { pool, writer })
+        let store = Db {
+            pool,
+            gate: Arc::new(Mutex::new(())),
+        };
+        let writer = ledger::spawn_writer(writer_conn, store.clone(), options.max_batch.max(1));
+        Ok(Self { store, writer })
     }
 
     /// The connection pool, for operators' queries and tests.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.store.pool
     }
 }
 
-pub(crate) async fn begin(
-    pool: &SqlitePool,
-    op: &'static str,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE")
+/// Starts a write transaction once it is this write's turn (the turn first, so no pooled
+/// connection is held while waiting).
+pub(crate) async fn begin(store: &Db, op: &'static str) -> Result<WriteTx> {
+    let turn = store.turn().await;
+    let tx = store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
         .await
-        .map_err(|e| db(op, e))
+        .map_err(|e| db(op, e))?;
+    Ok(WriteTx { tx, _turn: turn })
 }
 
 #[async_trait]
@@ -106,7 +160,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.pool
+        self.store
+            .pool
             .execute("SELECT 1")
             .await
             .map(|_| ())
@@ -118,19 +173,19 @@ impl Store for SqliteStore {
         if self.writer.send(ledger::Msg::Shutdown(tx)).await.is_ok() {
             let _ = rx.await;
         }
-        self.pool.close().await;
+        self.store.pool.close().await;
     }
 
     async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
-        customers::upsert(&self.pool, customer, opts).await
+        customers::upsert(&self.store, customer, opts).await
     }
 
     async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
-        customers::get(&self.pool, key).await
+        customers::get(&self.store.pool, key).await
     }
 
     async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
-        customers::list(&self.pool, query).await
+        customers::list(&self.store.pool, query).await
     }
 
     async fn set_percentages(
@@ -139,7 +194,7 @@ impl Store for SqliteStore {
         percentages: Percentages,
         opts: WriteOpts,
     ) -> Result<StoredCustomer> {
-        customers::set_percentages(&self.pool, customer, percentages, opts).await
+        customers::set_percentages(&self.store, customer, percentages, opts).await
     }
 
     async fn attach_card(
@@ -148,7 +203,7 @@ impl Store for SqliteStore {
         card: &NewCard,
         opts: WriteOpts,
     ) -> Result<StoredCard> {
-        customers::attach_card(&self.pool, customer, card, opts).await
+        customers::attach_card(&self.store, customer, card, opts).await
     }
 
     async fn update_card(
@@ -158,11 +213,11 @@ impl Store for SqliteStore {
         patch: &CardPatch,
         opts: WriteOpts,
     ) -> Result<CardUpdated> {
-        customers::update_card(&self.pool, provider, vendor_card_id, patch, opts).await
+        customers::update_card(&self.store, provider, vendor_card_id, patch, opts).await
     }
 
     async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
-        customers::list_cards(&self.pool, customer).await
+        customers::list_cards(&self.store.pool, customer).await
     }
 
     async fn apply(
@@ -190,15 +245,15 @@ impl Store for SqliteStore {
     }
 
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
-        ledger::balance(&self.pool, customer, now).await
+        ledger::balance(&self.store.pool, customer, now).await
     }
 
     async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
-        ledger::entries(&self.pool, customer, limit).await
+        ledger::entries(&self.store.pool, customer, limit).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64> {
-        ledger::sweep(&self.pool, now).await
+        ledger::sweep(&self.store, now).await
     }
 
     async fn record_inbound_event(
@@ -207,23 +262,23 @@ impl Store for SqliteStore {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        customers::record_event(&self.pool, provider, event_id, now).await
+        customers::record_event(&self.store, provider, event_id, now).await
     }
 
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::enqueue(&self.pool, item, now).await
+        outbox::enqueue(&self.store, item, now).await
     }
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
-        outbox::claim(&self.pool, request).await
+        outbox::claim(&self.store, request).await
     }
 
     async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
-        outbox::complete(&self.pool, worker, ids).await
+        outbox::complete(&self.store, worker, ids).await
     }
 
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
-        outbox::fail(&self.pool, worker, ids, failure).await
+        outbox::fail(&self.store, worker, ids, failure).await
     }
 
     async fn list_outbox(
@@ -233,14 +288,14 @@ impl Store for SqliteStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>> {
-        outbox::list(&self.pool, which, after, limit, now).await
+        outbox::list(&self.store.pool, which, after, limit, now).await
     }
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::retry_dead(&self.pool, id, now).await
+        outbox::retry_dead(&self.store, id, now).await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
-        outbox::stats(&self.pool, now).await
+        outbox::stats(&self.store.pool, now).await
     }
 }

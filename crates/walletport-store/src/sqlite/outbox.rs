@@ -6,8 +6,8 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use walletport_core::{Error, Result};
 
-use super::begin;
 use super::customers::enqueue_in;
+use super::{Db, begin};
 use crate::codec::{parse_json, to_ns};
 use crate::error::db;
 use crate::outbox::{
@@ -45,12 +45,12 @@ fn id_list(ids: &[i64]) -> String {
 }
 
 pub(super) async fn enqueue(
-    pool: &SqlitePool,
+    store: &Db,
     item: &NewOutboxItem,
     now: DateTime<Utc>,
 ) -> Result<OutboxId> {
     let now = to_ns(now)?;
-    let mut tx = begin(pool, "outbox.enqueue").await?;
+    let mut tx = begin(store, "outbox.enqueue").await?;
     let exists = sqlx::query("SELECT 1 FROM customers WHERE id = ?")
         .bind(item.customer_id.as_str())
         .fetch_optional(&mut *tx)
@@ -74,12 +74,12 @@ pub(super) async fn enqueue(
     Ok(OutboxId(id))
 }
 
-pub(super) async fn claim(pool: &SqlitePool, req: &ClaimRequest) -> Result<Vec<OutboxItem>> {
+pub(super) async fn claim(store: &Db, req: &ClaimRequest) -> Result<Vec<OutboxItem>> {
     req.validate()?;
     let now = to_ns(req.now)?;
     let until = crate::codec::expiry_ns(now, Some(req.lease)).unwrap_or(i64::MAX);
     let limit = i64::from(req.limit);
-    let mut tx = begin(pool, "outbox.claim").await?;
+    let mut tx = begin(store, "outbox.claim").await?;
     let candidates: Vec<String> = sqlx::query(
         "SELECT h.customer_id FROM (SELECT customer_id, MIN(id) AS head, \
          MAX(COALESCE(claimed_until, 0)) AS lease FROM outbox GROUP BY customer_id) h \
@@ -96,6 +96,8 @@ pub(super) async fn claim(pool: &SqlitePool, req: &ClaimRequest) -> Result<Vec<O
     .collect::<Result<_, _>>()
     .map_err(|e| db("outbox.claim", e))?;
     if candidates.is_empty() {
+        // Ends the transaction now (a dropped one rolls back later, after the write turn).
+        tx.commit().await.map_err(|e| db("outbox.claim", e))?;
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
@@ -119,6 +121,7 @@ pub(super) async fn claim(pool: &SqlitePool, req: &ClaimRequest) -> Result<Vec<O
     .map_err(|e| db("outbox.claim", e))?;
     let ids = plan_claim(&candidates, &rows, now, req.limit as usize);
     if ids.is_empty() {
+        tx.commit().await.map_err(|e| db("outbox.claim", e))?;
         return Ok(Vec::new());
     }
     let list = id_list(&ids);
@@ -145,25 +148,26 @@ pub(super) async fn claim(pool: &SqlitePool, req: &ClaimRequest) -> Result<Vec<O
     items.iter().map(|r| raw(r)?.into_item(now)).collect()
 }
 
-pub(super) async fn complete(pool: &SqlitePool, worker: &str, ids: &[OutboxId]) -> Result<u64> {
+pub(super) async fn complete(store: &Db, worker: &str, ids: &[OutboxId]) -> Result<u64> {
     validate_worker(worker)?;
     if ids.is_empty() {
         return Ok(0);
     }
     let list = id_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+    let _turn = store.turn().await;
     let done = sqlx::query(
         "DELETE FROM outbox WHERE claimed_by = ? AND id IN (SELECT value FROM json_each(?))",
     )
     .bind(worker)
     .bind(list)
-    .execute(pool)
+    .execute(&store.pool)
     .await
     .map_err(|e| db("outbox.complete", e))?;
     Ok(done.rows_affected())
 }
 
 pub(super) async fn fail(
-    pool: &SqlitePool,
+    store: &Db,
     worker: &str,
     ids: &[OutboxId],
     f: &Failure,
@@ -177,7 +181,7 @@ pub(super) async fn fail(
     }
     let list = id_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
     let error = clip_error(&f.error);
-    let mut tx = begin(pool, "outbox.fail").await?;
+    let mut tx = begin(store, "outbox.fail").await?;
     let owned: Vec<i64> = sqlx::query(
         "SELECT id FROM outbox WHERE claimed_by = ? AND id IN (SELECT value FROM json_each(?))",
     )
@@ -267,13 +271,9 @@ pub(super) async fn list(
     rows.iter().map(|r| raw(r)?.into_item(now)).collect()
 }
 
-pub(super) async fn retry_dead(
-    pool: &SqlitePool,
-    id: OutboxId,
-    now: DateTime<Utc>,
-) -> Result<OutboxId> {
+pub(super) async fn retry_dead(store: &Db, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
     let now = to_ns(now)?;
-    let mut tx = begin(pool, "outbox.retry").await?;
+    let mut tx = begin(store, "outbox.retry").await?;
     let row = sqlx::query("SELECT customer_id, kind, payload FROM outbox_dead WHERE id = ?")
         .bind(id.0)
         .fetch_optional(&mut *tx)

@@ -216,3 +216,56 @@ pub(crate) async fn debit_and_set_points(store: Arc<dyn Store>) {
         ]
     );
 }
+
+/// Many credits at once (one group commit on either backend): each keeps its own outcome —
+/// unknown customers are `NotFound`, every applied credit has its ledger row with its expiry and
+/// exactly one outbox item, and none of the failures disturbs the others.
+pub(crate) async fn concurrent_credits_with_echo_keep_rows_and_outbox_items(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    let before = pending(&*store).await.len();
+    let ghost = CustomerId::new("no-such-customer").unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60u32 {
+        let (store, a, b, ghost) = (store.clone(), a.clone(), b.clone(), ghost.clone());
+        tasks.push(tokio::spawn(async move {
+            let who = match i % 3 {
+                0 => ghost,
+                1 => a,
+                _ => b,
+            };
+            let lifetime = i.is_multiple_of(2).then(|| Duration::from_secs(60));
+            let c = Credit::new(Decimal::from(i + 1), tx(&format!("e-{i}")), lifetime).unwrap();
+            store.credit(&who, &c, opts()).await
+        }));
+    }
+    let mut applied = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(o) => {
+                assert!(o.applied && i % 3 != 0);
+                assert_eq!(o.delta, Decimal::from(i as u32 + 1));
+                applied += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+                assert_eq!(i % 3, 0);
+            }
+        }
+    }
+    assert_eq!(applied, 40);
+    let mut rows = store.ledger(&a, 1000).await.unwrap();
+    rows.extend(store.ledger(&b, 1000).await.unwrap());
+    assert_eq!(rows.len(), 40);
+    for r in &rows {
+        let id = r.transaction_id.as_ref().unwrap().as_str();
+        let n: u32 = id[2..].parse().unwrap();
+        assert_eq!(r.amount, Decimal::from(n + 1));
+        assert_eq!(r.expires_at.is_some(), n.is_multiple_of(2), "{id}");
+    }
+    assert_eq!(
+        pending(&*store).await.len() - before,
+        40,
+        "one outbox item per credit"
+    );
+}
