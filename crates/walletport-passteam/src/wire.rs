@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use crate::config::normalize_variable;
 
+mod lenient;
+
 /// The envelope of every answer: `{result, message, code, error}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Envelope {
@@ -215,12 +217,12 @@ pub fn value_text(v: &Value) -> Option<String> {
     }
 }
 
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(value_text(&Value::deserialize(d)?))
+pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(lenient::Text)
 }
 
 fn required_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match value_text(&Value::deserialize(d)?) {
+    match d.deserialize_any(lenient::Text)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
         _ => Err(serde::de::Error::custom("must be a non-empty string")),
     }
@@ -240,26 +242,30 @@ pub fn bool_of(v: &Value) -> Option<bool> {
     }
 }
 
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(bool_of(&Value::deserialize(d)?))
+pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(lenient::Flag)
 }
 
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    d.deserialize_any(lenient::Counter)
 }
 
 fn variables<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Object(map) => map
             .into_iter()
-            .filter_map(|(k, v)| value_text(&v).map(|v| (normalize_variable(&k), v)))
+            .filter_map(|(k, v)| into_text(v).map(|v| (normalize_variable(&k), v)))
             .collect(),
         _ => BTreeMap::new(),
     })
+}
+
+/// [`value_text`] of an owned value, moving a string instead of copying it.
+fn into_text(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        other => value_text(&other),
+    }
 }
 
 #[cfg(test)]

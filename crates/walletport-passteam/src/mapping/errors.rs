@@ -14,6 +14,7 @@
 //! | 429 | `RateLimited` |
 //! | other 5xx | `VendorUnavailable`, temporary |
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use walletport_core::{CardId, Error, ErrorKind, Retry, VendorError};
@@ -101,21 +102,48 @@ pub fn envelope_error(
     envelope: Option<&Envelope>,
     on_duplicate: OnDuplicate,
 ) -> Option<Error> {
-    let body_code = envelope.and_then(|e| e.code);
-    let flagged = envelope.and_then(|e| e.error).unwrap_or(false);
+    let fields = EnvelopeFields {
+        code: envelope.and_then(|e| e.code),
+        error: envelope.and_then(|e| e.error),
+        message: envelope.and_then(|e| e.message.as_deref()),
+    };
+    fields_error(resp, &fields, on_duplicate)
+}
+
+/// The envelope's fields that decide success, borrowed from whichever envelope struct read
+/// them (a missing envelope is all `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EnvelopeFields<'a> {
+    /// `code`.
+    pub code: Option<u64>,
+    /// `error`.
+    pub error: Option<bool>,
+    /// `message`.
+    pub message: Option<&'a str>,
+}
+
+/// [`envelope_error`] on the envelope's fields; allocates only on the failure path.
+pub(crate) fn fields_error(
+    resp: &HttpResponse,
+    envelope: &EnvelopeFields<'_>,
+    on_duplicate: OnDuplicate,
+) -> Option<Error> {
+    let body_code = envelope.code;
+    let flagged = envelope.error.unwrap_or(false);
     let code = body_code
         .filter(|c| *c >= 400)
         // Every non-2xx status is a failure, also an unflagged 1xx or 3xx (a redirect the
         // client did not follow, a 304): its body is not the answer to our request.
         .or_else(|| (!(200..300).contains(&resp.status)).then_some(u64::from(resp.status)));
-    let raw = resp.text();
-    let message = envelope
-        .and_then(|e| e.message.clone())
-        .unwrap_or_else(|| raw.chars().take(512).collect());
+    let message: Cow<'_, str> = match envelope.message {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(resp.text().chars().take(512).collect()),
+    };
     let rate_limited = message.contains(RATE_LIMIT_MARKER);
     if !flagged && code.is_none() && !rate_limited {
         return None;
     }
+    let message = message.into_owned();
     let vendor = VendorError {
         status: Some(resp.status),
         code: body_code.map(|c| c.to_string()),

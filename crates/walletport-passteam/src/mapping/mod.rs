@@ -7,6 +7,7 @@
 
 pub mod card;
 pub mod errors;
+mod lazy;
 pub mod ops;
 pub mod push;
 pub mod template;

@@ -6,6 +6,7 @@ use walletport_core::{CardId, Error, ErrorKind, Result, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 
 use super::card::Variables;
+use super::lazy::{self, Shape};
 use super::{OnDuplicate, parse_envelope, post, result_as};
 use crate::config::PassteamConfig;
 use crate::encoding::FormBody;
@@ -68,8 +69,43 @@ pub fn build_getcard_request(
 
 /// `getcard`'s card; `NotFound` when the answer says so or carries no card.
 pub fn parse_getcard_response(resp: &HttpResponse) -> Result<WireCard> {
-    let result = parse_envelope(resp, OnDuplicate::Conflict)?;
+    fast_card(resp, OnDuplicate::Conflict)
+        .unwrap_or_else(|| reference_card(resp, OnDuplicate::Conflict))
+}
+
+/// `getcard`/`createcard` through `Value` (the reference of [`fast_card`]).
+pub(crate) fn reference_card(resp: &HttpResponse, on_duplicate: OnDuplicate) -> Result<WireCard> {
+    let result = parse_envelope(resp, on_duplicate)?;
     card_result(resp, result)
+}
+
+/// [`card_result`] on the fast path ([`lazy`]); `None` leaves the answer to the reference path.
+pub(crate) fn fast_card(
+    resp: &HttpResponse,
+    on_duplicate: OnDuplicate,
+) -> Option<Result<WireCard>> {
+    let raw = match lazy::envelope(resp, on_duplicate)? {
+        Ok(raw) => raw,
+        Err(e) => return Some(Err(e)),
+    };
+    match raw.shape {
+        Shape::Null | Shape::Bool(false) | Shape::Array(0) => {
+            Some(Err(Error::not_found("no such card")))
+        }
+        // `{card: …}` without `cardId` is unwrapped by the reference path.
+        Shape::Object { card, card_id } if !card || card_id => {
+            Some(checked_card(resp, lazy::decode(raw.text)?))
+        }
+        _ => None,
+    }
+}
+
+/// A decoded card must carry its id.
+fn checked_card(resp: &HttpResponse, card: WireCard) -> Result<WireCard> {
+    if card.card_id.as_deref().is_none_or(str::is_empty) {
+        return Err(resp.error(ErrorKind::Unexpected, "the card has no cardId"));
+    }
+    Ok(card)
 }
 
 fn card_result(resp: &HttpResponse, result: Value) -> Result<WireCard> {
@@ -84,11 +120,7 @@ fn card_result(resp: &HttpResponse, result: Value) -> Result<WireCard> {
     if result.is_null() || result == Value::Bool(false) {
         return Err(Error::not_found("no such card"));
     }
-    let card: WireCard = result_as(resp, result)?;
-    if card.card_id.as_deref().is_none_or(str::is_empty) {
-        return Err(resp.error(ErrorKind::Unexpected, "the card has no cardId"));
-    }
-    Ok(card)
+    checked_card(resp, result_as(resp, result)?)
 }
 
 /// `createcard` in `template` with `values`. `idempotent` only when a unique variable makes a
@@ -109,8 +141,8 @@ pub fn build_createcard_request(
 
 /// `createcard`'s card; 409 → `AlreadyExists` with the duplicated ids in the vendor message.
 pub fn parse_createcard_response(resp: &HttpResponse) -> Result<WireCard> {
-    let result = parse_envelope(resp, OnDuplicate::AlreadyExists)?;
-    card_result(resp, result)
+    fast_card(resp, OnDuplicate::AlreadyExists)
+        .unwrap_or_else(|| reference_card(resp, OnDuplicate::AlreadyExists))
 }
 
 /// `updatecard` of `card` with `values` (absolute values: idempotent). `extra` adds system
@@ -134,11 +166,37 @@ pub fn build_updatecard_request(
 
 /// `updatecard`'s card (`result.card`); 409 → `Conflict`.
 pub fn parse_updatecard_response(resp: &HttpResponse) -> Result<WireCard> {
+    fast_updatecard(resp).unwrap_or_else(|| reference_updatecard(resp))
+}
+
+/// [`parse_updatecard_response`] through `Value` (the reference of [`fast_updatecard`]).
+pub(crate) fn reference_updatecard(resp: &HttpResponse) -> Result<WireCard> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     if result.get("card").is_none() && result.get("cardId").is_some() {
         return card_result(resp, result);
     }
-    let updated: WireUpdated = result_as(resp, result)?;
+    updated_card(resp, result_as(resp, result)?)
+}
+
+/// [`parse_updatecard_response`] on the fast path ([`lazy`]) for an object result.
+pub(crate) fn fast_updatecard(resp: &HttpResponse) -> Option<Result<WireCard>> {
+    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
+        Ok(raw) => raw,
+        Err(e) => return Some(Err(e)),
+    };
+    match raw.shape {
+        // The card itself, not wrapped: `card_result`'s object case.
+        Shape::Object {
+            card: false,
+            card_id: true,
+        } => Some(checked_card(resp, lazy::decode(raw.text)?)),
+        Shape::Object { .. } => Some(updated_card(resp, lazy::decode(raw.text)?)),
+        _ => None,
+    }
+}
+
+/// The card of `updatecard`'s `{card, updated, messages}`; it must carry an id.
+fn updated_card(resp: &HttpResponse, updated: WireUpdated) -> Result<WireCard> {
     match updated.card {
         Some(card) if card.card_id.is_some() => Ok(card),
         _ => Err(resp.error(ErrorKind::Unexpected, "updatecard returned no card")),
@@ -192,11 +250,29 @@ pub fn build_page_request(
 
 /// One page of cards, with the page numbers as sent.
 pub fn parse_page_response(resp: &HttpResponse) -> Result<WirePage> {
+    fast_page(resp).unwrap_or_else(|| reference_page(resp))
+}
+
+/// [`parse_page_response`] through `Value` (the reference of [`fast_page`]).
+pub(crate) fn reference_page(resp: &HttpResponse) -> Result<WirePage> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     if result.is_null() {
         return Ok(WirePage::default());
     }
     result_as(resp, result)
+}
+
+/// [`parse_page_response`] on the fast path ([`lazy`]) for a `null` or object result.
+pub(crate) fn fast_page(resp: &HttpResponse) -> Option<Result<WirePage>> {
+    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
+        Ok(raw) => raw,
+        Err(e) => return Some(Err(e)),
+    };
+    match raw.shape {
+        Shape::Null => Some(Ok(WirePage::default())),
+        Shape::Object { .. } => Some(Ok(lazy::decode(raw.text)?)),
+        _ => None,
+    }
 }
 
 /// The page after `current`, if any: `nextPage` when it moves forward and stays within
