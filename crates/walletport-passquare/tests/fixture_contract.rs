@@ -2,100 +2,21 @@
 //! (by `cargo xtask fixtures`) satisfies the invariants that reference states.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 use walletport_core::Phone;
-
-/// One fixture, loaded through the generated index.
-struct Fixture {
-    name: String,
-    operation: String,
-    case: String,
-    kind: String,
-    body: Value,
-}
-
-impl Fixture {
-    /// A vendor field list whose values are descriptions: only its keys are meaningful.
-    fn is_schema(&self) -> bool {
-        self.case == "schema" || self.case.starts_with("schema-") || self.case.ends_with("-schema")
-    }
-}
+use walletport_testkit::fixtures::{
+    self, Fixture, check, is_dd_mm_yyyy, is_e164, is_international_digits, lookup, values_of,
+};
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fixtures::dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let index = read_json(&fixture_dir().join("index.json"));
-    let entries = index["fixtures"]
-        .as_array()
-        .expect("index.json lists `fixtures`");
-    entries
-        .iter()
-        .map(|e| {
-            let field = |k: &str| {
-                e[k].as_str()
-                    .unwrap_or_else(|| panic!("index entry without {k}: {e}"))
-                    .to_owned()
-            };
-            Fixture {
-                body: read_json(&fixture_dir().join(field("file"))),
-                name: field("name"),
-                operation: field("operation"),
-                case: field("case"),
-                kind: field("kind"),
-            }
-        })
-        .collect()
-}
-
-/// Every value stored under `key`, at any depth.
-fn find_all<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if k == key {
-                    out.push(v);
-                }
-                find_all(v, key, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| find_all(v, key, out)),
-        _ => {}
-    }
-}
-
-fn values_of<'a>(value: &'a Value, key: &str) -> Vec<&'a Value> {
-    let mut out = Vec::new();
-    find_all(value, key, &mut out);
-    out
-}
-
-/// E.164 syntax: `+`, a country code not starting with 0, 8 to 15 digits in all.
-///
-/// Deliberately syntactic: the vendor's example numbers (`+420000000000`) are well-formed but
-/// not assigned, and libphonenumber rejects some of them.
-fn is_e164(text: &str) -> bool {
-    text.strip_prefix('+').is_some_and(is_international_digits)
-}
-
-fn is_international_digits(digits: &str) -> bool {
-    (8..=15).contains(&digits.len())
-        && !digits.starts_with('0')
-        && digits.chars().all(|c| c.is_ascii_digit())
-}
-
-fn is_dd_mm_yyyy(text: &str) -> bool {
-    text.len() == 10 && NaiveDate::parse_from_str(text, "%d.%m.%Y").is_ok()
+    fixtures::load(&fixture_dir())
 }
 
 fn is_dd_mm_yyyy_time(text: &str) -> bool {
@@ -122,14 +43,6 @@ fn is_decimal_text(text: &str) -> bool {
     !int.is_empty()
         && !frac.is_empty()
         && (int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
-}
-
-fn check(violations: Vec<String>) {
-    assert!(
-        violations.is_empty(),
-        "contract violations:\n{}",
-        violations.join("\n")
-    );
 }
 
 /// The keys each operation and kind must carry (dotted paths go one object down).
@@ -191,10 +104,6 @@ fn required_keys(operation: &str, kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(body, |v, k| v.get(k))
-}
-
 #[test]
 fn index_lists_every_fixture_file_and_only_known_kinds() {
     let fixtures = fixtures();
@@ -203,40 +112,14 @@ fn index_lists_every_fixture_file_and_only_known_kinds() {
         "both vendor versions: {} fixtures",
         fixtures.len()
     );
-    let listed: BTreeSet<String> = fixtures
-        .iter()
-        .map(|f| format!("{}.json", f.name))
-        .collect();
-    let mut on_disk = BTreeSet::new();
-    for dir in fs::read_dir(fixture_dir()).expect("fixture dir") {
-        let dir = dir.expect("entry").path();
-        if dir.is_dir() {
-            for file in fs::read_dir(&dir).expect("operation dir") {
-                let file = file.expect("entry").path();
-                let rel = file
-                    .strip_prefix(fixture_dir())
-                    .expect("below")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                on_disk.insert(rel);
-            }
-        }
-    }
-    assert_eq!(
-        listed, on_disk,
-        "index.json and the files disagree: run `cargo xtask fixtures`"
+    fixtures::assert_index_matches_files(&fixture_dir(), &fixtures);
+    let mut bad = fixtures::unknown_kinds(
+        &fixtures,
+        &["request", "response", "error", "hook"],
+        "Passquare",
     );
-    let mut bad = Vec::new();
-    for f in &fixtures {
-        if !["request", "response", "error", "hook"].contains(&f.kind.as_str()) {
-            bad.push(format!(
-                "{}: kind `{}` is not used by Passquare",
-                f.name, f.kind
-            ));
-        }
-        if !f.body.is_object() {
-            bad.push(format!("{}: body is not a JSON object", f.name));
-        }
+    for f in fixtures.iter().filter(|f| !f.body.is_object()) {
+        bad.push(format!("{}: body is not a JSON object", f.name));
     }
     check(bad);
 }

@@ -7,15 +7,14 @@
 //! vendor's raw answer (`vendor().status` is the HTTP status); and a non-2xx answer is never
 //! taken for a success.
 
-use std::path::Path;
-
 use proptest::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use walletport_core::{
     Campaign, CampaignId, Channel, Customer, ErrorKind, ListCustomers, Phone, UpsertCustomer,
 };
 use walletport_http::HttpResponse;
 use walletport_passquare::mapping;
+use walletport_testkit::{fixtures, fuzz};
 
 /// Keys of Passquare's answers (and the customer blocks inside them).
 const KEYS: &[&str] = &[
@@ -131,129 +130,42 @@ fn status() -> impl Strategy<Value = u16> {
     ]
 }
 
-fn edge_string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::sample::select(vec![
-            "",
-            " ",
-            "true",
-            "false",
-            "1",
-            "0",
-            "yes",
-            "+420000000001",
-            "420000000001",
-            "12,5",
-            "1e308",
-            "NaN",
-            "79228162514264337593543950336",
-            "25.01.1980",
-            "1980-01-25",
-            "31.02.2001",
-            "Too many requests",
-            "Invalid app_key",
-            "not found",
-            "00000000-0000-0000-0000-000000000000",
-            "\u{0}",
-        ])
-        .prop_map(str::to_owned),
-        ".{0,24}",
-    ]
-}
+/// Passquare's strings on the parsers' edges: flags as text, phones with and without `+`,
+/// decimals in every form, both date forms and an impossible date, its error messages.
+const EDGE_STRINGS: &[&str] = &[
+    "true",
+    "false",
+    "1",
+    "0",
+    "yes",
+    "+420000000001",
+    "420000000001",
+    "12,5",
+    "79228162514264337593543950336",
+    "25.01.1980",
+    "1980-01-25",
+    "31.02.2001",
+    "Too many requests",
+    "Invalid app_key",
+    "not found",
+    "00000000-0000-0000-0000-000000000000",
+];
 
-fn scalar() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        edge_string().prop_map(Value::String),
-    ]
-}
+/// What the bodies are made of, for the shared generators.
+const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
+    keys: KEYS,
+    other_keys: "[a-z_]{1,10}",
+    edge_strings: EDGE_STRINGS,
+};
 
-/// Any JSON whose object keys are mostly the real ones.
-fn keyed_json() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(4, 48, 8, |inner| {
-        let key = prop_oneof![
-            5 => prop::sample::select(KEYS).prop_map(str::to_owned),
-            1 => "[a-z_]{1,10}",
-        ];
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(key, inner, 0..8)
-                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
-}
-
-/// The documented answers, for mutation.
-fn fixtures() -> Vec<Value> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut out = Vec::new();
-    for op in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        for file in std::fs::read_dir(op.path()).into_iter().flatten().flatten() {
-            let name = file.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".response.json") || name.ends_with(".error.json") {
-                let text = std::fs::read_to_string(file.path()).unwrap_or_default();
-                if let Ok(v) = serde_json::from_str(&text) {
-                    out.push(v);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every node's path in `v` (object keys and array indexes), pre-order.
-fn paths(v: &Value, prefix: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
-    out.push(prefix.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                prefix.push(Value::from(k.as_str()));
-                paths(child, prefix, out);
-                prefix.pop();
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                prefix.push(Value::from(i));
-                paths(child, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn node_mut<'a>(v: &'a mut Value, path: &[Value]) -> Option<&'a mut Value> {
-    path.iter().try_fold(v, |node, seg| match seg {
-        Value::String(k) => node.get_mut(k.as_str()),
-        Value::Number(i) => node.get_mut(usize::try_from(i.as_u64()?).ok()?),
-        _ => None,
-    })
-}
-
-/// A fixture with up to four nodes replaced by random JSON.
+/// A documented answer with up to four nodes replaced by random JSON.
 fn mutated_fixture() -> impl Strategy<Value = Value> {
-    let all = fixtures();
-    assert!(!all.is_empty(), "the fixtures are readable");
-    (
-        prop::sample::select(all),
-        prop::collection::vec((any::<prop::sample::Index>(), keyed_json()), 1..5),
-    )
-        .prop_map(|(mut v, edits)| {
-            for (at, new) in edits {
-                let mut all_paths = Vec::new();
-                paths(&v, &mut Vec::new(), &mut all_paths);
-                let path = at.get(&all_paths).clone();
-                if let Some(node) = node_mut(&mut v, &path) {
-                    *node = new;
-                }
-            }
-            v
-        })
+    fuzz::mutated(documented(), fuzz::keyed_json(VOCABULARY))
+}
+
+/// The documented answers (`tests/fixtures/*/*.response.json`, `*.error.json`).
+fn documented() -> Vec<Value> {
+    fuzz::documented_answers(&fixtures::dir(env!("CARGO_MANIFEST_DIR")))
 }
 
 proptest! {
@@ -265,7 +177,7 @@ proptest! {
     }
 
     #[test]
-    fn structured_json(status in status(), body in keyed_json()) {
+    fn structured_json(status in status(), body in fuzz::keyed_json(VOCABULARY)) {
         check_all(&HttpResponse::json_body(status, &body))?;
     }
 
@@ -277,7 +189,7 @@ proptest! {
 
 #[test]
 fn the_documented_answers_pass_the_same_checks() {
-    for body in fixtures() {
+    for body in documented() {
         for status in [200, 400, 429, 503] {
             let resp = HttpResponse::json_body(status, &body);
             if let Err(e) = check_all(&resp) {

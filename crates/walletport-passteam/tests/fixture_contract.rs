@@ -2,58 +2,19 @@
 //! (by `cargo xtask fixtures`) satisfies the invariants that reference states.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
-
-/// One fixture, loaded through the generated index.
-struct Fixture {
-    name: String,
-    operation: String,
-    kind: String,
-    body: Value,
-}
+use walletport_testkit::fixtures::{
+    self, Fixture, check, is_dd_mm_yyyy, is_dd_mm_yyyy_hh_mm_ss, is_e164,
+};
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fixtures::dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let index = read_json(&fixture_dir().join("index.json"));
-    let entries = index["fixtures"]
-        .as_array()
-        .expect("index.json lists `fixtures`");
-    entries
-        .iter()
-        .map(|e| {
-            let field = |k: &str| {
-                e[k].as_str()
-                    .unwrap_or_else(|| panic!("index entry without {k}: {e}"))
-                    .to_owned()
-            };
-            Fixture {
-                body: read_json(&fixture_dir().join(field("file"))),
-                name: field("name"),
-                operation: field("operation"),
-                kind: field("kind"),
-            }
-        })
-        .collect()
-}
-
-fn check(violations: Vec<String>) {
-    assert!(
-        violations.is_empty(),
-        "contract violations:\n{}",
-        violations.join("\n")
-    );
+    fixtures::load(&fixture_dir())
 }
 
 /// Every object at any depth that satisfies `pick`.
@@ -76,20 +37,6 @@ fn objects<'a>(
 
 fn is_object_id(text: &str) -> bool {
     text.len() == 24 && text.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-fn is_e164(text: &str) -> bool {
-    text.strip_prefix('+').is_some_and(|d| {
-        (8..=15).contains(&d.len()) && !d.starts_with('0') && d.chars().all(|c| c.is_ascii_digit())
-    })
-}
-
-fn is_dd_mm_yyyy(text: &str) -> bool {
-    text.len() == 10 && NaiveDate::parse_from_str(text, "%d.%m.%Y").is_ok()
-}
-
-fn is_timestamp(text: &str) -> bool {
-    text.len() == 19 && NaiveDateTime::parse_from_str(text, "%d.%m.%Y %H:%M:%S").is_ok()
 }
 
 /// `application/x-www-form-urlencoded` decoding, enough to compare a literal body with fields.
@@ -129,30 +76,12 @@ fn decode_urlencoded(raw: &str) -> Option<Vec<(String, String)>> {
 fn index_lists_every_fixture_file_and_only_known_kinds() {
     let fixtures = fixtures();
     assert!(fixtures.len() >= 20, "{} fixtures", fixtures.len());
-    let listed: BTreeSet<String> = fixtures
-        .iter()
-        .map(|f| format!("{}.json", f.name))
-        .collect();
-    let mut on_disk = BTreeSet::new();
-    for dir in fs::read_dir(fixture_dir()).expect("fixture dir") {
-        let dir = dir.expect("entry").path();
-        if dir.is_dir() {
-            for file in fs::read_dir(&dir).expect("operation dir") {
-                let file = file.expect("entry").path();
-                let rel = file.strip_prefix(fixture_dir()).expect("below");
-                on_disk.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    assert_eq!(
-        listed, on_disk,
-        "index.json and the files disagree: run `cargo xtask fixtures`"
+    fixtures::assert_index_matches_files(&fixture_dir(), &fixtures);
+    let bad = fixtures::unknown_kinds(
+        &fixtures,
+        &["response", "error", "webhook", "form"],
+        "Passteam",
     );
-    let bad = fixtures
-        .iter()
-        .filter(|f| !["response", "error", "webhook", "form"].contains(&f.kind.as_str()))
-        .map(|f| format!("{}: kind `{}` is not used by Passteam", f.name, f.kind))
-        .collect();
     check(bad);
 }
 
@@ -249,7 +178,7 @@ fn card_objects_have_every_field_in_format() {
                 if !card
                     .get(key)
                     .and_then(Value::as_str)
-                    .is_some_and(is_timestamp)
+                    .is_some_and(is_dd_mm_yyyy_hh_mm_ss)
                 {
                     fail(&format!("`{key}` must be dd.mm.yyyy HH:MM:SS"));
                 }

@@ -2,92 +2,18 @@
 //! (by `cargo xtask fixtures`) satisfies the invariants that reference states.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::Value;
-
-/// One fixture, loaded through the generated index.
-struct Fixture {
-    name: String,
-    operation: String,
-    case: String,
-    kind: String,
-    body: Value,
-}
-
-impl Fixture {
-    /// A vendor field list whose values are descriptions: only its keys are meaningful.
-    fn is_schema(&self) -> bool {
-        self.case == "schema" || self.case.ends_with("-schema")
-    }
-}
+use walletport_testkit::fixtures::{self, Fixture, check, lookup, values_of};
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fixtures::dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let index = read_json(&fixture_dir().join("index.json"));
-    let entries = index["fixtures"]
-        .as_array()
-        .expect("index.json lists `fixtures`");
-    entries
-        .iter()
-        .map(|e| {
-            let field = |k: &str| {
-                e[k].as_str()
-                    .unwrap_or_else(|| panic!("index entry without {k}: {e}"))
-                    .to_owned()
-            };
-            Fixture {
-                body: read_json(&fixture_dir().join(field("file"))),
-                name: field("name"),
-                operation: field("operation"),
-                case: field("case"),
-                kind: field("kind"),
-            }
-        })
-        .collect()
-}
-
-fn check(violations: Vec<String>) {
-    assert!(
-        violations.is_empty(),
-        "contract violations:\n{}",
-        violations.join("\n")
-    );
-}
-
-/// Every value stored under `key`, at any depth.
-fn values_of<'a>(value: &'a Value, key: &str) -> Vec<&'a Value> {
-    fn walk<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
-        match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    if k == key {
-                        out.push(v);
-                    }
-                    walk(v, key, out);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, key, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(value, key, &mut out);
-    out
-}
-
-fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(body, |v, k| v.get(k))
+    fixtures::load(&fixture_dir())
 }
 
 fn is_colour(text: &str) -> bool {
@@ -155,30 +81,8 @@ fn required_keys(operation: &str, kind: &str) -> Vec<&'static str> {
 fn index_lists_every_fixture_file_and_only_known_kinds() {
     let fixtures = fixtures();
     assert!(fixtures.len() >= 30, "{} fixtures", fixtures.len());
-    let listed: BTreeSet<String> = fixtures
-        .iter()
-        .map(|f| format!("{}.json", f.name))
-        .collect();
-    let mut on_disk = BTreeSet::new();
-    for dir in fs::read_dir(fixture_dir()).expect("fixture dir") {
-        let dir = dir.expect("entry").path();
-        if dir.is_dir() {
-            for file in fs::read_dir(&dir).expect("operation dir") {
-                let file = file.expect("entry").path();
-                let rel = file.strip_prefix(fixture_dir()).expect("below");
-                on_disk.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    assert_eq!(
-        listed, on_disk,
-        "index.json and the files disagree: run `cargo xtask fixtures`"
-    );
-    let bad = fixtures
-        .iter()
-        .filter(|f| !["request", "response", "error"].contains(&f.kind.as_str()))
-        .map(|f| format!("{}: kind `{}` is not used by Skycore", f.name, f.kind))
-        .collect();
+    fixtures::assert_index_matches_files(&fixture_dir(), &fixtures);
+    let bad = fixtures::unknown_kinds(&fixtures, &["request", "response", "error"], "Skycore");
     check(bad);
 }
 

@@ -21,6 +21,10 @@
 //! # }
 //! ```
 //!
+//! Two modules serve the adapters' own tests rather than the suite: [`fixtures`] loads and
+//! queries the fixtures generated from each vendor reference, and [`fuzz`] generates the
+//! vendor-shaped JSON their proptest fuzz tests feed the parsers.
+//!
 //! Time-dependent behaviour (credits burning after their lifetime) needs a controllable clock
 //! and is therefore tested by each provider itself, not here.
 
@@ -34,6 +38,8 @@ macro_rules! ensure {
 }
 
 pub mod checks;
+pub mod fixtures;
+pub mod fuzz;
 mod report;
 mod runner;
 mod stub;
