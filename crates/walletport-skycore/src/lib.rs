@@ -34,8 +34,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod answer;
 mod client;
 pub mod config;
+mod encode;
 pub mod mapping;
 pub mod validate;
 pub mod wire;

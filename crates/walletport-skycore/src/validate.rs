@@ -2,10 +2,13 @@
 //! [`ErrorKind::InvalidInput`](walletport_core::ErrorKind::InvalidInput) naming the field, and no
 //! request leaves.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use walletport_core::{Error, Result};
 
 use crate::config::Layout;
+use crate::encode::Node;
 use crate::wire::{PassData, text};
 
 /// An `InvalidInput` error naming `field`.
@@ -184,23 +187,75 @@ const DYNAMIC_FIELDS: &[&str] = &[
 const LINK_TYPES: &[&str] = &["email", "geo-location", "map-link", "phone", "web-link"];
 const BARCODE_TYPES: &[&str] = &["QRCODE", "AZTEC", "PDF417", "CODE128"];
 
-fn section<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a Map<String, Value>>> {
+/// One object of a template body as validation reads it: a JSON map, or the borrowed view the
+/// encoder serialises (so a body is checked without being built as a map).
+#[derive(Clone, Copy)]
+pub(crate) enum Obj<'s> {
+    /// A JSON object.
+    Map(&'s Map<String, Value>),
+    /// The top level of the encoder's view.
+    Top(&'s BTreeMap<&'s str, Node<'s>>),
+    /// A merged section of the encoder's view.
+    Section(&'s BTreeMap<&'s str, &'s Value>),
+}
+
+/// A member of an [`Obj`].
+enum Member<'s> {
+    Json(&'s Value),
+    Str(&'s str),
+    Object(Obj<'s>),
+}
+
+impl<'s> Obj<'s> {
+    fn get(self, key: &str) -> Option<Member<'s>> {
+        match self {
+            Obj::Map(m) => m.get(key).map(Member::Json),
+            Obj::Section(m) => m.get(key).map(|v| Member::Json(v)),
+            Obj::Top(m) => m.get(key).map(|n| match n {
+                Node::Str(s) => Member::Str(s),
+                Node::Json(v) => Member::Json(v),
+                Node::Section(m) => Member::Object(Obj::Section(m)),
+            }),
+        }
+    }
+
+    fn keys(self) -> Box<dyn Iterator<Item = &'s str> + 's> {
+        match self {
+            Obj::Map(m) => Box::new(m.keys().map(String::as_str)),
+            Obj::Section(m) => Box::new(m.keys().copied()),
+            Obj::Top(m) => Box::new(m.keys().copied()),
+        }
+    }
+}
+
+impl Member<'_> {
+    fn text(&self) -> Option<String> {
+        match self {
+            Member::Json(v) => text(v),
+            Member::Str(s) => Some((*s).to_owned()),
+            Member::Object(_) => None,
+        }
+    }
+}
+
+fn section<'s>(body: Obj<'s>, name: &str) -> Result<Option<Obj<'s>>> {
     match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
+        None | Some(Member::Json(Value::Null)) => Ok(None),
+        Some(Member::Json(Value::Object(m))) => Ok(Some(Obj::Map(m))),
+        Some(Member::Object(o)) => Ok(Some(o)),
         Some(_) => Err(invalid(name, "must be an object")),
     }
 }
 
-fn get(m: Option<&Map<String, Value>>, key: &str) -> Option<String> {
-    m.and_then(|m| m.get(key)).and_then(text)
+fn get(m: Option<Obj<'_>>, key: &str) -> Option<String> {
+    m.and_then(|m| m.get(key)).and_then(|v| v.text())
 }
 
-fn list_len(value: Option<&Value>, field: &str) -> Result<()> {
+fn list_len(value: Option<Member<'_>>, field: &str) -> Result<()> {
     match value {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Array(items)) if items.len() <= 10 => Ok(()),
-        Some(Value::Array(_)) => Err(invalid(field, "allows at most 10 entries")),
+        None | Some(Member::Json(Value::Null)) => Ok(()),
+        Some(Member::Json(Value::Array(items))) if items.len() <= 10 => Ok(()),
+        Some(Member::Json(Value::Array(_))) => Err(invalid(field, "allows at most 10 entries")),
         Some(_) => Err(invalid(field, "must be a list")),
     }
 }
@@ -208,6 +263,11 @@ fn list_len(value: Option<&Value>, field: &str) -> Result<()> {
 /// A `createPassTemplate` / `updatePassTemplate` body. `create` also requires the mandatory
 /// fields; `layout` (when known) decides whether layout-2 fields are allowed.
 pub fn template(body: &Map<String, Value>, layout: Option<Layout>, create: bool) -> Result<()> {
+    template_obj(Obj::Map(body), layout, create)
+}
+
+/// [`template`] of a body in either form.
+pub(crate) fn template_obj(body: Obj<'_>, layout: Option<Layout>, create: bool) -> Result<()> {
     let appearance = section(body, "appearance")?;
     let universal = section(body, "universal-fields")?;
     let apple = section(body, "apple-wallet-fields")?;

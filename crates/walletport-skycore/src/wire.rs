@@ -4,12 +4,15 @@
 //! Requests are sent in the canonical form (strings, key set A, `Z` timestamps); every documented
 //! form is accepted on input.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use walletport_core::{CardStatus, Error, Result};
+
+use crate::answer::{Answer, AnswerSeed, Key, Lv};
 
 /// Pass-data keys a pass carries per pass (not set on the template) that domain fields may map
 /// to.
@@ -214,60 +217,120 @@ impl PassData {
     pub fn from_wire(map: &Map<String, Value>) -> Result<Self> {
         let mut data = Self::default();
         for (raw_key, value) in map {
-            let key = canonical_key(raw_key);
-            let t = text(value);
-            let slot: Option<&mut Option<String>> = match key {
-                "barcode-value" => Some(&mut data.barcode_value),
-                "loyalty-points" => Some(&mut data.loyalty_points),
-                "secondary-loyalty-points" => Some(&mut data.secondary_loyalty_points),
-                "account-name" => Some(&mut data.account_name),
-                "account-id" => Some(&mut data.account_id),
-                "additional-image" => Some(&mut data.additional_image),
-                "strip-image" => Some(&mut data.strip_image),
-                "custom-field-1" => Some(&mut data.custom_fields[0]),
-                "custom-field-2" => Some(&mut data.custom_fields[1]),
-                "custom-field-3" => Some(&mut data.custom_fields[2]),
-                "expiration-timezone" => Some(&mut data.expiration_timezone),
-                "pass-update-notification" => Some(&mut data.update_notification),
-                _ => None,
-            };
-            if let Some(slot) = slot
-                && t.is_some()
-            {
-                *slot = t;
-                continue;
-            }
-            let message_no = key
-                .strip_prefix("message")
-                .and_then(|n| n.parse::<u8>().ok())
-                .filter(|n| (4..=10).contains(n));
-            match (key, message_no, &t) {
-                (_, Some(n), Some(t)) => {
-                    data.messages.insert(n, t.clone());
-                }
-                ("pass-status", _, Some(s)) if status_from_wire(s).is_some() => {
-                    data.status = status_from_wire(s);
-                }
-                ("expiration-timestamp", _, Some(s)) if parse_timestamp(s).is_some() => {
-                    data.expiration_timestamp = parse_timestamp(s);
-                }
-                ("relevant-locations", _, _) if !value.is_null() => {
-                    data.relevant_locations = list(value, key)?;
-                }
-                ("ibeacons", _, _) if !value.is_null() => {
-                    data.ibeacons = list(value, key)?;
-                }
-                _ => {
-                    data.extra.insert(key.to_owned(), value.clone());
-                }
+            if let Some((k, v)) = data.absorb(raw_key, value)? {
+                data.extra.insert(k, v);
             }
         }
         Ok(data)
     }
+
+    /// [`from_wire`](Self::from_wire) of entries already sorted by key without repeats (as a
+    /// map iterates them), decoded from an answer without building a map first.
+    pub(crate) fn from_entries(entries: Vec<(Key<'_>, Lv<'_>)>) -> Result<Self> {
+        let mut data = Self::default();
+        let mut extra = Vec::new();
+        for (raw_key, value) in entries {
+            extra.extend(data.absorb(&raw_key.0, value)?);
+        }
+        // Built in one go (a repeated canonical key keeps its last value, as inserting would).
+        data.extra = extra.into_iter().collect();
+        Ok(data)
+    }
+
+    /// One member of a pass-data object: the single place the reading rules live. Returns the
+    /// entry for [`extra`](Self::extra) when the member is not a typed field.
+    fn absorb<V: WireValue>(&mut self, raw_key: &str, value: V) -> Result<Option<(String, Value)>> {
+        let key = canonical_key(raw_key);
+        let t = value.text();
+        let slot: Option<&mut Option<String>> = match key {
+            "barcode-value" => Some(&mut self.barcode_value),
+            "loyalty-points" => Some(&mut self.loyalty_points),
+            "secondary-loyalty-points" => Some(&mut self.secondary_loyalty_points),
+            "account-name" => Some(&mut self.account_name),
+            "account-id" => Some(&mut self.account_id),
+            "additional-image" => Some(&mut self.additional_image),
+            "strip-image" => Some(&mut self.strip_image),
+            "custom-field-1" => Some(&mut self.custom_fields[0]),
+            "custom-field-2" => Some(&mut self.custom_fields[1]),
+            "custom-field-3" => Some(&mut self.custom_fields[2]),
+            "expiration-timezone" => Some(&mut self.expiration_timezone),
+            "pass-update-notification" => Some(&mut self.update_notification),
+            _ => None,
+        };
+        if let Some(slot) = slot
+            && let Some(t) = &t
+        {
+            *slot = Some(t.as_ref().to_owned());
+            return Ok(None);
+        }
+        let message_no = key
+            .strip_prefix("message")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| (4..=10).contains(n));
+        match (key, message_no, t.as_deref()) {
+            (_, Some(n), Some(t)) => {
+                self.messages.insert(n, t.to_owned());
+            }
+            ("pass-status", _, Some(s)) if status_from_wire(s).is_some() => {
+                self.status = status_from_wire(s);
+            }
+            ("expiration-timestamp", _, Some(s)) if parse_timestamp(s).is_some() => {
+                self.expiration_timestamp = parse_timestamp(s);
+            }
+            ("relevant-locations", _, _) if !value.is_null() => {
+                drop(t);
+                self.relevant_locations = list(value.into_value(), key)?;
+            }
+            ("ibeacons", _, _) if !value.is_null() => {
+                drop(t);
+                self.ibeacons = list(value.into_value(), key)?;
+            }
+            _ => {
+                drop(t);
+                return Ok(Some((key.to_owned(), value.into_value())));
+            }
+        }
+        Ok(None)
+    }
 }
 
-fn list<T: serde::de::DeserializeOwned>(value: &Value, key: &str) -> Result<Vec<T>> {
-    serde_json::from_value(value.clone())
+/// A pass-data value as the reading rules see it: text (strings, numbers, booleans), `null`,
+/// or an owned JSON value; a borrowed [`Value`] and a decoded [`Lv`] alike.
+trait WireValue {
+    fn text(&self) -> Option<Cow<'_, str>>;
+    fn is_null(&self) -> bool;
+    fn into_value(self) -> Value;
+}
+
+impl WireValue for &Value {
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            other => text(other).map(Cow::Owned),
+        }
+    }
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+    fn into_value(self) -> Value {
+        self.clone()
+    }
+}
+
+impl WireValue for Lv<'_> {
+    fn text(&self) -> Option<Cow<'_, str>> {
+        Lv::text(self)
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Lv::Other(Value::Null))
+    }
+    fn into_value(self) -> Value {
+        Lv::into_value(self)
+    }
+}
+
+fn list<T: serde::de::DeserializeOwned>(value: Value, key: &str) -> Result<Vec<T>> {
+    serde_json::from_value(value)
         .map_err(|e| Error::unexpected(format!("Skycore sent an unreadable `{key}`: {e}")))
 }
 
@@ -280,20 +343,36 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 
 /// The envelope every answer has: a case-insensitive `status`, on failure `error-code` and
 /// `error-message`, and the call's own members.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// `Success` / `success` or `Failure` / `FAILURE` / `failure`.
-    #[serde(default)]
     pub status: Option<String>,
     /// `E` and digits, on failure.
-    #[serde(rename = "error-code", default)]
     pub error_code: Option<Value>,
     /// Skycore's words, on failure.
-    #[serde(rename = "error-message", default)]
     pub error_message: Option<String>,
     /// Every other member.
-    #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+impl From<Answer<Map<String, Value>>> for Envelope {
+    fn from(a: Answer<Map<String, Value>>) -> Self {
+        Self {
+            status: a.status,
+            error_code: a.error_code,
+            error_message: a.error_message,
+            rest: a.members,
+        }
+    }
+}
+
+/// Decoded in one pass (no `#[serde(flatten)]` buffering); accepts and refuses exactly what the
+/// derived form with a flattened `rest` did.
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::DeserializeSeed;
+        AnswerSeed(Map::new()).deserialize(d).map(Self::from)
+    }
 }
 
 impl Envelope {

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use walletport_core::{ErrorKind, Result};
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, op, parse_envelope, post};
+use super::{action, op, parse_answer, post_body};
+use crate::answer::Picked;
 use crate::config::{Layout, SkycoreConfig};
 use crate::validate::{self, invalid};
 
@@ -155,7 +156,8 @@ fn alnum_exactly(field: &str, secret: &SecretString, len: usize) -> Result<()> {
     }
 }
 
-fn body(link: &IssuanceLink) -> Result<Map<String, Value>> {
+/// The checks Skycore's document specifies for a link, in the order they report.
+fn check(link: &IssuanceLink) -> Result<()> {
     if link.name.trim().is_empty() {
         return Err(invalid("link-name", "must not be empty"));
     }
@@ -184,73 +186,142 @@ fn body(link: &IssuanceLink) -> Result<Map<String, Value>> {
             ));
         }
     }
-    let mut b = Map::new();
-    b.insert("link-name".into(), link.name.clone().into());
-    b.insert("pass-template-id".into(), link.template_id.clone().into());
     if let Some(e) = &link.expires {
         validate::time_zone("link-expiration-timezone", &e.time_zone)?;
-        b.insert(
-            "link-expiration-timestamp".into(),
-            e.at.format("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
-        );
-        b.insert(
-            "link-expiration-timezone".into(),
-            e.time_zone.clone().into(),
-        );
-    }
-    if let Some(n) = link.generation_limit {
-        b.insert("link-generation-limit".into(), n.into());
-    }
-    if let Some(s) = link.status {
-        let s = match s {
-            LinkStatus::Active => "ACTIVE",
-            LinkStatus::Inactive => "INACTIVE",
-        };
-        b.insert("link-status".into(), s.into());
-    }
-    if let Some(u) = link.update_pass_data {
-        b.insert("update-pass-data".into(), u.to_string().into());
     }
     if let Some(enc) = &link.encryption {
         alnum_exactly("secret-key", &enc.secret_key, 32)?;
         alnum_exactly("iv", &enc.iv, 16)?;
-        b.insert(
-            "encryption-settings".into(),
-            json!({
-                "encryption-name": "AES-CBC",
-                "secret-key": enc.secret_key.expose_secret(),
-                "iv": enc.iv.expose_secret(),
-            }),
-        );
     }
-    if let Some(p) = link.protection {
-        let checksum = match p.checksum {
-            Checksum::Crc32 => "CRC32",
-            Checksum::Sha256 => "SHA256",
-            Checksum::Sha384 => "SHA384",
-            Checksum::Sha512 => "SHA512",
-        };
-        let applied = match p.applied {
-            ChecksumScope::QueryString => "query-string",
-            ChecksumScope::FullLink => "full-link",
-        };
-        b.insert(
-            "link-protection".into(),
-            json!({"checksum": checksum, "checksum-applied": applied}),
-        );
+    Ok(())
+}
+
+/// `encryption-settings` (keys sorted).
+#[derive(Serialize)]
+struct EncryptionBody<'a> {
+    #[serde(rename = "encryption-name")]
+    name: &'static str,
+    iv: &'a str,
+    #[serde(rename = "secret-key")]
+    secret_key: &'a str,
+}
+
+/// `link-protection` (keys sorted).
+#[derive(Serialize)]
+struct ProtectionBody {
+    checksum: &'static str,
+    #[serde(rename = "checksum-applied")]
+    applied: &'static str,
+}
+
+/// One of `pass-variables` (keys sorted).
+#[derive(Serialize)]
+struct VariableBody {
+    #[serde(rename = "is-required")]
+    required: bool,
+    #[serde(rename = "value-encryption")]
+    encrypted: bool,
+}
+
+/// `pass-variables`, in the map's (sorted) order.
+struct Variables<'a>(&'a BTreeMap<String, PassVariable>);
+
+impl Serialize for Variables<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| {
+            let body = VariableBody {
+                required: v.required,
+                encrypted: v.encrypted,
+            };
+            (k, body)
+        }))
     }
-    let vars: Map<String, Value> = link
-        .variables
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                json!({"is-required": v.required, "value-encryption": v.encrypted}),
-            )
-        })
-        .collect();
-    b.insert("pass-variables".into(), Value::Object(vars));
-    Ok(b)
+}
+
+/// A create/update link body, keys in sorted order as the map-built body had them.
+#[derive(Serialize)]
+struct LinkBody<'a> {
+    action: &'static str,
+    #[serde(
+        rename = "encryption-settings",
+        skip_serializing_if = "Option::is_none"
+    )]
+    encryption: Option<EncryptionBody<'a>>,
+    #[serde(rename = "issuance-link-id", skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(
+        rename = "link-expiration-timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    expires_at: Option<String>,
+    #[serde(
+        rename = "link-expiration-timezone",
+        skip_serializing_if = "Option::is_none"
+    )]
+    time_zone: Option<&'a str>,
+    #[serde(
+        rename = "link-generation-limit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    generation_limit: Option<u64>,
+    #[serde(rename = "link-name")]
+    name: &'a str,
+    #[serde(rename = "link-protection", skip_serializing_if = "Option::is_none")]
+    protection: Option<ProtectionBody>,
+    #[serde(rename = "link-status", skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(rename = "pass-template-id")]
+    template_id: &'a str,
+    #[serde(rename = "pass-variables")]
+    variables: Variables<'a>,
+    #[serde(rename = "update-pass-data", skip_serializing_if = "Option::is_none")]
+    update_pass_data: Option<&'static str>,
+}
+
+/// The checked body of `link` (with `issuance-link-id` for an update).
+fn body<'a>(
+    action: &'static str,
+    id: Option<&'a str>,
+    link: &'a IssuanceLink,
+) -> Result<LinkBody<'a>> {
+    check(link)?;
+    Ok(LinkBody {
+        action,
+        encryption: link.encryption.as_ref().map(|enc| EncryptionBody {
+            name: "AES-CBC",
+            iv: enc.iv.expose_secret(),
+            secret_key: enc.secret_key.expose_secret(),
+        }),
+        id,
+        expires_at: link
+            .expires
+            .as_ref()
+            .map(|e| e.at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        time_zone: link.expires.as_ref().map(|e| e.time_zone.as_str()),
+        generation_limit: link.generation_limit,
+        name: &link.name,
+        protection: link.protection.map(|p| ProtectionBody {
+            checksum: match p.checksum {
+                Checksum::Crc32 => "CRC32",
+                Checksum::Sha256 => "SHA256",
+                Checksum::Sha384 => "SHA384",
+                Checksum::Sha512 => "SHA512",
+            },
+            applied: match p.applied {
+                ChecksumScope::QueryString => "query-string",
+                ChecksumScope::FullLink => "full-link",
+            },
+        }),
+        status: link.status.map(|s| match s {
+            LinkStatus::Active => "ACTIVE",
+            LinkStatus::Inactive => "INACTIVE",
+        }),
+        template_id: &link.template_id,
+        variables: Variables(&link.variables),
+        update_pass_data: link
+            .update_pass_data
+            .map(|u| if u { "true" } else { "false" }),
+    })
 }
 
 /// `createPassIssuanceLink` (creates a new link each time: not idempotent).
@@ -258,13 +329,8 @@ pub fn build_createpassissuancelink_request(
     link: &IssuanceLink,
     config: &SkycoreConfig,
 ) -> Result<HttpRequest> {
-    post(
-        config,
-        op::ISSUANCE_LINK_CREATE,
-        action::CREATE_ISSUANCE_LINK,
-        body(link)?,
-        false,
-    )
+    let body = body(action::CREATE_ISSUANCE_LINK, None, link)?;
+    post_body(config, op::ISSUANCE_LINK_CREATE, &body, false)
 }
 
 /// `updatePassIssuanceLink` of link `id` (sets the whole state: idempotent).
@@ -274,16 +340,8 @@ pub fn build_updatepassissuancelink_request(
     config: &SkycoreConfig,
 ) -> Result<HttpRequest> {
     validate::pass_id("issuance-link-id", id)?;
-    let mut b = Map::new();
-    b.insert("issuance-link-id".into(), id.into());
-    b.extend(body(link)?);
-    post(
-        config,
-        op::ISSUANCE_LINK_UPDATE,
-        action::UPDATE_ISSUANCE_LINK,
-        b,
-        true,
-    )
+    let body = body(action::UPDATE_ISSUANCE_LINK, Some(id), link)?;
+    post_body(config, op::ISSUANCE_LINK_UPDATE, &body, true)
 }
 
 /// The answer to either link call.
@@ -291,10 +349,11 @@ pub fn parse_issuance_link_response(
     response: &HttpResponse,
     operation: &'static str,
 ) -> Result<IssuanceLinkInfo> {
-    let env = parse_envelope(response, operation)?;
+    let picked = Picked::new(["pass-issuance-link-template-id", "preview-url"]);
+    let env = parse_answer(response, operation, picked)?.members;
     match (
-        env.get_text("pass-issuance-link-template-id"),
-        env.get_text("preview-url"),
+        env.text("pass-issuance-link-template-id"),
+        env.text("preview-url"),
     ) {
         (Some(id), Some(preview_url)) => Ok(IssuanceLinkInfo { id, preview_url }),
         _ => Err(response

@@ -10,11 +10,12 @@ pub mod pass;
 pub mod template;
 
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value};
+use serde_json::Map;
 use walletport_core::{Error, ErrorKind, Result, Retry, VendorError};
 use walletport_http::{HttpRequest, HttpResponse};
 
 use crate::PROVIDER;
+use crate::answer::{self, Answer, Members};
 use crate::config::SkycoreConfig;
 use crate::wire::{Envelope, text};
 
@@ -45,24 +46,6 @@ pub mod op {
     pub const ISSUANCE_LINK_CREATE: &str = "issuance_link.create";
     /// `updatePassIssuanceLink`.
     pub const ISSUANCE_LINK_UPDATE: &str = "issuance_link.update";
-}
-
-/// A POST of `body` (with `action` first) to the configured endpoint, carrying the API key.
-pub fn post(
-    config: &SkycoreConfig,
-    operation: &'static str,
-    action: &str,
-    body: Map<String, Value>,
-    idempotent: bool,
-) -> Result<HttpRequest> {
-    let mut full = Map::new();
-    full.insert("action".into(), Value::String(action.to_owned()));
-    full.extend(body);
-    Ok(
-        HttpRequest::post_json(operation, config.endpoint.clone(), &full)?
-            .sensitive_header("X-Api-Key", config.api_key.expose_secret())
-            .idempotent(idempotent),
-    )
 }
 
 /// The documented error codes and what they mean independent of Skycore.
@@ -117,9 +100,19 @@ pub fn failure(
 /// case-insensitive `status`. A success returns the envelope; a failure (also inside HTTP 200)
 /// is an error.
 pub fn parse_envelope(response: &HttpResponse, operation: &'static str) -> Result<Envelope> {
+    parse_answer(response, operation, Map::new()).map(Envelope::from)
+}
+
+/// [`parse_envelope`] keeping only `members` of the answer (decoded in one pass, borrowing from
+/// the body): what every `parse_*_response` uses.
+pub(crate) fn parse_answer<'de, M: Members<'de>>(
+    response: &'de HttpResponse,
+    operation: &'static str,
+    members: M,
+) -> Result<Answer<M>> {
     let stamp = |e: Error| e.with_provider(PROVIDER).with_operation(operation);
     let status = response.status;
-    let envelope: Option<Envelope> = serde_json::from_slice(&response.body).ok();
+    let envelope = answer::decode(&response.body, members);
     let kind = match status {
         401 | 403 => Some(ErrorKind::Unauthenticated),
         429 => Some(ErrorKind::RateLimited),
@@ -141,7 +134,7 @@ pub fn parse_envelope(response: &HttpResponse, operation: &'static str) -> Resul
             format!("Skycore answered HTTP {status} with a body that is not a JSON object"),
         )));
     };
-    let word = envelope.status.clone().unwrap_or_default();
+    let word = envelope.status.as_deref().unwrap_or_default();
     if word.eq_ignore_ascii_case("success") && response.is_success() {
         return Ok(envelope);
     }
@@ -158,6 +151,21 @@ pub fn parse_envelope(response: &HttpResponse, operation: &'static str) -> Resul
         ErrorKind::Unexpected,
         format!("Skycore answered an unknown status `{word}`"),
     )))
+}
+
+/// A POST of a typed `body` (which carries `action` and serialises its keys in the order the
+/// map-built bodies had: sorted), straight to bytes without an intermediate JSON map.
+pub(crate) fn post_body(
+    config: &SkycoreConfig,
+    operation: &'static str,
+    body: &impl serde::Serialize,
+    idempotent: bool,
+) -> Result<HttpRequest> {
+    Ok(
+        HttpRequest::post_json(operation, config.endpoint.clone(), body)?
+            .sensitive_header("X-Api-Key", config.api_key.expose_secret())
+            .idempotent(idempotent),
+    )
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 //! `secondary-loyalty-points` ← bonus %, `barcode-value` ← card number (the pass-id unless a
 //! `barcode-value` field says otherwise), `user-phone` / `user-email` ← contact.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
+use serde::de::MapAccess;
 use walletport_core::{
     Balance, BalanceUpdate, Card, CardId, CardKey, Customer, CustomerId, CustomerKey,
     CustomerRecord, Decimal, Error, ErrorKind, Fields, InstallLinks, IssueCard, Percent, Phone,
@@ -17,10 +18,12 @@ use walletport_core::{
 };
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, parse_envelope, post};
+use super::{action, parse_answer, post_body};
+use crate::answer::{Entries, Lv, Members, Picked, Skip};
 use crate::config::{Layout, PassIdStrategy, SkycoreConfig};
+use crate::encode::{GenerateBody, IdsBody, Meta, PassDataWire, UpdateBody};
 use crate::validate::{self, invalid};
-use crate::wire::{PassData, is_field_target};
+use crate::wire::PassData;
 
 /// What `generatepass` sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,17 +96,6 @@ pub struct PassRecord {
     pub data: PassData,
 }
 
-fn meta(email: &Option<String>, phone: &Option<String>) -> Option<Value> {
-    let mut m = Map::new();
-    if let Some(e) = email {
-        m.insert("user-email".into(), Value::String(e.clone()));
-    }
-    if let Some(p) = phone {
-        m.insert("user-phone".into(), Value::String(p.clone()));
-    }
-    (!m.is_empty()).then_some(Value::Object(m))
-}
-
 /// `generatepass`. Marked idempotent: a retry that meets "pass-id exists" is answered by reading
 /// the pass back (see the client), so sending twice never creates two passes.
 pub fn build_generatepass_request(
@@ -121,20 +113,15 @@ pub fn build_generatepass_request(
             "and pass-update-notification belong to updatepassdata",
         ));
     }
-    let mut body = Map::new();
-    body.insert("pass-template-id".into(), input.template_id.clone().into());
-    body.insert("pass-id".into(), input.pass_id.clone().into());
-    if !input.reference_data.is_empty() {
-        body.insert(
-            "reference-data".into(),
-            serde_json::to_value(&input.reference_data)?,
-        );
-    }
-    body.insert("pass-data".into(), Value::Object(input.data.to_wire()));
-    if let Some(m) = meta(&input.user_email, &input.user_phone) {
-        body.insert("pass-meta-data".into(), m);
-    }
-    post(config, operation, action::GENERATE_PASS, body, true)
+    let body = GenerateBody {
+        action: action::GENERATE_PASS,
+        data: PassDataWire(&input.data),
+        pass_id: &input.pass_id,
+        meta: Meta::of(&input.user_email, &input.user_phone),
+        template_id: &input.template_id,
+        reference_data: &input.reference_data,
+    };
+    post_body(config, operation, &body, true)
 }
 
 /// The answer to `generatepass`.
@@ -142,8 +129,9 @@ pub fn parse_generatepass_response(
     response: &HttpResponse,
     operation: &'static str,
 ) -> Result<GeneratedPass> {
-    let env = parse_envelope(response, operation)?;
-    let install_url = env.get_text("pass-install-url").ok_or_else(|| {
+    let picked = Picked::new(["pass-install-url", "pass-id", "tracking-id"]);
+    let env = parse_answer(response, operation, picked)?.members;
+    let install_url = env.text("pass-install-url").ok_or_else(|| {
         response
             .error(
                 ErrorKind::Unexpected,
@@ -153,9 +141,9 @@ pub fn parse_generatepass_response(
             .with_operation(operation)
     })?;
     Ok(GeneratedPass {
-        pass_id: env.get_text("pass-id"),
+        pass_id: env.text("pass-id"),
         install_url,
-        tracking_id: env.get_text("tracking-id"),
+        tracking_id: env.text("tracking-id"),
     })
 }
 
@@ -172,27 +160,17 @@ pub fn build_updatepassdata_request(
     }
     validate::pass_data(&input.data, input.layout)?;
     validate::meta_data(input.user_email.as_deref(), input.user_phone.as_deref())?;
-    let mut body = Map::new();
-    body.insert("pass-id".into(), input.pass_id.clone().into());
-    body.insert("pass-template-id".into(), input.template_id.clone().into());
-    if let Some(n) = &input.new_pass_id {
-        body.insert("new-pass-id".into(), n.clone().into());
-    }
-    if let Some(p) = input.priority {
-        body.insert("priority".into(), p.into());
-    }
-    body.insert("pass-data".into(), Value::Object(input.data.to_wire()));
-    if let Some(m) = meta(&input.user_email, &input.user_phone) {
-        body.insert("pass-meta-data".into(), m);
-    }
+    let body = UpdateBody {
+        action: action::UPDATE_PASS_DATA,
+        new_pass_id: input.new_pass_id.as_deref(),
+        data: PassDataWire(&input.data),
+        pass_id: &input.pass_id,
+        meta: Meta::of(&input.user_email, &input.user_phone),
+        template_id: &input.template_id,
+        priority: input.priority,
+    };
     let idempotent = input.data.update_notification.is_none() && input.new_pass_id.is_none();
-    post(
-        config,
-        operation,
-        action::UPDATE_PASS_DATA,
-        body,
-        idempotent,
-    )
+    post_body(config, operation, &body, idempotent)
 }
 
 /// The answer to `updatepassdata`.
@@ -200,10 +178,11 @@ pub fn parse_updatepassdata_response(
     response: &HttpResponse,
     operation: &'static str,
 ) -> Result<UpdatedPass> {
-    let env = parse_envelope(response, operation)?;
+    let picked = Picked::new(["pass-id", "tracking-id"]);
+    let env = parse_answer(response, operation, picked)?.members;
     Ok(UpdatedPass {
-        pass_id: env.get_text("pass-id"),
-        tracking_id: env.get_text("tracking-id"),
+        pass_id: env.text("pass-id"),
+        tracking_id: env.text("tracking-id"),
     })
 }
 
@@ -214,10 +193,12 @@ pub fn build_getpassdata_request(
     operation: &'static str,
 ) -> Result<HttpRequest> {
     validate::pass_id("pass-id", pass_id)?;
-    let mut body = Map::new();
-    body.insert("pass-id".into(), pass_id.into());
-    body.insert("pass-template-id".into(), config.template_id.clone().into());
-    post(config, operation, action::GET_PASS_DATA, body, true)
+    let body = IdsBody {
+        action: action::GET_PASS_DATA,
+        pass_id: Some(pass_id),
+        template_id: &config.template_id,
+    };
+    post_body(config, operation, &body, true)
 }
 
 /// The answer to `getpassdata`, in either key set.
@@ -225,26 +206,51 @@ pub fn parse_getpassdata_response(
     response: &HttpResponse,
     operation: &'static str,
 ) -> Result<PassRecord> {
-    let env = parse_envelope(response, operation)?;
+    let env = parse_answer(response, operation, PassAnswer::default())?.members;
     let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
-    let data = match env.rest.get("pass-data") {
-        Some(Value::Object(m)) => {
-            PassData::from_wire(m).map_err(|e| stamp(e.with_vendor(response.vendor_error())))?
-        }
-        _ => {
+    let data = match env.data.and_then(Entries::into_sorted) {
+        Some(entries) => PassData::from_entries(entries)
+            .map_err(|e| stamp(e.with_vendor(response.vendor_error())))?,
+        None => {
             return Err(stamp(
                 response.error(ErrorKind::Unexpected, "Skycore sent no pass-data"),
             ));
         }
     };
-    let pass_id = env
-        .get_text("pass-id")
+    let text = |v: Option<Lv<'_>>| v.as_ref().and_then(Lv::text).map(Cow::into_owned);
+    let pass_id = text(env.pass_id)
         .ok_or_else(|| stamp(response.error(ErrorKind::Unexpected, "Skycore sent no pass-id")))?;
     Ok(PassRecord {
         pass_id,
-        template_id: env.get_text("pass-template-id"),
+        template_id: text(env.template_id),
         data,
     })
+}
+
+/// What `parse_getpassdata_response` keeps of the answer.
+#[derive(Default)]
+struct PassAnswer<'de> {
+    pass_id: Option<Lv<'de>>,
+    template_id: Option<Lv<'de>>,
+    data: Option<Entries<'de>>,
+}
+
+impl<'de> Members<'de> for PassAnswer<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> std::result::Result<(), A::Error> {
+        match key {
+            "pass-id" => self.pass_id = Some(map.next_value()?),
+            "pass-template-id" => self.template_id = Some(map.next_value()?),
+            "pass-data" => self.data = Some(map.next_value()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 // ---- domain → Skycore ------------------------------------------------------------------------
@@ -433,12 +439,47 @@ pub fn update_of(pass_id: String, data: PassData, config: &SkycoreConfig) -> Upd
 // ---- Skycore → domain ------------------------------------------------------------------------
 
 /// Domain fields of a pass: its per-pass keys under their configured names.
+///
+/// The field-target keys of [`PassData::to_wire`], read without building it: in the map's
+/// (sorted) key order, a typed field before an `extra` entry of the same key.
 pub fn fields_of(data: &PassData, config: &SkycoreConfig) -> Fields {
-    data.to_wire()
-        .into_iter()
-        .filter(|(k, _)| is_field_target(k))
-        .filter_map(|(k, v)| crate::wire::text(&v).map(|t| (config.field_name(&k), t)))
-        .collect()
+    const SORTED_TARGETS: [&str; 12] = [
+        "additional-image",
+        "custom-field-1",
+        "custom-field-2",
+        "custom-field-3",
+        "message10",
+        "message4",
+        "message5",
+        "message6",
+        "message7",
+        "message8",
+        "message9",
+        "strip-image",
+    ];
+    let mut fields = Fields::new();
+    for key in SORTED_TARGETS {
+        let typed = match key {
+            "additional-image" => data.additional_image.as_deref(),
+            "strip-image" => data.strip_image.as_deref(),
+            "custom-field-1" => data.custom_fields[0].as_deref(),
+            "custom-field-2" => data.custom_fields[1].as_deref(),
+            "custom-field-3" => data.custom_fields[2].as_deref(),
+            message => message
+                .strip_prefix("message")
+                .and_then(|n| n.parse::<u8>().ok())
+                .and_then(|n| data.messages.get(&n))
+                .map(String::as_str),
+        };
+        let value = match typed {
+            Some(v) => Some(v.to_owned()),
+            None => data.extra.get(key).and_then(crate::wire::text),
+        };
+        if let Some(v) = value {
+            fields.insert(config.field_name(key), v);
+        }
+    }
+    fields
 }
 
 fn card_id(id: &str) -> Option<CardId> {

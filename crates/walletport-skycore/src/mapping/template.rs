@@ -8,14 +8,19 @@
 //! create call takes. Reads answer a flat object (key set B); it is folded back into sections, so a
 //! template read can be edited and sent to `updatePassTemplate`.
 
+use std::borrow::Cow;
+
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 use walletport_core::{Error, ErrorKind, Result, Template, TemplateField, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, parse_envelope, post};
+use super::{action, parse_answer, post_body};
+use crate::answer::{Entries, Lv, Members, Picked, Skip};
 use crate::config::{Layout, SkycoreConfig};
-use crate::validate::{self, invalid};
-use crate::wire::{canonical_key, text};
+use crate::encode::{IdsBody, Node, TemplateBody};
+use crate::validate::{self, Obj, invalid};
+use crate::wire::canonical_key;
 
 /// Pass fields a template can label (`<key>-label`).
 const LABELLED: &[&str] = &[
@@ -73,20 +78,6 @@ fn layout_of(template: &Template) -> Result<Option<Layout>> {
     }
 }
 
-fn merge_sections(base: &mut Map<String, Value>, patch: &Map<String, Value>) {
-    for (k, v) in patch {
-        if OWN_KEYS.contains(&k.as_str()) {
-            continue;
-        }
-        match (base.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(p)) => b.extend(p.clone()),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 fn label_key(field: &TemplateField, config: &SkycoreConfig) -> Result<String> {
     let key = config
         .fields
@@ -104,29 +95,22 @@ fn label_key(field: &TemplateField, config: &SkycoreConfig) -> Result<String> {
     }
 }
 
-/// The create/update body of `template` (without `action`), and its layout when known.
-fn body(
+/// The layout a create/update sends (a create falls back to the configured one).
+fn write_layout(
     template: &Template,
     config: &SkycoreConfig,
     create: bool,
-) -> Result<(Map<String, Value>, Option<Layout>)> {
-    let mut layout = layout_of(template)?;
-    if create {
-        layout = Some(layout.unwrap_or(config.layout));
-    }
-    let mut body = Map::new();
-    body.insert("pass-template-type".into(), "loyalty".into());
-    if create && let Some(l) = layout {
-        body.insert("pass-template-subtype".into(), l.subtype().into());
-    }
-    if template.name.trim().is_empty() {
-        return Err(invalid("pass-template-name", "must not be empty"));
-    }
-    body.insert("pass-template-name".into(), template.name.clone().into());
-    if create {
-        merge_sections(&mut body, &config.template_defaults);
-    }
-    merge_sections(&mut body, &template.settings);
+) -> Result<Option<Layout>> {
+    let layout = layout_of(template)?;
+    Ok(if create {
+        Some(layout.unwrap_or(config.layout))
+    } else {
+        layout
+    })
+}
+
+/// The `universal-fields` labels of the template's fields, as a patch section.
+fn labels(template: &Template, config: &SkycoreConfig) -> Result<Option<Value>> {
     let mut labels = Map::new();
     for field in &template.fields {
         let key = label_key(field, config)?;
@@ -134,13 +118,44 @@ fn body(
             labels.insert(format!("{key}-label"), title.clone().into());
         }
     }
-    if !labels.is_empty() {
-        let mut patch = Map::new();
-        patch.insert("universal-fields".into(), Value::Object(labels));
-        merge_sections(&mut body, &patch);
+    Ok((!labels.is_empty()).then_some(Value::Object(labels)))
+}
+
+/// The create/update body of `template` with `action`, borrowing from `template`, `config` and
+/// `labels`, checked; `layout` is [`write_layout`]'s.
+fn body<'a>(
+    template: &'a Template,
+    config: &'a SkycoreConfig,
+    layout: Option<Layout>,
+    labels: Option<&'a Value>,
+    create: bool,
+) -> Result<TemplateBody<'a>> {
+    let mut body = TemplateBody::default();
+    body.top.insert(
+        "action",
+        Node::Str(if create {
+            action::CREATE_PASS_TEMPLATE
+        } else {
+            action::UPDATE_PASS_TEMPLATE
+        }),
+    );
+    body.top.insert("pass-template-type", Node::Str("loyalty"));
+    if create && let Some(l) = layout {
+        body.top
+            .insert("pass-template-subtype", Node::Str(l.subtype()));
     }
-    validate::template(&body, layout, create)?;
-    Ok((body, layout))
+    body.top
+        .insert("pass-template-name", Node::Str(&template.name));
+    let entries = |m: &'a Map<String, Value>| m.iter().map(|(k, v)| (k.as_str(), v));
+    if create {
+        body.merge(entries(&config.template_defaults), OWN_KEYS);
+    }
+    body.merge(entries(&template.settings), OWN_KEYS);
+    if let Some(labels) = labels {
+        body.merge([("universal-fields", labels)], OWN_KEYS);
+    }
+    validate::template_obj(Obj::Top(&body.top), layout, create)?;
+    Ok(body)
 }
 
 /// `createPassTemplate` (creates a new template each time: not idempotent).
@@ -148,14 +163,18 @@ pub fn build_createpasstemplate_request(
     template: &Template,
     config: &SkycoreConfig,
 ) -> Result<HttpRequest> {
-    let (body, _) = body(template, config, true)?;
-    post(
-        config,
-        walletport_core::op::TEMPLATE_CREATE,
-        action::CREATE_PASS_TEMPLATE,
-        body,
-        false,
-    )
+    let layout = write_layout(template, config, true)?;
+    check_name(template)?;
+    let labels = labels(template, config)?;
+    let body = body(template, config, layout, labels.as_ref(), true)?;
+    post_body(config, walletport_core::op::TEMPLATE_CREATE, &body, false)
+}
+
+fn check_name(template: &Template) -> Result<()> {
+    if template.name.trim().is_empty() {
+        return Err(invalid("pass-template-name", "must not be empty"));
+    }
+    Ok(())
 }
 
 /// `updatePassTemplate` of `template.id`; idempotent unless it pushes a `pass-update-notification`.
@@ -167,14 +186,16 @@ pub fn build_updatepasstemplate_request(
         .id
         .as_ref()
         .ok_or_else(|| invalid("pass-template-id", "is required to update a template"))?;
-    let (mut body, _) = body(template, config, false)?;
-    body.insert("pass-template-id".into(), id.as_str().into());
-    let idempotent = !body.contains_key("pass-update-notification");
-    post(
+    let layout = write_layout(template, config, false)?;
+    check_name(template)?;
+    let labels = labels(template, config)?;
+    let mut body = body(template, config, layout, labels.as_ref(), false)?;
+    body.top.insert("pass-template-id", Node::Str(id.as_str()));
+    let idempotent = !body.top.contains_key("pass-update-notification");
+    post_body(
         config,
         walletport_core::op::TEMPLATE_UPDATE,
-        action::UPDATE_PASS_TEMPLATE,
-        body,
+        &body,
         idempotent,
     )
 }
@@ -191,9 +212,10 @@ pub fn parse_template_write_response(
     } else {
         walletport_core::op::TEMPLATE_UPDATE
     };
-    let env = parse_envelope(response, operation)?;
+    let picked = Picked::new(["pass-template-id", "pass-template-name"]);
+    let env = parse_answer(response, operation, picked)?.members;
     let id = env
-        .get_text("pass-template-id")
+        .text("pass-template-id")
         .and_then(|i| TemplateId::new(i).ok())
         .or_else(|| sent.id.clone())
         .ok_or_else(|| {
@@ -209,7 +231,7 @@ pub fn parse_template_write_response(
     Ok(Template {
         id: Some(id),
         name: env
-            .get_text("pass-template-name")
+            .text("pass-template-name")
             .unwrap_or_else(|| sent.name.clone()),
         layout: layout.map(|l| l.subtype().to_owned()),
         fields: sent.fields.clone(),
@@ -222,15 +244,12 @@ pub fn build_getpasstemplate_request(
     id: &TemplateId,
     config: &SkycoreConfig,
 ) -> Result<HttpRequest> {
-    let mut body = Map::new();
-    body.insert("pass-template-id".into(), id.as_str().into());
-    post(
-        config,
-        walletport_core::op::TEMPLATE_GET,
-        action::GET_PASS_TEMPLATE,
-        body,
-        true,
-    )
+    let body = IdsBody {
+        action: action::GET_PASS_TEMPLATE,
+        pass_id: None,
+        template_id: id.as_str(),
+    };
+    post_body(config, walletport_core::op::TEMPLATE_GET, &body, true)
 }
 
 /// Which section a flat template key belongs to.
@@ -261,26 +280,41 @@ pub fn parse_getpasstemplate_response(
     config: &SkycoreConfig,
 ) -> Result<Template> {
     let operation = walletport_core::op::TEMPLATE_GET;
-    let env = parse_envelope(response, operation)?;
+    let env = parse_answer(response, operation, TemplateAnswer::default())?.members;
     let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
-    let Some(Value::Object(flat)) = env.rest.get("pass-template") else {
+    let Some(flat) = env.template.and_then(Entries::into_sorted) else {
         return Err(stamp(
             response.error(ErrorKind::Unexpected, "Skycore sent no pass-template"),
         ));
     };
     let id = env
-        .get_text("pass-template-id")
-        .and_then(|i| TemplateId::new(i).ok());
-    let mut settings = Map::new();
-    let mut universal = Map::new();
-    let mut fields = Vec::new();
-    let mut layout = flat
-        .get("pass-template-subtype")
-        .and_then(text)
+        .id
+        .as_ref()
+        .and_then(Lv::text)
+        .and_then(|i| TemplateId::new(i.into_owned()).ok());
+    // `flat` is sorted by key without repeats, as the map it stands for.
+    let find = |k: &str| {
+        flat.binary_search_by(|(key, _)| key.0.as_ref().cmp(k))
+            .ok()
+            .map(|i| &flat[i].1)
+    };
+    let owned_text = |v: &Lv<'_>| v.text().map(Cow::into_owned);
+    let name = find("pass-name")
+        .or_else(|| find("pass-template-name"))
+        .and_then(owned_text)
+        .unwrap_or_default();
+    let mut layout = find("pass-template-subtype")
+        .and_then(owned_text)
         .and_then(|s| Layout::from_subtype(&s));
+    // Entries in map order; each map is built at the end (a repeated key keeps its last value,
+    // as inserting would).
+    let mut settings: Vec<(String, Value)> = Vec::new();
+    let mut sections: Vec<(&'static str, Vec<(String, Value)>)> = Vec::new();
+    let mut universal: Vec<(String, Value)> = Vec::with_capacity(flat.len());
+    let mut fields = Vec::new();
     for (raw, value) in flat {
-        let key = canonical_key(raw);
-        if value.is_null()
+        let key = canonical_key(&raw.0);
+        if matches!(value, Lv::Other(Value::Null))
             || matches!(
                 key,
                 "pass-name" | "pass-type" | "organization" | "pass-template-subtype"
@@ -294,7 +328,7 @@ pub fn parse_getpasstemplate_response(
         if let Some(field) = key.strip_suffix("-label").filter(|f| LABELLED.contains(f)) {
             fields.push(TemplateField {
                 name: config.field_name(field),
-                title: text(value),
+                title: owned_text(&value),
                 kind: Default::default(),
                 required: false,
                 unique: false,
@@ -303,33 +337,58 @@ pub fn parse_getpasstemplate_response(
         }
         match (section_of(key), key) {
             (Some((section, name)), _) => {
-                let entry = settings
-                    .entry(section)
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = entry {
-                    m.insert(name.to_owned(), value.clone());
+                let entry = (name.to_owned(), value.into_value());
+                match sections.iter_mut().find(|(s, _)| *s == section) {
+                    Some((_, entries)) => entries.push(entry),
+                    None => sections.push((section, vec![entry])),
                 }
             }
             (None, "relevant-locations" | "disable-pass-sharing") => {
-                settings.insert(key.to_owned(), value.clone());
+                settings.push((key.to_owned(), value.into_value()));
             }
             (None, _) => {
-                universal.insert(key.to_owned(), value.clone());
+                universal.push((key.to_owned(), value.into_value()));
             }
         }
     }
-    if !universal.is_empty() {
-        settings.insert("universal-fields".into(), Value::Object(universal));
+    for (section, entries) in sections {
+        let section_map: Map<String, Value> = entries.into_iter().collect();
+        settings.push((section.to_owned(), Value::Object(section_map)));
     }
+    if !universal.is_empty() {
+        let universal: Map<String, Value> = universal.into_iter().collect();
+        settings.push(("universal-fields".into(), Value::Object(universal)));
+    }
+    let settings: Map<String, Value> = settings.into_iter().collect();
     Ok(Template {
         id,
-        name: flat
-            .get("pass-name")
-            .or_else(|| flat.get("pass-template-name"))
-            .and_then(text)
-            .unwrap_or_default(),
+        name,
         layout: layout.map(|l| l.subtype().to_owned()),
         fields,
         settings,
     })
+}
+
+/// What `parse_getpasstemplate_response` keeps of the answer.
+#[derive(Default)]
+struct TemplateAnswer<'de> {
+    id: Option<Lv<'de>>,
+    template: Option<Entries<'de>>,
+}
+
+impl<'de> Members<'de> for TemplateAnswer<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> std::result::Result<(), A::Error> {
+        match key {
+            "pass-template-id" => self.id = Some(map.next_value()?),
+            "pass-template" => self.template = Some(map.next_value()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(())
+    }
 }
