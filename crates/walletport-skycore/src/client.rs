@@ -309,12 +309,14 @@ impl TemplatePort for SkycoreProvider {
     async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
         let request = template::build_createpasstemplate_request(&input.template, &self.config)?;
         let response = self.send(request).await?;
-        template::parse_template_write_response(&response, &input.template, &self.config, true)
+        template::parse_template_write_response(&response, input.template.id.as_ref(), true)?
+            .into_template(input.template, &self.config, true)
     }
 
     async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
         let request = template::build_updatepasstemplate_request(&input.template, &self.config)?;
         let response = self.send(request).await?;
-        template::parse_template_write_response(&response, &input.template, &self.config, false)
+        template::parse_template_write_response(&response, input.template.id.as_ref(), false)?
+            .into_template(input.template, &self.config, false)
     }
 }

@@ -347,7 +347,8 @@ fn parse_response(all: &[Fixture], f: &Fixture) -> Value {
             let created = f.operation == "createpasstemplate";
             let t = must(
                 &f.name,
-                template::parse_template_write_response(&r, &sent, &c, created),
+                template::parse_template_write_response(&r, sent.id.as_ref(), created)
+                    .and_then(|w| w.into_template(sent, &c, created)),
             );
             json!({"id": t.id, "name": t.name, "layout": t.layout})
         }

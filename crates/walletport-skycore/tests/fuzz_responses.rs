@@ -107,11 +107,15 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
         ),
         (
             "template_create",
-            template::parse_template_write_response(resp, &sent, &config, true).map(drop),
+            template::parse_template_write_response(resp, sent.id.as_ref(), true)
+                .and_then(|w| w.into_template(sent.clone(), &config, true))
+                .map(drop),
         ),
         (
             "template_update",
-            template::parse_template_write_response(resp, &sent, &config, false).map(drop),
+            template::parse_template_write_response(resp, sent.id.as_ref(), false)
+                .and_then(|w| w.into_template(sent.clone(), &config, false))
+                .map(drop),
         ),
         (
             "gettemplate",

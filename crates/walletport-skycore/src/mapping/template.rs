@@ -200,13 +200,44 @@ pub fn build_updatepasstemplate_request(
     )
 }
 
-/// The answer to a create or update: `sent` with the id (and layout) Skycore confirmed.
+/// What Skycore answered to a template write: the id (and name) it stored the template under.
+///
+/// Kept apart from the template we sent so that parsing the answer never copies that template
+/// (its settings are kilobytes of JSON): [`TemplateWritten::into_template`] moves it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateWritten {
+    /// The id Skycore answered, or the one we sent when it answered none.
+    pub id: TemplateId,
+    /// The name Skycore answered, if any (the sent name stands otherwise).
+    pub name: Option<String>,
+}
+
+impl TemplateWritten {
+    /// The template as stored: `sent`, moved, with the answered id and name and its layout.
+    pub fn into_template(
+        self,
+        sent: Template,
+        config: &SkycoreConfig,
+        create: bool,
+    ) -> Result<Template> {
+        let layout = layout_of(&sent)?.or(create.then_some(config.layout));
+        Ok(Template {
+            id: Some(self.id),
+            name: self.name.unwrap_or(sent.name),
+            layout: layout.map(|l| l.subtype().to_owned()),
+            fields: sent.fields,
+            settings: sent.settings,
+        })
+    }
+}
+
+/// The answer to `createPassTemplate` / `updatePassTemplate`; `sent_id` is the id we sent, which
+/// stands when Skycore answers none (an error when neither exists).
 pub fn parse_template_write_response(
     response: &HttpResponse,
-    sent: &Template,
-    config: &SkycoreConfig,
+    sent_id: Option<&TemplateId>,
     create: bool,
-) -> Result<Template> {
+) -> Result<TemplateWritten> {
     let operation = if create {
         walletport_core::op::TEMPLATE_CREATE
     } else {
@@ -217,7 +248,7 @@ pub fn parse_template_write_response(
     let id = env
         .text("pass-template-id")
         .and_then(|i| TemplateId::new(i).ok())
-        .or_else(|| sent.id.clone())
+        .or_else(|| sent_id.cloned())
         .ok_or_else(|| {
             response
                 .error(
@@ -227,15 +258,9 @@ pub fn parse_template_write_response(
                 .with_provider(crate::PROVIDER)
                 .with_operation(operation)
         })?;
-    let layout = layout_of(sent)?.or(create.then_some(config.layout));
-    Ok(Template {
-        id: Some(id),
-        name: env
-            .text("pass-template-name")
-            .unwrap_or_else(|| sent.name.clone()),
-        layout: layout.map(|l| l.subtype().to_owned()),
-        fields: sent.fields.clone(),
-        settings: sent.settings.clone(),
+    Ok(TemplateWritten {
+        id,
+        name: env.text("pass-template-name"),
     })
 }
 
