@@ -1,45 +1,33 @@
 //! The CLI end to end on the memory provider with a state file: separate invocations chain.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// The binary as the other CLI tests run it, plus two plain `WALLETPORT_` variables.
 fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
-    let out = Command::cargo_bin("walletport")
-        .expect("binary built")
-        .current_dir(config.parent().expect("config has a directory"))
-        .env_remove("WALLETPORT_CONFIG")
+    common::walletport_env(
+        config,
         // Plain WALLETPORT_ variables (no `__`) are not configuration keys.
-        .env("WALLETPORT_LOG", "warn")
-        .env("WALLETPORT_TEST_PG", "postgres://ignored")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("walletport runs");
-    let parse = |bytes: &[u8]| -> Value {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-        }
-    };
-    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
+        &[
+            ("WALLETPORT_LOG", "warn"),
+            ("WALLETPORT_TEST_PG", "postgres://ignored"),
+        ],
+        args,
+    )
 }
 
 fn memory_config(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("walletport.toml");
-    std::fs::write(
-        &config,
-        format!(
+    common::write_config(
+        dir,
+        &format!(
             "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
             dir.join("state.json").display()
         ),
     )
-    .expect("write config");
-    config
 }
 
 #[test]

@@ -1,55 +1,31 @@
 //! The CLI end to end with `kind = "passquare"` against the Passquare emulator spawned in the test.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use walletport_sandbox::passquare::{
     InstallRequest, PassquareEmulator, PassquareEmulatorConfig, PushKind,
 };
 
-fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
-    let out = Command::cargo_bin("walletport")
-        .expect("binary built")
-        .current_dir(config.parent().expect("config has a directory"))
-        .env_remove("WALLETPORT_CONFIG")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("walletport runs");
-    let parse = |bytes: &[u8]| -> Value {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-        }
-    };
-    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
-}
+use common::walletport;
 
 fn passquare_config(dir: &Path, base_url: &str, app_key: &str) -> PathBuf {
-    let config = dir.join("walletport.toml");
-    std::fs::write(
-        &config,
-        format!(
+    common::write_config(
+        dir,
+        &format!(
             "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
              plan = \"1000/s\"\n"
         ),
     )
-    .expect("write config");
-    config
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassquareEmulator) {
-    PassquareEmulator::spawn(
-        PassquareEmulatorConfig::unlimited(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
+    common::spawn_emulator(|addr| {
+        PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr)
+    })
     .await
-    .expect("emulator starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

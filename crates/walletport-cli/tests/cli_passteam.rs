@@ -1,38 +1,18 @@
 //! The CLI end to end with `kind = "passteam"` against the Passteam emulator spawned in the test.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 
-fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
-    let out = Command::cargo_bin("walletport")
-        .expect("binary built")
-        .current_dir(config.parent().expect("config has a directory"))
-        .env_remove("WALLETPORT_CONFIG")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("walletport runs");
-    let parse = |bytes: &[u8]| -> Value {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-        }
-    };
-    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
-}
+use common::walletport;
 
 fn passteam_config(dir: &Path, base_url: &str, encoding: &str) -> PathBuf {
-    let config = dir.join("walletport.toml");
-    std::fs::write(
-        &config,
-        format!(
+    common::write_config(
+        dir,
+        &format!(
             "[provider]\nkind = \"passteam\"\nbase_url = \"{base_url}\"\ntoken = \"sandbox-token\"\n\
              template_id = \"5e424c181dbf0d537c8b4569\"\nencoding = \"{encoding}\"\n\n\
              [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
@@ -40,17 +20,11 @@ fn passteam_config(dir: &Path, base_url: &str, encoding: &str) -> PathBuf {
              discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n"
         ),
     )
-    .expect("write config");
-    config
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassteamEmulator) {
-    PassteamEmulator::spawn(
-        PassteamEmulatorConfig::default(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("emulator starts")
+    common::spawn_emulator(|addr| PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

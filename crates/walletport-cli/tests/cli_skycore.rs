@@ -1,45 +1,23 @@
 //! The CLI end to end with `kind = "skycore"` against the Skycore emulator spawned in the test:
 //! every command works, or answers a JSON `unsupported` error exactly where the capability says.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
-fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
-    let out = Command::cargo_bin("walletport")
-        .expect("binary built")
-        .current_dir(config.parent().expect("config has a directory"))
-        .env_remove("WALLETPORT_CONFIG")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("walletport runs");
-    let parse = |bytes: &[u8]| -> Value {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-        }
-    };
-    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
-}
+use common::walletport;
 
 fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
-    let config = dir.join("walletport.toml");
-    std::fs::write(
-        &config,
-        format!(
+    common::write_config(
+        dir,
+        &format!(
             "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
              template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
         ),
     )
-    .expect("write config");
-    config
 }
 
 /// Fails unless the command failed with a JSON error of `kind`.
@@ -56,12 +34,9 @@ fn assert_error(result: (bool, Value, Value), kind: &str, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_against_the_emulator() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = SkycoreEmulatorConfig::default();
     let key = config.api_key.clone();
-    let (server, emu) = SkycoreEmulator::spawn(config, addr)
-        .await
-        .expect("emulator starts");
+    let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
     // The CLI has no card command: the pass a CRM would issue is generated on Skycore directly.
     emu.seed_pass(
         "sandbox-layout-1",

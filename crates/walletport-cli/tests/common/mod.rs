@@ -1,0 +1,68 @@
+//! Setup shared by the CLI end-to-end tests: running the `walletport` binary against a config
+//! file, parsing its JSON output, writing that config file and spawning a vendor emulator.
+//! Each test binary compiles this module on its own, so not all of it is used by every one.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use walletport_sandbox::RunningServer;
+
+/// Runs `walletport --config <config> <args>` from the config's directory and returns
+/// (success, stdout JSON, stderr JSON), so every test sees the CLI exactly as a user would.
+pub(crate) fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
+    walletport_env(config, &[], args)
+}
+
+/// Like [`walletport`], with extra environment variables set, for tests that check which
+/// variables the CLI reads as configuration and which it ignores.
+pub(crate) fn walletport_env(
+    config: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, Value, Value) {
+    let out = Command::cargo_bin("walletport")
+        .expect("binary built")
+        .current_dir(config.parent().expect("config has a directory"))
+        .env_remove("WALLETPORT_CONFIG")
+        .envs(env.iter().copied())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("walletport runs");
+    (out.status.success(), parse(&out.stdout), parse(&out.stderr))
+}
+
+/// Parses one output stream: empty means `Null`, anything else must be JSON (the CLI's contract).
+fn parse(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    }
+}
+
+/// Writes `body` to `<dir>/walletport.toml` and returns its path, so each vendor test only
+/// spells out its own `[provider]` section.
+pub(crate) fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let config = dir.join("walletport.toml");
+    std::fs::write(&config, body).expect("write config");
+    config
+}
+
+/// Spawns an emulator on an ephemeral loopback port; `spawn` is the vendor's `Emulator::spawn`
+/// with its config already bound.
+pub(crate) async fn spawn_emulator<E, F, Fut>(spawn: F) -> (RunningServer, E)
+where
+    F: FnOnce(SocketAddr) -> Fut,
+    Fut: Future<Output = std::io::Result<(RunningServer, E)>>,
+{
+    spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("emulator starts")
+}
