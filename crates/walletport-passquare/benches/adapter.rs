@@ -10,27 +10,28 @@
 //! Run: `cargo bench -p walletport-passquare --bench adapter` (about 50 s); per-op medians are in
 //! `target/criterion/<group>/<case>/new/estimates.json` (see `docs/benchmarks.md`).
 
+#[path = "../tests/support/inputs.rs"]
+mod inputs;
+
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use criterion::Criterion;
+use inputs::{
+    campaign, config, hooks_config, joe, list_customers, pct, phone, pushes, sms, upsert,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use walletport_core::{
-    Balance, BalanceUpdate, Campaign, CampaignId, Channel, Customer, CustomerId, HookContext,
-    ListCustomers, Percent, Phone, PushMessage, SegmentId, TemplateId, UpsertCustomer,
-};
+use walletport_core::{Balance, BalanceUpdate, CampaignId, CustomerId, HookContext, TemplateId};
 use walletport_http::HttpResponse;
 use walletport_passquare::hooks::{
     encode_balance_response, encode_credit_response, encode_error, encode_register_response,
     parse_hook,
 };
-use walletport_passquare::mapping::{self, Lookup, SmsInvite, UpsertExtras};
-use walletport_passquare::{LifetimeUnit, NumberMode, PassquareConfig, PassquareHooksConfig};
+use walletport_passquare::mapping::{self, Lookup, UpsertExtras};
+use walletport_passquare::{LifetimeUnit, NumberMode};
 
 /// The fixture files, and which of them a benchmark has used.
 struct Fixtures {
@@ -128,52 +129,6 @@ impl Plan {
     }
 }
 
-fn config(mode: NumberMode) -> PassquareConfig {
-    let mut c = PassquareConfig::new("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-    c.numbers = mode;
-    c
-}
-
-fn phone() -> Phone {
-    Phone::parse("+420000000001").expect("phone")
-}
-
-fn pct(s: &str) -> Percent {
-    Percent::new(Decimal::from_str(s).expect("decimal")).expect("percent")
-}
-
-fn joe(birthday: (i32, u32, u32)) -> Customer {
-    Customer {
-        name: Some("Joe".into()),
-        surname: Some("Master".into()),
-        middle_name: Some("Remaster".into()),
-        email: Some("joe@passquare.com".into()),
-        birthday: NaiveDate::from_ymd_opt(birthday.0, birthday.1, birthday.2),
-        ..Customer::new(phone())
-    }
-}
-
-fn upsert(customer: Customer, balance: &str, bonus: &str, discount: &str) -> UpsertCustomer {
-    UpsertCustomer {
-        balance: BalanceUpdate {
-            points: Some(Decimal::from_str(balance).expect("decimal")),
-            bonus_percent: Some(pct(bonus)),
-            discount_percent: Some(pct(discount)),
-        },
-        ..UpsertCustomer::new(customer)
-    }
-}
-
-fn sms() -> UpsertExtras {
-    UpsertExtras {
-        sms: Some(SmsInvite {
-            link: "https://form.passquare.com/00000000-0000-0000-0000-000000000000".into(),
-            text: "Your card: %link%".into(),
-        }),
-        card_track: None,
-    }
-}
-
 /// 2.1 status.
 fn status(plan: &mut Plan, fx: &mut Fixtures) {
     fx.covers("status/default.request");
@@ -254,23 +209,12 @@ fn upserts(plan: &mut Plan, fx: &mut Fixtures) {
         });
     }
 
-    for (channel, key) in [
-        (Channel::Wallet, "push"),
-        (Channel::Webpush, "webpush"),
-        (Channel::Telegram, "telegram"),
-    ] {
-        for (suffix, text) in [
-            ("", "Your order is already in stock!"),
-            ("-pickup", "Your order is ready for pickup!"),
-        ] {
-            fx.covers(&format!("user_create_or_update/{key}{suffix}.request"));
-            let message = PushMessage::new(text, channel).expect("message");
-            let c = config(NumberMode::String);
-            plan.ok(
-                &format!("user_create_or_update/build/{key}{suffix}"),
-                move || mapping::build_push_request(&phone(), &message, &c),
-            );
-        }
+    for (case, message) in pushes() {
+        fx.covers(&format!("user_create_or_update/{case}.request"));
+        let c = config(NumberMode::String);
+        plan.ok(&format!("user_create_or_update/build/{case}"), move || {
+            mapping::build_push_request(&phone(), &message, &c)
+        });
     }
 
     let resp = fx.response("user_create_or_update/schema.response");
@@ -304,13 +248,7 @@ fn reads(plan: &mut Plan, fx: &mut Fixtures) {
         });
     }
 
-    let input = ListCustomers {
-        registered_from: NaiveDate::from_ymd_opt(2020, 1, 1),
-        registered_to: NaiveDate::from_ymd_opt(2020, 12, 31)
-            .and_then(|d| d.and_hms_opt(23, 59, 59)),
-        installed: Some(true),
-        ..ListCustomers::default()
-    };
+    let input = list_customers();
     fx.covers("read_customers/default.request");
     let (build_input, c) = (input.clone(), config(NumberMode::String));
     plan.ok("read_customers/build/default", move || {
@@ -324,12 +262,7 @@ fn reads(plan: &mut Plan, fx: &mut Fixtures) {
 
 /// 2.5 push/create and 2.6 push/send.
 fn campaigns(plan: &mut Plan, fx: &mut Fixtures) {
-    let campaign = Campaign {
-        message: "Test push!".into(),
-        channel: Channel::Wallet,
-        name: Some("Spring".into()),
-        segment: Some(SegmentId::new("00000000-0000-0000-0000-000000000000").expect("id")),
-    };
+    let campaign = campaign();
     fx.covers("push_create/schema.request");
     let (build_campaign, c) = (campaign.clone(), config(NumberMode::String));
     plan.ok("push_create/build/schema", move || {
@@ -346,13 +279,6 @@ fn campaigns(plan: &mut Plan, fx: &mut Fixtures) {
     plan.ok("push_send/build/default", move || {
         mapping::build_campaign_send_request(&id, &c)
     });
-}
-
-fn hooks_config(unit: LifetimeUnit) -> PassquareHooksConfig {
-    PassquareHooksConfig {
-        lifetime_unit: unit,
-        ..PassquareHooksConfig::with_crm_key("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
-    }
 }
 
 /// The inbound CRM hooks: body parsing, and the answers serialized to the bytes sent back.

@@ -3,25 +3,29 @@
 //! E.164), responses and hook bodies parse into the snapshotted domain values, hook answers encode
 //! to the documented shapes. A test at the end fails when a fixture is not covered here.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use chrono::NaiveDate;
+use inputs::{
+    campaign, config, hooks_config, joe, list_customers, pct, phone, pushes, sms, upsert,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use walletport_core::{
-    Balance, BalanceUpdate, Campaign, CampaignId, Channel, Customer, CustomerId, HookContext,
-    ListCustomers, Percent, Phone, PushMessage, SegmentId, TemplateId, UpsertCustomer,
+    Balance, BalanceUpdate, CampaignId, CustomerId, HookContext, Phone, TemplateId,
 };
 use walletport_http::{HttpRequest, HttpResponse};
 use walletport_passquare::hooks::{
     HookCall, encode_balance_response, encode_credit_response, encode_error,
     encode_register_response, parse_hook,
 };
-use walletport_passquare::mapping::{self, Lookup, SmsInvite, UpsertExtras};
-use walletport_passquare::{LifetimeUnit, NumberMode, PassquareConfig, PassquareHooksConfig};
+use walletport_passquare::mapping::{self, Lookup, UpsertExtras};
+use walletport_passquare::{LifetimeUnit, NumberMode};
 
 static COVERED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
@@ -82,52 +86,6 @@ fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-fn config(mode: NumberMode) -> PassquareConfig {
-    let mut c = PassquareConfig::new("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-    c.numbers = mode;
-    c
-}
-
-fn phone() -> Phone {
-    Phone::parse("+420000000001").expect("phone")
-}
-
-fn pct(s: &str) -> Percent {
-    Percent::new(Decimal::from_str(s).expect("decimal")).expect("percent")
-}
-
-fn joe(birthday: (i32, u32, u32)) -> Customer {
-    Customer {
-        name: Some("Joe".into()),
-        surname: Some("Master".into()),
-        middle_name: Some("Remaster".into()),
-        email: Some("joe@passquare.com".into()),
-        birthday: NaiveDate::from_ymd_opt(birthday.0, birthday.1, birthday.2),
-        ..Customer::new(phone())
-    }
-}
-
-fn upsert(customer: Customer, balance: &str, bonus: &str, discount: &str) -> UpsertCustomer {
-    UpsertCustomer {
-        balance: BalanceUpdate {
-            points: Some(Decimal::from_str(balance).expect("decimal")),
-            bonus_percent: Some(pct(bonus)),
-            discount_percent: Some(pct(discount)),
-        },
-        ..UpsertCustomer::new(customer)
-    }
-}
-
-fn sms() -> UpsertExtras {
-    UpsertExtras {
-        sms: Some(SmsInvite {
-            link: "https://form.passquare.com/00000000-0000-0000-0000-000000000000".into(),
-            text: "Your card: %link%".into(),
-        }),
-        card_track: None,
-    }
 }
 
 #[test]
@@ -216,25 +174,15 @@ fn upsert_request_uses_exactly_the_documented_keys() {
 #[test]
 fn pushes_carry_only_phone_and_message() {
     let c = config(NumberMode::String);
-    for (channel, key) in [
-        (Channel::Wallet, "push"),
-        (Channel::Webpush, "webpush"),
-        (Channel::Telegram, "telegram"),
-    ] {
-        for (suffix, text) in [
-            ("", "Your order is already in stock!"),
-            ("-pickup", "Your order is ready for pickup!"),
-        ] {
-            let message = PushMessage::new(text, channel).expect("message");
-            let req = mapping::build_push_request(&phone(), &message, &c).expect("build");
-            assert!(!req.idempotent, "a push is never retried");
-            let sent = body(&req);
-            assert_eq!(sent.as_object().map(|m| m.len()), Some(3), "{sent}");
-            assert_same(
-                &sent,
-                &fixture(&format!("user_create_or_update/{key}{suffix}.request")),
-            );
-        }
+    for (case, message) in pushes() {
+        let req = mapping::build_push_request(&phone(), &message, &c).expect("build");
+        assert!(!req.idempotent, "a push is never retried");
+        let sent = body(&req);
+        assert_eq!(sent.as_object().map(|m| m.len()), Some(3), "{sent}");
+        assert_same(
+            &sent,
+            &fixture(&format!("user_create_or_update/{case}.request")),
+        );
     }
 }
 
@@ -286,13 +234,7 @@ fn read_customer_requests_and_responses() {
 
 #[test]
 fn read_customers_request_and_response() {
-    let input = ListCustomers {
-        registered_from: NaiveDate::from_ymd_opt(2020, 1, 1),
-        registered_to: NaiveDate::from_ymd_opt(2020, 12, 31)
-            .and_then(|d| d.and_hms_opt(23, 59, 59)),
-        installed: Some(true),
-        ..ListCustomers::default()
-    };
+    let input = list_customers();
     let req = mapping::build_list_request(&input, &config(NumberMode::String)).expect("build");
     assert_same(&body(&req), &fixture("read_customers/default.request"));
     let page = mapping::parse_list_response(&response("read_customers/default.response"), &input)
@@ -303,12 +245,7 @@ fn read_customers_request_and_response() {
 
 #[test]
 fn campaign_requests_and_response() {
-    let campaign = Campaign {
-        message: "Test push!".into(),
-        channel: Channel::Wallet,
-        name: Some("Spring".into()),
-        segment: Some(SegmentId::new("00000000-0000-0000-0000-000000000000").expect("id")),
-    };
+    let campaign = campaign();
     let c = config(NumberMode::String);
     let req = mapping::build_campaign_create_request(&campaign, &c).expect("build");
     assert_eq!(
@@ -328,16 +265,9 @@ fn campaign_requests_and_response() {
     assert_same(&body(&req), &fixture("push_send/default.request"));
 }
 
-fn hooks(unit: LifetimeUnit) -> PassquareHooksConfig {
-    PassquareHooksConfig {
-        lifetime_unit: unit,
-        ..PassquareHooksConfig::with_crm_key("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
-    }
-}
-
 fn hook(name: &str, unit: LifetimeUnit) -> HookCall {
     let bytes = serde_json::to_vec(&fixture(name)).expect("bytes");
-    parse_hook(&bytes, HookContext::default(), &hooks(unit)).expect("hook parses")
+    parse_hook(&bytes, HookContext::default(), &hooks_config(unit)).expect("hook parses")
 }
 
 #[test]
