@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::capability::Capability;
 use crate::domain::{
-    Balance, CampaignRecord, Card, CustomerKey, CustomerRecord, PushReceipt, Template,
-    TemplateSummary,
+    Balance, BalanceFields, CampaignRecord, Card, CustomerKey, CustomerRecord, PushReceipt,
+    Template, TemplateSummary,
 };
 use crate::error::{Error, Result};
 use crate::ports::*;
@@ -92,6 +92,12 @@ impl Provider for Checked {
     async fn status(&self) -> Result<ProviderStatus> {
         self.gate(self.capability.status, op::STATUS)?;
         self.inner.status().await.map_err(self.stamp(op::STATUS))
+    }
+    fn balance_fields(&self) -> BalanceFields {
+        self.inner.balance_fields()
+    }
+    async fn check(&self) -> Result<ProviderCheck> {
+        self.inner.check().await.map_err(self.stamp(op::CHECK))
     }
     crate::self_ports!();
 }

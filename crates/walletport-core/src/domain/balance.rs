@@ -68,6 +68,15 @@ impl BalanceUpdate {
         self.points.is_none() && self.bonus_percent.is_none() && self.discount_percent.is_none()
     }
 
+    /// The same update with both percentages set to zero where it leaves them unset.
+    pub fn with_all_percentages_zero(self) -> Self {
+        Self {
+            bonus_percent: self.bonus_percent.or(Some(Percent::default())),
+            discount_percent: self.discount_percent.or(Some(Percent::default())),
+            ..self
+        }
+    }
+
     /// Applies the update to a balance.
     pub fn apply(&self, balance: &mut Balance) {
         if let Some(p) = self.points {
@@ -89,6 +98,110 @@ impl From<Balance> for BalanceUpdate {
             bonus_percent: Some(b.bonus_percent),
             discount_percent: Some(b.discount_percent),
         }
+    }
+}
+
+/// Which of the three balance values a provider can hold on its cards.
+///
+/// A vendor (or a vendor configuration) may show only some of them: Skycore has no discount
+/// field, a Passteam template may map only the points. The gateway sends a customer's state
+/// reduced to these and keeps the rest in its own store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BalanceFields {
+    /// Points / bonus money.
+    pub points: bool,
+    /// Bonus accrual percentage.
+    pub bonus_percent: bool,
+    /// Discount percentage.
+    pub discount_percent: bool,
+}
+
+impl Default for BalanceFields {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl BalanceFields {
+    /// All three values.
+    pub const ALL: Self = Self {
+        points: true,
+        bonus_percent: true,
+        discount_percent: true,
+    };
+
+    /// None of them.
+    pub const NONE: Self = Self {
+        points: false,
+        bonus_percent: false,
+        discount_percent: false,
+    };
+
+    /// The stable names of the three fields, as used in metrics and errors.
+    pub const NAMES: [&'static str; 3] = ["points", "bonus_percent", "discount_percent"];
+
+    /// True when the provider holds none of the three values.
+    pub fn is_empty(&self) -> bool {
+        !(self.points || self.bonus_percent || self.discount_percent)
+    }
+
+    /// The names of the fields held, in [`Self::NAMES`] order.
+    pub fn held(&self) -> Vec<&'static str> {
+        let flags = [self.points, self.bonus_percent, self.discount_percent];
+        Self::NAMES
+            .into_iter()
+            .zip(flags)
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect()
+    }
+
+    /// Splits `update` into the part this provider holds and the names of the set values it
+    /// cannot hold (which the caller keeps elsewhere, e.g. the gateway's store).
+    ///
+    /// ```
+    /// use rust_decimal::Decimal;
+    /// use walletport_core::{BalanceFields, BalanceUpdate};
+    /// let skycore = BalanceFields { discount_percent: false, ..BalanceFields::ALL };
+    /// let update = BalanceUpdate { points: Some(Decimal::TEN), ..BalanceUpdate::default() }
+    ///     .with_all_percentages_zero();
+    /// let (sent, dropped) = skycore.reduce(update);
+    /// assert_eq!(sent.points, Some(Decimal::TEN));
+    /// assert!(sent.discount_percent.is_none());
+    /// assert_eq!(dropped, ["discount_percent"]);
+    /// ```
+    pub fn reduce(&self, update: BalanceUpdate) -> (BalanceUpdate, Vec<&'static str>) {
+        let mut dropped = Vec::new();
+        let mut keep = |held: bool, set: bool, name: &'static str| {
+            if set && !held {
+                dropped.push(name);
+            }
+            held
+        };
+        let reduced = BalanceUpdate {
+            points: update
+                .points
+                .filter(|_| keep(self.points, update.points.is_some(), "points")),
+            bonus_percent: update.bonus_percent.filter(|_| {
+                keep(
+                    self.bonus_percent,
+                    update.bonus_percent.is_some(),
+                    "bonus_percent",
+                )
+            }),
+            discount_percent: update.discount_percent.filter(|_| {
+                keep(
+                    self.discount_percent,
+                    update.discount_percent.is_some(),
+                    "discount_percent",
+                )
+            }),
+        };
+        (reduced, dropped)
+    }
+
+    /// The names of the values `update` sets that this provider cannot hold.
+    pub fn not_held_in(&self, update: &BalanceUpdate) -> Vec<&'static str> {
+        self.reduce(*update).1
     }
 }
 
@@ -194,6 +307,27 @@ mod tests {
         let ok = r#"{"amount":"5.50","transaction_id":"t","lifetime":"1day"}"#;
         let c: Credit = serde_json::from_str(ok).unwrap();
         assert_eq!(c.lifetime(), Some(Duration::from_secs(86_400)));
+    }
+
+    #[test]
+    fn reduce_drops_only_set_values_that_are_not_held() {
+        let points_only = BalanceFields {
+            points: true,
+            ..BalanceFields::NONE
+        };
+        let full = BalanceUpdate::from(Balance::default());
+        let (sent, dropped) = points_only.reduce(full);
+        assert_eq!(sent.points, Some(Decimal::ZERO));
+        assert!(sent.bonus_percent.is_none() && sent.discount_percent.is_none());
+        assert_eq!(dropped, ["bonus_percent", "discount_percent"]);
+        let (_, none) = points_only.reduce(BalanceUpdate {
+            points: Some(dec!(1)),
+            ..Default::default()
+        });
+        assert!(none.is_empty());
+        assert_eq!(BalanceFields::ALL.reduce(full), (full, vec![]));
+        assert!(BalanceFields::NONE.is_empty());
+        assert_eq!(points_only.held(), ["points"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod customer;
 mod push;
 mod template;
 
-pub use balance::{Balance, BalanceUpdate, Credit, Percent};
+pub use balance::{Balance, BalanceFields, BalanceUpdate, Credit, Percent};
 pub use card::{Card, CardStatus, InstallLinks, Installed};
 pub use customer::{Customer, CustomerKey, CustomerRecord, Referrals, validate_email};
 pub use push::{Campaign, CampaignRecord, Channel, MAX_MESSAGE_CHARS, PushMessage, PushReceipt};

@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::inputs::*;
 use crate::capability::Capability;
 use crate::domain::{
-    Balance, CampaignRecord, Card, CustomerRecord, PushReceipt, Template, TemplateSummary,
+    Balance, BalanceFields, CampaignRecord, Card, CustomerRecord, PushReceipt, Template,
+    TemplateSummary,
 };
 use crate::error::{Error, Result};
 
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 pub mod op {
     #![allow(missing_docs)]
     pub const STATUS: &str = "status";
+    pub const CHECK: &str = "check";
     pub const CUSTOMER_UPSERT: &str = "customer.upsert";
     pub const CUSTOMER_GET: &str = "customer.get";
     pub const CUSTOMER_LIST: &str = "customer.list";
@@ -179,6 +181,21 @@ pub struct ProviderStatus {
     pub balance: Option<Decimal>,
 }
 
+/// What a start-up check of the configuration against the vendor found.
+///
+/// Produced by [`Provider::check`]; the gateway runs it once at start and `walletport providers
+/// --check` prints it. A wrong configuration is an `Err` instead (kind `ConfigInvalid`,
+/// `Unauthenticated` or `NotFound`, with a message naming the key to fix).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ProviderCheck {
+    /// The account behind the credentials, where the vendor reports one.
+    pub account: Option<String>,
+    /// What was checked, one line each (e.g. "template 42 exists").
+    pub checked: Vec<String>,
+    /// Vendor requests the check spent (it counts against the plan's quota).
+    pub requests: u32,
+}
+
 /// Implements the five port accessors of [`Provider`] for a type that implements every port
 /// itself — the usual shape of an adapter. Use inside `impl Provider for T { ... }`.
 ///
@@ -228,6 +245,29 @@ pub trait Provider: Send + Sync {
     /// Checks the credentials and reports the account.
     async fn status(&self) -> Result<ProviderStatus> {
         Err(Error::unsupported(op::STATUS))
+    }
+    /// Which of points, bonus % and discount % this provider holds, as configured.
+    ///
+    /// The gateway sends only these and keeps the rest in its store; an explicit
+    /// `set_balance` of a value not held still answers an error. Defaults to all three.
+    fn balance_fields(&self) -> BalanceFields {
+        BalanceFields::ALL
+    }
+    /// Checks the configuration against the vendor once (credentials, template, mapped
+    /// variables), spending as few requests as the vendor allows.
+    ///
+    /// The default calls [`Provider::status`] where the provider has it, and checks nothing
+    /// otherwise.
+    async fn check(&self) -> Result<ProviderCheck> {
+        if !self.capability().status {
+            return Ok(ProviderCheck::default());
+        }
+        let status = self.status().await?;
+        Ok(ProviderCheck {
+            checked: vec![format!("credentials accepted (account {})", status.account)],
+            account: Some(status.account),
+            requests: 1,
+        })
     }
     /// Customers.
     fn customers(&self) -> &dyn CustomerPort;
