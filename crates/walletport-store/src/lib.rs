@@ -48,8 +48,9 @@ pub use model::{
     WriteOpts,
 };
 pub use outbox::{
-    ClaimRequest, FailOutcome, Failure, MAX_ERROR_CHARS, NewOutboxItem, OutboxId, OutboxItem,
-    OutboxKind, OutboxList, OutboxState, OutboxStats,
+    ClaimRequest, FailOutcome, Failure, MAX_ERROR_CHARS, MAX_RESYNC_PAGE, NewOutboxItem, OutboxId,
+    OutboxItem, OutboxKind, OutboxList, OutboxState, OutboxStats, ResyncCursor, ResyncPage,
+    ResyncRequest,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -319,6 +319,52 @@ impl RawOutbox {
 }
 
 /// Validates a page size for outbox listings.
+/// One page of `walletport resync`: which customers to queue a full-state delivery for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResyncRequest {
+    /// Only this customer, or every customer.
+    pub customer: Option<CustomerId>,
+    /// The cursor of the previous page (`None` for the first).
+    pub after: Option<ResyncCursor>,
+    /// Customers scanned per page, 1..=[`MAX_RESYNC_PAGE`].
+    pub limit: u32,
+    /// When the queued items are due.
+    pub now: DateTime<Utc>,
+}
+
+/// Where a resync scan continues: the store's insertion order of customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResyncCursor(pub i64);
+
+/// The largest resync page (customers scanned in one transaction).
+pub const MAX_RESYNC_PAGE: u32 = 10_000;
+
+/// What one resync page did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ResyncPage {
+    /// Customers looked at.
+    pub scanned: u64,
+    /// Full-state items queued (customers without a waiting `customer` item).
+    pub queued: u64,
+    /// The cursor of the next page; `None` after the last.
+    pub next: Option<ResyncCursor>,
+}
+
+/// The payload of a resync item, so the record says why it was queued.
+pub(crate) fn resync_payload() -> serde_json::Value {
+    serde_json::json!({ "resync": true })
+}
+
+pub(crate) fn resync_limit(limit: u32) -> Result<i64> {
+    if (1..=MAX_RESYNC_PAGE).contains(&limit) {
+        Ok(i64::from(limit))
+    } else {
+        Err(Error::invalid_input(format!(
+            "resync page size {limit} is not within 1..={MAX_RESYNC_PAGE}"
+        )))
+    }
+}
+
 pub(crate) fn page_limit(limit: u32) -> Result<i64> {
     match limit {
         0 => Ok(100),

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
-    OutboxStats,
+    OutboxStats, ResyncPage, ResyncRequest,
 };
 
 /// Which database a [`Store`] runs on.
@@ -165,6 +165,11 @@ pub trait Store: Send + Sync + 'static {
     /// Moves a dead letter back into the outbox as a new item (new id, zero attempts, due at
     /// `now`); returns the new id. Unknown id: `NotFound`.
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId>;
+
+    /// Queues the full current state of one page of customers (or of one customer): a
+    /// `customer` item for each that has no `customer` item waiting yet, so running a resync
+    /// twice queues no duplicate work. Used to move a programme to another vendor.
+    async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage>;
 
     /// Depth, in-flight count, dead letters and the oldest waiting item's age, for metrics.
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats>;

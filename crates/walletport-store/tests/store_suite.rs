@@ -52,4 +52,5 @@ suite!(
     two_workers_never_share_a_customer,
     dead_letters_after_max_attempts_and_retry,
     malformed_input_is_rejected_and_changes_nothing,
+    resync_queues_every_customer_once_in_pages,
 );

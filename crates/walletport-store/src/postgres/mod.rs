@@ -24,7 +24,7 @@ use crate::model::{
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
-    OutboxStats,
+    OutboxStats, ResyncPage, ResyncRequest,
 };
 use crate::{Backend, Store, StoreOptions};
 
@@ -240,6 +240,10 @@ impl Store for PgStore {
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
         outbox::retry_dead(&self.pool, id, now).await
+    }
+
+    async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
+        outbox::enqueue_resync(&self.pool, request).await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {

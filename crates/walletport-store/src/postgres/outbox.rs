@@ -14,7 +14,8 @@ use crate::codec::to_ns;
 use crate::error::db;
 use crate::outbox::{
     ClaimRequest, ClaimRow, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
-    OutboxList, OutboxStats, RawOutbox, clip_error, page_limit, plan_claim, validate_worker,
+    OutboxList, OutboxStats, RawOutbox, ResyncCursor, ResyncPage, ResyncRequest, clip_error,
+    page_limit, plan_claim, resync_limit, resync_payload, validate_worker,
 };
 
 macro_rules! item_cols {
@@ -306,5 +307,54 @@ pub(super) async fn stats(pool: &PgPool, now: DateTime<Utc>) -> Result<OutboxSta
         dead: n(4)?,
         oldest_age: oldest
             .map(|t| std::time::Duration::from_nanos(now.saturating_sub(t).max(0) as u64)),
+    })
+}
+
+/// One resync page in one transaction: lock the page of customers by insertion order (so a
+/// claim in progress finishes first, as for any enqueue), then queue a `customer` item for
+/// each that has none waiting.
+pub(super) async fn enqueue_resync(pool: &PgPool, req: &ResyncRequest) -> Result<ResyncPage> {
+    const OP: &str = "outbox.resync";
+    let limit = resync_limit(req.limit)?;
+    let now = to_ns(req.now)?;
+    let after = req.after.map_or(0, |c| c.0);
+    let only = req.customer.as_ref().map(|c| c.as_str().to_owned());
+    let mut tx = pool.begin().await.map_err(|e| db(OP, e))?;
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT seq FROM customers WHERE seq > $1 AND ($2::TEXT IS NULL OR id = $2) \
+         ORDER BY seq LIMIT $3 FOR NO KEY UPDATE",
+    )
+    .bind(after)
+    .bind(only.as_deref())
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| db(OP, e))?;
+    let Some(&last) = seqs.last() else {
+        return Ok(ResyncPage::default());
+    };
+    let queued = sqlx::query(
+        "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
+         SELECT c.id, $1, $2, $3, $3 FROM customers c \
+         WHERE c.seq > $4 AND c.seq <= $5 AND ($6::TEXT IS NULL OR c.id = $6) \
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.customer_id = c.id AND o.kind = $1) \
+         ORDER BY c.seq",
+    )
+    .bind(OutboxKind::Customer.as_str())
+    .bind(resync_payload())
+    .bind(now)
+    .bind(after)
+    .bind(last)
+    .bind(only.as_deref())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| db(OP, e))?
+    .rows_affected();
+    tx.commit().await.map_err(|e| db(OP, e))?;
+    let scanned = seqs.len() as u64;
+    Ok(ResyncPage {
+        scanned,
+        queued,
+        next: (scanned == limit as u64 && only.is_none()).then_some(ResyncCursor(last)),
     })
 }

@@ -29,7 +29,7 @@ use crate::model::{
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
-    OutboxStats,
+    OutboxStats, ResyncPage, ResyncRequest,
 };
 use crate::{Backend, Store, StoreOptions};
 
@@ -293,6 +293,10 @@ impl Store for SqliteStore {
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
         outbox::retry_dead(&self.store, id, now).await
+    }
+
+    async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
+        outbox::enqueue_resync(&self.store, request).await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {

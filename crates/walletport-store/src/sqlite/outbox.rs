@@ -12,7 +12,8 @@ use crate::codec::{parse_json, to_ns};
 use crate::error::db;
 use crate::outbox::{
     ClaimRequest, ClaimRow, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
-    OutboxStats, RawOutbox, clip_error, page_limit, plan_claim, validate_worker,
+    OutboxStats, RawOutbox, ResyncCursor, ResyncPage, ResyncRequest, clip_error, page_limit,
+    plan_claim, resync_limit, resync_payload, validate_worker,
 };
 
 macro_rules! item_cols {
@@ -314,5 +315,56 @@ pub(super) async fn stats(pool: &SqlitePool, now: DateTime<Utc>) -> Result<Outbo
         dead: row.try_get::<i64, _>(4).map_err(g)?.max(0) as u64,
         oldest_age: oldest
             .map(|t| std::time::Duration::from_nanos(now.saturating_sub(t).max(0) as u64)),
+    })
+}
+
+/// One resync page in one write transaction: read the page of customers by insertion order,
+/// then queue a `customer` item for each that has none waiting.
+pub(super) async fn enqueue_resync(store: &Db, req: &ResyncRequest) -> Result<ResyncPage> {
+    const OP: &str = "outbox.resync";
+    let limit = resync_limit(req.limit)?;
+    let now = to_ns(req.now)?;
+    let after = req.after.map_or(0, |c| c.0);
+    let only = req.customer.as_ref().map(|c| c.as_str().to_owned());
+    let mut tx = begin(store, OP).await?;
+    let page = sqlx::query(
+        "SELECT count(*) AS n, max(seq) AS last FROM \
+         (SELECT seq FROM customers WHERE seq > ?1 AND (?2 IS NULL OR id = ?2) \
+          ORDER BY seq LIMIT ?3)",
+    )
+    .bind(after)
+    .bind(only.as_deref())
+    .bind(limit)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| db(OP, e))?;
+    let scanned: i64 = page.try_get("n").map_err(|e| db(OP, e))?;
+    let last: Option<i64> = page.try_get("last").map_err(|e| db(OP, e))?;
+    let Some(last) = last else {
+        return Ok(ResyncPage::default());
+    };
+    let queued = sqlx::query(
+        "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
+         SELECT c.id, ?1, ?2, ?3, ?3 FROM customers c \
+         WHERE c.seq > ?4 AND c.seq <= ?5 AND (?6 IS NULL OR c.id = ?6) \
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.customer_id = c.id AND o.kind = ?1) \
+         ORDER BY c.seq",
+    )
+    .bind(crate::outbox::OutboxKind::Customer.as_str())
+    .bind(resync_payload().to_string())
+    .bind(now)
+    .bind(after)
+    .bind(last)
+    .bind(only.as_deref())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| db(OP, e))?
+    .rows_affected();
+    tx.commit().await.map_err(|e| db(OP, e))?;
+    let scanned = u64::try_from(scanned).unwrap_or(0);
+    Ok(ResyncPage {
+        scanned,
+        queued,
+        next: (scanned == limit as u64 && only.is_none()).then_some(ResyncCursor(last)),
     })
 }

@@ -310,3 +310,80 @@ pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Sto
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(store.outbox_stats(now).await.unwrap().dead, 1);
 }
+
+pub(crate) async fn resync_queues_every_customer_once_in_pages(store: Arc<dyn Store>) {
+    use walletport_store::{ResyncCursor, ResyncRequest};
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(customer(&*store, n).await);
+    }
+    // One customer already has a full-state item waiting: resync must not add another.
+    store
+        .upsert_customer(
+            &walletport_core::Customer {
+                name: Some("Ann".into()),
+                ..walletport_core::Customer::new(crate::support::phone(3))
+            },
+            opts(),
+        )
+        .await
+        .unwrap();
+    let page = |after: Option<ResyncCursor>| ResyncRequest {
+        customer: None,
+        after,
+        limit: 2,
+        now: t0(),
+    };
+    let mut after = None;
+    let (mut scanned, mut queued, mut pages) = (0, 0, 0);
+    loop {
+        let got = store.enqueue_resync(&page(after)).await.unwrap();
+        scanned += got.scanned;
+        queued += got.queued;
+        pages += 1;
+        match got.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        (scanned, queued),
+        (5, 4),
+        "customer 3 had a customer item waiting"
+    );
+    assert!(pages >= 3, "a limit of 2 pages through 5 customers");
+    let items = pending(&*store).await;
+    assert_eq!(items.len(), 5);
+    assert!(items.iter().all(|i| i.kind == OutboxKind::Customer));
+    let distinct: HashSet<_> = items.iter().map(|i| i.customer_id.clone()).collect();
+    assert_eq!(distinct.len(), 5);
+
+    // Running it again queues nothing: every customer has its item waiting.
+    let again = store.enqueue_resync(&page(None)).await.unwrap();
+    assert_eq!((again.scanned, again.queued), (2, 0));
+
+    // One customer, after its item was delivered.
+    let claimed = store.claim_batch(&claim("w", 100, t0())).await.unwrap();
+    let mine: Vec<OutboxId> = claimed
+        .iter()
+        .filter(|i| i.customer_id == ids[0])
+        .map(|i| i.id)
+        .collect();
+    store.complete("w", &mine).await.unwrap();
+    let one = ResyncRequest {
+        customer: Some(ids[0].clone()),
+        after: None,
+        limit: 100,
+        now: t0(),
+    };
+    let got = store.enqueue_resync(&one).await.unwrap();
+    assert_eq!((got.scanned, got.queued, got.next), (1, 1, None));
+    let repeat = store.enqueue_resync(&one).await.unwrap();
+    assert_eq!(repeat.queued, 0);
+
+    let bad = ResyncRequest { limit: 0, ..one };
+    assert_eq!(
+        store.enqueue_resync(&bad).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}
