@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use walletport::{Error, Result};
-use walletport_server::{Gateway, api::views::OutboxItemView, start};
+use walletport_server::{Gateway, api::views::OutboxItemView, check_provider, start};
 use walletport_store::{OutboxId, OutboxList, Store};
 
 use crate::args::OutboxCmd;
@@ -46,10 +46,21 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
     if let Some(addr) = listen {
         config.server.listen = addr;
     }
+    if let walletport::ProviderConfig::Passteam(passteam) = &settings.provider {
+        config.hooks.passteam.fields = Some(passteam.fields.clone());
+    }
     config.validate()?;
     let provider = walletport::connect(&settings.provider)?;
     let store = open_store(settings).await?;
-    let running = match start(&config, Gateway::new(store.clone(), provider)).await {
+    let gw = Gateway::new(store.clone(), provider);
+    match check_provider(&gw).await {
+        Ok(check) => eprintln!("provider check: {check}"),
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    }
+    let running = match start(&config, gw).await {
         Ok(r) => r,
         Err(e) => {
             store.close().await;

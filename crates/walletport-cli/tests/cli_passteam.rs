@@ -42,7 +42,7 @@ async fn every_command_against_the_emulator() {
                 && k["capability"]["balance_credit"] == false
                 && k["capability"]["campaign_send"] == true))
     );
-    assert_eq!(out["check"]["status"]["account"], "sandbox-owner");
+    assert!(out["check"]["requests"].as_u64().is_some_and(|n| n >= 1), "{out}");
 
     let upsert = [
         "customer",

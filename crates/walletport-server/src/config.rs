@@ -76,6 +76,11 @@ pub struct PassteamHooksSection {
     /// Serve the webhook endpoint (Passteam sends no credentials, so it is off unless asked for).
     #[serde(default)]
     pub enabled: bool,
+    /// The template variables the webhooks read the holder's phone from: the binary fills it
+    /// from `[provider.fields]` when the provider is Passteam, so webhooks and outbound calls
+    /// agree; `None` uses the document's example mapping.
+    #[serde(skip)]
+    pub fields: Option<walletport_passteam::FieldMap>,
 }
 
 /// `[hooks]`: the inbound vendor endpoints.

@@ -34,6 +34,7 @@ pub mod config;
 pub mod hooks;
 pub mod metrics;
 pub mod outbox;
+mod preflight;
 mod server;
 mod state;
 
@@ -45,6 +46,7 @@ pub use config::{
 pub use hooks::{StoreCrmHooks, StoreWalletEvents};
 pub use metrics::{Metrics, TransportStatsSource, VendorOutcome};
 pub use outbox::{FlushReport, OutboxWorker};
+pub use preflight::{StartupCheck, check_provider};
 pub use server::{RunningGateway, SHUTDOWN_GRACE, router, start, start_on};
 pub use state::Gateway;
 

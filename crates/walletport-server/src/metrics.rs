@@ -45,6 +45,7 @@ pub struct Metrics {
     http: Labelled,
     hooks: Labelled,
     vendor: Labelled,
+    not_held: Labelled,
     delivered_items: AtomicU64,
     dead_lettered: AtomicU64,
     coalesced_requests: AtomicU64,
@@ -106,6 +107,17 @@ impl Metrics {
                 self.coalesced_requests.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Counts one delivery that left out `field` because the provider cannot hold it (the
+    /// value stays in the store and the REST API).
+    pub fn field_not_held(&self, field: &str) {
+        self.not_held.inc(&[field]);
+    }
+
+    /// Deliveries that left out `field` so far.
+    pub fn fields_not_held(&self, field: &str) -> u64 {
+        self.not_held.get(&[field])
     }
 
     /// Counts items moved to the dead letters.
@@ -187,6 +199,17 @@ impl Metrics {
                 "walletport_vendor_requests_total{{operation=\"{}\",outcome=\"{}\"}} {v}",
                 escape(&k[0]),
                 escape(&k[1])
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP walletport_vendor_fields_not_held_total Deliveries that left out a balance field the provider cannot hold, by field.\n# TYPE walletport_vendor_fields_not_held_total counter"
+        );
+        for (k, v) in self.not_held.snapshot() {
+            let _ = writeln!(
+                out,
+                "walletport_vendor_fields_not_held_total{{field=\"{}\"}} {v}",
+                escape(&k[0])
             );
         }
         for (name, help, value) in [

@@ -89,7 +89,11 @@ pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
         let events = Arc::new(StoreWalletEvents::new(gw.clone()));
         app = app.nest(
             "/hooks/passteam",
-            walletport_passteam::webhooks_router(events, passteam_claims()),
+            walletport_passteam::webhooks_router_with(
+                events,
+                passteam_claims(),
+                config.hooks.passteam.fields.clone().unwrap_or_default(),
+            ),
         );
     }
     let limits = Limits {

@@ -1,6 +1,6 @@
 //! What every part of the gateway shares: the store, the provider, the clock and the metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use walletport_core::{CustomerKey, Error, Phone, Provider, Result};
@@ -8,6 +8,7 @@ use walletport_store::{Store, StoredCustomer};
 
 use crate::clock::Clock;
 use crate::metrics::{Metrics, TransportStatsSource};
+use crate::preflight::StartupCheck;
 
 /// The gateway's shared parts; cheap to clone.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The provider transport's counters, when reachable (quota waits in `/metrics`).
     pub transport_stats: Option<TransportStatsSource>,
+    /// What the start-up provider check found (reported by `/healthz`).
+    startup_check: Arc<RwLock<StartupCheck>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -42,6 +45,7 @@ impl Gateway {
             clock: Arc::new(crate::clock::SystemClock),
             metrics: Arc::new(Metrics::default()),
             transport_stats: None,
+            startup_check: Arc::default(),
         }
     }
 
@@ -57,6 +61,21 @@ impl Gateway {
     pub fn with_transport_stats(mut self, source: TransportStatsSource) -> Self {
         self.transport_stats = Some(source);
         self
+    }
+
+    /// What the start-up provider check found.
+    pub fn startup_check(&self) -> StartupCheck {
+        self.startup_check
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_startup_check(&self, check: StartupCheck) {
+        *self
+            .startup_check
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = check;
     }
 
     /// The current instant by the gateway's clock.

@@ -62,6 +62,7 @@ pub(crate) async fn healthz(State(s): State<ApiState>) -> Response {
         status: if healthy { "ok" } else { "unhealthy" }.to_owned(),
         store,
         provider,
+        startup_check: s.gw.startup_check().to_string(),
     };
     (status, Json(body)).into_response()
 }

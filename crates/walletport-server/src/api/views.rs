@@ -445,6 +445,8 @@ pub struct Health {
     pub store: String,
     /// `ok`, `unchecked` (the provider has no status call) or the provider's error.
     pub provider: String,
+    /// What the start-up check of the configuration against the vendor found.
+    pub startup_check: String,
 }
 
 /// An error answer: `{"error": {"kind", "message", "retry", ...}}`.

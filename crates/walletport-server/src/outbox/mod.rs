@@ -65,7 +65,8 @@ pub struct OutboxWorker {
 }
 
 enum GroupResult {
-    Delivered(usize),
+    /// Items done, and whether a vendor request was needed for them.
+    Delivered(usize, bool),
     Failed(Error, Vec<OutboxId>, u32),
     Released(Vec<OutboxId>),
 }
@@ -159,8 +160,8 @@ impl OutboxWorker {
         let mut delivered_customers = 0;
         for result in results {
             match result {
-                GroupResult::Delivered(n) => {
-                    report.requests += 1;
+                GroupResult::Delivered(n, requested) => {
+                    report.requests += usize::from(requested);
                     report.delivered += n;
                     delivered_customers += 1;
                 }
@@ -203,10 +204,12 @@ impl OutboxWorker {
             Ok(operation) => match self.gw.store.complete(&self.id, &ids).await {
                 Ok(done) => {
                     let done = usize::try_from(done).unwrap_or(usize::MAX);
-                    self.gw
-                        .metrics
-                        .vendor_request(operation, VendorOutcome::Ok, done);
-                    GroupResult::Delivered(done)
+                    if let Some(operation) = operation {
+                        self.gw
+                            .metrics
+                            .vendor_request(operation, VendorOutcome::Ok, done);
+                    }
+                    GroupResult::Delivered(done, operation.is_some())
                 }
                 // Delivered but not recorded: the items are delivered again later (the same
                 // state, so nothing changes at the vendor), never lost.
