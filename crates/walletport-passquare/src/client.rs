@@ -51,6 +51,32 @@ fn rate_limit_text(resp: &HttpResponse) -> Option<RateLimitHint> {
     })
 }
 
+/// What a failed start-up `status` call says about the configuration: a refused key names
+/// `[provider] app_key`, a missing endpoint `[provider] base_url`; anything else (unreachable,
+/// rate-limited) stays as it is. The vendor's raw answer is kept, the key is never quoted.
+fn config_error(e: Error) -> Error {
+    let (kind, message) = match e.kind() {
+        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => (
+            ErrorKind::Unauthenticated,
+            "Passquare refused the key: set `[provider] app_key` to the account's private key \
+             (integration settings of the Passquare dashboard)",
+        ),
+        ErrorKind::NotFound => (
+            ErrorKind::ConfigInvalid,
+            "Passquare's `status` method is not at `[provider] base_url`: set it to the API \
+             host (default https://core.passquare.com), without `/api/v2`",
+        ),
+        _ => return e,
+    };
+    let mut out = Error::new(kind, message)
+        .with_provider(PROVIDER)
+        .with_operation(op::CHECK);
+    if let Some(vendor) = e.vendor() {
+        out = out.with_vendor(vendor.clone());
+    }
+    out
+}
+
 impl PassquareProvider {
     /// A provider talking HTTP to `config.base_url` within the configured plan's quota.
     pub fn new(config: PassquareConfig) -> Result<Self> {
@@ -85,7 +111,7 @@ impl PassquareProvider {
         c.status = true;
         c.customer_upsert = true;
         c.customer_get_by_phone = true;
-        c.customer_get_by_card = config.card_lookup;
+        c.customer_get_by_card = config.looks_up_by_card();
         c.customer_list = true;
         c.customer_list_by_date = true;
         c.customer_list_by_installed = true;
@@ -208,6 +234,20 @@ impl Provider for PassquareProvider {
     async fn status(&self) -> Result<ProviderStatus> {
         let req = mapping::build_status_request(&self.config)?;
         mapping::parse_status_response(&self.send(req).await?)
+    }
+    /// One `status` call with the app key: 1 request against the plan's quota (more only when
+    /// the transport retries a timeout or 5xx). Passquare holds points, bonus % and discount %
+    /// alike, so `balance_fields` keeps its default (all three).
+    async fn check(&self) -> Result<ProviderCheck> {
+        let status = self.status().await.map_err(config_error)?;
+        Ok(ProviderCheck {
+            checked: vec![format!(
+                "app_key accepted by `status` (account {})",
+                status.account
+            )],
+            account: Some(status.account),
+            requests: 1,
+        })
     }
     fn customers(&self) -> &dyn CustomerPort {
         self

@@ -154,10 +154,12 @@ pub struct PassquareConfig {
     /// Default SMS text for install links; must contain `%link%`.
     #[serde(default = "default_sms_text")]
     pub sms_text: String,
-    /// Whether the account answers `read_customer` by card number (examples version). Turn off
-    /// for an account that only knows lookups by phone (2.7.5).
-    #[serde(default = "yes")]
-    pub card_lookup: bool,
+    /// Whether the account answers `read_customer` by card number. Unset, it follows the
+    /// document version `numbers` names: off for 2.7.5 (`"string"`, whose `read_customer` knows
+    /// only the phone), on for the examples version (`"number"`). Read it through
+    /// [`PassquareConfig::looks_up_by_card`].
+    #[serde(default)]
+    pub card_lookup: Option<bool>,
     /// The inbound CRM hooks (used by the gateway; optional for outbound-only use).
     #[serde(default)]
     pub hooks: Option<PassquareHooksConfig>,
@@ -175,10 +177,6 @@ fn default_max_attempts() -> u32 {
 fn default_sms_text() -> String {
     DEFAULT_SMS_TEXT.to_owned()
 }
-fn yes() -> bool {
-    true
-}
-
 impl PassquareConfig {
     /// A configuration with defaults for everything but the key.
     pub fn new(app_key: impl Into<String>) -> Self {
@@ -191,9 +189,16 @@ impl PassquareConfig {
             max_attempts: default_max_attempts(),
             form_link: None,
             sms_text: default_sms_text(),
-            card_lookup: true,
+            card_lookup: None,
             hooks: None,
         }
+    }
+
+    /// Whether `read_customer` may look a customer up by card number: `card_lookup` when set,
+    /// else what the configured document version knows (only the examples version has `card`).
+    pub fn looks_up_by_card(&self) -> bool {
+        self.card_lookup
+            .unwrap_or(self.numbers == NumberMode::Number)
     }
 
     /// Checks what serde cannot: a usable base URL, a key, a sane timeout, an SMS template.
@@ -321,6 +326,25 @@ mod tests {
                 serde_json::json!({"app_key": "k", "plan": "platinum"})
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn card_lookup_follows_the_document_version_unless_set() {
+        let cfg = |v: serde_json::Value| serde_json::from_value::<PassquareConfig>(v).unwrap();
+        assert!(!cfg(serde_json::json!({"app_key": "k"})).looks_up_by_card());
+        assert!(
+            !PassquareConfig::new("k").looks_up_by_card(),
+            "2.7.5 is the default"
+        );
+        assert!(cfg(serde_json::json!({"app_key": "k", "numbers": "number"})).looks_up_by_card());
+        assert!(
+            cfg(serde_json::json!({"app_key": "k", "card_lookup": true})).looks_up_by_card(),
+            "explicit on a 2.7.5 account"
+        );
+        assert!(
+            !cfg(serde_json::json!({"app_key": "k", "numbers": "number", "card_lookup": false}))
+                .looks_up_by_card()
         );
     }
 

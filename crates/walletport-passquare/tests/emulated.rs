@@ -73,10 +73,13 @@ async fn referral_via_install_reads_back_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cards_issue_with_links_read_by_number_and_variables_are_write_only() {
+    // Lookups by card number exist in the examples version only.
     let mut emu_config = PassquareEmulatorConfig::unlimited();
     emu_config.first_card_number = 5000;
+    emu_config.numbers = Numbers::Number;
     let (_s, emu, p) = setup(emu_config, "1000/s", |c| {
         c.form_link = Some("https://form.example.invalid/f".into());
+        c.numbers = NumberMode::Number;
     })
     .await;
     let holder = phone("+420111000010");
@@ -265,4 +268,103 @@ async fn listing_1000_customers_under_the_base_plan_takes_ten_seconds() {
         tokio::time::Instant::now()
     );
     assert!(before.elapsed() > Duration::from_secs(3000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_check_is_one_status_call_and_names_the_key_to_fix() {
+    let (server, emu, p) = setup(PassquareEmulatorConfig::unlimited(), "1000/s", |_| {}).await;
+    let found = p.check().await.expect("a good key passes");
+    assert_eq!(found.account.as_deref(), Some("walletport-sandbox"));
+    assert_eq!(found.requests, 1);
+    assert_eq!(emu.request_count(), 1, "{:?}", emu.request_log());
+    assert_eq!(p.balance_fields(), BalanceFields::ALL);
+
+    let mut wrong = PassquareConfig::new("not-the-key-4711");
+    wrong.base_url = server.base_url();
+    let e = PassquareProvider::new(wrong)
+        .expect("provider")
+        .check()
+        .await
+        .expect_err("a refused key is a configuration error");
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(e.message().contains("[provider] app_key"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("not-the-key-4711"), "{e:?}");
+
+    let mut misplaced = PassquareConfig::new("sandbox-app-key");
+    misplaced.base_url = format!("{}/api/v2", server.base_url());
+    let e = PassquareProvider::new(misplaced)
+        .expect("provider")
+        .check()
+        .await
+        .expect_err("no status method there");
+    assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+    assert!(e.message().contains("[provider] base_url"), "{e}");
+
+    let mut gone = PassquareConfig::new("sandbox-app-key");
+    gone.base_url = "http://127.0.0.1:9".into();
+    gone.max_attempts = 1;
+    let e = PassquareProvider::new(gone)
+        .expect("provider")
+        .check()
+        .await
+        .expect_err("nobody listens");
+    assert_eq!(e.kind(), ErrorKind::VendorUnavailable, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_lookup_follows_the_document_version() {
+    // 2.7.5, the default on both sides: `read_customer` knows only the phone.
+    let (_s, emu, p) = setup(PassquareEmulatorConfig::unlimited(), "1000/s", |_| {}).await;
+    assert!(!p.capability().customer_get_by_card);
+    let e = p
+        .customers()
+        .get_customer(GetCustomer::new(CustomerKey::Card(
+            CardId::new("120").expect("id"),
+        )))
+        .await
+        .expect_err("2.7.5 has no lookup by card");
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert_eq!(
+        emu.request_count(),
+        0,
+        "nothing sent: {:?}",
+        emu.request_log()
+    );
+
+    // Explicitly on for a 2.7.5-numbers account, and by default in the examples version.
+    for (numbers, mode, explicit) in [
+        (Numbers::Number, NumberMode::Number, None),
+        (Numbers::Number, NumberMode::String, Some(true)),
+    ] {
+        let emu_config = PassquareEmulatorConfig {
+            numbers,
+            ..PassquareEmulatorConfig::unlimited()
+        };
+        let (_s, emu, p) = setup(emu_config, "1000/s", |c| {
+            c.numbers = mode;
+            c.card_lookup = explicit;
+        })
+        .await;
+        assert!(p.capability().customer_get_by_card);
+        let who = phone("+420111000077");
+        let record = p
+            .customers()
+            .upsert_customer(UpsertCustomer::new(Customer::new(who.clone())))
+            .await
+            .expect("upsert");
+        let number = record.cards[0].number.clone().expect("card number");
+        let got = p
+            .customers()
+            .get_customer(GetCustomer::new(CustomerKey::Card(
+                CardId::new(number.clone()).expect("id"),
+            )))
+            .await
+            .expect("by card");
+        assert_eq!(got.customer.phone, who);
+        let sent = emu.request_log();
+        let last = sent.last().expect("logged");
+        assert_eq!(last.path, "/api/v2/crm/read_customer");
+        assert_eq!(last.body["card"], number.as_str());
+        assert!(last.body.get("phone").is_none(), "{:?}", last.body);
+    }
 }

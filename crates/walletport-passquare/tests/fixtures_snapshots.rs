@@ -200,8 +200,18 @@ fn read_customer_requests_and_responses() {
     let c = config(NumberMode::String);
     let by_phone = mapping::build_read_customer_request(&Lookup::Phone(phone()), true, true, &c)
         .expect("build");
-    let by_card = mapping::build_read_customer_request(&Lookup::Card("120".into()), true, true, &c)
-        .expect("build");
+    // `card` exists only in the examples version: the 2.7.5 default sends no such request.
+    let refused = mapping::build_read_customer_request(&Lookup::Card("120".into()), true, true, &c)
+        .expect_err("2.7.5 knows only the phone");
+    assert_eq!(refused.kind(), walletport_core::ErrorKind::Unsupported);
+    assert!(refused.message().contains("card_lookup"), "{refused}");
+    let by_card = mapping::build_read_customer_request(
+        &Lookup::Card("120".into()),
+        true,
+        true,
+        &config(NumberMode::Number),
+    )
+    .expect("build");
     assert_eq!(
         keys(&body(&by_phone)),
         keys(&fixture("read_customer/schema.request"))

@@ -135,7 +135,9 @@ async fn a_card_update_with_a_notice_pushes_in_a_separate_request() {
     stub.push_json(200, &customer_answer());
     stub.push_json(200, &json!({"success": true, "card_number": "120"}));
     stub.push_json(200, &json!({"success": true}));
-    let p = provider(&stub);
+    let mut config = PassquareConfig::new("key-1");
+    config.card_lookup = Some(true); // the card number is resolved by a lookup
+    let p = PassquareProvider::with_transport(config, Arc::new(stub.clone())).expect("provider");
     let card = p
         .cards()
         .update_card(UpdateCard {
@@ -242,7 +244,7 @@ async fn what_passquare_lacks_is_unsupported() {
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert_eq!(stub.request_count(), 0);
     let mut off = PassquareConfig::new("k");
-    off.card_lookup = false;
+    off.card_lookup = Some(false);
     let cap = PassquareProvider::capability_for(&off);
     assert!(!cap.customer_get_by_card && !cap.card_send_install_link);
     assert_eq!(

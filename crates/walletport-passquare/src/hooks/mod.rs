@@ -29,7 +29,7 @@ pub use router::hooks_router;
 
 use crate::config::{NumberMode, PassquareHooksConfig};
 use crate::mapping::record_from_wire;
-use crate::wire::{LooseString, WireCustomer, encode_decimal, shorten};
+use crate::wire::{WireCustomer, encode_decimal, shorten};
 
 /// The largest hook body accepted (64 KiB); larger bodies get 413.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -84,8 +84,9 @@ pub struct HookRequest<'a> {
 
 #[derive(Deserialize)]
 struct Envelope {
+    /// Kept raw: the key is compared byte for byte, never trimmed or converted from a number.
     #[serde(default)]
-    crm_key: LooseString,
+    crm_key: Option<Value>,
     #[serde(default)]
     method: Option<Value>,
     #[serde(default)]
@@ -272,12 +273,21 @@ pub fn encode_error(message: &str) -> Value {
 }
 
 /// The HTTP status a handler's error becomes.
+///
+/// A refusal of the request (unknown customer, bad input, a reused transaction id) is the
+/// documented 400. A failure on the merchant's side (the store is down or failed, anything
+/// temporary, a misconfiguration) is 503: every hook is safe to repeat (`createCustomer` upserts
+/// by phone, `readBalance` reads, `addBalance` is idempotent by `transactionId`), so a retry by
+/// Passquare can only help, while a 400 would tell it the grant itself was wrong.
 pub fn status_for(error: &Error) -> u16 {
     match error.kind() {
         ErrorKind::Unauthenticated => 401,
         ErrorKind::PermissionDenied => 403,
-        ErrorKind::RateLimited | ErrorKind::VendorUnavailable => 503,
-        ErrorKind::Unexpected | ErrorKind::ConfigInvalid => 500,
+        ErrorKind::RateLimited
+        | ErrorKind::VendorUnavailable
+        | ErrorKind::Unexpected
+        | ErrorKind::ConfigInvalid => 503,
+        _ if error.is_temporary() => 503,
         _ => 400,
     }
 }
@@ -301,8 +311,8 @@ pub async fn handle_hook(
     let authenticated = auth::basic_ok(config, authorization) || {
         let key = serde_json::from_slice::<Envelope>(request.body)
             .ok()
-            .and_then(|e| e.crm_key.0);
-        auth::body_key_ok(config, key.as_deref())
+            .and_then(|e| e.crm_key);
+        auth::body_key_ok(config, key.as_ref().and_then(Value::as_str))
     };
     if !authenticated {
         return HookResponse::error(401, "invalid or missing crm_key / credentials");

@@ -84,6 +84,10 @@ async fn bad_credentials_are_401_and_reach_no_handler() {
         r#"{"method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
         r#"{"crm_key": "wrong", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
         r#"{"crm_key": "secret-key"#,
+        // The key is compared exactly: no trimming, no other JSON type.
+        r#"{"crm_key": " secret-key ", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+        r#"{"crm_key": "secret-key\n", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+        r#"{"crm_key": ["secret-key"], "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
         "",
     ] {
         let resp = call(&hooks, &none, body).await;
@@ -151,6 +155,34 @@ async fn handler_errors_map_to_statuses() {
     .await;
     assert_eq!(resp.status, 503);
     assert_eq!(resp.body, json!({"error": "db down"}));
+}
+
+#[test]
+fn store_failures_are_503_and_refusals_400() {
+    let unavailable = Error::unexpected("database unavailable: pool timed out")
+        .with_retry(walletport_core::Retry::Temporary { after: None });
+    assert_eq!(status_for(&unavailable), 503);
+    assert_eq!(
+        status_for(&Error::unexpected("database: disk I/O error")),
+        503
+    );
+    assert_eq!(status_for(&Error::config("no store")), 503);
+    let busy = Error::new(ErrorKind::Conflict, "database is locked")
+        .with_retry(walletport_core::Retry::Temporary { after: None });
+    assert_eq!(
+        status_for(&busy),
+        503,
+        "a temporary failure is worth a retry"
+    );
+    assert_eq!(status_for(&Error::not_found("no such customer")), 400);
+    assert_eq!(
+        status_for(&Error::invalid_input("phone and card differ")),
+        400
+    );
+    assert_eq!(
+        status_for(&Error::new(ErrorKind::Conflict, "transaction id reused")),
+        400
+    );
 }
 
 #[test]

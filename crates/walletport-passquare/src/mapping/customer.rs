@@ -279,10 +279,11 @@ pub fn build_read_customer_request(
     let (phone, card) = match lookup {
         Lookup::Phone(p) => (Some(p.as_str().to_owned()), None),
         Lookup::Card(c) => {
-            if !config.card_lookup {
+            if !config.looks_up_by_card() {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    "this Passquare account finds customers by phone only (card_lookup = false)",
+                    "Passquare 2.7.5 finds customers by phone only: set `[provider] card_lookup = \
+                     true` for an account that answers lookups by card number",
                 ));
             }
             (None, Some(c.clone()))

@@ -238,3 +238,39 @@ async fn the_plan_answers_429_past_its_windows() {
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn read_customer_by_card_exists_only_in_the_examples_version() {
+    for (numbers, by_card) in [(Numbers::String, false), (Numbers::Number, true)] {
+        let config = PassquareEmulatorConfig {
+            numbers,
+            ..PassquareEmulatorConfig::unlimited()
+        };
+        let (s, _emu, http) = start(config).await;
+        let (st, made) = call(
+            &http,
+            &s,
+            "crm/user_create_or_update",
+            json!({"phone": "+420000000001"}),
+        )
+        .await;
+        assert_eq!(st, 200, "{made}");
+        let number = made["card_number"].clone();
+        let (st, body) = call(&http, &s, "crm/read_customer", json!({"card": number})).await;
+        if by_card {
+            assert_eq!(st, 200, "{body}");
+            assert_eq!(body["customer"]["phone"], "+420000000001");
+        } else {
+            assert_eq!(st, 400, "2.7.5 has no `card` parameter: {body}");
+            assert!(body["error"].as_str().is_some_and(|e| e.contains("phone")));
+        }
+        let (st, _) = call(
+            &http,
+            &s,
+            "crm/read_customer",
+            json!({"phone": "+420000000001", "card": number}),
+        )
+        .await;
+        assert_eq!(st, 200, "a phone works in both versions");
+    }
+}
