@@ -39,6 +39,9 @@ pub(crate) enum Command {
     /// Campaigns to everyone or a segment.
     #[command(subcommand)]
     Campaign(CampaignCmd),
+    /// Wallet cards at the vendor: issue, read, update, status; Skycore issuance links.
+    #[command(subcommand)]
+    Card(crate::cards::CardCmd),
     /// Card design templates.
     #[command(subcommand)]
     Template(TemplateCmd),
@@ -264,6 +267,21 @@ pub(crate) enum TemplateCmd {
         /// Template id.
         #[arg(long)]
         id: String,
+    },
+    /// Create a template from a JSON file (`name`, `layout`, `fields`, `settings`).
+    Create {
+        /// The template as JSON.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Replace a template with the design in a JSON file.
+    Update {
+        /// Template id (else the file's `id`).
+        #[arg(long)]
+        id: Option<String>,
+        /// The template as JSON.
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 

@@ -3,12 +3,13 @@
 use std::str::FromStr;
 
 use serde_json::{Value, json};
+use walletport::op;
 use walletport::{
-    BalanceUpdate, Campaign, CampaignId, Channel, CreateCampaign, Credit, CreditBalance, Customer,
-    CustomerId, CustomerKey, CustomerRecord, Decimal, DeleteCustomer, Error, GetBalance,
-    GetCustomer, GetTemplate, ListCustomers, ListTemplates, PageCursor, Percent, Phone,
-    PhonePolicy, Provider, PushMessage, Result, SegmentId, SendCampaign, SendPush, SetBalance,
-    TemplateId, TransactionId, UpsertCustomer,
+    BalanceUpdate, Campaign, CampaignId, Channel, CreateCampaign, CreateTemplate, Credit,
+    CreditBalance, Customer, CustomerId, CustomerKey, CustomerRecord, Decimal, DeleteCustomer,
+    Error, GetBalance, GetCustomer, GetTemplate, ListCustomers, ListTemplates, PageCursor, Percent,
+    Phone, PhonePolicy, Provider, PushMessage, Result, SegmentId, SendCampaign, SendPush,
+    SetBalance, Template, TemplateId, TransactionId, UpdateTemplate, UpsertCustomer,
 };
 
 use crate::args::{BalanceCmd, CampaignCmd, CustomerCmd, PushCmd, TemplateCmd, UpsertArgs};
@@ -20,7 +21,8 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn phone(&self, raw: &str) -> Result<Phone> {
+    /// A phone as typed, read by the configured policy.
+    pub(crate) fn phone(&self, raw: &str) -> Result<Phone> {
         Phone::parse_with(raw, &self.phones)
     }
 
@@ -51,7 +53,8 @@ fn percent(what: &str, raw: &str) -> Result<Percent> {
         .map_err(|e| Error::invalid_input(format!("{what}: {}", e.message())))
 }
 
-fn balance_update(
+/// Points / bonus % / discount % as typed, each optional.
+pub(crate) fn balance_update(
     points: Option<&str>,
     bonus: Option<&str>,
     discount: Option<&str>,
@@ -63,7 +66,8 @@ fn balance_update(
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
+/// A result as the JSON the CLI prints.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
     serde_json::to_value(value).map_err(|e| Error::unexpected(format!("cannot print result: {e}")))
 }
 
@@ -123,7 +127,8 @@ pub(crate) async fn customer(ctx: &Context<'_>, cmd: CustomerCmd) -> Result<Valu
     }
 }
 
-fn upsert_input(ctx: &Context<'_>, a: UpsertArgs) -> Result<UpsertCustomer> {
+/// The customer and initial balance an `UpsertArgs` names (shared by `card issue`).
+pub(crate) fn upsert_input(ctx: &Context<'_>, a: UpsertArgs) -> Result<UpsertCustomer> {
     let customer = Customer {
         id: a.id.map(CustomerId::new).transpose()?,
         name: a.name,
@@ -247,7 +252,62 @@ pub(crate) async fn template(ctx: &Context<'_>, cmd: TemplateCmd) -> Result<Valu
             let id = TemplateId::new(id)?;
             to_json(&templates.get_template(GetTemplate { id }).await?)
         }
+        TemplateCmd::Create { file } => {
+            // Checked before the file is read: an unsupported vendor answers so whatever it holds.
+            unsupported_unless(
+                ctx,
+                ctx.provider.capability().template_create,
+                op::TEMPLATE_CREATE,
+            )?;
+            let template: Template = json_file(&file)?;
+            to_json(
+                &templates
+                    .create_template(CreateTemplate { template })
+                    .await?,
+            )
+        }
+        TemplateCmd::Update { id, file } => {
+            unsupported_unless(
+                ctx,
+                ctx.provider.capability().template_update,
+                op::TEMPLATE_UPDATE,
+            )?;
+            let mut template: Template = json_file(&file)?;
+            if let Some(id) = id {
+                template.id = Some(TemplateId::new(id)?);
+            }
+            if template.id.is_none() {
+                return Err(Error::invalid_input(
+                    "name the template to update: --id, or `id` in the file",
+                ));
+            }
+            to_json(
+                &templates
+                    .update_template(UpdateTemplate { template })
+                    .await?,
+            )
+        }
     }
+}
+
+/// `Unsupported` from the configured provider when its capability flag for `operation` is off.
+fn unsupported_unless(ctx: &Context<'_>, on: bool, operation: &'static str) -> Result<()> {
+    if on {
+        Ok(())
+    } else {
+        Err(Error::unsupported(operation)
+            .with_provider(ctx.provider.info().name)
+            .with_operation(operation))
+    }
+}
+
+/// Reads a JSON file into `T`; an unreadable or malformed file is `InvalidInput` naming it.
+pub(crate) fn json_file<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::invalid_input(format!("{} is not a valid JSON input: {e}", path.display()))
+    })
 }
 
 /// `walletport providers [--check]`

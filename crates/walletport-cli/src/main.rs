@@ -4,6 +4,7 @@
 //! non-zero exit code (2 for bad input or configuration, 1 otherwise).
 
 mod args;
+mod cards;
 mod commands;
 mod gateway;
 mod sandbox;
@@ -91,6 +92,9 @@ async fn run(cli: Cli) -> walletport::Result<serde_json::Value> {
         Command::Serve { listen } => return gateway::serve(&settings, listen).await,
         Command::Sync { csv, deliver } => return sync::run(&settings, &csv, deliver).await,
         Command::Outbox(cmd) => return gateway::outbox(&settings, cmd).await,
+        Command::Card(cards::CardCmd::Link(cmd)) => {
+            return cards::link(&settings.provider, cmd).await;
+        }
         _ => {}
     }
     if let Command::Providers { check: false } = cli.command {
@@ -107,6 +111,7 @@ async fn run(cli: Cli) -> walletport::Result<serde_json::Value> {
         Command::Balance(cmd) => commands::balance(&ctx, cmd).await,
         Command::Push(cmd) => commands::push(&ctx, cmd).await,
         Command::Campaign(cmd) => commands::campaign(&ctx, cmd).await,
+        Command::Card(cmd) => cards::card(&ctx, cmd).await,
         Command::Template(cmd) => commands::template(&ctx, cmd).await,
         Command::Sandbox { .. }
         | Command::Serve { .. }

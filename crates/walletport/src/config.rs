@@ -146,6 +146,21 @@ pub fn connect(config: &ProviderConfig) -> Result<Arc<dyn Provider>> {
     Ok(Checked::wrap(provider))
 }
 
+/// The Skycore adapter itself when `config` is a Skycore one, else `None`: its issuance links
+/// are a Skycore-only API that the provider-agnostic ports (and so [`connect`]) do not carry.
+#[cfg(feature = "skycore")]
+pub fn skycore_adapter(
+    config: &ProviderConfig,
+) -> Result<Option<walletport_skycore::SkycoreProvider>> {
+    match config {
+        ProviderConfig::Skycore(c) => {
+            Ok(Some(walletport_skycore::SkycoreProvider::new(c.clone())?))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,11 +27,17 @@
 
 mod config;
 
+#[cfg(feature = "skycore")]
+pub use config::skycore_adapter;
 pub use config::{ProviderConfig, available_kinds, connect, kind_capabilities};
 pub use walletport_core::*;
 
 /// The in-memory reference provider (always compiled).
 pub use walletport_memory as memory;
+
+/// The Skycore adapter, for its vendor-specific API (issuance links) beyond the common ports.
+#[cfg(feature = "skycore")]
+pub use walletport_skycore as skycore;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -1,0 +1,354 @@
+//! `walletport card ...`: cards at the vendor (issue, read, update, status) and Skycore's
+//! issuance links, which only the Skycore adapter offers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use walletport::skycore::{
+    Checksum, ChecksumScope, IssuanceLink, Layout, LinkEncryption, LinkExpiry, LinkProtection,
+    LinkStatus, PassVariable, SkycoreProvider, mapping::op as link_op,
+};
+use walletport::{
+    CardId, CardKey, CardStatus, Error, Fields, GetCard, IssueCard, ProviderConfig, Result,
+    SetCardStatus, UpdateCard,
+};
+
+use crate::args::UpsertArgs;
+use crate::commands::{Context, balance_update, json_file, to_json, upsert_input};
+
+/// `walletport card ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum CardCmd {
+    /// Issue a card for a customer; prints it with its install links.
+    Issue(IssueArgs),
+    /// Show a card as the vendor holds it.
+    Get(CardKeyArgs),
+    /// Change a card's fields or balance values; the vendor updates the installed pass.
+    Update(UpdateArgs),
+    /// Change a card's status (void, expire, redeem, or reactivate with `active`).
+    Status {
+        /// Which card.
+        #[command(flatten)]
+        key: CardKeyArgs,
+        /// The new status.
+        #[arg(long, value_parser = ["active", "voided", "expired", "redeemed"])]
+        status: String,
+    },
+    /// Skycore issuance links: URLs where customers generate their own pass.
+    #[command(subcommand)]
+    Link(LinkCmd),
+}
+
+/// Which card: exactly one of phone, printed number or vendor card id.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct CardKeyArgs {
+    /// The card of the customer with this phone.
+    #[arg(long)]
+    phone: Option<String>,
+    /// The number printed on the card.
+    #[arg(long)]
+    number: Option<String>,
+    /// The vendor's card id.
+    #[arg(long = "card-id")]
+    card_id: Option<String>,
+}
+
+/// `card issue`: the customer as `customer upsert` takes it, plus extra fields.
+#[derive(Debug, Args)]
+pub(crate) struct IssueArgs {
+    #[command(flatten)]
+    customer: UpsertArgs,
+    /// Extra card field, `NAME=VALUE` (repeatable).
+    #[arg(long = "field")]
+    fields: Vec<String>,
+}
+
+/// `card update`: fields, balance values and a notification text.
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// Which card.
+    #[command(flatten)]
+    key: CardKeyArgs,
+    /// Card field to set, `NAME=VALUE` (repeatable).
+    #[arg(long = "field")]
+    fields: Vec<String>,
+    /// Points shown on the card.
+    #[arg(long, allow_hyphen_values = true)]
+    points: Option<String>,
+    /// Bonus percentage shown on the card.
+    #[arg(long, allow_hyphen_values = true)]
+    bonus: Option<String>,
+    /// Discount percentage shown on the card.
+    #[arg(long, allow_hyphen_values = true)]
+    discount: Option<String>,
+    /// Notification shown with the update, where the vendor has one.
+    #[arg(long)]
+    notification: Option<String>,
+}
+
+/// `walletport card link ...` (Skycore only).
+#[derive(Debug, Subcommand)]
+pub(crate) enum LinkCmd {
+    /// Create an issuance link from a JSON file; prints its id and preview URL.
+    Create {
+        /// The link as JSON: name, template_id, variables, and optionally expires,
+        /// generation_limit, status, update_pass_data, encryption, protection, layout.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Change issuance link `--id` to the state in a JSON file.
+    Update {
+        /// The link's id (`id` of `card link create`).
+        #[arg(long)]
+        id: String,
+        /// The link as JSON (as for `create`).
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+fn card_key(ctx: &Context<'_>, key: CardKeyArgs) -> Result<CardKey> {
+    match (key.phone, key.number, key.card_id) {
+        (Some(phone), _, _) => Ok(CardKey::Phone(ctx.phone(&phone)?)),
+        (_, Some(number), _) if !number.trim().is_empty() => {
+            Ok(CardKey::Number(number.trim().to_owned()))
+        }
+        (_, _, Some(id)) => Ok(CardKey::Id(CardId::new(id)?)),
+        _ => Err(Error::invalid_input(
+            "name the card: --phone, --number or --card-id",
+        )),
+    }
+}
+
+/// `NAME=VALUE` pairs as card fields; a pair without `=` or with an empty name is refused.
+fn fields(pairs: Vec<String>) -> Result<Fields> {
+    let mut out = Fields::new();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                out.insert(name.trim().to_owned(), value.to_owned());
+            }
+            _ => {
+                return Err(Error::invalid_input(format!(
+                    "field `{pair}` is not NAME=VALUE"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `walletport card issue|get|update|status` (links go through [`link`]).
+pub(crate) async fn card(ctx: &Context<'_>, cmd: CardCmd) -> Result<Value> {
+    let cards = ctx.provider.cards();
+    match cmd {
+        CardCmd::Issue(args) => {
+            let fields = fields(args.fields)?;
+            let upsert = upsert_input(ctx, args.customer)?;
+            let input = IssueCard {
+                customer: upsert.customer,
+                template: upsert.template,
+                balance: upsert.balance,
+                fields,
+            };
+            to_json(&cards.issue_card(input).await?)
+        }
+        CardCmd::Get(key) => {
+            let card = card_key(ctx, key)?;
+            to_json(&cards.get_card(GetCard { card }).await?)
+        }
+        CardCmd::Update(args) => {
+            let input = UpdateCard {
+                fields: fields(args.fields)?,
+                balance: balance_update(
+                    args.points.as_deref(),
+                    args.bonus.as_deref(),
+                    args.discount.as_deref(),
+                )?,
+                notification: args.notification,
+                card: card_key(ctx, args.key)?,
+            };
+            to_json(&cards.update_card(input).await?)
+        }
+        CardCmd::Status { key, status } => {
+            let input = SetCardStatus {
+                status: CardStatus::from_str(&status)?,
+                card: card_key(ctx, key)?,
+            };
+            to_json(&cards.set_card_status(input).await?)
+        }
+        CardCmd::Link(_) => Err(Error::unexpected("card links are run by `link`")),
+    }
+}
+
+/// `walletport card link create|update`: straight to the Skycore adapter, the only vendor with
+/// issuance links; any other provider answers `Unsupported` before reading the file.
+pub(crate) async fn link(config: &ProviderConfig, cmd: LinkCmd) -> Result<Value> {
+    let operation = match cmd {
+        LinkCmd::Create { .. } => link_op::ISSUANCE_LINK_CREATE,
+        LinkCmd::Update { .. } => link_op::ISSUANCE_LINK_UPDATE,
+    };
+    let Some(skycore) = walletport::skycore_adapter(config)? else {
+        return Err(Error::unsupported(operation)
+            .with_provider(config.kind())
+            .with_operation(operation));
+    };
+    let info = match cmd {
+        LinkCmd::Create { file } => {
+            let spec = read_link(&file, &skycore)?;
+            skycore.create_issuance_link(&spec).await?
+        }
+        LinkCmd::Update { id, file } => {
+            let spec = read_link(&file, &skycore)?;
+            skycore.update_issuance_link(id.trim(), &spec).await?
+        }
+    };
+    Ok(json!({ "id": info.id, "preview_url": info.preview_url }))
+}
+
+fn read_link(path: &Path, skycore: &SkycoreProvider) -> Result<IssuanceLink> {
+    let spec: LinkSpec = json_file(path)?;
+    Ok(spec.into_link(skycore))
+}
+
+/// An issuance link as a JSON file spells it (snake_case keys; Skycore's names in the docs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkSpec {
+    name: String,
+    /// The template passes are generated from; the configured `template_id` when absent.
+    #[serde(default)]
+    template_id: Option<String>,
+    #[serde(default)]
+    layout: Option<Layout>,
+    #[serde(default)]
+    expires: Option<ExpirySpec>,
+    #[serde(default)]
+    generation_limit: Option<u64>,
+    #[serde(default)]
+    status: Option<StatusSpec>,
+    #[serde(default)]
+    update_pass_data: Option<bool>,
+    #[serde(default)]
+    encryption: Option<EncryptionSpec>,
+    #[serde(default)]
+    protection: Option<ProtectionSpec>,
+    variables: BTreeMap<String, VariableSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpirySpec {
+    at: DateTime<Utc>,
+    time_zone: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StatusSpec {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EncryptionSpec {
+    secret_key: SecretString,
+    iv: SecretString,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ChecksumSpec {
+    Crc32,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ScopeSpec {
+    QueryString,
+    FullLink,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProtectionSpec {
+    checksum: ChecksumSpec,
+    applied: ScopeSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariableSpec {
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    encrypted: bool,
+}
+
+impl LinkSpec {
+    /// The adapter's link; its own checks (names, time zone, key lengths) run when it is sent.
+    fn into_link(self, skycore: &SkycoreProvider) -> IssuanceLink {
+        let variables = self
+            .variables
+            .into_iter()
+            .map(|(name, v)| {
+                let var = PassVariable {
+                    required: v.required,
+                    encrypted: v.encrypted,
+                };
+                (name, var)
+            })
+            .collect();
+        // No template named: the configured one, whose layout the configuration knows.
+        let (template, layout) = match self.template_id {
+            Some(t) => (t, self.layout),
+            None => {
+                let config = skycore.config();
+                (
+                    config.template_id.clone(),
+                    self.layout.or(Some(config.layout)),
+                )
+            }
+        };
+        let mut link = IssuanceLink::new(self.name, template, variables);
+        link.template_layout = layout;
+        link.expires = self.expires.map(|e| LinkExpiry {
+            at: e.at,
+            time_zone: e.time_zone,
+        });
+        link.generation_limit = self.generation_limit;
+        link.status = self.status.map(|s| match s {
+            StatusSpec::Active => LinkStatus::Active,
+            StatusSpec::Inactive => LinkStatus::Inactive,
+        });
+        link.update_pass_data = self.update_pass_data;
+        link.encryption = self.encryption.map(|e| LinkEncryption {
+            secret_key: e.secret_key,
+            iv: e.iv,
+        });
+        link.protection = self.protection.map(|p| LinkProtection {
+            checksum: match p.checksum {
+                ChecksumSpec::Crc32 => Checksum::Crc32,
+                ChecksumSpec::Sha256 => Checksum::Sha256,
+                ChecksumSpec::Sha384 => Checksum::Sha384,
+                ChecksumSpec::Sha512 => Checksum::Sha512,
+            },
+            applied: match p.applied {
+                ScopeSpec::QueryString => ChecksumScope::QueryString,
+                ScopeSpec::FullLink => ChecksumScope::FullLink,
+            },
+        });
+        link
+    }
+}

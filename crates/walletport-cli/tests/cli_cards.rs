@@ -1,0 +1,404 @@
+//! `walletport card ...` and `walletport template create|update` end to end, on each provider
+//! (memory in-process; the vendors against their emulators over real HTTP): a supported call
+//! works, and a call the capability lacks prints the JSON `unsupported` error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+
+use common::walletport;
+
+/// Fails unless the command failed with a JSON error of `kind` on stderr and nothing on stdout.
+fn assert_error(result: (bool, Value, Value), kind: &str, what: &str) -> Value {
+    let (ok, out, err) = result;
+    assert!(!ok, "{what}: expected a `{kind}` error, got {out}");
+    assert_eq!(out, Value::Null, "{what}: stdout must stay empty");
+    assert_eq!(err["error"]["kind"], kind, "{what}: {err}");
+    err
+}
+
+/// Runs a command that must succeed and returns its JSON.
+fn ok(cfg: &Path, args: &[&str]) -> Value {
+    let (ok, out, err) = walletport(cfg, args);
+    assert!(ok, "{args:?}: {err}");
+    out
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("write json");
+    path
+}
+
+/// A file that is never written: an unsupported command must answer before reading it.
+fn absent(dir: &Path) -> String {
+    dir.join("never-written.json").display().to_string()
+}
+
+/// The link commands answer `unsupported` on every provider but Skycore.
+fn assert_no_links(cfg: &Path, dir: &Path, provider: &str) {
+    let file = absent(dir);
+    let err = assert_error(
+        walletport(cfg, &["card", "link", "create", "--file", &file]),
+        "unsupported",
+        "card link create",
+    );
+    assert_eq!(err["error"]["provider"], provider, "{err}");
+    assert_error(
+        walletport(
+            cfg,
+            &["card", "link", "update", "--id", "L1", "--file", &file],
+        ),
+        "unsupported",
+        "card link update",
+    );
+}
+
+#[test]
+fn memory_cards_and_templates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
+            dir.path().join("state.json").display()
+        ),
+    );
+    let phone = "+420000000001";
+    let card = ok(
+        &cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            "Joe",
+            "--balance",
+            "10",
+            "--field",
+            "tier=gold",
+        ],
+    );
+    assert_eq!(card["status"], "active", "{card}");
+    assert_eq!(card["fields"]["tier"], "gold", "{card}");
+    let got = ok(&cfg, &["card", "get", "--phone", phone]);
+    assert_eq!(got["id"], card["id"], "{got}");
+
+    let updated = ok(
+        &cfg,
+        &["card", "update", "--phone", phone, "--field", "tier=silver"],
+    );
+    assert_eq!(updated["fields"]["tier"], "silver", "{updated}");
+    let voided = ok(
+        &cfg,
+        &["card", "status", "--phone", phone, "--status", "voided"],
+    );
+    assert_eq!(voided["status"], "voided", "{voided}");
+    assert_eq!(
+        ok(&cfg, &["card", "get", "--phone", phone])["status"],
+        "voided"
+    );
+
+    // Bad input is a typed error and changes nothing.
+    assert_error(
+        walletport(
+            &cfg,
+            &["card", "status", "--phone", phone, "--status", "lost"],
+        ),
+        "invalid_input",
+        "unknown status",
+    );
+    assert_error(
+        walletport(&cfg, &["card", "get"]),
+        "invalid_input",
+        "no card named",
+    );
+    assert_error(
+        walletport(
+            &cfg,
+            &["card", "update", "--phone", phone, "--field", "tier"],
+        ),
+        "invalid_input",
+        "field without =",
+    );
+    assert_eq!(
+        ok(&cfg, &["card", "get", "--phone", phone])["fields"]["tier"],
+        "silver"
+    );
+
+    let file = write_json(
+        dir.path(),
+        "template.json",
+        &json!({"name": "Club", "fields": [{"name": "tier"}]}),
+    );
+    let file = file.display().to_string();
+    let created = ok(&cfg, &["template", "create", "--file", &file]);
+    assert_eq!(created["name"], "Club", "{created}");
+    let id = created["id"].as_str().expect("template id").to_owned();
+    let renamed = write_json(dir.path(), "renamed.json", &json!({"name": "Club 2"}));
+    let renamed = renamed.display().to_string();
+    let updated = ok(
+        &cfg,
+        &["template", "update", "--id", &id, "--file", &renamed],
+    );
+    assert_eq!(updated["name"], "Club 2", "{updated}");
+    assert_eq!(
+        ok(&cfg, &["template", "get", "--id", &id])["name"],
+        "Club 2"
+    );
+    assert_error(
+        walletport(&cfg, &["template", "update", "--file", &renamed]),
+        "invalid_input",
+        "update without id",
+    );
+    let broken = write_json(dir.path(), "broken.json", &json!({"fields": []}));
+    let broken = broken.display().to_string();
+    assert_error(
+        walletport(&cfg, &["template", "create", "--file", &broken]),
+        "invalid_input",
+        "template without name",
+    );
+
+    assert_no_links(&cfg, dir.path(), "memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passquare_cards_without_status_or_templates() {
+    let (server, _emu) = common::spawn_emulator(|addr| {
+        PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr)
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            "[provider]\nkind = \"passquare\"\nbase_url = \"{}\"\napp_key = \"sandbox-app-key\"\n\
+             plan = \"1000/s\"\n",
+            server.base_url()
+        ),
+    );
+    let phone = "+420000000002";
+    let card = ok(
+        &cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            "Ann",
+            "--balance",
+            "5",
+        ],
+    );
+    assert!(
+        card["links"].as_object().is_some_and(|l| !l.is_empty()),
+        "{card}"
+    );
+    let got = ok(&cfg, &["card", "get", "--phone", phone]);
+    assert_eq!(got["number"], card["number"], "{got}");
+
+    assert_error(
+        walletport(
+            &cfg,
+            &["card", "status", "--phone", phone, "--status", "voided"],
+        ),
+        "unsupported",
+        "passquare card status",
+    );
+    let file = absent(dir.path());
+    assert_error(
+        walletport(&cfg, &["template", "create", "--file", &file]),
+        "unsupported",
+        "passquare template create",
+    );
+    assert_no_links(&cfg, dir.path(), "passquare");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passteam_cards_with_status_but_no_template_writes() {
+    let (server, _emu) = common::spawn_emulator(|addr| {
+        PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr)
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            "[provider]\nkind = \"passteam\"\nbase_url = \"{}\"\ntoken = \"sandbox-token\"\n\
+             template_id = \"5e424c181dbf0d537c8b4569\"\n\n\
+             [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
+             birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
+             discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n",
+            server.base_url()
+        ),
+    );
+    let phone = "+79990000003";
+    let card = ok(
+        &cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            "Ivan",
+            "--balance",
+            "7",
+        ],
+    );
+    assert!(card["id"].is_string(), "{card}");
+    let voided = ok(
+        &cfg,
+        &["card", "status", "--phone", phone, "--status", "voided"],
+    );
+    assert_eq!(voided["status"], "voided", "{voided}");
+    let active = ok(
+        &cfg,
+        &["card", "status", "--phone", phone, "--status", "active"],
+    );
+    assert_eq!(active["status"], "active", "{active}");
+
+    let file = absent(dir.path());
+    assert_error(
+        walletport(&cfg, &["template", "create", "--file", &file]),
+        "unsupported",
+        "passteam template create",
+    );
+    assert_error(
+        walletport(&cfg, &["template", "update", "--id", "T", "--file", &file]),
+        "unsupported",
+        "passteam template update",
+    );
+    assert_no_links(&cfg, dir.path(), "passteam");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skycore_cards_templates_and_issuance_links() {
+    let config = SkycoreEmulatorConfig::default();
+    let key = config.api_key.clone();
+    let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            "[provider]\nkind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
+             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n",
+            server.base_url()
+        ),
+    );
+    let phone = "+420000000004";
+    let card = ok(
+        &cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            "Eva",
+            "--balance",
+            "12",
+        ],
+    );
+    let pass_id = card["id"].as_str().expect("pass id").to_owned();
+    assert!(emu.pass_ids().contains(&pass_id), "{card}");
+    let redeemed = ok(
+        &cfg,
+        &["card", "status", "--phone", phone, "--status", "redeemed"],
+    );
+    assert_eq!(redeemed["status"], "redeemed", "{redeemed}");
+    assert_eq!(
+        ok(&cfg, &["card", "get", "--card-id", &pass_id])["status"],
+        "redeemed"
+    );
+
+    let template = json!({
+        "name": "Club card",
+        "layout": "loyalty-card-type2",
+        "settings": {
+            "appearance": {"program-logo": "https://x.invalid/l.png",
+                "program-logo-gpay": "https://x.invalid/g.png", "card-issuer": "Shop",
+                "background-color": "#112233"},
+            "apple-wallet-fields": {"text-color": "", "description": "d"},
+            "barcode-fields": {"barcode-type": "QRCODE"},
+            "universal-fields": {"program-name": "Club"}
+        }
+    });
+    let file = write_json(dir.path(), "template.json", &template);
+    let created = ok(
+        &cfg,
+        &["template", "create", "--file", &file.display().to_string()],
+    );
+    let template_id = created["id"].as_str().expect("template id").to_owned();
+    assert!(
+        emu.templates().iter().any(|(id, _)| *id == template_id),
+        "{created}"
+    );
+
+    let mut link = json!({
+        "name": "Spring signup",
+        "template_id": template_id,
+        "layout": "loyalty-card-type2",
+        "status": "active",
+        "variables": {"pass-id": {"required": true}, "loyalty-points-value": {}}
+    });
+    let file = write_json(dir.path(), "link.json", &link);
+    let file = file.display().to_string();
+    let made = ok(&cfg, &["card", "link", "create", "--file", &file]);
+    let link_id = made["id"].as_str().expect("link id").to_owned();
+    assert!(made["preview_url"].is_string(), "{made}");
+    link["status"] = json!("inactive");
+    link["generation_limit"] = json!(500);
+    let file = write_json(dir.path(), "link.json", &link);
+    let file = file.display().to_string();
+    let changed = ok(
+        &cfg,
+        &["card", "link", "update", "--id", &link_id, "--file", &file],
+    );
+    assert_eq!(changed["id"], link_id.as_str());
+    let (stored, _) = emu.issuance_link(&link_id).expect("link stored");
+    assert_eq!(stored["link-status"], "INACTIVE");
+    assert_eq!(stored["link-generation-limit"], 500);
+
+    // A secret that breaks the rules is refused by name, never echoed.
+    link["encryption"] = json!({"secret_key": "short-secret", "iv": "wbJWPb9KLbxo6xpk"});
+    let file = write_json(dir.path(), "link.json", &link);
+    let err = assert_error(
+        walletport(
+            &cfg,
+            &[
+                "card",
+                "link",
+                "create",
+                "--file",
+                &file.display().to_string(),
+            ],
+        ),
+        "invalid_input",
+        "short secret key",
+    );
+    assert!(!err.to_string().contains("short-secret"), "{err}");
+    link["bogus"] = json!(1);
+    let file = write_json(dir.path(), "link.json", &link);
+    assert_error(
+        walletport(
+            &cfg,
+            &[
+                "card",
+                "link",
+                "create",
+                "--file",
+                &file.display().to_string(),
+            ],
+        ),
+        "invalid_input",
+        "unknown key in link file",
+    );
+}
