@@ -1,10 +1,12 @@
 //! The unified REST API (`/api/...`), bearer-token auth, typed errors and the plumbing shared by
 //! its handlers.
 
+mod cards;
 mod customers;
 mod openapi;
 mod outbox;
 mod system;
+mod templates;
 mod vendor;
 pub mod views;
 
@@ -181,11 +183,22 @@ pub(crate) fn api_router(state: ApiState, token: Option<SecretString>) -> Router
             "/api/customers/{key}/percentages",
             put(customers::percentages),
         )
+        .route(
+            "/api/customers/{key}/card",
+            get(cards::get).post(cards::issue).patch(cards::update),
+        )
+        .route("/api/customers/{key}/card/status", put(cards::status))
         .route("/api/customers/{key}/push", post(vendor::push))
         .route("/api/campaigns", post(vendor::create_campaign))
         .route("/api/campaigns/{id}/send", post(vendor::send_campaign))
-        .route("/api/templates", get(vendor::list_templates))
-        .route("/api/templates/{id}", get(vendor::get_template))
+        .route(
+            "/api/templates",
+            get(vendor::list_templates).post(templates::create),
+        )
+        .route(
+            "/api/templates/{id}",
+            get(vendor::get_template).put(templates::update),
+        )
         .route("/api/outbox", get(outbox::list))
         .route("/api/outbox/{id}/retry", post(outbox::retry))
         .with_state(state);

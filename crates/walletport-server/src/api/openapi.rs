@@ -9,12 +9,14 @@ use super::views::*;
 /// The REST API's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "walletport gateway", description = "One API for wallet loyalty cards over Passquare, Passteam and Skycore: customers, an exactly-once ledger, pushes, campaigns, templates and the sync outbox."),
+    info(title = "walletport gateway", description = "One API for wallet loyalty cards over Passquare, Passteam and Skycore: customers, an exactly-once ledger, cards, pushes, campaigns, templates and the sync outbox."),
     paths(
         super::customers::list, super::customers::upsert, super::customers::get,
         super::customers::balance, super::customers::credit, super::customers::percentages,
+        super::cards::issue, super::cards::get, super::cards::update, super::cards::status,
         super::vendor::push, super::vendor::create_campaign, super::vendor::send_campaign,
         super::vendor::list_templates, super::vendor::get_template,
+        super::templates::create, super::templates::update,
         super::outbox::list, super::outbox::retry,
         super::system::healthz, super::system::metrics,
     ),
@@ -22,7 +24,8 @@ use super::views::*;
         CustomerInput, CustomerView, CardView, BalanceView, CustomerDetail, UpsertResult,
         CustomerPageView, CreditInput, CreditResult, PercentagesInput, PushInput, PushView,
         CampaignInput, CampaignView, TemplateSummaryView, TemplatePageView, OutboxItemView,
-        OutboxPageView, RetryResult, Health, ErrorBody,
+        OutboxPageView, RetryResult, Health, ErrorBody, super::cards::CardIssueInput,
+        super::cards::CardUpdateInput, super::cards::CardStatusInput,
     )),
     modifiers(&BearerAuth),
 )]

@@ -1,0 +1,196 @@
+//! A customer's wallet card at the vendor: issue, read, update fields, change status.
+//!
+//! The card's fields and status live at the vendor, so these calls go to it directly through the
+//! gateway's provider (whose transport holds the plan's quota). What the store holds changes
+//! only through the store: an issued card is attached to the stored customer, a status change is
+//! recorded on the stored card, and points and percentages stay with `/credits` and
+//! `/percentages`, which the outbox syncs.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use walletport_core::{
+    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, SetCardStatus, TemplateId,
+    UpdateCard,
+};
+use walletport_store::{CardPatch, NewCard, StoredCustomer, WriteOpts};
+
+use super::views::ErrorBody;
+use super::{ApiJson, ApiResult, ApiState, customer_key};
+
+/// `POST /api/customers/{key}/card`: the design and extra fields of a new card. The holder's
+/// data and balance come from the store.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CardIssueInput {
+    /// The design template; the provider's configured one when absent.
+    #[serde(default)]
+    pub(crate) template: Option<String>,
+    /// Extra card fields (template variables).
+    #[serde(default)]
+    pub(crate) fields: BTreeMap<String, String>,
+}
+
+/// `PATCH /api/customers/{key}/card`: fields to set and a notification. Points and percentages
+/// are not taken here: they belong to the store (`/credits`, `/percentages`).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CardUpdateInput {
+    /// Card fields to set.
+    #[serde(default)]
+    pub(crate) fields: BTreeMap<String, String>,
+    /// A notification shown with the update, where the vendor has one.
+    #[serde(default)]
+    pub(crate) notification: Option<String>,
+}
+
+/// `PUT /api/customers/{key}/card/status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CardStatusInput {
+    /// `active`, `voided`, `expired` or `redeemed`.
+    pub(crate) status: String,
+}
+
+/// The customer a path names, from the store.
+async fn holder(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
+    s.gw.customer(&customer_key(key)?).await
+}
+
+fn card_json(card: &Card) -> Result<Json<serde_json::Value>, Error> {
+    Ok(Json(serde_json::to_value(card).map_err(Error::from)?))
+}
+
+/// The stored balance reduced to what the provider holds, for a new card's initial values.
+async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<BalanceUpdate, Error> {
+    let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
+    let held = s.gw.provider.balance_fields();
+    Ok(BalanceUpdate {
+        points: held.points.then_some(balance.points),
+        bonus_percent: held.bonus_percent.then_some(balance.bonus_percent),
+        discount_percent: held.discount_percent.then_some(balance.discount_percent),
+    })
+}
+
+/// Issue a card for a stored customer at the vendor and attach it to the customer.
+#[utoipa::path(post, path = "/api/customers/{key}/card", tag = "cards",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = CardIssueInput,
+    responses((status = 200, body = Object, description = "The card as the vendor holds it"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn issue(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CardIssueInput>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let stored = holder(&s, &key).await?;
+    let template = input.template.map(TemplateId::new).transpose()?;
+    let issue = IssueCard {
+        balance: initial_balance(&s, &stored).await?,
+        customer: stored.customer.clone(),
+        template,
+        fields: input.fields,
+    };
+    let card = s.gw.provider.cards().issue_card(issue).await?;
+    let new = NewCard {
+        provider: s.gw.provider.info().name.to_owned(),
+        vendor_card_id: card.id.clone(),
+        number: card.number.clone(),
+        track: card.barcode.clone(),
+        links: card.links.clone(),
+        installed: card.installed,
+        status: card.status,
+    };
+    if new.vendor_card_id.is_some() || new.number.is_some() {
+        s.gw.store
+            .attach_card(&stored.id, &new, WriteOpts::at(s.gw.now()))
+            .await?;
+    }
+    Ok(card_json(&card)?)
+}
+
+/// A stored customer's card as the vendor holds it now.
+#[utoipa::path(get, path = "/api/customers/{key}/card", tag = "cards",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    responses((status = 200, body = Object, description = "The card as the vendor holds it"),
+        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn get(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let stored = holder(&s, &key).await?;
+    let card = CardKey::Phone(stored.customer.phone);
+    let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
+    Ok(card_json(&card)?)
+}
+
+/// Set a card's fields at the vendor, which updates the installed pass.
+#[utoipa::path(patch, path = "/api/customers/{key}/card", tag = "cards",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = CardUpdateInput,
+    responses((status = 200, body = Object, description = "The card as the vendor holds it"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn update(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CardUpdateInput>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let stored = holder(&s, &key).await?;
+    let update = UpdateCard {
+        card: CardKey::Phone(stored.customer.phone),
+        fields: input.fields,
+        balance: BalanceUpdate::default(),
+        notification: input.notification,
+    };
+    let card = s.gw.provider.cards().update_card(update).await?;
+    Ok(card_json(&card)?)
+}
+
+/// Void, expire, redeem or reactivate a card at the vendor; the stored card follows.
+#[utoipa::path(put, path = "/api/customers/{key}/card/status", tag = "cards",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = CardStatusInput,
+    responses((status = 200, body = Object, description = "The card as the vendor holds it"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn status(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CardStatusInput>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let status = CardStatus::from_str(input.status.trim())?;
+    let stored = holder(&s, &key).await?;
+    let change = SetCardStatus {
+        card: CardKey::Phone(stored.customer.phone.clone()),
+        status,
+    };
+    let card = s.gw.provider.cards().set_card_status(change).await?;
+    let provider = s.gw.provider.info().name;
+    let patch = CardPatch {
+        status: Some(card.status),
+        ..CardPatch::default()
+    };
+    // The vendor's answer is the truth; every stored card of this customer at this provider
+    // follows it (a card the store never saw stays unknown to it).
+    for stored_card in s.gw.store.list_cards(&stored.id).await? {
+        if let (true, Some(id)) = (
+            stored_card.provider == provider,
+            &stored_card.vendor_card_id,
+        ) {
+            s.gw.store
+                .update_card(provider, id, &patch, WriteOpts::at(s.gw.now()))
+                .await?;
+        }
+    }
+    Ok(card_json(&card)?)
+}
