@@ -269,3 +269,76 @@ async fn passquare_issues_cards_but_has_no_status_or_template_writes() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skycore_card_status_and_template_create() {
+    use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+    let emu_config = SkycoreEmulatorConfig::default();
+    let key = emu_config.api_key.clone();
+    let (emu_server, emu) =
+        SkycoreEmulator::spawn(emu_config, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("spawn emulator");
+    let config = walletport::ProviderConfig::from_toml(&format!(
+        "kind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
+         template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n",
+        emu_server.base_url()
+    ))
+    .expect("config");
+    let provider = walletport::connect(&config).expect("skycore");
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let store = tdb.open().await;
+    let running = serve(Gateway::new(store.clone(), provider)).await;
+    let base = running.base_url();
+    let c = Client::new();
+    let phone = phone(3).to_string();
+    create_customer(&c, &base, &phone).await;
+
+    let card_url = format!("{base}/api/customers/{phone}/card");
+    let (status, card) = call(&c, Method::POST, card_url.clone(), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    let pass_id = card["id"].as_str().expect("pass id").to_owned();
+    assert!(emu.pass_ids().contains(&pass_id), "{card}");
+    let (status, redeemed) = call(
+        &c,
+        Method::PUT,
+        format!("{card_url}/status"),
+        Some(json!({"status": "redeemed"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{redeemed}");
+    assert_eq!(redeemed["status"], "redeemed");
+    let (_, detail) = call(
+        &c,
+        Method::GET,
+        format!("{base}/api/customers/{phone}"),
+        None,
+    )
+    .await;
+    assert_eq!(detail["cards"][0]["vendor_card_id"], pass_id.as_str());
+    assert_eq!(detail["cards"][0]["status"], "redeemed", "{detail}");
+
+    let template = json!({
+        "name": "Club card",
+        "layout": "loyalty-card-type2",
+        "settings": {
+            "appearance": {"program-logo": "https://x.invalid/l.png",
+                "program-logo-gpay": "https://x.invalid/g.png", "card-issuer": "Shop",
+                "background-color": "#112233"},
+            "apple-wallet-fields": {"text-color": "", "description": "d"},
+            "barcode-fields": {"barcode-type": "QRCODE"},
+            "universal-fields": {"program-name": "Club"}
+        }
+    });
+    let (status, created) = call(
+        &c,
+        Method::POST,
+        format!("{base}/api/templates"),
+        Some(template),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().expect("template id").to_owned();
+    assert!(emu.templates().iter().any(|(t, _)| *t == id), "{created}");
+    running.shutdown().await;
+}
