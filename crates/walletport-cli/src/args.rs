@@ -62,6 +62,16 @@ pub(crate) enum Command {
         #[arg(long)]
         deliver: bool,
     },
+    /// Queue the full current state of every customer (or one) for the vendor, e.g. after
+    /// pointing the gateway at another vendor; running it twice queues nothing twice.
+    Resync {
+        /// Only this customer.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Also deliver the outbox to the vendor now (within its quota) and wait until done.
+        #[arg(long)]
+        deliver: bool,
+    },
     /// The sync outbox: waiting items and dead letters.
     #[command(subcommand)]
     Outbox(OutboxCmd),

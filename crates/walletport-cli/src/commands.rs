@@ -323,11 +323,15 @@ pub(crate) async fn providers(configured: Option<&dyn Provider>) -> Result<Value
         .collect();
     let mut out = json!({ "providers": kinds });
     if let Some(provider) = configured {
-        let status = provider.status().await?;
+        // The same check `serve` runs at start: credentials, template and mapped variables.
+        let check = provider.check().await?;
         out["check"] = json!({
             "kind": provider.info().name,
             "ok": true,
-            "status": to_json(&status)?,
+            "account": check.account,
+            "checked": check.checked,
+            "requests": check.requests,
+            "balance_fields": provider.balance_fields().held(),
         });
     }
     Ok(out)

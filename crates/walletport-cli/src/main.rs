@@ -6,7 +6,9 @@
 mod args;
 mod cards;
 mod commands;
+mod delivery;
 mod gateway;
+mod resync;
 mod sandbox;
 mod settings;
 mod sync;
@@ -15,7 +17,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use walletport::{Error, ErrorKind};
+use walletport::{Error, ErrorKind, Phone};
 
 use crate::args::{Cli, Command};
 use crate::commands::Context;
@@ -92,6 +94,12 @@ async fn run(cli: Cli) -> walletport::Result<serde_json::Value> {
         Command::Serve { listen } => return gateway::serve(&settings, listen).await,
         Command::Sync { csv, deliver } => return sync::run(&settings, &csv, deliver).await,
         Command::Outbox(cmd) => return gateway::outbox(&settings, cmd).await,
+        Command::Resync { phone, deliver } => {
+            let phone = phone
+                .map(|p| Phone::parse_with(&p, &settings.phone.policy()?))
+                .transpose()?;
+            return resync::run(&settings, phone, deliver).await;
+        }
         Command::Card(cards::CardCmd::Link(cmd)) => {
             return cards::link(&settings.provider, cmd).await;
         }
@@ -116,6 +124,7 @@ async fn run(cli: Cli) -> walletport::Result<serde_json::Value> {
         Command::Sandbox { .. }
         | Command::Serve { .. }
         | Command::Sync { .. }
+        | Command::Resync { .. }
         | Command::Outbox(_) => Err(walletport::Error::unexpected("handled above")),
     }
 }

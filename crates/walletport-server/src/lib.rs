@@ -32,6 +32,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod hooks;
+pub mod import;
 pub mod metrics;
 pub mod outbox;
 mod preflight;
