@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use walletport_core::{
-    Balance, CardStatus, CreditHook, CrmHooks, Customer, CustomerId, Error, ReadBalance,
-    RegisterCustomer, Result, TransactionId, WalletEvent, WalletEventKind, WalletEvents,
+    Balance, CardId, CardStatus, CreditHook, CrmHooks, Customer, CustomerId, CustomerKey, Error,
+    ReadBalance, RegisterCustomer, Result, TransactionId, WalletEvent, WalletEventKind,
+    WalletEvents,
 };
 use walletport_store::{
     CardPatch, CardUpdated, LedgerOp, NewCard, NewOutboxItem, OutboxKind, Percentages, SetPoints,
@@ -105,6 +106,24 @@ impl StoreCrmHooks {
         Ok(up.id)
     }
 
+    /// The customer a `readBalance` names by phone and card numbers ([`ReadBalance::holder`]):
+    /// the first [`ReadBalance::MAX_CARDS`] numbers are looked up, unknown ones left out.
+    async fn holder(&self, input: &ReadBalance) -> Result<CustomerId> {
+        let store = &self.gw.store;
+        let by_phone = store
+            .get_customer(&CustomerKey::Phone(input.phone.clone()))
+            .await?
+            .map(|c| c.id);
+        let mut by_cards = Vec::new();
+        for number in input.card_numbers.iter().take(ReadBalance::MAX_CARDS) {
+            let key = CustomerKey::Card(CardId::new(number.as_str())?);
+            if let Some(c) = store.get_customer(&key).await? {
+                by_cards.push(c.id);
+            }
+        }
+        ReadBalance::holder(by_phone, by_cards)
+    }
+
     async fn credit(&self, input: CreditHook) -> Result<()> {
         let customer = self.gw.customer_by_phone(&input.phone).await?;
         let credit = &input.credit;
@@ -131,8 +150,8 @@ impl CrmHooks for StoreCrmHooks {
 
     async fn read_balance(&self, input: ReadBalance) -> Result<Balance> {
         let result = async {
-            let customer = self.gw.customer_by_phone(&input.phone).await?;
-            self.gw.store.balance(&customer.id, self.gw.now()).await
+            let id = self.holder(&input).await?;
+            self.gw.store.balance(&id, self.gw.now()).await
         }
         .await;
         self.gw
@@ -272,4 +291,115 @@ impl WalletEvents for StoreWalletEvents {
 /// The in-process claim in front of the durable deduplication (see [`StoreWalletEvents`]).
 pub fn passteam_claims() -> Arc<walletport_passteam::MemoryDedup> {
     Arc::new(walletport_passteam::MemoryDedup::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use serde_json::{Value, json};
+    use walletport_core::Phone;
+    use walletport_http::HeaderMap;
+    use walletport_passquare::PassquareHooksConfig;
+    use walletport_passquare::hooks::{HookRequest, handle_hook};
+
+    use super::*;
+
+    async fn gateway(dir: &tempfile::TempDir) -> Gateway {
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("hooks.db").display()
+        );
+        let store = walletport_store::connect(&url).await.expect("store");
+        let memory = walletport_memory::MemoryProvider::open(&Default::default()).expect("memory");
+        Gateway::new(store, Arc::new(memory))
+    }
+
+    /// A stored customer with one Passquare card and `points`.
+    async fn holder(gw: &Gateway, phone: &str, card: &str, points: i64) {
+        let opts = WriteOpts::at(gw.now());
+        let customer = Customer::new(Phone::parse(phone).expect("phone"));
+        let up = gw
+            .store
+            .upsert_customer(&customer, opts)
+            .await
+            .expect("upsert");
+        let card = NewCard {
+            provider: "passquare".into(),
+            number: Some(card.to_owned()),
+            ..NewCard::default()
+        };
+        gw.store
+            .attach_card(&up.id, &card, opts)
+            .await
+            .expect("card");
+        let tx = TransactionId::new(format!("seed:{phone}")).expect("tx");
+        let op = LedgerOp::Set(SetPoints::new(Decimal::from(points), tx).expect("points"));
+        gw.store.apply(&up.id, &op, opts).await.expect("points");
+    }
+
+    /// Sends a `readBalance` hook body through the Passquare handler over the store.
+    async fn read(hooks: &StoreCrmHooks, phone: &str, cards: &[&str]) -> (u16, Value) {
+        let body = json!({
+            "crm_key": "k", "method": "readBalance",
+            "customer": {"phone": phone, "cardNumbers": cards},
+        });
+        let body = body.to_string();
+        let answer = handle_hook(
+            hooks,
+            &PassquareHooksConfig::with_crm_key("k"),
+            HookRequest {
+                body: body.as_bytes(),
+                headers: &HeaderMap::new(),
+                peer: None,
+            },
+        )
+        .await;
+        (answer.status, answer.body)
+    }
+
+    #[tokio::test]
+    async fn read_balance_identifies_the_holder_by_phone_and_card_number() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gw = gateway(&dir).await;
+        holder(&gw, "+420100000001", "120", 10).await;
+        holder(&gw, "+420100000002", "121", 20).await;
+        let hooks = StoreCrmHooks::new(gw);
+
+        let (status, body) = read(&hooks, "+420100000001", &["120"]).await;
+        assert_eq!((status, &body["balance"]), (200, &json!("10")), "{body}");
+        let (status, body) = read(&hooks, "+420100000001", &["999"]).await;
+        assert_eq!(
+            (status, &body["balance"]),
+            (200, &json!("10")),
+            "an unknown card does not contradict the phone: {body}"
+        );
+        let (status, body) = read(&hooks, "+420100000099", &["121"]).await;
+        assert_eq!(
+            (status, &body["balance"]),
+            (200, &json!("20")),
+            "an unknown phone falls back to the card: {body}"
+        );
+        for (phone, cards) in [
+            ("+420100000001", &["121"][..]),
+            ("+420100000001", &["120", "121"][..]),
+            ("+420100000099", &["120", "121"][..]),
+        ] {
+            let (status, body) = read(&hooks, phone, cards).await;
+            assert_eq!(
+                status, 400,
+                "{phone} {cards:?} name different customers: {body}"
+            );
+            assert!(
+                body["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("different"))
+            );
+            assert!(
+                body.get("balance").is_none(),
+                "no one's balance leaks: {body}"
+            );
+        }
+        let (status, body) = read(&hooks, "+420100000099", &["999"]).await;
+        assert_eq!(status, 400, "nobody: {body}");
+    }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Balance, BalanceUpdate, Card, Credit, Customer};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{CardId, CustomerId};
 use crate::phone::Phone;
 
@@ -51,15 +51,54 @@ pub struct RegisterCustomer {
     pub context: HookContext,
 }
 
-/// The vendor asks for a balance.
+/// The vendor asks for a balance, naming the customer by phone **and** card numbers.
+///
+/// Passquare's document says to identify the customer by both; [`ReadBalance::holder`] is that
+/// rule, so every [`CrmHooks`] implementation answers the same customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadBalance {
-    /// Whose.
+    /// The holder's phone.
     pub phone: Phone,
-    /// Which cards (informational).
+    /// The holder's card numbers: checked against the phone, and the fallback when the CRM does
+    /// not know the phone.
     pub card_numbers: Vec<String>,
     /// Where the hook came from.
     pub context: HookContext,
+}
+
+impl ReadBalance {
+    /// How many of `card_numbers` a handler looks up (a customer has few cards; the body may
+    /// list more, and each lookup costs a store query).
+    pub const MAX_CARDS: usize = 16;
+
+    /// The customer a call names, given whom the CRM finds by the phone (`by_phone`) and by each
+    /// card number it knows (`by_cards`; unknown numbers left out).
+    ///
+    /// The phone's customer when no known card belongs to someone else; the cards' customer when
+    /// the phone is unknown (the holder may have changed numbers). `InvalidInput` when the phone
+    /// and a card, or two cards, name different customers (answering either would show one
+    /// customer another's balance); `NotFound` when neither is known.
+    pub fn holder<K: PartialEq>(by_phone: Option<K>, by_cards: Vec<K>) -> Result<K> {
+        let mut cards = by_cards.into_iter();
+        let by_card = cards.next();
+        if let Some(first) = &by_card
+            && cards.any(|other| &other != first)
+        {
+            return Err(Error::invalid_input(
+                "the card numbers belong to different customers",
+            ));
+        }
+        match (by_phone, by_card) {
+            (Some(p), Some(c)) if p != c => Err(Error::invalid_input(
+                "the phone and the card number belong to different customers",
+            )),
+            (Some(p), _) => Ok(p),
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(Error::not_found(
+                "no customer with this phone or card number",
+            )),
+        }
+    }
 }
 
 /// The vendor grants points; the handler must apply it exactly once by transaction id.
@@ -131,4 +170,34 @@ impl WalletEvent {
 pub trait WalletEvents: Send + Sync {
     /// Handle one event. Deduplication by `event_id` happens before this is called.
     async fn on_wallet_event(&self, event: WalletEvent) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn read_balance_names_one_holder_by_phone_and_cards() {
+        let kind = |r: Result<u8>| r.map_err(|e| e.kind());
+        assert_eq!(kind(ReadBalance::holder(Some(1), vec![])), Ok(1));
+        assert_eq!(kind(ReadBalance::holder(Some(1), vec![1, 1])), Ok(1));
+        assert_eq!(kind(ReadBalance::holder(None, vec![2])), Ok(2), "fallback");
+        assert_eq!(
+            kind(ReadBalance::holder(Some(1), vec![2])),
+            Err(ErrorKind::InvalidInput)
+        );
+        assert_eq!(
+            kind(ReadBalance::holder(None, vec![2, 3])),
+            Err(ErrorKind::InvalidInput)
+        );
+        assert_eq!(
+            kind(ReadBalance::holder(Some(1), vec![1, 3])),
+            Err(ErrorKind::InvalidInput)
+        );
+        assert_eq!(
+            kind(ReadBalance::holder::<u8>(None, vec![])),
+            Err(ErrorKind::NotFound)
+        );
+    }
 }
