@@ -53,13 +53,13 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
     let provider = walletport::connect(&settings.provider)?;
     let store = open_store(settings).await?;
     let gw = Gateway::new(store.clone(), provider);
-    match check_provider(&gw).await {
-        Ok(check) => eprintln!("provider check: {check}"),
+    let check = match check_provider(&gw).await {
+        Ok(check) => check,
         Err(e) => {
             store.close().await;
             return Err(e);
         }
-    }
+    };
     let running = match start(&config, gw).await {
         Ok(r) => r,
         Err(e) => {
@@ -73,6 +73,7 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         "walletport gateway on http://{addr} (provider `{provider}`, {:?} store); REST API under /api, OpenAPI at /openapi.json; Ctrl-C to stop",
         store.backend()
     );
+    eprintln!("provider check: {check}");
     shutdown_signal().await;
     eprintln!("shutting down: finishing in-flight requests and deliveries");
     running.shutdown().await;

@@ -1,0 +1,167 @@
+//! Switching vendors through the binary: `serve` checks the configuration against the vendor at
+//! start (a wrong key stops it, an unreachable vendor does not), and `resync` moves a live
+//! programme from Passquare to Skycore.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{spawn_emulator, walletport, write_config};
+use serde_json::Value;
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+
+fn passquare_toml(base_url: &str, app_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
+         plan = \"1000/s\"\n"
+    )
+}
+
+fn skycore_toml(endpoint: &str, api_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
+         template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
+    )
+}
+
+/// Starts `walletport serve` on an ephemeral port; returns the child and the line that says how
+/// the start went: the gateway's announcement or the JSON error (log lines are skipped).
+fn serve(config: &Path) -> (std::process::Child, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("walletport"))
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(config.parent().expect("dir"))
+        .env_remove("WALLETPORT_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let outcome = lines
+        .find(|l| l.starts_with("walletport gateway on") || l.starts_with('{'))
+        .unwrap_or_default();
+    // Keep reading, or the gateway's next log line would hit a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_key_the_vendor_rejects_and_names_it() {
+    let (server, _emu) =
+        spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
+            .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), &passquare_toml(&server.base_url(), "wrong-key"));
+    let (mut child, first) = serve(&config);
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "serve must not start: {first}");
+    let error: Value = serde_json::from_str(&first).expect("a JSON error");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("app_key"), "names the key to fix: {error}");
+    assert!(
+        !message.contains("wrong-key"),
+        "never prints the secret: {error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_when_the_vendor_is_unreachable_and_healthz_says_so() {
+    // A port that was bound and released: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), &passquare_toml(&url, "any-key"));
+    let (mut child, first) = serve(&config);
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the gateway starts anyway: {first}"))
+        .to_owned();
+    let health = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 503, "the vendor is down");
+    let body: Value = health.json().await.expect("json");
+    let check = body["startup_check"].as_str().unwrap_or_default();
+    assert!(check.starts_with("vendor unreachable at start"), "{body}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
+    let (pq, _pq_emu) =
+        spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
+            .await;
+    let sky_config = SkycoreEmulatorConfig::default();
+    let sky_key = sky_config.api_key.clone();
+    let (sky, _sky_emu) = spawn_emulator(|addr| SkycoreEmulator::spawn(sky_config, addr)).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("c.csv"),
+        "phone,name,balance,bonus\n+420700000011,Ann,100,5\n+420700000012,Bob,20.5,\n\
+         +420700000013,Cyril,0,\n",
+    )
+    .expect("csv");
+
+    // The programme runs on Passquare.
+    let key = PassquareEmulatorConfig::unlimited().app_key;
+    let on_passquare = write_config(dir.path(), &passquare_toml(&pq.base_url(), &key));
+    let (ok, out, err) = walletport(&on_passquare, &["sync", "--csv", "c.csv", "--deliver"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["imported"], 3, "{out}");
+
+    // The merchant points the gateway at Skycore and resyncs.
+    let on_skycore = write_config(dir.path(), &skycore_toml(&sky.base_url(), &sky_key));
+    let (ok, first, err) = walletport(&on_skycore, &["resync"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (first["scanned"].as_u64(), first["queued"].as_u64()),
+        (Some(3), Some(3)),
+        "{first}"
+    );
+    assert!(
+        first["vendor_sync"]["eta"].is_string(),
+        "an ETA from the plan: {first}"
+    );
+    let (ok, again, err) = walletport(&on_skycore, &["resync"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        again["queued"], 0,
+        "running it twice queues nothing twice: {again}"
+    );
+    let (ok, done, err) = walletport(&on_skycore, &["resync", "--deliver"]);
+    assert!(ok, "{err}");
+    assert_eq!(done["delivered"]["vendor_requests"], 3, "{done}");
+    assert_eq!(done["delivered"]["dead_lettered"], 0, "{done}");
+
+    // Every customer now has a Skycore pass with the balance the store holds.
+    for (phone, points) in [
+        ("+420700000011", "100"),
+        ("+420700000012", "20.5"),
+        ("+420700000013", "0"),
+    ] {
+        let (ok, balance, err) = walletport(&on_skycore, &["balance", "get", "--phone", phone]);
+        assert!(ok, "{phone}: {err}");
+        assert_eq!(balance["points"], points, "{phone}: {balance}");
+    }
+    let (ok, one, err) = walletport(&on_skycore, &["resync", "--phone", "+420700000012"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (one["scanned"].as_u64(), one["queued"].as_u64()),
+        (Some(1), Some(1)),
+        "{one}"
+    );
+    let (ok, _, err) = walletport(&on_skycore, &["resync", "--phone", "+420700000099"]);
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "not_found", "{err}");
+}
