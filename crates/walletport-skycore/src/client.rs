@@ -3,22 +3,17 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use walletport_core::{
-    Balance, BalancePort, Capability, Card, CardKey, CardPort, CreateTemplate, CustomerPort,
-    CustomerRecord, Error, ErrorKind, GetBalance, GetCard, GetCustomer, GetTemplate, IssueCard,
-    Provider, ProviderInfo, PushCampaignPort, PushReceipt, Result, SendPush, SetBalance,
-    SetCardStatus, Template, TemplatePort, UpdateCard, UpdateTemplate, op,
-};
+use walletport_core::{Capability, Card, CardKey, Error, ErrorKind, Result, Retry, op};
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 
 use crate::PROVIDER;
+use crate::book::TemplateBook;
 use crate::config::{PassIdStrategy, SkycoreConfig};
+use crate::mapping;
 use crate::mapping::link::{self, IssuanceLink, IssuanceLinkInfo};
 use crate::mapping::pass::{
     self, GeneratePass, GeneratedPass, PassRecord, UpdatePass, UpdatedPass,
 };
-use crate::mapping::{self, template};
 use crate::wire::{FIELD_TARGETS, PassData};
 
 /// The Skycore provider: passes as cards, `updatepassdata` for fields, balance, status and
@@ -27,6 +22,7 @@ use crate::wire::{FIELD_TARGETS, PassData};
 pub struct SkycoreProvider {
     config: SkycoreConfig,
     transport: Arc<dyn Transport>,
+    book: Arc<TemplateBook>,
 }
 
 impl SkycoreProvider {
@@ -39,7 +35,11 @@ impl SkycoreProvider {
     /// Uses `transport` (e.g. a `StubTransport` in tests) instead of a new HTTP transport.
     pub fn with_transport(config: SkycoreConfig, transport: Arc<dyn Transport>) -> Result<Self> {
         config.validate()?;
-        Ok(Self { config, transport })
+        Ok(Self {
+            config,
+            transport,
+            book: Arc::default(),
+        })
     }
 
     /// What a provider with `strategy` supports. Skycore has no lookup by phone, so customers
@@ -49,6 +49,7 @@ impl SkycoreProvider {
         let by_phone = strategy == PassIdStrategy::Phone;
         c.customer_get_by_phone = by_phone;
         c.customer_get_by_card = by_phone;
+        c.customer_upsert = true;
         c.card_issue = true;
         c.card_get = true;
         c.card_update = true;
@@ -73,19 +74,47 @@ impl SkycoreProvider {
         &self.config
     }
 
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+    /// Sends `request` and reads the answer with `parse`. A failure of a request that is not
+    /// idempotent (an update carrying a push, a rename) is never marked temporary: it may have
+    /// been processed, and sending it again could push the notification twice.
+    async fn call<T>(
+        &self,
+        request: HttpRequest,
+        parse: impl FnOnce(&HttpResponse) -> Result<T>,
+    ) -> Result<T> {
         let operation = request.operation;
-        self.transport
-            .execute(request)
-            .await
-            .map_err(|e| e.with_provider(PROVIDER).with_operation(operation))
+        let idempotent = request.idempotent;
+        let result = match self.transport.execute(request).await {
+            Ok(response) => parse(&response),
+            Err(e) => Err(e.with_provider(PROVIDER).with_operation(operation)),
+        };
+        result.map_err(|e| settle(e, idempotent))
+    }
+
+    /// The template `pass_id` was issued with, as far as this process knows.
+    fn template_of(&self, pass_id: &str) -> String {
+        self.book.template_of(pass_id, &self.config.template_id)
     }
 
     /// `generatepass` as is. A retry that meets "pass-id exists" is not resolved here; use the
     /// card port for that.
     pub async fn generate_pass(&self, input: &GeneratePass) -> Result<GeneratedPass> {
-        let request = pass::build_generatepass_request(input, &self.config, op::CARD_ISSUE)?;
-        pass::parse_generatepass_response(&self.send(request).await?, op::CARD_ISSUE)
+        self.generate_pass_as(input, op::CARD_ISSUE).await
+    }
+
+    async fn generate_pass_as(
+        &self,
+        input: &GeneratePass,
+        operation: &'static str,
+    ) -> Result<GeneratedPass> {
+        let request = pass::build_generatepass_request(input, &self.config, operation)?;
+        let answer = self
+            .call(request, |r| pass::parse_generatepass_response(r, operation))
+            .await?;
+        let pass_id = answer.pass_id.as_deref().unwrap_or(&input.pass_id);
+        self.book
+            .record(pass_id, &input.template_id, &self.config.template_id);
+        Ok(answer)
     }
 
     /// `updatepassdata` as is (renames with `new_pass_id`, priority pushes, locations, …).
@@ -99,17 +128,36 @@ impl SkycoreProvider {
         operation: &'static str,
     ) -> Result<UpdatedPass> {
         let request = pass::build_updatepassdata_request(input, &self.config, operation)?;
-        pass::parse_updatepassdata_response(&self.send(request).await?, operation)
+        let answer = self
+            .call(request, |r| {
+                pass::parse_updatepassdata_response(r, operation)
+            })
+            .await?;
+        if let Some(renamed) = &input.new_pass_id {
+            self.book
+                .record(renamed, &input.template_id, &self.config.template_id);
+        }
+        Ok(answer)
     }
 
-    /// `getpassdata` of `pass_id` in the configured template.
+    /// `getpassdata` of `pass_id` in the template it was issued with (recorded from the issue
+    /// answer or an earlier read; else the configured template).
     pub async fn get_pass(&self, pass_id: &str) -> Result<PassRecord> {
         self.get_pass_as(pass_id, op::CARD_GET).await
     }
 
     async fn get_pass_as(&self, pass_id: &str, operation: &'static str) -> Result<PassRecord> {
-        let request = pass::build_getpassdata_request(pass_id, &self.config, operation)?;
-        pass::parse_getpassdata_response(&self.send(request).await?, operation)
+        let template_id = self.template_of(pass_id);
+        let request =
+            pass::build_getpassdata_request_in(pass_id, &template_id, &self.config, operation)?;
+        let record = self
+            .call(request, |r| pass::parse_getpassdata_response(r, operation))
+            .await?;
+        if let Some(t) = &record.template_id {
+            self.book
+                .record(&record.pass_id, t, &self.config.template_id);
+        }
+        Ok(record)
     }
 
     /// Creates an issuance link (`createPassIssuanceLink`).
@@ -117,7 +165,10 @@ impl SkycoreProvider {
         let operation = mapping::op::ISSUANCE_LINK_CREATE;
         let request = link::build_createpassissuancelink_request(input, &self.config)
             .map_err(|e| e.with_provider(PROVIDER).with_operation(operation))?;
-        link::parse_issuance_link_response(&self.send(request).await?, operation)
+        self.call(request, |r| {
+            link::parse_issuance_link_response(r, operation)
+        })
+        .await
     }
 
     /// Updates issuance link `id` (`updatePassIssuanceLink`).
@@ -129,7 +180,10 @@ impl SkycoreProvider {
         let operation = mapping::op::ISSUANCE_LINK_UPDATE;
         let request = link::build_updatepassissuancelink_request(id, input, &self.config)
             .map_err(|e| e.with_provider(PROVIDER).with_operation(operation))?;
-        link::parse_issuance_link_response(&self.send(request).await?, operation)
+        self.call(request, |r| {
+            link::parse_issuance_link_response(r, operation)
+        })
+        .await
     }
 
     /// The pass-id a card key names; a card number must be the barcode of the pass it names.
@@ -159,11 +213,33 @@ impl SkycoreProvider {
         operation: &'static str,
     ) -> Result<Card> {
         let (pass_id, _) = self.resolve_card(key, operation).await?;
-        let update = pass::update_of(pass_id.clone(), data, &self.config);
+        let template_id = self.template_of(&pass_id);
+        let update = pass::update_in(pass_id.clone(), &template_id, data, &self.config);
         self.update_pass_as(&update, operation).await?;
         let record = self.get_pass_as(&pass_id, operation).await?;
         Ok(pass::card_of(&record, &self.config))
     }
+}
+
+/// A failure of a request that is not idempotent stays temporary only when the vendor was rate
+/// limiting (nothing was processed); any other temporary failure (Skycore's E809 "not updated",
+/// a timeout, a 5xx) may have come after the pass was updated and pushed, so it becomes
+/// permanent and the caller does not send the push again.
+fn settle(e: Error, idempotent: bool) -> Error {
+    let temporary = matches!(e.retry(), Retry::Temporary { .. });
+    if idempotent || !temporary || e.kind() == ErrorKind::RateLimited {
+        return e;
+    }
+    e.with_retry(Retry::Permanent)
+}
+
+/// Whether a failure says the pass-id is unknown (E808): the pass does not exist, in this
+/// template at least.
+fn is_unknown_pass(e: &Error) -> bool {
+    e.kind() == ErrorKind::NotFound
+        && e.vendor()
+            .and_then(|v| v.code.as_deref())
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("E808"))
 }
 
 /// Whether a `generatepass` failure may mean "this pass-id exists already": a duplicate, or a
@@ -179,144 +255,4 @@ fn may_be_duplicate(e: &Error) -> bool {
     }
 }
 
-#[async_trait]
-impl Provider for SkycoreProvider {
-    fn info(&self) -> ProviderInfo {
-        ProviderInfo {
-            name: PROVIDER,
-            version: "mobile-wallet-api-v3",
-        }
-    }
-    fn capability(&self) -> Capability {
-        Self::capability_for(self.config.pass_id)
-    }
-    walletport_core::self_ports!();
-}
-
-#[async_trait]
-impl CustomerPort for SkycoreProvider {
-    async fn get_customer(&self, input: GetCustomer) -> Result<CustomerRecord> {
-        if self.config.pass_id != PassIdStrategy::Phone {
-            return Err(Error::unsupported(op::CUSTOMER_GET));
-        }
-        let pass_id = pass::pass_id_for_customer_key(&input.key, &self.config)?;
-        let record = self.get_pass_as(&pass_id, op::CUSTOMER_GET).await?;
-        pass::customer_of(&record, &self.config)
-    }
-}
-
-#[async_trait]
-impl CardPort for SkycoreProvider {
-    async fn issue_card(&self, input: IssueCard) -> Result<Card> {
-        let generate = pass::generate_for_issue(&input, &self.config)?;
-        match self.generate_pass(&generate).await {
-            Ok(answer) => Ok(pass::card_of_generated(&generate, &answer, &self.config)),
-            // A retry after a timeout meets its own pass: read it back instead of failing.
-            Err(e) if may_be_duplicate(&e) => {
-                match self.get_pass_as(&generate.pass_id, op::CARD_ISSUE).await {
-                    Ok(record) => Ok(pass::card_of(&record, &self.config)),
-                    Err(_) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn get_card(&self, input: GetCard) -> Result<Card> {
-        let (pass_id, record) = self.resolve_card(&input.card, op::CARD_GET).await?;
-        let record = match record {
-            Some(r) => r,
-            None => self.get_pass_as(&pass_id, op::CARD_GET).await?,
-        };
-        Ok(pass::card_of(&record, &self.config))
-    }
-
-    async fn update_card(&self, input: UpdateCard) -> Result<Card> {
-        let mut data = PassData::default();
-        pass::apply_fields(&input.fields, &self.config, &mut data)?;
-        pass::apply_balance(&input.balance, &mut data)?;
-        data.update_notification = input.notification.clone();
-        if data == PassData::default() {
-            return Err(Error::invalid_input(
-                "nothing to update: no fields, balance or notification",
-            ));
-        }
-        self.change_card(&input.card, data, op::CARD_UPDATE).await
-    }
-
-    async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
-        let data = PassData {
-            status: Some(input.status),
-            ..PassData::default()
-        };
-        self.change_card(&input.card, data, op::CARD_SET_STATUS)
-            .await
-    }
-}
-
-#[async_trait]
-impl BalancePort for SkycoreProvider {
-    async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
-        let record = self.get_pass_as(&pass_id, op::BALANCE_GET).await?;
-        pass::balance_of(&record.data)
-    }
-
-    async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
-        let mut data = PassData::default();
-        pass::apply_balance(&input.update, &mut data)?;
-        if data == PassData::default() {
-            return Err(Error::invalid_input("nothing to set"));
-        }
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
-        let update = pass::update_of(pass_id.clone(), data, &self.config);
-        self.update_pass_as(&update, op::BALANCE_SET).await?;
-        let record = self.get_pass_as(&pass_id, op::BALANCE_SET).await?;
-        pass::balance_of(&record.data)
-    }
-}
-
-#[async_trait]
-impl PushCampaignPort for SkycoreProvider {
-    async fn push(&self, input: SendPush) -> Result<PushReceipt> {
-        if input.message.channel() != walletport_core::Channel::Wallet {
-            return Err(Error::unsupported(op::PUSH_SEND));
-        }
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
-        let data = PassData {
-            update_notification: Some(input.message.text().to_owned()),
-            ..PassData::default()
-        };
-        let update = pass::update_of(pass_id, data, &self.config);
-        let answer = self.update_pass_as(&update, op::PUSH_SEND).await?;
-        Ok(PushReceipt {
-            accepted: true,
-            detail: answer.tracking_id.map(|t| format!("tracking-id {t}")),
-        })
-    }
-}
-
-#[async_trait]
-impl TemplatePort for SkycoreProvider {
-    async fn get_template(&self, input: GetTemplate) -> Result<Template> {
-        let request = template::build_getpasstemplate_request(&input.id, &self.config)?;
-        let mut got =
-            template::parse_getpasstemplate_response(&self.send(request).await?, &self.config)?;
-        got.id.get_or_insert(input.id);
-        Ok(got)
-    }
-
-    async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
-        let request = template::build_createpasstemplate_request(&input.template, &self.config)?;
-        let response = self.send(request).await?;
-        template::parse_template_write_response(&response, input.template.id.as_ref(), true)?
-            .into_template(input.template, &self.config, true)
-    }
-
-    async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
-        let request = template::build_updatepasstemplate_request(&input.template, &self.config)?;
-        let response = self.send(request).await?;
-        template::parse_template_write_response(&response, input.template.id.as_ref(), false)?
-            .into_template(input.template, &self.config, false)
-    }
-}
+mod ports;

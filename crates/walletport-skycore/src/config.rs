@@ -9,6 +9,7 @@ use walletport_core::{Error, Result};
 use walletport_http::{QuotaPlan, RetryPolicy, TransportConfig};
 
 use crate::PROVIDER;
+use crate::mapping::points;
 use crate::wire::{FIELD_TARGETS, is_field_target};
 
 /// The two loyalty-card layouts of a Skycore pass template.
@@ -106,6 +107,14 @@ pub struct SkycoreConfig {
     /// Total attempts of a retryable request (1 disables retries).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// How `loyalty-points` is written, e.g. `"{points} pts"` (default: the plain number). Reads
+    /// take the number back out of the text, so the literal part may hold no digits.
+    #[serde(default)]
+    pub points_format: Option<String>,
+    /// How `secondary-loyalty-points` (the bonus %) is written, e.g. `"{bonus}%"` (default: the
+    /// plain number); the same rules as `points_format`.
+    #[serde(default)]
+    pub bonus_format: Option<String>,
 }
 
 fn default_rate_limit() -> QuotaPlan {
@@ -138,6 +147,8 @@ impl SkycoreConfig {
             rate_limit: default_rate_limit(),
             timeout: default_timeout(),
             max_attempts: default_max_attempts(),
+            points_format: None,
+            bonus_format: None,
         }
     }
 
@@ -174,6 +185,14 @@ impl SkycoreConfig {
                     "fields.{name} = `{target}`: custom fields need layout = \"loyalty-card-type2\""
                 )));
             }
+        }
+        if let Some(f) = &self.points_format {
+            points::validate_format("points_format", f, points::POINTS_PLACEHOLDER)
+                .map_err(|e| e.with_provider(PROVIDER))?;
+        }
+        if let Some(f) = &self.bonus_format {
+            points::validate_format("bonus_format", f, points::BONUS_PLACEHOLDER)
+                .map_err(|e| e.with_provider(PROVIDER))?;
         }
         if let Some((k, _)) = self.template_defaults.iter().find(|(_, v)| !v.is_object()) {
             return Err(bad(format!(

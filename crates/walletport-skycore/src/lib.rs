@@ -35,6 +35,7 @@
 //! ```
 
 mod answer;
+mod book;
 mod client;
 pub mod config;
 mod encode;

@@ -52,8 +52,24 @@ async fn conformance_against_the_emulator_over_http() {
             "Skycore's getpassdata does not return the pass-install-url, so a read cannot repeat \
              the issued card's links; tests/provider_http.rs covers issue and reads by id, number \
              and phone",
+        )
+        .skip(
+            "customer_round_trip",
+            "a Skycore pass holds one account-name and no birthday: the name comes back whole \
+             and the birthday not at all; tests/provider_http.rs checks what a pass holds",
+        )
+        .skip(
+            "customer_patch_keeps_unset_fields",
+            "the name parts are one account-name on Skycore: an upsert with a surname alone \
+             writes the account-name from the parts it has (docs/providers/skycore.md)",
+        )
+        .skip(
+            "balance_set_and_get",
+            "the check sets a discount %, which a Skycore pass cannot hold (balance_fields has no \
+             discount, so set_balance answers Unsupported); tests/provider_http.rs sets and \
+             reads points and bonus",
         );
     let report = run_conformance(Arc::new(provider), &options).await;
     assert!(report.is_success(), "{report}");
-    assert!(report.passed().count() >= 7, "{report}");
+    assert!(report.passed().count() >= 10, "{report}");
 }

@@ -7,7 +7,10 @@
 
 pub mod link;
 pub mod pass;
+pub mod points;
+pub mod read;
 pub mod template;
+pub mod upsert;
 
 use secrecy::ExposeSecret;
 use serde_json::Map;
@@ -46,6 +49,8 @@ pub mod op {
     pub const ISSUANCE_LINK_CREATE: &str = "issuance_link.create";
     /// `updatePassIssuanceLink`.
     pub const ISSUANCE_LINK_UPDATE: &str = "issuance_link.update";
+    /// The start-up check (`getpasstemplate` of the configured template).
+    pub const CHECK: &str = "provider.check";
 }
 
 /// The documented error codes and what they mean independent of Skycore.
@@ -54,7 +59,10 @@ pub fn kind_of_code(code: &str) -> Option<(ErrorKind, Retry)> {
     match code.trim().to_ascii_uppercase().as_str() {
         // Invalid template id / invalid pass-id.
         "E802" | "E808" => Some((ErrorKind::NotFound, permanent)),
-        // Internal errors: "the pass was not generated / updated" — try again later.
+        // Internal errors: "the pass was not generated / updated". Temporary here: a resent
+        // generatepass meets its own pass and reads it back, a resent update without a push sets
+        // the same values. The client makes them permanent for a request that is not idempotent
+        // (an update carrying a push or a rename), which is never sent twice.
         "E809" | "E830" => Some((
             ErrorKind::VendorUnavailable,
             Retry::Temporary { after: None },

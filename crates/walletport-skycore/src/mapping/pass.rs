@@ -8,17 +8,18 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use serde::de::MapAccess;
 use walletport_core::{
-    Balance, BalanceUpdate, Card, CardId, CardKey, Customer, CustomerId, CustomerKey,
-    CustomerRecord, Decimal, Error, ErrorKind, Fields, InstallLinks, IssueCard, Percent, Phone,
-    Result, TemplateId,
+    BalanceUpdate, CardKey, Customer, CustomerKey, Error, ErrorKind, Fields, IssueCard, Result,
+    TemplateId,
 };
 use walletport_http::{HttpRequest, HttpResponse};
 
+use super::points::{self, BONUS_PLACEHOLDER, POINTS_PLACEHOLDER};
 use super::{action, parse_answer, post_body};
+
+pub use super::read::{balance_of, card_of, card_of_generated, customer_of, fields_of};
 use crate::answer::{Entries, Lv, Members, Picked, Skip};
 use crate::config::{Layout, PassIdStrategy, SkycoreConfig};
 use crate::encode::{GenerateBody, IdsBody, Meta, PassDataWire, UpdateBody};
@@ -186,17 +187,29 @@ pub fn parse_updatepassdata_response(
     })
 }
 
-/// `getpassdata` (a read: idempotent).
+/// `getpassdata` of a pass in the configured template (a read: idempotent).
 pub fn build_getpassdata_request(
     pass_id: &str,
     config: &SkycoreConfig,
     operation: &'static str,
 ) -> Result<HttpRequest> {
+    build_getpassdata_request_in(pass_id, &config.template_id, config, operation)
+}
+
+/// `getpassdata` of a pass in `template_id`: the template the pass was issued with, which
+/// Skycore requires (`pass-template-id` is mandatory and must be the pass's own).
+pub fn build_getpassdata_request_in(
+    pass_id: &str,
+    template_id: &str,
+    config: &SkycoreConfig,
+    operation: &'static str,
+) -> Result<HttpRequest> {
     validate::pass_id("pass-id", pass_id)?;
+    validate::pass_id("pass-template-id", template_id)?;
     let body = IdsBody {
         action: action::GET_PASS_DATA,
         pass_id: Some(pass_id),
-        template_id: &config.template_id,
+        template_id,
     };
     post_body(config, operation, &body, true)
 }
@@ -368,8 +381,32 @@ pub fn apply_fields(fields: &Fields, config: &SkycoreConfig, data: &mut PassData
     Ok(())
 }
 
-/// Puts a balance change into pass-data; a discount has no Skycore field (`Unsupported`).
+/// Puts a balance change into pass-data as plain numbers; a discount has no Skycore field
+/// (`Unsupported`).
 pub fn apply_balance(update: &BalanceUpdate, data: &mut PassData) -> Result<()> {
+    apply_balance_formatted(update, None, None, data)
+}
+
+/// [`apply_balance`] with the configured `points_format` / `bonus_format`.
+pub fn apply_balance_as(
+    update: &BalanceUpdate,
+    config: &SkycoreConfig,
+    data: &mut PassData,
+) -> Result<()> {
+    apply_balance_formatted(
+        update,
+        config.points_format.as_deref(),
+        config.bonus_format.as_deref(),
+        data,
+    )
+}
+
+fn apply_balance_formatted(
+    update: &BalanceUpdate,
+    points_format: Option<&str>,
+    bonus_format: Option<&str>,
+    data: &mut PassData,
+) -> Result<()> {
     if update.discount_percent.is_some() {
         return Err(Error::new(
             ErrorKind::Unsupported,
@@ -377,10 +414,11 @@ pub fn apply_balance(update: &BalanceUpdate, data: &mut PassData) -> Result<()> 
         ));
     }
     if let Some(p) = update.points {
-        data.loyalty_points = Some(p.normalize().to_string());
+        data.loyalty_points = Some(points::render(p, points_format, POINTS_PLACEHOLDER));
     }
     if let Some(b) = update.bonus_percent {
-        data.secondary_loyalty_points = Some(b.value().normalize().to_string());
+        data.secondary_loyalty_points =
+            Some(points::render(b.value(), bonus_format, BONUS_PLACEHOLDER));
     }
     Ok(())
 }
@@ -403,8 +441,9 @@ pub fn generate_for_issue(input: &IssueCard, config: &SkycoreConfig) -> Result<G
         account_id: customer.id.as_ref().map(|i| i.as_str().to_owned()),
         ..PassData::default()
     };
-    apply_fields(&input.fields, config, &mut data)?;
-    apply_balance(&input.balance, &mut data)?;
+    let (fields, reference_data) = split_reference_data(&input.fields)?;
+    apply_fields(&fields, config, &mut data)?;
+    apply_balance_as(&input.balance, config, &mut data)?;
     if data.barcode_value.is_none() {
         data.barcode_value = Some(pass_id.clone());
     }
@@ -415,18 +454,57 @@ pub fn generate_for_issue(input: &IssueCard, config: &SkycoreConfig) -> Result<G
             .map_or_else(|| config.template_id.clone(), |t| t.as_str().to_owned()),
         layout: known_layout(input.template.as_ref(), config),
         pass_id,
-        reference_data: BTreeMap::new(),
+        reference_data,
         data,
         user_email: customer.email.clone(),
         user_phone: Some(customer.phone.digits().to_owned()),
     })
 }
 
+/// The prefix of card-issue fields that go to `reference-data` instead of `pass-data`:
+/// `reference-data.transaction-id = "96"` sends `"reference-data": {"transaction-id": "96"}`.
+pub const REFERENCE_DATA_PREFIX: &str = "reference-data.";
+
+/// Splits card-issue fields into pass-data fields and `reference-data` entries (by
+/// [`REFERENCE_DATA_PREFIX`]); an entry with an empty key or control characters is
+/// `InvalidInput`.
+pub fn split_reference_data(fields: &Fields) -> Result<(Fields, BTreeMap<String, String>)> {
+    let mut rest = Fields::new();
+    let mut reference = BTreeMap::new();
+    for (name, value) in fields {
+        match name.strip_prefix(REFERENCE_DATA_PREFIX) {
+            Some(key) => {
+                if key.trim().is_empty() || key.chars().any(char::is_control) {
+                    return Err(invalid(name, "needs a key after `reference-data.`"));
+                }
+                if value.chars().any(char::is_control) {
+                    return Err(invalid(name, "must not contain control characters"));
+                }
+                reference.insert(key.to_owned(), value.clone());
+            }
+            None => {
+                rest.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    Ok((rest, reference))
+}
+
 /// An `updatepassdata` of the configured template with `data`.
 pub fn update_of(pass_id: String, data: PassData, config: &SkycoreConfig) -> UpdatePass {
+    update_in(pass_id, &config.template_id, data, config)
+}
+
+/// An `updatepassdata` of a pass in `template_id` (the template it was issued with) with `data`.
+pub fn update_in(
+    pass_id: String,
+    template_id: &str,
+    data: PassData,
+    config: &SkycoreConfig,
+) -> UpdatePass {
     UpdatePass {
-        template_id: config.template_id.clone(),
-        layout: Some(config.layout),
+        template_id: template_id.to_owned(),
+        layout: known_layout(TemplateId::new(template_id).ok().as_ref(), config),
         pass_id,
         new_pass_id: None,
         priority: None,
@@ -434,152 +512,4 @@ pub fn update_of(pass_id: String, data: PassData, config: &SkycoreConfig) -> Upd
         user_email: None,
         user_phone: None,
     }
-}
-
-// ---- Skycore → domain ------------------------------------------------------------------------
-
-/// Domain fields of a pass: its per-pass keys under their configured names.
-///
-/// The field-target keys of [`PassData::to_wire`], read without building it: in the map's
-/// (sorted) key order, a typed field before an `extra` entry of the same key.
-pub fn fields_of(data: &PassData, config: &SkycoreConfig) -> Fields {
-    const SORTED_TARGETS: [&str; 12] = [
-        "additional-image",
-        "custom-field-1",
-        "custom-field-2",
-        "custom-field-3",
-        "message10",
-        "message4",
-        "message5",
-        "message6",
-        "message7",
-        "message8",
-        "message9",
-        "strip-image",
-    ];
-    let mut fields = Fields::new();
-    for key in SORTED_TARGETS {
-        let typed = match key {
-            "additional-image" => data.additional_image.as_deref(),
-            "strip-image" => data.strip_image.as_deref(),
-            "custom-field-1" => data.custom_fields[0].as_deref(),
-            "custom-field-2" => data.custom_fields[1].as_deref(),
-            "custom-field-3" => data.custom_fields[2].as_deref(),
-            message => message
-                .strip_prefix("message")
-                .and_then(|n| n.parse::<u8>().ok())
-                .and_then(|n| data.messages.get(&n))
-                .map(String::as_str),
-        };
-        let value = match typed {
-            Some(v) => Some(v.to_owned()),
-            None => data.extra.get(key).and_then(crate::wire::text),
-        };
-        if let Some(v) = value {
-            fields.insert(config.field_name(key), v);
-        }
-    }
-    fields
-}
-
-fn card_id(id: &str) -> Option<CardId> {
-    CardId::new(id).ok()
-}
-
-/// The card a `getpassdata` answer describes (Skycore does not return the install URL on reads).
-pub fn card_of(record: &PassRecord, config: &SkycoreConfig) -> Card {
-    let data = &record.data;
-    Card {
-        id: card_id(&record.pass_id),
-        number: data.barcode_value.clone(),
-        barcode: data.barcode_value.clone(),
-        links: InstallLinks::default(),
-        installed: Default::default(),
-        status: data.status.unwrap_or_default(),
-        fields: fields_of(data, config),
-        template: record
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok()),
-        expires_at: data.expiration_timestamp,
-    }
-}
-
-/// The card a successful `generatepass` created.
-pub fn card_of_generated(
-    sent: &GeneratePass,
-    answer: &GeneratedPass,
-    config: &SkycoreConfig,
-) -> Card {
-    let mut fields = fields_of(&sent.data, config);
-    if let Some(t) = &answer.tracking_id {
-        fields.insert("tracking-id".into(), t.clone());
-    }
-    Card {
-        id: card_id(answer.pass_id.as_deref().unwrap_or(&sent.pass_id)),
-        number: sent.data.barcode_value.clone(),
-        barcode: sent.data.barcode_value.clone(),
-        links: InstallLinks {
-            page: Some(answer.install_url.clone()),
-            ..InstallLinks::default()
-        },
-        installed: Default::default(),
-        status: Default::default(),
-        fields,
-        template: TemplateId::new(&sent.template_id).ok(),
-        expires_at: sent.data.expiration_timestamp,
-    }
-}
-
-fn number(field: &str, value: &Option<String>) -> Result<Option<Decimal>> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => Decimal::from_str(v)
-            .map(Some)
-            .map_err(|_| Error::unexpected(format!("the pass's `{field}` is not a number: `{v}`"))),
-    }
-}
-
-/// Points and bonus % of a pass (`loyalty-points`, `secondary-loyalty-points`); no discount.
-pub fn balance_of(data: &PassData) -> Result<Balance> {
-    let points = number("loyalty-points", &data.loyalty_points)?.unwrap_or_default();
-    let bonus = match number("secondary-loyalty-points", &data.secondary_loyalty_points)? {
-        Some(b) => Percent::new(b).map_err(|e| {
-            Error::unexpected(format!(
-                "the pass's `secondary-loyalty-points` is not a bonus %: {}",
-                e.message()
-            ))
-        })?,
-        None => Percent::default(),
-    };
-    Ok(Balance {
-        points: points.normalize(),
-        bonus_percent: bonus,
-        discount_percent: Percent::default(),
-    })
-}
-
-/// The customer behind a pass whose id is a phone's digits (`pass_id = "phone"`).
-pub fn customer_of(record: &PassRecord, config: &SkycoreConfig) -> Result<CustomerRecord> {
-    let phone = Phone::parse(&format!("+{}", record.pass_id)).map_err(|_| {
-        Error::not_found(format!(
-            "pass `{}` is not keyed by a phone, so it names no customer",
-            record.pass_id
-        ))
-    })?;
-    let data = &record.data;
-    let customer = Customer {
-        id: data
-            .account_id
-            .as_deref()
-            .and_then(|i| CustomerId::new(i).ok()),
-        name: data.account_name.clone(),
-        ..Customer::new(phone)
-    };
-    Ok(CustomerRecord {
-        customer,
-        cards: vec![card_of(record, config)],
-        balance: balance_of(data).ok(),
-        referrals: None,
-    })
 }
