@@ -309,6 +309,16 @@ async fn skycore_cards_templates_and_issuance_links() {
     );
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
     assert!(emu.pass_ids().contains(&pass_id), "{card}");
+    // Skycore passes have no discount field: asking for one is `unsupported`, not dropped.
+    let err = assert_error(
+        walletport(
+            &cfg,
+            &["card", "update", "--phone", phone, "--discount", "5"],
+        ),
+        "unsupported",
+        "skycore discount",
+    );
+    assert!(err.to_string().contains("discount"), "{err}");
     let redeemed = ok(
         &cfg,
         &["card", "status", "--phone", phone, "--status", "redeemed"],
