@@ -7,8 +7,10 @@
 //! [`hooks_router`] is that endpoint as an axum `Router`, independent of any store: the gateway
 //! mounts it over its own [`CrmHooks`] implementation.
 //!
-//! Every bad input is a 400 `{"error": ...}`, bad credentials a 401, a peer outside the allow-list
-//! a 403, and nothing a caller sends can panic the parser (a proptest feeds it arbitrary bytes).
+//! Every bad input is a 400 `{"error": ...}`, bad credentials a 401 (the body's `crm_key` must
+//! equal the key exactly), a peer outside the allow-list a 403, a failure on the merchant's side
+//! (store down) a 503 (see [`status_for`]), and nothing a caller sends can panic the parser (a
+//! proptest feeds it arbitrary bytes).
 
 mod auth;
 #[cfg(feature = "axum")]
