@@ -168,7 +168,7 @@ fn forms(plan: &mut Plan, fx: &mut Fixtures) {
         fx.covers(&format!("createcard/{case}.form"));
         let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
         plan.ok(&format!("createcard/build/{case}"), move || {
-            let vars = customer_variables(&customer, &bonus(0), &fields)?;
+            let vars = customer_variables(&customer, &bonus(0), &fields, None)?;
             Ok(ops::build_createcard_request(
                 &template_id(),
                 &vars,
@@ -180,7 +180,7 @@ fn forms(plan: &mut Plan, fx: &mut Fixtures) {
         fx.covers(&format!("updatecard/{case}.form"));
         let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
         plan.ok(&format!("updatecard/build/{case}"), move || {
-            let vars = customer_variables(&customer, &bonus(150), &fields)?;
+            let vars = customer_variables(&customer, &bonus(150), &fields, None)?;
             Ok(ops::build_updatecard_request(
                 &card_id(),
                 &vars,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use walletport_core::{Error, Result, TemplateId};
+use walletport_core::{BalanceFields, Error, Result, TemplateId};
 use walletport_http::QuotaPlan;
 
 /// The production API host the document names.
@@ -144,7 +144,17 @@ impl FieldMap {
 
     /// True when any balance value (points, bonus %, discount %) is mapped.
     pub fn has_balance(&self) -> bool {
-        self.balance.is_some() || self.bonus.is_some() || self.discount.is_some()
+        !self.balance_fields().is_empty()
+    }
+
+    /// The balance values a card can hold with this map: a value is held only when a variable
+    /// is mapped for it, so the gateway sends the rest nowhere instead of failing.
+    pub fn balance_fields(&self) -> BalanceFields {
+        BalanceFields {
+            points: self.balance.is_some(),
+            bonus_percent: self.bonus.is_some(),
+            discount_percent: self.discount.is_some(),
+        }
     }
 
     fn normalize(&mut self) {
@@ -208,6 +218,22 @@ pub fn check_variable_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Which form of a phone `getcard` looks for in the phone variable.
+///
+/// The document's phone type is "international format (with +7)", but its own `getcard` example
+/// stores `"PHONE": "71234567890"`; an account may hold either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneLookup {
+    /// Try `+7…`, then `7…` (a miss costs two requests; the form found last goes first).
+    #[default]
+    Both,
+    /// Only `+7…` (one request per lookup; for accounts known to keep the `+`).
+    Plus,
+    /// Only `7…` (one request per lookup; for accounts that store digits).
+    Digits,
 }
 
 /// Paths of the Sales and Products methods.
@@ -284,6 +310,13 @@ pub struct PassteamConfig {
     /// Variable mapping.
     #[serde(default)]
     pub fields: FieldMap,
+    /// Which stored phone form lookups find: `both` (default), `plus` or `digits`.
+    #[serde(default)]
+    pub phone_lookup: PhoneLookup,
+    /// The IANA zone Passteam's zone-less timestamps (`expirationDate`, `created`, `updated`)
+    /// are read in, default `Europe/Moscow`: an assumption, the document names no zone.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
     /// Fetch the template once (`gettemplate`) and check values against its variable types
     /// before sending them (default true).
     #[serde(default = "yes")]
@@ -307,6 +340,9 @@ pub struct PassteamConfig {
 
 fn default_base_url() -> String {
     DEFAULT_BASE_URL.to_owned()
+}
+fn default_timezone() -> String {
+    "Europe/Moscow".to_owned()
 }
 fn yes() -> bool {
     true
@@ -332,6 +368,8 @@ impl std::fmt::Debug for PassteamConfig {
             .field("template_id", &self.template_id)
             .field("encoding", &self.encoding)
             .field("fields", &self.fields)
+            .field("phone_lookup", &self.phone_lookup)
+            .field("timezone", &self.timezone)
             .field("validate_values", &self.validate_values)
             .field("quota", &self.quota)
             .field("timeout", &self.timeout)
@@ -352,6 +390,8 @@ impl Default for PassteamConfig {
             template_id: None,
             encoding: BodyEncoding::default(),
             fields: FieldMap::documented(),
+            phone_lookup: PhoneLookup::default(),
+            timezone: default_timezone(),
             validate_values: true,
             quota: default_quota(),
             timeout: default_timeout(),
@@ -404,7 +444,29 @@ impl PassteamConfig {
         if self.timeout.is_zero() {
             return Err(Error::config("timeout must be longer than zero"));
         }
+        self.timezone.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+            Error::config(format!(
+                "timezone `{}` is not an IANA zone name (e.g. Europe/Moscow)",
+                self.timezone
+            ))
+        })?;
         Ok(self)
+    }
+
+    /// The zone of `timezone` (validated by [`PassteamConfig::validated`]; Moscow otherwise).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone
+            .trim()
+            .parse()
+            .unwrap_or(crate::mapping::card::DEFAULT_TIMEZONE)
+    }
+
+    /// The configured `[provider.fields]` with variable names normalized (`%TEL%` → `TEL`): what
+    /// the gateway's webhook receiver must use so events find the merchant's variables.
+    pub fn field_map(&self) -> FieldMap {
+        let mut map = self.fields.clone();
+        map.normalize();
+        map
     }
 
     /// The configured template, or a config error naming the operation that needs it.
@@ -434,6 +496,31 @@ mod tests {
         .validated()
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.fields.balance.as_deref(), Some("POINTS"));
+    }
+
+    #[test]
+    fn field_map_is_normalized_and_tells_the_balance_fields() {
+        let c: PassteamConfig = serde_json::from_str(
+            r#"{"token":"t","fields":{"phone":"%TEL%","name":"NAME","balance":"%POINTS%"}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let map = c.field_map();
+        assert_eq!(
+            (map.phone.as_str(), map.balance.as_deref()),
+            ("TEL", Some("POINTS"))
+        );
+        assert_eq!(
+            map.balance_fields(),
+            BalanceFields {
+                points: true,
+                ..BalanceFields::NONE
+            }
+        );
+        assert_eq!(
+            FieldMap::documented().balance_fields().held(),
+            ["points", "discount_percent"]
+        );
+        assert!(!FieldMap::phone_only("P").has_balance());
     }
 
     #[test]

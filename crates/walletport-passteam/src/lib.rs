@@ -48,7 +48,7 @@ pub mod webhooks;
 pub mod wire;
 
 pub use client::{Commerce, NAME, PassteamProvider, VERSION, capability_for, transport_config};
-pub use config::{BodyEncoding, CommercePaths, FieldMap, PassteamConfig};
+pub use config::{BodyEncoding, CommercePaths, FieldMap, PassteamConfig, PhoneLookup};
 pub use mapping::errors::{PassteamRateLimit, duplicated_card_ids, parse_duplicated_ids};
 pub use mapping::ops::{CardLookup, Uniqueness};
 pub use mapping::push::DistributeChannel;

@@ -59,8 +59,8 @@ async fn upsert_request_counts_for_new_and_existing_customers() {
     assert_eq!(r.customer.name.as_deref(), Some("Joe"));
     assert_eq!(
         methods(&emu),
-        ["gettemplate", "getcard", "createcard"],
-        "first call also reads the template once"
+        ["gettemplate", "getcard", "getcard", "createcard"],
+        "first call also reads the template once; a miss looks for `+7…` and `7…`"
     );
 
     emu.clear_requests();
@@ -69,8 +69,8 @@ async fn upsert_request_counts_for_new_and_existing_customers() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         methods(&emu),
-        ["getcard", "createcard"],
-        "new customer: 2 requests"
+        ["getcard", "getcard", "createcard"],
+        "new customer: 3 requests with phone_lookup = both"
     );
 
     emu.clear_requests();
@@ -306,7 +306,14 @@ async fn a_409_on_create_fetches_and_updates_the_concurrent_card() {
             .unwrap_or_else(|e| panic!("{e}"))
     };
     let id = "5e451571cea6c6141807b792";
-    stub.push_response(HttpResponse::json_body(404, &serde_json::json!({"result": null, "message": "Card not found.", "code": 404, "error": true})));
+    let missing = || {
+        HttpResponse::json_body(
+            404,
+            &serde_json::json!({"result": null, "message": "Card not found.", "code": 404, "error": true}),
+        )
+    };
+    stub.push_response(missing());
+    stub.push_response(missing());
     stub.push_response(HttpResponse::json_body(409, &serde_json::json!({"result": null, "code": 409, "error": true,
         "message": format!("Provided value (+79990000009) of field (%PHONE%) is duplicated. Duplicated cards: {id}")})));
     stub.push_response(envelope(wire_card(id, "+79990000009")));
@@ -330,10 +337,16 @@ async fn a_409_on_create_fetches_and_updates_the_concurrent_card() {
         paths,
         [
             "/oapi/v1/getcard",
+            "/oapi/v1/getcard",
             "/oapi/v1/createcard",
             "/oapi/v1/getcard",
             "/oapi/v1/updatecard"
         ]
+    );
+    let after_409 = String::from_utf8_lossy(&reqs[3].body).into_owned();
+    assert!(
+        after_409.contains(id) && !after_409.contains("values["),
+        "the card named by the 409 is read by id: {after_409}"
     );
     assert!(
         reqs.iter().all(|r| r.idempotent),

@@ -56,7 +56,7 @@ fn customer_1c(bonus: rust_decimal::Decimal) -> Variables {
         card_number: None,
         ..FieldMap::documented()
     };
-    customer_variables(&customer, &balance, &fields).unwrap_or_else(|e| panic!("{e}"))
+    customer_variables(&customer, &balance, &fields, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The fields of a built request body, decoded by an implementation independent of ours.

@@ -1,10 +1,12 @@
 //! [`PassteamProvider`]: the ports over a [`Transport`], the token cache and the template cache.
 
+mod check;
 mod extra;
 mod ports;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -15,7 +17,7 @@ use walletport_http::{
     HttpRequest, HttpResponse, HttpTransport, RetryPolicy, Transport, TransportConfig,
 };
 
-use crate::config::PassteamConfig;
+use crate::config::{PassteamConfig, PhoneLookup};
 use crate::mapping::card::Variables;
 use crate::mapping::ops::{self, CardLookup};
 use crate::mapping::template::{self, TemplateSchema};
@@ -39,6 +41,8 @@ pub struct PassteamProvider {
     transport: Arc<dyn Transport>,
     token: Mutex<Option<Arc<SecretString>>>,
     schemas: Mutex<HashMap<TemplateId, Arc<TemplateSchema>>>,
+    /// The last card found by phone was stored without `+`: try that form first.
+    digits_first: AtomicBool,
 }
 
 impl std::fmt::Debug for PassteamProvider {
@@ -66,6 +70,7 @@ impl PassteamProvider {
             transport,
             token: Mutex::new(None),
             schemas: Mutex::new(HashMap::new()),
+            digits_first: AtomicBool::new(false),
         })
     }
 
@@ -115,6 +120,18 @@ impl PassteamProvider {
         let token = Arc::new(template::parse_getatoken_response(&resp)?);
         *slot = Some(token.clone());
         Ok(Some(token))
+    }
+
+    /// True when the next call must fetch a token with `getatoken` first.
+    async fn needs_token(&self) -> bool {
+        self.config.token.is_none() && self.token.lock().await.is_none()
+    }
+
+    /// Caches a template schema read elsewhere (the start-up check), when validation is on.
+    async fn remember_schema(&self, template: TemplateId, schema: Arc<TemplateSchema>) {
+        if self.config.validate_values {
+            self.schemas.lock().await.insert(template, schema);
+        }
     }
 
     /// Executes `req` with the token and parses the answer. A fetched token the vendor rejects
@@ -177,8 +194,8 @@ impl PassteamProvider {
             return Ok(Some(s.clone()));
         }
         let req = template::build_gettemplate_request(template, &self.config);
-        let t = self.call(req, template::parse_gettemplate_response).await?;
-        let schema = Arc::new(TemplateSchema::new(&t));
+        let wire = self.call(req, template::parse_gettemplate_wire).await?;
+        let schema = Arc::new(TemplateSchema::from_wire(&wire)?);
         schemas.insert(template.clone(), schema.clone());
         Ok(Some(schema))
     }
@@ -206,19 +223,43 @@ impl PassteamProvider {
         self.call(req, ops::parse_getcard_response).await
     }
 
-    /// The card of `phone` in `template` (by the phone variable).
+    /// The card of `phone` in `template` (by the phone variable), whichever form the account
+    /// stores: `+7…` as the document's type says, or `7…` as its `getcard` example shows
+    /// (`[provider] phone_lookup`). With `both`, a miss costs a second `getcard`; the form that
+    /// found a card last is tried first.
     pub(crate) async fn card_by_phone(
         &self,
         phone: &Phone,
         template: &TemplateId,
         operation: &'static str,
     ) -> Result<WireCard> {
-        let lookup = CardLookup::Variable {
-            template: template.clone(),
-            name: self.config.fields.phone.clone(),
-            value: phone.as_str().to_owned(),
+        let plus = phone.as_str();
+        let digits = plus.trim_start_matches('+');
+        let digits_first = self.digits_first.load(Ordering::Relaxed);
+        let forms: &[&str] = match self.config.phone_lookup {
+            PhoneLookup::Plus => &[plus],
+            PhoneLookup::Digits => &[digits],
+            PhoneLookup::Both if digits_first => &[digits, plus],
+            PhoneLookup::Both => &[plus, digits],
         };
-        self.getcard(&lookup, operation).await
+        let mut last = Err(Error::not_found("no card with this phone"));
+        for form in forms {
+            let lookup = CardLookup::Variable {
+                template: template.clone(),
+                name: self.config.fields.phone.clone(),
+                value: (*form).to_owned(),
+            };
+            last = self.getcard(&lookup, operation).await;
+            match &last {
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Ok(_) => {
+                    self.digits_first.store(*form == digits, Ordering::Relaxed);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        last
     }
 
     /// A card by id (24 hex), else by the card-number variable (when mapped), else by cardCode.

@@ -6,16 +6,49 @@ use walletport_core::ports::op;
 use walletport_core::*;
 
 use super::{PassteamProvider, wire_id};
+use std::sync::Arc;
+
 use crate::mapping::card::{
-    Variables, balance_from_card, balance_variables, card_from_wire, customer_variables,
+    Reading, Variables, balance_from_card, balance_variables, card_from_wire, customer_variables,
     record_from_wire,
 };
-use crate::mapping::ops::{self, MAX_PER_PAGE};
+use crate::mapping::duplicated_card_ids;
+use crate::mapping::ops::{self, CardLookup, MAX_PER_PAGE};
 use crate::mapping::push::{self, DistributeChannel};
 use crate::mapping::template;
+use crate::mapping::template::TemplateSchema;
 use crate::wire::WireCard;
 
 impl PassteamProvider {
+    /// How this provider reads cards: its map, its zone and `schema` for date styles.
+    fn reading<'a>(&'a self, schema: Option<&'a TemplateSchema>) -> Reading<'a> {
+        Reading {
+            map: &self.config.fields,
+            timezone: self.config.tz(),
+            schema,
+        }
+    }
+
+    /// The schema of `card`'s template when a birthday is mapped (its `dateStyle` decides how
+    /// the birthday reads); cached, so at most one `gettemplate` per template and process.
+    async fn read_schema(&self, card: &WireCard) -> Result<Option<Arc<TemplateSchema>>> {
+        let template = card
+            .template_id
+            .as_deref()
+            .and_then(|t| TemplateId::new(t).ok());
+        match (&self.config.fields.birthday, template) {
+            (Some(_), Some(t)) => self.schema(&t).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// A card as a customer record, read with its template's date styles.
+    async fn record(&self, card: &WireCard, operation: &'static str) -> Result<CustomerRecord> {
+        let schema = self.read_schema(card).await?;
+        record_from_wire(card, self.reading(schema.as_deref()))
+            .map_err(PassteamProvider::stamp(operation))
+    }
+
     async fn card_by_customer_key(
         &self,
         key: &CustomerKey,
@@ -69,9 +102,15 @@ impl PassteamProvider {
     async fn upsert(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
         let o = op::CUSTOMER_UPSERT;
         let template = self.template_or_default(input.template.as_ref(), o)?;
-        let vars = customer_variables(&input.customer, &input.balance, &self.config.fields)
-            .map_err(PassteamProvider::stamp(o))?;
-        let schema = self.check(&vars, &template, o).await?;
+        let schema = self.schema(&template).await?;
+        let vars = customer_variables(
+            &input.customer,
+            &input.balance,
+            &self.config.fields,
+            schema.as_deref(),
+        )
+        .map_err(PassteamProvider::stamp(o))?;
+        self.check(&vars, &template, o).await?;
         let phone = &input.customer.phone;
         let existing = match self.card_by_phone(phone, &template, o).await {
             Ok(card) => Some(card),
@@ -92,7 +131,13 @@ impl PassteamProvider {
                 match self.call(req, ops::parse_createcard_response).await {
                     Ok(card) => card,
                     Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                        match self.card_by_phone(phone, &template, o).await {
+                        // The 409 names the cards holding the phone: read the first by id
+                        // (whatever form of the phone it stores) instead of searching again.
+                        let found = match duplicated_card_ids(&e).first() {
+                            Some(id) => self.getcard(&CardLookup::Id(id.clone()), o).await,
+                            None => self.card_by_phone(phone, &template, o).await,
+                        };
+                        match found {
                             Ok(card) => self.update_changed(card, &vars, o).await?,
                             Err(lookup) if lookup.kind() == ErrorKind::NotFound => return Err(e),
                             Err(lookup) => return Err(lookup),
@@ -102,7 +147,7 @@ impl PassteamProvider {
                 }
             }
         };
-        record_from_wire(&card, &self.config.fields).map_err(PassteamProvider::stamp(o))
+        self.record(&card, o).await
     }
 }
 
@@ -113,6 +158,12 @@ impl Provider for PassteamProvider {
     }
     fn capability(&self) -> Capability {
         PassteamProvider::capability(self)
+    }
+    fn balance_fields(&self) -> BalanceFields {
+        self.config.fields.balance_fields()
+    }
+    async fn check(&self) -> Result<ProviderCheck> {
+        self.check_config().await
     }
     async fn status(&self) -> Result<ProviderStatus> {
         match self.config.template_id.clone() {
@@ -169,7 +220,7 @@ impl CustomerPort for PassteamProvider {
     async fn get_customer(&self, input: GetCustomer) -> Result<CustomerRecord> {
         let o = op::CUSTOMER_GET;
         let card = self.card_by_customer_key(&input.key, o).await?;
-        record_from_wire(&card, &self.config.fields).map_err(PassteamProvider::stamp(o))
+        self.record(&card, o).await
     }
 
     async fn list_customers(&self, input: ListCustomers) -> Result<Page<CustomerRecord>> {
@@ -195,9 +246,13 @@ impl CustomerPort for PassteamProvider {
             .clamp(1, MAX_PER_PAGE);
         let req = ops::build_page_request(&template, page, per_page, o, &self.config);
         let wire = self.call(req, ops::parse_page_response).await?;
+        let schema = match self.config.fields.birthday {
+            Some(_) => self.schema(&template).await?,
+            None => None,
+        };
         let mut items = Vec::with_capacity(wire.cards.len());
         for card in &wire.cards {
-            match record_from_wire(card, &self.config.fields) {
+            match record_from_wire(card, self.reading(schema.as_deref())) {
                 Ok(r) => items.push(r),
                 Err(e) => tracing::warn!(error = %e, "passteam listing: card skipped"),
             }
@@ -227,17 +282,23 @@ impl CardPort for PassteamProvider {
         for (k, v) in &input.fields {
             customer.extra.insert(k.clone(), v.clone());
         }
-        let vars = customer_variables(&customer, &input.balance, &self.config.fields)
-            .map_err(PassteamProvider::stamp(o))?;
+        let schema = self.schema(&template).await?;
+        let vars = customer_variables(
+            &customer,
+            &input.balance,
+            &self.config.fields,
+            schema.as_deref(),
+        )
+        .map_err(PassteamProvider::stamp(o))?;
         self.check(&vars, &template, o).await?;
         let req = ops::build_createcard_request(&template, &vars, o, false, &self.config);
         let card = self.call(req, ops::parse_createcard_response).await?;
-        Ok(card_from_wire(&card, &self.config.fields, false))
+        Ok(card_from_wire(&card, self.reading(None), false))
     }
 
     async fn get_card(&self, input: GetCard) -> Result<Card> {
         let card = self.card_by_key(&input.card, op::CARD_GET).await?;
-        Ok(card_from_wire(&card, &self.config.fields, false))
+        Ok(card_from_wire(&card, self.reading(None), false))
     }
 
     async fn update_card(&self, input: UpdateCard) -> Result<Card> {
@@ -252,7 +313,7 @@ impl CardPort for PassteamProvider {
         for (k, v) in &input.fields {
             vars.set(k, v.clone()).map_err(PassteamProvider::stamp(o))?;
         }
-        balance_variables(&input.balance, &self.config.fields, true, &mut vars)
+        balance_variables(&input.balance, &self.config.fields, &mut vars)
             .map_err(PassteamProvider::stamp(o))?;
         let card = self.card_by_key(&input.card, o).await?;
         if let Some(t) = card
@@ -264,7 +325,7 @@ impl CardPort for PassteamProvider {
         }
         let id = wire_id(&card).map_err(PassteamProvider::stamp(o))?;
         let updated = self.update(&id, &vars, &[], o).await?;
-        Ok(card_from_wire(&updated, &self.config.fields, false))
+        Ok(card_from_wire(&updated, self.reading(None), false))
     }
 
     async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
@@ -284,7 +345,7 @@ impl CardPort for PassteamProvider {
         let updated = self
             .update(&id, &Variables::new(), &[("voided", voided.to_owned())], o)
             .await?;
-        Ok(card_from_wire(&updated, &self.config.fields, false))
+        Ok(card_from_wire(&updated, self.reading(None), false))
     }
 
     async fn send_install_link(&self, input: SendInstallLink) -> Result<()> {
@@ -319,7 +380,7 @@ impl BalancePort for PassteamProvider {
     async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
         let o = op::BALANCE_SET;
         let mut vars = Variables::new();
-        balance_variables(&input.update, &self.config.fields, true, &mut vars)
+        balance_variables(&input.update, &self.config.fields, &mut vars)
             .map_err(PassteamProvider::stamp(o))?;
         if vars.is_empty() {
             return Err(PassteamProvider::stamp(o)(Error::invalid_input(

@@ -5,7 +5,8 @@
 //! inside a [`CustomerRecord`] the mapped variables are lifted into the customer and the balance
 //! and `fields` keeps the rest.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceUpdate, Card, CardId, CardStatus, Customer, CustomerRecord, Error, ErrorKind,
@@ -18,6 +19,51 @@ use crate::wire::WireCard;
 
 /// The provider id key in [`Customer::provider_ids`].
 pub const PROVIDER: &str = "passteam";
+
+/// The zone Passteam's timestamps are read in when none is configured: the document gives no
+/// zone and the service is Russian, so Moscow time is the assumption.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::Moscow;
+
+/// How cards are read: which variables are which, the zone of Passteam's zone-less timestamps
+/// (`expirationDate`, `created`, `updated`), and the template's date styles when known.
+///
+/// A bare [`FieldMap`] converts into one with [`DEFAULT_TIMEZONE`] and no template, so callers
+/// that know no more can pass the map alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading<'a> {
+    /// The variable mapping.
+    pub map: &'a FieldMap,
+    /// The zone timestamps are written in (`[provider] timezone`).
+    pub timezone: Tz,
+    /// The template of the card, for the birthday's `dateStyle`.
+    pub schema: Option<&'a TemplateSchema>,
+}
+
+impl<'a> From<&'a FieldMap> for Reading<'a> {
+    fn from(map: &'a FieldMap) -> Self {
+        Self {
+            map,
+            timezone: DEFAULT_TIMEZONE,
+            schema: None,
+        }
+    }
+}
+
+impl Reading<'_> {
+    /// A zone-less Passteam timestamp in [`Reading::timezone`], as UTC.
+    pub fn timestamp(&self, value: &str) -> Option<DateTime<Utc>> {
+        parse_timestamp_in(value, self.timezone)
+    }
+
+    /// The birthday variable's text as a date: in its `dateStyle` when the template is known,
+    /// else in any of the common formats.
+    fn date(&self, var: &str, value: &str) -> Option<NaiveDate> {
+        let style = self.schema.and_then(|s| s.date_style(var).ok().flatten());
+        style
+            .and_then(|s| s.parse_date(value))
+            .or_else(|| parse_date(value))
+    }
+}
 
 /// Template variables to send, in order, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +109,18 @@ pub fn format_date(date: NaiveDate) -> String {
     date.format("%d.%m.%Y").to_string()
 }
 
-/// The variables of a customer and a balance update, per the field map. Unmapped domain fields
-/// are not sent; `customer.extra` goes as variables of the same names.
+/// The variables of a customer and a balance update, per the field map. Unmapped customer fields
+/// are not sent; a balance value set without a mapped variable is `InvalidInput` naming the
+/// `[provider.fields]` key (the gateway sends only [`FieldMap::balance_fields`]);
+/// `customer.extra` goes as variables of the same names.
+///
+/// The birthday is written in the `dateStyle` of its variable when `schema` is known (the
+/// template read with `validate_values`), else as `dd.mm.yyyy`.
 pub fn customer_variables(
     customer: &Customer,
     balance: &BalanceUpdate,
     map: &FieldMap,
+    schema: Option<&TemplateSchema>,
 ) -> Result<Variables> {
     // The order of the document's 1C request: name, birthday, phone, e-mail, balance.
     let mut vars = Variables::new();
@@ -82,13 +134,17 @@ pub fn customer_variables(
         }
     }
     if let (Some(var), Some(day)) = (&map.birthday, customer.birthday) {
-        vars.set(var, format_date(day))?;
+        let style = schema.map(|s| s.date_style(var)).transpose()?.flatten();
+        vars.set(
+            var,
+            style.map_or_else(|| format_date(day), |s| s.format_date(day)),
+        )?;
     }
     vars.set(&map.phone, customer.phone.as_str())?;
     if let (Some(var), Some(value)) = (&map.email, &customer.email) {
         vars.set(var, value.clone())?;
     }
-    balance_variables(balance, map, false, &mut vars)?;
+    balance_variables(balance, map, &mut vars)?;
     for (k, v) in &customer.extra {
         if map.maps(&normalize_variable(k)) {
             return Err(Error::invalid_input(format!(
@@ -100,12 +156,11 @@ pub fn customer_variables(
     Ok(vars)
 }
 
-/// Adds the balance variables; with `strict`, a value whose variable is not mapped is
-/// `InvalidInput` (an explicit balance set must not be silently dropped).
+/// Adds the balance variables; a value whose variable is not mapped is `InvalidInput` naming the
+/// `[provider.fields]` key (an explicit balance set must not be silently dropped).
 pub fn balance_variables(
     update: &BalanceUpdate,
     map: &FieldMap,
-    strict: bool,
     vars: &mut Variables,
 ) -> Result<()> {
     let items = [
@@ -128,7 +183,7 @@ pub fn balance_variables(
     for (what, var, value) in items {
         match (var, value) {
             (Some(var), Some(value)) => vars.set(var, value)?,
-            (None, Some(_)) if strict => {
+            (None, Some(_)) => {
                 return Err(Error::invalid_input(format!(
                     "no template variable holds the {what}: map it in [provider.fields] {what}"
                 )));
@@ -146,17 +201,31 @@ fn non_empty(s: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `13.02.2020 12:22:57` and friends → UTC (Passteam sends no zone; read as UTC).
+/// `13.02.2020 12:22:57` and friends, read in [`DEFAULT_TIMEZONE`], → UTC.
 pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
-    parse_date_time(value)
-        .or_else(|| parse_date(value).and_then(|d| d.and_hms_opt(0, 0, 0)))
-        .map(|n| n.and_utc())
+    parse_timestamp_in(value, DEFAULT_TIMEZONE)
+}
+
+/// `13.02.2020 12:22:57` and friends, read in `zone` (RFC 3339 keeps its own offset), → UTC. A
+/// local time skipped by a clock change has no reading (`None`); a repeated one takes the
+/// earlier instant.
+pub fn parse_timestamp_in(value: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(value.trim()) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    let local: NaiveDateTime = parse_date_time(value)
+        .or_else(|| parse_date(value).and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A wire card → [`Card`]; `lift` names the variables to leave out of `fields` (the mapped ones
 /// inside a customer record), `None` keeps all.
-pub fn card_from_wire(w: &WireCard, map: &FieldMap, lift: bool) -> Card {
-    let expires_at = non_empty(&w.expiration_date).and_then(|e| parse_timestamp(&e));
+pub fn card_from_wire<'a>(w: &WireCard, reading: impl Into<Reading<'a>>, lift: bool) -> Card {
+    let reading = reading.into();
+    let map = reading.map;
+    let expires_at = non_empty(&w.expiration_date).and_then(|e| reading.timestamp(&e));
     let status = if w.voided == Some(true) {
         CardStatus::Voided
     } else if expires_at.is_some_and(|e| e <= Utc::now()) {
@@ -253,7 +322,12 @@ pub fn balance_from_card(w: &WireCard, map: &FieldMap) -> Result<Balance> {
 
 /// A wire card → the customer holding it. `NotFound`-free: a card without a readable phone is
 /// `Unexpected` (it cannot be a customer keyed by phone).
-pub fn record_from_wire(w: &WireCard, map: &FieldMap) -> Result<CustomerRecord> {
+pub fn record_from_wire<'a>(
+    w: &WireCard,
+    reading: impl Into<Reading<'a>>,
+) -> Result<CustomerRecord> {
+    let reading = reading.into();
+    let map = reading.map;
     let phone = card_phone(w, map).ok_or_else(|| {
         Error::unexpected(format!(
             "card {} has no phone in `{}` nor in phoneNumber",
@@ -272,7 +346,11 @@ pub fn record_from_wire(w: &WireCard, map: &FieldMap) -> Result<CustomerRecord> 
     customer.surname = get(&map.surname);
     customer.middle_name = get(&map.middle_name);
     customer.email = get(&map.email).or_else(|| non_empty(&w.email));
-    customer.birthday = get(&map.birthday).and_then(|b| parse_date(&b));
+    customer.birthday = map
+        .birthday
+        .as_deref()
+        .zip(get(&map.birthday))
+        .and_then(|(var, b)| reading.date(var, &b));
     if let Some(id) = non_empty(&w.card_id) {
         customer.provider_ids.insert(PROVIDER.into(), id);
     }
@@ -283,7 +361,7 @@ pub fn record_from_wire(w: &WireCard, map: &FieldMap) -> Result<CustomerRecord> 
     };
     Ok(CustomerRecord {
         customer,
-        cards: vec![card_from_wire(w, map, true)],
+        cards: vec![card_from_wire(w, reading, true)],
         balance,
         referrals: None,
     })
@@ -346,7 +424,7 @@ mod tests {
             points: Some(dec!(100.50)),
             ..Default::default()
         };
-        let v = customer_variables(&c, &b, &FieldMap::documented()).unwrap_or_default();
+        let v = customer_variables(&c, &b, &FieldMap::documented(), None).unwrap_or_default();
         let got: Vec<_> = v.iter().collect();
         assert_eq!(
             got,
@@ -359,14 +437,14 @@ mod tests {
             ]
         );
         c.extra.insert("%PHONE%".into(), "x".into());
-        assert!(customer_variables(&c, &b, &FieldMap::documented()).is_err());
+        assert!(customer_variables(&c, &b, &FieldMap::documented(), None).is_err());
         let mut vars = Variables::new();
         let strict = BalanceUpdate {
             bonus_percent: Percent::new(dec!(3)).ok(),
             ..Default::default()
         };
         assert!(
-            balance_variables(&strict, &FieldMap::documented(), true, &mut vars)
+            balance_variables(&strict, &FieldMap::documented(), &mut vars)
                 .is_err_and(|e| e.message().contains("bonus"))
         );
     }

@@ -6,6 +6,7 @@
 //! codes and the documented messages into [`walletport_core::Error`]s ([`errors`]).
 
 pub mod card;
+pub mod dates;
 pub mod errors;
 mod lazy;
 pub mod ops;

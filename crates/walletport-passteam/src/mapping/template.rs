@@ -15,6 +15,7 @@ use walletport_core::{
 };
 use walletport_http::{HttpRequest, HttpResponse};
 
+use super::dates::DateStyle;
 use super::lazy::{self, Shape};
 use super::{OnDuplicate, parse_envelope, post, result_as};
 use crate::config::{PassteamConfig, normalize_variable};
@@ -292,14 +293,17 @@ fn listing(items: Vec<TemplateSummary>) -> Page<TemplateSummary> {
     }
 }
 
-/// The variable types of a template, for checking values before they are sent.
+/// The variable types of a template, for checking values before they are sent, and the
+/// `dateStyle` of its date variables, for writing and reading dates as the template wants them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateSchema {
     fields: BTreeMap<String, TemplateField>,
+    /// `dateStyle` per date variable that gives one; `Err` keeps an unknown style's reason.
+    styles: BTreeMap<String, std::result::Result<DateStyle, String>>,
 }
 
 impl TemplateSchema {
-    /// The schema of a domain template.
+    /// The schema of a domain template (date variables in the default styles).
     pub fn new(template: &Template) -> Self {
         Self {
             fields: template
@@ -307,6 +311,40 @@ impl TemplateSchema {
                 .iter()
                 .map(|f| (f.name.clone(), f.clone()))
                 .collect(),
+            styles: BTreeMap::new(),
+        }
+    }
+
+    /// The schema of a `gettemplate` answer, with each date variable's `params->dateStyle`.
+    pub fn from_wire(wire: &WireTemplate) -> Result<Self> {
+        let mut schema = Self::new(&template_from_wire(wire.clone())?);
+        for f in &wire.fields {
+            let Some(name) = f.name.as_deref().map(normalize_variable) else {
+                continue;
+            };
+            if let Some(style) = f.params.get("dateStyle").and_then(value_text) {
+                schema.styles.insert(name, DateStyle::parse(&style));
+            }
+        }
+        Ok(schema)
+    }
+
+    /// The style of date variable `name`: its `dateStyle`, the default one when it gives none,
+    /// `None` when `name` is not a date variable. An unknown style is `ConfigInvalid` naming
+    /// the variable.
+    pub fn date_style(&self, name: &str) -> Result<Option<DateStyle>> {
+        let date_time = match self.fields.get(name).map(|f| &f.kind) {
+            Some(FieldKind::Date) => false,
+            Some(FieldKind::DateTime) => true,
+            _ => return Ok(None),
+        };
+        match self.styles.get(name) {
+            None => Ok(Some(DateStyle::default_for(date_time))),
+            Some(Ok(style)) => Ok(Some(style.clone())),
+            Some(Err(why)) => Err(Error::config(format!(
+                "template variable `{name}`: {why}; the adapter reads dateStyle as a pattern of \
+                 yyyy, MM, dd, HH, mm, ss (fix the variable in the Passteam template)"
+            ))),
         }
     }
 
@@ -324,6 +362,19 @@ impl TemplateSchema {
             )));
         };
         if value.is_empty() {
+            return Ok(());
+        }
+        if let Some(style) = self.date_style(name)? {
+            let parsed = match field.kind {
+                FieldKind::DateTime => style.parse_date_time(value).is_some(),
+                _ => style.parse_date(value).is_some(),
+            };
+            if !parsed {
+                return Err(Error::invalid_input(format!(
+                    "variable `{name}`: `{value}` is not written as {}",
+                    style.pattern()
+                )));
+            }
             return Ok(());
         }
         check_value(&field.kind, value)

@@ -55,6 +55,9 @@ pub struct PassteamEmulatorConfig {
     pub webhook_time_scale: f64,
     /// The company id of products.
     pub company_id: String,
+    /// Store `phone` variables without their `+` (`"PHONE": "71234567890"`, as the document's
+    /// `getcard` example shows); lookups by value then match only that form.
+    pub phones_without_plus: bool,
 }
 
 impl Default for PassteamEmulatorConfig {
@@ -81,6 +84,7 @@ impl Default for PassteamEmulatorConfig {
             webhook_repeats: RepeatWindow::documented(),
             webhook_time_scale: 1.0,
             company_id: "sandbox-company".into(),
+            phones_without_plus: false,
         }
     }
 }
@@ -155,6 +159,7 @@ impl PassteamEmulator {
                 .iter()
                 .map(|t| (t.id.clone(), t.clone()))
                 .collect(),
+            phones_without_plus: config.phones_without_plus,
             ..Account::default()
         };
         Self {

@@ -43,10 +43,40 @@ pub struct VariableSpec {
     /// Label.
     #[serde(default)]
     pub title: Option<String>,
+    /// `params->dateStyle` of a `date` / `date_time` variable; `None` shows the defaults
+    /// `dd.MM.yyyy` / `dd.MM.yyyy HH:mm:ss`. Styles the emulator cannot check ([`date_format`])
+    /// are shown as given and accept any value.
+    #[serde(default)]
+    pub date_style: Option<String>,
 }
 
 fn text() -> String {
     "text".into()
+}
+
+impl VariableSpec {
+    /// The `dateStyle` shown for a date variable, `None` for other types.
+    pub fn shown_date_style(&self) -> Option<&str> {
+        match self.kind.as_str() {
+            "date" => Some(self.date_style.as_deref().unwrap_or("dd.MM.yyyy")),
+            "date_time" => Some(self.date_style.as_deref().unwrap_or("dd.MM.yyyy HH:mm:ss")),
+            _ => None,
+        }
+    }
+}
+
+/// The chrono format of the `dateStyle`s the emulator checks values against.
+pub fn date_format(style: &str) -> Option<&'static str> {
+    Some(match style {
+        "dd.MM.yyyy" => "%d.%m.%Y",
+        "yyyy-MM-dd" => "%Y-%m-%d",
+        "dd/MM/yyyy" => "%d/%m/%Y",
+        "MM/dd/yyyy" => "%m/%d/%Y",
+        "dd.MM.yyyy HH:mm:ss" => "%d.%m.%Y %H:%M:%S",
+        "dd.MM.yyyy HH:mm" => "%d.%m.%Y %H:%M",
+        "yyyy-MM-dd HH:mm" => "%Y-%m-%d %H:%M",
+        _ => return None,
+    })
 }
 
 /// A template of the emulated account.
@@ -71,6 +101,7 @@ impl TemplateSpec {
             unique,
             list: Vec::new(),
             title: None,
+            date_style: None,
         };
         Self {
             id: "5e424c181dbf0d537c8b4569".into(),
@@ -137,6 +168,8 @@ pub struct Account {
     pub sales: BTreeMap<String, Value>,
     /// Products by id, in creation order of ids.
     pub products: BTreeMap<String, Value>,
+    /// Store `phone` variables without their `+` (as the document's `getcard` example shows).
+    pub phones_without_plus: bool,
 }
 
 fn now_text() -> String {
@@ -156,11 +189,11 @@ pub fn check_value(spec: &VariableSpec, value: &str) -> Result<(), String> {
         "email" => value.split_once('@').is_some_and(|(l, d)| {
             !l.is_empty() && d.contains('.') && !d.contains('@') && !value.contains(' ')
         }),
-        "date" => NaiveDate::parse_from_str(value, "%d.%m.%Y").is_ok(),
-        "date_time" => {
-            NaiveDateTime::parse_from_str(value, "%d.%m.%Y %H:%M:%S").is_ok()
-                || NaiveDateTime::parse_from_str(value, "%d.%m.%Y %H:%M").is_ok()
-        }
+        "date" | "date_time" => match spec.shown_date_style().and_then(date_format) {
+            Some(f) if spec.kind == "date" => NaiveDate::parse_from_str(value, f).is_ok(),
+            Some(f) => NaiveDateTime::parse_from_str(value, f).is_ok(),
+            None => true,
+        },
         "list" => spec.list.is_empty() || spec.list.iter().any(|i| i == value),
         "flag" => matches!(value, "true" | "false" | "1" | "0"),
         "number" => value.trim().parse::<rust_decimal::Decimal>().is_ok(),
@@ -194,12 +227,35 @@ impl Account {
             .ok_or_else(|| Fail::new(404, "Card not found."))
     }
 
+    /// The values as this account stores them: `phone` variables without `+` when
+    /// [`Account::phones_without_plus`] is on, everything else as sent.
+    fn stored_values(
+        &self,
+        template: &TemplateSpec,
+        values: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        values
+            .iter()
+            .map(|(name, value)| {
+                let phone = template.variable(name).is_some_and(|v| v.kind == "phone");
+                let value = if phone && self.phones_without_plus {
+                    value.trim_start_matches('+').to_owned()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+
+    /// Checks the values as sent, then returns them as stored; a unique value is compared in
+    /// its stored form.
     fn check_values(
         &self,
         template: &TemplateSpec,
         values: &[(String, String)],
         except: Option<&str>,
-    ) -> Result<(), Fail> {
+    ) -> Result<Vec<(String, String)>, Fail> {
         for (name, value) in values {
             let spec = template.variable(name).ok_or_else(|| {
                 Fail::new(
@@ -208,7 +264,11 @@ impl Account {
                 )
             })?;
             check_value(spec, value).map_err(|m| Fail::new(400, m))?;
-            if spec.unique && !value.is_empty() {
+        }
+        let stored = self.stored_values(template, values);
+        for (name, value) in &stored {
+            let unique = template.variable(name).is_some_and(|v| v.unique);
+            if unique && !value.is_empty() {
                 let dups: Vec<&str> = self
                     .cards
                     .iter()
@@ -227,7 +287,7 @@ impl Account {
                 }
             }
         }
-        Ok(())
+        Ok(stored)
     }
 
     /// `createcard`.
@@ -237,7 +297,7 @@ impl Account {
         values: &[(String, String)],
     ) -> Result<usize, Fail> {
         let template = self.template(template_id)?.clone();
-        self.check_values(&template, values, None)?;
+        let values = self.check_values(&template, values, None)?;
         for spec in template.variables.iter().filter(|v| v.unique) {
             if !values.iter().any(|(n, v)| *n == spec.name && !v.is_empty()) {
                 return Err(Fail::new(
@@ -278,7 +338,7 @@ impl Account {
             .cloned()
             .ok_or_else(|| Fail::new(404, "Card not found."))?;
         let template = self.template(Some(&card.template))?.clone();
-        self.check_values(&template, values, Some(&card.id))?;
+        let values = self.check_values(&template, values, Some(&card.id))?;
         let voided = match system.get("voided").map(String::as_str) {
             None => None,
             Some("1" | "true") => Some(true),
@@ -295,7 +355,7 @@ impl Account {
         };
         let before = card.clone();
         for (n, v) in values {
-            card.values.insert(n.clone(), v.clone());
+            card.values.insert(n, v);
         }
         if let Some(v) = voided {
             card.voided = v;
@@ -367,8 +427,8 @@ impl Account {
                 if !v.list.is_empty() {
                     f["params"] = json!({ "forList": v.list });
                 }
-                if v.kind == "date" || v.kind == "date_time" {
-                    f["params"] = json!({ "dateStyle": "dd.MM.yyyy" });
+                if let Some(style) = v.shown_date_style() {
+                    f["params"] = json!({ "dateStyle": style });
                 }
                 f
             })
@@ -381,5 +441,66 @@ impl Account {
             "fields": fields, "alias": null, "qrUrl": null, "vacant": false,
             "userTitle": t.title, "owner": owner,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(phones_without_plus: bool, template: TemplateSpec) -> Account {
+        Account {
+            templates: [(template.id.clone(), template)].into_iter().collect(),
+            phones_without_plus,
+            ..Account::default()
+        }
+    }
+
+    fn phone(value: &str) -> Vec<(String, String)> {
+        vec![("PHONE".into(), value.into())]
+    }
+
+    #[test]
+    fn phones_without_plus_are_stored_as_digits_and_stay_unique() {
+        let t = TemplateSpec::sandbox();
+        let id = t.id.clone();
+        let mut a = account(true, t);
+        let i = a
+            .create(Some(&id), &phone("+79990000001"))
+            .unwrap_or(usize::MAX);
+        assert_eq!(a.cards[i].values["PHONE"], "79990000001");
+        assert!(a.find_by_value(&id, "PHONE", "+79990000001").is_empty());
+        assert_eq!(a.find_by_value(&id, "PHONE", "79990000001"), [i]);
+        let dup = a.create(Some(&id), &phone("+79990000001"));
+        assert!(dup.is_err_and(|f| f.code == 409 && f.message.ends_with(&a.cards[i].id)));
+        let mut kept = account(false, TemplateSpec::sandbox());
+        let i = kept
+            .create(Some(&id), &phone("+79990000001"))
+            .unwrap_or(usize::MAX);
+        assert_eq!(kept.cards[i].values["PHONE"], "+79990000001");
+    }
+
+    #[test]
+    fn date_variables_follow_their_style() {
+        let mut t = TemplateSpec::sandbox();
+        for v in t.variables.iter_mut().filter(|v| v.name == "BIRTHDAY") {
+            v.date_style = Some("yyyy-MM-dd".into());
+        }
+        let birthday = t.variables.iter().find(|v| v.name == "BIRTHDAY").cloned();
+        let spec = birthday.unwrap_or_else(|| panic!("sandbox has BIRTHDAY"));
+        assert!(check_value(&spec, "1980-01-25").is_ok());
+        assert!(check_value(&spec, "25.01.1980").is_err());
+        let json = account(false, t.clone()).template_json(&t, "o");
+        let shown = json["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "%BIRTHDAY%"))
+            .map(|f| f["params"]["dateStyle"].clone());
+        assert_eq!(shown, Some(Value::String("yyyy-MM-dd".into())));
+        let plain = VariableSpec {
+            date_style: None,
+            ..spec
+        };
+        assert!(check_value(&plain, "25.01.1980").is_ok());
+        assert_eq!(date_format("PKDateStyleShort"), None);
     }
 }
