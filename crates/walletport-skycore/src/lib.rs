@@ -10,13 +10,16 @@
 //! | `CardPort::update_card`, `set_card_status` | `updatepassdata` (fields, balance, `pass-status`, notification) |
 //! | `BalancePort::get_balance` / `set_balance` | `loyalty-points` (points) and `secondary-loyalty-points` (bonus %) |
 //! | `PushCampaignPort::push` (wallet) | `updatepassdata` with `pass-update-notification` |
+//! | `CustomerPort::upsert_customer` | `updatepassdata` (one request for an existing pass); `generatepass` after E808 |
 //! | `CustomerPort::get_customer` | `getpassdata`, by phone only when `pass_id = "phone"` |
+//! | `Provider::check` | `getpasstemplate` of the configured template (one request) |
 //! | `TemplatePort::get/create/update_template` | `getpasstemplate`, `createPassTemplate`, `updatePassTemplate` (layouts 1 and 2) |
 //! | issuance links | [`SkycoreProvider::create_issuance_link`] / [`update_issuance_link`](SkycoreProvider::update_issuance_link) |
 //!
-//! Everything else (customer upsert, listing and deletion, credits, campaigns, template listing,
-//! install-link sending, status) answers `Unsupported`: Skycore has no such call. The crate was
-//! started with `cargo xtask new-adapter skycore`.
+//! Everything else (customer listing and deletion, credits, campaigns, template listing,
+//! install-link sending, status) answers `Unsupported`: Skycore has no such call (a deletion is
+//! not a void; see docs/providers/skycore.md). A pass holds points and bonus %, no discount
+//! (`Provider::balance_fields`). The crate was started with `cargo xtask new-adapter skycore`.
 //!
 //! ```
 //! use walletport_core::{Provider, ProviderExt};
@@ -30,6 +33,8 @@
 //! let provider = SkycoreProvider::new(config)?;
 //! assert_eq!(provider.info().name, "skycore");
 //! assert!(provider.capability().customer_get_by_phone, "pass ids are phones by default");
+//! assert!(provider.capability().customer_upsert, "a customer is a pass");
+//! assert!(!provider.balance_fields().discount_percent);
 //! assert!(!provider.capability().campaign_create);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

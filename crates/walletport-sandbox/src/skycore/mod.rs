@@ -243,6 +243,18 @@ impl SkycoreEmulator {
         }
     }
 
+    /// Makes the next `times` requests of `action` (`generatepass` or `updatepassdata`) fail
+    /// *after* they were processed, with the document's internal error (`E830` "The pass was not
+    /// generated.", `E809` "The pass was not updated."): the ambiguous failure a client cannot
+    /// tell from one that changed nothing, e.g. an update whose notification was already pushed.
+    /// Other actions are ignored.
+    pub fn fail_after_processing(&self, action: &str, times: u32) {
+        let action = action.to_ascii_lowercase();
+        if internal_error(&action).is_some() {
+            self.state().fail_after.insert(action, times);
+        }
+    }
+
     /// How many requests got an injected fault.
     pub fn faults_injected(&self) -> u64 {
         self.shared.faults.injected()
@@ -290,7 +302,14 @@ impl SkycoreEmulator {
             action: action_sent,
             body: Value::Object(raw),
         });
-        let outcome = actions::dispatch(&mut state, &self.shared.env, &action, &body);
+        let mut outcome = actions::dispatch(&mut state, &self.shared.env, &action, &body);
+        if outcome.is_ok()
+            && let Some(left) = state.fail_after.get_mut(&action).filter(|n| **n > 0)
+            && let Some((code, message)) = internal_error(&action)
+        {
+            *left -= 1;
+            outcome = Err(checks::Reject::new(code, message));
+        }
         drop(state);
         let reply = match outcome {
             Ok(mut fields) => {
@@ -309,6 +328,15 @@ impl SkycoreEmulator {
             }
         };
         (StatusCode::OK, reply)
+    }
+}
+
+/// The internal-error code and message the document shows for `action`.
+fn internal_error(action: &str) -> Option<(&'static str, &'static str)> {
+    match action {
+        "generatepass" => Some(("E830", "Internal Error. The pass was not generated.")),
+        "updatepassdata" => Some(("E809", "Internal Error. The pass was not updated.")),
+        _ => None,
     }
 }
 

@@ -89,6 +89,9 @@ pub(super) struct State {
     pub(super) links: BTreeMap<String, LinkRecord>,
     pub(super) notifications: Vec<SkycoreNotification>,
     pub(super) requests: Vec<SkycoreRequest>,
+    /// Actions (lower case) to answer with their internal-error code after processing them,
+    /// with how many times left.
+    pub(super) fail_after: BTreeMap<String, u32>,
     counter: u64,
     seed: u64,
 }

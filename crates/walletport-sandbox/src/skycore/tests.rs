@@ -284,3 +284,48 @@ async fn faults_are_injected() {
     assert_eq!(resp.status().as_u16(), 503);
     assert_eq!(emulator.faults_injected(), 1);
 }
+
+#[tokio::test]
+async fn an_injected_internal_error_comes_after_the_update_and_its_push() {
+    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    call(
+        &client,
+        &server,
+        KEY,
+        generate("p1", "sandbox-layout-1", json!({})),
+    )
+    .await;
+    emulator.fail_after_processing("UpdatePassData", 1);
+    let update = json!({"action": "updatepassdata", "pass-id": "p1",
+        "pass-template-id": "sandbox-layout-1",
+        "pass-data": {"loyalty-points": "7", "pass-update-notification": "7 points"}});
+    let (_, failed) = call(&client, &server, KEY, update.clone()).await;
+    assert_eq!(failed["status"], "Failure");
+    assert_eq!(failed["error-code"], "E809");
+    assert_eq!(
+        failed["error-message"],
+        "Internal Error. The pass was not updated."
+    );
+    assert_eq!(
+        emulator.pass_data("p1").expect("kept")["loyalty-points"],
+        "7"
+    );
+    assert_eq!(
+        emulator.notifications().len(),
+        1,
+        "the push went out all the same"
+    );
+    let (_, again) = call(&client, &server, KEY, update).await;
+    assert_eq!(again["status"], "Success", "one-shot: {again}");
+
+    emulator.fail_after_processing("generatepass", 1);
+    let (_, r) = call(
+        &client,
+        &server,
+        KEY,
+        generate("p2", "sandbox-layout-1", json!({})),
+    )
+    .await;
+    assert_eq!(r["error-code"], "E830");
+    assert!(emulator.pass_ids().contains(&"p2".to_owned()));
+}

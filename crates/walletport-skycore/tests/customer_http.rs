@@ -1,0 +1,459 @@
+//! The Skycore provider against the emulator over real HTTP, for what issues 11 and 12 asked:
+//! customers as passes, the start-up check, retry safety of pushes, points as text, the
+//! template recorded per pass and `reference-data` from the issue input.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use walletport_core::{
+    Balance, BalanceFields, BalanceUpdate, CardId, CardKey, Channel, Customer, CustomerId,
+    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, GetCustomer, IssueCard, Percent, Phone,
+    Provider, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
+};
+use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
+use walletport_sandbox::RunningServer;
+use walletport_sandbox::common::Faults;
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+use walletport_skycore::{Layout, PassIdStrategy, SkycoreConfig, SkycoreProvider};
+
+async fn emulator(
+    config: SkycoreEmulatorConfig,
+) -> (RunningServer, SkycoreEmulator, SkycoreConfig) {
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let key = config.api_key.clone();
+    let (server, emu) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
+    let mut config = SkycoreConfig::new(server.base_url(), key, "sandbox-layout-2");
+    config.layout = Layout::Two;
+    config.rate_limit = "1000/s".parse().expect("plan");
+    (server, emu, config)
+}
+
+fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+42077711{n:04}")).expect("phone")
+}
+
+fn digits(n: u32) -> String {
+    phone(n).digits().to_owned()
+}
+
+fn balance(points: i64, bonus: i64) -> Balance {
+    Balance {
+        points: Decimal::new(points, 0),
+        bonus_percent: Percent::new(Decimal::new(bonus, 0)).expect("percent"),
+        discount_percent: Percent::default(),
+    }
+}
+
+fn upsert(n: u32, points: i64, bonus: i64) -> UpsertCustomer {
+    UpsertCustomer {
+        balance: BalanceUpdate {
+            discount_percent: None,
+            ..balance(points, bonus).into()
+        },
+        ..UpsertCustomer::new(Customer {
+            name: Some("Jana".into()),
+            email: Some("jana@example.com".into()),
+            id: CustomerId::new(format!("C{n}")).ok(),
+            ..Customer::new(phone(n))
+        })
+    }
+}
+
+fn actions(emu: &SkycoreEmulator) -> Vec<String> {
+    emu.requests().into_iter().map(|r| r.action).collect()
+}
+
+/// Records whether each request went out marked idempotent (the transport retries only those).
+#[derive(Debug)]
+struct Recording {
+    inner: HttpTransport,
+    marks: Mutex<Vec<(String, bool)>>,
+}
+
+impl Recording {
+    fn marks(&self) -> Vec<(String, bool)> {
+        self.marks.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl Transport for Recording {
+    async fn execute(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let body: serde_json::Value = req.body_json()?;
+        let action = body["action"].as_str().unwrap_or_default().to_owned();
+        self.marks
+            .lock()
+            .expect("lock")
+            .push((action, req.idempotent));
+        self.inner.execute(req).await
+    }
+}
+
+#[tokio::test]
+async fn an_upsert_generates_a_new_pass_and_updates_an_existing_one_in_one_request() -> Result<()> {
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let provider = SkycoreProvider::new(config)?;
+    assert!(provider.capability().customer_upsert);
+    assert_eq!(
+        provider.balance_fields(),
+        BalanceFields {
+            discount_percent: false,
+            ..BalanceFields::ALL
+        }
+    );
+    let created = provider
+        .customers()
+        .upsert_customer(upsert(1, 10, 5))
+        .await?;
+    assert_eq!(actions(&emu), ["updatepassdata", "generatepass"]);
+    let card = &created.cards[0];
+    assert_eq!(
+        card.id.as_ref().map(|i| i.as_str()),
+        Some(digits(1).as_str())
+    );
+    assert!(
+        card.links
+            .page
+            .as_deref()
+            .is_some_and(|u| u.contains("/wallet/gc/"))
+    );
+    let stored = emu.pass_data(&digits(1)).expect("generated");
+    assert_eq!(stored["account-name"], "Jana");
+    assert_eq!(stored["loyalty-points"], "10");
+    assert_eq!(stored["secondary-loyalty-points"], "5");
+    assert_eq!(stored["barcode-value"], digits(1).as_str());
+    let (meta, _) = emu.pass_meta(&digits(1)).expect("meta");
+    assert_eq!(meta["user-phone"], digits(1).as_str());
+    assert_eq!(meta["user-email"], "jana@example.com");
+
+    let before = emu.requests().len();
+    let updated = provider
+        .customers()
+        .upsert_customer(upsert(1, 42, 7))
+        .await?;
+    assert_eq!(actions(&emu)[before..], ["updatepassdata"], "one request");
+    assert_eq!(updated.balance, Some(balance(42, 7)));
+
+    let got = provider
+        .customers()
+        .get_customer(GetCustomer::new(phone(1)))
+        .await?;
+    assert_eq!(got.balance, Some(balance(42, 7)));
+    let read = provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: phone(1).into(),
+        })
+        .await?;
+    assert_eq!(read, balance(42, 7));
+
+    let mut with_discount = upsert(1, 1, 1);
+    with_discount.balance.discount_percent = Some(Percent::new(Decimal::ONE)?);
+    let err = provider
+        .customers()
+        .upsert_customer(with_discount)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_upsert_keyed_by_customer_id_keeps_the_phone_as_meta() -> Result<()> {
+    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig::default()).await;
+    config.pass_id = PassIdStrategy::CustomerId;
+    let provider = SkycoreProvider::new(config)?;
+    provider
+        .customers()
+        .upsert_customer(upsert(2, 3, 4))
+        .await?;
+    provider
+        .customers()
+        .upsert_customer(upsert(2, 8, 4))
+        .await?;
+    assert_eq!(emu.pass_ids(), ["C2"]);
+    let (meta, _) = emu.pass_meta("C2").expect("meta");
+    assert_eq!(meta["user-phone"], digits(2).as_str());
+    let card = provider
+        .cards()
+        .get_card(GetCard {
+            card: CardKey::Id(CardId::new("C2")?),
+        })
+        .await?;
+    assert_eq!(card.number.as_deref(), Some("C2"));
+    let read = provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: CustomerKey::Id(CustomerId::new("C2")?),
+        })
+        .await?;
+    assert_eq!(read, balance(8, 4));
+    Ok(())
+}
+
+/// A transport whose first `generatepass` answer is lost and that sends it again, as a retry
+/// after a timeout does: the second meets the pass the first created.
+#[derive(Debug)]
+struct LostGenerateAnswer(HttpTransport);
+
+#[async_trait]
+impl Transport for LostGenerateAnswer {
+    async fn execute(&self, req: HttpRequest) -> Result<HttpResponse> {
+        if req.body_text().contains("generatepass") {
+            let _lost = self.0.execute(req.clone()).await?;
+        }
+        self.0.execute(req).await
+    }
+}
+
+#[tokio::test]
+async fn an_upsert_whose_generate_meets_its_own_pass_updates_it() -> Result<()> {
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let transport = LostGenerateAnswer(HttpTransport::new(config.transport_config()?)?);
+    let provider = SkycoreProvider::with_transport(config, Arc::new(transport))?;
+    provider
+        .customers()
+        .upsert_customer(upsert(3, 9, 1))
+        .await?;
+    assert_eq!(
+        actions(&emu),
+        [
+            "updatepassdata",
+            "generatepass",
+            "generatepass",
+            "updatepassdata"
+        ]
+    );
+    assert_eq!(emu.pass_ids(), [digits(3)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_check_reads_the_configured_template_once_and_names_the_key_to_fix() -> Result<()> {
+    let (server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let check = SkycoreProvider::new(config.clone())?.check().await?;
+    assert_eq!(check.requests, 1);
+    assert_eq!(actions(&emu), ["getpasstemplate"]);
+
+    let mut missing = config.clone();
+    missing.template_id = "nosuchtemplate".into();
+    let err = SkycoreProvider::new(missing)?.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert!(err.message().contains("[provider] template_id"), "{err}");
+
+    let bad_key = SkycoreConfig {
+        api_key: "wrong-key".to_owned().into(),
+        ..config.clone()
+    };
+    let err = SkycoreProvider::new(bad_key)?.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert!(err.message().contains("[provider] api_key"), "{err}");
+
+    drop(server);
+    let mut gone = config;
+    gone.max_attempts = 1;
+    let err = SkycoreProvider::new(gone)?.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VendorUnavailable, "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_push_is_never_sent_twice_and_a_plain_update_may_be() -> Result<()> {
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let recording = Arc::new(Recording {
+        inner: HttpTransport::new(config.transport_config()?)?,
+        marks: Mutex::default(),
+    });
+    let provider = SkycoreProvider::with_transport(config, recording.clone())?;
+    provider
+        .customers()
+        .upsert_customer(upsert(4, 1, 1))
+        .await?;
+
+    emu.fail_after_processing("updatepassdata", 1);
+    let err = provider
+        .push()
+        .push(SendPush {
+            customer: phone(4).into(),
+            message: PushMessage::new("Double points", Channel::Wallet)?,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.vendor().and_then(|v| v.code.as_deref()), Some("E809"));
+    assert!(
+        !err.is_temporary(),
+        "an ambiguous push failure must not be retried: {err:?}"
+    );
+    assert_eq!(emu.notifications().len(), 1);
+
+    emu.fail_after_processing("updatepassdata", 1);
+    let err = provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone(4).into(),
+            update: BalanceUpdate {
+                points: Some(Decimal::TEN),
+                ..BalanceUpdate::default()
+            },
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_temporary(), "setting values again is safe: {err:?}");
+
+    let marks = recording.marks();
+    let push = marks
+        .iter()
+        .filter(|(a, i)| a == "updatepassdata" && !i)
+        .count();
+    assert_eq!(push, 1, "only the push goes out not idempotent: {marks:?}");
+    assert!(
+        marks
+            .iter()
+            .filter(|(a, _)| a != "updatepassdata")
+            .all(|(_, i)| *i)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_transport_retries_a_503_of_a_plain_update_but_not_of_a_push() -> Result<()> {
+    let faults = Faults {
+        unavailable_rate: 1.0,
+        ..Faults::default()
+    };
+    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig {
+        faults,
+        ..SkycoreEmulatorConfig::default()
+    })
+    .await;
+    config.max_attempts = 3;
+    let provider = SkycoreProvider::new(config)?;
+    let err = provider
+        .cards()
+        .update_card(UpdateCard {
+            card: CardKey::Id(CardId::new("123")?),
+            fields: Fields::new(),
+            balance: BalanceUpdate::default(),
+            notification: Some("Hello".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(emu.faults_injected(), 1, "a push is sent once");
+    assert!(!err.is_temporary(), "{err:?}");
+    provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: CustomerKey::Card(CardId::new("123")?),
+            update: BalanceUpdate {
+                points: Some(Decimal::ONE),
+                ..BalanceUpdate::default()
+            },
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        emu.faults_injected(),
+        4,
+        "a plain update is tried max_attempts times"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn points_with_special_characters_are_read_and_a_display_format_is_written() -> Result<()> {
+    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let pass = digits(5);
+    emu.seed_pass(
+        "sandbox-layout-2",
+        &pass,
+        serde_json::json!({"loyalty-points": "$3$", "secondary-loyalty-points": "$ 4 $"}),
+    )
+    .expect("seeded");
+    config.points_format = Some("{points} pts".into());
+    let provider = SkycoreProvider::new(config)?;
+    let read = provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: phone(5).into(),
+        })
+        .await?;
+    assert_eq!(read, balance(3, 4));
+    let card = provider
+        .cards()
+        .get_card(GetCard {
+            card: CardKey::Phone(phone(5)),
+        })
+        .await?;
+    assert_eq!(
+        card.fields.get("loyalty-points").map(String::as_str),
+        Some("$3$")
+    );
+    let set = provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone(5).into(),
+            update: BalanceUpdate {
+                points: Some(Decimal::new(42, 0)),
+                ..BalanceUpdate::default()
+            },
+        })
+        .await?;
+    assert_eq!(set, balance(42, 4));
+    assert_eq!(
+        emu.pass_data(&pass).expect("stored")["loyalty-points"],
+        "42 pts"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() -> Result<()> {
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let provider = SkycoreProvider::new(config)?;
+    let mut input = IssueCard::new(Customer::new(phone(6)));
+    input.template = Some(TemplateId::new("sandbox-layout-1")?);
+    input.fields = Fields::from([
+        ("reference-data.transaction-id".into(), "96".into()),
+        ("message4".into(), "Hi".into()),
+    ]);
+    let card = provider.cards().issue_card(input).await?;
+    let (_, reference) = emu.pass_meta(&digits(6)).expect("stored");
+    assert_eq!(reference["transaction-id"], "96");
+    assert_eq!(card.fields.get("message4").map(String::as_str), Some("Hi"));
+    let id = card.id.expect("an id");
+    let got = provider
+        .cards()
+        .get_card(GetCard {
+            card: CardKey::Id(id.clone()),
+        })
+        .await?;
+    assert_eq!(
+        got.template.as_ref().map(|t| t.as_str()),
+        Some("sandbox-layout-1")
+    );
+    provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone(6).into(),
+            update: BalanceUpdate {
+                points: Some(Decimal::TWO),
+                ..BalanceUpdate::default()
+            },
+        })
+        .await?;
+    let sent: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.action != "generatepass")
+        .map(|r| {
+            r.body["pass-template-id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(sent.iter().all(|t| t == "sandbox-layout-1"), "{sent:?}");
+    Ok(())
+}
