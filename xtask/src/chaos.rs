@@ -1,10 +1,10 @@
 //! `cargo xtask chaos`: crash the gateway under load and check that nothing acknowledged is lost
 //! and nothing is counted twice.
 //!
-//! It runs the real `walletport serve` binary on loopback with a temporary SQLite database, the
-//! Passquare hooks enabled, and a Passquare emulator (in this process, with 5% injected 503s) as
-//! the vendor the outbox delivers to. Clients send `addBalance` hooks and REST credits with
-//! unique transaction ids, some of them repeated; `--rounds` times the server is killed with
+//! It runs the real `walletport serve` binary on loopback with a temporary SQLite database and a
+//! vendor emulator (`--vendor passquare|passteam|skycore`, in this process, with 5% injected
+//! 503s) as the vendor the outbox delivers to. Clients send REST credits with unique transaction
+//! ids, some of them repeated, and on Passquare `addBalance` hooks for half of the customers; `--rounds` times the server is killed with
 //! SIGKILL at a random moment and started again. Then, with the load stopped:
 //!
 //! 1. every acknowledged REST credit, sent again, is answered `applied: false` (it is in the
@@ -21,6 +21,7 @@
 //! process is killed when this task ends, whatever the outcome.
 
 mod ledger;
+mod vendor;
 mod verify;
 mod wire;
 
@@ -35,13 +36,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use walletport_sandbox::Faults;
-use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 
 use ledger::{Book, Sent, Via};
+use vendor::{Vendor, VendorKind};
 use wire::{Answer, Rng, request};
 
-const APP_KEY: &str = "chaos-app-key-4d2f";
 const CRM_KEY: &str = "chaos-crm-key-91ce";
 const API_TOKEN: &str = "chaos-api-token-6b05";
 /// How long a server may take to announce its address after start.
@@ -71,6 +70,9 @@ pub(crate) struct Args {
     /// Use this `walletport` binary instead of building `walletport-cli`.
     #[arg(long)]
     pub(crate) bin: Option<PathBuf>,
+    /// The vendor whose emulator the gateway delivers to.
+    #[arg(long, value_enum, default_value = "passquare")]
+    pub(crate) vendor: VendorKind,
     /// Keep the work directory (database, config, server logs) even when the run passes.
     #[arg(long)]
     pub(crate) keep: bool,
@@ -252,32 +254,31 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-fn write_config(dir: &Path, vendor: &str) -> anyhow::Result<PathBuf> {
+fn write_config(dir: &Path, vendor: &Vendor) -> anyhow::Result<PathBuf> {
     let db = dir.join("chaos.db");
+    let hooks = if vendor.has_hooks() {
+        format!("[hooks.passquare]\ncrm_key = \"{CRM_KEY}\"\n")
+    } else {
+        String::new()
+    };
     let toml = format!(
-        r#"[provider]
-kind = "passquare"
-app_key = "{APP_KEY}"
-base_url = "{vendor}"
-plan = "200/s"
-timeout = "2s"
-
-[server]
+        r#"[server]
 database = "sqlite://{db}?mode=rwc"
 api_token = "{API_TOKEN}"
 request_timeout = "10s"
 
-[hooks.passquare]
-crm_key = "{CRM_KEY}"
-
+{hooks}
 [outbox]
 lease = "2s"
 poll_interval = "50ms"
 backoff_base = "20ms"
 backoff_max = "500ms"
 max_attempts = 100
-"#,
-        db = db.display()
+
+[provider]
+{provider}"#,
+        db = db.display(),
+        provider = vendor.provider_toml,
     );
     let path = dir.join("walletport.toml");
     std::fs::write(&path, toml).context("writing the config")?;
@@ -288,9 +289,10 @@ fn phone(customer: usize) -> String {
     format!("+4207300{customer:05}")
 }
 
-/// Even customers are credited by hooks, odd ones by the REST API.
-fn via_of(customer: usize) -> Via {
-    if customer.is_multiple_of(2) {
+/// With hooks (Passquare), even customers are credited by hooks, odd ones by the REST API;
+/// without, every customer by the REST API.
+fn via_of(customer: usize, hooks: bool) -> Via {
+    if hooks && customer.is_multiple_of(2) {
         Via::Hook
     } else {
         Via::Api
@@ -341,6 +343,7 @@ async fn client(
     stop: Arc<AtomicBool>,
     customers: usize,
     seed: u64,
+    hooks: bool,
 ) -> ClientLog {
     let mut rng = Rng::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
     let mut log = ClientLog::default();
@@ -363,7 +366,7 @@ async fn client(
                 customer,
                 tx: format!("chaos-{id}-{seq}"),
                 amount: Decimal::new(100 + rng.below(9_900) as i64, 2),
-                via: via_of(customer),
+                via: via_of(customer, hooks),
                 acked: false,
             }
         };
@@ -441,19 +444,10 @@ async fn wait_for_drain(target: SocketAddr) -> anyhow::Result<()> {
 
 async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result<Value> {
     let mut rng = Rng::new(seed);
-    let emu_config = PassquareEmulatorConfig {
-        app_key: APP_KEY.into(),
-        faults: Faults {
-            unavailable_rate: 0.05,
-            seed,
-            ..Faults::default()
-        },
-        ..PassquareEmulatorConfig::unlimited()
-    };
-    let (emu_server, emu) = PassquareEmulator::spawn(emu_config, "127.0.0.1:0".parse()?)
-        .await
-        .context("starting the Passquare emulator")?;
-    let config = write_config(dir, &emu_server.base_url())?;
+    let vendor = Vendor::start(args.vendor, seed).await?;
+    let hooks = vendor.has_hooks();
+    eprintln!("chaos: vendor {:?}", args.vendor);
+    let config = write_config(dir, &vendor)?;
     let mut server = Server::start(bin, dir, &config, 0)?;
     for c in 0..args.customers {
         let body = json!({"phone": phone(c), "name": format!("Chaos {c}")});
@@ -476,7 +470,10 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     let addr: Live = Arc::new(RwLock::new(Some(server.addr)));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..args.clients)
-        .map(|id| tokio::spawn(client(id, addr.clone(), stop.clone(), args.customers, seed)))
+        .map(|id| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            tokio::spawn(client(id, addr, stop, args.customers, seed, hooks))
+        })
         .collect();
     let mut kills = Vec::new();
     for round in 1..=args.rounds {
@@ -530,7 +527,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         if got != want {
             violations.push(format!(
                 "customer {customer} ({:?}) has balance {got}, the sum of its credits is {want}",
-                via_of(customer)
+                via_of(customer, vendor.has_hooks())
             ));
         }
         balances.push(got);
@@ -558,19 +555,19 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         ));
     }
     for (customer, crm) in balances.iter().enumerate() {
-        let vendor = emu.customer(&phone(customer)).map(|c| c.balance);
-        let expected = match via_of(customer) {
+        let shown = vendor.points(&phone(customer)).await?;
+        let expected = match via_of(customer, hooks) {
             Via::Api => Some(*crm),
             // Passquare's own credits are not echoed back to it.
             Via::Hook => Some(Decimal::ZERO),
         };
-        if vendor.map(|v| v.normalize()) != expected.map(|e| e.normalize()) {
+        if shown.map(|v| v.normalize()) != expected.map(|e| e.normalize()) {
             violations.push(format!(
-                "customer {customer}: the vendor shows {vendor:?}, expected {expected:?}"
+                "customer {customer}: the vendor shows {shown:?}, expected {expected:?}"
             ));
         }
     }
-    let vendor_requests = emu.request_count();
+    let vendor_requests = vendor.request_count();
 
     // 4. A clean stop.
     if let Err(e) = server.terminate() {
@@ -593,7 +590,8 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         "unacknowledged_found_applied": found,
         "unacknowledged_found_missing": missing,
         "vendor_requests": vendor_requests,
-        "vendor_faults_injected": emu.faults_injected(),
+        "vendor": format!("{:?}", args.vendor).to_lowercase(),
+        "vendor_faults_injected": vendor.faults_injected(),
         "dead_letters": dead_letters,
     }))
 }

@@ -1,0 +1,163 @@
+//! The vendor a chaos run delivers to: its emulator (in this process, with injected 503s), the
+//! `[provider]` section that points the gateway at it, and a read-back through the adapter.
+
+use anyhow::Context;
+use rust_decimal::Decimal;
+use walletport::{CustomerKey, GetBalance, Phone, Provider, ProviderConfig};
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
+use walletport_sandbox::{Faults, RunningServer};
+
+/// Which vendor's emulator the chaos run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum VendorKind {
+    /// Passquare: half of the customers are credited through its CRM hooks.
+    Passquare,
+    /// Passteam (full field mapping); every credit goes through the REST API.
+    Passteam,
+    /// Skycore; every credit goes through the REST API.
+    Skycore,
+}
+
+enum Emulator {
+    Passquare(PassquareEmulator),
+    Passteam(PassteamEmulator),
+    Skycore(SkycoreEmulator),
+}
+
+/// A running emulator and how to reach it.
+pub(crate) struct Vendor {
+    pub(crate) kind: VendorKind,
+    _server: RunningServer,
+    emulator: Emulator,
+    /// The `[provider]` section of the gateway's config (without the header).
+    pub(crate) provider_toml: String,
+    provider: std::sync::Arc<dyn Provider>,
+}
+
+const PASSQUARE_KEY: &str = "chaos-app-key-4d2f";
+const PASSTEAM_TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
+
+impl Vendor {
+    /// Starts the emulator with `unavailable_rate` of its answers replaced by 503s.
+    pub(crate) async fn start(kind: VendorKind, seed: u64) -> anyhow::Result<Self> {
+        let faults = Faults {
+            unavailable_rate: 0.05,
+            seed,
+            ..Faults::default()
+        };
+        let local = "127.0.0.1:0".parse()?;
+        let (server, emulator, provider_toml) = match kind {
+            VendorKind::Passquare => {
+                let config = PassquareEmulatorConfig {
+                    app_key: PASSQUARE_KEY.into(),
+                    faults,
+                    ..PassquareEmulatorConfig::unlimited()
+                };
+                let (server, emu) = PassquareEmulator::spawn(config, local)
+                    .await
+                    .context("starting the Passquare emulator")?;
+                let toml = format!(
+                    "kind = \"passquare\"\napp_key = \"{PASSQUARE_KEY}\"\nbase_url = \"{}\"\n\
+                     plan = \"200/s\"\ntimeout = \"2s\"\n",
+                    server.base_url()
+                );
+                (server, Emulator::Passquare(emu), toml)
+            }
+            VendorKind::Passteam => {
+                let config = PassteamEmulatorConfig {
+                    quota: Vec::new(),
+                    faults,
+                    ..PassteamEmulatorConfig::default()
+                };
+                let token = config.tokens.first().cloned().unwrap_or_default();
+                let (server, emu) = PassteamEmulator::spawn(config, local)
+                    .await
+                    .context("starting the Passteam emulator")?;
+                let toml = format!(
+                    "kind = \"passteam\"\nbase_url = \"{}\"\ntoken = \"{token}\"\n\
+                     template_id = \"{PASSTEAM_TEMPLATE}\"\n\n[provider.fields]\n\
+                     phone = \"PHONE\"\nname = \"CLIENT_NAME\"\nbalance = \"BONUS\"\n\
+                     bonus = \"PERCENT\"\ndiscount = \"DISCOUNT\"\n",
+                    server.base_url()
+                );
+                (server, Emulator::Passteam(emu), toml)
+            }
+            VendorKind::Skycore => {
+                let config = SkycoreEmulatorConfig {
+                    faults,
+                    ..SkycoreEmulatorConfig::default()
+                };
+                let key = config.api_key.clone();
+                let (server, emu) = SkycoreEmulator::spawn(config, local)
+                    .await
+                    .context("starting the Skycore emulator")?;
+                let toml = format!(
+                    "kind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
+                     template_id = \"sandbox-layout-1\"\nrate_limit = \"200/s\"\n",
+                    server.base_url()
+                );
+                (server, Emulator::Skycore(emu), toml)
+            }
+        };
+        // The read-back goes through the adapter, as a merchant's own code would read the card.
+        let section = provider_toml.replace("[provider.fields]", "[fields]");
+        let config = ProviderConfig::from_toml(&section)
+            .map_err(|e| anyhow::anyhow!("the chaos provider config: {e}"))?;
+        let provider = walletport::connect(&config)
+            .map_err(|e| anyhow::anyhow!("connecting the read-back provider: {e}"))?;
+        Ok(Self {
+            kind,
+            _server: server,
+            emulator,
+            provider_toml,
+            provider,
+        })
+    }
+
+    /// Whether the gateway serves this vendor's CRM hooks (Passquare only).
+    pub(crate) fn has_hooks(&self) -> bool {
+        self.kind == VendorKind::Passquare
+    }
+
+    /// The points the vendor shows for `phone` (`None` when it has no such customer), read
+    /// through the adapter; retried a few times past the injected 503s.
+    pub(crate) async fn points(&self, phone: &str) -> anyhow::Result<Option<Decimal>> {
+        let phone = Phone::parse(phone).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut last = None;
+        for _ in 0..10 {
+            let input = GetBalance {
+                customer: CustomerKey::Phone(phone.clone()),
+            };
+            match self.provider.balances().get_balance(input).await {
+                Ok(b) => return Ok(Some(b.points)),
+                Err(e) if e.kind() == walletport::ErrorKind::NotFound => return Ok(None),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(anyhow::anyhow!(
+            "reading {phone} back from the vendor failed: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        ))
+    }
+
+    /// Requests the emulator answered.
+    pub(crate) fn request_count(&self) -> u64 {
+        let n = match &self.emulator {
+            Emulator::Passquare(e) => e.request_count(),
+            Emulator::Passteam(e) => e.request_count(),
+            Emulator::Skycore(e) => e.requests().len(),
+        };
+        n as u64
+    }
+
+    /// 503s the emulator injected.
+    pub(crate) fn faults_injected(&self) -> u64 {
+        match &self.emulator {
+            Emulator::Passquare(e) => e.faults_injected(),
+            Emulator::Passteam(e) => e.faults_injected(),
+            Emulator::Skycore(e) => e.faults_injected(),
+        }
+    }
+}
