@@ -15,8 +15,8 @@ use walletport::skycore::{
     LinkStatus, PassVariable, SkycoreProvider, mapping::op as link_op,
 };
 use walletport::{
-    CardId, CardKey, CardStatus, Error, Fields, GetCard, IssueCard, ProviderConfig, Result,
-    SetCardStatus, UpdateCard,
+    CardId, CardKey, CardStatus, Error, Fields, GetCard, IssueCard, LinkDelivery, ProviderConfig,
+    Result, SendInstallLink, SetCardStatus, UpdateCard,
 };
 
 use crate::args::UpsertArgs;
@@ -39,6 +39,18 @@ pub(crate) enum CardCmd {
         /// The new status.
         #[arg(long, value_parser = ["active", "voided", "expired", "redeemed"])]
         status: String,
+    },
+    /// Have the vendor send the card's install link (Passquare `sms`, Passteam `distribute`).
+    SendLink {
+        /// Which card.
+        #[command(flatten)]
+        key: CardKeyArgs,
+        /// How: by SMS to the card's phone or by e-mail to its address.
+        #[arg(long, value_parser = ["sms", "email"])]
+        via: String,
+        /// The SMS text, with `%link%` where the link goes (the vendor's default otherwise).
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Skycore issuance links: URLs where customers generate their own pass.
     #[command(subcommand)]
@@ -183,6 +195,18 @@ pub(crate) async fn card(ctx: &Context<'_>, cmd: CardCmd) -> Result<Value> {
                 card: card_key(ctx, key)?,
             };
             to_json(&cards.set_card_status(input).await?)
+        }
+        CardCmd::SendLink { key, via, text } => {
+            let delivery = match (via.as_str(), text) {
+                ("sms", text) => LinkDelivery::Sms { phone: None, text },
+                ("email", None) => LinkDelivery::Email { email: None },
+                _ => return Err(Error::invalid_input("--text is for SMS only")),
+            };
+            let card = card_key(ctx, key)?;
+            cards
+                .send_install_link(SendInstallLink { card, delivery })
+                .await?;
+            Ok(serde_json::json!({ "sent": true, "via": via }))
         }
         CardCmd::Link(_) => Err(Error::unexpected("card links are run by `link`")),
     }

@@ -223,7 +223,7 @@ async fn passquare_cards_without_status_or_templates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passteam_cards_with_status_but_no_template_writes() {
-    let (server, _emu) = common::spawn_emulator(|addr| {
+    let (server, emu) = common::spawn_emulator(|addr| {
         PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr)
     })
     .await;
@@ -264,6 +264,31 @@ async fn passteam_cards_with_status_but_no_template_writes() {
         &["card", "status", "--phone", phone, "--status", "active"],
     );
     assert_eq!(active["status"], "active", "{active}");
+    let sent = ok(
+        &cfg,
+        &["card", "send-link", "--phone", phone, "--via", "sms"],
+    );
+    assert_eq!(sent["sent"], true, "{sent}");
+    let distributed = emu.distributed();
+    assert_eq!(distributed.len(), 1, "one distribute call: {distributed:?}");
+    assert_eq!(distributed[0].channel, "sms");
+    assert_error(
+        walletport(
+            &cfg,
+            &[
+                "card",
+                "send-link",
+                "--phone",
+                phone,
+                "--via",
+                "email",
+                "--text",
+                "x",
+            ],
+        ),
+        "invalid_input",
+        "an e-mail takes no SMS text",
+    );
 
     let file = absent(dir.path());
     assert_error(

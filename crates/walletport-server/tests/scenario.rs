@@ -4,8 +4,8 @@
 //! the provider holds).
 //!
 //! The scenario: customers created through the REST API and by CSV import, credits, percentage
-//! changes, a push, a campaign (where the provider has campaigns), a card status change (where it
-//! has status changes). Passteam runs twice: with the full field mapping and with a minimal one
+//! changes, a push, the card's install link sent, a campaign (where the provider has campaigns),
+//! a card status change (where it has status changes). Passteam runs twice: with the full field mapping and with a minimal one
 //! (phone, name and balance only), the template most merchants start from.
 
 mod support;
@@ -237,6 +237,14 @@ async fn merchant_day(which: Vendor) {
         Method::POST,
         &push,
         json!({ "text": "Your coffee is on us", "channel": "wallet" }),
+    )
+    .await;
+    let link = format!("/api/customers/{}/card/install-link", phone(2));
+    api.maybe(
+        cap.card_send_install_link,
+        Method::POST,
+        &link,
+        json!({ "via": "sms" }),
     )
     .await;
     let (status, campaign) = api

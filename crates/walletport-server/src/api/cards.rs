@@ -14,8 +14,8 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use walletport_core::{
-    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, SetCardStatus, TemplateId,
-    UpdateCard,
+    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, LinkDelivery,
+    SendInstallLink, SetCardStatus, TemplateId, UpdateCard,
 };
 use walletport_store::{CardPatch, NewCard, StoredCustomer, WriteOpts};
 
@@ -56,6 +56,17 @@ pub(crate) struct CardStatusInput {
     pub(crate) status: String,
 }
 
+/// `POST /api/customers/{key}/card/install-link`: how the vendor sends the card's install link.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstallLinkInput {
+    /// `sms` (to the customer's phone) or `email` (to the customer's e-mail).
+    pub(crate) via: String,
+    /// The SMS text, with `%link%` where the link goes; the vendor's default when absent.
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+}
+
 /// The customer a path names, from the store.
 async fn holder(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
     s.gw.customer(&customer_key(key)?).await
@@ -68,12 +79,7 @@ fn card_json(card: &Card) -> Result<Json<serde_json::Value>, Error> {
 /// The stored balance reduced to what the provider holds, for a new card's initial values.
 async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<BalanceUpdate, Error> {
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
-    let held = s.gw.provider.balance_fields();
-    Ok(BalanceUpdate {
-        points: held.points.then_some(balance.points),
-        bonus_percent: held.bonus_percent.then_some(balance.bonus_percent),
-        discount_percent: held.discount_percent.then_some(balance.discount_percent),
-    })
+    Ok(s.gw.provider.balance_fields().reduce(balance.into()).0)
 }
 
 /// Issue a card for a stored customer at the vendor and attach it to the customer.
@@ -193,4 +199,47 @@ pub(crate) async fn status(
         }
     }
     Ok(card_json(&card)?)
+}
+
+/// Have the vendor send the card's install link to the customer (Passquare's `sms`, Passteam's
+/// `distribute`); Skycore has no sending API: its install URL is in the card's `links`.
+#[utoipa::path(post, path = "/api/customers/{key}/card/install-link", tag = "cards",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = InstallLinkInput,
+    responses((status = 200, body = Object, description = "`{\"sent\": true, \"via\": ...}`"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 501, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn send_install_link(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<InstallLinkInput>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let delivery = match input.via.trim() {
+        "sms" => LinkDelivery::Sms {
+            phone: None,
+            text: input.text,
+        },
+        "email" if input.text.is_none() => LinkDelivery::Email { email: None },
+        "email" => {
+            return Err(Error::invalid_input(
+                "`text` is for SMS; an e-mail uses the vendor's text",
+            )
+            .into());
+        }
+        other => {
+            return Err(
+                Error::invalid_input(format!("via `{other}`: expected `sms` or `email`")).into(),
+            );
+        }
+    };
+    let stored = holder(&s, &key).await?;
+    let send = SendInstallLink {
+        card: CardKey::Phone(stored.customer.phone),
+        delivery,
+    };
+    s.gw.provider.cards().send_install_link(send).await?;
+    Ok(Json(
+        serde_json::json!({ "sent": true, "via": input.via.trim() }),
+    ))
 }

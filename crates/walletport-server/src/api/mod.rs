@@ -188,6 +188,10 @@ pub(crate) fn api_router(state: ApiState, token: Option<SecretString>) -> Router
             get(cards::get).post(cards::issue).patch(cards::update),
         )
         .route("/api/customers/{key}/card/status", put(cards::status))
+        .route(
+            "/api/customers/{key}/card/install-link",
+            post(cards::send_install_link),
+        )
         .route("/api/customers/{key}/push", post(vendor::push))
         .route("/api/campaigns", post(vendor::create_campaign))
         .route("/api/campaigns/{id}/send", post(vendor::send_campaign))

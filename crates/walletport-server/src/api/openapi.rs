@@ -14,6 +14,7 @@ use super::views::*;
         super::customers::list, super::customers::upsert, super::customers::get,
         super::customers::balance, super::customers::credit, super::customers::percentages,
         super::cards::issue, super::cards::get, super::cards::update, super::cards::status,
+        super::cards::send_install_link,
         super::vendor::push, super::vendor::create_campaign, super::vendor::send_campaign,
         super::vendor::list_templates, super::vendor::get_template,
         super::templates::create, super::templates::update,
@@ -26,6 +27,7 @@ use super::views::*;
         CampaignInput, CampaignView, TemplateSummaryView, TemplatePageView, OutboxItemView,
         OutboxPageView, RetryResult, Health, ErrorBody, super::cards::CardIssueInput,
         super::cards::CardUpdateInput, super::cards::CardStatusInput,
+        super::cards::InstallLinkInput,
     )),
     modifiers(&BearerAuth),
 )]
