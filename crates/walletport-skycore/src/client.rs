@@ -91,6 +91,22 @@ impl SkycoreProvider {
         result.map_err(|e| settle(e, idempotent))
     }
 
+    /// Records the template a card id names (`<pass-id>@<template id>`), if it names one.
+    fn note_card_id(&self, id: &str) {
+        if let (pass_id, Some(template_id)) = pass::split_card_id(id) {
+            self.book
+                .record(pass_id, template_id, &self.config.template_id);
+        }
+    }
+
+    /// The pass-id a customer key names, noting the template a card id carries.
+    fn customer_pass(&self, key: &walletport_core::CustomerKey) -> Result<String> {
+        if let walletport_core::CustomerKey::Card(id) = key {
+            self.note_card_id(id.as_str());
+        }
+        pass::pass_id_for_customer_key(key, &self.config)
+    }
+
     /// The template `pass_id` was issued with, as far as this process knows.
     fn template_of(&self, pass_id: &str) -> String {
         self.book.template_of(pass_id, &self.config.template_id)
@@ -192,6 +208,9 @@ impl SkycoreProvider {
         key: &CardKey,
         operation: &'static str,
     ) -> Result<(String, Option<PassRecord>)> {
+        if let CardKey::Id(id) = key {
+            self.note_card_id(id.as_str());
+        }
         let (pass_id, barcode) = pass::pass_id_for_card_key(key, &self.config)?;
         let Some(barcode) = barcode else {
             return Ok((pass_id, None));

@@ -411,7 +411,7 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
 #[tokio::test]
 async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() -> Result<()> {
     let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
-    let provider = SkycoreProvider::new(config)?;
+    let provider = SkycoreProvider::new(config.clone())?;
     let mut input = IssueCard::new(Customer::new(phone(6)));
     input.template = Some(TemplateId::new("sandbox-layout-1")?);
     input.fields = Fields::from([
@@ -423,6 +423,16 @@ async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() ->
     assert_eq!(reference["transaction-id"], "96");
     assert_eq!(card.fields.get("message4").map(String::as_str), Some("Hi"));
     let id = card.id.expect("an id");
+    assert_eq!(id.as_str(), format!("{}@sandbox-layout-1", digits(6)));
+    // A new process (no record of the pass) finds it by the card id, which names its template.
+    let restarted = SkycoreProvider::new(config)?;
+    let again = restarted
+        .cards()
+        .get_card(GetCard {
+            card: CardKey::Id(id.clone()),
+        })
+        .await?;
+    assert_eq!(again.id.as_ref(), Some(&id));
     let got = provider
         .cards()
         .get_card(GetCard {

@@ -106,6 +106,7 @@ impl CustomerPort for SkycoreProvider {
                     &pass_id,
                     &template_id,
                     None,
+                    &self.config,
                 ));
             }
             Err(e) if !is_unknown_pass(&e) => return Err(e),
@@ -118,6 +119,7 @@ impl CustomerPort for SkycoreProvider {
                 &pass_id,
                 &generate.template_id,
                 Some(answer.install_url),
+                &self.config,
             )),
             Err(e) if may_be_duplicate(&e) => {
                 let update = upsert::update_for_upsert(
@@ -136,6 +138,7 @@ impl CustomerPort for SkycoreProvider {
                     &pass_id,
                     &generate.template_id,
                     None,
+                    &self.config,
                 ))
             }
             Err(e) => Err(e),
@@ -146,7 +149,7 @@ impl CustomerPort for SkycoreProvider {
         if self.config.pass_id != PassIdStrategy::Phone {
             return Err(Error::unsupported(op::CUSTOMER_GET));
         }
-        let pass_id = pass::pass_id_for_customer_key(&input.key, &self.config)?;
+        let pass_id = self.customer_pass(&input.key)?;
         let record = self.get_pass_as(&pass_id, op::CUSTOMER_GET).await?;
         pass::customer_of(&record, &self.config)
     }
@@ -209,7 +212,7 @@ impl CardPort for SkycoreProvider {
 #[async_trait]
 impl BalancePort for SkycoreProvider {
     async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
+        let pass_id = self.customer_pass(&input.customer)?;
         let record = self.get_pass_as(&pass_id, op::BALANCE_GET).await?;
         pass::balance_of(&record.data)
     }
@@ -220,7 +223,7 @@ impl BalancePort for SkycoreProvider {
         if data == PassData::default() {
             return Err(Error::invalid_input("nothing to set"));
         }
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
+        let pass_id = self.customer_pass(&input.customer)?;
         let template_id = self.template_of(&pass_id);
         let update = pass::update_in(pass_id.clone(), &template_id, data, &self.config);
         self.update_pass_as(&update, op::BALANCE_SET).await?;
@@ -235,7 +238,7 @@ impl PushCampaignPort for SkycoreProvider {
         if input.message.channel() != walletport_core::Channel::Wallet {
             return Err(Error::unsupported(op::PUSH_SEND));
         }
-        let pass_id = pass::pass_id_for_customer_key(&input.customer, &self.config)?;
+        let pass_id = self.customer_pass(&input.customer)?;
         let data = PassData {
             update_notification: Some(input.message.text().to_owned()),
             ..PassData::default()

@@ -310,6 +310,34 @@ pub fn pass_id_for_customer(customer: &Customer, config: &SkycoreConfig) -> Resu
     }
 }
 
+/// The card id of a pass: its pass-id, with `@<template id>` appended when the pass lives in
+/// another template than the configured one, so a later read or update by card id finds the
+/// pass in its own template (Skycore needs it) even after the process restarted.
+pub fn card_id_of(pass_id: &str, template_id: Option<&str>, config: &SkycoreConfig) -> String {
+    match template_id {
+        Some(t) if t != config.template_id && !t.is_empty() => format!("{pass_id}@{t}"),
+        _ => pass_id.to_owned(),
+    }
+}
+
+/// A card id split into pass-id and the template it names (see [`card_id_of`]); an id without
+/// an `@` followed by a template id (`[A-Za-z0-9_-]`: alphanumeric as documented, plus the `-`
+/// and `_` seen in ids) is a plain pass-id.
+pub fn split_card_id(id: &str) -> (&str, Option<&str>) {
+    match id.rsplit_once('@') {
+        Some((pass, template))
+            if !pass.is_empty()
+                && !template.is_empty()
+                && template
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            (pass, Some(template))
+        }
+        _ => (id, None),
+    }
+}
+
 /// The pass-id a customer key names; `Unsupported` for a key the strategy cannot resolve.
 pub fn pass_id_for_customer_key(key: &CustomerKey, config: &SkycoreConfig) -> Result<String> {
     match (key, config.pass_id) {
@@ -317,7 +345,7 @@ pub fn pass_id_for_customer_key(key: &CustomerKey, config: &SkycoreConfig) -> Re
         (CustomerKey::Id(id), PassIdStrategy::CustomerId) => {
             alphanumeric_id("customer id", id.as_str())
         }
-        (CustomerKey::Card(card), _) => Ok(card.as_str().to_owned()),
+        (CustomerKey::Card(card), _) => Ok(split_card_id(card.as_str()).0.to_owned()),
         (CustomerKey::Phone(_), _) => Err(unsupported_key("phone", config)),
         (CustomerKey::Id(_), _) => Err(unsupported_key("customer id", config)),
     }
@@ -329,7 +357,7 @@ pub fn pass_id_for_card_key(
     config: &SkycoreConfig,
 ) -> Result<(String, Option<String>)> {
     match (key, config.pass_id) {
-        (CardKey::Id(id), _) => Ok((id.as_str().to_owned(), None)),
+        (CardKey::Id(id), _) => Ok((split_card_id(id.as_str()).0.to_owned(), None)),
         // Skycore cannot search barcodes: a card number finds the pass whose id it is, and only
         // when that pass carries the number as its barcode (our default), so never a wrong card.
         (CardKey::Number(n), _) => Ok((n.clone(), Some(n.clone()))),

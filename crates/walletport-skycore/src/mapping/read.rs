@@ -56,8 +56,8 @@ pub fn fields_of(data: &PassData, config: &SkycoreConfig) -> Fields {
     fields
 }
 
-fn card_id(id: &str) -> Option<CardId> {
-    CardId::new(id).ok()
+fn card_id(pass_id: &str, template_id: Option<&str>, config: &SkycoreConfig) -> Option<CardId> {
+    CardId::new(super::pass::card_id_of(pass_id, template_id, config)).ok()
 }
 
 /// The card a `getpassdata` answer describes (Skycore does not return the install URL on reads).
@@ -66,7 +66,7 @@ pub fn card_of(record: &PassRecord, config: &SkycoreConfig) -> Card {
     let mut fields = fields_of(data, config);
     keep_raw_points(data, &mut fields);
     Card {
-        id: card_id(&record.pass_id),
+        id: card_id(&record.pass_id, record.template_id.as_deref(), config),
         number: data.barcode_value.clone(),
         barcode: data.barcode_value.clone(),
         links: InstallLinks::default(),
@@ -93,7 +93,11 @@ pub fn card_of_generated(
         fields.insert("tracking-id".into(), t.clone());
     }
     Card {
-        id: card_id(answer.pass_id.as_deref().unwrap_or(&sent.pass_id)),
+        id: card_id(
+            answer.pass_id.as_deref().unwrap_or(&sent.pass_id),
+            Some(&sent.template_id),
+            config,
+        ),
         number: sent.data.barcode_value.clone(),
         barcode: sent.data.barcode_value.clone(),
         links: InstallLinks {

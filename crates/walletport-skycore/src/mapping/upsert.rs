@@ -53,9 +53,10 @@ pub fn record_of_upsert(
     pass_id: &str,
     template_id: &str,
     install_url: Option<String>,
+    config: &SkycoreConfig,
 ) -> CustomerRecord {
     let card = Card {
-        id: CardId::new(pass_id).ok(),
+        id: CardId::new(pass::card_id_of(pass_id, Some(template_id), config)).ok(),
         number: None,
         barcode: None,
         links: InstallLinks {
