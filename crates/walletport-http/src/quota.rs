@@ -25,6 +25,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -42,6 +43,9 @@ pub struct QuotaLimiter {
     windows: Mutex<Vec<Ring>>,
     /// Set by [`QuotaLimiter::pause_until`]: nobody is granted before it.
     paused_until: StdMutex<Option<Instant>>,
+    /// The limit in force per window (index of `plan.windows()`): the plan's, or lower after
+    /// [`QuotaLimiter::lower_window`]. Outside the waiters' lock so a detector can lower it.
+    limits: Vec<AtomicU32>,
 }
 
 #[derive(Debug)]
@@ -51,17 +55,26 @@ struct Ring {
 }
 
 impl Ring {
-    /// Forgets grants that left the window by `now`; returns when the next grant may happen.
-    fn ready_at(&mut self, now: Instant) -> Instant {
+    /// Forgets grants that left the window by `now`; returns when the next grant may happen
+    /// under `limit` (the window's limit in force).
+    fn ready_at(&mut self, now: Instant, limit: u32) -> Instant {
         let per = self.window.per();
         while self.grants.front().is_some_and(|g| *g + per <= now) {
             self.grants.pop_front();
         }
-        if self.grants.len() < self.window.limit() as usize {
-            now
-        } else {
+        let limit = limit.max(1) as usize;
+        match self.grants.len().checked_sub(limit) {
+            None => now,
             // Full: the oldest of the last `limit` grants must leave the window first.
-            self.grants.front().map_or(now, |g| *g + per)
+            Some(i) => self.grants.get(i).map_or(now, |g| *g + per),
+        }
+    }
+
+    /// Records a grant, keeping only the last `limit` (older ones no longer decide anything).
+    fn grant(&mut self, now: Instant, limit: u32) {
+        self.grants.push_back(now);
+        while self.grants.len() > limit.max(1) as usize {
+            self.grants.pop_front();
         }
     }
 }
@@ -77,16 +90,50 @@ impl QuotaLimiter {
                 grants: VecDeque::new(),
             })
             .collect();
+        let limits = plan
+            .windows()
+            .iter()
+            .map(|w| AtomicU32::new(w.limit()))
+            .collect();
         Self {
             plan,
             windows: Mutex::new(rings),
             paused_until: StdMutex::new(None),
+            limits,
         }
     }
 
-    /// The plan this limiter enforces.
+    /// The plan this limiter was built with (a window lowered by [`Self::lower_window`] keeps
+    /// its configured limit here; [`Self::limit_of`] tells the one in force).
     pub fn plan(&self) -> &QuotaPlan {
         &self.plan
+    }
+
+    /// Lowers every window of period `per` to `limit` grants for the rest of this limiter's
+    /// life, e.g. when the vendor's answer reveals a smaller plan than configured. Never
+    /// raises a limit, ignores 0; `true` when a window was lowered. Waiters re-check at once.
+    pub fn lower_window(&self, per: Duration, limit: u32) -> bool {
+        if limit == 0 {
+            return false;
+        }
+        let mut lowered = false;
+        for (window, current) in self.plan.windows().iter().zip(&self.limits) {
+            if window.per() == per {
+                lowered |= current.fetch_min(limit, Ordering::SeqCst) > limit;
+            }
+        }
+        lowered
+    }
+
+    /// The limit in force for the window of period `per`, if the plan has one.
+    pub fn limit_of(&self, per: Duration) -> Option<u32> {
+        self.plan
+            .windows()
+            .iter()
+            .zip(&self.limits)
+            .filter(|(w, _)| w.per() == per)
+            .map(|(_, l)| l.load(Ordering::SeqCst))
+            .min()
     }
 
     /// Waits until every window has room, then takes one slot in each; returns how long the caller
@@ -102,15 +149,15 @@ impl QuotaLimiter {
         loop {
             let now = Instant::now();
             let mut ready = now;
-            for ring in rings.iter_mut() {
-                ready = ready.max(ring.ready_at(now));
+            for (ring, limit) in rings.iter_mut().zip(&self.limits) {
+                ready = ready.max(ring.ready_at(now, limit.load(Ordering::SeqCst)));
             }
             if let Some(paused) = self.paused() {
                 ready = ready.max(paused);
             }
             if ready <= now {
-                for ring in rings.iter_mut() {
-                    ring.grants.push_back(now);
+                for (ring, limit) in rings.iter_mut().zip(&self.limits) {
+                    ring.grant(now, limit.load(Ordering::SeqCst));
                 }
                 return now - start;
             }
@@ -178,6 +225,42 @@ mod tests {
         let waited = l.acquire().await;
         assert_eq!(waited, Duration::from_secs(30));
         assert_eq!(l.acquire().await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lowered_window_holds_from_the_next_grant_on() {
+        let l = limiter("10/h, 100/d");
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.acquire().await, Duration::ZERO);
+        }
+        assert!(
+            !l.lower_window(Duration::from_secs(3600), 20),
+            "never raises"
+        );
+        assert!(
+            !l.lower_window(Duration::from_secs(3600), 0),
+            "0 is ignored"
+        );
+        assert!(
+            !l.lower_window(Duration::from_secs(60), 1),
+            "no such window"
+        );
+        assert!(l.lower_window(Duration::from_secs(3600), 3));
+        assert!(
+            !l.lower_window(Duration::from_secs(3600), 3),
+            "already there"
+        );
+        assert_eq!(l.limit_of(Duration::from_secs(3600)), Some(3));
+        assert_eq!(l.limit_of(Duration::from_secs(86_400)), Some(100));
+        assert_eq!(
+            l.plan().windows()[0].limit(),
+            10,
+            "the configured plan is kept"
+        );
+        // Three grants already in the hour: the fourth waits until the first leaves it.
+        assert_eq!(l.acquire().await, Duration::from_secs(3600));
+        assert_eq!(Instant::now() - t0, Duration::from_secs(3600));
     }
 
     #[tokio::test(start_paused = true)]

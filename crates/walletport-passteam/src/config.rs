@@ -321,7 +321,10 @@ pub struct PassteamConfig {
     /// before sending them (default true).
     #[serde(default = "yes")]
     pub validate_values: bool,
-    /// Rate-limit plan, default `["30000/h", "350000/d"]`.
+    /// The account's rate-limit plan, default `"3000/h, 30000/d"`: a tenth of the most a plan
+    /// can be raised to (30,000/h, 350,000/d), because the real plan is not readable through the
+    /// API. Set it to the plan in the Passteam cabinet; a "You can only make N requests per hour"
+    /// answer lowers the hourly window to N for the rest of the process anyway.
     #[serde(default = "default_quota")]
     pub quota: QuotaPlan,
     /// Whole-request timeout, default 30 s (humantime, e.g. `"10s"`).
@@ -348,7 +351,7 @@ fn yes() -> bool {
     true
 }
 fn default_quota() -> QuotaPlan {
-    QuotaPlan::parse("30000/h, 350000/d").unwrap_or_default()
+    QuotaPlan::parse("3000/h, 30000/d").unwrap_or_default()
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
@@ -521,6 +524,26 @@ mod tests {
             ["points", "discount_percent"]
         );
         assert!(!FieldMap::phone_only("P").has_balance());
+    }
+
+    #[test]
+    fn the_timezone_defaults_to_moscow_and_must_be_a_zone() {
+        let c = PassteamConfig::with_token("t")
+            .validated()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.tz(), chrono_tz::Europe::Moscow);
+        let c: PassteamConfig =
+            serde_json::from_str(r#"{"token":"t","timezone":"Asia/Yekaterinburg"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.tz(), chrono_tz::Asia::Yekaterinburg);
+        let bad = PassteamConfig {
+            timezone: "Moscow".into(),
+            ..PassteamConfig::with_token("t")
+        };
+        assert!(
+            bad.validated()
+                .is_err_and(|e| e.message().contains("timezone"))
+        );
     }
 
     #[test]

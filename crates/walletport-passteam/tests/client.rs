@@ -285,6 +285,39 @@ async fn the_rate_limit_message_is_retried_after_a_wait_then_reported() {
     assert_eq!((waits.len(), rejected), (3, 4));
 }
 
+#[tokio::test]
+async fn the_plan_named_by_the_rate_limit_lowers_the_hourly_window() {
+    for http_status in [429, 200] {
+        let (server, _emu) = emulator(PassteamEmulatorConfig {
+            quota: vec![QuotaWindow {
+                limit: 2,
+                per: Duration::from_secs(3600),
+            }],
+            rate_limit_http_status: http_status,
+            ..Default::default()
+        })
+        .await;
+        let mut c = config(server.base_url());
+        c.max_retries = 0;
+        let p = PassteamProvider::new(c).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.hourly_limit(), Some(3000), "the conservative default");
+        let get = || {
+            p.get_template(GetTemplate {
+                id: TEMPLATE.parse().unwrap_or_else(|e| panic!("{e}")),
+            })
+        };
+        get().await.unwrap_or_else(|e| panic!("{e}"));
+        get().await.unwrap_or_else(|e| panic!("{e}"));
+        let e = get().await.err().unwrap_or_else(|| panic!("over quota"));
+        assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+        assert_eq!(
+            p.hourly_limit(),
+            Some(2),
+            "HTTP {http_status}: the account's plan"
+        );
+    }
+}
+
 fn envelope(result: serde_json::Value) -> HttpResponse {
     HttpResponse::json_body(
         200,

@@ -3,6 +3,7 @@
 mod check;
 mod extra;
 mod ports;
+mod quota;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use walletport_core::{
     Capability, CardId, Error, ErrorKind, Phone, ProviderInfo, Result, TemplateId,
 };
 use walletport_http::{
-    HttpRequest, HttpResponse, HttpTransport, RetryPolicy, Transport, TransportConfig,
+    HttpRequest, HttpResponse, HttpTransport, QuotaLimiter, RetryPolicy, Transport, TransportConfig,
 };
 
 use crate::config::{PassteamConfig, PhoneLookup};
@@ -43,6 +44,8 @@ pub struct PassteamProvider {
     schemas: Mutex<HashMap<TemplateId, Arc<TemplateSchema>>>,
     /// The last card found by phone was stored without `+`: try that form first.
     digits_first: AtomicBool,
+    /// The transport's limiter, lowered to the plan Passteam reports ([`quota::learn_plan`]).
+    limiter: Option<Arc<QuotaLimiter>>,
 }
 
 impl std::fmt::Debug for PassteamProvider {
@@ -57,10 +60,24 @@ impl std::fmt::Debug for PassteamProvider {
 impl PassteamProvider {
     /// A provider talking HTTP to `config.base_url` with the configured timeout, retries, quota
     /// plan and Passteam's rate-limit message detector.
+    ///
+    /// A "You can only make N requests per hour" answer lowers this limiter's hourly window to N
+    /// for the rest of the process (see [`PassteamProvider::hourly_limit`]).
     pub fn new(config: PassteamConfig) -> Result<Self> {
         let config = config.validated()?;
-        let transport = HttpTransport::new(transport_config(&config)?)?;
-        Self::with_transport(config, Arc::new(transport))
+        let transport_config = transport_config(&config)?;
+        let limiter = transport_config.quota.clone();
+        let transport = HttpTransport::new(transport_config)?;
+        Ok(Self {
+            limiter,
+            ..Self::with_transport(config, Arc::new(transport))?
+        })
+    }
+
+    /// The hourly request limit in force: the configured quota's, or the lower one Passteam
+    /// reported; `None` without an hourly window or with a transport given by the caller.
+    pub fn hourly_limit(&self) -> Option<u32> {
+        self.limiter.as_ref().and_then(|l| l.limit_of(quota::HOUR))
     }
 
     /// A provider over any transport (a [`walletport_http::StubTransport`] in tests).
@@ -71,6 +88,7 @@ impl PassteamProvider {
             token: Mutex::new(None),
             schemas: Mutex::new(HashMap::new()),
             digits_first: AtomicBool::new(false),
+            limiter: None,
         })
     }
 
@@ -149,6 +167,9 @@ impl PassteamProvider {
             }
             other => other,
         };
+        if let (Err(e), Some(limiter)) = (&result, &self.limiter) {
+            quota::learn_plan(limiter, e);
+        }
         result.map_err(Self::stamp(operation))
     }
 

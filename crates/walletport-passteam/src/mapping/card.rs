@@ -450,6 +450,35 @@ mod tests {
     }
 
     #[test]
+    fn expiration_is_read_in_the_configured_zone() {
+        let map = FieldMap::documented();
+        let moscow_now = Utc::now().with_timezone(&DEFAULT_TIMEZONE).naive_local();
+        let text = |t: NaiveDateTime| t.format("%d.%m.%Y %H:%M:%S").to_string();
+        let mut w = wire();
+        // An hour ago in Moscow: still two hours ahead if the text were read as UTC.
+        w.expiration_date = Some(text(moscow_now - chrono::Duration::hours(1)));
+        assert_eq!(card_from_wire(&w, &map, false).status, CardStatus::Expired);
+        let utc = Reading {
+            timezone: chrono_tz::UTC,
+            ..Reading::from(&map)
+        };
+        assert_eq!(card_from_wire(&w, utc, false).status, CardStatus::Active);
+        w.expiration_date = Some("01.01.2030 02:00:00".into());
+        let at = card_from_wire(&w, &map, false).expires_at;
+        assert_eq!(
+            at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2029-12-31T23:00:00+00:00")
+        );
+        assert_eq!(
+            parse_timestamp_in("2030-01-01T02:00:00+01:00", DEFAULT_TIMEZONE)
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2030-01-01T01:00:00+00:00"),
+            "an explicit offset wins"
+        );
+    }
+
+    #[test]
     fn a_bad_number_is_unexpected() {
         let mut w = wire();
         w.values.insert("BONUS".into(), "lots".into());
