@@ -122,9 +122,8 @@ fn generate_pass(state: &mut State, env: &Env, body: &Map<String, Value>) -> Out
 
 fn update_pass_data(state: &mut State, body: &Map<String, Value>) -> Outcome {
     let id = pass_id(body)?;
-    if body.contains_key("pass-template-id") {
-        template_of(state, body)?;
-    }
+    // Mandatory, as the document's parameter table says, and it must be the pass's own.
+    template_of(state, body)?;
     let Some(pass) = state.passes.get(&id) else {
         return Err(Reject::new(E_PASS, "The pass-id value is invalid."));
     };
@@ -281,13 +280,12 @@ fn keyed(list: &Value, prefix: &str) -> Value {
 
 fn get_pass_data(state: &mut State, env: &Env, body: &Map<String, Value>) -> Outcome {
     let id = pass_id(body)?;
-    if body.contains_key("pass-template-id") {
-        template_of(state, body)?;
-    }
+    // Mandatory, as the document's parameter table says, and it must be the pass's own.
+    let (template_id, _) = template_of(state, body)?;
     let pass = state
         .passes
         .get(&id)
-        .filter(|p| field_text(body, "pass-template-id").is_none_or(|t| t == p.template_id))
+        .filter(|p| p.template_id == template_id)
         .ok_or_else(|| Reject::new(E_PASS, "The pass-id value is invalid."))?;
     let mut data = state
         .templates

@@ -6,7 +6,10 @@
 //! notifications Skycore would push, issuance links with preview URLs. It answers the documented
 //! validations with Skycore's error codes inside HTTP 200 (`"status": "Failure"`, or `"FAILURE"`
 //! for the two read actions, as the document shows both), checks the `X-Api-Key` header, and
-//! injects faults ([`Faults`]). Actions are case-insensitive, as on Skycore.
+//! injects faults ([`Faults`]), including the document's internal errors after processing
+//! ([`SkycoreEmulator::fail_after_processing`]). `getpassdata` and `updatepassdata` require the
+//! pass's own `pass-template-id` (mandatory in the document; another template answers E808).
+//! Actions are case-insensitive, as on Skycore.
 
 mod actions;
 mod checks;

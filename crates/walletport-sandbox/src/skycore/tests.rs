@@ -78,6 +78,7 @@ async fn pass_lifecycle_rename_status_and_notifications() {
     assert_eq!(dup["error-code"], checks::E_DUPLICATE);
 
     let update = json!({"action": "UpdatePassData", "pass-id": "p1", "new-pass-id ": " p2",
+        "pass-template-id": "sandbox-layout-1",
         "priority": true, "pass-data": {"pass-status": "VOIDED", "loyalty-points": 20,
         "pass-update-notification": "Your card was voided"}});
     let (_, updated) = call(&client, &server, KEY, update).await;
@@ -109,11 +110,26 @@ async fn pass_lifecycle_rename_status_and_notifications() {
         &client,
         &server,
         KEY,
-        json!({"action": "getpassdata", "pass-id": "p1"}),
+        json!({"action": "getpassdata", "pass-id": "p1", "pass-template-id": "sandbox-layout-1"}),
     )
     .await;
     assert_eq!(missing["status"], "FAILURE");
     assert_eq!(missing["error-code"], "E808");
+
+    // pass-template-id is mandatory, and must be the pass's own template.
+    for (template, code) in [(None, "E802"), (Some("sandbox-layout-2"), "E808")] {
+        let mut read = json!({"action": "getpassdata", "pass-id": "p2"});
+        let mut update = json!({"action": "updatepassdata", "pass-id": "p2",
+            "pass-data": {"loyalty-points": "1"}});
+        if let Some(t) = template {
+            read["pass-template-id"] = json!(t);
+            update["pass-template-id"] = json!(t);
+        }
+        for body in [read, update] {
+            let (_, r) = call(&client, &server, KEY, body.clone()).await;
+            assert_eq!(r["error-code"], code, "{body}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -216,7 +232,7 @@ async fn templates_and_links_round_trip() {
         &client,
         &server,
         KEY,
-        json!({"action": "getpassdata", "pass-id": "p9"}),
+        json!({"action": "getpassdata", "pass-id": "p9", "pass-template-id": id}),
     )
     .await;
     assert_eq!(
