@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use walletport_core::{BalanceFields, Error, Result, TemplateId};
 use walletport_http::QuotaPlan;
 
+pub use crate::guesses::{CommercePaths, ParamNames};
+
 /// The production API host the document names.
 pub const DEFAULT_BASE_URL: &str = "https://getpass.passteam.ru";
 
@@ -236,44 +238,6 @@ pub enum PhoneLookup {
     Digits,
 }
 
-/// Paths of the Sales and Products methods.
-///
-/// The document lists these operations with verbs and parameters but no paths; the defaults
-/// follow the `/oapi/v1/<method>` convention with lower-case method names. Override them here if
-/// Passteam tells you otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CommercePaths {
-    /// `GET` Get Sale.
-    pub get_sale: String,
-    /// `PUT` Update Sale.
-    pub update_sale: String,
-    /// `DELETE` Delete Sale.
-    pub delete_sale: String,
-    /// `POST` CreateProduct.
-    pub create_product: String,
-    /// `PUT` UpdateProduct.
-    pub update_product: String,
-    /// `DELETE` DeleteProduct.
-    pub delete_product: String,
-    /// `POST` Products (listing).
-    pub products: String,
-}
-
-impl Default for CommercePaths {
-    fn default() -> Self {
-        Self {
-            get_sale: "/oapi/v1/getsale".into(),
-            update_sale: "/oapi/v1/updatesale".into(),
-            delete_sale: "/oapi/v1/deletesale".into(),
-            create_product: "/oapi/v1/createproduct".into(),
-            update_product: "/oapi/v1/updateproduct".into(),
-            delete_product: "/oapi/v1/deleteproduct".into(),
-            products: "/oapi/v1/products".into(),
-        }
-    }
-}
-
 /// Settings of the Passteam adapter (`[provider]` with `kind = "passteam"`).
 ///
 /// ```
@@ -336,9 +300,12 @@ pub struct PassteamConfig {
     /// The company id the Products methods need.
     #[serde(default)]
     pub company_id: Option<String>,
-    /// Paths of the Sales and Products methods.
+    /// Paths of the Sales and Products methods (guessed; see [`crate::guesses`]).
     #[serde(default)]
     pub commerce_paths: CommercePaths,
+    /// Parameter names the document leaves unnamed (guessed; see [`crate::guesses`]).
+    #[serde(default)]
+    pub param_names: ParamNames,
 }
 
 fn default_base_url() -> String {
@@ -379,6 +346,7 @@ impl std::fmt::Debug for PassteamConfig {
             .field("max_retries", &self.max_retries)
             .field("company_id", &self.company_id)
             .field("commerce_paths", &self.commerce_paths)
+            .field("param_names", &self.param_names)
             .finish()
     }
 }
@@ -401,6 +369,7 @@ impl Default for PassteamConfig {
             max_retries: default_retries(),
             company_id: None,
             commerce_paths: CommercePaths::default(),
+            param_names: ParamNames::default(),
         }
     }
 }
@@ -429,21 +398,8 @@ impl PassteamConfig {
         }
         self.fields.normalize();
         self.fields.validate()?;
-        for path in [
-            &self.commerce_paths.get_sale,
-            &self.commerce_paths.update_sale,
-            &self.commerce_paths.delete_sale,
-            &self.commerce_paths.create_product,
-            &self.commerce_paths.update_product,
-            &self.commerce_paths.delete_product,
-            &self.commerce_paths.products,
-        ] {
-            if !path.starts_with('/') {
-                return Err(Error::config(format!(
-                    "commerce path `{path}` must start with `/`"
-                )));
-            }
-        }
+        self.commerce_paths.validate()?;
+        self.param_names.validate()?;
         if self.timeout.is_zero() {
             return Err(Error::config("timeout must be longer than zero"));
         }

@@ -43,12 +43,13 @@ mod client;
 pub mod commerce;
 pub mod config;
 pub mod encoding;
+pub mod guesses;
 pub mod mapping;
 pub mod webhooks;
 pub mod wire;
 
 pub use client::{Commerce, NAME, PassteamProvider, VERSION, capability_for, transport_config};
-pub use config::{BodyEncoding, CommercePaths, FieldMap, PassteamConfig, PhoneLookup};
+pub use config::{BodyEncoding, CommercePaths, FieldMap, ParamNames, PassteamConfig, PhoneLookup};
 pub use mapping::errors::{PassteamRateLimit, duplicated_card_ids, parse_duplicated_ids};
 pub use mapping::ops::{CardLookup, Uniqueness};
 pub use mapping::push::DistributeChannel;

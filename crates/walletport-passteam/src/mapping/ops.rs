@@ -244,7 +244,10 @@ pub fn build_page_request(
     let body = FormBody::new()
         .field("templateId", template.as_str())
         .field("page", page.max(1).to_string())
-        .field("perPage", per_page.clamp(1, MAX_PER_PAGE).to_string());
+        .field(
+            config.param_names.per_page.as_str(),
+            per_page.clamp(1, MAX_PER_PAGE).to_string(),
+        );
     post(config, operation, "getcardswithpagination", &body, true)
 }
 
@@ -298,8 +301,8 @@ pub fn build_checkvariable_request(
 ) -> HttpRequest {
     let body = FormBody::new()
         .field("templateId", template.as_str())
-        .field("variable", name)
-        .field("value", value);
+        .field(config.param_names.checkvariable_variable.as_str(), name)
+        .field(config.param_names.checkvariable_value.as_str(), value);
     post(config, operation, "checkvariablevalue", &body, true)
 }
 

@@ -28,9 +28,10 @@ pub fn build_sendpush_request(
     message: &str,
     config: &PassteamConfig,
 ) -> HttpRequest {
+    let names = &config.param_names;
     let body = FormBody::new()
-        .field("templateId", template.as_str())
-        .field("message", message);
+        .field(names.sendpush_template.as_str(), template.as_str())
+        .field(names.sendpush_message.as_str(), message);
     post(config, op::CAMPAIGN_SEND, "sendpush", &body, false)
 }
 
@@ -130,9 +131,10 @@ pub fn build_distribute_request(
     channel: DistributeChannel,
     config: &PassteamConfig,
 ) -> HttpRequest {
+    let names = &config.param_names;
     let body = FormBody::new()
-        .field("cardId", card.as_str())
-        .field("type", channel.as_str());
+        .field(names.distribute_card.as_str(), card.as_str())
+        .field(names.distribute_channel.as_str(), channel.as_str());
     post(
         config,
         op::CARD_SEND_INSTALL_LINK,

@@ -31,9 +31,10 @@ pub fn build_getatoken_request(
     password: &SecretString,
     config: &PassteamConfig,
 ) -> HttpRequest {
+    let names = &config.param_names;
     let body = FormBody::new()
-        .field("login", login)
-        .field("password", password.expose_secret());
+        .field(names.getatoken_login.as_str(), login)
+        .field(names.getatoken_password.as_str(), password.expose_secret());
     let mut req = post(config, OP_TOKEN, "getatoken", &body, true);
     req.headers.remove(http::header::AUTHORIZATION);
     req
