@@ -280,6 +280,21 @@ mod tests {
         );
         config.layout = Layout::Two;
         assert!(config.validate().is_ok());
+        config.points_format = Some("{points} x2".into());
+        let e = config.validate().unwrap_err();
+        assert_eq!(e.kind(), walletport_core::ErrorKind::ConfigInvalid);
+        assert!(e.message().contains("[provider] points_format"), "{e}");
+        config.points_format = Some("{points} pts".into());
+        config.bonus_format = Some("%".into());
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .message()
+                .contains("bonus_format")
+        );
+        config.bonus_format = Some("{bonus}%".into());
+        assert!(config.validate().is_ok());
         assert_eq!(
             config.field_target("TIER").as_deref(),
             Some("custom-field-1")
