@@ -405,6 +405,27 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
         emu.pass_data(&pass).expect("stored")["loyalty-points"],
         "42 pts"
     );
+    // Both values set: answered from what was written, one request.
+    let before = emu.requests().len();
+    let set = provider
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone(5).into(),
+            update: BalanceUpdate {
+                discount_percent: None,
+                ..balance(50, 6).into()
+            },
+        })
+        .await?;
+    assert_eq!(set, balance(50, 6));
+    assert_eq!(actions(&emu)[before..], ["updatepassdata"]);
+    let read = provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: phone(5).into(),
+        })
+        .await?;
+    assert_eq!(read, balance(50, 6));
     Ok(())
 }
 

@@ -227,6 +227,17 @@ impl BalancePort for SkycoreProvider {
         let template_id = self.template_of(&pass_id);
         let update = pass::update_in(pass_id.clone(), &template_id, data, &self.config);
         self.update_pass_as(&update, op::BALANCE_SET).await?;
+        // Both values a pass holds were just written (a display format holds no digit, so they
+        // read back as sent): answer them without a second request. Otherwise read the other.
+        if let (Some(points), Some(bonus_percent)) =
+            (input.update.points, input.update.bonus_percent)
+        {
+            return Ok(Balance {
+                points: points.normalize(),
+                bonus_percent,
+                discount_percent: Default::default(),
+            });
+        }
         let record = self.get_pass_as(&pass_id, op::BALANCE_SET).await?;
         pass::balance_of(&record.data)
     }
