@@ -1,6 +1,7 @@
 //! `cargo xtask new-adapter NAME`: a one-command start for a new vendor adapter.
 //!
-//! Generates `crates/walletport-NAME/` (config, wire, mapping, client, lib, the conformance test),
+//! Generates `crates/walletport-NAME/` (config, wire, mapping, client, lib, the conformance test
+//! and the gateway scenario test),
 //! a `walletport-sandbox` emulator skeleton `src/NAME.rs` with its `pub mod` line, the reference
 //! stub `docs/providers/NAME.md`, and registers the adapter in the facade at the
 //! `xtask:new-adapter:*` markers (cargo feature in `default`, optional dependency, config variant,
@@ -39,6 +40,7 @@ const WIRE_RS: &str = include_str!("../templates/adapter/crate/src/wire.rs.tmpl"
 const MAPPING_RS: &str = include_str!("../templates/adapter/crate/src/mapping.rs.tmpl");
 const CLIENT_RS: &str = include_str!("../templates/adapter/crate/src/client.rs.tmpl");
 const CONFORMANCE_RS: &str = include_str!("../templates/adapter/crate/tests/conformance.rs.tmpl");
+const SCENARIO_RS: &str = include_str!("../templates/adapter/crate/tests/gateway_scenario.rs.tmpl");
 const SANDBOX_RS: &str = include_str!("../templates/adapter/sandbox.rs.tmpl");
 const PROVIDER_MD: &str = include_str!("../templates/adapter/provider.md.tmpl");
 
@@ -316,6 +318,7 @@ pub(crate) fn generate(root: &Path, name: &str) -> anyhow::Result<Generated> {
         (crate_dir.join("src/mapping.rs"), MAPPING_RS),
         (crate_dir.join("src/client.rs"), CLIENT_RS),
         (crate_dir.join("tests/conformance.rs"), CONFORMANCE_RS),
+        (crate_dir.join("tests/gateway_scenario.rs"), SCENARIO_RS),
     ];
     if write_sandbox {
         files.push((sandbox_file, SANDBOX_RS));

@@ -36,6 +36,8 @@ pub mod import;
 pub mod metrics;
 pub mod outbox;
 mod preflight;
+#[cfg(feature = "scenario")]
+pub mod scenario;
 mod server;
 mod state;
 
