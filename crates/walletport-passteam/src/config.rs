@@ -159,6 +159,12 @@ impl FieldMap {
         }
     }
 
+    /// The map with every variable name normalized (`%TEL%` → `TEL`), as cards name them.
+    pub fn normalized(mut self) -> Self {
+        self.normalize();
+        self
+    }
+
     fn normalize(&mut self) {
         self.phone = normalize_variable(&self.phone);
         for v in [
@@ -423,9 +429,7 @@ impl PassteamConfig {
     /// The configured `[provider.fields]` with variable names normalized (`%TEL%` → `TEL`): what
     /// the gateway's webhook receiver must use so events find the merchant's variables.
     pub fn field_map(&self) -> FieldMap {
-        let mut map = self.fields.clone();
-        map.normalize();
-        map
+        self.fields.clone().normalized()
     }
 
     /// The configured template, or a config error naming the operation that needs it.

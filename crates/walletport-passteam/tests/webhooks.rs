@@ -12,6 +12,7 @@ use walletport_core::{
 };
 use walletport_passteam::{
     FieldMap, MemoryDedup, PassteamConfig, PassteamProvider, parse_webhook, webhooks_router,
+    webhooks_router_with,
 };
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig, RepeatWindow};
 
@@ -58,10 +59,11 @@ impl Recorder {
 }
 
 async fn receiver(recorder: Arc<Recorder>) -> String {
-    let router = axum::Router::new().nest(
-        "/hooks/passteam",
-        webhooks_router(recorder, Arc::new(MemoryDedup::default())),
-    );
+    serve(webhooks_router(recorder, Arc::new(MemoryDedup::default()))).await
+}
+
+async fn serve(hooks: axum::Router) -> String {
+    let router = axum::Router::new().nest("/hooks/passteam", hooks);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -71,6 +73,48 @@ async fn receiver(recorder: Arc<Recorder>) -> String {
 }
 
 const EXAMPLE: &str = include_str!("fixtures/webhook/create-card.webhook.json");
+
+/// A merchant whose phone variable is `TEL`: the configured map, as `PassteamConfig::field_map`
+/// gives it (or written with `%`), finds the holder; the documented map would not.
+#[tokio::test]
+async fn the_configured_field_map_finds_the_holder() {
+    let config: PassteamConfig =
+        serde_json::from_str(r#"{"token":"t","fields":{"phone":"%TEL%"}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let body = serde_json::json!({
+        "webhookId": "w-tel-1", "event": "installCard",
+        "card": { "cardId": "5e451571cea6c6141807b792", "phoneNumber": "",
+                  "values": { "%TEL%": "+79990000077" } }
+    })
+    .to_string();
+    for map in [config.field_map(), config.fields.clone()] {
+        let recorder = Arc::new(Recorder::default());
+        let hooks = webhooks_router_with(recorder.clone(), Arc::new(MemoryDedup::default()), map);
+        let url = serve(hooks).await;
+        let status = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok();
+        assert_eq!(status, Some(200));
+        recorder.wait_for(1).await;
+        let events = recorder
+            .events
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        let phone = events.first().and_then(|e| e.phone.clone());
+        assert_eq!(phone.as_ref().map(Phone::as_str), Some("+79990000077"));
+    }
+    let documented = parse_webhook(body.as_bytes(), &FieldMap::documented());
+    assert!(
+        documented.is_ok_and(|e| e.phone.is_none()),
+        "the example map misses TEL"
+    );
+}
 
 #[tokio::test]
 async fn answers_fast_dedups_and_rejects_bad_bodies() {

@@ -28,7 +28,8 @@ pub fn webhooks_router(events: Arc<dyn WalletEvents>, dedup: Arc<dyn WebhookDedu
     webhooks_router_with(events, dedup, FieldMap::documented())
 }
 
-/// [`webhooks_router`] with the merchant's own `[provider.fields]` mapping.
+/// [`webhooks_router`] with the merchant's own `[provider.fields]` mapping (names with or
+/// without `%`; pass [`crate::PassteamConfig::field_map`]).
 pub fn webhooks_router_with(
     events: Arc<dyn WalletEvents>,
     dedup: Arc<dyn WebhookDedup>,
@@ -37,7 +38,7 @@ pub fn webhooks_router_with(
     Router::new().route("/", post(receive)).with_state(Hooks {
         events,
         dedup,
-        fields: Arc::new(fields),
+        fields: Arc::new(fields.normalized()),
     })
 }
 
