@@ -2,7 +2,10 @@
 //! unique variables (409 with the duplicated card ids), pagination as documented, uniqueness
 //! checks, `distribute` and `sendpush` logs, deletion, sales and products, the documented
 //! rate-limit message past the quota, fault injection, both body encodings, and a webhook sender
-//! repeating every event on a (compressible) 1–2 h / 24 h schedule.
+//! repeating every event on a (compressible) 1–2 h / 24 h schedule. Date variables are checked
+//! in their template's `dateStyle` ([`VariableSpec::date_style`]); with
+//! [`PassteamEmulatorConfig::phones_without_plus`] phones are stored as the document's `getcard`
+//! example shows them (`71234567890`).
 
 mod form;
 mod handlers;
