@@ -47,7 +47,7 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         config.server.listen = addr;
     }
     if let walletport::ProviderConfig::Passteam(passteam) = &settings.provider {
-        config.hooks.passteam.fields = Some(passteam.fields.clone());
+        config.hooks.passteam.fields = Some(passteam.field_map());
     }
     config.validate()?;
     let provider = walletport::connect(&settings.provider)?;

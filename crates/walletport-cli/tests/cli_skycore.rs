@@ -57,13 +57,16 @@ async fn every_command_against_the_emulator() {
         skycore["capability"]["customer_get_by_phone"], true,
         "{out}"
     );
-    assert_eq!(skycore["capability"]["customer_upsert"], false, "{out}");
+    assert_eq!(skycore["capability"]["customer_upsert"], true, "{out}");
     assert_eq!(skycore["capability"]["template_list"], false, "{out}");
-    // `--check` calls `status`, which Skycore does not have.
-    assert_error(
-        walletport(&cfg, &["providers", "--check"]),
-        "unsupported",
-        "providers --check",
+    // `--check` reads the configured template: one request, and the balance fields it holds.
+    let (ok, out, err) = walletport(&cfg, &["providers", "--check"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["check"]["requests"], 1, "{out}");
+    assert_eq!(
+        out["check"]["balance_fields"],
+        json!(["points", "bonus_percent"]),
+        "{out}"
     );
 
     let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]);
@@ -167,7 +170,9 @@ async fn every_command_against_the_emulator() {
         "unknown template",
     );
 
-    let unsupported: &[&[&str]] = &[
+    // A customer is a pass: the upsert generates one for a new phone.
+    let (ok, out, err) = walletport(
+        &cfg,
         &[
             "customer",
             "upsert",
@@ -175,7 +180,17 @@ async fn every_command_against_the_emulator() {
             "+420000000003",
             "--name",
             "Ann",
+            "--balance",
+            "12",
         ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out["customer"]["phone"], "+420000000003", "{out}");
+    let (ok, out, err) = walletport(&cfg, &["balance", "get", "--phone", "+420000000003"]);
+    assert!(ok, "{err}");
+    assert_eq!(out["points"], "12", "{out}");
+
+    let unsupported: &[&[&str]] = &[
         &["customer", "list"],
         &["customer", "delete", "--phone", "+420000000001"],
         &[
@@ -195,9 +210,11 @@ async fn every_command_against_the_emulator() {
     for args in unsupported {
         assert_error(walletport(&cfg, args), "unsupported", &args.join(" "));
     }
+    let mut passes = emu.pass_ids();
+    passes.sort();
     assert_eq!(
-        emu.pass_ids(),
-        ["420000000001"],
+        passes,
+        ["420000000001", "420000000003"],
         "nothing unsupported reached Skycore"
     );
 }

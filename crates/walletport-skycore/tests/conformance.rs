@@ -62,12 +62,6 @@ async fn conformance_against_the_emulator_over_http() {
             "customer_patch_keeps_unset_fields",
             "the name parts are one account-name on Skycore: an upsert with a surname alone \
              writes the account-name from the parts it has (docs/providers/skycore.md)",
-        )
-        .skip(
-            "balance_set_and_get",
-            "the check sets a discount %, which a Skycore pass cannot hold (balance_fields has no \
-             discount, so set_balance answers Unsupported); tests/provider_http.rs sets and \
-             reads points and bonus",
         );
     let report = run_conformance(Arc::new(provider), &options).await;
     assert!(report.is_success(), "{report}");
