@@ -42,7 +42,10 @@ async fn every_command_against_the_emulator() {
                 && k["capability"]["balance_credit"] == false
                 && k["capability"]["campaign_send"] == true))
     );
-    assert!(out["check"]["requests"].as_u64().is_some_and(|n| n >= 1), "{out}");
+    assert!(
+        out["check"]["requests"].as_u64().is_some_and(|n| n >= 1),
+        "{out}"
+    );
 
     let upsert = [
         "customer",

@@ -113,7 +113,6 @@ fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+4207300{n:05}")).expect("phone")
 }
 
-
 /// Runs the merchant day through a gateway over `store` and `provider` (a fresh, empty store);
 /// `gateway` is the configuration to start from (its listen address and outbox are replaced).
 ///
