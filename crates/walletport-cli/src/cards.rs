@@ -1,18 +1,13 @@
 //! `walletport card ...`: cards at the vendor (issue, read, update, status) and Skycore's
 //! issuance links, which only the Skycore adapter offers.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use walletport::skycore::{
-    Checksum, ChecksumScope, IssuanceLink, Layout, LinkEncryption, LinkExpiry, LinkProtection,
-    LinkStatus, PassVariable, SkycoreProvider, mapping::op as link_op,
+    IssuanceLink, IssuanceLinkSpec, SkycoreProvider, mapping::op as link_op,
 };
 use walletport::{
     CardId, CardKey, CardStatus, Error, Fields, GetCard, IssueCard, LinkDelivery, ProviderConfig,
@@ -238,141 +233,6 @@ pub(crate) async fn link(config: &ProviderConfig, cmd: LinkCmd) -> Result<Value>
 }
 
 fn read_link(path: &Path, skycore: &SkycoreProvider) -> Result<IssuanceLink> {
-    let spec: LinkSpec = json_file(path)?;
-    Ok(spec.into_link(skycore))
-}
-
-/// An issuance link as a JSON file spells it (snake_case keys; Skycore's names in the docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LinkSpec {
-    name: String,
-    /// The template passes are generated from; the configured `template_id` when absent.
-    #[serde(default)]
-    template_id: Option<String>,
-    #[serde(default)]
-    layout: Option<Layout>,
-    #[serde(default)]
-    expires: Option<ExpirySpec>,
-    #[serde(default)]
-    generation_limit: Option<u64>,
-    #[serde(default)]
-    status: Option<StatusSpec>,
-    #[serde(default)]
-    update_pass_data: Option<bool>,
-    #[serde(default)]
-    encryption: Option<EncryptionSpec>,
-    #[serde(default)]
-    protection: Option<ProtectionSpec>,
-    variables: BTreeMap<String, VariableSpec>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExpirySpec {
-    at: DateTime<Utc>,
-    time_zone: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StatusSpec {
-    Active,
-    Inactive,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EncryptionSpec {
-    secret_key: SecretString,
-    iv: SecretString,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum ChecksumSpec {
-    Crc32,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum ScopeSpec {
-    QueryString,
-    FullLink,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProtectionSpec {
-    checksum: ChecksumSpec,
-    applied: ScopeSpec,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VariableSpec {
-    #[serde(default)]
-    required: bool,
-    #[serde(default)]
-    encrypted: bool,
-}
-
-impl LinkSpec {
-    /// The adapter's link; its own checks (names, time zone, key lengths) run when it is sent.
-    fn into_link(self, skycore: &SkycoreProvider) -> IssuanceLink {
-        let variables = self
-            .variables
-            .into_iter()
-            .map(|(name, v)| {
-                let var = PassVariable {
-                    required: v.required,
-                    encrypted: v.encrypted,
-                };
-                (name, var)
-            })
-            .collect();
-        // No template named: the configured one, whose layout the configuration knows.
-        let (template, layout) = match self.template_id {
-            Some(t) => (t, self.layout),
-            None => {
-                let config = skycore.config();
-                (
-                    config.template_id.clone(),
-                    self.layout.or(Some(config.layout)),
-                )
-            }
-        };
-        let mut link = IssuanceLink::new(self.name, template, variables);
-        link.template_layout = layout;
-        link.expires = self.expires.map(|e| LinkExpiry {
-            at: e.at,
-            time_zone: e.time_zone,
-        });
-        link.generation_limit = self.generation_limit;
-        link.status = self.status.map(|s| match s {
-            StatusSpec::Active => LinkStatus::Active,
-            StatusSpec::Inactive => LinkStatus::Inactive,
-        });
-        link.update_pass_data = self.update_pass_data;
-        link.encryption = self.encryption.map(|e| LinkEncryption {
-            secret_key: e.secret_key,
-            iv: e.iv,
-        });
-        link.protection = self.protection.map(|p| LinkProtection {
-            checksum: match p.checksum {
-                ChecksumSpec::Crc32 => Checksum::Crc32,
-                ChecksumSpec::Sha256 => Checksum::Sha256,
-                ChecksumSpec::Sha384 => Checksum::Sha384,
-                ChecksumSpec::Sha512 => Checksum::Sha512,
-            },
-            applied: match p.applied {
-                ScopeSpec::QueryString => ChecksumScope::QueryString,
-                ScopeSpec::FullLink => ChecksumScope::FullLink,
-            },
-        });
-        link
-    }
+    let spec: IssuanceLinkSpec = json_file(path)?;
+    Ok(spec.into_link(skycore.config()))
 }

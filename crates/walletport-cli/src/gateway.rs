@@ -50,9 +50,18 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         config.hooks.passteam.fields = Some(passteam.field_map());
     }
     config.validate()?;
-    let provider = walletport::connect(&settings.provider)?;
+    // On Skycore, the gateway's provider and its issuance links (`/api/links`) are one adapter,
+    // so they share one transport and its quota.
+    let skycore = walletport::skycore_adapter(&settings.provider)?.map(Arc::new);
+    let provider = match &skycore {
+        Some(adapter) => walletport::Checked::wrap(adapter.clone()),
+        None => walletport::connect(&settings.provider)?,
+    };
     let store = open_store(settings).await?;
-    let gw = Gateway::new(store.clone(), provider);
+    let mut gw = Gateway::new(store.clone(), provider);
+    if let Some(adapter) = skycore {
+        gw = gw.with_skycore(adapter);
+    }
     let check = match check_provider(&gw).await {
         Ok(check) => check,
         Err(e) => {

@@ -23,6 +23,9 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The provider transport's counters, when reachable (quota waits in `/metrics`).
     pub transport_stats: Option<TransportStatsSource>,
+    /// The Skycore adapter itself when the provider is Skycore (the same instance, so its
+    /// issuance links, a Skycore-only API, share the provider's quota).
+    pub skycore: Option<Arc<walletport_skycore::SkycoreProvider>>,
     /// What the start-up provider check found (reported by `/healthz`).
     startup_check: Arc<RwLock<StartupCheck>>,
 }
@@ -45,6 +48,7 @@ impl Gateway {
             clock: Arc::new(crate::clock::SystemClock),
             metrics: Arc::new(Metrics::default()),
             transport_stats: None,
+            skycore: None,
             startup_check: Arc::default(),
         }
     }
@@ -60,6 +64,13 @@ impl Gateway {
     #[must_use]
     pub fn with_transport_stats(mut self, source: TransportStatsSource) -> Self {
         self.transport_stats = Some(source);
+        self
+    }
+
+    /// The same parts with the Skycore adapter behind `provider`, for `/api/links`.
+    #[must_use]
+    pub fn with_skycore(mut self, adapter: Arc<walletport_skycore::SkycoreProvider>) -> Self {
+        self.skycore = Some(adapter);
         self
     }
 

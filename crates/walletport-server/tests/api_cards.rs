@@ -267,6 +267,16 @@ async fn passquare_issues_cards_but_has_no_status_or_template_writes() {
         "unsupported",
         "passquare template create",
     );
+    let (status, refused) = call(
+        &c,
+        Method::POST,
+        format!("{base}/api/links"),
+        Some(json!({"name": "Signup", "variables": {}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{refused}");
+    assert_eq!(refused["error"]["kind"], "unsupported", "{refused}");
+    assert_eq!(refused["error"]["provider"], "passquare", "{refused}");
     running.shutdown().await;
 }
 
@@ -285,10 +295,18 @@ async fn skycore_card_status_and_template_create() {
         emu_server.base_url()
     ))
     .expect("config");
-    let provider = walletport::connect(&config).expect("skycore");
+    // As `walletport serve` builds it: one adapter behind the provider and the links.
+    let adapter = Arc::new(
+        walletport_skycore::SkycoreProvider::new(match &config {
+            walletport::ProviderConfig::Skycore(c) => c.clone(),
+            _ => unreachable!("a skycore config"),
+        })
+        .expect("skycore"),
+    );
+    let provider = walletport_core::Checked::wrap(adapter.clone());
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
-    let running = serve(Gateway::new(store.clone(), provider)).await;
+    let running = serve(Gateway::new(store.clone(), provider).with_skycore(adapter)).await;
     let base = running.base_url();
     let c = Client::new();
     let phone = phone(3).to_string();
@@ -340,5 +358,45 @@ async fn skycore_card_status_and_template_create() {
     assert_eq!(status, StatusCode::OK, "{created}");
     let id = created["id"].as_str().expect("template id").to_owned();
     assert!(emu.templates().iter().any(|(t, _)| *t == id), "{created}");
+
+    // Issuance links: created and changed at Skycore, refused with 400 when malformed.
+    let mut link = json!({
+        "name": "Spring signup",
+        "status": "active",
+        "variables": {"pass-id": {"required": true}, "loyalty-points-value": {}}
+    });
+    let (status, made) = call(
+        &c,
+        Method::POST,
+        format!("{base}/api/links"),
+        Some(link.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let link_id = made["id"].as_str().expect("link id").to_owned();
+    assert!(made["preview_url"].is_string(), "{made}");
+    link["status"] = json!("inactive");
+    let (status, changed) = call(
+        &c,
+        Method::PUT,
+        format!("{base}/api/links/{link_id}"),
+        Some(link),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (stored, _) = emu.issuance_link(&link_id).expect("link stored");
+    assert_eq!(stored["link-status"], "INACTIVE");
+    assert_error(
+        call(
+            &c,
+            Method::POST,
+            format!("{base}/api/links"),
+            Some(json!({"name": "x", "variables": {}, "colour": "red"})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        "an unknown key in a link",
+    );
     running.shutdown().await;
 }

@@ -202,6 +202,7 @@ async fn measure(vendor: Vendor) -> Costs {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stdout)] // the table is the measurement docs/benchmarks.md quotes
 async fn requests_per_operation_per_vendor() {
     let expected = [
         // vendor, new customer, credit, percentages, resync requests per 1,000 customers

@@ -44,12 +44,14 @@ mod book;
 mod client;
 pub mod config;
 mod encode;
+pub mod link_spec;
 pub mod mapping;
 pub mod validate;
 pub mod wire;
 
 pub use client::SkycoreProvider;
 pub use config::{Layout, PassIdStrategy, SkycoreConfig};
+pub use link_spec::IssuanceLinkSpec;
 pub use mapping::link::{
     Checksum, ChecksumScope, IssuanceLink, IssuanceLinkInfo, LinkEncryption, LinkExpiry,
     LinkProtection, LinkStatus, PassVariable,

@@ -3,6 +3,7 @@
 
 mod cards;
 mod customers;
+mod links;
 mod openapi;
 mod outbox;
 mod system;
@@ -203,6 +204,8 @@ pub(crate) fn api_router(state: ApiState, token: Option<SecretString>) -> Router
             "/api/templates/{id}",
             get(vendor::get_template).put(templates::update),
         )
+        .route("/api/links", post(links::create))
+        .route("/api/links/{id}", put(links::update))
         .route("/api/outbox", get(outbox::list))
         .route("/api/outbox/{id}/retry", post(outbox::retry))
         .with_state(state);

@@ -14,7 +14,7 @@ use super::views::*;
         super::customers::list, super::customers::upsert, super::customers::get,
         super::customers::balance, super::customers::credit, super::customers::percentages,
         super::cards::issue, super::cards::get, super::cards::update, super::cards::status,
-        super::cards::send_install_link,
+        super::cards::send_install_link, super::links::create, super::links::update,
         super::vendor::push, super::vendor::create_campaign, super::vendor::send_campaign,
         super::vendor::list_templates, super::vendor::get_template,
         super::templates::create, super::templates::update,
