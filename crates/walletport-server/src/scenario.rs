@@ -270,7 +270,13 @@ pub async fn merchant_day(
         let theirs = provider
             .balances()
             .get_balance(GetBalance {
-                customer: CustomerKey::Phone(phone(n)),
+                // As the gateway addresses the customer: by phone where the provider finds
+                // customers by phone, else by the store's customer id.
+                customer: if cap.customer_get_by_phone {
+                    CustomerKey::Phone(phone(n))
+                } else {
+                    CustomerKey::Id(stored.id.clone())
+                },
             })
             .await
             .unwrap_or_else(|e| panic!("{name}: customer {n} unreadable at the vendor: {e}"));

@@ -3,8 +3,8 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
-use walletport_core::{CustomerKey, Error, Phone, Provider, Result};
-use walletport_store::{Store, StoredCustomer};
+use walletport_core::{Card, CardKey, CustomerId, CustomerKey, Error, Phone, Provider, Result};
+use walletport_store::{NewCard, Store, StoredCustomer, WriteOpts};
 
 use crate::clock::Clock;
 use crate::metrics::{Metrics, TransportStatsSource};
@@ -100,6 +100,65 @@ impl Gateway {
             .get_customer(key)
             .await?
             .ok_or_else(|| Error::not_found("no such customer"))
+    }
+
+    /// How the vendor finds a stored customer: by phone where the provider looks customers up
+    /// by phone, else by the store's customer id (Skycore with `pass_id = "customer_id"`).
+    pub fn vendor_key(&self, stored: &StoredCustomer) -> CustomerKey {
+        if self.provider.capability().customer_get_by_phone {
+            CustomerKey::Phone(stored.customer.phone.clone())
+        } else {
+            CustomerKey::Id(stored.id.clone())
+        }
+    }
+
+    /// How the vendor finds a stored customer's card: by the holder's phone where the provider
+    /// looks customers up by phone, else by the card id the store recorded for this provider
+    /// (the outbox records the cards the vendor answers with).
+    pub async fn vendor_card_key(&self, stored: &StoredCustomer) -> Result<CardKey> {
+        if self.provider.capability().customer_get_by_phone {
+            return Ok(CardKey::Phone(stored.customer.phone.clone()));
+        }
+        let provider = self.provider.info().name;
+        self.store
+            .list_cards(&stored.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.provider == provider)
+            .find_map(|c| c.vendor_card_id)
+            .map(CardKey::Id)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "the customer has no {provider} card yet (the outbox has not synced them)"
+                ))
+            })
+    }
+
+    /// Records the vendor's `cards` of a customer in the store (merged into cards it knows),
+    /// so later calls can name a card by its vendor id.
+    pub async fn record_cards(
+        &self,
+        customer: &CustomerId,
+        cards: &[Card],
+        opts: WriteOpts,
+    ) -> Result<()> {
+        let provider = self.provider.info().name;
+        for card in cards
+            .iter()
+            .filter(|c| c.id.is_some() || c.number.is_some())
+        {
+            let new = NewCard {
+                provider: provider.to_owned(),
+                vendor_card_id: card.id.clone(),
+                number: card.number.clone(),
+                track: card.barcode.clone(),
+                links: card.links.clone(),
+                installed: card.installed,
+                status: card.status,
+            };
+            self.store.attach_card(customer, &new, opts).await?;
+        }
+        Ok(())
     }
 
     /// The stored customer with `phone`, or `NotFound`.

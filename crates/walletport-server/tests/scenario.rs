@@ -26,6 +26,7 @@ enum Vendor {
     PassteamFull,
     PassteamMinimal,
     Skycore,
+    SkycoreByCustomerId,
 }
 
 macro_rules! every_provider {
@@ -45,6 +46,7 @@ every_provider!(
     passteam_full_mapping => Vendor::PassteamFull,
     passteam_minimal_mapping => Vendor::PassteamMinimal,
     skycore => Vendor::Skycore,
+    skycore_keyed_by_customer_id => Vendor::SkycoreByCustomerId,
 );
 
 const PASSTEAM_TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
@@ -85,7 +87,7 @@ async fn vendor(which: Vendor) -> (Option<RunningServer>, ProviderConfig) {
             );
             (Some(server), toml)
         }
-        Vendor::Skycore => {
+        Vendor::Skycore | Vendor::SkycoreByCustomerId => {
             let config = SkycoreEmulatorConfig::default();
             let key = config.api_key.clone();
             let (server, _) = SkycoreEmulator::spawn(config, local)
@@ -93,8 +95,13 @@ async fn vendor(which: Vendor) -> (Option<RunningServer>, ProviderConfig) {
                 .expect("skycore emulator");
             let toml = format!(
                 "kind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
-                 template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n",
-                server.base_url()
+                 template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\npass_id = \"{}\"\n",
+                server.base_url(),
+                if matches!(which, Vendor::Skycore) {
+                    "phone"
+                } else {
+                    "customer_id"
+                }
             );
             (Some(server), toml)
         }

@@ -14,10 +14,10 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use walletport_core::{
-    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, LinkDelivery,
-    SendInstallLink, SetCardStatus, TemplateId, UpdateCard,
+    BalanceUpdate, Card, CardStatus, Error, GetCard, IssueCard, LinkDelivery, SendInstallLink,
+    SetCardStatus, TemplateId, UpdateCard,
 };
-use walletport_store::{CardPatch, NewCard, StoredCustomer, WriteOpts};
+use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
 use super::views::ErrorBody;
 use super::{ApiJson, ApiResult, ApiState, customer_key};
@@ -104,20 +104,12 @@ pub(crate) async fn issue(
         fields: input.fields,
     };
     let card = s.gw.provider.cards().issue_card(issue).await?;
-    let new = NewCard {
-        provider: s.gw.provider.info().name.to_owned(),
-        vendor_card_id: card.id.clone(),
-        number: card.number.clone(),
-        track: card.barcode.clone(),
-        links: card.links.clone(),
-        installed: card.installed,
-        status: card.status,
-    };
-    if new.vendor_card_id.is_some() || new.number.is_some() {
-        s.gw.store
-            .attach_card(&stored.id, &new, WriteOpts::at(s.gw.now()))
-            .await?;
-    }
+    s.gw.record_cards(
+        &stored.id,
+        std::slice::from_ref(&card),
+        WriteOpts::at(s.gw.now()),
+    )
+    .await?;
     Ok(card_json(&card)?)
 }
 
@@ -132,7 +124,7 @@ pub(crate) async fn get(
     Path(key): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let stored = holder(&s, &key).await?;
-    let card = CardKey::Phone(stored.customer.phone);
+    let card = s.gw.vendor_card_key(&stored).await?;
     let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
     Ok(card_json(&card)?)
 }
@@ -152,7 +144,7 @@ pub(crate) async fn update(
 ) -> ApiResult<Json<serde_json::Value>> {
     let stored = holder(&s, &key).await?;
     let update = UpdateCard {
-        card: CardKey::Phone(stored.customer.phone),
+        card: s.gw.vendor_card_key(&stored).await?,
         fields: input.fields,
         balance: BalanceUpdate::default(),
         notification: input.notification,
@@ -177,7 +169,7 @@ pub(crate) async fn status(
     let status = CardStatus::from_str(input.status.trim())?;
     let stored = holder(&s, &key).await?;
     let change = SetCardStatus {
-        card: CardKey::Phone(stored.customer.phone.clone()),
+        card: s.gw.vendor_card_key(&stored).await?,
         status,
     };
     let card = s.gw.provider.cards().set_card_status(change).await?;
@@ -235,7 +227,7 @@ pub(crate) async fn send_install_link(
     };
     let stored = holder(&s, &key).await?;
     let send = SendInstallLink {
-        card: CardKey::Phone(stored.customer.phone),
+        card: s.gw.vendor_card_key(&stored).await?,
         delivery,
     };
     s.gw.provider.cards().send_install_link(send).await?;

@@ -35,7 +35,7 @@ pub(crate) async fn push(
         s.gw.provider
             .push()
             .push(SendPush {
-                customer: stored.customer.phone.clone().into(),
+                customer: s.gw.vendor_key(&stored),
                 message,
             })
             .await?;

@@ -2,10 +2,10 @@
 
 use walletport_core::ports::op;
 use walletport_core::{
-    BalanceUpdate, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry, SetBalance,
+    BalanceUpdate, Card, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry, SetBalance,
     UpsertCustomer,
 };
-use walletport_store::OutboxKind;
+use walletport_store::{OutboxKind, WriteOpts};
 
 use crate::state::Gateway;
 
@@ -38,6 +38,9 @@ pub(crate) async fn deliver(
         .balance_fields()
         .reduce(BalanceUpdate::from(balance));
     let cap = gw.provider.capability();
+    // `set_balance` addresses the customer by phone; a provider that cannot find customers by
+    // phone (Skycore keyed by customer id) gets the upsert, which carries the balance along.
+    let set_balance_by_phone = cap.balance_set && cap.customer_get_by_phone;
     let balance_only = kinds
         .iter()
         .all(|k| matches!(k, OutboxKind::Balance | OutboxKind::Percentages));
@@ -53,7 +56,7 @@ pub(crate) async fn deliver(
     };
     let result = if balance_only && update.is_empty() {
         Ok(None)
-    } else if balance_only && cap.balance_set {
+    } else if balance_only && set_balance_by_phone {
         set_balance().await
     } else if cap.customer_upsert {
         let input = UpsertCustomer {
@@ -61,12 +64,14 @@ pub(crate) async fn deliver(
             balance: update,
             template: None,
         };
-        gw.provider
-            .customers()
-            .upsert_customer(input)
-            .await
-            .map(|_| Some(op::CUSTOMER_UPSERT))
-    } else if cap.balance_set && !update.is_empty() {
+        match gw.provider.customers().upsert_customer(input).await {
+            Ok(record) => {
+                record_new_cards(gw, customer, &record.cards).await;
+                Ok(Some(op::CUSTOMER_UPSERT))
+            }
+            Err(e) => Err(e),
+        }
+    } else if set_balance_by_phone && !update.is_empty() {
         set_balance().await
     } else {
         Err(Error::new(
@@ -81,4 +86,39 @@ pub(crate) async fn deliver(
         }
     }
     result
+}
+
+/// Records the cards an upsert answered with that the store does not know yet (no echo: the
+/// vendor made them), so the gateway can name them by id later. The delivery stands whatever
+/// this does: a failure is logged, and the next delivery tries again.
+async fn record_new_cards(gw: &Gateway, customer: &CustomerId, cards: &[Card]) {
+    if cards.is_empty() {
+        return;
+    }
+    let provider = gw.provider.info().name;
+    let known = match gw.store.list_cards(customer).await {
+        Ok(known) => known,
+        Err(e) => {
+            tracing::warn!(customer = %customer, error = %e, "reading the stored cards failed");
+            return;
+        }
+    };
+    let new: Vec<Card> = cards
+        .iter()
+        .filter(|card| {
+            !known.iter().any(|k| {
+                k.provider == provider
+                    && ((card.id.is_some() && k.vendor_card_id == card.id)
+                        || (card.number.is_some() && k.number == card.number))
+            })
+        })
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let opts = WriteOpts::at(gw.now()).no_echo();
+    if let Err(e) = gw.record_cards(customer, &new, opts).await {
+        tracing::warn!(customer = %customer, error = %e, "recording the vendor's cards failed");
+    }
 }

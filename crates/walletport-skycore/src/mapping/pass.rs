@@ -268,15 +268,34 @@ impl<'de> Members<'de> for PassAnswer<'de> {
 
 // ---- domain → Skycore ------------------------------------------------------------------------
 
-fn alphanumeric_id(field: &str, id: &str) -> Result<String> {
-    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        Ok(id.to_owned())
-    } else {
-        Err(invalid(
-            field,
-            format!("must be alphanumeric to serve as a Skycore pass-id, got `{id}`"),
-        ))
+/// The prefix of an encoded pass-id (see [`pass_id_of_customer_id`]).
+const ENCODED: &str = "Z0";
+
+/// The pass-id of a customer id (`pass_id = "customer_id"`). Skycore takes only `[A-Za-z0-9]`:
+/// an alphanumeric id is its own pass-id; any other (the gateway's UUID-shaped ids, an id with a
+/// dash or a dot) becomes `Z0` followed by its UTF-8 bytes in lowercase hex. The mapping is
+/// one-to-one: an alphanumeric id that itself starts with `Z0` is encoded too, so an encoded
+/// pass-id never equals a plain one.
+///
+/// ```
+/// use walletport_skycore::mapping::pass::pass_id_of_customer_id;
+/// assert_eq!(pass_id_of_customer_id("C7").unwrap(), "C7");
+/// assert_eq!(pass_id_of_customer_id("a-1").unwrap(), "Z0612d31");
+/// assert_eq!(pass_id_of_customer_id("Z0x").unwrap(), "Z05a3078");
+/// ```
+pub fn pass_id_of_customer_id(id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Err(invalid("customer id", "is empty"));
     }
+    if id.chars().all(|c| c.is_ascii_alphanumeric()) && !id.starts_with(ENCODED) {
+        return Ok(id.to_owned());
+    }
+    let mut out = String::with_capacity(ENCODED.len() + 2 * id.len());
+    out.push_str(ENCODED);
+    for byte in id.bytes() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    Ok(out)
 }
 
 fn unsupported_key(what: &str, config: &SkycoreConfig) -> Error {
@@ -301,7 +320,7 @@ pub fn pass_id_for_customer(customer: &Customer, config: &SkycoreConfig) -> Resu
     match config.pass_id {
         PassIdStrategy::Phone => Ok(customer.phone.digits().to_owned()),
         PassIdStrategy::CustomerId => match &customer.id {
-            Some(id) => alphanumeric_id("customer.id", id.as_str()),
+            Some(id) => pass_id_of_customer_id(id.as_str()),
             None => Err(invalid(
                 "customer.id",
                 "is required with pass_id = \"customer_id\"",
@@ -342,9 +361,7 @@ pub fn split_card_id(id: &str) -> (&str, Option<&str>) {
 pub fn pass_id_for_customer_key(key: &CustomerKey, config: &SkycoreConfig) -> Result<String> {
     match (key, config.pass_id) {
         (CustomerKey::Phone(p), PassIdStrategy::Phone) => Ok(p.digits().to_owned()),
-        (CustomerKey::Id(id), PassIdStrategy::CustomerId) => {
-            alphanumeric_id("customer id", id.as_str())
-        }
+        (CustomerKey::Id(id), PassIdStrategy::CustomerId) => pass_id_of_customer_id(id.as_str()),
         (CustomerKey::Card(card), _) => Ok(split_card_id(card.as_str()).0.to_owned()),
         (CustomerKey::Phone(_), _) => Err(unsupported_key("phone", config)),
         (CustomerKey::Id(_), _) => Err(unsupported_key("customer id", config)),
