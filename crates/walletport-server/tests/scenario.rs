@@ -122,5 +122,24 @@ async fn run(which: Vendor) {
     }
     let report = merchant_day(provider, store.clone(), gateway).await;
     assert!(report.vendor_requests > 0, "{which:?}: {report:?}");
+    if matches!(which, Vendor::Skycore | Vendor::SkycoreByCustomerId) {
+        // Skycore hands out a pass's install page only when it generates the pass: the outbox
+        // records it, so the merchant finds it on the stored card.
+        let page = store
+            .list_customers(&walletport_store::ListCustomers::default())
+            .await
+            .expect("customers");
+        assert_eq!(page.customers.len(), 6);
+        for customer in page.customers {
+            let cards = store.list_cards(&customer.id).await.expect("cards");
+            assert!(
+                cards
+                    .iter()
+                    .any(|c| c.provider == "skycore" && c.links.page.is_some()),
+                "{which:?}: {} has no recorded install page: {cards:?}",
+                customer.customer.phone
+            );
+        }
+    }
     store.close().await;
 }

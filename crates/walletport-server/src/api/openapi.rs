@@ -22,7 +22,7 @@ use super::views::*;
         super::system::healthz, super::system::metrics,
     ),
     components(schemas(
-        CustomerInput, CustomerView, CardView, BalanceView, CustomerDetail, UpsertResult,
+        CustomerInput, CustomerView, CardView, LinksView, BalanceView, CustomerDetail, UpsertResult,
         CustomerPageView, CreditInput, CreditResult, PercentagesInput, PushInput, PushView,
         CampaignInput, CampaignView, TemplateSummaryView, TemplatePageView, OutboxItemView,
         OutboxPageView, RetryResult, Health, ErrorBody, super::cards::CardIssueInput,

@@ -127,6 +127,26 @@ pub struct CardView {
     pub installed_google: bool,
     /// `active`, `voided`, `expired` or `redeemed`.
     pub status: String,
+    /// Where the customer installs the card, as the vendor last answered (Skycore's install page
+    /// comes only from issuing the pass, so this is where a merchant finds it).
+    pub links: LinksView,
+}
+
+/// A card's install links.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct LinksView {
+    /// Apple Wallet `.pkpass` link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apple: Option<String>,
+    /// Google Wallet save link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub google: Option<String>,
+    /// A web page that offers the right wallet for the device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    /// A QR code image leading to the card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
 }
 
 impl From<&StoredCard> for CardView {
@@ -137,6 +157,12 @@ impl From<&StoredCard> for CardView {
             number: c.number.clone(),
             installed_apple: c.installed.apple,
             installed_google: c.installed.google,
+            links: LinksView {
+                apple: c.links.apple.clone(),
+                google: c.links.google.clone(),
+                page: c.links.page.clone(),
+                qr: c.links.qr.clone(),
+            },
             status: serde_json::to_value(c.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
