@@ -43,6 +43,7 @@ on_both!(
     restart_midway_loses_nothing,
     permanent_failures_are_dead_letters_and_can_be_retried,
     passteam_webhook_repeats_are_processed_once,
+    passteam_webhooks_read_the_phone_from_the_configured_variable,
 );
 
 async fn listener() -> tokio::net::TcpListener {
@@ -535,4 +536,61 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
     running.shutdown().await;
     assert!(provider.sent().is_empty(), "webhooks are never echoed");
     store.close().await;
+}
+
+/// A merchant whose template calls the phone variable `TEL` (issue 12, item 2): the gateway's
+/// webhooks read the holder from the configured `[provider.fields]`, not the document's example.
+async fn passteam_webhooks_read_the_phone_from_the_configured_variable(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let store = tdb.open().await;
+    let holder = phone(11);
+    store
+        .upsert_customer(
+            &walletport_core::Customer::new(holder.clone()),
+            walletport_store::WriteOpts::now().no_echo(),
+        )
+        .await
+        .expect("customer");
+    let mut config = gateway_config(fast_outbox());
+    let fields: walletport_passteam::FieldMap =
+        serde_json::from_value(json!({"phone": "TEL", "balance": "POINTS"})).expect("field map");
+    config.hooks.passteam.fields = Some(fields);
+    let provider = std::sync::Arc::new(Recorder::default());
+    let gw = gateway(store.clone(), provider, None);
+    let running = start_on(listener().await, &config, gw)
+        .await
+        .expect("start");
+    let (status, _) = post(
+        &format!("{}/hooks/passteam", running.base_url()),
+        json!({"webhookId": "wh-tel-1", "event": "installCard", "card": {
+            "cardId": "5e451571cea6c6141807b7aa", "cardCode": "000000042", "phoneNumber": "",
+            "values": {"TEL": holder.as_str(), "POINTS": "5"}, "voided": 0,
+            "installedAW": 1, "installedGPay": 0, "templateId": "t1"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let gw = running.gateway();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = gw.customer_by_phone(&holder).await.expect("stored");
+        let cards = store.list_cards(&stored.id).await.expect("cards");
+        if cards.iter().any(|c| c.installed.apple) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook did not reach the holder: {:?}",
+            gw.metrics
+                .hook_count("passteam", "installCard", "unknown_card")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        gw.metrics
+            .hook_count("passteam", "installCard", "unknown_card"),
+        0
+    );
+    running.shutdown().await;
 }
