@@ -47,7 +47,7 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         config.server.listen = addr;
     }
     if let walletport::ProviderConfig::Passteam(passteam) = &settings.provider {
-        config.hooks.passteam.fields = Some(passteam.field_map());
+        config.hooks.passteam.provider = Some(passteam.clone());
     }
     config.validate()?;
     // On Skycore, the gateway's provider and its issuance links (`/api/links`) are one adapter,

@@ -53,6 +53,6 @@ pub use config::{BodyEncoding, CommercePaths, FieldMap, ParamNames, PassteamConf
 pub use mapping::errors::{PassteamRateLimit, duplicated_card_ids, parse_duplicated_ids};
 pub use mapping::ops::{CardLookup, Uniqueness};
 pub use mapping::push::DistributeChannel;
-pub use webhooks::{MemoryDedup, WebhookDedup, parse_webhook};
+pub use webhooks::{MemoryDedup, WebhookDedup, parse_webhook, parse_webhook_in};
 #[cfg(feature = "axum")]
-pub use webhooks::{webhooks_router, webhooks_router_with};
+pub use webhooks::{webhooks_router, webhooks_router_for, webhooks_router_with};

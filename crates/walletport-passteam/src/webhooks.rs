@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use walletport_core::{Error, Result, WalletEvent, WalletEventKind};
 
 use crate::config::FieldMap;
-use crate::mapping::card::{card_from_wire, card_phone};
+use crate::mapping::card::{Reading, card_from_wire, card_phone};
 use crate::wire::WireWebhook;
 
 /// The largest webhook body accepted.
@@ -39,6 +39,15 @@ pub fn event_kind(event: &str) -> Option<WalletEventKind> {
 /// Parses a webhook body; the card carries every variable in `fields`, the phone comes from the
 /// mapped phone variable or `phoneNumber`. `InvalidInput` for anything that is not a webhook.
 pub fn parse_webhook(body: &[u8], fields: &FieldMap) -> Result<WalletEvent> {
+    parse_webhook_in(body, fields, crate::mapping::card::DEFAULT_TIMEZONE)
+}
+
+/// [`parse_webhook`] with the card's timestamps read in `timezone` (`[provider] timezone`).
+pub fn parse_webhook_in(
+    body: &[u8],
+    fields: &FieldMap,
+    timezone: chrono_tz::Tz,
+) -> Result<WalletEvent> {
     let hook: WireWebhook = serde_json::from_slice(body)
         .map_err(|e| Error::invalid_input(format!("not a Passteam webhook: {e}")))?;
     if hook.webhook_id.len() > walletport_core::ids::MAX_ID_LEN
@@ -54,7 +63,15 @@ pub fn parse_webhook(body: &[u8], fields: &FieldMap) -> Result<WalletEvent> {
         event_id: hook.webhook_id,
         kind,
         phone: card_phone(&hook.card, fields),
-        card: card_from_wire(&hook.card, fields, false),
+        card: card_from_wire(
+            &hook.card,
+            Reading {
+                map: fields,
+                timezone,
+                schema: None,
+            },
+            false,
+        ),
         received_at: Utc::now(),
     })
 }
@@ -180,7 +197,7 @@ pub async fn handle_webhook(
 #[cfg(feature = "axum")]
 mod router;
 #[cfg(feature = "axum")]
-pub use router::{webhooks_router, webhooks_router_with};
+pub use router::{webhooks_router, webhooks_router_for, webhooks_router_with};
 
 /// Whether an error of the dedup store should be answered as a server failure.
 #[cfg(feature = "axum")]

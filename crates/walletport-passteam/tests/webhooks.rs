@@ -245,3 +245,29 @@ proptest! {
         let _ = parse_webhook(body.to_string().as_bytes(), &FieldMap::documented());
     }
 }
+
+/// `expirationDate` has no zone: the webhooks read it in `[provider] timezone` (issue 12, item
+/// 9), so a card that expired an hour ago in Vladivostok is expired, while the same text read in
+/// the Moscow default lies hours ahead.
+#[test]
+fn expiration_in_webhooks_is_read_in_the_configured_zone() {
+    let config: PassteamConfig =
+        serde_json::from_str(r#"{"token":"t","timezone":"Asia/Vladivostok"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let an_hour_ago_there = (chrono::Utc::now() + chrono::TimeDelta::hours(10 - 1))
+        .format("%d.%m.%Y %H:%M:%S")
+        .to_string();
+    let body = serde_json::json!({
+        "webhookId": "w-exp-1", "event": "updateCard",
+        "card": { "cardId": "5e451571cea6c6141807b792", "phoneNumber": "+79990000077",
+                  "values": {}, "expirationDate": an_hour_ago_there, "voided": 0 }
+    })
+    .to_string();
+    let there =
+        walletport_passteam::parse_webhook_in(body.as_bytes(), &config.field_map(), config.tz())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(there.card.status, walletport_core::CardStatus::Expired);
+    let moscow =
+        parse_webhook(body.as_bytes(), &config.field_map()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(moscow.card.status, walletport_core::CardStatus::Active);
+}

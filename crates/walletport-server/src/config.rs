@@ -76,11 +76,11 @@ pub struct PassteamHooksSection {
     /// Serve the webhook endpoint (Passteam sends no credentials, so it is off unless asked for).
     #[serde(default)]
     pub enabled: bool,
-    /// The template variables the webhooks read the holder's phone from: the binary fills it
-    /// from `[provider.fields]` when the provider is Passteam, so webhooks and outbound calls
-    /// agree; `None` uses the document's example mapping.
+    /// How the webhooks read cards (the holder's phone variable, the time zone of
+    /// `expirationDate`): the binary fills it from `[provider]` when the provider is Passteam, so
+    /// webhooks and outbound calls agree; `None` uses the document's example mapping and Moscow.
     #[serde(skip)]
-    pub fields: Option<walletport_passteam::FieldMap>,
+    pub provider: Option<walletport_passteam::PassteamConfig>,
 }
 
 /// `[hooks]`: the inbound vendor endpoints.

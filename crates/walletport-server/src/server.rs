@@ -87,14 +87,13 @@ pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
     }
     if config.hooks.passteam.enabled {
         let events = Arc::new(StoreWalletEvents::new(gw.clone()));
-        app = app.nest(
-            "/hooks/passteam",
-            walletport_passteam::webhooks_router_with(
-                events,
-                passteam_claims(),
-                config.hooks.passteam.fields.clone().unwrap_or_default(),
-            ),
-        );
+        let webhooks = match &config.hooks.passteam.provider {
+            Some(provider) => {
+                walletport_passteam::webhooks_router_for(events, passteam_claims(), provider)
+            }
+            None => walletport_passteam::webhooks_router(events, passteam_claims()),
+        };
+        app = app.nest("/hooks/passteam", webhooks);
     }
     let limits = Limits {
         timeout: config.server.request_timeout,

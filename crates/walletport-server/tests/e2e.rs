@@ -554,9 +554,11 @@ async fn passteam_webhooks_read_the_phone_from_the_configured_variable(db: Db) {
         .await
         .expect("customer");
     let mut config = gateway_config(fast_outbox());
-    let fields: walletport_passteam::FieldMap =
-        serde_json::from_value(json!({"phone": "TEL", "balance": "POINTS"})).expect("field map");
-    config.hooks.passteam.fields = Some(fields);
+    let provider: walletport_passteam::PassteamConfig = serde_json::from_value(
+        json!({"token": "t", "fields": {"phone": "TEL", "balance": "POINTS"}}),
+    )
+    .expect("passteam config");
+    config.hooks.passteam.provider = Some(provider);
     let provider = std::sync::Arc::new(Recorder::default());
     let gw = gateway(store.clone(), provider, None);
     let running = start_on(listener().await, &config, gw)

@@ -118,7 +118,7 @@ async fn run(which: Vendor) {
     let provider = walletport::connect(&config).expect("connect");
     let mut gateway = gateway_config(support::fast_outbox());
     if let ProviderConfig::Passteam(c) = &config {
-        gateway.hooks.passteam.fields = Some(c.field_map());
+        gateway.hooks.passteam.provider = Some(c.clone());
     }
     let report = merchant_day(provider, store.clone(), gateway).await;
     assert!(report.vendor_requests > 0, "{which:?}: {report:?}");

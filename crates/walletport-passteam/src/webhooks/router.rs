@@ -11,14 +11,16 @@ use axum::routing::post;
 use serde_json::json;
 use walletport_core::{Error, WalletEvents};
 
-use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook};
-use crate::config::FieldMap;
+use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook_in};
+use crate::config::{FieldMap, PassteamConfig};
+use crate::mapping::card::DEFAULT_TIMEZONE;
 
 #[derive(Clone)]
 struct Hooks {
     events: Arc<dyn WalletEvents>,
     dedup: Arc<dyn WebhookDedup>,
     fields: Arc<FieldMap>,
+    timezone: chrono_tz::Tz,
 }
 
 /// `POST /`: Passteam webhooks into `events`, deduplicated by `dedup`, with the documented
@@ -35,10 +37,31 @@ pub fn webhooks_router_with(
     dedup: Arc<dyn WebhookDedup>,
     fields: FieldMap,
 ) -> Router {
+    router(events, dedup, fields, DEFAULT_TIMEZONE)
+}
+
+/// [`webhooks_router`] reading cards as the provider `config` does: its `[provider.fields]`
+/// and its `timezone` (an `expirationDate` in the past makes the card expired). What the
+/// gateway mounts.
+pub fn webhooks_router_for(
+    events: Arc<dyn WalletEvents>,
+    dedup: Arc<dyn WebhookDedup>,
+    config: &PassteamConfig,
+) -> Router {
+    router(events, dedup, config.field_map(), config.tz())
+}
+
+fn router(
+    events: Arc<dyn WalletEvents>,
+    dedup: Arc<dyn WebhookDedup>,
+    fields: FieldMap,
+    timezone: chrono_tz::Tz,
+) -> Router {
     Router::new().route("/", post(receive)).with_state(Hooks {
         events,
         dedup,
         fields: Arc::new(fields.normalized()),
+        timezone,
     })
 }
 
@@ -57,7 +80,7 @@ async fn receive(State(hooks): State<Hooks>, body: Body) -> Response {
             );
         }
     };
-    let event = match parse_webhook(&bytes, &hooks.fields) {
+    let event = match parse_webhook_in(&bytes, &hooks.fields, hooks.timezone) {
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
