@@ -36,8 +36,8 @@ pub struct ScenarioReport {
     pub delivered_items: u64,
 }
 
-/// Outbox settings that keep the scenario quick: short polls and backoffs.
-fn quick_outbox() -> OutboxSection {
+/// Outbox settings that keep tests quick: short polls, backoffs and leases.
+pub fn quick_outbox() -> OutboxSection {
     OutboxSection {
         batch: 200,
         max_attempts: 30,
@@ -50,9 +50,11 @@ fn quick_outbox() -> OutboxSection {
     }
 }
 
-/// Waits (bounded) until the outbox has no waiting items.
-async fn drain(store: &dyn Store, name: &str) {
-    let within = Duration::from_secs(30);
+/// Waits (polling, bounded by `within`) until the outbox has no waiting items.
+///
+/// # Panics
+/// When it still has some after `within`.
+pub async fn wait_drained(store: &dyn Store, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let stats = store
@@ -64,7 +66,7 @@ async fn drain(store: &dyn Store, name: &str) {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{name}: outbox not drained in {within:?}: {stats:?}"
+            "outbox not drained in {within:?}: {stats:?}"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -197,7 +199,7 @@ pub async fn merchant_day(
 
     // Everything the store holds reaches the vendor before the vendor-only operations, which
     // need the customer's card there.
-    drain(store.as_ref(), name).await;
+    wait_drained(store.as_ref(), Duration::from_secs(30)).await;
 
     let push = format!("/api/customers/{}/push", phone(1));
     api.maybe(
@@ -252,7 +254,7 @@ pub async fn merchant_day(
         json!({ "amount": "4", "transaction_id": "t-late" }),
     )
     .await;
-    drain(store.as_ref(), name).await;
+    wait_drained(store.as_ref(), Duration::from_secs(30)).await;
 
     let stats = store.outbox_stats(chrono::Utc::now()).await.expect("stats");
     assert_eq!((stats.depth, stats.dead), (0, 0), "{name}: {stats:?}");

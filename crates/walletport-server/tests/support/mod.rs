@@ -1,7 +1,7 @@
 //! Test backends (a temp SQLite file, or a PostgreSQL database of its own that is dropped
 //! afterwards), a Passquare emulator wired to the gateway, and a recording provider.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -137,19 +137,10 @@ async fn postgres() -> Option<TestDb> {
     })
 }
 
-/// Time-compressed outbox settings: tiny backoffs and polls, short leases.
-pub fn fast_outbox() -> OutboxSection {
-    OutboxSection {
-        batch: 200,
-        max_attempts: 30,
-        lease: Duration::from_secs(5),
-        poll_interval: Duration::from_millis(20),
-        backoff_base: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(50),
-        concurrency: 4,
-        ..OutboxSection::default()
-    }
-}
+/// Time-compressed outbox settings (the scenario's): tiny backoffs and polls, short leases.
+pub use walletport_server::scenario::quick_outbox as fast_outbox;
+/// Waits (polling, bounded) until the outbox has no waiting items.
+pub use walletport_server::scenario::wait_drained as drain;
 
 /// A gateway configuration on `127.0.0.1:0` with Passquare hooks and Passteam webhooks on.
 pub fn gateway_config(outbox: OutboxSection) -> GatewayConfig {
@@ -224,25 +215,6 @@ pub fn gateway(
 
 pub fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+4207100{n:05}")).expect("phone")
-}
-
-/// Waits (polling, bounded) until the outbox has no waiting items.
-pub async fn drain(store: &dyn Store, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let stats = store
-            .outbox_stats(chrono::Utc::now())
-            .await
-            .expect("outbox stats");
-        if stats.depth == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "outbox not drained in {within:?}: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// One recorded vendor call: whose, which points, and whether another call for the same
