@@ -233,3 +233,85 @@ async fn refuses_public_address_without_token() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     store.close().await;
 }
+
+/// Issue 13, item 0: a credit of `Decimal::MAX` (or with 19 decimal places) is refused with 400
+/// and changes nothing, so one typo at a till cannot make an account unreadable; the same bound
+/// holds for Passquare's `addBalance` hook. Runs on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_amounts_are_refused_and_the_account_stays_readable() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(tdb) = TestDb::new(db).await else {
+            continue;
+        };
+        let (running, store) = memory_gateway(&tdb, None).await;
+        let base = running.base_url();
+        let c = reqwest::Client::new();
+        let phone = phone(42);
+        let (status, _) = send(
+            &c,
+            "POST",
+            format!("{base}/api/customers"),
+            json!({"phone": phone.as_str()}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let credits = format!("{base}/api/customers/{phone}/credits");
+        let (status, body) = send(
+            &c,
+            "POST",
+            credits.clone(),
+            json!({"amount": "10", "transaction_id": "ok-1"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        for (amount, tx) in [
+            ("79228162514264337593543950335", "max"),
+            ("1000000000000.5", "over"),
+            ("0.0000000000000000001", "scale"),
+        ] {
+            let (status, body) = send(
+                &c,
+                "POST",
+                credits.clone(),
+                json!({"amount": amount, "transaction_id": tx}),
+            )
+            .await;
+            assert_eq!(status, 400, "{db:?} {amount}: {body}");
+            assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+        }
+        let hook = json!({"crm_key": CRM_KEY, "method": "addBalance", "customer": {
+            "phone": phone.as_str(), "sum": "79228162514264337593543950335", "transactionId": "h-max"}});
+        let (status, body) = send(&c, "POST", format!("{base}/hooks/passquare"), hook).await;
+        assert_eq!(status, 400, "{db:?} hook: {body}");
+        let (status, balance) = send(
+            &c,
+            "GET",
+            format!("{base}/api/customers/{phone}/balance"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, 200, "{balance}");
+        assert_eq!(balance["points"], "10", "nothing changed: {balance}");
+        let (status, body) = send(
+            &c,
+            "POST",
+            credits,
+            json!({"amount": "1000000000000", "transaction_id": "ok-2"}),
+        )
+        .await;
+        assert_eq!(status, 200, "the bound itself is accepted: {body}");
+        running.shutdown().await;
+        store.close().await;
+    }
+}
+
+async fn send(c: &reqwest::Client, method: &str, url: String, body: Value) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = c.request(method, url);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}

@@ -388,12 +388,28 @@ pub(crate) fn ledger_payload(
     })
 }
 
-/// Sums decimals without overflow panics.
+/// Sums decimals without overflow panics and without failing: entries are bounded
+/// ([`walletport_core::MAX_AMOUNT`]), so only rows written before the bound existed can overflow,
+/// and such a sum is held at the `Decimal` range (logged) rather than making the account
+/// unreadable.
 pub(crate) fn checked_sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal> {
-    values.into_iter().try_fold(Decimal::ZERO, |acc, v| {
-        acc.checked_add(v)
-            .ok_or_else(|| Error::unexpected("balance overflows the decimal range"))
-    })
+    let mut saturated = false;
+    let sum = values.into_iter().fold(Decimal::ZERO, |acc, v| {
+        acc.checked_add(v).unwrap_or_else(|| {
+            saturated = true;
+            if v.is_sign_negative() {
+                Decimal::MIN
+            } else {
+                Decimal::MAX
+            }
+        })
+    });
+    if saturated {
+        tracing::warn!(
+            "a balance exceeds the decimal range (rows written before entries were bounded); held at the range"
+        );
+    }
+    Ok(sum)
 }
 
 /// Merges a card to attach into the card found (if any): ids, number, track and links fill in;
@@ -482,4 +498,21 @@ pub(crate) fn patch_card(old: &StoredCard, p: &crate::CardPatch, now: DateTime<U
         next.updated_at = now;
     }
     next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sum_past_the_decimal_range_is_held_at_it_not_an_error() {
+        let sum = checked_sum([Decimal::MAX, Decimal::MAX, Decimal::ONE]).expect("no error");
+        assert_eq!(sum, Decimal::MAX);
+        let sum = checked_sum([Decimal::MIN, -Decimal::ONE]).expect("no error");
+        assert_eq!(sum, Decimal::MIN);
+        assert_eq!(
+            checked_sum([Decimal::ONE, Decimal::TWO]).expect("sum"),
+            Decimal::new(3, 0)
+        );
+    }
 }

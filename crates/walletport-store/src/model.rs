@@ -216,7 +216,7 @@ impl Debit {
             )));
         }
         Ok(Self {
-            amount: amount.normalize(),
+            amount: walletport_core::check_amount("debit amount", amount)?,
             transaction_id,
         })
     }
@@ -248,7 +248,7 @@ impl SetPoints {
             )));
         }
         Ok(Self {
-            points: points.normalize(),
+            points: walletport_core::check_amount("points", points)?,
             transaction_id,
         })
     }

@@ -6,6 +6,40 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::error::Error;
 use crate::ids::TransactionId;
 
+/// The largest amount of points one entry may carry (a credit, a debit, a balance set): 10^12.
+///
+/// Bounded so that no sum of entries a store can hold overflows `Decimal` (it would take 10^16
+/// entries at the bound) and a typo at a till cannot make an account unreadable.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
+/// The most decimal places an amount may have (after trailing zeros are dropped).
+pub const MAX_SCALE: u32 = 18;
+
+/// Checks that `amount` is within [`MAX_AMOUNT`] and [`MAX_SCALE`]; `what` names it in the
+/// error. Signs are the caller's rule.
+///
+/// ```
+/// use rust_decimal::Decimal;
+/// use walletport_core::check_amount;
+/// assert!(check_amount("credit", Decimal::new(15025, 2)).is_ok());
+/// assert!(check_amount("credit", Decimal::MAX).is_err());
+/// assert!(check_amount("credit", Decimal::new(1, 19)).is_err());
+/// ```
+pub fn check_amount(what: &str, amount: Decimal) -> Result<Decimal, Error> {
+    let amount = amount.normalize();
+    if amount.abs() > MAX_AMOUNT {
+        return Err(Error::invalid_input(format!(
+            "{what} {amount} is over the limit of {MAX_AMOUNT} per entry"
+        )));
+    }
+    if amount.scale() > MAX_SCALE {
+        return Err(Error::invalid_input(format!(
+            "{what} {amount} has more than {MAX_SCALE} decimal places"
+        )));
+    }
+    Ok(amount)
+}
+
 /// A percentage between 0 and 100 inclusive (bonus accrual or discount rate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(transparent)]
@@ -256,6 +290,7 @@ impl Credit {
                 "credit amount must be positive, got {amount}"
             )));
         }
+        let amount = check_amount("credit amount", amount)?;
         if lifetime.is_some_and(|l| l.is_zero()) {
             return Err(Error::invalid_input("credit lifetime must be positive"));
         }
@@ -286,6 +321,38 @@ impl Credit {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn max_amount_is_ten_to_the_twelfth() {
+        assert_eq!(MAX_AMOUNT, dec!(1_000_000_000_000));
+        let tx = TransactionId::new("t").unwrap();
+        assert!(Credit::new(MAX_AMOUNT, tx.clone(), None).is_ok());
+        assert!(Credit::new(MAX_AMOUNT + dec!(0.000001), tx.clone(), None).is_err());
+        assert!(Credit::new(Decimal::MAX, tx, None).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every credit the type accepts is within the bounds, and every amount within them
+        /// (positive) is accepted: the bound is the only rule besides the sign.
+        #[test]
+        fn credits_are_bounded(mantissa in proptest::num::i128::ANY, scale in 0u32..=28) {
+            let amount = Decimal::try_from_i128_with_scale(mantissa % (1i128 << 96), scale)
+                .unwrap_or(Decimal::MAX);
+            let tx = TransactionId::new("t").unwrap();
+            let normal = amount.normalize();
+            let within = normal > Decimal::ZERO && normal <= MAX_AMOUNT && normal.scale() <= MAX_SCALE;
+            match Credit::new(amount, tx, None) {
+                Ok(c) => {
+                    proptest::prop_assert!(within, "{amount} accepted");
+                    proptest::prop_assert!(c.amount() <= MAX_AMOUNT && c.amount().scale() <= MAX_SCALE);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!within, "{amount} refused: {e}");
+                    proptest::prop_assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+                }
+            }
+        }
+    }
 
     #[test]
     fn percent_bounds() {

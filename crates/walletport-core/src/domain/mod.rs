@@ -9,7 +9,9 @@ mod customer;
 mod push;
 mod template;
 
-pub use balance::{Balance, BalanceFields, BalanceUpdate, Credit, Percent};
+pub use balance::{
+    Balance, BalanceFields, BalanceUpdate, Credit, MAX_AMOUNT, MAX_SCALE, Percent, check_amount,
+};
 pub use card::{Card, CardStatus, InstallLinks, Installed};
 pub use customer::{Customer, CustomerKey, CustomerRecord, Referrals, validate_email};
 pub use push::{Campaign, CampaignRecord, Channel, MAX_MESSAGE_CHARS, PushMessage, PushReceipt};

@@ -218,9 +218,12 @@ where
     .transpose()
 }
 
+/// The live points, held at the `Decimal` range: entries are bounded, so only rows written before
+/// the bound can exceed it, and they must not make the account unreadable.
 async fn live_points(conn: &mut PgConnection, customer: &str, now: i64) -> Result<Decimal> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(amount), 0) FROM ledger \
+        "SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), -79228162514264337593543950335), \
+         79228162514264337593543950335) FROM ledger \
          WHERE customer_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(customer)
@@ -241,7 +244,8 @@ pub(super) async fn balance(
     // One statement: percentages and points from the same snapshot.
     let row = sqlx::query(
         "SELECT c.bonus_percent, c.discount_percent, \
-         (SELECT COALESCE(SUM(l.amount), 0) FROM ledger l WHERE l.customer_id = c.id \
+         (SELECT LEAST(GREATEST(COALESCE(SUM(l.amount), 0), -79228162514264337593543950335), \
+          79228162514264337593543950335) FROM ledger l WHERE l.customer_id = c.id \
           AND (l.expires_at IS NULL OR l.expires_at > $2)) AS points \
          FROM customers c WHERE c.id = $1",
     )
