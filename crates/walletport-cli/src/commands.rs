@@ -146,6 +146,7 @@ pub(crate) fn upsert_input(ctx: &Context<'_>, a: UpsertArgs) -> Result<UpsertCus
             a.discount.as_deref(),
         )?,
         template: a.template.map(TemplateId::new).transpose()?,
+        likely_new: false,
     })
 }
 

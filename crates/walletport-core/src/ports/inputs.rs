@@ -42,6 +42,10 @@ pub struct UpsertCustomer {
     pub balance: BalanceUpdate,
     /// The card design to use for a new card.
     pub template: Option<TemplateId>,
+    /// A hint: the caller believes the vendor has no record of this customer yet (a new
+    /// customer, or a resync to another vendor). An adapter whose vendor has no upsert may try
+    /// the create first and save a request; the outcome is the same either way.
+    pub likely_new: bool,
 }
 
 impl UpsertCustomer {
@@ -51,6 +55,7 @@ impl UpsertCustomer {
             customer,
             balance: BalanceUpdate::default(),
             template: None,
+            likely_new: false,
         }
     }
 }

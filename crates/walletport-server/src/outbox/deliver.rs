@@ -5,7 +5,7 @@ use walletport_core::{
     BalanceUpdate, Card, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry, SetBalance,
     UpsertCustomer,
 };
-use walletport_store::{OutboxKind, WriteOpts};
+use walletport_store::{OutboxKind, StoredCard, WriteOpts};
 
 use crate::state::Gateway;
 
@@ -59,14 +59,20 @@ pub(crate) async fn deliver(
     } else if balance_only && set_balance_by_phone {
         set_balance().await
     } else if cap.customer_upsert {
+        // The store records the vendor's cards from upsert answers: none of this provider yet
+        // means the vendor most likely has no record (a new customer, or a resync to a new
+        // vendor), and an adapter may then create first and save a request.
+        let known = gw.store.list_cards(customer).await?;
+        let provider = gw.provider.info().name;
         let input = UpsertCustomer {
             customer: stored.customer.clone(),
             balance: update,
             template: None,
+            likely_new: !known.iter().any(|c| c.provider == provider),
         };
         match gw.provider.customers().upsert_customer(input).await {
             Ok(record) => {
-                record_new_cards(gw, customer, &record.cards).await;
+                record_new_cards(gw, customer, &known, &record.cards).await;
                 Ok(Some(op::CUSTOMER_UPSERT))
             }
             Err(e) => Err(e),
@@ -91,18 +97,13 @@ pub(crate) async fn deliver(
 /// Records the cards an upsert answered with that the store does not know yet (no echo: the
 /// vendor made them), so the gateway can name them by id later. The delivery stands whatever
 /// this does: a failure is logged, and the next delivery tries again.
-async fn record_new_cards(gw: &Gateway, customer: &CustomerId, cards: &[Card]) {
-    if cards.is_empty() {
-        return;
-    }
+async fn record_new_cards(
+    gw: &Gateway,
+    customer: &CustomerId,
+    known: &[StoredCard],
+    cards: &[Card],
+) {
     let provider = gw.provider.info().name;
-    let known = match gw.store.list_cards(customer).await {
-        Ok(known) => known,
-        Err(e) => {
-            tracing::warn!(customer = %customer, error = %e, "reading the stored cards failed");
-            return;
-        }
-    };
     let new: Vec<Card> = cards
         .iter()
         .filter(|card| {
