@@ -348,3 +348,44 @@ async fn birthdays_follow_the_templates_date_style() {
         "{e}"
     );
 }
+
+/// `likely_new` (a new customer, a resync to Passteam): with the phone variable unique in the
+/// template, the card is created straight away (1 request); a card that existed after all
+/// answers 409 and the card it names is updated, never duplicated.
+#[tokio::test]
+async fn a_likely_new_customer_is_created_first_when_the_phone_is_unique() {
+    let (server, emu) = emulator(PassteamEmulatorConfig::default()).await;
+    let p = PassteamProvider::new(config(server.base_url(), minimal())).expect("provider");
+    // Warm the template cache, as a running gateway has it.
+    p.check().await.expect("check");
+    let ann = |name: &str, points_: rust_decimal::Decimal| UpsertCustomer {
+        balance: points(points_),
+        likely_new: true,
+        ..UpsertCustomer::new(Customer {
+            name: Some(name.into()),
+            ..Customer::new(phone(8))
+        })
+    };
+    emu.clear_requests();
+    p.upsert_customer(ann("Ann", dec!(5)))
+        .await
+        .expect("create");
+    let methods: Vec<String> = emu.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["createcard"], "one request for a new card");
+    emu.clear_requests();
+    let r = p
+        .upsert_customer(ann("Anna", dec!(9)))
+        .await
+        .expect("409 → update");
+    assert_eq!(r.customer.name.as_deref(), Some("Anna"));
+    assert_eq!(emu.card_count(), 1, "never a second card");
+    let methods: Vec<String> = emu.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["createcard", "getcard", "updatecard"]);
+    let balance = p
+        .get_balance(GetBalance {
+            customer: CustomerKey::Phone(phone(8)),
+        })
+        .await
+        .expect("balance");
+    assert_eq!(balance.points, dec!(9));
+}

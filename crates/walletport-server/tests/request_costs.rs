@@ -207,9 +207,9 @@ async fn requests_per_operation_per_vendor() {
     let expected = [
         // vendor, new customer, credit, percentages, resync requests per 1,000 customers
         ("passquare", 1, 1, 1, 1_000),
-        ("passteam", 3, 2, 2, 3_000),
-        ("passteam (phone_lookup = plus)", 2, 2, 2, 2_000),
-        ("skycore", 2, 1, 1, 2_000),
+        ("passteam", 1, 2, 2, 1_000),
+        ("passteam (phone_lookup = plus)", 1, 2, 2, 1_000),
+        ("skycore", 1, 1, 1, 1_000),
     ];
     let vendors = [
         passquare().await,

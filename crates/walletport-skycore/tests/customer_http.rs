@@ -488,3 +488,37 @@ async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() ->
     assert!(sent.iter().all(|t| t == "sandbox-layout-1"), "{sent:?}");
     Ok(())
 }
+
+/// `likely_new` (a new customer, a resync to Skycore): generate first, 1 request for a new pass;
+/// a pass that existed after all is updated (2 requests), with the data the upsert carries.
+#[tokio::test]
+async fn a_likely_new_customer_is_generated_first() -> Result<()> {
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let provider = SkycoreProvider::new(config)?;
+    let new = UpsertCustomer {
+        likely_new: true,
+        ..upsert(7, 10, 5)
+    };
+    let created = provider.customers().upsert_customer(new.clone()).await?;
+    assert_eq!(
+        actions(&emu),
+        ["generatepass"],
+        "one request for a new pass"
+    );
+    assert!(created.cards[0].links.page.is_some(), "the install page");
+    let before = emu.requests().len();
+    let again = UpsertCustomer {
+        likely_new: true,
+        ..upsert(7, 42, 7)
+    };
+    provider.customers().upsert_customer(again).await?;
+    assert_eq!(
+        actions(&emu)[before..],
+        ["generatepass", "updatepassdata"],
+        "a pass that existed after all is updated"
+    );
+    let stored = emu.pass_data(&digits(7)).expect("pass");
+    assert_eq!(stored["loyalty-points"], "42");
+    assert_eq!(stored["secondary-loyalty-points"], "7");
+    Ok(())
+}

@@ -112,10 +112,20 @@ impl PassteamProvider {
         .map_err(PassteamProvider::stamp(o))?;
         self.check(&vars, &template, o).await?;
         let phone = &input.customer.phone;
-        let existing = match self.card_by_phone(phone, &template, o).await {
-            Ok(card) => Some(card),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+        // A customer the caller believes new is created straight away (1 request) when the
+        // template's phone variable is unique, so a card that existed after all answers 409 and
+        // is updated below; otherwise look the card up first.
+        let phone_unique = schema
+            .as_ref()
+            .is_some_and(|s| s.is_unique(&self.config.fields.phone));
+        let existing = if input.likely_new && phone_unique {
+            None
+        } else {
+            match self.card_by_phone(phone, &template, o).await {
+                Ok(card) => Some(card),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            }
         };
         let card = match existing {
             Some(card) => self.update_changed(card, &vars, o).await?,

@@ -96,21 +96,26 @@ impl CustomerPort for SkycoreProvider {
     async fn upsert_customer(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
         let operation = op::CUSTOMER_UPSERT;
         let pass_id = pass::pass_id_for_customer(&input.customer, &self.config)?;
-        let template_id = self.template_of(&pass_id);
-        let update =
-            upsert::update_for_upsert(&input, pass_id.clone(), &template_id, &self.config)?;
-        match self.update_pass_as(&update, operation).await {
-            Ok(_) => {
-                return Ok(upsert::record_of_upsert(
-                    &input,
-                    &pass_id,
-                    &template_id,
-                    None,
-                    &self.config,
-                ));
+        // Update first (1 request for the pass that exists, the common case); when the caller
+        // says the pass is most likely new, generate first (1 request for a new pass, 2 when it
+        // existed after all).
+        if !input.likely_new {
+            let template_id = self.template_of(&pass_id);
+            let update =
+                upsert::update_for_upsert(&input, pass_id.clone(), &template_id, &self.config)?;
+            match self.update_pass_as(&update, operation).await {
+                Ok(_) => {
+                    return Ok(upsert::record_of_upsert(
+                        &input,
+                        &pass_id,
+                        &template_id,
+                        None,
+                        &self.config,
+                    ));
+                }
+                Err(e) if !is_unknown_pass(&e) => return Err(e),
+                Err(_) => {}
             }
-            Err(e) if !is_unknown_pass(&e) => return Err(e),
-            Err(_) => {}
         }
         let generate = upsert::generate_for_upsert(&input, &self.config)?;
         match self.generate_pass_as(&generate, operation).await {
