@@ -3,16 +3,15 @@
 
 use async_trait::async_trait;
 use walletport_core::{
-    Card, CardId, CardPort, CardStatus, Error, ErrorKind, Fields, GetCard, InstallLinks, IssueCard,
-    LinkDelivery, MAX_MESSAGE_CHARS, Phone, Result, SendInstallLink, SetCardStatus, TemplateId,
-    UpdateCard, validate_email,
+    Card, CardPort, CardStatus, Error, ErrorKind, Fields, GetCard, IssueCard, LinkDelivery,
+    MAX_MESSAGE_CHARS, Result, SendInstallLink, SetCardStatus, UpdateCard, validate_email,
 };
 
-use crate::customers::put_customer;
+use crate::enrolment::{issue, put_customer};
 use crate::ledger::Ledger;
 use crate::outbox::OutboxEntry;
-use crate::state::{CardEntry, State, check_fields};
-use crate::{LINK_BASE, MAX_FIELDS, MemoryProvider, NAME};
+use crate::state::check_fields;
+use crate::{MAX_FIELDS, MemoryProvider};
 
 #[async_trait]
 impl CardPort for MemoryProvider {
@@ -169,48 +168,4 @@ fn check_text(text: &str, what: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Issues a new card for `owner` with the next card number and deterministic install links.
-pub(crate) fn issue(
-    state: &mut State,
-    owner: &Phone,
-    template: TemplateId,
-    fields: Fields,
-) -> Result<CardId> {
-    let number = state.next_card_number;
-    state.next_card_number = number
-        .checked_add(1)
-        .ok_or_else(|| Error::unexpected("memory: card numbers exhausted"))?;
-    let id = CardId::new(format!("card-{number}"))?;
-    let card = Card {
-        id: Some(id.clone()),
-        number: Some(number.to_string()),
-        barcode: Some(number.to_string()),
-        links: InstallLinks {
-            apple: Some(format!("{LINK_BASE}/apple/{number}.pkpass")),
-            google: Some(format!("{LINK_BASE}/google/{number}")),
-            page: Some(format!("{LINK_BASE}/card/{number}")),
-            qr: Some(format!("{LINK_BASE}/qr/{number}.png")),
-        },
-        fields,
-        template: Some(template),
-        ..Card::default()
-    };
-    let entry = state.customer_mut(owner)?;
-    entry.cards.push(id.clone());
-    if entry.cards.len() == 1 {
-        entry
-            .customer
-            .provider_ids
-            .insert(NAME.to_owned(), id.to_string());
-    }
-    state.cards.insert(
-        id.clone(),
-        CardEntry {
-            card,
-            owner: owner.clone(),
-        },
-    );
-    Ok(id)
 }

@@ -1,17 +1,16 @@
 //! `CustomerPort`: upsert by phone, lookups, paged listing with filters, delete.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use walletport_core::{
-    Customer, CustomerId, CustomerPort, CustomerRecord, DeleteCustomer, Error, ErrorKind,
-    GetCustomer, ListCustomers, Page, PageCursor, Result, TemplateId, UpsertCustomer,
+    CustomerPort, CustomerRecord, DeleteCustomer, Error, GetCustomer, ListCustomers, Page,
+    PageCursor, Result, UpsertCustomer,
 };
 
-use crate::cards::issue;
+use crate::MemoryProvider;
 use crate::config::MAX_PAGE_SIZE;
+use crate::enrolment::put_customer;
 use crate::ledger::Ledger;
-use crate::state::{CustomerEntry, State, check_fields};
-use crate::{MAX_FIELDS, MemoryProvider, NAME};
+use crate::state::{CustomerEntry, State};
 
 #[async_trait]
 impl CustomerPort for MemoryProvider {
@@ -106,103 +105,4 @@ fn matches_filters(state: &State, entry: &CustomerEntry, input: &ListCustomers) 
         && input
             .installed
             .is_none_or(|want| state.installed(entry) == want)
-}
-
-/// Creates the customer (with a first card of `template`) or patches the existing one.
-pub(crate) fn put_customer(
-    state: &mut State,
-    patch: Customer,
-    template: &TemplateId,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    patch.validate()?;
-    check_fields(&patch.extra, MAX_FIELDS as usize)?;
-    state.template(template)?;
-    if patch.invited_by.as_ref() == Some(&patch.phone) {
-        return Err(Error::invalid_input("a customer cannot invite themselves"));
-    }
-    if let Some(id) = &patch.id
-        && let Some(other) = state.customer_by_id(id)
-        && other.customer.phone != patch.phone
-    {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            format!("customer id {id} belongs to another customer"),
-        ));
-    }
-    let phone = patch.phone.clone();
-    if state.customers.contains_key(&phone) {
-        let entry = state.customer_mut(&phone)?;
-        merge(&mut entry.customer, patch);
-        check_fields(&entry.customer.extra, MAX_FIELDS as usize)?;
-        return Ok(());
-    }
-    let seq = state.seq();
-    let mut customer = patch;
-    if customer.id.is_none() {
-        customer.id = Some(generate_id(state, seq)?);
-    }
-    customer.provider_ids.remove(NAME);
-    state.customers.insert(
-        phone.clone(),
-        CustomerEntry {
-            seq,
-            created_at: now,
-            customer,
-            cards: Vec::new(),
-            ledger: Ledger::default(),
-        },
-    );
-    issue(state, &phone, template.clone(), Default::default())?;
-    Ok(())
-}
-
-/// `memory-<seq>`, made unique against ids callers chose themselves.
-fn generate_id(state: &State, seq: u64) -> Result<CustomerId> {
-    let mut candidate = CustomerId::new(format!("{NAME}-{seq}"))?;
-    let mut n = 1u32;
-    while state.customer_by_id(&candidate).is_some() {
-        candidate = CustomerId::new(format!("{NAME}-{seq}-{n}"))?;
-        n += 1;
-    }
-    Ok(candidate)
-}
-
-/// Applies the set fields of `patch`; `None` fields and absent map keys stay as they are.
-fn merge(customer: &mut Customer, patch: Customer) {
-    let Customer {
-        phone: _,
-        id,
-        name,
-        surname,
-        middle_name,
-        email,
-        birthday,
-        extra,
-        referral_code,
-        invited_by,
-        mut provider_ids,
-    } = patch;
-    let set = |slot: &mut Option<String>, value: Option<String>| {
-        if value.is_some() {
-            *slot = value;
-        }
-    };
-    if id.is_some() {
-        customer.id = id;
-    }
-    set(&mut customer.name, name);
-    set(&mut customer.surname, surname);
-    set(&mut customer.middle_name, middle_name);
-    set(&mut customer.email, email);
-    set(&mut customer.referral_code, referral_code);
-    if birthday.is_some() {
-        customer.birthday = birthday;
-    }
-    if invited_by.is_some() {
-        customer.invited_by = invited_by;
-    }
-    customer.extra.extend(extra);
-    provider_ids.remove(NAME);
-    customer.provider_ids.extend(provider_ids);
 }

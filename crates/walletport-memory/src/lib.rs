@@ -42,6 +42,7 @@ mod cards;
 mod clock;
 mod config;
 mod customers;
+mod enrolment;
 mod ledger;
 mod messaging;
 mod outbox;
