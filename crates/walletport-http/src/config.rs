@@ -11,7 +11,7 @@ use walletport_core::{Error, Result};
 
 use crate::plan::QuotaPlan;
 use crate::quota::QuotaLimiter;
-use crate::request::{RedactedHeaders, is_sensitive_header};
+use crate::redact::{RedactedHeaders, is_sensitive_header, redacted_url};
 use crate::retry::{RateLimitDetector, RetryPolicy, Sleeper, TokioSleeper};
 
 /// The default `User-Agent`: `walletport/<version>`.
@@ -170,7 +170,7 @@ impl fmt::Debug for TransportConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransportConfig")
             .field("provider", &self.provider)
-            .field("base_url", &crate::transport::redacted_url(&self.base_url))
+            .field("base_url", &redacted_url(&self.base_url))
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)

@@ -60,6 +60,7 @@
 mod config;
 mod plan;
 mod quota;
+mod redact;
 mod request;
 mod response;
 pub mod retry;
@@ -70,7 +71,8 @@ mod transport;
 pub use config::{DEFAULT_USER_AGENT, TransportConfig};
 pub use plan::{MAX_WINDOW_LIMIT, QuotaPlan, QuotaWindow};
 pub use quota::QuotaLimiter;
-pub use request::{HttpRequest, is_sensitive_header};
+pub use redact::is_sensitive_header;
+pub use request::HttpRequest;
 pub use response::HttpResponse;
 pub use retry::{
     BodyContains, RateLimitDetector, RateLimitHint, RetryPolicy, Sleeper, TokioSleeper,

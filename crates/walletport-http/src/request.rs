@@ -14,6 +14,8 @@ use http::{HeaderMap, Method};
 use serde::Serialize;
 use walletport_core::{Error, Result};
 
+use crate::redact::{RedactedHeaders, is_sensitive_header, path_without_query};
+
 /// An HTTP request built by an adapter, executed by a [`crate::Transport`].
 ///
 /// Build one with [`HttpRequest::get`], [`HttpRequest::post_json`], ... and the builder methods
@@ -225,11 +227,6 @@ impl HttpRequest {
     }
 }
 
-pub(crate) fn path_without_query(path: &str) -> &str {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    &path[..end]
-}
-
 impl fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("HttpRequest");
@@ -247,35 +244,6 @@ impl fmt::Debug for HttpRequest {
         }
         d.finish()
     }
-}
-
-/// Shows header names and non-sensitive values; sensitive values as `[redacted]`.
-pub(crate) struct RedactedHeaders<'a>(pub(crate) &'a HeaderMap);
-
-impl fmt::Debug for RedactedHeaders<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut m = f.debug_map();
-        for (name, value) in self.0 {
-            if value.is_sensitive() || is_sensitive_header(name) {
-                m.entry(&name.as_str(), &"[redacted]");
-            } else {
-                m.entry(&name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
-            }
-        }
-        m.finish()
-    }
-}
-
-/// True for headers that carry credentials: `Authorization`, `Proxy-Authorization`, `Cookie`,
-/// `Set-Cookie`, and any name containing `key`, `token`, `secret`, `password` or `auth`
-/// (e.g. Passteam's `X-Api-Key`). Their values are marked sensitive so neither `Debug` nor the
-/// transport's traces show them.
-pub fn is_sensitive_header(name: &HeaderName) -> bool {
-    let n = name.as_str();
-    matches!(n, "cookie" | "set-cookie")
-        || ["auth", "key", "token", "secret", "password"]
-            .iter()
-            .any(|word| n.contains(word))
 }
 
 fn base64_encode(input: &[u8]) -> String {

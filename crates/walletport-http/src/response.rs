@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use walletport_core::error::MAX_VENDOR_MESSAGE;
 use walletport_core::{Error, ErrorKind, Result, VendorError};
 
-use crate::request::RedactedHeaders;
+use crate::redact::RedactedHeaders;
 
 /// An HTTP response as the vendor sent it: status, headers, whole body.
 ///

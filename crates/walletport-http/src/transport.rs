@@ -11,7 +11,8 @@ use url::Url;
 use walletport_core::{Error, ErrorKind, Result, Retry, VendorError};
 
 use crate::config::TransportConfig;
-use crate::request::{HttpRequest, path_without_query};
+use crate::redact::{path_without_query, redacted_url};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::retry::parse_retry_after;
 use crate::stats::{StatsCounters, TransportStats};
@@ -412,16 +413,6 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// The URL without user info, query or fragment, safe for logs and errors.
-pub(crate) fn redacted_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
 }
 
 #[async_trait]
