@@ -12,10 +12,10 @@
 //!
 //! Memory (benchmark 5): the peak RSS (`VmHWM`, reset per phase) of this process — gateway,
 //! store and the load clients together — during each backend's hook phase, and with
-//! `--rss-customers` customers in the store while serving ([`memory`]).
+//! `--rss-customers` customers in the store while serving ([`serving_memory`]).
 //!
 //! [`baseline`]: super::baseline
-//! [`memory`]: super::memory
+//! [`serving_memory`]: super::serving_memory
 
 use std::io::Write;
 use std::sync::Arc;
@@ -23,71 +23,21 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
-use serde_json::{Value, json};
-use walletport_core::{Checked, CustomerKey, Decimal, Provider};
-use walletport_passquare::PassquareHooksConfig;
-use walletport_server::{Gateway, GatewayConfig, RunningGateway, start_on};
+use walletport_core::{CustomerKey, Decimal};
 use walletport_store::Store;
 
-use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
+use super::backend::{BackendKind, TempDb, phone, seed_customers};
 use super::baseline::Baseline;
+use super::child_processes::run_parts;
 use super::drive::{Driven, drive};
-use super::rss::{self, Rss};
+use super::gateway::{hooks_run, run_tag, start_gateway};
+use super::hooks_args::{Args, Phase};
+use super::rss::{self, Memory};
+use super::serving_memory;
 use super::stats::ModeSummary;
-
-/// The `crm_key` the benchmark gateway accepts.
-pub(crate) const CRM_KEY: &str = "load-bench-crm-key";
 
 /// The most connections the baseline opens to PostgreSQL (its default `max_connections` is 100).
 const BASELINE_PG_CONNECTIONS: usize = 64;
-
-/// Arguments of `cargo xtask load hooks`.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct Args {
-    /// Concurrent clients, one measured run per value.
-    #[arg(long, value_delimiter = ',', default_values_t = [32usize, 128])]
-    pub(crate) clients: Vec<usize>,
-    /// Measured seconds per (backend, operation, clients) run.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
-    pub(crate) seconds: u64,
-    /// Unmeasured warm-up seconds before each run.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=30))]
-    pub(crate) warmup: u64,
-    /// Which stores to measure.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
-    pub(crate) backend: BackendChoice,
-    /// Customers seeded for the hook runs (the hooks cycle through them).
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub(crate) customers: u64,
-    /// Customers in the store for the memory phase (benchmark 5); 0 skips it.
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
-    pub(crate) rss_customers: u64,
-    /// Connections of the gateway's store pool (`walletport serve` uses the default).
-    #[arg(long, default_value_t = walletport_store::StoreOptions::default().max_connections, value_parser = clap::value_parser!(u32).range(1..=90))]
-    pub(crate) store_connections: u32,
-    /// What this process runs; `all` runs every (backend, hooks | memory) part in a fresh child
-    /// process of its own, so each peak RSS starts from a clean process.
-    #[arg(long, value_enum, default_value_t = Phase::All, hide = true)]
-    pub(crate) phase: Phase,
-    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
-    #[arg(
-        long,
-        env = "WALLETPORT_LOAD_PG",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub(crate) pg: String,
-}
-
-/// `--phase`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Phase {
-    /// Every part, each in a child process.
-    All,
-    /// The hook and baseline runs of `--backend`, in this process.
-    Hooks,
-    /// The memory phase (`--rss-customers`) of `--backend`, in this process.
-    Memory,
-}
 
 /// One measured run.
 #[derive(Debug, Clone, Serialize)]
@@ -122,21 +72,6 @@ pub(crate) struct Verified {
     pub(crate) baseline_rows: i64,
 }
 
-/// Peak memory of one phase.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Memory {
-    /// Which store.
-    pub(crate) backend: BackendKind,
-    /// What ran.
-    pub(crate) phase: String,
-    /// Resident before the phase (after seeding).
-    pub(crate) before: Rss,
-    /// Resident after it, with the peak during it.
-    pub(crate) after: Rss,
-    /// Whether the peak was reset at the start of the phase (else it covers the whole process).
-    pub(crate) peak_reset: bool,
-}
-
 /// The JSON summary.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Report {
@@ -162,7 +97,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         bail!("--clients takes values 1..=1024");
     }
     if args.phase == Phase::All {
-        return super::hooks_parts::run_parts(args);
+        return run_parts(args);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -194,28 +129,12 @@ async fn measure(args: &Args) -> anyhow::Result<Report> {
         match args.phase {
             Phase::Hooks | Phase::All => backend_phase(args, kind, &mut report).await?,
             Phase::Memory => {
-                let m = super::memory::phase(args, kind).await?;
+                let m = serving_memory::phase(args, kind).await?;
                 report.memory.push(m);
             }
         }
     }
     Ok(report)
-}
-
-/// Starts a gateway over `store`: Passquare hooks on, `memory` provider, loopback port 0.
-pub(crate) async fn start_gateway(store: Arc<dyn Store>) -> anyhow::Result<RunningGateway> {
-    let memory = walletport_memory::MemoryProvider::open(&Default::default())
-        .map_err(|e| anyhow!("memory provider: {e}"))?;
-    let provider: Arc<dyn Provider> = Checked::wrap(Arc::new(memory));
-    let mut config = GatewayConfig::default();
-    config.server.listen = "127.0.0.1:0".parse().context("loopback address")?;
-    config.hooks.passquare = Some(PassquareHooksConfig::with_crm_key(CRM_KEY));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the gateway listener")?;
-    start_on(listener, &config, Gateway::new(store, provider))
-        .await
-        .map_err(|e| anyhow!("starting the gateway: {e}"))
 }
 
 async fn backend_phase(args: &Args, kind: BackendKind, report: &mut Report) -> anyhow::Result<()> {
@@ -366,86 +285,6 @@ pub(crate) async fn balance_sum(store: &dyn Store, count: u64) -> anyhow::Result
     Ok(sum)
 }
 
-/// The hook body for request `n`: customers in turn; credits of 1 with a unique id.
-pub(crate) fn hook_body(op: &str, n: u64, customers: u64, run: &str) -> anyhow::Result<Vec<u8>> {
-    let mut customer = json!({ "phone": phone(n % customers)?.as_str() });
-    if op == "addBalance" {
-        customer["sum"] = json!("1");
-        customer["transactionId"] = json!(format!("load-{run}-{n}"));
-    }
-    let body = json!({ "crm_key": CRM_KEY, "method": op, "customer": customer });
-    Ok(serde_json::to_vec(&body)?)
-}
-
-/// Sends one hook and checks the documented answer (`success: true`).
-pub(crate) async fn send_hook(
-    client: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-) -> Result<(), String> {
-    let resp = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status.is_success() && answer["success"] == json!(true) {
-        Ok(())
-    } else {
-        Err(format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&bytes)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ))
-    }
-}
-
-/// A keep-alive client for one load task (one connection, reused).
-pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
-}
-
-/// Drives `op` hooks at `url` from `clients` keep-alive clients.
-pub(crate) async fn hooks_run(
-    url: &str,
-    op: &'static str,
-    clients: usize,
-    customers: u64,
-    warmup: Duration,
-    window: Duration,
-) -> Driven {
-    let url: Arc<str> = Arc::from(url);
-    // Transaction ids stay unique across runs and processes sharing a database.
-    let run: Arc<str> = Arc::from(format!("{}-{clients}-{}", std::process::id(), rand_tag()));
-    drive(
-        clients,
-        warmup,
-        window,
-        |_| http_client(),
-        move |client: reqwest::Client, n| {
-            let (url, run) = (url.clone(), run.clone());
-            async move {
-                let body = hook_body(op, n, customers, &run).map_err(|e| e.to_string())?;
-                send_hook(&client, &url, body).await
-            }
-        },
-    )
-    .await
-}
-
 async fn baseline_run(
     baseline: &Baseline,
     clients: usize,
@@ -453,7 +292,7 @@ async fn baseline_run(
     warmup: Duration,
     window: Duration,
 ) -> Driven {
-    let run: Arc<str> = Arc::from(format!("{clients}-{}", rand_tag()));
+    let run: Arc<str> = Arc::from(format!("{clients}-{}", run_tag()));
     drive(
         clients,
         warmup,
@@ -468,14 +307,6 @@ async fn baseline_run(
         },
     )
     .await
-}
-
-/// A short tag that differs between runs.
-fn rand_tag() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{nanos:08x}")
 }
 
 fn human(r: &Report) -> String {

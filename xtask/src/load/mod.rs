@@ -5,7 +5,7 @@
 //! - `client` ([`client`]): adapter + `walletport_http::HttpTransport` against the vendor
 //!   emulator, connection reuse versus a fresh connection per request.
 //! - `hooks` ([`hooks`]): Passquare hooks into the gateway on SQLite and PostgreSQL versus one
-//!   plain durable insert per request ([`baseline`]); the gateway's memory ([`memory`]).
+//!   plain durable insert per request ([`baseline`]); the gateway's memory ([`serving_memory`]).
 //! - `sync` ([`sync`]): balance changes through the gateway's outbox to the vendor emulator
 //!   under the time-compressed `base` plan versus one request per change.
 //!
@@ -15,22 +15,18 @@
 
 mod backend;
 mod baseline;
+mod child_processes;
 mod client;
 mod drive;
+mod gateway;
 mod hooks;
-mod hooks_parts;
-mod memory;
+mod hooks_args;
+mod release_rerun;
 mod rss;
+mod serving_memory;
 mod stats;
 mod sync;
 mod sync_rate;
-
-use std::process::Command;
-
-use anyhow::{Context, bail};
-
-/// Set in the environment of the re-run, so it never re-runs itself again.
-const REEXEC_ENV: &str = "WALLETPORT_XTASK_LOAD_REEXEC";
 
 /// Arguments of `cargo xtask load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,7 +47,7 @@ pub(crate) enum Bench {
     Client(client::Args),
     /// Passquare readBalance/addBalance hooks into the gateway (SQLite, PostgreSQL) at 32 and 128
     /// clients versus one plain durable insert per request; peak RSS, also with 100,000 customers.
-    Hooks(hooks::Args),
+    Hooks(hooks_args::Args),
     /// Balance changes synced through the outbox to the Passquare emulator under the `base`
     /// plan compressed in time: vendor requests (vs one per change), 429s, share of the plan.
     Sync(sync::Args),
@@ -59,31 +55,12 @@ pub(crate) enum Bench {
 
 /// Runs the chosen benchmark (from an optimised build, see the module docs).
 pub(crate) fn run(root: &std::path::Path, args: &Args) -> anyhow::Result<()> {
-    if cfg!(debug_assertions) && !args.debug_build && std::env::var_os(REEXEC_ENV).is_none() {
-        return rerun_release(root);
+    if release_rerun::wanted(args.debug_build) {
+        return release_rerun::run(root);
     }
     match &args.bench {
         Bench::Client(args) => client::run(args),
         Bench::Hooks(args) => hooks::run(args),
         Bench::Sync(args) => sync::run(args),
     }
-}
-
-/// Re-runs this process's command line from `cargo run --release -p xtask`.
-fn rerun_release(root: &std::path::Path) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!(
-        "load: measuring an optimised build (`cargo run --release -p xtask`; --debug-build to skip)"
-    );
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(["run", "--release", "--quiet", "--package", "xtask", "--"])
-        .args(std::env::args_os().skip(1))
-        .env(REEXEC_ENV, "1")
-        .status()
-        .context("running the release build of xtask")?;
-    if !status.success() {
-        bail!("the release run of xtask failed ({status})");
-    }
-    Ok(())
 }

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::backend::BackendKind;
+
 /// One reading, in MiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub(crate) struct Rss {
@@ -35,6 +37,21 @@ fn field_kib(status: &str, name: &str) -> f64 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
+}
+
+/// Peak memory of one phase.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Memory {
+    /// Which store.
+    pub(crate) backend: BackendKind,
+    /// What ran.
+    pub(crate) phase: String,
+    /// Resident before the phase (after seeding).
+    pub(crate) before: Rss,
+    /// Resident after it, with the peak during it.
+    pub(crate) after: Rss,
+    /// Whether the peak was reset at the start of the phase (else it covers the whole process).
+    pub(crate) peak_reset: bool,
 }
 
 #[cfg(test)]

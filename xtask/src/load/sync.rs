@@ -41,7 +41,7 @@ use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_server::{FlushReport, Gateway, GatewayConfig, OutboxSection, OutboxWorker};
 
 use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
-use super::hooks::http_client;
+use super::gateway::http_client;
 use super::sync_rate::{RateReport, Sampler};
 
 const APP_KEY: &str = "load-sync-app-key";

@@ -16,8 +16,9 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 
 use super::backend::{BackendKind, TempDb, seed_customers};
-use super::hooks::{Args, Memory, hooks_run, http_client, start_gateway};
-use super::rss;
+use super::gateway::{hooks_run, http_client, start_gateway};
+use super::hooks_args::Args;
+use super::rss::{self, Memory};
 
 /// Seeds, serves and measures one backend.
 pub(crate) async fn phase(args: &Args, kind: BackendKind) -> anyhow::Result<Memory> {

@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::backend::BackendKind;
-use super::hooks::Args;
+use super::hooks_args::Args;
+use super::release_rerun::REEXEC_ENV;
 
 /// Runs every part in a child process and prints the merged report.
 pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
@@ -39,7 +40,7 @@ pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
     for (kind, phase) in parts {
         let out = Command::new(&exe)
             .args(child_args(args, kind, phase))
-            .env(super::REEXEC_ENV, "1")
+            .env(REEXEC_ENV, "1")
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()

@@ -1,0 +1,52 @@
+//! The command-line arguments of `cargo xtask load hooks`, shared by the benchmark, its memory
+//! phase and the child processes it splits into.
+
+use super::backend::BackendChoice;
+
+/// Arguments of `cargo xtask load hooks`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// Concurrent clients, one measured run per value.
+    #[arg(long, value_delimiter = ',', default_values_t = [32usize, 128])]
+    pub(crate) clients: Vec<usize>,
+    /// Measured seconds per (backend, operation, clients) run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub(crate) seconds: u64,
+    /// Unmeasured warm-up seconds before each run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=30))]
+    pub(crate) warmup: u64,
+    /// Which stores to measure.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub(crate) backend: BackendChoice,
+    /// Customers seeded for the hook runs (the hooks cycle through them).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) customers: u64,
+    /// Customers in the store for the memory phase (benchmark 5); 0 skips it.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub(crate) rss_customers: u64,
+    /// Connections of the gateway's store pool (`walletport serve` uses the default).
+    #[arg(long, default_value_t = walletport_store::StoreOptions::default().max_connections, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub(crate) store_connections: u32,
+    /// What this process runs; `all` runs every (backend, hooks | memory) part in a fresh child
+    /// process of its own, so each peak RSS starts from a clean process.
+    #[arg(long, value_enum, default_value_t = Phase::All, hide = true)]
+    pub(crate) phase: Phase,
+    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
+    #[arg(
+        long,
+        env = "WALLETPORT_LOAD_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub(crate) pg: String,
+}
+
+/// `--phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Phase {
+    /// Every part, each in a child process.
+    All,
+    /// The hook and baseline runs of `--backend`, in this process.
+    Hooks,
+    /// The memory phase (`--rss-customers`) of `--backend`, in this process.
+    Memory,
+}
