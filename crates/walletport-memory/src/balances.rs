@@ -27,10 +27,8 @@ impl BalancePort for MemoryProvider {
         Ledger::check_update(&input.update)?;
         self.write(|state, now| {
             let phone = state.resolve(&input.customer)?;
-            let seq = state.seq();
-            let ledger = &mut state.customer_mut(&phone)?.ledger;
-            ledger.apply(&input.update, seq);
-            ledger.balance(now)
+            state.apply_balance(&phone, &input.update)?;
+            state.customer(&phone)?.ledger.balance(now)
         })
     }
 

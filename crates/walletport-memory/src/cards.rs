@@ -7,7 +7,7 @@ use walletport_core::{
     MAX_MESSAGE_CHARS, Result, SendInstallLink, SetCardStatus, UpdateCard, validate_email,
 };
 
-use crate::enrolment::{issue, put_customer};
+use crate::enrolment::{enrol, issue};
 use crate::ledger::Ledger;
 use crate::outbox::OutboxEntry;
 use crate::state::check_fields;
@@ -23,9 +23,7 @@ impl CardPort for MemoryProvider {
             .clone()
             .unwrap_or_else(|| self.default_template.clone());
         self.write(|state, now| {
-            Ledger::check_update(&input.balance)?;
-            let phone = input.customer.phone.clone();
-            put_customer(state, input.customer, &template, now)?;
+            let phone = enrol(state, input.customer, &template, &input.balance, now)?;
             let existing = state.customer(&phone)?.cards.iter().find(|id| {
                 state
                     .cards
@@ -39,15 +37,7 @@ impl CardPort for MemoryProvider {
             let entry = state.card_mut(&id)?;
             entry.card.fields.extend(input.fields);
             check_fields(&entry.card.fields, MAX_FIELDS as usize)?;
-            let card = entry.card.clone();
-            if !input.balance.is_empty() {
-                let seq = state.seq();
-                state
-                    .customer_mut(&phone)?
-                    .ledger
-                    .apply(&input.balance, seq);
-            }
-            Ok(card)
+            Ok(entry.card.clone())
         })
     }
 
@@ -74,13 +64,7 @@ impl CardPort for MemoryProvider {
             check_fields(&entry.card.fields, MAX_FIELDS as usize)?;
             let card = entry.card.clone();
             let owner = entry.owner.clone();
-            if !input.balance.is_empty() {
-                let seq = state.seq();
-                state
-                    .customer_mut(&owner)?
-                    .ledger
-                    .apply(&input.balance, seq);
-            }
+            state.apply_balance(&owner, &input.balance)?;
             if let Some(text) = input.notification {
                 state.log(OutboxEntry::CardNotification {
                     at: now,

@@ -8,8 +8,7 @@ use walletport_core::{
 
 use crate::MemoryProvider;
 use crate::config::MAX_PAGE_SIZE;
-use crate::enrolment::put_customer;
-use crate::ledger::Ledger;
+use crate::enrolment::enrol;
 use crate::state::{CustomerEntry, State};
 
 #[async_trait]
@@ -20,16 +19,7 @@ impl CustomerPort for MemoryProvider {
             .clone()
             .unwrap_or_else(|| self.default_template.clone());
         self.write(|state, now| {
-            Ledger::check_update(&input.balance)?;
-            let phone = input.customer.phone.clone();
-            put_customer(state, input.customer, &template, now)?;
-            if !input.balance.is_empty() {
-                let seq = state.seq();
-                state
-                    .customer_mut(&phone)?
-                    .ledger
-                    .apply(&input.balance, seq);
-            }
+            let phone = enrol(state, input.customer, &template, &input.balance, now)?;
             state.record(state.customer(&phone)?, now, true)
         })
     }

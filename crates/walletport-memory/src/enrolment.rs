@@ -3,16 +3,33 @@
 
 use chrono::{DateTime, Utc};
 use walletport_core::{
-    Card, CardId, Customer, CustomerId, Error, ErrorKind, Fields, InstallLinks, Phone, Result,
-    TemplateId,
+    BalanceUpdate, Card, CardId, Customer, CustomerId, Error, ErrorKind, Fields, InstallLinks,
+    Phone, Result, TemplateId,
 };
 
 use crate::ledger::Ledger;
 use crate::state::{CardEntry, CustomerEntry, State, check_fields};
 use crate::{LINK_BASE, MAX_FIELDS, NAME};
 
+/// Enrols a holder for an upsert or a card issue: checks the balance values, creates the customer
+/// (with a first card of `template`) or patches the existing one, then applies the balance
+/// values. Returns the holder's phone.
+pub(crate) fn enrol(
+    state: &mut State,
+    patch: Customer,
+    template: &TemplateId,
+    balance: &BalanceUpdate,
+    now: DateTime<Utc>,
+) -> Result<Phone> {
+    Ledger::check_update(balance)?;
+    let phone = patch.phone.clone();
+    put_customer(state, patch, template, now)?;
+    state.apply_balance(&phone, balance)?;
+    Ok(phone)
+}
+
 /// Creates the customer (with a first card of `template`) or patches the existing one.
-pub(crate) fn put_customer(
+fn put_customer(
     state: &mut State,
     patch: Customer,
     template: &TemplateId,

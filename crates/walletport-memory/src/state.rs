@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use walletport_core::{
-    CampaignId, CampaignRecord, Card, CardId, CardKey, Customer, CustomerId, CustomerKey,
-    CustomerRecord, Error, FieldKind, Fields, Phone, Referrals, Result, Template, TemplateField,
-    TemplateId, TransactionId,
+    BalanceUpdate, CampaignId, CampaignRecord, Card, CardId, CardKey, Customer, CustomerId,
+    CustomerKey, CustomerRecord, Error, FieldKind, Fields, Phone, Referrals, Result, Template,
+    TemplateField, TemplateId, TransactionId,
 };
 
 use crate::ledger::Ledger;
@@ -90,6 +90,17 @@ impl State {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
+    }
+
+    /// Applies balance values to a customer's ledger under the next sequence number; an empty
+    /// update changes nothing (and takes no number). Every port that carries balance values
+    /// applies them this way.
+    pub(crate) fn apply_balance(&mut self, phone: &Phone, update: &BalanceUpdate) -> Result<()> {
+        if !update.is_empty() {
+            let seq = self.seq();
+            self.customer_mut(phone)?.ledger.apply(update, seq);
+        }
+        Ok(())
     }
 
     /// The phone of the customer a key names.
