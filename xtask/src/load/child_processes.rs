@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::backend::BackendKind;
 use super::hooks_args::Args;
 use super::release_rerun::REEXEC_ENV;
+use super::stats::{ModeSummary, table_header, table_row};
 
 /// Runs every part in a child process and prints the merged report.
 pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
@@ -102,31 +103,21 @@ fn human(r: &Value) -> String {
     let num = |v: &Value| v.as_f64().unwrap_or(0.0);
     let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
     let mut s = format!(
-        "\nload hooks (merged): {} CPUs, {} s per run after {} s warm-up, {} customers, store pool {}\n\
-         {:<9} {:<16} {:>7} {:>10} {:>9} {:>9} {:>7}\n",
+        "\nload hooks (merged): {} CPUs, {} s per run after {} s warm-up, {} customers, store pool {}\n{}",
         r["cpus"],
         r["seconds"],
         r["warmup"],
         r["customers"],
         r["store_connections"],
-        "backend",
-        "op",
-        "clients",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "errors"
+        table_header()
     );
     for run in r["runs"].as_array().into_iter().flatten() {
-        s.push_str(&format!(
-            "{:<9} {:<16} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>7}\n",
-            text(&run["backend"]),
-            text(&run["op"]),
+        let summary: ModeSummary = serde_json::from_value(run.clone()).unwrap_or_default();
+        s.push_str(&table_row(
+            &text(&run["backend"]),
+            &text(&run["op"]),
             run["clients"].as_u64().unwrap_or(0),
-            num(&run["rate_per_s"]),
-            num(&run["p50_ms"]),
-            num(&run["p99_ms"]),
-            run["errors"].as_u64().unwrap_or(0)
+            &summary,
         ));
     }
     for v in r["verified"].as_array().into_iter().flatten() {

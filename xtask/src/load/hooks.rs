@@ -34,7 +34,7 @@ use super::gateway::{hooks_run, run_tag, start_gateway};
 use super::hooks_args::{Args, Phase};
 use super::rss::{self, Memory};
 use super::serving_memory;
-use super::stats::ModeSummary;
+use super::stats::{ModeSummary, table_header, table_row};
 
 /// The most connections the baseline opens to PostgreSQL (its default `max_connections` is 100).
 const BASELINE_PG_CONNECTIONS: usize = 64;
@@ -311,31 +311,21 @@ async fn baseline_run(
 
 fn human(r: &Report) -> String {
     let mut s = format!(
-        "\nload hooks: {} CPUs, {} s per run, {} customers\n{:<9} {:<16} {:>7} {:>10} {:>9} {:>9} {:>7}\n",
+        "\nload hooks: {} CPUs, {} s per run, {} customers\n{}",
         r.cpus,
         r.seconds,
         r.customers,
-        "backend",
-        "op",
-        "clients",
-        "req/s",
-        "p50 ms",
-        "p99 ms",
-        "errors"
+        table_header()
     );
     if r.runs.is_empty() {
         s.clear();
     }
     for run in &r.runs {
-        s.push_str(&format!(
-            "{:<9} {:<16} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>7}\n",
+        s.push_str(&table_row(
             run.backend.name(),
             run.op,
-            run.clients,
-            run.summary.rate_per_s,
-            run.summary.p50_ms,
-            run.summary.p99_ms,
-            run.summary.errors
+            run.clients as u64,
+            &run.summary,
         ));
     }
     for v in &r.verified {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What one measured mode (walletport or its baseline) achieved.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ModeSummary {
     /// Requests sent (successes and failures).
     pub(crate) requests: u64,
@@ -43,6 +43,23 @@ impl ModeSummary {
             max_ms: millis(latencies.last().copied().unwrap_or_default()),
         }
     }
+}
+
+/// The column titles of the per-run table of `load hooks`, which [`table_row`] fills; the
+/// in-process report and the merged report of its child processes print the same table.
+pub(crate) fn table_header() -> String {
+    format!(
+        "{:<9} {:<16} {:>7} {:>10} {:>9} {:>9} {:>7}\n",
+        "backend", "op", "clients", "req/s", "p50 ms", "p99 ms", "errors"
+    )
+}
+
+/// One run's row under [`table_header`].
+pub(crate) fn table_row(backend: &str, op: &str, clients: u64, summary: &ModeSummary) -> String {
+    format!(
+        "{:<9} {:<16} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>7}\n",
+        backend, op, clients, summary.rate_per_s, summary.p50_ms, summary.p99_ms, summary.errors
+    )
 }
 
 /// Nearest-rank percentile of sorted `values` (`q` in 0..=1); zero for no values.
@@ -88,5 +105,19 @@ mod tests {
         assert!((s.max_ms - 4.0).abs() < 1e-9);
         let empty = ModeSummary::new(Vec::new(), 0, Duration::ZERO);
         assert_eq!(empty.rate_per_s, 0.0);
+    }
+
+    #[test]
+    fn a_summary_read_back_from_its_json_fills_the_same_row() {
+        let s = ModeSummary::new(vec![ms(3), ms(1), ms(2), ms(4)], 1, Duration::from_secs(2));
+        let back: ModeSummary =
+            serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("summary");
+        assert_eq!(back, s);
+        let row = table_row("sqlite", "addBalance", 32, &back);
+        assert_eq!(
+            row,
+            "sqlite    addBalance            32          2      2.00      4.00       1\n"
+        );
+        assert_eq!(table_header().len(), row.len());
     }
 }
