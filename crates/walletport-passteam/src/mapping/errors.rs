@@ -102,40 +102,14 @@ pub fn envelope_error(
     envelope: Option<&Envelope>,
     on_duplicate: OnDuplicate,
 ) -> Option<Error> {
-    let fields = EnvelopeFields {
-        code: envelope.and_then(|e| e.code),
-        error: envelope.and_then(|e| e.error),
-        message: envelope.and_then(|e| e.message.as_deref()),
-    };
-    fields_error(resp, &fields, on_duplicate)
-}
-
-/// The envelope's fields that decide success, borrowed from whichever envelope struct read
-/// them (a missing envelope is all `None`).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct EnvelopeFields<'a> {
-    /// `code`.
-    pub code: Option<u64>,
-    /// `error`.
-    pub error: Option<bool>,
-    /// `message`.
-    pub message: Option<&'a str>,
-}
-
-/// [`envelope_error`] on the envelope's fields; allocates only on the failure path.
-pub(crate) fn fields_error(
-    resp: &HttpResponse,
-    envelope: &EnvelopeFields<'_>,
-    on_duplicate: OnDuplicate,
-) -> Option<Error> {
-    let body_code = envelope.code;
-    let flagged = envelope.error.unwrap_or(false);
+    let body_code = envelope.and_then(|e| e.code);
+    let flagged = envelope.and_then(|e| e.error).unwrap_or(false);
     let code = body_code
         .filter(|c| *c >= 400)
         // Every non-2xx status is a failure, also an unflagged 1xx or 3xx (a redirect the
         // client did not follow, a 304): its body is not the answer to our request.
         .or_else(|| (!(200..300).contains(&resp.status)).then_some(u64::from(resp.status)));
-    let message: Cow<'_, str> = match envelope.message {
+    let message: Cow<'_, str> = match envelope.and_then(|e| e.message.as_deref()) {
         Some(m) => Cow::Borrowed(m),
         None => Cow::Owned(resp.text().chars().take(512).collect()),
     };

@@ -8,7 +8,6 @@
 pub mod card;
 pub mod dates;
 pub mod errors;
-mod lazy;
 pub mod ops;
 pub mod push;
 pub mod template;

@@ -6,7 +6,6 @@ use walletport_core::{CardId, Error, ErrorKind, Result, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 
 use super::card::Variables;
-use super::lazy::{self, Shape};
 use super::{OnDuplicate, parse_envelope, post, result_as};
 use crate::config::PassteamConfig;
 use crate::encoding::FormBody;
@@ -69,35 +68,12 @@ pub fn build_getcard_request(
 
 /// `getcard`'s card; `NotFound` when the answer says so or carries no card.
 pub fn parse_getcard_response(resp: &HttpResponse) -> Result<WireCard> {
-    fast_card(resp, OnDuplicate::Conflict)
-        .unwrap_or_else(|| reference_card(resp, OnDuplicate::Conflict))
+    card_answer(resp, OnDuplicate::Conflict)
 }
 
-/// `getcard`/`createcard` through `Value` (the reference of [`fast_card`]).
-pub(crate) fn reference_card(resp: &HttpResponse, on_duplicate: OnDuplicate) -> Result<WireCard> {
-    let result = parse_envelope(resp, on_duplicate)?;
-    card_result(resp, result)
-}
-
-/// [`card_result`] on the fast path ([`lazy`]); `None` leaves the answer to the reference path.
-pub(crate) fn fast_card(
-    resp: &HttpResponse,
-    on_duplicate: OnDuplicate,
-) -> Option<Result<WireCard>> {
-    let raw = match lazy::envelope(resp, on_duplicate)? {
-        Ok(raw) => raw,
-        Err(e) => return Some(Err(e)),
-    };
-    match raw.shape {
-        Shape::Null | Shape::Bool(false) | Shape::Array(0) => {
-            Some(Err(Error::not_found("no such card")))
-        }
-        // `{card: …}` without `cardId` is unwrapped by the reference path.
-        Shape::Object { card, card_id } if !card || card_id => {
-            Some(checked_card(resp, lazy::decode(raw.text)?))
-        }
-        _ => None,
-    }
+/// `getcard`/`createcard`: the envelope, then the card in whichever wrapping [`card_result`] knows.
+fn card_answer(resp: &HttpResponse, on_duplicate: OnDuplicate) -> Result<WireCard> {
+    card_result(resp, parse_envelope(resp, on_duplicate)?)
 }
 
 /// A decoded card must carry its id.
@@ -141,8 +117,7 @@ pub fn build_createcard_request(
 
 /// `createcard`'s card; 409 → `AlreadyExists` with the duplicated ids in the vendor message.
 pub fn parse_createcard_response(resp: &HttpResponse) -> Result<WireCard> {
-    fast_card(resp, OnDuplicate::AlreadyExists)
-        .unwrap_or_else(|| reference_card(resp, OnDuplicate::AlreadyExists))
+    card_answer(resp, OnDuplicate::AlreadyExists)
 }
 
 /// `updatecard` of `card` with `values` (absolute values: idempotent). `extra` adds system
@@ -166,33 +141,11 @@ pub fn build_updatecard_request(
 
 /// `updatecard`'s card (`result.card`); 409 → `Conflict`.
 pub fn parse_updatecard_response(resp: &HttpResponse) -> Result<WireCard> {
-    fast_updatecard(resp).unwrap_or_else(|| reference_updatecard(resp))
-}
-
-/// [`parse_updatecard_response`] through `Value` (the reference of [`fast_updatecard`]).
-pub(crate) fn reference_updatecard(resp: &HttpResponse) -> Result<WireCard> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     if result.get("card").is_none() && result.get("cardId").is_some() {
         return card_result(resp, result);
     }
     updated_card(resp, result_as(resp, result)?)
-}
-
-/// [`parse_updatecard_response`] on the fast path ([`lazy`]) for an object result.
-pub(crate) fn fast_updatecard(resp: &HttpResponse) -> Option<Result<WireCard>> {
-    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
-        Ok(raw) => raw,
-        Err(e) => return Some(Err(e)),
-    };
-    match raw.shape {
-        // The card itself, not wrapped: `card_result`'s object case.
-        Shape::Object {
-            card: false,
-            card_id: true,
-        } => Some(checked_card(resp, lazy::decode(raw.text)?)),
-        Shape::Object { .. } => Some(updated_card(resp, lazy::decode(raw.text)?)),
-        _ => None,
-    }
 }
 
 /// The card of `updatecard`'s `{card, updated, messages}`; it must carry an id.
@@ -253,29 +206,11 @@ pub fn build_page_request(
 
 /// One page of cards, with the page numbers as sent.
 pub fn parse_page_response(resp: &HttpResponse) -> Result<WirePage> {
-    fast_page(resp).unwrap_or_else(|| reference_page(resp))
-}
-
-/// [`parse_page_response`] through `Value` (the reference of [`fast_page`]).
-pub(crate) fn reference_page(resp: &HttpResponse) -> Result<WirePage> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     if result.is_null() {
         return Ok(WirePage::default());
     }
     result_as(resp, result)
-}
-
-/// [`parse_page_response`] on the fast path ([`lazy`]) for a `null` or object result.
-pub(crate) fn fast_page(resp: &HttpResponse) -> Option<Result<WirePage>> {
-    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
-        Ok(raw) => raw,
-        Err(e) => return Some(Err(e)),
-    };
-    match raw.shape {
-        Shape::Null => Some(Ok(WirePage::default())),
-        Shape::Object { .. } => Some(Ok(lazy::decode(raw.text)?)),
-        _ => None,
-    }
 }
 
 /// The page after `current`, if any: `nextPage` when it moves forward and stays within

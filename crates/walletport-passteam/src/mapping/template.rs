@@ -7,7 +7,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use walletport_core::ports::op;
 use walletport_core::{
     Error, FieldKind, Page, Phone, Result, Template, TemplateField, TemplateId, TemplateSummary,
@@ -16,7 +15,6 @@ use walletport_core::{
 use walletport_http::{HttpRequest, HttpResponse};
 
 use super::dates::DateStyle;
-use super::lazy::{self, Shape};
 use super::{OnDuplicate, parse_envelope, post, result_as};
 use crate::config::{PassteamConfig, normalize_variable};
 use crate::encoding::FormBody;
@@ -83,29 +81,11 @@ pub fn build_gettemplate_request(id: &TemplateId, config: &PassteamConfig) -> Ht
 
 /// `gettemplate`'s result as the wire struct (for validation and settings).
 pub fn parse_gettemplate_wire(resp: &HttpResponse) -> Result<WireTemplate> {
-    fast_gettemplate(resp).unwrap_or_else(|| reference_gettemplate(resp))
-}
-
-/// [`parse_gettemplate_wire`] through `Value` (the reference of [`fast_gettemplate`]).
-pub(crate) fn reference_gettemplate(resp: &HttpResponse) -> Result<WireTemplate> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     if result.is_null() {
         return Err(Error::not_found("no such template"));
     }
     result_as(resp, result)
-}
-
-/// [`parse_gettemplate_wire`] on the fast path ([`lazy`]) for a `null` or object result.
-pub(crate) fn fast_gettemplate(resp: &HttpResponse) -> Option<Result<WireTemplate>> {
-    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
-        Ok(raw) => raw,
-        Err(e) => return Some(Err(e)),
-    };
-    match raw.shape {
-        Shape::Null => Some(Err(Error::not_found("no such template"))),
-        Shape::Object { .. } => Some(Ok(lazy::decode(raw.text)?)),
-        _ => None,
-    }
 }
 
 /// `gettemplate`'s result as a domain [`Template`].
@@ -195,11 +175,6 @@ pub fn build_listtemplates_request(config: &PassteamConfig) -> HttpRequest {
 /// `getlisttemplates`' result: ids as strings, or objects with `templateId` and a title; or an
 /// object keyed by id. Passteam returns everything at once, so the page has no `next`.
 pub fn parse_listtemplates_response(resp: &HttpResponse) -> Result<Page<TemplateSummary>> {
-    fast_listtemplates(resp).unwrap_or_else(|| reference_listtemplates(resp))
-}
-
-/// [`parse_listtemplates_response`] through `Value` (the reference of [`fast_listtemplates`]).
-pub(crate) fn reference_listtemplates(resp: &HttpResponse) -> Result<Page<TemplateSummary>> {
     let result = parse_envelope(resp, OnDuplicate::Conflict)?;
     let summary = |v: &Value, key: Option<&str>| -> Option<TemplateSummary> {
         match v {
@@ -234,37 +209,6 @@ pub(crate) fn reference_listtemplates(resp: &HttpResponse) -> Result<Page<Templa
         }
     };
     Ok(listing(items))
-}
-
-/// [`parse_listtemplates_response`] on the fast path ([`lazy`]) for an array result: each element
-/// decoded from its own text; an object element that does not decode takes the reference path
-/// through `Value`.
-pub(crate) fn fast_listtemplates(resp: &HttpResponse) -> Option<Result<Page<TemplateSummary>>> {
-    let raw = match lazy::envelope(resp, OnDuplicate::Conflict)? {
-        Ok(raw) => raw,
-        Err(e) => return Some(Err(e)),
-    };
-    if !matches!(raw.shape, Shape::Array(_)) {
-        return None;
-    }
-    let elements: Vec<&RawValue> = lazy::decode(raw.text)?;
-    let mut items = Vec::with_capacity(elements.len());
-    for element in elements {
-        let text = element.get();
-        let summary = match text.trim_start().as_bytes().first() {
-            Some(b'"') => id_summary(&lazy::decode::<String>(text)?, None),
-            Some(b'{') => match lazy::decode::<WireTemplate>(text) {
-                Some(w) => template_summary(w, None),
-                None => {
-                    let v: Value = lazy::decode(text)?;
-                    template_summary(serde_json::from_value(v).ok()?, None)
-                }
-            },
-            _ => None,
-        };
-        items.extend(summary);
-    }
-    Some(Ok(listing(items)))
 }
 
 /// A template listed by id (the id is the name unless the listing keyed it by one).
