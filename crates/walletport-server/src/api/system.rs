@@ -67,7 +67,7 @@ pub(crate) async fn healthz(State(s): State<ApiState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus text metrics.
+/// Prometheus text metrics (encoded by `prometheus-client`, see [`crate::metrics`]).
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text exposition format", body = String)))]
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
@@ -83,7 +83,7 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Response {
     let mut resp = text.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
     );
     resp
 }
