@@ -4,7 +4,7 @@
 //!
 //! "build" includes mapping the domain customer to template variables and encoding the form
 //! body; "parse" includes the envelope check and mapping the wire card to the domain record, as
-//! the client does. Target: under 5 µs per operation. Every routine runs once before timing and
+//! the client does. Target: under 20 µs per operation. Every routine runs once before timing and
 //! must succeed (an error fixture must fail), and a fixture no benchmark uses stops the run.
 //!
 //! Run: `cargo bench -p walletport-passteam --bench adapter` (about 45 s); per-op medians are in
