@@ -31,6 +31,8 @@ pub enum ErrorKind {
     Conflict,
     /// The input was rejected before or by the vendor: bad phone, negative amount, bad JSON.
     InvalidInput,
+    /// A redemption asked for more points than the customer holds now; nothing changed.
+    InsufficientPoints,
     /// The vendor's rate limit was hit; the request was not processed.
     RateLimited,
     /// The vendor could not be reached or failed on its side.
@@ -51,6 +53,7 @@ impl ErrorKind {
             Self::AlreadyExists => "already_exists",
             Self::Conflict => "conflict",
             Self::InvalidInput => "invalid_input",
+            Self::InsufficientPoints => "insufficient_points",
             Self::RateLimited => "rate_limited",
             Self::VendorUnavailable => "vendor_unavailable",
             Self::Unexpected => "unexpected",

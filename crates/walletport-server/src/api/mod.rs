@@ -54,7 +54,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::AlreadyExists | ErrorKind::Conflict | ErrorKind::InsufficientPoints => {
+            StatusCode::CONFLICT
+        }
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::VendorUnavailable => StatusCode::BAD_GATEWAY,
