@@ -31,6 +31,7 @@
 
 mod codec;
 mod error;
+mod ledger;
 mod model;
 mod outbox;
 mod postgres;
@@ -42,10 +43,13 @@ use std::time::Duration;
 
 use walletport_core::{Error, Result};
 
+pub use ledger::{
+    EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery,
+    Redemption, Reversal, SetPoints,
+};
 pub use model::{
-    CardPatch, CardUpdated, CustomerPage, Debit, EntryKind, LedgerEntry, LedgerOp, LedgerOutcome,
-    ListCustomers, MAX_PAGE, NewCard, Percentages, SetPoints, StoredCard, StoredCustomer, Upserted,
-    WriteOpts,
+    CardPatch, CardUpdated, CustomerPage, ListCustomers, MAX_PAGE, NewCard, Percentages,
+    StoredCard, StoredCustomer, Upserted, WriteOpts,
 };
 pub use outbox::{
     ClaimRequest, FailOutcome, Failure, MAX_ERROR_CHARS, MAX_RESYNC_PAGE, NewOutboxItem, OutboxId,

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use walletport_core::{Balance, CardId, Credit, Customer, CustomerId, CustomerKey, Result};
 
+use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
 use crate::model::{
-    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
-    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+    CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
+    StoredCustomer, Upserted, WriteOpts,
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
@@ -105,8 +106,14 @@ pub trait Store: Send + Sync + 'static {
             .await
     }
 
-    /// Applies a credit, debit or set-points exactly once by its transaction id (see
-    /// [`Store::credit`]; a debit above the live balance is `InvalidInput`).
+    /// Applies a credit, redemption, set-points or reversal exactly once by its transaction id
+    /// (see [`Store::credit`]) and writes its ledger entry, lots and balance in one transaction.
+    ///
+    /// A redemption above the balance is
+    /// [`ErrorKind::InsufficientPoints`](walletport_core::ErrorKind::InsufficientPoints) and
+    /// changes nothing; a reversal of a credit the customer does not have is `NotFound`, and a
+    /// second reversal of one credit answers `applied: false`. Lots past their time are expired
+    /// first (an `expiry` entry each, and an outbox item even without echo).
     async fn apply(
         &self,
         customer: &CustomerId,
@@ -114,18 +121,18 @@ pub trait Store: Send + Sync + 'static {
         opts: WriteOpts,
     ) -> Result<LedgerOutcome>;
 
-    /// The balance at `now`: the sum of credits not yet burnt (a credit with a lifetime stops
-    /// counting exactly at `credited_at + lifetime`) plus debits and adjustments, with the
-    /// customer's percentages.
+    /// The balance at `now`, at a cost independent of the customer's history: the stored points
+    /// less the lots past their time at `now` that the expiry task has not reached yet.
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance>;
 
-    /// The customer's ledger rows, oldest first, at most `limit` (1..=1000).
-    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>>;
+    /// One page of the customer's ledger, newest first. Unknown customer: `NotFound`.
+    async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage>;
 
-    /// Deletes credit rows that burnt at or before `now`. Never changes any balance (burnt rows
-    /// do not count anyway) and keeps transaction ids, so exactly-once still holds. Returns the
-    /// number of rows removed.
-    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Expires the lots past their time at `now` of at most `max_customers` customers, each in
+    /// a transaction of its own: an `expiry` entry per lot and one outbox item per customer.
+    /// Safe with several gateways on one database (no lot expires twice). Call it until it
+    /// reports no customers to catch up.
+    async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport>;
 
     // ---- inbound events -------------------------------------------------------------------
 
