@@ -14,22 +14,21 @@
 //! batch is rolled back and every job is retried alone, so one failure stays one failure.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sqlx::Connection as _;
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use walletport_core::{Balance, CustomerId, Error, Result};
 
-use super::Db;
-use super::customers::enqueue_in;
-use crate::codec::{
-    checked_sum, expiry_ns, from_ns, judge_repeat, ledger_payload, parse_decimal, parse_percent,
-    parse_tx, to_ns,
-};
+use super::ledger_tx::{SqliteLedgerTx, decimal};
+use super::{Db, begin};
+use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
 use crate::error::db;
-use crate::model::{EntryKind, LedgerEntry, LedgerOp, LedgerOutcome, WriteOpts};
-use crate::outbox::OutboxKind;
+use crate::ledger::{
+    EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery, engine,
+};
+use crate::model::WriteOpts;
+use crate::outbox::page_limit;
 
 /// One ledger operation waiting for the writer.
 pub(crate) struct Job {
@@ -150,202 +149,146 @@ async fn try_batch(
     Ok(outcomes)
 }
 
+/// Runs one job through the ledger engine on the batch's transaction.
 async fn apply_one(conn: &mut SqliteConnection, job: &Job) -> Result<Result<LedgerOutcome>> {
-    let now = match to_ns(job.opts.now) {
-        Ok(n) => n,
-        Err(e) => return Ok(Err(e)),
-    };
-    let customer = job.customer.as_str();
-    let tx_id = job.op.transaction_id().as_str();
-    let prior = sqlx::query(
-        "SELECT customer_id, kind, amount FROM processed_transactions WHERE transaction_id = ?",
+    engine::apply(
+        &mut SqliteLedgerTx { conn },
+        &job.customer,
+        &job.op,
+        job.opts,
     )
-    .bind(tx_id)
-    .fetch_optional(&mut *conn)
     .await
-    .map_err(|e| db("ledger.apply", e))?;
-    if let Some(row) = prior {
-        let c: String = row
-            .try_get("customer_id")
-            .map_err(|e| db("ledger.apply", e))?;
-        let k: String = row.try_get("kind").map_err(|e| db("ledger.apply", e))?;
-        let a: String = row.try_get("amount").map_err(|e| db("ledger.apply", e))?;
-        let amount = match parse_decimal(&a) {
-            Ok(a) => a,
-            Err(e) => return Ok(Err(e)),
-        };
-        return Ok(judge_repeat(&c, &k, amount, &job.customer, &job.op));
-    }
-    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = ?")
-        .bind(customer)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| db("ledger.apply", e))?;
-    if exists.is_none() {
-        return Ok(Err(Error::not_found(format!("no customer `{customer}`"))));
-    }
-    let (delta, kind, expires) = match &job.op {
-        LedgerOp::Credit(c) => (c.amount(), EntryKind::Credit, expiry_ns(now, c.lifetime())),
-        LedgerOp::Debit(d) => {
-            let live = match live_points(conn, customer, now).await? {
-                Ok(v) => v,
-                Err(e) => return Ok(Err(e)),
-            };
-            if live < d.amount() {
-                return Ok(Err(Error::invalid_input(format!(
-                    "cannot debit {} points: the balance is {live}",
-                    d.amount()
-                ))));
-            }
-            (-d.amount(), EntryKind::Debit, None)
-        }
-        LedgerOp::Set(s) => {
-            let live = match live_points(conn, customer, now).await? {
-                Ok(v) => v,
-                Err(e) => return Ok(Err(e)),
-            };
-            match s.points().checked_sub(live) {
-                Some(d) => (d.normalize(), EntryKind::Adjustment, None),
-                None => {
-                    return Ok(Err(Error::unexpected(
-                        "balance overflows the decimal range",
-                    )));
-                }
-            }
-        }
-    };
-    sqlx::query(
-        "INSERT INTO processed_transactions (transaction_id, customer_id, kind, amount, processed_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(tx_id)
-    .bind(customer)
-    .bind(job.op.kind())
-    .bind(job.op.requested().to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| db("ledger.apply", e))?;
-    if !delta.is_zero() {
-        sqlx::query(
-            "INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(customer)
-        .bind(tx_id)
-        .bind(kind.as_str())
-        .bind(delta.to_string())
-        .bind(now)
-        .bind(expires)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| db("ledger.apply", e))?;
-    }
-    if job.opts.echo {
-        let payload = ledger_payload(&job.op, delta, now, expires);
-        enqueue_in(conn, customer, OutboxKind::Balance, &payload, now).await?;
-    }
-    Ok(Ok(LedgerOutcome {
-        applied: true,
-        delta,
-    }))
 }
 
-/// The sum of the rows live at `now`. Outer error: the database; inner: overflow.
-async fn live_points(
-    conn: &mut SqliteConnection,
-    customer: &str,
-    now: i64,
-) -> Result<Result<Decimal>> {
-    let rows = sqlx::query(
-        "SELECT amount FROM ledger WHERE customer_id = ? AND (expires_at IS NULL OR expires_at > ?)",
-    )
-    .bind(customer)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| db("ledger.balance", e))?;
-    let mut amounts = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let a: String = r.try_get(0).map_err(|e| db("ledger.balance", e))?;
-        match parse_decimal(&a) {
-            Ok(a) => amounts.push(a),
-            Err(e) => return Ok(Err(e)),
-        }
-    }
-    Ok(checked_sum(amounts))
-}
-
+/// The balance at `now` in one read transaction: the stored points less the open lots already
+/// past their time (a range of the `lots_spending` index, whatever the history's length).
 pub(super) async fn balance(
     pool: &SqlitePool,
     customer: &CustomerId,
     now: DateTime<Utc>,
 ) -> Result<Balance> {
+    const OP: &str = "ledger.balance";
     let now = to_ns(now)?;
-    // One read transaction: the percentages and the ledger come from the same snapshot.
-    let mut tx = pool.begin().await.map_err(|e| db("ledger.balance", e))?;
-    let row = sqlx::query("SELECT bonus_percent, discount_percent FROM customers WHERE id = ?")
-        .bind(customer.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db("ledger.balance", e))?
-        .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
-    let bonus: String = row.try_get(0).map_err(|e| db("ledger.balance", e))?;
-    let discount: String = row.try_get(1).map_err(|e| db("ledger.balance", e))?;
-    let points = live_points(&mut tx, customer.as_str(), now).await??;
-    tx.commit().await.map_err(|e| db("ledger.balance", e))?;
+    let mut tx = pool.begin().await.map_err(|e| db(OP, e))?;
+    let row =
+        sqlx::query("SELECT points, bonus_percent, discount_percent FROM customers WHERE id = ?")
+            .bind(customer.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db(OP, e))?
+            .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
+    let overdue = sqlx::query(
+        "SELECT remaining FROM lots WHERE customer_id = ? AND open = 1 AND burns_at <= ?",
+    )
+    .bind(customer.as_str())
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| db(OP, e))?
+    .iter()
+    .map(|r| decimal(r, "remaining"))
+    .collect::<Result<Vec<_>>>()?;
+    tx.commit().await.map_err(|e| db(OP, e))?;
     Ok(Balance {
-        points: points.normalize(),
-        bonus_percent: parse_percent(parse_decimal(&bonus)?)?,
-        discount_percent: parse_percent(parse_decimal(&discount)?)?,
+        points: engine::live_points(decimal(&row, "points")?, overdue),
+        bonus_percent: parse_percent(decimal(&row, "bonus_percent")?)?,
+        discount_percent: parse_percent(decimal(&row, "discount_percent")?)?,
     })
 }
 
+/// One page of the customer's ledger, newest first, read in one transaction with the check
+/// that the customer exists.
 pub(super) async fn entries(
     pool: &SqlitePool,
     customer: &CustomerId,
-    limit: u32,
-) -> Result<Vec<LedgerEntry>> {
-    let limit = crate::outbox::page_limit(limit)?;
+    query: &LedgerQuery,
+) -> Result<LedgerPage> {
+    const OP: &str = "ledger.list";
+    let limit = page_limit(query.limit)?;
+    let mut tx = pool.begin().await.map_err(|e| db(OP, e))?;
+    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = ?")
+        .bind(customer.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| db(OP, e))?;
+    if exists.is_none() {
+        return Err(Error::not_found(format!("no customer `{customer}`")));
+    }
     let rows = sqlx::query(
-        "SELECT id, customer_id, transaction_id, kind, amount, credited_at, expires_at \
-         FROM ledger WHERE customer_id = ? ORDER BY id LIMIT ?",
+        "SELECT id, transaction_id, kind, amount, balance_after, at, expires_at \
+         FROM ledger_entries WHERE customer_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
     )
     .bind(customer.as_str())
-    .bind(limit)
-    .fetch_all(pool)
+    .bind(query.before.unwrap_or(i64::MAX))
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
     .await
-    .map_err(|e| db("ledger.list", e))?;
-    rows.iter()
+    .map_err(|e| db(OP, e))?;
+    tx.commit().await.map_err(|e| db(OP, e))?;
+    let full = rows.len() as i64 > limit;
+    let entries = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|r| {
-            let g = |e| db("ledger.list", e);
-            let amount: String = r.try_get("amount").map_err(g)?;
+            let g = |e| db(OP, e);
             let kind: String = r.try_get("kind").map_err(g)?;
             Ok(LedgerEntry {
                 id: r.try_get("id").map_err(g)?,
                 customer_id: customer.clone(),
                 transaction_id: parse_tx(r.try_get("transaction_id").map_err(g)?)?,
                 kind: EntryKind::parse(&kind)?,
-                amount: parse_decimal(&amount)?,
-                credited_at: from_ns(r.try_get("credited_at").map_err(g)?),
+                amount: decimal(r, "amount")?,
+                balance_after: decimal(r, "balance_after")?,
+                at: from_ns(r.try_get("at").map_err(g)?),
                 expires_at: r
                     .try_get::<Option<i64>, _>("expires_at")
                     .map_err(g)?
                     .map(from_ns),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let next = if full {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(LedgerPage { entries, next })
 }
 
-pub(super) async fn sweep(store: &Db, now: DateTime<Utc>) -> Result<u64> {
+/// Expires the lots due at `now` of at most `max_customers` customers, each in a write
+/// transaction of its own taken at the store's write gate (so it interleaves fairly with the
+/// writer's batches); the engine re-reads the lots under that transaction, so a lot another
+/// process expired meanwhile is not expired again.
+pub(super) async fn expire_due(
+    store: &Db,
+    now: DateTime<Utc>,
+    max_customers: u32,
+) -> Result<ExpiryReport> {
+    const OP: &str = "ledger.expire";
     let now = to_ns(now)?;
-    let _turn = store.turn().await;
-    let done = sqlx::query(
-        "DELETE FROM ledger WHERE kind = 'credit' AND expires_at IS NOT NULL AND expires_at <= ?",
+    let due: Vec<String> = sqlx::query(
+        "SELECT DISTINCT customer_id FROM lots WHERE open = 1 AND burns_at <= ? LIMIT ?",
     )
     .bind(now)
-    .execute(&store.pool)
+    .bind(i64::from(max_customers))
+    .fetch_all(&store.pool)
     .await
-    .map_err(|e| db("ledger.sweep", e))?;
-    Ok(done.rows_affected())
+    .map_err(|e| db(OP, e))?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()
+    .map_err(|e| db(OP, e))?;
+    let mut report = ExpiryReport::default();
+    for customer in &due {
+        let mut tx = begin(store, OP).await?;
+        let expired =
+            engine::expire_customer(&mut SqliteLedgerTx { conn: &mut tx }, customer, now).await?;
+        tx.commit().await.map_err(|e| db(OP, e))?;
+        if expired.lots > 0 {
+            report.customers += 1;
+            report.lots += expired.lots;
+            report.points = report.points.saturating_add(expired.points);
+        }
+    }
+    Ok(report)
 }

@@ -2,8 +2,10 @@
 //! ordinary writes (`BEGIN IMMEDIATE`), and one writer task that group-commits ledger
 //! operations.
 
+mod backfill;
 mod customers;
 mod ledger;
+mod ledger_tx;
 mod outbox;
 
 use std::str::FromStr;
@@ -23,9 +25,10 @@ use walletport_core::{
 };
 
 use crate::error::{db, redact};
+use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
 use crate::model::{
-    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
-    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+    CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
+    StoredCustomer, Upserted, WriteOpts,
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
@@ -91,8 +94,8 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating with `?mode=rwc`) the database at `url`, migrates it and starts the
-    /// ledger writer.
+    /// Opens (creating with `?mode=rwc`) the database at `url`, migrates it (converting v0.1
+    /// ledgers) and starts the ledger writer.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self> {
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
@@ -124,13 +127,17 @@ impl SqliteStore {
                     .with_operation("store.migrate")
                 })?;
         }
-        let writer_conn = SqliteConnection::connect_with(&connect)
-            .await
-            .map_err(|e| db("store.open", e))?;
         let store = Db {
             pool,
             gate: Arc::new(Mutex::new(())),
         };
+        if options.migrate {
+            // v0.1 ledgers listed by migration 0002 (a no-op query once converted).
+            backfill::run(&store, crate::codec::to_ns(Utc::now())?).await?;
+        }
+        let writer_conn = SqliteConnection::connect_with(&connect)
+            .await
+            .map_err(|e| db("store.open", e))?;
         let writer = ledger::spawn_writer(writer_conn, store.clone(), options.max_batch.max(1));
         Ok(Self { store, writer })
     }
@@ -248,12 +255,12 @@ impl Store for SqliteStore {
         ledger::balance(&self.store.pool, customer, now).await
     }
 
-    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
-        ledger::entries(&self.store.pool, customer, limit).await
+    async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage> {
+        ledger::entries(&self.store.pool, customer, query).await
     }
 
-    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64> {
-        ledger::sweep(&self.store, now).await
+    async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport> {
+        ledger::expire_due(&self.store, now, max_customers).await
     }
 
     async fn record_inbound_event(

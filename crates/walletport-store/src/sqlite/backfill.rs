@@ -1,0 +1,128 @@
+//! Converting the customers a v0.1 database listed in `ledger_backfill` (migration
+//! `0002_ledger`) on open: balances after each entry, lots, expiry entries and the materialised
+//! points, computed exactly in Rust by [`convert`].
+//!
+//! Each page of customers is converted in one write transaction, and a customer leaves the list
+//! in the transaction that converted it, so a crash mid-way resumes where it stopped and a
+//! second open finds an empty list (one cheap query).
+
+use rust_decimal::Decimal;
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteConnection;
+use walletport_core::Result;
+
+use super::ledger_tx::{LotRow, decimal, insert_entry, insert_lot, set_points, text};
+use super::{Db, begin};
+use crate::error::db;
+use crate::ledger::EntryKind;
+use crate::ledger::backfill::{OldRow, convert};
+use crate::ledger::engine::NewEntry;
+
+/// The operation name of the backfill's database errors.
+const OP: &str = "store.backfill";
+
+/// Customers converted per write transaction.
+const PAGE: i64 = 500;
+
+/// Converts every customer still listed in `ledger_backfill` at the wall-clock instant `now`
+/// (ns); returns how many were converted.
+pub(super) async fn run(store: &Db, now: i64) -> Result<u64> {
+    let mut done = 0;
+    loop {
+        let mut tx = begin(store, OP).await?;
+        let customers: Vec<String> =
+            sqlx::query("SELECT customer_id FROM ledger_backfill ORDER BY customer_id LIMIT ?")
+                .bind(PAGE)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| db(OP, e))?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()
+                .map_err(|e| db(OP, e))?;
+        if customers.is_empty() {
+            tx.commit().await.map_err(|e| db(OP, e))?;
+            return Ok(done);
+        }
+        for customer in &customers {
+            convert_customer(&mut tx, customer, now).await?;
+        }
+        tx.commit().await.map_err(|e| db(OP, e))?;
+        done += customers.len() as u64;
+        tracing::info!(customers = done, "converted v0.1 ledgers");
+    }
+}
+
+/// Converts one customer inside the caller's write transaction and takes it off the list.
+async fn convert_customer(conn: &mut SqliteConnection, customer: &str, now: i64) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT id, transaction_id, kind, amount, at, expires_at FROM ledger_entries \
+         WHERE customer_id = ? ORDER BY id",
+    )
+    .bind(customer)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db(OP, e))?
+    .iter()
+    .map(|r| {
+        let g = |e| db(OP, e);
+        let kind: String = r.try_get("kind").map_err(g)?;
+        Ok(OldRow {
+            id: r.try_get("id").map_err(g)?,
+            transaction_id: r.try_get("transaction_id").map_err(g)?,
+            kind: EntryKind::parse(&kind)?,
+            amount: decimal(r, "amount")?,
+            at: r.try_get("at").map_err(g)?,
+            expires_at: r.try_get("expires_at").map_err(g)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let c = convert(rows, now);
+    for (id, balance_after) in &c.balances_after {
+        sqlx::query("UPDATE ledger_entries SET balance_after = ? WHERE id = ?")
+            .bind(text(*balance_after))
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| db(OP, e))?;
+    }
+    for lot in &c.lots {
+        insert_lot(
+            conn,
+            &LotRow {
+                entry_id: lot.entry_id,
+                customer,
+                transaction_id: lot.transaction_id.as_deref(),
+                amount: lot.amount,
+                remaining: lot.remaining,
+                expired: lot.expired,
+                burns_at: lot.burns_at,
+            },
+        )
+        .await?;
+    }
+    for e in &c.expiries {
+        insert_entry(
+            conn,
+            &NewEntry {
+                customer,
+                transaction_id: e.transaction_id.as_deref(),
+                kind: EntryKind::Expiry,
+                amount: e.amount,
+                balance_after: e.balance_after,
+                at: e.at,
+                expires_at: None,
+            },
+        )
+        .await?;
+    }
+    if c.points != Decimal::ZERO {
+        set_points(conn, customer, c.points).await?;
+    }
+    sqlx::query("DELETE FROM ledger_backfill WHERE customer_id = ?")
+        .bind(customer)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! The ledger engine's SQL steps on SQLite ([`LedgerTx`]), run on a connection inside a
+//! `BEGIN IMMEDIATE` transaction: SQLite has one writer at a time, so that transaction already
+//! holds every account and `lock_points` is a plain read.
+//!
+//! Decimals are TEXT (normalised on write, parsed in Rust) and are never compared in SQL: the
+//! `open` flag says whether a lot still holds anything.
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::Row as _;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use walletport_core::Result;
+
+use super::customers::enqueue_in;
+use crate::codec::parse_decimal;
+use crate::error::db;
+use crate::ledger::engine::{LedgerTx, Lot, NewEntry, NewLot, Prior};
+use crate::outbox::OutboxKind;
+
+/// The operation name database errors of the ledger's writes carry.
+const OP: &str = "ledger.apply";
+
+/// The lot columns [`lot`] decodes.
+macro_rules! lot_cols {
+    () => {
+        "entry_id, transaction_id, amount, remaining, expired, burns_at, reversed"
+    };
+}
+
+/// A ledger transaction on the caller's connection (the writer's batch, the expiry task's or
+/// the backfill's transaction).
+pub(super) struct SqliteLedgerTx<'c> {
+    /// A connection inside `BEGIN IMMEDIATE`.
+    pub(super) conn: &'c mut SqliteConnection,
+}
+
+/// The stored TEXT of a decimal: normalised, so equal amounts are equal strings.
+pub(super) fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// Decodes a TEXT decimal column.
+pub(super) fn decimal(row: &SqliteRow, col: &str) -> Result<Decimal> {
+    let t: String = row.try_get(col).map_err(|e| db(OP, e))?;
+    parse_decimal(&t)
+}
+
+/// Decodes a lots row selected with [`lot_cols`].
+fn lot(row: &SqliteRow) -> Result<Lot> {
+    let g = |e| db(OP, e);
+    Ok(Lot {
+        entry_id: row.try_get("entry_id").map_err(g)?,
+        transaction_id: row.try_get("transaction_id").map_err(g)?,
+        amount: decimal(row, "amount")?,
+        remaining: decimal(row, "remaining")?,
+        expired: decimal(row, "expired")?,
+        burns_at: row.try_get("burns_at").map_err(g)?,
+        reversed: row.try_get("reversed").map_err(g)?,
+    })
+}
+
+/// Appends a ledger entry on `conn`; returns its id (shared with the v0.1 backfill).
+pub(super) async fn insert_entry(conn: &mut SqliteConnection, e: &NewEntry<'_>) -> Result<i64> {
+    let done = sqlx::query(
+        "INSERT INTO ledger_entries \
+         (customer_id, transaction_id, kind, amount, balance_after, at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.customer)
+    .bind(e.transaction_id)
+    .bind(e.kind.as_str())
+    .bind(text(e.amount))
+    .bind(text(e.balance_after))
+    .bind(e.at)
+    .bind(e.expires_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| db(OP, e))?;
+    Ok(done.last_insert_rowid())
+}
+
+/// A lot row to insert: a new credit's, or one converted from v0.1 (which may have expired
+/// already and may lack a transaction id).
+pub(super) struct LotRow<'a> {
+    pub(super) entry_id: i64,
+    pub(super) customer: &'a str,
+    pub(super) transaction_id: Option<&'a str>,
+    pub(super) amount: Decimal,
+    pub(super) remaining: Decimal,
+    pub(super) expired: Decimal,
+    pub(super) burns_at: i64,
+}
+
+/// Inserts a lot, open while `remaining` is positive (shared with the v0.1 backfill).
+pub(super) async fn insert_lot(conn: &mut SqliteConnection, l: &LotRow<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lots (entry_id, customer_id, transaction_id, amount, remaining, expired, \
+         burns_at, open, reversed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+    )
+    .bind(l.entry_id)
+    .bind(l.customer)
+    .bind(l.transaction_id)
+    .bind(text(l.amount))
+    .bind(text(l.remaining))
+    .bind(text(l.expired))
+    .bind(l.burns_at)
+    .bind(l.remaining > Decimal::ZERO)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| db(OP, e))?;
+    Ok(())
+}
+
+/// Stores a customer's points (shared with the v0.1 backfill).
+pub(super) async fn set_points(
+    conn: &mut SqliteConnection,
+    customer: &str,
+    points: Decimal,
+) -> Result<()> {
+    sqlx::query("UPDATE customers SET points = ? WHERE id = ?")
+        .bind(text(points))
+        .bind(customer)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+    Ok(())
+}
+
+#[async_trait]
+impl LedgerTx for SqliteLedgerTx<'_> {
+    async fn lock_points(&mut self, customer: &str) -> Result<Option<Decimal>> {
+        let row = sqlx::query("SELECT points FROM customers WHERE id = ?")
+            .bind(customer)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| db(OP, e))?;
+        row.map(|r| decimal(&r, "points")).transpose()
+    }
+
+    async fn set_points(&mut self, customer: &str, points: Decimal) -> Result<()> {
+        set_points(self.conn, customer, points).await
+    }
+
+    async fn prior(&mut self, transaction_id: &str) -> Result<Option<Prior>> {
+        let row = sqlx::query(
+            "SELECT customer_id, kind, amount FROM processed_transactions \
+             WHERE transaction_id = ?",
+        )
+        .bind(transaction_id)
+        .fetch_optional(&mut *self.conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+        row.map(|r| {
+            Ok(Prior {
+                customer: r.try_get("customer_id").map_err(|e| db(OP, e))?,
+                kind: r.try_get("kind").map_err(|e| db(OP, e))?,
+                amount: decimal(&r, "amount")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn claim(
+        &mut self,
+        transaction_id: &str,
+        customer: &str,
+        kind: &str,
+        amount: Decimal,
+        at: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO processed_transactions \
+             (transaction_id, customer_id, kind, amount, processed_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (transaction_id) DO NOTHING",
+        )
+        .bind(transaction_id)
+        .bind(customer)
+        .bind(kind)
+        .bind(text(amount))
+        .bind(at)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn open_lots(
+        &mut self,
+        customer: &str,
+        after: Option<(i64, i64)>,
+        due_by: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Lot>> {
+        // One static statement per shape (no `? IS NULL OR ...`), so each is a range scan of
+        // the partial index `lots_spending`.
+        macro_rules! open_lots {
+            ($($cond:literal),*) => {
+                concat!(
+                    "SELECT ", lot_cols!(), " FROM lots WHERE customer_id = ?1 AND open = 1",
+                    $($cond,)* " ORDER BY burns_at, entry_id LIMIT ?5"
+                )
+            };
+        }
+        const AFTER: &str = open_lots!(" AND (burns_at, entry_id) > (?2, ?3)");
+        const DUE: &str = open_lots!(" AND burns_at <= ?4");
+        const BOTH: &str = open_lots!(
+            " AND (burns_at, entry_id) > (?2, ?3)",
+            " AND burns_at <= ?4"
+        );
+        let sql = match (after.is_some(), due_by.is_some()) {
+            (false, false) => open_lots!(),
+            (true, false) => AFTER,
+            (false, true) => DUE,
+            (true, true) => BOTH,
+        };
+        let (a, b) = after.unwrap_or_default();
+        let rows = sqlx::query(sql)
+            .bind(customer)
+            .bind(a)
+            .bind(b)
+            .bind(due_by.unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| db(OP, e))?;
+        rows.iter().map(lot).collect()
+    }
+
+    async fn credit_lot(&mut self, customer: &str, transaction_id: &str) -> Result<Option<Lot>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            lot_cols!(),
+            " FROM lots WHERE transaction_id = ? AND customer_id = ?"
+        ))
+        .bind(transaction_id)
+        .bind(customer)
+        .fetch_optional(&mut *self.conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+        row.as_ref().map(lot).transpose()
+    }
+
+    async fn insert_entry(&mut self, entry: &NewEntry<'_>) -> Result<i64> {
+        insert_entry(self.conn, entry).await
+    }
+
+    async fn insert_lot(&mut self, l: &NewLot<'_>) -> Result<()> {
+        insert_lot(
+            self.conn,
+            &LotRow {
+                entry_id: l.entry_id,
+                customer: l.customer,
+                transaction_id: Some(l.transaction_id),
+                amount: l.amount,
+                remaining: l.remaining,
+                expired: Decimal::ZERO,
+                burns_at: l.burns_at,
+            },
+        )
+        .await
+    }
+
+    async fn update_lot(&mut self, l: &Lot) -> Result<()> {
+        sqlx::query(
+            "UPDATE lots SET remaining = ?, expired = ?, reversed = ?, open = ? \
+             WHERE entry_id = ?",
+        )
+        .bind(text(l.remaining))
+        .bind(text(l.expired))
+        .bind(l.reversed)
+        .bind(l.remaining > Decimal::ZERO)
+        .bind(l.entry_id)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(|e| db(OP, e))?;
+        Ok(())
+    }
+
+    async fn enqueue_balance(&mut self, customer: &str, payload: &Value, at: i64) -> Result<()> {
+        enqueue_in(self.conn, customer, OutboxKind::Balance, payload, at).await?;
+        Ok(())
+    }
+}
