@@ -1,252 +1,49 @@
-//! The ledger on PostgreSQL: one transaction per operation (PostgreSQL group-commits WAL
-//! flushes of concurrent transactions itself). Credits, the hot path, are one statement (one
-//! round trip, an implicit transaction), batched by [`super::credits`]; debits and set-points
-//! read the live balance under the customer's row lock in an explicit transaction.
-//!
-//! Exactly-once: the transaction id is claimed with `INSERT .. ON CONFLICT DO NOTHING` into
-//! `processed_transactions`. A racing request with the same id waits on the unique index until
-//! the first commits, then inserts nothing and is judged against the committed row.
+//! The ledger on PostgreSQL: every operation is one transaction from the pool running
+//! [`engine::apply`] over [`PgLedgerTx`] (PostgreSQL group-commits the WAL flushes of concurrent
+//! transactions itself); credits of customers that need nothing else take the batched fast path
+//! of [`super::credits`]. Reads are single statements whose cost does not grow with the history.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row as _;
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::PgPool;
 use walletport_core::{Balance, CustomerId, Error, Result};
 
-use super::credits::Job;
-use super::customers::enqueue_in;
-use super::lock_customer;
-use crate::codec::{
-    expiry_ns, from_ns, judge_repeat, ledger_payload, parse_percent, parse_tx, to_ns,
-};
+use super::ledger_tx::PgLedgerTx;
+use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
 use crate::error::db;
-use crate::model::{EntryKind, LedgerEntry, LedgerOp, LedgerOutcome, WriteOpts};
-use crate::outbox::OutboxKind;
+use crate::ledger::engine;
+use crate::ledger::{EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome};
+use crate::ledger::{LedgerPage, LedgerQuery};
+use crate::model::WriteOpts;
 
-/// A credit in one statement, so one round trip and one implicit transaction: lock the customer
-/// row (outbox ids of one customer stay in commit order), claim the transaction id, and, only
-/// when the claim inserted a row, write the ledger entry and the outbox item. The data
-/// dependencies (`claim` reads `c`, `entry` and `echo` read `claim`) order the steps.
-const CREDIT_SQL: &str = "WITH c AS (\
-     SELECT id FROM customers WHERE id = $2 FOR NO KEY UPDATE), \
-     claim AS (\
-     INSERT INTO processed_transactions (transaction_id, customer_id, kind, amount, processed_at) \
-     SELECT $1, c.id, 'credit', $3, $4 FROM c \
-     ON CONFLICT (transaction_id) DO NOTHING RETURNING customer_id), \
-     entry AS (\
-     INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, expires_at) \
-     SELECT customer_id, $1, 'credit', $3, $4, $5 FROM claim WHERE $3 <> 0), \
-     echo AS (\
-     INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
-     SELECT customer_id, $6, $7, $4, $4 FROM claim WHERE $8) \
-     SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM claim)";
-
-/// Applies a debit or set-points (credits go through [`super::credits`]; one given here is
-/// applied the same way, in a transaction of its own).
+/// Applies `op` in a transaction of its own: committed when the engine decided (also when it
+/// refused the operation: lots it expired on the way stay expired), rolled back on a database
+/// failure.
 pub(super) async fn apply(
     pool: &PgPool,
     customer: &CustomerId,
     op: &LedgerOp,
     opts: WriteOpts,
 ) -> Result<LedgerOutcome> {
-    let now = to_ns(opts.now)?;
-    let c = customer.as_str();
-    let tx_id = op.transaction_id().as_str();
     let mut tx = pool.begin().await.map_err(|e| db("ledger.apply", e))?;
-    if !lock_customer(&mut tx, c, "ledger.apply").await? {
-        // The id may still be known (e.g. for another customer): a conflict says more.
-        drop(tx);
-        if let Some(prior) = prior(pool, tx_id).await? {
-            return judge_repeat(&prior.0, &prior.1, prior.2, customer, op);
-        }
-        return Err(Error::not_found(format!("no customer `{customer}`")));
-    }
-    let claimed = sqlx::query(
-        "INSERT INTO processed_transactions (transaction_id, customer_id, kind, amount, processed_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id) DO NOTHING",
-    )
-    .bind(tx_id)
-    .bind(c)
-    .bind(op.kind())
-    .bind(op.requested())
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| db("ledger.apply", e))?
-    .rows_affected()
-        == 1;
-    if !claimed {
-        let prior = prior(&mut *tx, tx_id)
-            .await?
-            .ok_or_else(|| Error::unexpected("processed transaction vanished"))?;
-        return judge_repeat(&prior.0, &prior.1, prior.2, customer, op);
-    }
-    let (delta, kind, expires) = match op {
-        LedgerOp::Credit(cr) => (
-            cr.amount(),
-            EntryKind::Credit,
-            expiry_ns(now, cr.lifetime()),
-        ),
-        LedgerOp::Debit(d) => {
-            let live = live_points(&mut tx, c, now).await?;
-            if live < d.amount() {
-                return Err(Error::invalid_input(format!(
-                    "cannot debit {} points: the balance is {live}",
-                    d.amount()
-                )));
-            }
-            (-d.amount(), EntryKind::Debit, None)
-        }
-        LedgerOp::Set(s) => {
-            let live = live_points(&mut tx, c, now).await?;
-            let d = s
-                .points()
-                .checked_sub(live)
-                .ok_or_else(|| Error::unexpected("balance overflows the decimal range"))?;
-            (d.normalize(), EntryKind::Adjustment, None)
-        }
-    };
-    if !delta.is_zero() {
-        sqlx::query(
-            "INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c)
-        .bind(tx_id)
-        .bind(kind.as_str())
-        .bind(delta)
-        .bind(now)
-        .bind(expires)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db("ledger.apply", e))?;
-    }
-    if opts.echo {
-        let payload = ledger_payload(op, delta, now, expires);
-        enqueue_in(&mut tx, c, OutboxKind::Balance, &payload, now).await?;
-    }
+    let outcome = engine::apply(&mut PgLedgerTx { conn: &mut tx }, customer, op, opts).await?;
     tx.commit().await.map_err(|e| db("ledger.apply", e))?;
-    Ok(LedgerOutcome {
-        applied: true,
-        delta,
-    })
+    outcome
 }
 
-/// Builds the writer's job for a credit (its rows' values and the outbox payload).
-pub(super) fn credit_job(
-    customer: &CustomerId,
-    op: &LedgerOp,
-    cr: &walletport_core::Credit,
-    opts: WriteOpts,
-    reply: tokio::sync::oneshot::Sender<Result<LedgerOutcome>>,
-) -> Result<Job> {
-    let now = to_ns(opts.now)?;
-    let expires = expiry_ns(now, cr.lifetime());
-    Ok(Job {
-        customer: customer.clone(),
-        op: op.clone(),
-        amount: cr.amount(),
-        now,
-        expires,
-        echo: opts
-            .echo
-            .then(|| ledger_payload(op, cr.amount(), now, expires)),
-        reply,
-    })
-}
-
-/// Applies one credit with [`CREDIT_SQL`] (one statement, one implicit transaction).
-pub(super) async fn credit_alone(pool: &PgPool, job: &Job) -> Result<LedgerOutcome> {
-    let echo = job.echo.is_some();
-    let row = sqlx::query(CREDIT_SQL)
-        .bind(job.op.transaction_id().as_str())
-        .bind(job.customer.as_str())
-        .bind(job.amount)
-        .bind(job.now)
-        .bind(job.expires)
-        .bind(OutboxKind::Balance.as_str())
-        .bind(job.echo.clone().unwrap_or(serde_json::Value::Null))
-        .bind(echo)
-        .fetch_one(pool)
-        .await
-        .map_err(|e| db("ledger.apply", e))?;
-    let g = |e| db("ledger.apply", e);
-    let found: bool = row.try_get(0).map_err(g)?;
-    let claimed: bool = row.try_get(1).map_err(g)?;
-    if claimed {
-        return Ok(LedgerOutcome {
-            applied: true,
-            delta: job.amount,
-        });
-    }
-    judge_prior(pool, job, found).await
-}
-
-/// The outcome of a credit whose transaction id was not claimed: the id was committed before
-/// (a racing request waited on the unique index until it was), or the customer does not exist
-/// (`found` false). This read sees the committed row.
-pub(super) async fn judge_prior(pool: &PgPool, job: &Job, found: bool) -> Result<LedgerOutcome> {
-    if let Some(prior) = prior(pool, job.op.transaction_id().as_str()).await? {
-        return judge_repeat(&prior.0, &prior.1, prior.2, &job.customer, &job.op);
-    }
-    if found {
-        // Not claimed, yet no row: only an operator deletes processed transactions.
-        return Err(Error::unexpected("processed transaction vanished"));
-    }
-    Err(Error::not_found(format!("no customer `{}`", job.customer)))
-}
-
-async fn prior<'e, E>(exec: E, tx_id: &str) -> Result<Option<(String, String, Decimal)>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
-{
-    let row = sqlx::query(
-        "SELECT customer_id, kind, amount FROM processed_transactions WHERE transaction_id = $1",
-    )
-    .bind(tx_id)
-    .fetch_optional(exec)
-    .await
-    .map_err(|e| db("ledger.apply", e))?;
-    row.map(|r| {
-        let g = |e| db("ledger.apply", e);
-        Ok((
-            r.try_get(0).map_err(g)?,
-            r.try_get(1).map_err(g)?,
-            r.try_get(2).map_err(g)?,
-        ))
-    })
-    .transpose()
-}
-
-/// The live points, held at the `Decimal` range: entries are bounded, so only rows written before
-/// the bound can exceed it, and they must not make the account unreadable.
-async fn live_points(conn: &mut PgConnection, customer: &str, now: i64) -> Result<Decimal> {
-    let row = sqlx::query(
-        "SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), -79228162514264337593543950335), \
-         79228162514264337593543950335) FROM ledger \
-         WHERE customer_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(customer)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| db("ledger.balance", e))?;
-    row.try_get::<Decimal, _>(0)
-        .map_err(|e| db("ledger.balance", e))
-}
-
+/// The balance at `now` in one statement: the stored points less the open lots already past
+/// their time (an index range on `lots_spending`, empty unless the expiry task is behind).
 pub(super) async fn balance(
     pool: &PgPool,
     customer: &CustomerId,
     now: DateTime<Utc>,
 ) -> Result<Balance> {
     let now = to_ns(now)?;
-    // One statement: percentages and points from the same snapshot.
     let row = sqlx::query(
-        "SELECT c.bonus_percent, c.discount_percent, \
-         (SELECT LEAST(GREATEST(COALESCE(SUM(l.amount), 0), -79228162514264337593543950335), \
-          79228162514264337593543950335) FROM ledger l WHERE l.customer_id = c.id \
-          AND (l.expires_at IS NULL OR l.expires_at > $2)) AS points \
+        "SELECT c.bonus_percent, c.discount_percent, c.points, \
+         (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l \
+          WHERE l.customer_id = c.id AND l.open AND l.burns_at <= $2) \
          FROM customers c WHERE c.id = $1",
     )
     .bind(customer.as_str())
@@ -256,58 +53,102 @@ pub(super) async fn balance(
     .map_err(|e| db("ledger.balance", e))?
     .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
     let g = |e| db("ledger.balance", e);
-    let points: Decimal = row.try_get("points").map_err(g)?;
+    let points: Decimal = row.try_get(2).map_err(g)?;
+    let overdue: Decimal = row.try_get(3).map_err(g)?;
     Ok(Balance {
-        points: points.normalize(),
+        points: engine::live_points(points, [overdue]),
         bonus_percent: parse_percent(row.try_get(0).map_err(g)?)?,
         discount_percent: parse_percent(row.try_get(1).map_err(g)?)?,
     })
 }
 
-pub(super) async fn entries(
+/// One page of the customer's ledger, newest first (`id < before`).
+pub(super) async fn page(
     pool: &PgPool,
     customer: &CustomerId,
-    limit: u32,
-) -> Result<Vec<LedgerEntry>> {
-    let limit = crate::outbox::page_limit(limit)?;
+    query: &LedgerQuery,
+) -> Result<LedgerPage> {
+    let g = |e| db("ledger.list", e);
+    let limit = crate::outbox::page_limit(query.limit)?;
     let rows = sqlx::query(
-        "SELECT id, transaction_id, kind, amount, credited_at, expires_at \
-         FROM ledger WHERE customer_id = $1 ORDER BY id LIMIT $2",
+        "SELECT id, transaction_id, kind, amount, balance_after, at, expires_at \
+         FROM ledger_entries WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     )
     .bind(customer.as_str())
-    .bind(limit)
+    .bind(query.before.unwrap_or(i64::MAX))
+    .bind(limit + 1)
     .fetch_all(pool)
     .await
-    .map_err(|e| db("ledger.list", e))?;
-    rows.iter()
+    .map_err(g)?;
+    if rows.is_empty() {
+        let known = sqlx::query("SELECT 1 FROM customers WHERE id = $1")
+            .bind(customer.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(g)?;
+        if known.is_none() {
+            return Err(Error::not_found(format!("no customer `{customer}`")));
+        }
+    }
+    let full = rows.len() as i64 > limit;
+    let entries = rows
+        .iter()
+        .take(rows.len().min(limit as usize))
         .map(|r| {
-            let g = |e| db("ledger.list", e);
             let kind: String = r.try_get("kind").map_err(g)?;
             let amount: Decimal = r.try_get("amount").map_err(g)?;
+            let after: Decimal = r.try_get("balance_after").map_err(g)?;
             Ok(LedgerEntry {
                 id: r.try_get("id").map_err(g)?,
                 customer_id: customer.clone(),
                 transaction_id: parse_tx(r.try_get("transaction_id").map_err(g)?)?,
                 kind: EntryKind::parse(&kind)?,
                 amount: amount.normalize(),
-                credited_at: from_ns(r.try_get("credited_at").map_err(g)?),
+                balance_after: after.normalize(),
+                at: from_ns(r.try_get("at").map_err(g)?),
                 expires_at: r
                     .try_get::<Option<i64>, _>("expires_at")
                     .map_err(g)?
                     .map(from_ns),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let next = if full {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(LedgerPage { entries, next })
 }
 
-pub(super) async fn sweep(pool: &PgPool, now: DateTime<Utc>) -> Result<u64> {
+/// Expires the due lots of at most `max_customers` customers, each in its own transaction. A
+/// second gateway picking the same customer waits for its lock and then finds nothing due.
+pub(super) async fn expire_due(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    max_customers: u32,
+) -> Result<ExpiryReport> {
+    let g = |e| db("ledger.expire", e);
     let now = to_ns(now)?;
-    let done = sqlx::query(
-        "DELETE FROM ledger WHERE kind = 'credit' AND expires_at IS NOT NULL AND expires_at <= $1",
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT customer_id FROM lots WHERE open AND burns_at <= $1 LIMIT $2",
     )
     .bind(now)
-    .execute(pool)
+    .bind(i64::from(max_customers))
+    .fetch_all(pool)
     .await
-    .map_err(|e| db("ledger.sweep", e))?;
-    Ok(done.rows_affected())
+    .map_err(g)?;
+    let mut report = ExpiryReport::default();
+    for customer in due {
+        let mut tx = pool.begin().await.map_err(g)?;
+        let expired =
+            engine::expire_customer(&mut PgLedgerTx { conn: &mut tx }, &customer, now).await?;
+        tx.commit().await.map_err(g)?;
+        if expired.lots > 0 {
+            report.customers += 1;
+            report.lots += expired.lots;
+            report.points = report.points.saturating_add(expired.points);
+        }
+    }
+    Ok(report)
 }

@@ -4,9 +4,9 @@
 //! row (`FOR NO KEY UPDATE`), so outbox ids of one customer are assigned in commit order, and
 //! claims lock the same rows with `SKIP LOCKED`, so two workers never hold one customer.
 
-mod credits;
 mod customers;
 mod ledger;
+mod ledger_tx;
 mod outbox;
 
 use std::str::FromStr;
@@ -18,9 +18,10 @@ use sqlx::{Connection as _, Executor as _};
 use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Error, Result};
 
 use crate::error::{db, redact};
+use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
 use crate::model::{
-    CardPatch, CardUpdated, CustomerPage, LedgerEntry, LedgerOp, LedgerOutcome, ListCustomers,
-    NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
+    CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
+    StoredCustomer, Upserted, WriteOpts,
 };
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
@@ -34,7 +35,6 @@ const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The PostgreSQL implementation of [`Store`].
 pub struct PgStore {
     pool: PgPool,
-    credits: tokio::sync::mpsc::Sender<credits::Msg>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -83,8 +83,7 @@ impl PgStore {
                     .with_operation("store.migrate")
                 })?;
         }
-        let credits = credits::spawn_writer(pool.clone(), options.max_batch);
-        Ok(Self { pool, credits })
+        Ok(Self { pool })
     }
 
     /// The connection pool, for operators' queries and tests.
@@ -122,10 +121,6 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.credits.send(credits::Msg::Shutdown(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
         self.pool.close().await;
     }
 
@@ -179,28 +174,19 @@ impl Store for PgStore {
         op: &LedgerOp,
         opts: WriteOpts,
     ) -> Result<LedgerOutcome> {
-        let LedgerOp::Credit(cr) = op else {
-            return ledger::apply(&self.pool, customer, op, opts).await;
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = ledger::credit_job(customer, op, cr, opts, reply)?;
-        self.credits
-            .send(credits::Msg::Job(job))
-            .await
-            .map_err(|_| credits::stopped())?;
-        answer.await.map_err(|_| credits::stopped())?
+        ledger::apply(&self.pool, customer, op, opts).await
     }
 
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
         ledger::balance(&self.pool, customer, now).await
     }
 
-    async fn ledger(&self, customer: &CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
-        ledger::entries(&self.pool, customer, limit).await
+    async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage> {
+        ledger::page(&self.pool, customer, query).await
     }
 
-    async fn sweep_expired(&self, now: DateTime<Utc>) -> Result<u64> {
-        ledger::sweep(&self.pool, now).await
+    async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport> {
+        ledger::expire_due(&self.pool, now, max_customers).await
     }
 
     async fn record_inbound_event(
