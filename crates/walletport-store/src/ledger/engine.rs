@@ -504,8 +504,8 @@ async fn reverse<T: LedgerTx + ?Sized>(
 }
 
 /// The outbox payload of a ledger change: what happened, for logs and the dead letters (the
-/// delivery always sends the customer's whole current balance).
-fn payload(
+/// delivery always sends the customer's whole current balance). Shared with the credit batches.
+pub(crate) fn payload(
     kind: &str,
     op: Option<&LedgerOp>,
     delta: Decimal,

@@ -1,60 +1,139 @@
-//! Group commit of credits on PostgreSQL.
+//! Group commit of credits on PostgreSQL: the hot path (Passquare `addBalance`).
 //!
-//! A credit on its own is one statement and one WAL flush, and a caller holds a pooled
-//! connection for the whole flush: with a pool of 8, eight flushes at a time bound the rate. So
-//! credits go through one writer task that sends whatever arrived while its previous statement
-//! was committing as **one** statement over arrays (`unnest`): one round trip and one flush for
-//! the whole batch. Exactly-once holds as for a single credit — the statement locks the
-//! customers' rows (in id order), claims each transaction id with `ON CONFLICT DO NOTHING` and
-//! writes the ledger entry and the outbox item only for the ids it claimed; an id it did not
-//! claim is judged afterwards against the committed `processed_transactions` row. A batch never
-//! holds one transaction id twice (a repeat waits for the next batch), and should the statement
-//! fail, every credit of the batch is retried alone, so one failure stays one failure.
+//! A credit through the engine is a transaction of several round trips, and a caller holds a
+//! pooled connection for all of them and the WAL flush: with a pool of 8, that bounds the rate.
+//! So credits go through one writer task that sends whatever arrived while its previous
+//! statement was committing as **one** statement over arrays ([`BATCH_SQL`]): one round trip and
+//! one flush for the whole batch. It writes exactly what the engine would, but only for
+//! customers that need nothing but the credit itself:
+//!
+//! - no debt (`points >= 0`), so the whole credit opens its lot;
+//! - no open lot due by the latest `now` of the customer's credits, so nothing expires first;
+//! - the row unchanged since the statement's snapshot (same `xmin` under the lock as without
+//!   it), so the lots it checked are the current ones;
+//! - amounts and points small enough (see [`FAST_SCALE`]) that the exact SQL sums equal the
+//!   engine's `Decimal` arithmetic.
+//!
+//! For them the statement locks the customers' rows (in id order), claims each transaction id
+//! with `ON CONFLICT DO NOTHING` (in id order, so two gateways never deadlock on claims), and,
+//! for the ids it claimed, appends the entries with their `balance_after` (the points plus the
+//! running sum of the customer's claimed credits), opens the lots, adds to the points and
+//! enqueues the outbox items. Every other credit — another customer's, an id that was not
+//! claimed (a repeat, a conflict, a race), an unknown customer, or all of a batch whose
+//! statement failed — is applied by the engine in a transaction of its own, which decides it
+//! exactly as it decides any operation.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rust_decimal::Decimal;
-use sqlx::Row as _;
+use serde_json::Value;
 use sqlx::postgres::PgPool;
 use tokio::sync::{mpsc, oneshot};
-use walletport_core::{CustomerId, Error, Result};
+use tokio::task::JoinSet;
+use walletport_core::{Credit, CustomerId, Error, Result};
 
-use super::ledger::{credit_alone, judge_prior};
+use super::ledger;
+use crate::codec::{expiry_ns, to_ns};
 use crate::error::db;
-use crate::model::{LedgerOp, LedgerOutcome};
+use crate::ledger::engine::{self, Expired, NEVER};
+use crate::ledger::{LedgerOp, LedgerOutcome};
+use crate::model::WriteOpts;
 
-/// One statement for a whole batch: see the module docs. Arrays are aligned by position.
+/// The most decimal places of an amount or of the points on the fast path: with points below
+/// 10^20 and at most 256 credits of at most 10^12, every sum then fits `Decimal`'s 28 digits
+/// exactly, as in the engine.
+const FAST_SCALE: u32 = 8;
+
+/// One statement for a batch: see the module docs. Arrays are aligned by position; the result
+/// is the transaction ids claimed (and so applied).
 const BATCH_SQL: &str = "WITH input AS (\
      SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::int8[], $5::int8[], \
-     $6::jsonb[], $7::bool[]) WITH ORDINALITY AS t(tx, cust, amount, at, expires, payload, echo, n)), \
+     $6::int8[], $7::jsonb[], $8::bool[]) \
+     WITH ORDINALITY AS t(tx, cust, amount, at, burns, expires, payload, echo, n)), \
      c AS MATERIALIZED (\
-     SELECT id FROM customers WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE), \
+     SELECT id, points, xmin::text AS v FROM customers WHERE id = ANY($2::text[]) \
+     ORDER BY id FOR NO KEY UPDATE), \
+     snap AS MATERIALIZED (\
+     SELECT id, xmin::text AS v FROM customers WHERE id = ANY($2::text[])), \
+     fast AS MATERIALIZED (\
+     SELECT c.id, c.points FROM c JOIN snap s ON s.id = c.id AND s.v = c.v \
+     WHERE c.points >= 0 AND c.points < 1e20 AND scale(c.points) <= 8 /* FAST_SCALE */ \
+     AND NOT EXISTS (SELECT 1 FROM lots l WHERE l.customer_id = c.id AND l.open \
+     AND l.burns_at <= (SELECT max(i.at) FROM input i WHERE i.cust = c.id))), \
      claim AS (\
      INSERT INTO processed_transactions (transaction_id, customer_id, kind, amount, processed_at) \
-     SELECT i.tx, i.cust, 'credit', i.amount, i.at FROM input i \
-     WHERE i.cust IN (SELECT id FROM c) ORDER BY i.n \
-     ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id), \
+     SELECT i.tx, i.cust, 'credit', i.amount, i.at FROM input i JOIN fast f ON f.id = i.cust \
+     ORDER BY i.tx ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id), \
+     run AS MATERIALIZED (\
+     SELECT i.*, f.points + SUM(i.amount) OVER (PARTITION BY i.cust ORDER BY i.n) AS after \
+     FROM input i JOIN claim k ON k.transaction_id = i.tx JOIN fast f ON f.id = i.cust), \
      entry AS (\
-     INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, expires_at) \
-     SELECT i.cust, i.tx, 'credit', i.amount, i.at, i.expires FROM input i \
-     JOIN claim k ON k.transaction_id = i.tx WHERE i.amount <> 0 ORDER BY i.n), \
+     INSERT INTO ledger_entries \
+     (customer_id, transaction_id, kind, amount, balance_after, at, expires_at) \
+     SELECT cust, tx, 'credit', amount, after, at, expires FROM run ORDER BY n \
+     RETURNING id, transaction_id), \
+     lot AS (\
+     INSERT INTO lots (entry_id, customer_id, transaction_id, amount, remaining, burns_at, open) \
+     SELECT e.id, r.cust, r.tx, r.amount, r.amount, r.burns, r.amount > 0 \
+     FROM entry e JOIN run r ON r.tx = e.transaction_id), \
+     bump AS (\
+     UPDATE customers u SET points = s.after FROM (\
+     SELECT DISTINCT ON (cust) cust, after FROM run ORDER BY cust, n DESC) s \
+     WHERE u.id = s.cust), \
      echo AS (\
      INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
-     SELECT i.cust, 'balance', i.payload, i.at, i.at FROM input i \
-     JOIN claim k ON k.transaction_id = i.tx WHERE i.echo ORDER BY i.n) \
-     SELECT ARRAY(SELECT id FROM c), ARRAY(SELECT transaction_id FROM claim)";
+     SELECT cust, 'balance', payload, at, at FROM run WHERE echo ORDER BY n) \
+     SELECT ARRAY(SELECT transaction_id FROM claim)";
 
-/// One credit waiting for the writer, with everything its rows need.
+/// One credit waiting for the writer, with what its rows need.
 pub(crate) struct Job {
-    pub(crate) customer: CustomerId,
-    /// Always a [`LedgerOp::Credit`] (kept whole to judge a repeat).
-    pub(crate) op: LedgerOp,
-    pub(crate) amount: Decimal,
-    pub(crate) now: i64,
-    pub(crate) expires: Option<i64>,
+    customer: CustomerId,
+    /// Always a [`LedgerOp::Credit`] (kept whole for the engine path).
+    op: LedgerOp,
+    opts: WriteOpts,
+    amount: Decimal,
+    now: i64,
+    /// When the lot burns ([`NEVER`] without a lifetime).
+    burns: i64,
     /// The outbox payload when the credit is synced to the vendor.
-    pub(crate) echo: Option<serde_json::Value>,
-    pub(crate) reply: oneshot::Sender<Result<LedgerOutcome>>,
+    echo: Option<Value>,
+    reply: oneshot::Sender<Result<LedgerOutcome>>,
+}
+
+impl Job {
+    /// The job for `credit`, answered on `reply`.
+    pub(crate) fn new(
+        customer: &CustomerId,
+        credit: &Credit,
+        opts: WriteOpts,
+        reply: oneshot::Sender<Result<LedgerOutcome>>,
+    ) -> Result<Self> {
+        let now = to_ns(opts.now)?;
+        let op = LedgerOp::Credit(credit.clone());
+        let echo = opts.echo.then(|| {
+            engine::payload(
+                "credit",
+                Some(&op),
+                credit.amount(),
+                Expired::default(),
+                now,
+            )
+        });
+        Ok(Self {
+            customer: customer.clone(),
+            amount: credit.amount(),
+            burns: expiry_ns(now, credit.lifetime()).unwrap_or(NEVER),
+            op,
+            opts,
+            now,
+            echo,
+            reply,
+        })
+    }
+
+    fn tx(&self) -> &str {
+        self.op.transaction_id().as_str()
+    }
 }
 
 /// What the writer task receives.
@@ -72,10 +151,14 @@ pub(crate) fn spawn_writer(pool: PgPool, max_batch: usize) -> mpsc::Sender<Msg> 
     tx
 }
 
+/// The writer: batches what is queued, runs it, and hands the rest to engine tasks (awaited
+/// before it stops).
 async fn run(pool: PgPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
     let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut engine_tasks = JoinSet::new();
     let mut shutdown = None;
     loop {
+        while engine_tasks.try_join_next().is_some() {}
         if queue.is_empty() {
             if shutdown.is_some() {
                 break;
@@ -94,10 +177,15 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
             }
         }
         let batch = take_batch(&mut queue, max_batch);
-        if !batch.is_empty() {
-            commit(&pool, batch).await;
+        for job in commit(&pool, batch).await {
+            let pool = pool.clone();
+            engine_tasks.spawn(async move {
+                let outcome = ledger::apply(&pool, &job.customer, &job.op, job.opts).await;
+                let _ = job.reply.send(outcome);
+            });
         }
     }
+    while engine_tasks.join_next().await.is_some() {}
     if let Some(s) = shutdown {
         let _ = s.send(());
     }
@@ -109,7 +197,7 @@ fn take_batch(queue: &mut VecDeque<Job>, max: usize) -> Vec<Job> {
     let mut batch = Vec::new();
     let mut rest = VecDeque::new();
     while let Some(job) = queue.pop_front() {
-        if batch.len() < max && ids.insert(job.op.transaction_id().as_str().to_owned()) {
+        if batch.len() < max && ids.insert(job.tx().to_owned()) {
             batch.push(job);
         } else {
             rest.push_back(job);
@@ -119,81 +207,90 @@ fn take_batch(queue: &mut VecDeque<Job>, max: usize) -> Vec<Job> {
     batch
 }
 
-async fn commit(pool: &PgPool, jobs: Vec<Job>) {
-    if jobs.len() == 1 {
-        for job in jobs {
-            let outcome = credit_alone(pool, &job).await;
-            let _ = job.reply.send(outcome);
-        }
-        return;
+/// Applies what the batch statement can and answers those jobs; returns the rest, for the
+/// engine.
+async fn commit(pool: &PgPool, jobs: Vec<Job>) -> Vec<Job> {
+    let (fast, mut rest) = eligible(jobs);
+    if fast.is_empty() {
+        return rest;
     }
-    match try_batch(pool, &jobs).await {
-        Ok((found, claimed)) => {
-            for job in jobs {
-                let outcome = if claimed.contains(job.op.transaction_id().as_str()) {
-                    Ok(LedgerOutcome {
+    match try_batch(pool, &fast).await {
+        Ok(claimed) => {
+            for job in fast {
+                if claimed.contains(job.tx()) {
+                    let delta = job.amount;
+                    let _ = job.reply.send(Ok(LedgerOutcome {
                         applied: true,
-                        delta: job.amount,
-                    })
+                        delta,
+                    }));
                 } else {
-                    judge_prior(pool, &job, found.contains(job.customer.as_str())).await
-                };
-                let _ = job.reply.send(outcome);
+                    rest.push(job);
+                }
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, jobs = jobs.len(), "credit batch failed; retrying each credit alone");
-            for job in jobs {
-                let outcome = credit_alone(pool, &job).await;
-                let _ = job.reply.send(outcome);
-            }
+            tracing::warn!(error = %e, jobs = fast.len(), "credit batch failed; applying each credit alone");
+            rest.extend(fast);
         }
     }
+    rest
 }
 
-/// Runs [`BATCH_SQL`]: the customers found and the transaction ids claimed.
-async fn try_batch(pool: &PgPool, jobs: &[Job]) -> Result<(HashSet<String>, HashSet<String>)> {
-    let n = jobs.len();
-    let (mut tx, mut cust, mut amount, mut at, mut expires, mut payload, mut echo) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for j in jobs {
-        tx.push(j.op.transaction_id().as_str().to_owned());
-        cust.push(j.customer.as_str().to_owned());
-        amount.push(j.amount);
-        at.push(j.now);
-        expires.push(j.expires);
-        payload.push(j.echo.clone().unwrap_or(serde_json::Value::Null));
-        echo.push(j.echo.is_some());
+/// Splits off the customers the statement cannot decide without the database's help being
+/// exact: an amount with more than [`FAST_SCALE`] places, or a credit whose lot would be due by
+/// the customer's latest `now` in the batch (a later credit would expire it first).
+fn eligible(jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
+    let mut latest: HashMap<&str, i64> = HashMap::new();
+    for j in &jobs {
+        let t = latest.entry(j.customer.as_str()).or_insert(j.now);
+        *t = (*t).max(j.now);
     }
-    let row = sqlx::query(BATCH_SQL)
+    let slow: HashSet<String> = jobs
+        .iter()
+        .filter(|j| {
+            j.amount.scale() > FAST_SCALE
+                || latest
+                    .get(j.customer.as_str())
+                    .is_some_and(|&t| j.burns <= t)
+        })
+        .map(|j| j.customer.as_str().to_owned())
+        .collect();
+    jobs.into_iter()
+        .partition(|j| !slow.contains(j.customer.as_str()))
+}
+
+/// Runs [`BATCH_SQL`]; returns the transaction ids claimed.
+async fn try_batch(pool: &PgPool, jobs: &[Job]) -> Result<HashSet<String>> {
+    let tx: Vec<&str> = jobs.iter().map(Job::tx).collect();
+    let cust: Vec<&str> = jobs.iter().map(|j| j.customer.as_str()).collect();
+    let amount: Vec<Decimal> = jobs.iter().map(|j| j.amount).collect();
+    let at: Vec<i64> = jobs.iter().map(|j| j.now).collect();
+    let burns: Vec<i64> = jobs.iter().map(|j| j.burns).collect();
+    let expires: Vec<Option<i64>> = jobs
+        .iter()
+        .map(|j| (j.burns != NEVER).then_some(j.burns))
+        .collect();
+    let payload: Vec<Value> = jobs
+        .iter()
+        .map(|j| j.echo.clone().unwrap_or(Value::Null))
+        .collect();
+    let echo: Vec<bool> = jobs.iter().map(|j| j.echo.is_some()).collect();
+    let claimed: Vec<String> = sqlx::query_scalar(BATCH_SQL)
         .bind(tx)
         .bind(cust)
         .bind(amount)
         .bind(at)
+        .bind(burns)
         .bind(expires)
         .bind(payload)
         .bind(echo)
         .fetch_one(pool)
         .await
         .map_err(|e| db("ledger.apply", e))?;
-    let g = |e| db("ledger.apply", e);
-    let found: Vec<String> = row.try_get(0).map_err(g)?;
-    let claimed: Vec<String> = row.try_get(1).map_err(g)?;
-    Ok((found.into_iter().collect(), claimed.into_iter().collect()))
+    Ok(claimed.into_iter().collect())
 }
 
 /// The error a credit gets once the writer has stopped (the store was closed).
 pub(crate) fn stopped() -> Error {
-    Error::new(
-        walletport_core::ErrorKind::Unexpected,
-        "the store is closed",
-    )
-    .with_operation("ledger.apply")
+    Error::unexpected("the store is closed").with_operation("ledger.apply")
 }

@@ -4,6 +4,7 @@
 //! row (`FOR NO KEY UPDATE`), so outbox ids of one customer are assigned in commit order, and
 //! claims lock the same rows with `SKIP LOCKED`, so two workers never hold one customer.
 
+mod credits;
 mod customers;
 mod ledger;
 mod ledger_tx;
@@ -35,6 +36,8 @@ const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The PostgreSQL implementation of [`Store`].
 pub struct PgStore {
     pool: PgPool,
+    /// The credit writer's queue (see [`credits`]).
+    credits: tokio::sync::mpsc::Sender<credits::Msg>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -83,7 +86,8 @@ impl PgStore {
                     .with_operation("store.migrate")
                 })?;
         }
-        Ok(Self { pool })
+        let credits = credits::spawn_writer(pool.clone(), options.max_batch);
+        Ok(Self { pool, credits })
     }
 
     /// The connection pool, for operators' queries and tests.
@@ -121,6 +125,10 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.credits.send(credits::Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
         self.pool.close().await;
     }
 
@@ -174,7 +182,16 @@ impl Store for PgStore {
         op: &LedgerOp,
         opts: WriteOpts,
     ) -> Result<LedgerOutcome> {
-        ledger::apply(&self.pool, customer, op, opts).await
+        let LedgerOp::Credit(credit) = op else {
+            return ledger::apply(&self.pool, customer, op, opts).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = credits::Job::new(customer, credit, opts, reply)?;
+        self.credits
+            .send(credits::Msg::Job(job))
+            .await
+            .map_err(|_| credits::stopped())?;
+        answer.await.map_err(|_| credits::stopped())?
     }
 
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
