@@ -344,74 +344,6 @@ pub(crate) fn customer_payload(c: &Customer, created: bool) -> Value {
     serde_json::json!({ "created": created, "customer": c })
 }
 
-/// Decides a repeated transaction id: the same request again is a success that changes
-/// nothing; anything else reusing the id is a `Conflict`.
-pub(crate) fn judge_repeat(
-    stored_customer: &str,
-    stored_kind: &str,
-    stored_amount: Decimal,
-    customer: &CustomerId,
-    op: &crate::LedgerOp,
-) -> Result<crate::LedgerOutcome> {
-    if stored_customer == customer.as_str()
-        && stored_kind == op.kind()
-        && stored_amount == op.requested()
-    {
-        Ok(crate::LedgerOutcome {
-            applied: false,
-            delta: Decimal::ZERO,
-        })
-    } else {
-        Err(Error::new(
-            walletport_core::ErrorKind::Conflict,
-            format!(
-                "transaction id `{}` was already used for another customer, operation or amount",
-                op.transaction_id()
-            ),
-        ))
-    }
-}
-
-/// The outbox payload of a ledger change.
-pub(crate) fn ledger_payload(
-    op: &crate::LedgerOp,
-    delta: Decimal,
-    at: i64,
-    expires_at: Option<i64>,
-) -> Value {
-    serde_json::json!({
-        "op": op.kind(),
-        "transaction_id": op.transaction_id(),
-        "delta": delta.to_string(),
-        "at": from_ns(at),
-        "expires_at": expires_at.map(from_ns),
-    })
-}
-
-/// Sums decimals without overflow panics and without failing: entries are bounded
-/// ([`walletport_core::MAX_AMOUNT`]), so only rows written before the bound existed can overflow,
-/// and such a sum is held at the `Decimal` range (logged) rather than making the account
-/// unreadable.
-pub(crate) fn checked_sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal> {
-    let mut saturated = false;
-    let sum = values.into_iter().fold(Decimal::ZERO, |acc, v| {
-        acc.checked_add(v).unwrap_or_else(|| {
-            saturated = true;
-            if v.is_sign_negative() {
-                Decimal::MIN
-            } else {
-                Decimal::MAX
-            }
-        })
-    });
-    if saturated {
-        tracing::warn!(
-            "a balance exceeds the decimal range (rows written before entries were bounded); held at the range"
-        );
-    }
-    Ok(sum)
-}
-
 /// Merges a card to attach into the card found (if any): ids, number, track and links fill in;
 /// state (installed, status) of an existing card is kept. Returns the row to update (`None`:
 /// insert), whether anything changed, and the card to write.
@@ -498,21 +430,4 @@ pub(crate) fn patch_card(old: &StoredCard, p: &crate::CardPatch, now: DateTime<U
         next.updated_at = now;
     }
     next
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sum_past_the_decimal_range_is_held_at_it_not_an_error() {
-        let sum = checked_sum([Decimal::MAX, Decimal::MAX, Decimal::ONE]).expect("no error");
-        assert_eq!(sum, Decimal::MAX);
-        let sum = checked_sum([Decimal::MIN, -Decimal::ONE]).expect("no error");
-        assert_eq!(sum, Decimal::MIN);
-        assert_eq!(
-            checked_sum([Decimal::ONE, Decimal::TWO]).expect("sum"),
-            Decimal::new(3, 0)
-        );
-    }
 }

@@ -7,11 +7,16 @@
 //! gate (first come, first served): a waiting claim runs right after the current batch.
 //!
 //! Callers send a [`Job`] and wait for its answer. The writer takes whatever is queued (up to
-//! `max_batch`), applies the jobs one after another inside one `BEGIN IMMEDIATE` transaction and
-//! commits once, so N concurrent credits cost one fsync instead of N. Each job gets its own
-//! outcome: a duplicate or a conflict is decided by reads before the job writes anything, so it
-//! never disturbs the other jobs of the batch. Should the database itself fail mid-batch, the
-//! batch is rolled back and every job is retried alone, so one failure stays one failure.
+//! `max_batch`), runs each job through the ledger engine ([`engine::apply`] over
+//! [`SqliteLedgerTx`]) one after another inside one `BEGIN IMMEDIATE` transaction and commits
+//! once, so N concurrent credits cost one fsync instead of N. Each job gets its own outcome: a
+//! refused job (a duplicate, a conflict, too few points) wrote nothing of its own, only the
+//! expiries that were due anyway, so it never disturbs the other jobs of the batch. Should the
+//! database itself fail mid-batch, the batch is rolled back and every job is retried alone, so
+//! one failure stays one failure.
+//!
+//! Balances and ledger pages are read from the pool; the expiry task's writes take the write
+//! gate per customer like every other write.
 
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
