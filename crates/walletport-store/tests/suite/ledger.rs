@@ -7,9 +7,11 @@ use chrono::TimeDelta;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{Credit, CustomerId, ErrorKind};
-use walletport_store::{Debit, EntryKind, LedgerOp, OutboxKind, SetPoints, Store, WriteOpts};
+use walletport_store::{EntryKind, ExpiryReport, OutboxKind, Store, WriteOpts};
 
-use crate::support::{credit, customer, opts, pending, t0, tx};
+use crate::support::{
+    assert_adds_up, credit, customer, history, opts, pending, points, redeem, set_points, t0, tx,
+};
 
 pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
@@ -42,9 +44,9 @@ pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<d
         .credit(&a, &credit(dec!(4.5), "order-2"), opts())
         .await
         .unwrap();
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(15));
-    assert_eq!(store.balance(&b, t0()).await.unwrap().points, Decimal::ZERO);
-    assert_eq!(store.ledger(&a, 100).await.unwrap().len(), 2);
+    assert_eq!(points(&*store, &a, t0()).await, dec!(15));
+    assert_eq!(points(&*store, &b, t0()).await, Decimal::ZERO);
+    assert_eq!(history(&*store, &a, 100).await.len(), 2);
     let ghost = CustomerId::new("nobody").unwrap();
     let err = store
         .credit(&ghost, &credit(dec!(1), "order-3"), opts())
@@ -56,7 +58,7 @@ pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<d
         .credit(&b, &credit(dec!(1), "order-3"), opts())
         .await
         .unwrap();
-    assert_eq!(store.balance(&b, t0()).await.unwrap().points, dec!(1));
+    assert_eq!(points(&*store, &b, t0()).await, dec!(1));
 }
 
 pub(crate) async fn racing_credits_with_one_transaction_id_credit_once(store: Arc<dyn Store>) {
@@ -75,8 +77,8 @@ pub(crate) async fn racing_credits_with_one_transaction_id_credit_once(store: Ar
         }
     }
     assert_eq!(applied, 1);
-    assert_eq!(store.ledger(&a, 100).await.unwrap().len(), 1);
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(25));
+    assert_eq!(history(&*store, &a, 100).await.len(), 1);
+    assert_eq!(points(&*store, &a, t0()).await, dec!(25));
     let balance_items = pending(&*store)
         .await
         .into_iter()
@@ -131,11 +133,11 @@ pub(crate) async fn concurrent_batches_keep_per_item_outcomes(store: Arc<dyn Sto
         }
     }
     assert_eq!(conflicts, 30);
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, expected);
-    assert_eq!(store.balance(&b, t0()).await.unwrap().points, Decimal::ZERO);
+    assert_eq!(points(&*store, &a, t0()).await, expected);
+    assert_eq!(points(&*store, &b, t0()).await, Decimal::ZERO);
 }
 
-pub(crate) async fn lifetime_burns_exactly_at_the_instant_and_sweep_changes_nothing(
+pub(crate) async fn lifetime_ends_exactly_at_the_instant_and_expiry_keeps_the_history(
     store: Arc<dyn Store>,
 ) {
     let a = customer(&*store, 1).await;
@@ -148,73 +150,94 @@ pub(crate) async fn lifetime_burns_exactly_at_the_instant_and_sweep_changes_noth
         .unwrap();
     let expiry = t0() + TimeDelta::hours(1);
     let just_before = expiry - TimeDelta::nanoseconds(1);
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(42.25));
-    assert_eq!(
-        store.balance(&a, just_before).await.unwrap().points,
-        dec!(42.25)
-    );
-    assert_eq!(store.balance(&a, expiry).await.unwrap().points, dec!(12.25));
-    let entries = store.ledger(&a, 10).await.unwrap();
-    assert_eq!(entries[0].expires_at, Some(expiry));
-    assert_eq!(entries[0].kind, EntryKind::Credit);
+    assert_eq!(points(&*store, &a, t0()).await, dec!(42.25));
+    assert_eq!(points(&*store, &a, just_before).await, dec!(42.25));
+    // Exact before the expiry task ran: at the instant the points no longer count.
+    assert_eq!(points(&*store, &a, expiry).await, dec!(12.25));
+    let entries = history(&*store, &a, 10).await;
+    assert_eq!(entries.len(), 2, "reads write nothing");
+    assert_eq!(entries[1].expires_at, Some(expiry));
+    assert_eq!(entries[1].kind, EntryKind::Credit);
+    assert_eq!(entries[0].expires_at, None);
 
-    assert_eq!(store.sweep_expired(just_before).await.unwrap(), 0);
     assert_eq!(
-        store.balance(&a, just_before).await.unwrap().points,
-        dec!(42.25)
+        store.expire_due(just_before, 100).await.unwrap(),
+        ExpiryReport::default()
     );
-    assert_eq!(store.sweep_expired(expiry).await.unwrap(), 1);
-    assert_eq!(store.balance(&a, expiry).await.unwrap().points, dec!(12.25));
-    assert_eq!(store.ledger(&a, 10).await.unwrap().len(), 1);
+    assert_eq!(points(&*store, &a, just_before).await, dec!(42.25));
+    let report = store.expire_due(expiry, 100).await.unwrap();
+    assert_eq!((report.customers, report.lots), (1, 1));
+    assert_eq!(report.points, dec!(30));
+    assert_eq!(points(&*store, &a, expiry).await, dec!(12.25));
+    let entries = history(&*store, &a, 10).await;
+    assert_eq!(
+        entries.len(),
+        3,
+        "the credit stays, an expiry entry is added"
+    );
+    let gone = &entries[0];
+    assert_eq!(gone.kind, EntryKind::Expiry);
+    assert_eq!(gone.amount, dec!(-30));
+    assert_eq!(gone.at, expiry);
+    assert_eq!(gone.transaction_id, Some(tx("promo-1")));
+    assert_eq!(assert_adds_up(&entries), dec!(12.25));
     let replay = store
         .credit(&a, &burning, WriteOpts::at(expiry))
         .await
         .unwrap();
-    assert!(!replay.applied, "swept credits keep their transaction id");
+    assert!(!replay.applied, "expired credits keep their transaction id");
+    assert_eq!(
+        store.expire_due(expiry, 100).await.unwrap(),
+        ExpiryReport::default()
+    );
 }
 
-pub(crate) async fn debit_and_set_points(store: Arc<dyn Store>) {
+pub(crate) async fn redemptions_and_set_points(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
-    let set = LedgerOp::Set(SetPoints::new(dec!(100), tx("import-1")).unwrap());
+    let set = set_points(dec!(100), "import-1");
     let out = store.apply(&a, &set, opts()).await.unwrap();
     assert_eq!(out.delta, dec!(100));
     assert!(!store.apply(&a, &set, opts()).await.unwrap().applied);
-    let debit = LedgerOp::Debit(Debit::new(dec!(30), tx("pos-1")).unwrap());
+    let spend = redeem(dec!(30), "pos-1");
     assert_eq!(
-        store.apply(&a, &debit, opts()).await.unwrap().delta,
+        store.apply(&a, &spend, opts()).await.unwrap().delta,
         dec!(-30)
     );
-    let too_much = LedgerOp::Debit(Debit::new(dec!(71), tx("pos-2")).unwrap());
+    let too_much = redeem(dec!(71), "pos-2");
     let err = store.apply(&a, &too_much, opts()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(70));
-    let reset = LedgerOp::Set(SetPoints::new(dec!(5), tx("import-2")).unwrap());
+    assert_eq!(err.kind(), ErrorKind::InsufficientPoints);
+    assert_eq!(points(&*store, &a, t0()).await, dec!(70));
+    let reset = set_points(dec!(5), "import-2");
     assert_eq!(
         store.apply(&a, &reset, opts()).await.unwrap().delta,
         dec!(-65)
     );
-    assert_eq!(store.balance(&a, t0()).await.unwrap().points, dec!(5));
+    assert_eq!(points(&*store, &a, t0()).await, dec!(5));
     // The same id as a different operation is a conflict.
-    let as_debit = LedgerOp::Debit(Debit::new(dec!(5), tx("import-2")).unwrap());
+    let as_redemption = redeem(dec!(5), "import-2");
     assert_eq!(
-        store.apply(&a, &as_debit, opts()).await.unwrap_err().kind(),
+        store
+            .apply(&a, &as_redemption, opts())
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::Conflict
     );
-    let kinds: Vec<_> = store
-        .ledger(&a, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let same = set_points(dec!(5), "import-3");
+    let unchanged = store.apply(&a, &same, opts()).await.unwrap();
+    assert!(unchanged.applied && unchanged.delta.is_zero());
+    let entries = history(&*store, &a, 10).await;
+    let kinds: Vec<_> = entries.iter().map(|e| (e.kind, e.amount)).collect();
     assert_eq!(
         kinds,
         [
-            EntryKind::Adjustment,
-            EntryKind::Debit,
-            EntryKind::Adjustment
-        ]
+            (EntryKind::Adjustment, dec!(-65)),
+            (EntryKind::Redemption, dec!(-30)),
+            (EntryKind::Adjustment, dec!(100)),
+        ],
+        "a set to the same balance writes no entry"
     );
+    assert_eq!(assert_adds_up(&entries), dec!(5));
 }
 
 /// Many credits at once (one group commit on either backend): each keeps its own outcome —
@@ -254,8 +277,8 @@ pub(crate) async fn concurrent_credits_with_echo_keep_rows_and_outbox_items(stor
         }
     }
     assert_eq!(applied, 40);
-    let mut rows = store.ledger(&a, 1000).await.unwrap();
-    rows.extend(store.ledger(&b, 1000).await.unwrap());
+    let mut rows = history(&*store, &a, 1000).await;
+    rows.extend(history(&*store, &b, 1000).await);
     assert_eq!(rows.len(), 40);
     for r in &rows {
         let id = r.transaction_id.as_ref().unwrap().as_str();

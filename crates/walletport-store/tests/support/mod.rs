@@ -7,17 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::Decimal;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
 use walletport_core::{Credit, TransactionId};
 use walletport_core::{Customer, CustomerId, Phone};
-use walletport_store::{ClaimRequest, OutboxItem, OutboxList, Store, StoreOptions, WriteOpts};
+use walletport_store::{
+    ClaimRequest, LedgerEntry, LedgerOp, LedgerQuery, OutboxItem, OutboxKind, OutboxList,
+    Redemption, Reversal, SetPoints, Store, StoreOptions, WriteOpts,
+};
 
 /// A store under test and whatever must be cleaned up after it.
 pub(crate) struct TestDb {
     pub(crate) store: Arc<dyn Store>,
+    /// Where the database is, to open a second store on it (as a second gateway would).
+    url: String,
     _dir: Option<tempfile::TempDir>,
     _pg: Option<PgGuard>,
 }
@@ -66,6 +71,7 @@ pub(crate) async fn sqlite() -> TestDb {
         .expect("open sqlite store");
     TestDb {
         store,
+        url,
         _dir: Some(dir),
         _pg: None,
     }
@@ -132,18 +138,38 @@ pub(crate) async fn postgres() -> Option<TestDb> {
         admin,
         name: name.clone(),
     };
-    let options = StoreOptions {
-        max_connections: 16,
-        ..StoreOptions::default()
-    };
-    let store = walletport_store::connect_with(&format!("{base}/{name}"), options)
+    let url = format!("{base}/{name}");
+    let store = walletport_store::connect_with(&url, pg_options())
         .await
         .expect("open postgres store");
     Some(TestDb {
         store,
+        url,
         _dir: None,
         _pg: Some(guard),
     })
+}
+
+fn pg_options() -> StoreOptions {
+    StoreOptions {
+        max_connections: 16,
+        ..StoreOptions::default()
+    }
+}
+
+impl TestDb {
+    /// Another store on the same database, as a second gateway process would open it (the
+    /// caller closes it).
+    pub(crate) async fn second_store(&self) -> Arc<dyn Store> {
+        let options = if self._pg.is_some() {
+            pg_options()
+        } else {
+            StoreOptions::default()
+        };
+        walletport_store::connect_with(&self.url, options)
+            .await
+            .expect("open a second store on the same database")
+    }
 }
 
 /// A fixed instant tests count from.
@@ -192,4 +218,120 @@ pub(crate) fn claim(worker: &str, limit: u32, now: DateTime<Utc>) -> ClaimReques
         lease: Duration::from_secs(30),
         now,
     }
+}
+
+/// `t0()` plus `secs` seconds.
+pub(crate) fn at(secs: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::seconds(secs)
+}
+
+/// A credit whose points expire `secs` seconds after it is written.
+pub(crate) fn expiring(amount: Decimal, id: &str, secs: u64) -> Credit {
+    Credit::new(amount, tx(id), Some(Duration::from_secs(secs))).unwrap()
+}
+
+pub(crate) fn redeem(amount: Decimal, id: &str) -> LedgerOp {
+    LedgerOp::Redeem(Redemption::new(amount, tx(id)).unwrap())
+}
+
+pub(crate) fn reverse(credit: &str) -> LedgerOp {
+    LedgerOp::Reverse(Reversal::of(tx(credit)))
+}
+
+pub(crate) fn set_points(points: Decimal, id: &str) -> LedgerOp {
+    LedgerOp::Set(SetPoints::new(points, tx(id)).unwrap())
+}
+
+/// The customer's points at `now`.
+pub(crate) async fn points(
+    store: &dyn Store,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+) -> Decimal {
+    store.balance(customer, now).await.unwrap().points
+}
+
+/// The customer's whole ledger, newest first, read in pages of `limit`; checks on the way that
+/// the pages are newest first, full except the last, and that `next` is the last id of a page
+/// exactly when older entries exist.
+pub(crate) async fn history(
+    store: &dyn Store,
+    customer: &CustomerId,
+    limit: u32,
+) -> Vec<LedgerEntry> {
+    let mut all: Vec<LedgerEntry> = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .ledger(customer, &LedgerQuery { before, limit })
+            .await
+            .unwrap();
+        for e in &page.entries {
+            assert_eq!(&e.customer_id, customer, "another customer's entry: {e:?}");
+            if let Some(prev) = all.last() {
+                assert!(
+                    e.id < prev.id,
+                    "not newest first: {} after {}",
+                    e.id,
+                    prev.id
+                );
+            }
+        }
+        all.extend(page.entries.iter().cloned());
+        match page.next {
+            Some(next) => {
+                assert_eq!(
+                    page.entries.len(),
+                    limit as usize,
+                    "only full pages have a next"
+                );
+                assert_eq!(Some(next), page.entries.last().map(|e| e.id));
+                before = Some(next);
+            }
+            None => {
+                assert!(page.entries.len() <= limit as usize);
+                return all;
+            }
+        }
+    }
+}
+
+/// Checks that the history (newest first) adds up: each `balance_after` is the previous one
+/// plus the entry's amount, starting from zero; returns the last balance.
+pub(crate) fn assert_adds_up(newest_first: &[LedgerEntry]) -> Decimal {
+    let mut balance = Decimal::ZERO;
+    for e in newest_first.iter().rev() {
+        balance += e.amount;
+        assert_eq!(
+            e.balance_after, balance,
+            "balance_after does not add up at {e:?}"
+        );
+    }
+    balance
+}
+
+/// Every waiting outbox item, read in pages.
+pub(crate) async fn pending_all(store: &dyn Store) -> Vec<OutboxItem> {
+    let mut all: Vec<OutboxItem> = Vec::new();
+    loop {
+        let after = all.last().map(|i| i.id);
+        let page = store
+            .list_outbox(OutboxList::Pending, after, 1000, t0())
+            .await
+            .unwrap();
+        let done = page.len() < 1000;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// The customer's waiting `balance` outbox items.
+pub(crate) async fn balance_items(store: &dyn Store, customer: &CustomerId) -> Vec<OutboxItem> {
+    pending_all(store)
+        .await
+        .into_iter()
+        .filter(|i| i.kind == OutboxKind::Balance && &i.customer_id == customer)
+        .collect()
 }
