@@ -39,7 +39,7 @@ impl PhoneSettings {
 pub(crate) struct Settings {
     pub(crate) provider: ProviderConfig,
     pub(crate) phone: PhoneSettings,
-    /// `[server]`, `[hooks.*]`, `[outbox]`: the gateway (`serve`, `sync`, `outbox`).
+    /// `[server]`, `[hooks.*]`, `[outbox]`, `[ledger]`: the gateway (`serve`, `sync`, `outbox`).
     pub(crate) gateway: walletport_server::GatewayConfig,
 }
 
@@ -56,6 +56,8 @@ struct RawSettings {
     hooks: walletport_server::HooksSection,
     #[serde(default)]
     outbox: walletport_server::OutboxSection,
+    #[serde(default)]
+    ledger: walletport_server::LedgerSection,
 }
 
 fn default_provider() -> serde_json::Value {
@@ -100,7 +102,37 @@ impl Settings {
                 server: raw.server,
                 hooks: raw.hooks,
                 outbox: raw.outbox,
+                ledger: raw.ledger,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Settings> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("walletport.toml");
+        std::fs::write(&path, toml).expect("write config");
+        Settings::load(Some(&path))
+    }
+
+    #[test]
+    fn ledger_section_is_read_and_checked() {
+        let s = load("[ledger]\nexpiry_interval = \"30s\"\n").expect("valid");
+        assert_eq!(
+            s.gateway.ledger.expiry_interval,
+            std::time::Duration::from_secs(30)
+        );
+        let s = load("").expect("defaults");
+        assert_eq!(
+            s.gateway.ledger.expiry_interval,
+            std::time::Duration::from_secs(60)
+        );
+        let e = load("[ledger]\nexpiry_interval = \"30s\"\nsweep = true\n").unwrap_err();
+        assert_eq!(e.kind(), walletport::ErrorKind::ConfigInvalid, "{e}");
+        assert!(e.message().contains("sweep"), "{e}");
     }
 }

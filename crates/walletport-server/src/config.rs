@@ -1,4 +1,4 @@
-//! The gateway's configuration: the `[server]`, `[hooks.*]` and `[outbox]` sections.
+//! The gateway's configuration: the `[server]`, `[hooks.*]`, `[outbox]` and `[ledger]` sections.
 //!
 //! Every section has defaults, so `walletport serve` with no configuration at all runs on
 //! `127.0.0.1:8080` with SQLite `walletport.db`; secrets are `SecretString`s that never show in
@@ -166,6 +166,29 @@ impl Default for OutboxSection {
     }
 }
 
+/// `[ledger]`: the expiry task.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSection {
+    /// How often the expiry task writes off the lots past their time (an `expiry` entry each)
+    /// and queues the new balance for the vendor card. Balances read by the gateway are exact
+    /// at any time; this bounds how long a card may show expired points.
+    #[serde(default = "default_expiry_interval", with = "humantime_serde")]
+    pub expiry_interval: Duration,
+}
+
+fn default_expiry_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        Self {
+            expiry_interval: default_expiry_interval(),
+        }
+    }
+}
+
 /// Everything the gateway needs besides the store and the provider.
 #[derive(Debug, Clone, Default)]
 pub struct GatewayConfig {
@@ -175,6 +198,8 @@ pub struct GatewayConfig {
     pub hooks: HooksSection,
     /// `[outbox]`.
     pub outbox: OutboxSection,
+    /// `[ledger]`.
+    pub ledger: LedgerSection,
 }
 
 impl GatewayConfig {
@@ -228,6 +253,11 @@ impl GatewayConfig {
         if o.concurrency == 0 || o.concurrency > 256 {
             return Err(Error::config("`outbox.concurrency` must be 1..=256"));
         }
+        if self.ledger.expiry_interval < Duration::from_millis(10) {
+            return Err(Error::config(
+                "`ledger.expiry_interval` must be at least 10ms",
+            ));
+        }
         Ok(())
     }
 }
@@ -269,6 +299,26 @@ mod tests {
         };
         c.validate().unwrap();
         c.outbox.batch = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn ledger_section_parses_its_interval_and_rejects_unknown_keys() {
+        assert_eq!(
+            LedgerSection::default().expiry_interval,
+            Duration::from_secs(60)
+        );
+        let l: LedgerSection =
+            serde_json::from_value(serde_json::json!({"expiry_interval": "30s"})).unwrap();
+        assert_eq!(l.expiry_interval, Duration::from_secs(30));
+        for bad in [
+            serde_json::json!({"expiry_intervall": "30s"}),
+            serde_json::json!({"expiry_interval": "soon"}),
+        ] {
+            assert!(serde_json::from_value::<LedgerSection>(bad).is_err());
+        }
+        let mut c = GatewayConfig::default();
+        c.ledger.expiry_interval = Duration::ZERO;
         assert!(c.validate().is_err());
     }
 }

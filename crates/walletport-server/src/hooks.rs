@@ -7,6 +7,8 @@
 //!   customer with a balance or percentages that differ from what Passquare sent: then one sync is
 //!   enqueued so the card shows the CRM's numbers (the CRM is the source of truth).
 //! - Passteam webhooks change only card state the vendor itself owns: never echoed.
+//! - `readBalance` answers the materialised balance (constant cost), shown as 0 while it is
+//!   negative after a reversal of spent points, as the outbox sends it.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use walletport_store::{
     WriteOpts,
 };
 
+use crate::outbox::vendor_view;
 use crate::state::Gateway;
 
 /// The prefix of Passquare transaction ids in the ledger, so they never collide with the
@@ -83,7 +86,7 @@ impl StoreCrmHooks {
                 self.gw.store.set_percentages(&up.id, p, opts).await?;
             }
         } else {
-            let crm = self.gw.store.balance(&up.id, now).await?;
+            let crm = vendor_view(self.gw.store.balance(&up.id, now).await?);
             let mut shown = Balance::default();
             sent.apply(&mut shown);
             let differs = sent.points.is_some_and(|p| p.normalize() != crm.points)
@@ -151,7 +154,8 @@ impl CrmHooks for StoreCrmHooks {
     async fn read_balance(&self, input: ReadBalance) -> Result<Balance> {
         let result = async {
             let id = self.holder(&input).await?;
-            self.gw.store.balance(&id, self.gw.now()).await
+            let balance = self.gw.store.balance(&id, self.gw.now()).await?;
+            Ok(vendor_view(balance))
         }
         .await;
         self.gw

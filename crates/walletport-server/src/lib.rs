@@ -11,6 +11,8 @@
 //! - **Outbox**: [`OutboxWorker`] claims batches, coalesces each customer's changes into one
 //!   vendor request carrying the latest state, retries temporary failures with backoff and
 //!   dead-letters permanent ones.
+//! - **Expiry**: [`ExpiryTask`] writes off credits past their lifetime every
+//!   `[ledger] expiry_interval` and queues the new balance, so the vendor card drops them too.
 //!
 //! ```no_run
 //! # async fn demo() -> walletport_core::Result<()> {
@@ -31,6 +33,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod expiry;
 pub mod hooks;
 pub mod import;
 pub mod metrics;
@@ -44,8 +47,10 @@ mod state;
 pub use api::ApiDoc;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    DEFAULT_LISTEN, GatewayConfig, HooksSection, OutboxSection, PassteamHooksSection, ServerSection,
+    DEFAULT_LISTEN, GatewayConfig, HooksSection, LedgerSection, OutboxSection,
+    PassteamHooksSection, ServerSection,
 };
+pub use expiry::ExpiryTask;
 pub use hooks::{StoreCrmHooks, StoreWalletEvents};
 pub use metrics::{Metrics, TransportStatsSource, VendorOutcome};
 pub use outbox::{FlushReport, OutboxWorker};

@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests, hook outcomes, outbox depth and age, vendor requests by
-//! outcome, quota waits.
+//! outcome, quota waits, expired credits.
 //!
 //! The counters are `prometheus-client` metrics in a registry of this gateway's own (no global
 //! recorder, so several gateways in one process stay apart); the library does the exposition
@@ -8,12 +8,15 @@
 //! customer data or secrets.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use walletport_http::TransportStats;
 use walletport_store::OutboxStats;
 
@@ -66,6 +69,9 @@ pub struct Metrics {
     coalesced_requests: Counter,
     dead_lettered: Counter,
     shutdown_released: Counter,
+    expired_lots: Counter,
+    /// Points are decimals; the counter holds them as a float (exposition only, never money).
+    expired_points: Counter<f64, AtomicU64>,
 }
 
 /// How a vendor request of the outbox worker ended.
@@ -102,6 +108,8 @@ impl Default for Metrics {
             coalesced_requests: Counter::default(),
             dead_lettered: Counter::default(),
             shutdown_released: Counter::default(),
+            expired_lots: Counter::default(),
+            expired_points: Counter::default(),
         };
         m.registered()
     }
@@ -151,6 +159,16 @@ impl Metrics {
             "walletport_outbox_released_at_shutdown",
             "Claimed outbox items handed back undelivered at shutdown",
             self.shutdown_released.clone(),
+        );
+        r.register(
+            "walletport_ledger_expired_lots",
+            "Credit lots this process expired (one expiry ledger entry each)",
+            self.expired_lots.clone(),
+        );
+        r.register(
+            "walletport_ledger_expired_points",
+            "Points this process expired",
+            self.expired_points.clone(),
         );
         self
     }
@@ -218,6 +236,18 @@ impl Metrics {
     /// Counts claimed items handed back undelivered at shutdown.
     pub fn released_at_shutdown(&self, items: u64) {
         self.shutdown_released.inc_by(items);
+    }
+
+    /// Counts lots the expiry task expired and the points they held.
+    pub fn expired(&self, lots: u64, points: Decimal) {
+        self.expired_lots.inc_by(lots);
+        self.expired_points
+            .inc_by(points.to_f64().unwrap_or(0.0).max(0.0));
+    }
+
+    /// Lots this process expired so far.
+    pub fn expired_lots(&self) -> u64 {
+        self.expired_lots.get()
     }
 
     /// Vendor requests sent by the worker so far, all outcomes.
@@ -351,6 +381,7 @@ mod tests {
         m.vendor_request("customer.upsert", VendorOutcome::Ok, 3);
         m.vendor_request("customer.upsert", VendorOutcome::Temporary, 1);
         m.field_not_held("discount_percent");
+        m.expired(2, Decimal::new(155, 1));
         let stats = OutboxStats {
             depth: 4,
             oldest_age: Some(Duration::from_millis(1500)),
@@ -366,6 +397,8 @@ mod tests {
             "walletport_vendor_fields_not_held_total{field=\"discount_percent\"} 1",
             "walletport_outbox_coalesced_requests_total 1",
             "walletport_outbox_delivered_items_total 3",
+            "walletport_ledger_expired_lots_total 2",
+            "walletport_ledger_expired_points_total 15.5",
             "# TYPE walletport_outbox_depth gauge",
             "walletport_outbox_depth 4",
             "walletport_outbox_oldest_age_seconds 1.5",
@@ -381,6 +414,7 @@ mod tests {
         assert_eq!(m.hook_count("passquare", "addBalance", "ok"), 2);
         assert_eq!(m.hook_count("passquare", "addBalance", "duplicate"), 0);
         assert_eq!(m.fields_not_held("discount_percent"), 1);
+        assert_eq!(m.expired_lots(), 2);
     }
 
     #[test]

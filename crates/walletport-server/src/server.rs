@@ -1,5 +1,5 @@
 //! Assembling the router (API, hooks, system routes, limits) and running it with the outbox
-//! worker until a graceful shutdown.
+//! worker and the expiry task until a graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use walletport_core::{Error, ErrorKind, Result};
 
 use crate::api::{self, ApiState, HealthCache, error_response};
 use crate::config::GatewayConfig;
+use crate::expiry::ExpiryTask;
 use crate::hooks::{StoreCrmHooks, StoreWalletEvents, passteam_claims};
 use crate::outbox::OutboxWorker;
 use crate::state::Gateway;
@@ -114,6 +115,7 @@ pub struct RunningGateway {
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    expiry: JoinHandle<()>,
 }
 
 impl RunningGateway {
@@ -133,8 +135,8 @@ impl RunningGateway {
     }
 
     /// Graceful shutdown: stop accepting, let in-flight requests finish, let the worker finish
-    /// the deliveries it started and hand back the rest of its claim; each bounded by
-    /// [`SHUTDOWN_GRACE`]. The store stays open (the caller owns it).
+    /// the deliveries it started and hand back the rest of its claim, let the expiry task finish
+    /// its pass; each bounded by [`SHUTDOWN_GRACE`]. The store stays open (the caller owns it).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let mut http = self.http;
@@ -154,6 +156,15 @@ impl RunningGateway {
             tracing::warn!("outbox worker did not stop in time; its claims expire with the lease");
             worker.abort();
         }
+        let mut expiry = self.expiry;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut expiry)
+            .await
+            .is_err()
+        {
+            // Each customer expires in a transaction of its own: nothing is left half done.
+            tracing::warn!("expiry task did not stop in time; the next start catches up");
+            expiry.abort();
+        }
     }
 
     /// Stops everything at once without any grace, like a crash (for tests).
@@ -162,6 +173,7 @@ impl RunningGateway {
         if let Some(worker) = self.worker {
             worker.abort();
         }
+        self.expiry.abort();
     }
 
     /// Waits until the server stops (after [`RunningGateway::shutdown`] from elsewhere or an
@@ -171,7 +183,8 @@ impl RunningGateway {
     }
 }
 
-/// Binds `config.server.listen` and starts serving, with the outbox worker when enabled.
+/// Binds `config.server.listen` and starts serving, with the outbox worker when enabled and
+/// the expiry task.
 pub async fn start(config: &GatewayConfig, gw: Gateway) -> Result<RunningGateway> {
     config.validate()?;
     let listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
@@ -209,8 +222,9 @@ pub async fn start_on(
     });
     let worker = checked.outbox.enabled.then(|| {
         let worker = OutboxWorker::new(gw.clone(), checked.outbox.clone());
-        tokio::spawn(worker.run(stop_rx))
+        tokio::spawn(worker.run(stop_rx.clone()))
     });
+    let expiry = tokio::spawn(ExpiryTask::new(gw.clone(), checked.ledger.clone()).run(stop_rx));
     tracing::info!(%addr, backend = ?gw.store.backend(), provider = gw.provider.info().name, "gateway listening");
     Ok(RunningGateway {
         addr,
@@ -218,5 +232,6 @@ pub async fn start_on(
         stop,
         http,
         worker,
+        expiry,
     })
 }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use support::*;
 use walletport_sandbox::Faults;
 use walletport_server::{GatewayConfig, PassquareHooksConfig, RunningGateway, start, start_on};
-use walletport_store::{ListCustomers, OutboxList, Store};
+use walletport_store::{LedgerQuery, ListCustomers, OutboxList, Store};
 use wire::{base64, post_chunked};
 
 const API_TOKEN: &str = "sec-api-token-5d1e9c";
@@ -69,7 +69,11 @@ async fn snapshot(store: &dyn Store) -> String {
     let now = chrono::Utc::now();
     for c in &page.customers {
         let balance = store.balance(&c.id, now).await.expect("balance");
-        let ledger = store.ledger(&c.id, 1000).await.expect("ledger");
+        let query = LedgerQuery {
+            before: None,
+            limit: 1000,
+        };
+        let ledger = store.ledger(&c.id, &query).await.expect("ledger");
         let cards = store.list_cards(&c.id).await.expect("cards");
         out.push_str(&format!("{c:?}\n{balance:?}\n{ledger:?}\n{cards:?}\n"));
     }

@@ -152,7 +152,8 @@ async fn ledger_of(
         .await
         .expect("read")
         .expect("customer");
-    store.ledger(&c.id, 100).await.expect("ledger")
+    let query = walletport_store::LedgerQuery::default();
+    store.ledger(&c.id, &query).await.expect("ledger").entries
 }
 
 async fn balance_of(store: &dyn Store, p: &walletport_core::Phone) -> Decimal {

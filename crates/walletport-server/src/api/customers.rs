@@ -1,10 +1,9 @@
-//! Customers and balances: CRM-side state in the store; every change is synced by the outbox.
+//! Customers, balances and percentages: CRM-side state in the store; every change is synced by
+//! the outbox (the ledger's writes are in `ledger.rs`).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use walletport_core::{
-    Credit, Customer, CustomerId, CustomerKey, Error, Percent, Phone, TransactionId,
-};
+use walletport_core::{Customer, CustomerId, CustomerKey, Error, Percent, Phone};
 use walletport_store::{ListCustomers, Percentages, WriteOpts};
 
 use super::views::*;
@@ -117,55 +116,6 @@ pub(crate) async fn balance(
     Ok(Json(
         s.gw.store.balance(&stored.id, s.gw.now()).await?.into(),
     ))
-}
-
-/// Credit points exactly once by transaction id, optionally burning after a lifetime.
-#[utoipa::path(post, path = "/api/customers/{key}/credits", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
-    request_body = CreditInput,
-    responses((status = 200, body = CreditResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub(crate) async fn credit(
-    State(s): State<ApiState>,
-    Path(key): Path<String>,
-    ApiJson(input): ApiJson<CreditInput>,
-) -> ApiResult<Json<CreditResult>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
-    let lifetime = input
-        .lifetime
-        .as_deref()
-        .map(|l| {
-            humantime::parse_duration(l.trim())
-                .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
-        })
-        .transpose()?;
-    if input
-        .transaction_id
-        .starts_with(crate::hooks::PASSQUARE_TX_PREFIX)
-    {
-        return Err(Error::invalid_input(format!(
-            "transaction_id must not start with `{}`: that prefix is reserved for Passquare's own credits",
-            crate::hooks::PASSQUARE_TX_PREFIX
-        ))
-        .into());
-    }
-    let credit = Credit::new(
-        input.amount,
-        TransactionId::new(input.transaction_id)?,
-        lifetime,
-    )?;
-    let now = s.gw.now();
-    let outcome =
-        s.gw.store
-            .credit(&stored.id, &credit, WriteOpts::at(now))
-            .await?;
-    let balance = s.gw.store.balance(&stored.id, now).await?;
-    Ok(Json(CreditResult {
-        applied: outcome.applied,
-        delta: outcome.delta,
-        balance: balance.into(),
-    }))
 }
 
 /// Set bonus and/or discount percentage; synced to the vendor.

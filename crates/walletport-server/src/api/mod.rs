@@ -3,6 +3,7 @@
 
 mod cards;
 mod customers;
+mod ledger;
 mod links;
 mod openapi;
 mod outbox;
@@ -180,8 +181,17 @@ pub(crate) fn api_router(state: ApiState, token: Option<SecretString>) -> Router
             get(customers::list).post(customers::upsert),
         )
         .route("/api/customers/{key}", get(customers::get))
-        .route("/api/customers/{key}/balance", get(customers::balance))
-        .route("/api/customers/{key}/credits", post(customers::credit))
+        .route(
+            "/api/customers/{key}/balance",
+            get(customers::balance).put(ledger::set_balance),
+        )
+        .route("/api/customers/{key}/credits", post(ledger::credit))
+        .route(
+            "/api/customers/{key}/credits/{transaction_id}/reversal",
+            post(ledger::reverse),
+        )
+        .route("/api/customers/{key}/redemptions", post(ledger::redeem))
+        .route("/api/customers/{key}/ledger", get(ledger::history))
         .route(
             "/api/customers/{key}/percentages",
             put(customers::percentages),

@@ -9,10 +9,12 @@ use super::views::*;
 /// The REST API's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "walletport gateway", description = "One API for wallet loyalty cards over Passquare, Passteam and Skycore: customers, an exactly-once ledger, cards, pushes, campaigns, templates and the sync outbox."),
+    info(title = "walletport gateway", description = "One API for wallet loyalty cards over Passquare, Passteam and Skycore: customers, an exactly-once ledger (credits, redemptions, reversals, expiry and its history), cards, pushes, campaigns, templates and the sync outbox."),
     paths(
         super::customers::list, super::customers::upsert, super::customers::get,
-        super::customers::balance, super::customers::credit, super::customers::percentages,
+        super::customers::balance, super::customers::percentages, super::ledger::credit,
+        super::ledger::redeem, super::ledger::reverse, super::ledger::set_balance,
+        super::ledger::history,
         super::cards::issue, super::cards::get, super::cards::update, super::cards::status,
         super::cards::send_install_link, super::links::create, super::links::update,
         super::vendor::push, super::vendor::create_campaign, super::vendor::send_campaign,
@@ -23,7 +25,8 @@ use super::views::*;
     ),
     components(schemas(
         CustomerInput, CustomerView, CardView, LinksView, BalanceView, CustomerDetail, UpsertResult,
-        CustomerPageView, CreditInput, CreditResult, PercentagesInput, PushInput, PushView,
+        CustomerPageView, CreditInput, RedemptionInput, BalanceInput, LedgerResult,
+        LedgerEntryView, LedgerPageView, PercentagesInput, PushInput, PushView,
         CampaignInput, CampaignView, TemplateSummaryView, TemplatePageView, OutboxItemView,
         OutboxPageView, RetryResult, Health, ErrorBody, super::cards::CardIssueInput,
         super::cards::CardUpdateInput, super::cards::CardStatusInput,

@@ -12,6 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use walletport_core::{Balance, CampaignRecord, PushReceipt};
 use walletport_store::{OutboxItem, StoredCard, StoredCustomer};
 
+mod ledger;
+
+pub use ledger::*;
+
 /// A customer to create or update, keyed by phone; absent fields stay as they are.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -174,7 +178,9 @@ impl From<&StoredCard> for CardView {
 /// Points and percentages.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceView {
-    /// Live points (expired credits excluded).
+    /// Live points (expired credits excluded). Negative only after the reversal of a credit whose
+    /// points were already spent: a debt that later credits pay off first (the vendor card shows
+    /// 0 meanwhile).
     #[schema(value_type = String, example = "150.25")]
     pub points: Decimal,
     /// Bonus accrual percentage.
@@ -236,34 +242,6 @@ pub struct PageQuery {
     pub after: Option<String>,
     /// Page size (1–1000, default 100).
     pub limit: Option<u32>,
-}
-
-/// A credit, exactly once by transaction id.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreditInput {
-    /// A positive amount.
-    #[schema(value_type = String, example = "50")]
-    pub amount: Decimal,
-    /// The exactly-once key: repeating it credits nothing more. The prefix `pq:` is reserved
-    /// for Passquare's own credits (from `addBalance` hooks) and refused here.
-    pub transaction_id: String,
-    /// When the credited points burn, e.g. `30d`, `12h`.
-    #[serde(default)]
-    #[schema(example = "30d")]
-    pub lifetime: Option<String>,
-}
-
-/// What a credit did.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CreditResult {
-    /// False when the transaction id was seen before (nothing changed).
-    pub applied: bool,
-    /// The change this call made.
-    #[schema(value_type = String)]
-    pub delta: Decimal,
-    /// The balance after the call.
-    pub balance: BalanceView,
 }
 
 /// Bonus and discount percentages to set; absent values stay.

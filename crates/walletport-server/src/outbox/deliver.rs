@@ -1,16 +1,18 @@
 //! One vendor request per customer: the customer's latest state, whatever changed.
 
+use rust_decimal::Decimal;
 use walletport_core::ports::op;
 use walletport_core::{
-    BalanceUpdate, Card, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry, SetBalance,
-    UpsertCustomer,
+    Balance, BalanceUpdate, Card, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry,
+    SetBalance, UpsertCustomer,
 };
 use walletport_store::{OutboxKind, StoredCard, WriteOpts};
 
 use crate::state::Gateway;
 
 /// Brings the vendor up to date on `customer` with ONE request carrying the current state:
-/// points (live ledger balance at the gateway's `now`) and percentages always, the customer's data
+/// points (live ledger balance at the gateway's `now`, at least 0: see [`vendor_view`]) and
+/// percentages always, the customer's data
 /// too when it (or a card) changed — each reduced to the balance fields the provider holds
 /// ([`walletport_core::Provider::balance_fields`]); the store keeps the rest, and every value
 /// left out is counted in `walletport_vendor_fields_not_held_total`.
@@ -32,7 +34,7 @@ pub(crate) async fn deliver(
             Error::not_found(format!("customer {customer} is no longer in the store"))
                 .with_retry(Retry::Permanent)
         })?;
-    let balance = gw.store.balance(customer, gw.now()).await?;
+    let balance = vendor_view(gw.store.balance(customer, gw.now()).await?);
     let (update, not_held) = gw
         .provider
         .balance_fields()
@@ -94,6 +96,14 @@ pub(crate) async fn deliver(
     result
 }
 
+/// The balance as a vendor card shows it: a negative balance (the reversal of a credit whose
+/// points were already spent) is shown as 0, because vendors hold non-negative points; the debt
+/// stays in the store and later credits pay it off first.
+pub(crate) fn vendor_view(mut balance: Balance) -> Balance {
+    balance.points = balance.points.max(Decimal::ZERO);
+    balance
+}
+
 /// Records the cards an upsert answered with that the store does not know yet (no echo: the
 /// vendor made them), so the gateway can name them by id later. The delivery stands whatever
 /// this does: a failure is logged, and the next delivery tries again.
@@ -121,5 +131,21 @@ async fn record_new_cards(
     let opts = WriteOpts::at(gw.now()).no_echo();
     if let Err(e) = gw.record_cards(customer, &new, opts).await {
         tracing::warn!(customer = %customer, error = %e, "recording the vendor's cards failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendors_are_shown_no_debt() {
+        let with = |points: i64| Balance {
+            points: Decimal::from(points),
+            ..Balance::default()
+        };
+        assert_eq!(vendor_view(with(-40)).points, Decimal::ZERO);
+        assert_eq!(vendor_view(with(0)).points, Decimal::ZERO);
+        assert_eq!(vendor_view(with(25)).points, Decimal::from(25));
     }
 }

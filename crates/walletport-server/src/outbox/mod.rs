@@ -12,6 +12,8 @@
 
 mod deliver;
 
+pub(crate) use deliver::vendor_view;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -269,10 +271,9 @@ impl OutboxWorker {
         Ok(())
     }
 
-    /// Runs until `stop` turns true: flushes while there is work, sleeps `poll_interval` when
-    /// the outbox is empty, and sweeps burnt credits now and then.
+    /// Runs until `stop` turns true: flushes while there is work and sleeps `poll_interval`
+    /// when the outbox is empty.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut last_sweep: Option<Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
@@ -284,12 +285,6 @@ impl OutboxWorker {
                     true
                 }
             };
-            if last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
-                last_sweep = Some(Instant::now());
-                if let Err(e) = self.gw.store.sweep_expired(self.gw.now()).await {
-                    tracing::warn!(error = %e, "sweeping expired credits failed");
-                }
-            }
             if idle {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll_interval) => {}

@@ -1,0 +1,192 @@
+//! The ledger through REST: credits, redemptions, reversals, balance settings and the history.
+//!
+//! Every write is exactly-once by its transaction id and synced to the vendor by the outbox; a
+//! refused write (bad input, not enough points, a conflicting repeat) changes nothing.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use walletport_core::{Credit, CustomerId, Error, TransactionId};
+use walletport_store::{LedgerOp, LedgerQuery, Redemption, Reversal, SetPoints, WriteOpts};
+
+use super::views::*;
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use crate::hooks::PASSQUARE_TX_PREFIX;
+
+/// A transaction id the merchant chose: valid, and not in Passquare's reserved `pq:` namespace
+/// (checked after trimming, as the id is stored).
+fn merchant_transaction(raw: String) -> Result<TransactionId, Error> {
+    let tx = TransactionId::new(raw)?;
+    if tx.as_str().starts_with(PASSQUARE_TX_PREFIX) {
+        return Err(Error::invalid_input(format!(
+            "transaction_id must not start with `{PASSQUARE_TX_PREFIX}`: that prefix is reserved for Passquare's own credits"
+        )));
+    }
+    Ok(tx)
+}
+
+/// Applies `op` (checked already) for the customer named by `key` and answers with the balance
+/// right after it.
+async fn apply(s: &ApiState, key: &str, op: LedgerOp) -> ApiResult<Json<LedgerResult>> {
+    let stored = s.gw.customer(&customer_key(key)?).await?;
+    let now = s.gw.now();
+    let outcome =
+        s.gw.store
+            .apply(&stored.id, &op, WriteOpts::at(now))
+            .await?;
+    Ok(Json(LedgerResult {
+        applied: outcome.applied,
+        delta: outcome.delta,
+        balance: s.gw.store.balance(&stored.id, now).await?.into(),
+    }))
+}
+
+/// Credit points exactly once by transaction id, optionally burning after a lifetime.
+#[utoipa::path(post, path = "/api/customers/{key}/credits", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = CreditInput,
+    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn credit(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CreditInput>,
+) -> ApiResult<Json<LedgerResult>> {
+    let lifetime = input
+        .lifetime
+        .as_deref()
+        .map(|l| {
+            humantime::parse_duration(l.trim())
+                .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
+        })
+        .transpose()?;
+    let tx = merchant_transaction(input.transaction_id)?;
+    let op = LedgerOp::Credit(Credit::new(input.amount, tx, lifetime)?);
+    apply(&s, &key, op).await
+}
+
+/// Spend points exactly once by transaction id, soonest-expiring first; 409
+/// `insufficient_points` (nothing changed) when the balance is smaller.
+#[utoipa::path(post, path = "/api/customers/{key}/redemptions", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = RedemptionInput,
+    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`insufficient_points`, or `conflict`: the transaction id was used with another amount", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn redeem(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<RedemptionInput>,
+) -> ApiResult<Json<LedgerResult>> {
+    let tx = merchant_transaction(input.transaction_id)?;
+    let op = LedgerOp::Redeem(Redemption::new(input.amount, tx)?);
+    apply(&s, &key, op).await
+}
+
+/// Take back a credit (its purchase was refunded) exactly once: its amount less what of it
+/// expired; points already spent leave a negative balance that later credits pay off first.
+#[utoipa::path(post, path = "/api/customers/{key}/credits/{transaction_id}/reversal",
+    tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id"),
+        ("transaction_id" = String, Path, description = "The credit's transaction id")),
+    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+        (status = 404, description = "No such customer, or no such credit of theirs", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn reverse(
+    State(s): State<ApiState>,
+    Path((key, transaction_id)): Path<(String, String)>,
+) -> ApiResult<Json<LedgerResult>> {
+    let op = LedgerOp::Reverse(Reversal::of(TransactionId::new(transaction_id)?));
+    apply(&s, &key, op).await
+}
+
+/// Set the points to an absolute value exactly once by transaction id (a manual adjustment,
+/// written as an `adjustment` entry of the difference).
+#[utoipa::path(put, path = "/api/customers/{key}/balance", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    request_body = BalanceInput,
+    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn set_balance(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<BalanceInput>,
+) -> ApiResult<Json<LedgerResult>> {
+    let tx = merchant_transaction(input.transaction_id)?;
+    let op = LedgerOp::Set(SetPoints::new(input.points, tx)?);
+    apply(&s, &key, op).await
+}
+
+/// A customer's ledger history, newest first, one page at a time.
+#[utoipa::path(get, path = "/api/customers/{key}/ledger", tag = "balance",
+    params(("key" = String, Path, description = "Phone (E.164) or CRM id"), LedgerQueryParams),
+    responses((status = 200, body = LedgerPageView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn history(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+    ApiQuery(q): ApiQuery<LedgerQueryParams>,
+) -> ApiResult<Json<LedgerPageView>> {
+    let query = ledger_query(&q)?;
+    let customer: CustomerId = s.gw.customer(&customer_key(&key)?).await?.id;
+    let page = s.gw.store.ledger(&customer, &query).await?;
+    Ok(Json(LedgerPageView::from(&page)))
+}
+
+/// Checks the paging parameters: a cursor is a positive entry id, a limit 1..=1000.
+fn ledger_query(q: &LedgerQueryParams) -> Result<LedgerQuery, Error> {
+    if let Some(before) = q.before.filter(|b| *b <= 0) {
+        return Err(Error::invalid_input(format!(
+            "`before` must be a positive entry id (a page's `next`), got {before}"
+        )));
+    }
+    if let Some(limit) = q
+        .limit
+        .filter(|l| *l == 0 || *l > walletport_store::MAX_PAGE)
+    {
+        return Err(Error::invalid_input(format!(
+            "`limit` must be 1..={}, got {limit}",
+            walletport_store::MAX_PAGE
+        )));
+    }
+    Ok(LedgerQuery {
+        before: q.before,
+        limit: q.limit.unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passquare_ids_are_refused_after_trimming() {
+        assert!(merchant_transaction("order-1".into()).is_ok());
+        for raw in ["pq:1", "  pq:1", "pq:"] {
+            let e = merchant_transaction(raw.into()).unwrap_err();
+            assert_eq!(e.kind(), walletport_core::ErrorKind::InvalidInput, "{raw}");
+        }
+    }
+
+    #[test]
+    fn ledger_paging_is_checked() {
+        let q = |before, limit| LedgerQueryParams { before, limit };
+        assert_eq!(
+            ledger_query(&q(None, None)).unwrap(),
+            LedgerQuery::default()
+        );
+        let ok = ledger_query(&q(Some(7), Some(1000))).unwrap();
+        assert_eq!((ok.before, ok.limit), (Some(7), 1000));
+        for bad in [
+            q(Some(0), None),
+            q(Some(-3), None),
+            q(None, Some(0)),
+            q(None, Some(1001)),
+        ] {
+            assert!(ledger_query(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
