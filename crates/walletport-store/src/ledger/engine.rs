@@ -194,8 +194,9 @@ pub(crate) async fn apply<T: LedgerTx + ?Sized>(
             None => Err(Error::not_found(format!("no customer `{customer}`"))),
         });
     };
-    let expired = expire_due(tx, c, &mut points, now).await?;
+    // The stored points: what the lazy expiry takes must be saved even when the op is refused.
     let before = points;
+    let expired = expire_due(tx, c, &mut points, now).await?;
     let outcome = match op {
         LedgerOp::Reverse(r) => reverse(tx, customer, r, &mut points, now).await?,
         _ => match tx.prior(op.transaction_id().as_str()).await? {
