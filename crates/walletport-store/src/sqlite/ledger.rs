@@ -35,6 +35,15 @@ use crate::ledger::{
 use crate::model::WriteOpts;
 use crate::outbox::page_limit;
 
+/// What of a customer's open lots is past its time: a range of the `lots_spending` index.
+const OVERDUE: &str =
+    "SELECT remaining FROM lots WHERE customer_id = ? AND open = 1 AND burns_at <= ?";
+
+/// The customers with lots past their time, read off the `lots_due` index (named: SQLite's
+/// planner would rather scan all open lots through `lots_spending` for the `DISTINCT`).
+const DUE_CUSTOMERS: &str = "SELECT DISTINCT customer_id FROM lots INDEXED BY lots_due \
+     WHERE open = 1 AND burns_at <= ? LIMIT ?";
+
 /// One ledger operation waiting for the writer.
 pub(crate) struct Job {
     pub(crate) customer: CustomerId,
@@ -182,17 +191,15 @@ pub(super) async fn balance(
             .await
             .map_err(|e| db(OP, e))?
             .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
-    let overdue = sqlx::query(
-        "SELECT remaining FROM lots WHERE customer_id = ? AND open = 1 AND burns_at <= ?",
-    )
-    .bind(customer.as_str())
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(|e| db(OP, e))?
-    .iter()
-    .map(|r| decimal(r, "remaining"))
-    .collect::<Result<Vec<_>>>()?;
+    let overdue = sqlx::query(OVERDUE)
+        .bind(customer.as_str())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db(OP, e))?
+        .iter()
+        .map(|r| decimal(r, "remaining"))
+        .collect::<Result<Vec<_>>>()?;
     tx.commit().await.map_err(|e| db(OP, e))?;
     Ok(Balance {
         points: engine::live_points(decimal(&row, "points")?, overdue),
@@ -271,18 +278,16 @@ pub(super) async fn expire_due(
 ) -> Result<ExpiryReport> {
     const OP: &str = "ledger.expire";
     let now = to_ns(now)?;
-    let due: Vec<String> = sqlx::query(
-        "SELECT DISTINCT customer_id FROM lots WHERE open = 1 AND burns_at <= ? LIMIT ?",
-    )
-    .bind(now)
-    .bind(i64::from(max_customers))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(|e| db(OP, e))?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()
-    .map_err(|e| db(OP, e))?;
+    let due: Vec<String> = sqlx::query(DUE_CUSTOMERS)
+        .bind(now)
+        .bind(i64::from(max_customers))
+        .fetch_all(&store.pool)
+        .await
+        .map_err(|e| db(OP, e))?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(|e| db(OP, e))?;
     let mut report = ExpiryReport::default();
     for customer in &due {
         let mut tx = begin(store, OP).await?;
@@ -296,4 +301,51 @@ pub(super) async fn expire_due(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::SqliteStore;
+    use crate::sqlite::ledger_tx::OPEN_LOTS;
+    use crate::{Store as _, StoreOptions};
+
+    /// The query plan of `sql` (its `detail` lines).
+    async fn plan(pool: &SqlitePool, sql: &str) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        sqlx::query(sqlx::AssertSqlSafe(explain))
+            .fetch_all(pool)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Reading a balance, spending and expiring search an index by customer, so their cost does
+    /// not grow with the customer's history.
+    #[tokio::test]
+    async fn ledger_queries_are_index_range_scans() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+        let store = SqliteStore::open(&url, StoreOptions::default())
+            .await
+            .expect("open");
+        let pool = store.pool();
+        for sql in OPEN_LOTS.iter().chain([&OVERDUE]) {
+            let p = plan(pool, sql).await;
+            assert!(
+                p.starts_with("SEARCH lots USING INDEX lots_spending (customer_id=?")
+                    && !p.contains("TEMP B-TREE"),
+                "{sql}: {p}"
+            );
+        }
+        let p = plan(pool, DUE_CUSTOMERS).await;
+        assert!(
+            p.starts_with("SEARCH lots USING INDEX lots_due (burns_at<?)"),
+            "{p}"
+        );
+        store.close().await;
+    }
 }

@@ -28,6 +28,30 @@ macro_rules! lot_cols {
     };
 }
 
+/// `SELECT` of a customer's open lots in spending order for the engine's `open_lots`, one
+/// static statement per shape (no `? IS NULL OR ...`), so each is a range scan of the partial
+/// index `lots_spending`; indexed by `after.is_some() | due_by.is_some() << 1`. Parameters:
+/// `?1` customer, `?2, ?3` the `(burns_at, entry_id)` to start after, `?4` due by, `?5` limit.
+macro_rules! open_lots {
+    ($($cond:literal),*) => {
+        concat!(
+            "SELECT ", lot_cols!(), " FROM lots WHERE customer_id = ?1 AND open = 1",
+            $($cond,)* " ORDER BY burns_at, entry_id LIMIT ?5"
+        )
+    };
+}
+
+/// The statements of [`open_lots`], by shape.
+pub(super) const OPEN_LOTS: [&str; 4] = [
+    open_lots!(),
+    open_lots!(" AND (burns_at, entry_id) > (?2, ?3)"),
+    open_lots!(" AND burns_at <= ?4"),
+    open_lots!(
+        " AND (burns_at, entry_id) > (?2, ?3)",
+        " AND burns_at <= ?4"
+    ),
+];
+
 /// A ledger transaction on the caller's connection (the writer's batch, the expiry task's or
 /// the backfill's transaction).
 pub(super) struct SqliteLedgerTx<'c> {
@@ -192,28 +216,7 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         due_by: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Lot>> {
-        // One static statement per shape (no `? IS NULL OR ...`), so each is a range scan of
-        // the partial index `lots_spending`.
-        macro_rules! open_lots {
-            ($($cond:literal),*) => {
-                concat!(
-                    "SELECT ", lot_cols!(), " FROM lots WHERE customer_id = ?1 AND open = 1",
-                    $($cond,)* " ORDER BY burns_at, entry_id LIMIT ?5"
-                )
-            };
-        }
-        const AFTER: &str = open_lots!(" AND (burns_at, entry_id) > (?2, ?3)");
-        const DUE: &str = open_lots!(" AND burns_at <= ?4");
-        const BOTH: &str = open_lots!(
-            " AND (burns_at, entry_id) > (?2, ?3)",
-            " AND burns_at <= ?4"
-        );
-        let sql = match (after.is_some(), due_by.is_some()) {
-            (false, false) => open_lots!(),
-            (true, false) => AFTER,
-            (false, true) => DUE,
-            (true, true) => BOTH,
-        };
+        let sql = OPEN_LOTS[usize::from(after.is_some()) | usize::from(due_by.is_some()) << 1];
         let (a, b) = after.unwrap_or_default();
         let rows = sqlx::query(sql)
             .bind(customer)
