@@ -4,6 +4,7 @@
 //! row (`FOR NO KEY UPDATE`), so outbox ids of one customer are assigned in commit order, and
 //! claims lock the same rows with `SKIP LOCKED`, so two workers never hold one customer.
 
+mod backfill;
 mod credits;
 mod customers;
 mod ledger;
@@ -85,6 +86,10 @@ impl PgStore {
                     ))
                     .with_operation("store.migrate")
                 })?;
+        }
+        if options.migrate {
+            // v0.1 ledgers listed by migration 0002 (a no-op query once converted).
+            backfill::run(&pool, crate::codec::to_ns(Utc::now())?).await?;
         }
         let credits = credits::spawn_writer(pool.clone(), options.max_batch);
         Ok(Self { pool, credits })
