@@ -28,7 +28,7 @@ pub(crate) struct TestDb {
 }
 
 /// Drops the test database (declared after `store`, so it runs after the store is dropped).
-struct PgGuard {
+pub(crate) struct PgGuard {
     admin: String,
     name: String,
 }
@@ -99,9 +99,10 @@ fn pg_base() -> String {
         .to_owned()
 }
 
-/// A fresh database on the local PostgreSQL, or `None` (with a loud message) when no server
-/// answers outside CI. In CI an unreachable server fails the test.
-pub(crate) async fn postgres() -> Option<TestDb> {
+/// A fresh, empty database on the local PostgreSQL (its URL, and the guard that drops it), or
+/// `None` (with a loud message) when no server answers outside CI. In CI an unreachable server
+/// fails the test.
+pub(crate) async fn pg_database() -> Option<(String, PgGuard)> {
     let base = pg_base();
     let shown = shown(&base);
     let admin = format!("{base}/postgres");
@@ -138,7 +139,12 @@ pub(crate) async fn postgres() -> Option<TestDb> {
         admin,
         name: name.clone(),
     };
-    let url = format!("{base}/{name}");
+    Some((format!("{base}/{name}"), guard))
+}
+
+/// A PostgreSQL store in a fresh database (see [`pg_database`]).
+pub(crate) async fn postgres() -> Option<TestDb> {
+    let (url, guard) = pg_database().await?;
     let store = walletport_store::connect_with(&url, pg_options())
         .await
         .expect("open postgres store");
