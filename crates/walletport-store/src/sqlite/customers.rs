@@ -32,6 +32,7 @@ macro_rules! card_cols {
     };
 }
 
+/// Decodes a customers row selected with `customer_cols!`.
 fn raw_customer(row: &SqliteRow) -> Result<RawCustomer> {
     let g = |e| db("customer.decode", e);
     let birthday: Option<String> = row.try_get("birthday").map_err(g)?;
@@ -65,6 +66,7 @@ fn raw_customer(row: &SqliteRow) -> Result<RawCustomer> {
     })
 }
 
+/// Decodes a cards row selected with `card_cols!`.
 fn raw_card(row: &SqliteRow) -> Result<RawCard> {
     let g = |e| db("card.decode", e);
     let links: String = row.try_get("links").map_err(g)?;
@@ -83,6 +85,7 @@ fn raw_card(row: &SqliteRow) -> Result<RawCard> {
     })
 }
 
+/// The customer with this phone, read on the caller's connection.
 async fn by_phone(conn: &mut SqliteConnection, phone: &str) -> Result<Option<StoredCustomer>> {
     let row = sqlx::query(concat!(
         "SELECT ",
@@ -96,6 +99,7 @@ async fn by_phone(conn: &mut SqliteConnection, phone: &str) -> Result<Option<Sto
     row.map(|r| raw_customer(&r)?.into_stored()).transpose()
 }
 
+/// The customer with this CRM id, read on the caller's connection.
 pub(super) async fn by_id(
     conn: &mut SqliteConnection,
     id: &CustomerId,
@@ -135,10 +139,12 @@ pub(super) async fn enqueue_in(
     Ok(done.last_insert_rowid())
 }
 
+/// Fields as the JSON TEXT the columns hold.
 fn json_text(f: &walletport_core::Fields) -> String {
     fields_to_json(f).to_string()
 }
 
+/// [`Store::upsert_customer`](crate::Store::upsert_customer) in one write transaction.
 pub(super) async fn upsert(store: &Db, c: &Customer, opts: WriteOpts) -> Result<Upserted> {
     validate_customer(c)?;
     let now = to_ns(opts.now)?;
@@ -235,6 +241,7 @@ pub(super) async fn upsert(store: &Db, c: &Customer, opts: WriteOpts) -> Result<
     })
 }
 
+/// [`Store::get_customer`](crate::Store::get_customer): by phone, id, or a card's id or number.
 pub(super) async fn get(pool: &SqlitePool, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
     let mut conn = pool.acquire().await.map_err(|e| db("customer.get", e))?;
     match key {
@@ -256,6 +263,7 @@ pub(super) async fn get(pool: &SqlitePool, key: &CustomerKey) -> Result<Option<S
     }
 }
 
+/// [`Store::list_customers`](crate::Store::list_customers): one page in creation order.
 pub(super) async fn list(pool: &SqlitePool, q: &ListCustomers) -> Result<CustomerPage> {
     let limit = q.page_size()?;
     let after = q.after_seq()?;
@@ -282,6 +290,7 @@ pub(super) async fn list(pool: &SqlitePool, q: &ListCustomers) -> Result<Custome
     })
 }
 
+/// [`Store::set_percentages`](crate::Store::set_percentages) in one write transaction.
 pub(super) async fn set_percentages(
     store: &Db,
     id: &CustomerId,
@@ -324,6 +333,7 @@ pub(super) async fn set_percentages(
     Ok(stored)
 }
 
+/// The provider's card with this vendor id (or, without one, this number), with its row id.
 async fn find_card(
     conn: &mut SqliteConnection,
     provider: &str,
@@ -351,6 +361,7 @@ async fn find_card(
     }
 }
 
+/// Inserts the card (`seq` `None`) or updates the row `seq`.
 async fn write_card(
     conn: &mut SqliteConnection,
     seq: Option<i64>,
@@ -387,10 +398,12 @@ async fn write_card(
     Ok(())
 }
 
+/// The outbox payload of a card change.
 fn card_payload(card: &StoredCard, removed: bool) -> serde_json::Value {
     serde_json::json!({ "card": card, "removed": removed })
 }
 
+/// [`Store::attach_card`](crate::Store::attach_card) in one write transaction.
 pub(super) async fn attach_card(
     store: &Db,
     customer: &CustomerId,
@@ -427,6 +440,7 @@ pub(super) async fn attach_card(
     Ok(next)
 }
 
+/// [`Store::update_card`](crate::Store::update_card), deduplicated by the patch's event id.
 pub(super) async fn update_card(
     store: &Db,
     provider: &str,
@@ -481,6 +495,7 @@ pub(super) async fn update_card(
     Ok(CardUpdated::Applied(next))
 }
 
+/// [`Store::list_cards`](crate::Store::list_cards): oldest first.
 pub(super) async fn list_cards(
     pool: &SqlitePool,
     customer: &CustomerId,
@@ -497,6 +512,7 @@ pub(super) async fn list_cards(
     rows.iter().map(|r| raw_card(r)?.into_stored()).collect()
 }
 
+/// Records an inbound event id on the caller's connection; true the first time only.
 async fn insert_event(
     conn: &mut SqliteConnection,
     provider: &str,
@@ -516,6 +532,7 @@ async fn insert_event(
     Ok(done.rows_affected() == 1)
 }
 
+/// [`Store::record_inbound_event`](crate::Store::record_inbound_event) in one write transaction.
 pub(super) async fn record_event(
     store: &Db,
     provider: &str,

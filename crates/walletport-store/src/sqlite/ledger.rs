@@ -46,9 +46,13 @@ const DUE_CUSTOMERS: &str = "SELECT DISTINCT customer_id FROM lots INDEXED BY lo
 
 /// One ledger operation waiting for the writer.
 pub(crate) struct Job {
+    /// Whose points.
     pub(crate) customer: CustomerId,
+    /// What to do.
     pub(crate) op: LedgerOp,
+    /// When, and whether the vendor hears of it.
     pub(crate) opts: WriteOpts,
+    /// Where the job's own outcome goes once its batch committed.
     pub(crate) reply: oneshot::Sender<Result<LedgerOutcome>>,
 }
 
@@ -71,6 +75,8 @@ pub(crate) fn spawn_writer(
     tx
 }
 
+/// The writer loop: waits for work, gathers a batch, takes the write turn and commits it, until
+/// a shutdown request (or every sender is gone).
 async fn run(mut conn: SqliteConnection, store: Db, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     let mut shutdown = None;
@@ -112,6 +118,8 @@ fn drain(
     }
 }
 
+/// Commits `jobs` as one batch and answers each; on a database failure, retries each alone so
+/// the failure reaches only the job that causes it.
 async fn commit_batch(conn: &mut SqliteConnection, jobs: Vec<Job>) {
     match try_batch(conn, &jobs).await {
         Ok(outcomes) => {

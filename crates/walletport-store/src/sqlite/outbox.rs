@@ -23,6 +23,7 @@ macro_rules! item_cols {
     };
 }
 
+/// Decodes an outbox or dead-letter row selected with `item_cols!`.
 fn raw(row: &SqliteRow) -> Result<RawOutbox> {
     let g = |e| db("outbox.decode", e);
     let payload: String = row.try_get("payload").map_err(g)?;
@@ -41,10 +42,12 @@ fn raw(row: &SqliteRow) -> Result<RawOutbox> {
     })
 }
 
+/// Ids as a JSON array, for `json_each`.
 fn id_list(ids: &[i64]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()
 }
 
+/// [`Store::enqueue`](crate::Store::enqueue): an item for an existing customer.
 pub(super) async fn enqueue(
     store: &Db,
     item: &NewOutboxItem,
@@ -75,6 +78,7 @@ pub(super) async fn enqueue(
     Ok(OutboxId(id))
 }
 
+/// [`Store::claim_batch`](crate::Store::claim_batch) in one write transaction.
 pub(super) async fn claim(store: &Db, req: &ClaimRequest) -> Result<Vec<OutboxItem>> {
     req.validate()?;
     let now = to_ns(req.now)?;
@@ -149,6 +153,7 @@ pub(super) async fn claim(store: &Db, req: &ClaimRequest) -> Result<Vec<OutboxIt
     items.iter().map(|r| raw(r)?.into_item(now)).collect()
 }
 
+/// [`Store::complete`](crate::Store::complete): removes what `worker` still holds.
 pub(super) async fn complete(store: &Db, worker: &str, ids: &[OutboxId]) -> Result<u64> {
     validate_worker(worker)?;
     if ids.is_empty() {
@@ -167,6 +172,7 @@ pub(super) async fn complete(store: &Db, worker: &str, ids: &[OutboxId]) -> Resu
     Ok(done.rows_affected())
 }
 
+/// [`Store::fail`](crate::Store::fail): a retry or a dead letter per item.
 pub(super) async fn fail(
     store: &Db,
     worker: &str,
@@ -240,6 +246,7 @@ pub(super) async fn fail(
     })
 }
 
+/// [`Store::list_outbox`](crate::Store::list_outbox): by ascending id.
 pub(super) async fn list(
     pool: &SqlitePool,
     which: OutboxList,
@@ -272,6 +279,7 @@ pub(super) async fn list(
     rows.iter().map(|r| raw(r)?.into_item(now)).collect()
 }
 
+/// [`Store::retry_dead`](crate::Store::retry_dead): the dead letter back as a new item.
 pub(super) async fn retry_dead(store: &Db, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
     let now = to_ns(now)?;
     let mut tx = begin(store, "outbox.retry").await?;
@@ -296,6 +304,7 @@ pub(super) async fn retry_dead(store: &Db, id: OutboxId, now: DateTime<Utc>) -> 
     Ok(OutboxId(new_id))
 }
 
+/// [`Store::outbox_stats`](crate::Store::outbox_stats) in one query.
 pub(super) async fn stats(pool: &SqlitePool, now: DateTime<Utc>) -> Result<OutboxStats> {
     let now = to_ns(now)?;
     let g = |e| db("outbox.stats", e);
