@@ -17,6 +17,9 @@ use crate::ledger::{EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcom
 use crate::ledger::{LedgerPage, LedgerQuery};
 use crate::model::WriteOpts;
 
+/// How many due lots per customer asked for [`expire_due`] reads to find its customers.
+const DUE_LOTS_PER_CUSTOMER: i64 = 16;
+
 /// Applies `op` in a transaction of its own: committed when the engine decided (also when it
 /// refused the operation: lots it expired on the way stay expired), rolled back on a database
 /// failure.
@@ -130,11 +133,15 @@ pub(super) async fn expire_due(
 ) -> Result<ExpiryReport> {
     let g = |e| db("ledger.expire", e);
     let now = to_ns(now)?;
+    // The soonest-due lots first, by `lots_due` (a bounded range, however many lots are open);
+    // a customer with more due lots than the inner limit still has all of them expired.
     let due: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT customer_id FROM lots WHERE open AND burns_at <= $1 LIMIT $2",
+        "SELECT customer_id FROM (SELECT customer_id FROM lots WHERE open AND burns_at <= $1 \
+         ORDER BY burns_at LIMIT $3) d GROUP BY customer_id LIMIT $2",
     )
     .bind(now)
     .bind(i64::from(max_customers))
+    .bind(i64::from(max_customers).saturating_mul(DUE_LOTS_PER_CUSTOMER))
     .fetch_all(pool)
     .await
     .map_err(g)?;
