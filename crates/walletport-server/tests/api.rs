@@ -9,31 +9,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, TimeZone, Utc};
 use serde_json::{Value, json};
 use support::*;
-use walletport_server::{Gateway, GatewayConfig, ManualClock, start, start_on};
-
-async fn memory_gateway(
-    tdb: &TestDb,
-    clock: Option<ManualClock>,
-) -> (
-    walletport_server::RunningGateway,
-    Arc<dyn walletport_store::Store>,
-) {
-    let store = tdb.open().await;
-    let provider = walletport_core::Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
-    let mut gw = Gateway::new(store.clone(), provider);
-    if let Some(c) = clock {
-        gw = gw.with_clock(Arc::new(c));
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = start_on(listener, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start");
-    (running, store)
-}
+use walletport_server::{Gateway, GatewayConfig, ManualClock, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_health_metrics_and_errors() {
@@ -53,6 +29,10 @@ async fn openapi_health_metrics_and_errors() {
     for path in [
         "/api/customers",
         "/api/customers/{key}/credits",
+        "/api/customers/{key}/redemptions",
+        "/api/customers/{key}/credits/{transaction_id}/reversal",
+        "/api/customers/{key}/balance",
+        "/api/customers/{key}/ledger",
         "/api/outbox/{id}/retry",
         "/api/templates",
         "/api/campaigns/{id}/send",
@@ -64,6 +44,22 @@ async fn openapi_health_metrics_and_errors() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(
+        doc["paths"]["/api/customers/{key}/balance"]["put"].is_object(),
+        "PUT balance missing from OpenAPI"
+    );
+    for schema in [
+        "RedemptionInput",
+        "BalanceInput",
+        "LedgerResult",
+        "LedgerEntryView",
+        "LedgerPageView",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "{schema} missing from OpenAPI"
+        );
+    }
 
     let health = c.get(format!("{base}/healthz")).send().await.expect("send");
     assert_eq!(health.status().as_u16(), 200);
@@ -303,15 +299,4 @@ async fn oversized_amounts_are_refused_and_the_account_stays_readable() {
         running.shutdown().await;
         store.close().await;
     }
-}
-
-async fn send(c: &reqwest::Client, method: &str, url: String, body: Value) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = c.request(method, url);
-    if !body.is_null() {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }

@@ -1,7 +1,7 @@
 //! Test backends (a temp SQLite file, or a PostgreSQL database of its own that is dropped
 //! afterwards), a Passquare emulator wired to the gateway, and a recording provider.
 
-#![allow(dead_code, unreachable_pub, unused_imports)]
+#![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,6 +18,8 @@ use walletport_sandbox::passquare::{CrmHookTarget, PassquareEmulator, PassquareE
 use walletport_sandbox::{Faults, QuotaWindow, RunningServer};
 use walletport_server::{Gateway, GatewayConfig, OutboxSection, RunningGateway};
 use walletport_store::{Store, StoreOptions};
+
+pub mod vendors;
 
 pub const CRM_KEY: &str = "test-crm-key-7f3a";
 pub const APP_KEY: &str = "test-app-key-19c2";
@@ -151,6 +153,47 @@ pub fn gateway_config(outbox: OutboxSection) -> GatewayConfig {
     c.hooks.passteam.enabled = true;
     c.outbox = outbox;
     c
+}
+
+/// A gateway over the memory provider and a fresh store of `tdb`, with `clock` when given,
+/// serving on a free loopback port with the quick outbox.
+pub async fn memory_gateway(
+    tdb: &TestDb,
+    clock: Option<walletport_server::ManualClock>,
+) -> (RunningGateway, Arc<dyn Store>) {
+    let store = tdb.open().await;
+    let provider = Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ));
+    let mut gw = Gateway::new(store.clone(), provider);
+    if let Some(c) = clock {
+        gw = gw.with_clock(Arc::new(c));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = walletport_server::start_on(listener, &gateway_config(fast_outbox()), gw)
+        .await
+        .expect("start");
+    (running, store)
+}
+
+/// Sends `body` (none when null) with `method` to `url`; the status and the JSON answer (null
+/// when it is not JSON).
+pub async fn send(
+    c: &reqwest::Client,
+    method: &str,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = c.request(method, url);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 /// A Passquare emulator: `quota` windows (scaled plan), `faults`.

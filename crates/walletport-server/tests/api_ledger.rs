@@ -1,0 +1,404 @@
+//! The ledger through REST over real HTTP, on SQLite and PostgreSQL: redemptions, reversals,
+//! balance settings and the paged history (issue 13). A refused request changes nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use support::*;
+use walletport_core::{CustomerKey, GetBalance, Phone};
+use walletport_server::RunningGateway;
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    redemptions_are_exactly_once_and_never_overdraw,
+    reversals_take_a_credit_back_once_and_may_leave_a_debt,
+    the_ledger_pages_newest_first_with_a_cursor,
+    put_balance_is_an_exactly_once_adjustment,
+);
+
+/// A customer's REST paths on a running gateway.
+struct Customer {
+    c: reqwest::Client,
+    base: String,
+    phone: Phone,
+}
+
+impl Customer {
+    async fn create(running: &RunningGateway, n: u32) -> Self {
+        let me = Self {
+            c: reqwest::Client::new(),
+            base: format!("{}/api/customers", running.base_url()),
+            phone: phone(n),
+        };
+        let (status, body) = send(
+            &me.c,
+            "POST",
+            me.base.clone(),
+            json!({"phone": me.phone.as_str()}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        me
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}/{}{path}", self.base, self.phone.as_str());
+        send(&self.c, method, url, body).await
+    }
+
+    /// Calls that must succeed; the answer.
+    async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
+        let (status, out) = self.call(method, path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {out}");
+        out
+    }
+
+    async fn credit(&self, amount: &str, tx: &str) -> Value {
+        self.ok(
+            "POST",
+            "/credits",
+            json!({"amount": amount, "transaction_id": tx}),
+        )
+        .await
+    }
+
+    async fn points(&self) -> Decimal {
+        let body = self.ok("GET", "/balance", Value::Null).await;
+        dec(&body["points"])
+    }
+
+    /// Every ledger entry, newest first, through pages of `limit`.
+    async fn history(&self, limit: u32) -> Vec<Value> {
+        let mut entries = Vec::new();
+        let mut before: Option<i64> = None;
+        loop {
+            let query = match before {
+                Some(b) => format!("/ledger?limit={limit}&before={b}"),
+                None => format!("/ledger?limit={limit}"),
+            };
+            let page = self.ok("GET", &query, Value::Null).await;
+            let got = page["entries"].as_array().expect("entries").clone();
+            assert!(got.len() <= limit as usize, "{page}");
+            entries.extend(got);
+            match page["next"].as_i64() {
+                Some(next) => before = Some(next),
+                None => return entries,
+            }
+        }
+    }
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("a decimal string expected, got {v}"))
+        .parse()
+        .expect("decimal")
+}
+
+/// Asserts a ledger answer: applied, delta, balance.
+fn answered(body: &Value, applied: bool, delta: i64, balance: i64) {
+    assert_eq!(body["applied"], applied, "{body}");
+    assert_eq!(dec(&body["delta"]), Decimal::from(delta), "{body}");
+    assert_eq!(
+        dec(&body["balance"]["points"]),
+        Decimal::from(balance),
+        "{body}"
+    );
+}
+
+/// What the vendor (the memory provider) shows once the outbox is drained.
+async fn vendor_points(running: &RunningGateway, p: &Phone) -> Decimal {
+    drain(running.gateway().store.as_ref(), Duration::from_secs(20)).await;
+    running
+        .gateway()
+        .provider
+        .balances()
+        .get_balance(GetBalance {
+            customer: CustomerKey::Phone(p.clone()),
+        })
+        .await
+        .expect("vendor balance")
+        .points
+}
+
+async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let (running, store) = memory_gateway(&tdb, None).await;
+    let me = Customer::create(&running, 1).await;
+    me.credit("100", "c-1").await;
+
+    let redeem = |amount: Value, tx: &str| json!({"amount": amount, "transaction_id": tx});
+    let first = me
+        .ok("POST", "/redemptions", redeem(json!("30"), "r-1"))
+        .await;
+    answered(&first, true, -30, 70);
+    let again = me
+        .ok("POST", "/redemptions", redeem(json!("30"), "r-1"))
+        .await;
+    answered(&again, false, 0, 70);
+    let (status, body) = me
+        .call("POST", "/redemptions", redeem(json!("31"), "r-1"))
+        .await;
+    assert_eq!((status, &body["error"]["kind"]), (409, &json!("conflict")));
+
+    let before = me.history(100).await;
+    let (status, body) = me
+        .call("POST", "/redemptions", redeem(json!("70.01"), "r-2"))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["kind"], "insufficient_points", "{body}");
+    for bad in [
+        redeem(json!("0"), "r-3"),
+        redeem(json!("-5"), "r-3"),
+        redeem(json!("abc"), "r-3"),
+        redeem(json!("5"), "pq:r-3"),
+        redeem(json!("5"), " pq:r-3"),
+        redeem(json!("5"), ""),
+        redeem(json!("1000000000000.5"), "r-3"),
+        json!({"amount": "5", "transaction_id": "r-3", "lifetime": "1d"}),
+        json!({"amount": "5"}),
+    ] {
+        let (status, body) = me.call("POST", "/redemptions", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+    }
+    assert_eq!(me.points().await, Decimal::from(70), "nothing changed");
+    assert_eq!(me.history(100).await, before, "nothing written");
+    // The refused id is still free: with enough points it applies.
+    let ok = me
+        .ok("POST", "/redemptions", redeem(json!(70), "r-2"))
+        .await;
+    answered(&ok, true, -70, 0);
+    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::ZERO);
+
+    let (status, _) = send(
+        &me.c,
+        "POST",
+        format!("{}/+420710099999/redemptions", me.base),
+        redeem(json!("1"), "r-9"),
+    )
+    .await;
+    assert_eq!(status, 404, "unknown customer");
+    running.shutdown().await;
+    store.close().await;
+}
+
+async fn reversals_take_a_credit_back_once_and_may_leave_a_debt(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let (running, store) = memory_gateway(&tdb, None).await;
+    let me = Customer::create(&running, 2).await;
+    let reversal = |tx: &str| format!("/credits/{tx}/reversal");
+
+    let (status, body) = me.call("POST", &reversal("nope"), Value::Null).await;
+    assert_eq!((status, &body["error"]["kind"]), (404, &json!("not_found")));
+
+    // Untouched: the whole credit comes back from its own lot.
+    me.credit("40", "p-0").await;
+    let back = me.ok("POST", &reversal("p-0"), Value::Null).await;
+    answered(&back, true, -40, 0);
+
+    // Partly spent: what was spent and not covered by other points becomes a debt.
+    me.credit("50", "p-1").await;
+    me.credit("20", "p-2").await;
+    let spent = me
+        .ok(
+            "POST",
+            "/redemptions",
+            json!({"amount": "60", "transaction_id": "r-1"}),
+        )
+        .await;
+    answered(&spent, true, -60, 10);
+    let back = me.ok("POST", &reversal("p-1"), Value::Null).await;
+    answered(&back, true, -50, -40);
+    let again = me.ok("POST", &reversal("p-1"), Value::Null).await;
+    answered(&again, false, 0, -40);
+    assert_eq!(me.points().await, Decimal::from(-40));
+    assert_eq!(
+        vendor_points(&running, &me.phone).await,
+        Decimal::ZERO,
+        "the card shows no debt"
+    );
+    let (status, body) = me.call("POST", &reversal("r-1"), Value::Null).await;
+    assert_eq!(status, 400, "a redemption is no credit: {body}");
+    let (status, body) = me
+        .call(
+            "POST",
+            "/redemptions",
+            json!({"amount": "1", "transaction_id": "r-2"}),
+        )
+        .await;
+    assert_eq!(status, 409, "nothing to spend while in debt: {body}");
+
+    // Later credits pay the debt off first.
+    let paid = me.credit("30", "p-3").await;
+    answered(&paid, true, 30, -10);
+    me.credit("100", "p-4").await;
+    assert_eq!(me.points().await, Decimal::from(90));
+    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::from(90));
+    let kinds: Vec<Value> = me
+        .history(100)
+        .await
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "credit",
+            "credit",
+            "reversal",
+            "redemption",
+            "credit",
+            "credit",
+            "reversal",
+            "credit"
+        ]
+        .map(|k| json!(k))
+    );
+    running.shutdown().await;
+    store.close().await;
+}
+
+async fn the_ledger_pages_newest_first_with_a_cursor(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let (running, store) = memory_gateway(&tdb, None).await;
+    let me = Customer::create(&running, 3).await;
+    for n in 1..=7 {
+        me.credit(&n.to_string(), &format!("c-{n}")).await;
+    }
+    me.ok(
+        "POST",
+        "/credits",
+        json!({"amount": "8", "transaction_id": "c-8", "lifetime": "30d"}),
+    )
+    .await;
+    me.ok(
+        "POST",
+        "/redemptions",
+        json!({"amount": "6.5", "transaction_id": "r-1"}),
+    )
+    .await;
+
+    let all = me.history(3).await;
+    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!(me.history(1000).await, all, "page size changes nothing");
+    let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let newest = &all[0];
+    assert_eq!(newest["kind"], "redemption");
+    assert_eq!(newest["transaction_id"], "r-1");
+    assert_eq!(dec(&newest["amount"]), Decimal::new(-65, 1));
+    assert_eq!(dec(&newest["balance_after"]), Decimal::new(295, 1));
+    assert!(newest["expires_at"].is_null());
+    let lifetime = &all[1];
+    assert_eq!(
+        (&lifetime["kind"], &lifetime["transaction_id"]),
+        (&json!("credit"), &json!("c-8"))
+    );
+    assert!(lifetime["expires_at"].is_string(), "{lifetime}");
+    assert!(lifetime["at"].is_string(), "{lifetime}");
+    assert_eq!(dec(&all[8]["balance_after"]), Decimal::ONE);
+
+    let page = me.ok("GET", "/ledger?limit=9", Value::Null).await;
+    assert!(
+        page["next"].is_null(),
+        "a page that is not full is the last: {page}"
+    );
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=-1",
+        "?before=0",
+        "?before=-4",
+        "?before=abc",
+        "?cursor=5",
+    ] {
+        let (status, body) = me.call("GET", &format!("/ledger{bad}"), Value::Null).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+    }
+    let (status, _) = send(
+        &me.c,
+        "GET",
+        format!("{}/+420710099999/ledger", me.base),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404, "unknown customer");
+    running.shutdown().await;
+    store.close().await;
+}
+
+async fn put_balance_is_an_exactly_once_adjustment(db: Db) {
+    let Some(tdb) = TestDb::new(db).await else {
+        return;
+    };
+    let (running, store) = memory_gateway(&tdb, None).await;
+    let me = Customer::create(&running, 4).await;
+    me.credit("10", "c-1").await;
+    let set = |points: Value, tx: &str| json!({"points": points, "transaction_id": tx});
+
+    let up = me.ok("PUT", "/balance", set(json!("25"), "s-1")).await;
+    answered(&up, true, 15, 25);
+    let again = me.ok("PUT", "/balance", set(json!(25), "s-1")).await;
+    answered(&again, false, 0, 25);
+    let (status, body) = me.call("PUT", "/balance", set(json!("30"), "s-1")).await;
+    assert_eq!((status, &body["error"]["kind"]), (409, &json!("conflict")));
+    for bad in [
+        set(json!("-1"), "s-2"),
+        set(json!("5"), "pq:s-2"),
+        set(json!("1000000000001"), "s-2"),
+        json!({"points": "5"}),
+        json!({"points": "5", "transaction_id": "s-2", "bonus": 1}),
+    ] {
+        let (status, body) = me.call("PUT", "/balance", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let down = me.ok("PUT", "/balance", set(json!("4"), "s-3")).await;
+    answered(&down, true, -21, 4);
+    let history = me.history(100).await;
+    let adjustments: Vec<(Decimal, Decimal)> = history
+        .iter()
+        .filter(|e| e["kind"] == "adjustment")
+        .map(|e| (dec(&e["amount"]), dec(&e["balance_after"])))
+        .collect();
+    assert_eq!(
+        adjustments,
+        [
+            (Decimal::from(-21), Decimal::from(4)),
+            (Decimal::from(15), Decimal::from(25))
+        ]
+    );
+    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::from(4));
+    running.shutdown().await;
+    store.close().await;
+}
