@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use walletport_core::CustomerId;
+use walletport_core::{CustomerId, ErrorKind};
 use walletport_store::{
     EntryKind, LedgerEntry, LedgerOp, SqliteStore, Store, StoreOptions, WriteOpts,
 };
@@ -56,7 +56,7 @@ struct OldRow {
 /// The v0.1 history of the scenario, oldest first. Customer `alice`: 100 (never expires), 50
 /// (expires in 2100), 30 (expired in 2020), a debit of 40, a set from 140 to 145 (an adjustment
 /// of +5); live sum 115. Customer `bob`: 10 expired, 7 never expiring; live sum 7. Customer
-/// `carol` has no rows.
+/// `carol` has no rows. Customer `dave` was "bricked" by v0.1: one credit of `Decimal::MAX`.
 fn old_rows() -> Vec<OldRow> {
     let row = |customer, tx, kind, tx_kind, amount, requested, expires_at| OldRow {
         customer,
@@ -115,14 +115,24 @@ fn old_rows() -> Vec<OldRow> {
             Some(past()),
         ),
         row("bob", "b-c2", "credit", "credit", dec!(7), dec!(7), None),
+        row(
+            "dave",
+            "d-c1",
+            "credit",
+            "credit",
+            Decimal::MAX,
+            Decimal::MAX,
+            None,
+        ),
     ]
 }
 
 /// The customers of the scenario: `(id, phone)`.
-const CUSTOMERS: [(&str, &str); 3] = [
+const CUSTOMERS: [(&str, &str); 4] = [
     ("alice", "+420700000001"),
     ("bob", "+420700000002"),
     ("carol", "+420700000003"),
+    ("dave", "+420700000004"),
 ];
 
 /// The ids of the scenario's customers.
@@ -223,6 +233,22 @@ async fn check_converted(store: &dyn Store) {
             (Credit, s("a-c4"), dec!(8), dec!(3)),
         ]
     );
+
+    // v0.1's bricked account reads, spends, and refuses what would leave the decimal range.
+    assert_eq!(points("dave").await, Decimal::MAX);
+    assert_eq!(
+        summary(&converted_history(store, "dave").await),
+        vec![(Credit, s("d-c1"), Decimal::MAX, Decimal::MAX)]
+    );
+    let dave = id("dave");
+    let more = store.apply(&dave, &credit(dec!(1), "d-c2"), opts).await;
+    assert_eq!(more.unwrap_err().kind(), ErrorKind::InvalidInput);
+    let r = store
+        .apply(&dave, &redeem(dec!(10), "d-r1"), opts)
+        .await
+        .unwrap();
+    assert_eq!(r.delta, dec!(-10));
+    assert_eq!(points("dave").await, Decimal::MAX - dec!(10));
 }
 
 mod sqlite {
