@@ -73,6 +73,7 @@ suite!(
         concurrent_credits_with_echo_keep_rows_and_outbox_items,
         lifetime_ends_exactly_at_the_instant_and_expiry_keeps_the_history,
         redemptions_and_set_points,
+        concurrent_mixed_operations_keep_the_history_adding_up,
         // redemptions
         redemption_is_exactly_once_and_conflicts_are_errors,
         redemption_without_enough_points_changes_nothing,

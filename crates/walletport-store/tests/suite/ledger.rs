@@ -7,10 +7,11 @@ use chrono::TimeDelta;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{Credit, CustomerId, ErrorKind};
-use walletport_store::{EntryKind, ExpiryReport, OutboxKind, Store, WriteOpts};
+use walletport_store::{EntryKind, ExpiryReport, LedgerOp, OutboxKind, Store, WriteOpts};
 
 use crate::support::{
-    assert_adds_up, credit, customer, history, opts, pending, points, redeem, set_points, t0, tx,
+    assert_adds_up, at, credit, customer, expiring, history, opts, pending, points, redeem,
+    reverse, set_points, t0, tx,
 };
 
 pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
@@ -291,4 +292,107 @@ pub(crate) async fn concurrent_credits_with_echo_keep_rows_and_outbox_items(stor
         40,
         "one outbox item per credit"
     );
+}
+
+/// Credits, redemptions and a reversal at once, at an instant some lots are past their time,
+/// for a customer with points and one in debt: the history still adds up, each lot expires
+/// once, and credits pay the debt before they open lots.
+pub(crate) async fn concurrent_mixed_operations_keep_the_history_adding_up(store: Arc<dyn Store>) {
+    let a = customer(&*store, 1).await;
+    let b = customer(&*store, 2).await;
+    let w = opts().no_echo();
+    store
+        .credit(&a, &expiring(dec!(40), "promo", 3600), w)
+        .await
+        .unwrap();
+    store
+        .credit(&a, &credit(dec!(60), "sale"), w)
+        .await
+        .unwrap();
+    store
+        .apply(&a, &redeem(dec!(10), "spend"), w)
+        .await
+        .unwrap();
+    store
+        .credit(&b, &credit(dec!(10), "b-sale"), w)
+        .await
+        .unwrap();
+    store
+        .apply(&b, &redeem(dec!(10), "b-spend"), w)
+        .await
+        .unwrap();
+    store.apply(&b, &reverse("b-sale"), w).await.unwrap();
+    assert_eq!(points(&*store, &b, t0()).await, dec!(-10));
+
+    let now = at(7200);
+    let mut tasks = Vec::new();
+    for i in 0..90u32 {
+        let (store, a, b) = (store.clone(), a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            let w = WriteOpts::at(now);
+            let (who, op) = match i % 3 {
+                0 => (
+                    b,
+                    LedgerOp::Credit(expiring(dec!(1), &format!("b-{i}"), 3600)),
+                ),
+                1 => (
+                    a.clone(),
+                    LedgerOp::Credit(expiring(Decimal::from(i), &format!("a-{i}"), 3600)),
+                ),
+                _ if i == 50 => (a, reverse("sale")),
+                _ => (a, redeem(dec!(5), &format!("r-{i}"))),
+            };
+            (i, store.apply(&who, &op, w).await)
+        }));
+    }
+    let mut delta = Decimal::ZERO;
+    let mut applied = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Ok(o)) => {
+                assert!(o.applied);
+                if i % 3 != 0 {
+                    delta += o.delta;
+                    applied += 1;
+                }
+            }
+            (i, Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::InsufficientPoints, "{i}: {e}");
+                assert_eq!(i % 3, 2);
+            }
+        }
+    }
+    // a: 90 at t0, 30 of `promo` expired at +1h.
+    let entries = history(&*store, &a, 50).await;
+    assert_eq!(entries.len(), 3 + 1 + applied);
+    assert_eq!(assert_adds_up(&entries), dec!(60) + delta);
+    let expiries: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Expiry)
+        .collect();
+    assert_eq!(expiries.len(), 1);
+    assert_eq!((expiries[0].amount, expiries[0].at), (dec!(-30), at(3600)));
+    assert_eq!(points(&*store, &a, now).await, dec!(60) + delta);
+    // b: 30 points, the first 10 paid the debt; the 20 left expire together.
+    assert_eq!(points(&*store, &b, now).await, dec!(20));
+    assert_eq!(points(&*store, &b, at(10_799)).await, dec!(20));
+    assert_eq!(points(&*store, &b, at(10_800)).await, Decimal::ZERO);
+    store.expire_due(at(10_800), 100).await.unwrap();
+    for who in [&a, &b] {
+        let entries = history(&*store, who, 50).await;
+        assert_eq!(
+            assert_adds_up(&entries),
+            points(&*store, who, at(10_800)).await
+        );
+        let mut expired: Vec<_> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Expiry)
+            .map(|e| e.transaction_id.clone())
+            .collect();
+        let n = expired.len();
+        expired.sort();
+        expired.dedup();
+        assert_eq!(expired.len(), n, "a lot expired twice");
+    }
+    assert_eq!(points(&*store, &b, at(10_800)).await, Decimal::ZERO);
 }
