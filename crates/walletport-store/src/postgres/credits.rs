@@ -87,11 +87,15 @@ const BATCH_SQL: &str = "WITH input AS (\
 
 /// One credit waiting for the writer, with what its rows need.
 pub(crate) struct Job {
+    /// Whose.
     customer: CustomerId,
     /// Always a [`LedgerOp::Credit`] (kept whole for the engine path).
     op: LedgerOp,
+    /// As the caller gave them (for the engine path).
     opts: WriteOpts,
+    /// The credit's amount.
     amount: Decimal,
+    /// `opts.now` in ns.
     now: i64,
     /// When the lot burns ([`NEVER`] without a lifetime).
     burns: i64,
@@ -131,6 +135,7 @@ impl Job {
         })
     }
 
+    /// The credit's transaction id.
     fn tx(&self) -> &str {
         self.op.transaction_id().as_str()
     }
@@ -236,9 +241,9 @@ async fn commit(pool: &PgPool, jobs: Vec<Job>) -> Vec<Job> {
     rest
 }
 
-/// Splits off the customers the statement cannot decide without the database's help being
-/// exact: an amount with more than [`FAST_SCALE`] places, or a credit whose lot would be due by
-/// the customer's latest `now` in the batch (a later credit would expire it first).
+/// Splits off, for the engine, the customers the batch statement must not take whatever their
+/// stored state: an amount with more than [`FAST_SCALE`] places, or a credit whose lot is due by
+/// the customer's latest `now` in the batch (a later credit would have to expire it first).
 fn eligible(jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
     let mut latest: HashMap<&str, i64> = HashMap::new();
     for j in &jobs {

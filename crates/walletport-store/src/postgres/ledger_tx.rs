@@ -33,11 +33,14 @@ macro_rules! lot_select {
 /// an index condition on `lots_spending` (a `$n IS NULL OR ..` filter would make a customer with
 /// 100,000 never-expiring lots scan them all to find no due one).
 const OPEN_LOTS: &str = lot_select!("AND open ORDER BY burns_at, entry_id LIMIT $2");
+/// [`OPEN_LOTS`] after a `(burns_at, entry_id)` position (spending page by page).
 const OPEN_LOTS_AFTER: &str = lot_select!(
     "AND open AND (burns_at, entry_id) > ($3, $4) ORDER BY burns_at, entry_id LIMIT $2"
 );
+/// [`OPEN_LOTS`] due by an instant (expiring).
 const OPEN_LOTS_DUE: &str =
     lot_select!("AND open AND burns_at <= $3 ORDER BY burns_at, entry_id LIMIT $2");
+/// [`OPEN_LOTS`] after a position and due by an instant.
 const OPEN_LOTS_AFTER_DUE: &str = lot_select!(
     "AND open AND (burns_at, entry_id) > ($3, $4) AND burns_at <= $5 \
      ORDER BY burns_at, entry_id LIMIT $2"
@@ -64,8 +67,8 @@ fn lot(row: &PgRow) -> Result<Lot> {
     })
 }
 
-/// Reads the committed record of `transaction_id` (also used outside a ledger transaction).
-pub(super) async fn prior(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Prior>> {
+/// Reads the committed record of `transaction_id`.
+async fn prior(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Prior>> {
     let row = sqlx::query(
         "SELECT customer_id, kind, amount FROM processed_transactions WHERE transaction_id = $1",
     )
