@@ -2,11 +2,9 @@
 //! attributes, cards per provider, ledger operations and their outcomes.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use walletport_core::{
-    CardId, CardStatus, Credit, Customer, CustomerId, Error, InstallLinks, Installed, Percent,
-    Result, TransactionId,
+    CardId, CardStatus, Customer, CustomerId, Error, InstallLinks, Installed, Percent, Result,
 };
 
 /// When a write happens and whether the vendor must hear about it.
