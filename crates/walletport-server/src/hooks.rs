@@ -406,4 +406,37 @@ mod tests {
         let (status, body) = read(&hooks, "+420100000099", &["999"]).await;
         assert_eq!(status, 400, "nobody: {body}");
     }
+
+    #[tokio::test]
+    async fn read_balance_shows_a_debt_as_zero() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gw = gateway(&dir).await;
+        holder(&gw, "+420100000003", "122", 0).await;
+        let id = gw
+            .customer(&CustomerKey::Card(CardId::new("122").expect("card")))
+            .await
+            .expect("holder")
+            .id;
+        let opts = WriteOpts::at(gw.now());
+        let tx = |t: &str| TransactionId::new(t).expect("tx");
+        let ops = [
+            LedgerOp::Credit(
+                walletport_core::Credit::new(Decimal::from(50), tx("c"), None).expect("credit"),
+            ),
+            LedgerOp::Set(SetPoints::new(Decimal::from(10), tx("s")).expect("set")),
+            LedgerOp::Reverse(walletport_store::Reversal::of(tx("c"))),
+        ];
+        for op in &ops {
+            gw.store.apply(&id, op, opts).await.expect("apply");
+        }
+        let stored = gw.store.balance(&id, gw.now()).await.expect("balance");
+        assert_eq!(
+            stored.points,
+            Decimal::from(-40),
+            "the store keeps the debt"
+        );
+        let hooks = StoreCrmHooks::new(gw);
+        let (status, body) = read(&hooks, "+420100000003", &["122"]).await;
+        assert_eq!((status, &body["balance"]), (200, &json!("0")), "{body}");
+    }
 }
