@@ -4,22 +4,34 @@
 //! It runs the real `walletport serve` binary on loopback with a temporary SQLite database and a
 //! vendor emulator (`--vendor passquare|passteam|skycore`, in this process, with 5% injected
 //! 503s) as the vendor the outbox delivers to. Clients send REST credits with unique transaction
-//! ids, some of them repeated, and on Passquare `addBalance` hooks for half of the customers; `--rounds` times the server is killed with
-//! SIGKILL at a random moment and started again. Then, with the load stopped:
+//! ids, some of them repeated, on Passquare `addBalance` hooks for half of the customers, and REST
+//! redemptions (`--redeem-share` of the new operations, REST customers only); `--rounds` times
+//! the server is killed with SIGKILL at a random moment and started again. Every 2xx answer that
+//! reports a balance must report one of at least zero, and a `delta` of the amount. Then, with the
+//! load stopped:
 //!
-//! 1. every acknowledged REST credit, sent again, is answered `applied: false` (it is in the
+//! 1. each customer's balance lies in the window the book allows: acknowledged credits less
+//!    acknowledged redemptions, widened by every attempt the crashes cut (a redemption answered
+//!    409 `insufficient_points` counts as not applied), and is not negative;
+//! 2. every acknowledged REST credit, sent again, is answered `applied: false` (it is in the
 //!    ledger); every unacknowledged credit is probed the same way (hooks: balance before/after),
 //!    which also applies it if it was lost — so afterwards every credit is there exactly once;
-//! 2. each customer's balance equals the sum of all its credits (a credit counted twice, or an
-//!    acknowledged one lost, breaks the sum);
-//! 3. the outbox drains: nothing pending, nothing dead-lettered, and the vendor shows every
+//!    then every redemption is sent again, which tells whether it is in the ledger (and applies a
+//!    lost one, points allowing), so afterwards every operation's state is known;
+//! 3. each customer's balance equals its credits less its applied redemptions (a credit or
+//!    redemption counted twice, or an acknowledged one lost, breaks the sum), and the ledger the
+//!    API serves (`GET /api/customers/{key}/ledger`) adds up to it, never dips below zero, and
+//!    holds each operation exactly once;
+//! 4. the outbox drains: nothing pending, nothing dead-lettered, and the vendor shows every
 //!    API-credited customer's CRM balance (deliveries carry absolute state, so a repeated delivery
 //!    changes nothing; a lost or reordered one would show), while hook credits are not echoed;
-//! 4. the last server stops gracefully on SIGTERM.
+//! 5. the last server stops gracefully on SIGTERM.
 //!
 //! Bounded: the rounds, a deadline on every wait, and a timeout on every request; the server
 //! process is killed when this task ends, whatever the outcome.
 
+mod client;
+mod history;
 mod ledger;
 mod vendor;
 mod verify;
@@ -37,7 +49,8 @@ use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use ledger::{Book, Sent, Via};
+use client::{Plan, client};
+use ledger::{Book, Kind, Via};
 use vendor::{Vendor, VendorKind};
 use wire::{Answer, Rng, request};
 
@@ -64,6 +77,10 @@ pub(crate) struct Args {
     /// Customers (half credited by hooks, half by the REST API).
     #[arg(long, default_value_t = 40)]
     pub(crate) customers: usize,
+    /// The share of new operations that are REST redemptions (of 1.00–19.99 points, against
+    /// credits of 1.00–99.99); 0 sends none.
+    #[arg(long, default_value_t = 0.2)]
+    pub(crate) redeem_share: f64,
     /// Seed of the random choices (time-based when absent; printed either way).
     #[arg(long)]
     pub(crate) seed: Option<u64>,
@@ -82,6 +99,9 @@ pub(crate) struct Args {
 pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     if args.rounds == 0 || args.seconds == 0 || args.clients == 0 || args.customers < 2 {
         bail!("--rounds, --seconds and --clients must be positive and --customers at least 2");
+    }
+    if !(0.0..=0.5).contains(&args.redeem_share) {
+        bail!("--redeem-share takes 0 to 0.5");
     }
     let bin = match &args.bin {
         Some(b) => b.clone(),
@@ -314,78 +334,6 @@ fn set_live(addr: &Live, value: Option<SocketAddr>) {
         .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
 }
 
-async fn credit(addr: SocketAddr, s: &Sent) -> anyhow::Result<Answer> {
-    match s.via {
-        Via::Hook => {
-            let body = json!({"crm_key": CRM_KEY, "method": "addBalance", "customer": {
-                "phone": phone(s.customer), "sum": s.amount.to_string(), "transactionId": s.tx}});
-            request(addr, "POST", "/hooks/passquare", None, Some(&body)).await
-        }
-        Via::Api => {
-            let body = json!({"amount": s.amount.to_string(), "transaction_id": s.tx});
-            let path = format!("/api/customers/{}/credits", phone(s.customer));
-            request(addr, "POST", &path, Some(API_TOKEN), Some(&body)).await
-        }
-    }
-}
-
-/// What one client saw: its attempts, and answers that break the contract (4xx to a valid call).
-#[derive(Debug, Default)]
-struct ClientLog {
-    sent: Vec<Sent>,
-    refused: Vec<String>,
-    failed: u64,
-}
-
-async fn client(
-    id: usize,
-    addr: Live,
-    stop: Arc<AtomicBool>,
-    customers: usize,
-    seed: u64,
-    hooks: bool,
-) -> ClientLog {
-    let mut rng = Rng::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
-    let mut log = ClientLog::default();
-    let mut seq = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let Some(target) = live(&addr) else {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        };
-        let mut s = if !log.sent.is_empty() && rng.unit() < 0.15 {
-            let i = rng.below(log.sent.len() as u64) as usize;
-            Sent {
-                acked: false,
-                ..log.sent[i].clone()
-            }
-        } else {
-            seq += 1;
-            let customer = rng.below(customers as u64) as usize;
-            Sent {
-                customer,
-                tx: format!("chaos-{id}-{seq}"),
-                amount: Decimal::new(100 + rng.below(9_900) as i64, 2),
-                via: via_of(customer, hooks),
-                acked: false,
-            }
-        };
-        match credit(target, &s).await {
-            Ok(a) if a.ok() => s.acked = true,
-            Ok(a) if a.status >= 500 => log.failed += 1,
-            Ok(a) => log
-                .refused
-                .push(format!("{} {}: {} {}", s.tx, s.amount, a.status, a.body)),
-            Err(_) => {
-                log.failed += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        log.sent.push(s);
-    }
-    log
-}
-
 /// Sends `call` until a 2xx comes back (bounded): setup and verification run against a live
 /// server, where a failure is a finding only if it persists.
 async fn until_ok<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<Answer>
@@ -401,6 +349,25 @@ where
         };
         if Instant::now() > deadline {
             bail!("{what}: no success within 30s (last: {last})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends `call` until a definite answer comes back (bounded): anything but a 5xx or no answer.
+async fn until_answered<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<Answer>
+where
+    F: std::future::Future<Output = anyhow::Result<Answer>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = match call().await {
+            Ok(a) if a.status < 500 => return Ok(a),
+            Ok(a) => format!("{} {}", a.status, a.body),
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() > deadline {
+            bail!("{what}: no answer within 30s (last: {last})");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -469,10 +436,16 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
 
     let addr: Live = Arc::new(RwLock::new(Some(server.addr)));
     let stop = Arc::new(AtomicBool::new(false));
+    let plan = Plan {
+        customers: args.customers,
+        seed,
+        hooks,
+        redeem_share: args.redeem_share,
+    };
     let clients: Vec<_> = (0..args.clients)
         .map(|id| {
             let (addr, stop) = (addr.clone(), stop.clone());
-            tokio::spawn(client(id, addr, stop, args.customers, seed, hooks))
+            tokio::spawn(client(id, addr, stop, plan))
         })
         .collect();
     let mut kills = Vec::new();
@@ -494,46 +467,45 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     let mut book = Book::default();
-    let mut refused = Vec::new();
+    let (mut refused, mut broken) = (Vec::new(), Vec::new());
     let mut failed = 0;
     for c in clients {
         let log = c.await.context("a client task failed")?;
         book.add(log.sent)?;
         refused.extend(log.refused);
+        broken.extend(log.broken);
         failed += log.failed;
     }
-    let (credits, acked, attempts) = book.counts();
+    let (credits, redemptions) = (book.counts(Kind::Credit), book.counts(Kind::Redemption));
     eprintln!(
-        "chaos: {attempts} credit requests ({credits} distinct, {acked} acknowledged, {failed} failed by the crashes)"
+        "chaos: {} credit requests ({} distinct, {} acknowledged), {} redemption requests ({} \
+         distinct, {} acknowledged, {} refused for want of points at least once); {failed} \
+         failed by the crashes",
+        credits.attempts,
+        credits.distinct,
+        credits.acked,
+        redemptions.attempts,
+        redemptions.distinct,
+        redemptions.acked,
+        redemptions.insufficient,
     );
     let mut violations: Vec<String> = refused
         .iter()
         .take(20)
-        .map(|r| format!("a valid credit was refused: {r}"))
+        .map(|r| format!("a valid operation was refused: {r}"))
         .collect();
+    violations.extend(
+        broken
+            .iter()
+            .take(20)
+            .map(|b| format!("an answer broke the contract: {b}")),
+    );
     let target = server.addr;
+    let audit = audit(target, &mut book, args.customers, hooks).await?;
+    violations.extend(audit.violations);
+    let balances = audit.balances;
 
-    // 1. Acknowledged REST credits are present; unacknowledged ones are probed (and so applied).
-    let probed = verify::probe_all(target, &book).await?;
-    let (found, missing) = (probed.found, probed.missing);
-    violations.extend(probed.violations);
-    eprintln!("chaos: unacknowledged credits: {found} had been applied, {missing} had not");
-
-    // 2. Every credit exactly once: balances are the sums.
-    let mut balances = Vec::new();
-    for customer in 0..args.customers {
-        let got = balance(target, customer).await?;
-        let want = book.total(customer);
-        if got != want {
-            violations.push(format!(
-                "customer {customer} ({:?}) has balance {got}, the sum of its credits is {want}",
-                via_of(customer, vendor.has_hooks())
-            ));
-        }
-        balances.push(got);
-    }
-
-    // 3. The outbox drains; the vendor shows the CRM's balances; no dead letters.
+    // 4. The outbox drains; the vendor shows the CRM's balances; no dead letters.
     if let Err(e) = wait_for_drain(target).await {
         violations.push(format!("{e:#}"));
     }
@@ -569,7 +541,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     }
     let vendor_requests = vendor.request_count();
 
-    // 4. A clean stop.
+    // 5. A clean stop.
     if let Err(e) = server.terminate() {
         violations.push(format!("graceful stop: {e:#}"));
     }
@@ -583,15 +555,132 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         "seed": seed,
         "rounds": args.rounds,
         "kills_after_seconds": kills,
-        "credit_requests": attempts,
-        "credits": credits,
-        "acknowledged": acked,
+        "credit_requests": credits.attempts,
+        "credits": credits.distinct,
+        "acknowledged": credits.acked,
+        "redemption_share": args.redeem_share,
+        "redemption_requests": redemptions.attempts,
+        "redemptions": redemptions.distinct,
+        "redemptions_acknowledged": redemptions.acked,
+        "redemptions_refused_insufficient_points": redemptions.insufficient,
         "failed_by_crashes": failed,
-        "unacknowledged_found_applied": found,
-        "unacknowledged_found_missing": missing,
+        "unacknowledged_found_applied": audit.found,
+        "unacknowledged_found_missing": audit.missing,
+        "ledger_entries_audited": audit.ledger_entries,
         "vendor_requests": vendor_requests,
         "vendor": format!("{:?}", args.vendor).to_lowercase(),
         "vendor_faults_injected": vendor.faults_injected(),
         "dead_letters": dead_letters,
     }))
+}
+
+/// What the audit after the load found.
+struct Audit {
+    /// Each customer's final balance.
+    balances: Vec<Decimal>,
+    /// Unacknowledged operations found applied, and found missing, by the probes.
+    found: u64,
+    missing: u64,
+    /// Ledger entries read back.
+    ledger_entries: usize,
+    violations: Vec<String>,
+}
+
+/// Steps 1–3: the balances lie in the window the book allows; the probes settle every
+/// operation; then each balance is the one sum the book allows and the ledger agrees.
+async fn audit(
+    target: SocketAddr,
+    book: &mut Book,
+    customers: usize,
+    hooks: bool,
+) -> anyhow::Result<Audit> {
+    let mut violations = Vec::new();
+    let negative = |customer: usize, got: Decimal| {
+        format!("customer {customer} has a negative balance: {got}")
+    };
+
+    // 1. Before the probes touch anything: within what the acknowledged operations and the
+    //    attempts the crashes cut allow.
+    for customer in 0..customers {
+        let got = balance(target, customer).await?;
+        let (low, high) = book.window(customer);
+        if got < low || got > high {
+            violations.push(format!(
+                "customer {customer} ({:?}) has balance {got} after the load, outside the {low} to \
+                 {high} its acknowledged and cut operations allow",
+                via_of(customer, hooks)
+            ));
+        }
+        if got < Decimal::ZERO {
+            violations.push(negative(customer, got));
+        }
+    }
+
+    // 2. Acknowledged operations are present; unacknowledged ones are probed (and so applied,
+    //    points allowing).
+    let mut probed = verify::probe_credits(target, book).await?;
+    book.settle_credits();
+    let redeemed = verify::probe_redemptions(target, book).await?;
+    for (tx, applied) in &redeemed.resolved {
+        book.resolve(tx, *applied);
+    }
+    probed.found += redeemed.found;
+    probed.missing += redeemed.missing;
+    violations.extend(probed.violations);
+    violations.extend(redeemed.violations);
+    let unresolved = book.unresolved();
+    if unresolved > 0 {
+        violations.push(format!(
+            "{unresolved} operations are neither known applied nor known not applied after \
+             the probes"
+        ));
+    }
+    eprintln!(
+        "chaos: unacknowledged operations: {} had been applied, {} had not",
+        probed.found, probed.missing
+    );
+
+    // 3. Every operation exactly once: balances are the sums, and so are the ledgers.
+    let mut balances = Vec::new();
+    let mut ledger_entries = 0;
+    let mut ledger_readable = true;
+    for customer in 0..customers {
+        let got = balance(target, customer).await?;
+        let (want, high) = book.window(customer);
+        if want != high {
+            violations.push(format!(
+                "customer {customer}: the probes left operations unresolved ({want} to {high})"
+            ));
+        } else if got != want {
+            violations.push(format!(
+                "customer {customer} ({:?}) has balance {got}, its credits less its applied \
+                 redemptions are {want}",
+                via_of(customer, hooks)
+            ));
+        }
+        if got < Decimal::ZERO {
+            violations.push(negative(customer, got));
+        }
+        if ledger_readable {
+            match history::read(target, customer).await {
+                Ok(entries) => {
+                    ledger_entries += entries.len();
+                    violations.extend(history::audit(customer, &entries, got, book));
+                }
+                Err(e) => {
+                    // Reported once: the other customers' ledgers would say the same.
+                    violations.push(format!("customer {customer}'s ledger: {e:#}"));
+                    ledger_readable = false;
+                }
+            }
+        }
+        balances.push(got);
+    }
+    Ok(Audit {
+        balances,
+        found: probed.found,
+        missing: probed.missing,
+        ledger_entries,
+        violations,
+    })
 }

@@ -221,6 +221,18 @@ pub(crate) enum BalanceCmd {
         #[arg(long)]
         lifetime: Option<String>,
     },
+    /// Redeem (spend) points exactly once by transaction id, soonest-burning points first.
+    Redeem {
+        /// Phone.
+        #[arg(long)]
+        phone: String,
+        /// Positive amount, e.g. 100.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Transaction id: repeating it redeems nothing more.
+        #[arg(long, visible_alias = "transaction-id")]
+        transaction: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,8 +8,9 @@ use walletport::{
     BalanceUpdate, Campaign, CampaignId, Channel, CreateCampaign, CreateTemplate, Credit,
     CreditBalance, Customer, CustomerId, CustomerKey, CustomerRecord, Decimal, DeleteCustomer,
     Error, GetBalance, GetCustomer, GetTemplate, ListCustomers, ListTemplates, PageCursor, Percent,
-    Phone, PhonePolicy, Provider, PushMessage, Result, SegmentId, SendCampaign, SendPush,
-    SetBalance, Template, TemplateId, TransactionId, UpdateTemplate, UpsertCustomer,
+    Phone, PhonePolicy, Provider, PushMessage, RedeemBalance, Redemption, Result, SegmentId,
+    SendCampaign, SendPush, SetBalance, Template, TemplateId, TransactionId, UpdateTemplate,
+    UpsertCustomer,
 };
 
 use crate::args::{BalanceCmd, CampaignCmd, CustomerCmd, PushCmd, TemplateCmd, UpsertArgs};
@@ -192,6 +193,25 @@ pub(crate) async fn balance(ctx: &Context<'_>, cmd: BalanceCmd) -> Result<Value>
             )?;
             let customer = ctx.phone(&phone)?.into();
             to_json(&balances.credit(CreditBalance { customer, credit }).await?)
+        }
+        BalanceCmd::Redeem {
+            phone,
+            amount,
+            transaction,
+        } => {
+            let redemption = Redemption::new(
+                decimal("amount", &amount)?,
+                TransactionId::new(transaction)?,
+            )?;
+            let customer = ctx.phone(&phone)?.into();
+            to_json(
+                &balances
+                    .redeem(RedeemBalance {
+                        customer,
+                        redemption,
+                    })
+                    .await?,
+            )
         }
     }
 }

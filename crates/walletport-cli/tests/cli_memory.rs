@@ -175,6 +175,114 @@ fn bad_input_fails_with_json_and_changes_nothing() {
 }
 
 #[test]
+fn balance_redeem_spends_once_and_never_overdraws() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = memory_config(dir.path());
+    let phone = "+420000000001";
+    let (ok, _, err) = walletport(&cfg, &["customer", "upsert", "--phone", phone]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "credit",
+            "--phone",
+            phone,
+            "--amount",
+            "120",
+            "--transaction",
+            "order-1",
+            "--lifetime",
+            "30d",
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let coffee = [
+        "balance",
+        "redeem",
+        "--phone",
+        phone,
+        "--amount",
+        "100",
+        "--transaction-id",
+        "till-1",
+    ];
+    let (ok, out, err) = walletport(&cfg, &coffee);
+    assert!(ok, "{err}");
+    assert_eq!(out["applied"], true, "{out}");
+    assert_eq!(out["balance"]["points"], "20", "{out}");
+    let (ok, out, err) = walletport(&cfg, &coffee);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out["applied"], false,
+        "same transaction redeems once: {out}"
+    );
+    assert_eq!(out["balance"]["points"], "20", "{out}");
+
+    // `--transaction` as for credits; another amount under the same id is a conflict.
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "redeem",
+            "--phone",
+            phone,
+            "--amount",
+            "5",
+            "--transaction",
+            "till-1",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "conflict", "{err}");
+
+    let state_before = std::fs::read(dir.path().join("state.json")).expect("state written");
+    let (ok, out, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "redeem",
+            "--phone",
+            phone,
+            "--amount",
+            "20.01",
+            "--transaction",
+            "till-2",
+        ],
+    );
+    assert!(!ok, "redeemed more than held: {out}");
+    assert_eq!(out, Value::Null, "stdout stays empty");
+    assert_eq!(err["error"]["kind"], "insufficient_points", "{err}");
+    assert_eq!(err["error"]["operation"], "balance.redeem", "{err}");
+    let state_after = std::fs::read(dir.path().join("state.json")).expect("state kept");
+    assert_eq!(
+        state_before, state_after,
+        "a refused redemption changed nothing"
+    );
+
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "redeem",
+            "--phone",
+            phone,
+            "--amount",
+            "0",
+            "--transaction",
+            "till-3",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "invalid_input", "{err}");
+
+    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", phone]);
+    assert!(ok);
+    assert_eq!(out["points"], "20");
+}
+
+#[test]
 fn environment_overrides_config_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = memory_config(dir.path());

@@ -111,6 +111,25 @@ async fn every_command_against_the_emulator() {
         "Passquare has no outbound credit"
     );
 
+    let (ok, _, err) = walletport(
+        &cfg,
+        &[
+            "balance",
+            "redeem",
+            "--phone",
+            "+420000000001",
+            "--amount",
+            "5",
+            "--transaction",
+            "r1",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(
+        err["error"]["kind"], "unsupported",
+        "Passquare has no outbound redemption: {err}"
+    );
+
     emu.install(InstallRequest {
         phone: "+420000000001".into(),
         ..InstallRequest::default()

@@ -174,6 +174,22 @@ async fn every_command_against_the_emulator() {
 
     let (ok, _, err) = walletport(
         &cfg,
+        &[
+            "balance",
+            "redeem",
+            "--phone",
+            "+79990000001",
+            "--amount",
+            "5",
+            "--transaction",
+            "r1",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(err["error"]["kind"], "unsupported", "no redemption: {err}");
+
+    let (ok, _, err) = walletport(
+        &cfg,
         &["push", "send", "--phone", "+79990000001", "--message", "Hi"],
     );
     assert!(!ok);

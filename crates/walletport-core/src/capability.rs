@@ -90,6 +90,9 @@ capability! {
     balance_credit,
     /// Credits may carry a lifetime after which they burn.
     balance_credit_lifetime,
+    /// Redeem (spend) points exactly once by transaction id, soonest-burning points first,
+    /// refused with `InsufficientPoints` when the customer holds too few.
+    balance_redeem,
     /// Push a wallet notification to one customer.
     push_wallet,
     /// Send a web push to one customer.

@@ -240,6 +240,15 @@ impl BalancePort for Checked {
             .await
             .map_err(self.stamp(o))
     }
+    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
+        let o = op::BALANCE_REDEEM;
+        self.gate(self.capability.balance_redeem, o)?;
+        self.inner
+            .balances()
+            .redeem(input)
+            .await
+            .map_err(self.stamp(o))
+    }
 }
 
 #[async_trait]

@@ -9,9 +9,13 @@
 //! - Customers are keyed by phone; an upsert creates (and issues the first card) or patches
 //!   (`None` fields stay as they are). Cards get sequential numbers and deterministic fake
 //!   install links under `https://memory.walletport.invalid/`.
-//! - Balances are a ledger: `set_balance` points sets an absolute base, credits after it add up,
+//! - Balances are a ledger: `set_balance` points sets an absolute total, credits after it add up,
 //!   each credit applies exactly once per transaction id and burns exactly at
-//!   `credited_at + lifetime` by the provider's [`Clock`].
+//!   `credited_at + lifetime` by the provider's [`Clock`]. Redemptions spend points exactly
+//!   once per transaction id, the soonest-burning credits first and points that never burn
+//!   last, and answer `InsufficientPoints` (changing nothing) when the customer holds too few.
+//!   The total and the open expiring lots are kept, not summed from the history, so reading a
+//!   balance costs the same for a customer with 100,000 credits as for a new one.
 //! - A failed operation changes nothing: every change is made on a copy of the state that
 //!   replaces the old one only on success (and, with [`MemoryConfig::path`], only after the state
 //!   file was rewritten atomically).

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use walletport_core::{Error, Result};
 
-use crate::state::{FORMAT, State};
+use crate::state::{FORMAT, OLDEST_FORMAT, State};
 
 /// Reads the state file; `None` when it does not exist yet.
 pub(crate) fn load(path: &Path) -> Result<Option<State>> {
@@ -32,13 +32,19 @@ pub(crate) fn load(path: &Path) -> Result<Option<State>> {
         ))
         .with_source(e)
     })?;
-    if state.format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&state.format) {
         return Err(Error::config(format!(
-            "memory: `{}` has state format {}, this build reads format {FORMAT}",
+            "memory: `{}` has state format {}, this build reads formats {OLDEST_FORMAT} to \
+             {FORMAT}",
             path.display(),
             state.format
         )));
     }
+    // The ledgers converted while parsing; the next write stores the current format.
+    let state = State {
+        format: FORMAT,
+        ..state
+    };
     Ok(Some(state))
 }
 

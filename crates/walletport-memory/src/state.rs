@@ -17,7 +17,13 @@ use crate::ledger::Ledger;
 use crate::outbox::OutboxEntry;
 
 /// The version of the state file layout; bumped on incompatible changes.
-pub(crate) const FORMAT: u32 = 1;
+///
+/// 2: a ledger keeps its points total and open lots, and records redemptions. A format 1 file
+/// (walletport 0.1) still loads and is written as format 2 by the next change.
+pub(crate) const FORMAT: u32 = 2;
+
+/// The oldest state file layout this build reads.
+pub(crate) const OLDEST_FORMAT: u32 = 1;
 
 /// The most outbox entries kept; older ones are dropped first.
 pub(crate) const OUTBOX_CAP: usize = 1000;
@@ -34,7 +40,8 @@ pub(crate) struct State {
     pub(crate) next_template: u64,
     pub(crate) customers: BTreeMap<Phone, CustomerEntry>,
     pub(crate) cards: BTreeMap<CardId, CardEntry>,
-    /// Which customer each transaction id was credited to (the exactly-once index).
+    /// Which customer each transaction id (credit or redemption) belongs to: the exactly-once
+    /// index.
     pub(crate) transactions: BTreeMap<TransactionId, Phone>,
     pub(crate) campaigns: BTreeMap<CampaignId, CampaignRecord>,
     pub(crate) templates: BTreeMap<TemplateId, Template>,
@@ -97,8 +104,9 @@ impl State {
     /// applies them this way.
     pub(crate) fn apply_balance(&mut self, phone: &Phone, update: &BalanceUpdate) -> Result<()> {
         if !update.is_empty() {
-            let seq = self.seq();
-            self.customer_mut(phone)?.ledger.apply(update, seq);
+            // Takes a number although the ledger keeps none: later ids stay as they were.
+            let _ = self.seq();
+            self.customer_mut(phone)?.ledger.apply(update);
         }
         Ok(())
     }

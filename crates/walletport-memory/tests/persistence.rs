@@ -4,13 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::{TimeDelta, TimeZone, Utc};
 use rust_decimal_macros::dec;
 use serde::Deserialize;
 use walletport_core::{
     Checked, Credit, CreditBalance, Customer, ErrorKind, GetCustomer, Phone, Provider, ProviderExt,
-    TransactionId, UpsertCustomer,
+    RedeemBalance, Redemption, TransactionId, UpsertCustomer,
 };
-use walletport_memory::{MemoryConfig, MemoryProvider};
+use walletport_memory::{ManualClock, MemoryConfig, MemoryProvider};
 
 fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+4207000{n:05}")).unwrap()
@@ -152,6 +153,108 @@ async fn reads_and_rejected_input_do_not_write() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(!path.exists(), "rejected input created the state file");
+}
+
+/// A state file written by walletport 0.1 (format 1: an absolute base plus every credit,
+/// summed on read) loads with the same balances, burns and exactly-once records, takes
+/// redemptions, and is stored in the current format by the next change.
+#[tokio::test]
+async fn a_format_1_state_file_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-format-1.json");
+    std::fs::copy(&fixture, &path).unwrap();
+    // Written at 2025-03-01T12:00:00Z: +420700000001 had 10 (1 h) set over to 100 and 5% bonus,
+    // then 5 (2 h), 7.5 (forever) and 3 (30 min); +420700000002 had 4 (1 h).
+    let t0 = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let provider: Arc<dyn Provider> = Checked::wrap(Arc::new(
+        MemoryProvider::open(&MemoryConfig::with_path(&path))
+            .unwrap()
+            .with_clock(clock.clone()),
+    ));
+    let (a, b) = (
+        Phone::parse("+420700000001").unwrap(),
+        Phone::parse("+420700000002").unwrap(),
+    );
+    let balance = provider.balance_of(&a).await.unwrap();
+    assert_eq!(balance.points, dec!(115.5));
+    assert_eq!(balance.bonus_percent.value(), dec!(5));
+    assert_eq!(provider.balance_of(&b).await.unwrap().points, dec!(4));
+    clock.set(t0 + TimeDelta::minutes(30));
+    assert_eq!(provider.balance_of(&a).await.unwrap().points, dec!(112.5));
+    clock.set(t0 + TimeDelta::hours(1));
+    assert_eq!(provider.balance_of(&b).await.unwrap().points, dec!(0));
+    assert_eq!(
+        provider.balance_of(&a).await.unwrap().points,
+        dec!(112.5),
+        "the credit superseded by the set burned"
+    );
+    let credit = |tx: &str, amount, secs: Option<u64>| CreditBalance {
+        customer: a.clone().into(),
+        credit: Credit::new(
+            amount,
+            TransactionId::new(tx).unwrap(),
+            secs.map(std::time::Duration::from_secs),
+        )
+        .unwrap(),
+    };
+    // Exactly-once records survived, superseded credits' too.
+    assert!(
+        !provider
+            .balances()
+            .credit(credit("c1", dec!(10), Some(3600)))
+            .await
+            .unwrap()
+            .applied
+    );
+    let redeem = |tx: &str, amount| RedeemBalance {
+        customer: a.clone().into(),
+        redemption: Redemption::new(amount, TransactionId::new(tx).unwrap()).unwrap(),
+    };
+    let err = provider
+        .balances()
+        .redeem(redeem("c2", dec!(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    // 110 takes the 5 burning at 14:00 first, then 105 of the permanent 107.5.
+    let outcome = provider
+        .balances()
+        .redeem(redeem("r1", dec!(110)))
+        .await
+        .unwrap();
+    assert!(outcome.applied);
+    assert_eq!(outcome.balance.points, dec!(2.5));
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(stored["format"], 2);
+    assert!(stored["customers"]["+420700000001"]["ledger"]["base"].is_null());
+
+    clock.set(t0 + TimeDelta::hours(3));
+    let reopened = MemoryProvider::open(&MemoryConfig::with_path(&path))
+        .unwrap()
+        .with_clock(clock.clone());
+    assert_eq!(reopened.balance_of(&a).await.unwrap().points, dec!(2.5));
+    assert_eq!(reopened.balance_of(&b).await.unwrap().points, dec!(0));
+    assert_eq!(reopened.snapshot(), file_state(&path));
+}
+
+fn file_state(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_state_file_of_an_unknown_format_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-format-1.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    state["format"] = 99.into();
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let err = MemoryProvider::open(&MemoryConfig::with_path(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.to_string().contains("format 99"), "{err}");
 }
 
 #[test]

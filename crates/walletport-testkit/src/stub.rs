@@ -44,6 +44,8 @@ pub enum StubCall {
     SetBalance(SetBalance),
     /// `balances().credit`.
     Credit(CreditBalance),
+    /// `balances().redeem`.
+    Redeem(RedeemBalance),
     /// `push().push`.
     Push(SendPush),
     /// `push().create_campaign`.
@@ -77,6 +79,7 @@ impl StubCall {
             Self::GetBalance(_) => op::BALANCE_GET,
             Self::SetBalance(_) => op::BALANCE_SET,
             Self::Credit(_) => op::BALANCE_CREDIT,
+            Self::Redeem(_) => op::BALANCE_REDEEM,
             Self::Push(_) => op::PUSH_SEND,
             Self::CreateCampaign(_) => op::CAMPAIGN_CREATE,
             Self::SendCampaign(_) => op::CAMPAIGN_SEND,
@@ -369,6 +372,17 @@ impl BalancePort for StubProvider {
         let supported = self.capability.balance_credit
             && (input.credit.lifetime().is_none() || self.capability.balance_credit_lifetime);
         self.handle(StubCall::Credit(input), supported, || Ok(outcome))
+    }
+    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
+        let outcome = RedeemOutcome {
+            balance: Balance::default(),
+            applied: true,
+        };
+        self.handle(
+            StubCall::Redeem(input),
+            self.capability.balance_redeem,
+            || Ok(outcome),
+        )
     }
 }
 

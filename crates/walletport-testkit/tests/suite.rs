@@ -152,6 +152,9 @@ impl BalancePort for DoubleCredit {
             .credit(CreditBalance { credit, ..input })
             .await
     }
+    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
+        self.inner.balances().redeem(input).await
+    }
 }
 
 #[async_trait]
@@ -195,10 +198,81 @@ async fn a_credit_that_is_not_exactly_once_fails_exactly_those_checks() {
         [
             "credit_exactly_once",
             "credit_conflict",
-            "credit_with_lifetime"
+            "credit_with_lifetime",
+            // The credit's id never reached the ledger, so redeeming under it is no conflict.
+            "redeem_conflict"
         ],
         "{report}"
     );
+}
+
+/// Memory with another classic bug: a redemption of more than the balance "succeeds" without
+/// taking anything off.
+struct Overdraw {
+    inner: Arc<MemoryProvider>,
+}
+
+#[async_trait]
+impl BalancePort for Overdraw {
+    async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
+        self.inner.balances().get_balance(input).await
+    }
+    async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
+        self.inner.balances().set_balance(input).await
+    }
+    async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
+        self.inner.balances().credit(input).await
+    }
+    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
+        let customer = input.customer.clone();
+        match self.inner.balances().redeem(input).await {
+            Err(e) if e.kind() == ErrorKind::InsufficientPoints => Ok(RedeemOutcome {
+                balance: self
+                    .inner
+                    .balances()
+                    .get_balance(GetBalance { customer })
+                    .await?,
+                applied: true,
+            }),
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Overdraw {
+    fn info(&self) -> ProviderInfo {
+        self.inner.info()
+    }
+    fn capability(&self) -> Capability {
+        self.inner.capability()
+    }
+    async fn status(&self) -> Result<ProviderStatus> {
+        self.inner.status().await
+    }
+    fn customers(&self) -> &dyn CustomerPort {
+        self.inner.customers()
+    }
+    fn cards(&self) -> &dyn CardPort {
+        self.inner.cards()
+    }
+    fn balances(&self) -> &dyn BalancePort {
+        self
+    }
+    fn push(&self) -> &dyn PushCampaignPort {
+        Provider::push(self.inner.as_ref())
+    }
+    fn templates(&self) -> &dyn TemplatePort {
+        self.inner.templates()
+    }
+}
+
+#[tokio::test]
+async fn a_redemption_that_overdraws_fails_exactly_that_check() {
+    let provider = Arc::new(Overdraw { inner: memory() });
+    let report = run_checks(provider, &SuiteOptions::new("overdraw")).await;
+    let failed: Vec<_> = report.failed().map(|c| c.name).collect();
+    assert_eq!(failed, ["redeem_insufficient_points"], "{report}");
 }
 
 #[tokio::test]

@@ -1,26 +1,34 @@
-//! Probing every credit after the crashes: acknowledged REST credits must be answered
-//! `applied: false` (they are in the ledger); unacknowledged ones (REST and hook) are sent again,
-//! which tells whether they had been applied and applies them if not, so that afterwards every
-//! credit is in the ledger exactly once and balances can be compared with the sums.
+//! Probing every operation after the crashes. Credits first: acknowledged REST credits must be
+//! answered `applied: false` (they are in the ledger); unacknowledged ones (REST and hook) are
+//! sent again, which tells whether they had been applied and applies them if not, so that
+//! afterwards every credit is in the ledger exactly once. Then redemptions, each sent again:
+//! `applied: false` means it was in the ledger, `applied: true` that it was not (and now is), 409
+//! `insufficient_points` that it was not (and still is not). Afterwards the state of every
+//! operation is known and each balance must be the one sum the book allows.
 
 use std::net::SocketAddr;
 
 use tokio::task::JoinSet;
 
-use super::ledger::{Book, Credit, Probe, Sent, Via, judge_hook_probe};
-use super::{balance, credit, until_ok};
+use super::client::{is_insufficient, send};
+use super::ledger::{Book, Kind, Op, Outcome, Probe, Sent, Via, judge_hook_probe};
+use super::wire::Answer;
+use super::{balance, until_answered, until_ok};
 
-/// Concurrent probes of REST credits (hook probes read balances around each one and so run one
-/// at a time; they touch other customers than the REST probes).
+/// Concurrent probes of REST operations (hook probes read balances around each one and so run
+/// one at a time; they touch other customers than the REST probes).
 const LANES: usize = 8;
 
 /// What the probes found.
 #[derive(Debug, Default)]
 pub(crate) struct Probed {
-    /// Unacknowledged credits that had been applied anyway (the crash came after the commit).
+    /// Unacknowledged operations that had been applied anyway (the crash came after the commit).
     pub(crate) found: u64,
-    /// Unacknowledged credits that had not been applied (applied by the probe now).
+    /// Unacknowledged operations that had not been applied (applied by the probe now, unless a
+    /// redemption found too few points).
     pub(crate) missing: u64,
+    /// What each redemption probe showed: whether it is in the ledger now.
+    pub(crate) resolved: Vec<(String, bool)>,
     /// Broken promises.
     pub(crate) violations: Vec<String>,
 }
@@ -29,25 +37,28 @@ impl Probed {
     fn merge(&mut self, other: Probed) {
         self.found += other.found;
         self.missing += other.missing;
+        self.resolved.extend(other.resolved);
         self.violations.extend(other.violations);
     }
 }
 
-fn resend(tx: &str, c: &Credit) -> Sent {
+fn resend(tx: &str, op: &Op) -> Sent {
     Sent {
-        customer: c.customer,
+        customer: op.customer,
         tx: tx.to_owned(),
-        amount: c.amount,
-        via: c.via,
-        acked: false,
+        amount: op.amount,
+        via: op.via,
+        kind: op.kind,
+        expiring: op.expiring,
+        outcome: Outcome::Failed,
     }
 }
 
-async fn probe_api(target: SocketAddr, credits: Vec<(String, Credit)>) -> anyhow::Result<Probed> {
+async fn probe_api(target: SocketAddr, credits: Vec<(String, Op)>) -> anyhow::Result<Probed> {
     let mut out = Probed::default();
     for (tx, c) in credits {
         let s = resend(&tx, &c);
-        let a = until_ok("probing a credit", || credit(target, &s)).await?;
+        let a = until_ok("probing a credit", || send(target, &s)).await?;
         let was_present = a.body["applied"] == false;
         match (c.acked, was_present) {
             (true, true) => {}
@@ -61,12 +72,12 @@ async fn probe_api(target: SocketAddr, credits: Vec<(String, Credit)>) -> anyhow
     Ok(out)
 }
 
-async fn probe_hooks(target: SocketAddr, credits: Vec<(String, Credit)>) -> anyhow::Result<Probed> {
+async fn probe_hooks(target: SocketAddr, credits: Vec<(String, Op)>) -> anyhow::Result<Probed> {
     let mut out = Probed::default();
     for (tx, c) in credits {
         let s = resend(&tx, &c);
         let before = balance(target, c.customer).await?;
-        until_ok("probing a hook credit", || credit(target, &s)).await?;
+        until_ok("probing a hook credit", || send(target, &s)).await?;
         let after = balance(target, c.customer).await?;
         match judge_hook_probe(before, after, c.amount) {
             Some(Probe::WasPresent) => out.found += 1,
@@ -82,18 +93,12 @@ async fn probe_hooks(target: SocketAddr, credits: Vec<(String, Credit)>) -> anyh
 
 /// Probes every REST credit and every unacknowledged hook credit (acknowledged hook credits are
 /// checked by the balance sums: the hook answers success for new and repeated ids alike).
-pub(crate) async fn probe_all(target: SocketAddr, book: &Book) -> anyhow::Result<Probed> {
-    let api: Vec<(String, Credit)> = book
-        .credits
-        .iter()
-        .filter(|(_, c)| c.via == Via::Api)
-        .map(|(tx, c)| (tx.clone(), c.clone()))
-        .collect();
-    let hooks: Vec<(String, Credit)> = book
-        .credits
-        .iter()
-        .filter(|(_, c)| c.via == Via::Hook && !c.acked)
-        .map(|(tx, c)| (tx.clone(), c.clone()))
+pub(crate) async fn probe_credits(target: SocketAddr, book: &Book) -> anyhow::Result<Probed> {
+    let api = book.select(Kind::Credit, Via::Api);
+    let hooks: Vec<(String, Op)> = book
+        .select(Kind::Credit, Via::Hook)
+        .into_iter()
+        .filter(|(_, c)| !c.acked)
         .collect();
     let mut set = JoinSet::new();
     for lane in 0..LANES {
@@ -106,4 +111,153 @@ pub(crate) async fn probe_all(target: SocketAddr, book: &Book) -> anyhow::Result
         probed.merge(done??);
     }
     Ok(probed)
+}
+
+/// What one redemption probe answer means, given what the load saw of it.
+fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
+    let now_applied = if a.ok() {
+        match a.body["applied"].as_bool() {
+            Some(false) => {
+                // It was in the ledger already.
+                if op.acked {
+                    // As it should be.
+                } else if op.unsure > 0 {
+                    out.found += 1;
+                } else {
+                    out.violations.push(format!(
+                        "redemption {tx} ({}) was answered insufficient_points, yet it is in the \
+                         ledger",
+                        op.amount
+                    ));
+                }
+                true
+            }
+            Some(true) => {
+                if op.acked {
+                    out.violations.push(format!(
+                        "acknowledged redemption {tx} ({}) was lost: a repeat applied it again",
+                        op.amount
+                    ));
+                } else {
+                    out.missing += 1;
+                }
+                true
+            }
+            None => {
+                out.violations.push(format!(
+                    "probing redemption {tx}: no `applied` in {}",
+                    a.body
+                ));
+                return;
+            }
+        }
+    } else if is_insufficient(a) {
+        if op.acked {
+            out.violations.push(format!(
+                "acknowledged redemption {tx} ({}) was lost: a repeat answered insufficient_points",
+                op.amount
+            ));
+        } else {
+            out.missing += 1;
+        }
+        false
+    } else {
+        out.violations.push(format!(
+            "probing redemption {tx} ({}): {} {}",
+            op.amount, a.status, a.body
+        ));
+        return;
+    };
+    out.resolved.push((tx.to_owned(), now_applied));
+}
+
+async fn probe_redemption_lane(
+    target: SocketAddr,
+    redemptions: Vec<(String, Op)>,
+) -> anyhow::Result<Probed> {
+    let mut out = Probed::default();
+    for (tx, op) in redemptions {
+        let s = resend(&tx, &op);
+        let a = until_answered("probing a redemption", || send(target, &s)).await?;
+        judge_redemption(&tx, &op, &a, &mut out);
+    }
+    Ok(out)
+}
+
+/// Probes every redemption (after the credits, so that a lost credit is back before a
+/// redemption probe looks at the balance).
+pub(crate) async fn probe_redemptions(target: SocketAddr, book: &Book) -> anyhow::Result<Probed> {
+    let all = book.select(Kind::Redemption, Via::Api);
+    let mut set = JoinSet::new();
+    for lane in 0..LANES {
+        let share: Vec<_> = all.iter().skip(lane).step_by(LANES).cloned().collect();
+        set.spawn(probe_redemption_lane(target, share));
+    }
+    let mut probed = Probed::default();
+    while let Some(done) = set.join_next().await {
+        probed.merge(done??);
+    }
+    Ok(probed)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use serde_json::json;
+
+    use super::*;
+
+    fn op(acked: bool, unsure: u32) -> Op {
+        Op {
+            customer: 1,
+            amount: Decimal::new(5, 0),
+            via: Via::Api,
+            kind: Kind::Redemption,
+            expiring: false,
+            acked,
+            attempts: 1,
+            unsure,
+            insufficient: 0,
+            resolved: None,
+        }
+    }
+
+    fn judged(op: &Op, status: u16, body: serde_json::Value) -> Probed {
+        let mut out = Probed::default();
+        judge_redemption("r", op, &Answer { status, body }, &mut out);
+        out
+    }
+
+    #[test]
+    fn redemption_probes_resolve_or_find_a_violation() {
+        let repeat = json!({"applied": false, "delta": "0", "balance": {"points": "1"}});
+        let applied = json!({"applied": true, "delta": "-5", "balance": {"points": "1"}});
+        let short = json!({"error": {"kind": "insufficient_points"}});
+        // Acknowledged and still there.
+        let p = judged(&op(true, 0), 200, repeat.clone());
+        assert_eq!(
+            (p.resolved.clone(), p.violations.len()),
+            (vec![("r".into(), true)], 0)
+        );
+        // Acknowledged but lost.
+        assert_eq!(
+            judged(&op(true, 0), 200, applied.clone()).violations.len(),
+            1
+        );
+        assert_eq!(judged(&op(true, 0), 409, short.clone()).violations.len(), 1);
+        // Cut by a crash: had been applied, or not (applied now, or not possible now).
+        assert_eq!(judged(&op(false, 1), 200, repeat.clone()).found, 1);
+        let p = judged(&op(false, 1), 200, applied);
+        assert_eq!((p.missing, p.resolved[0].1), (1, true));
+        let p = judged(&op(false, 1), 409, short);
+        assert_eq!(
+            (p.missing, p.resolved[0].1, p.violations.len()),
+            (1, false, 0)
+        );
+        // Only ever refused for want of points, yet in the ledger.
+        assert_eq!(judged(&op(false, 0), 200, repeat).violations.len(), 1);
+        // A conflict is never right for the same id and amount.
+        let p = judged(&op(false, 1), 409, json!({"error": {"kind": "conflict"}}));
+        assert_eq!((p.resolved.len(), p.violations.len()), (0, 1));
+    }
 }

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
 use walletport_core::{Customer, Phone};
 use walletport_store::{Store, StoreOptions, WriteOpts};
 
 /// Which store a benchmark runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum BackendKind {
     /// One file, `synchronous=FULL`, WAL.

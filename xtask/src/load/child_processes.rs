@@ -1,5 +1,5 @@
-//! `cargo xtask load hooks` split into processes: each (backend, hooks | memory) part runs in a
-//! fresh child process (`--phase hooks|memory --backend KIND`), so every peak RSS of benchmark 5
+//! `cargo xtask load hooks` split into processes: each (backend, hooks | hot | memory) part runs in
+//! a fresh child process (`--phase hooks|hot|memory --backend KIND`), so every peak RSS of benchmark 5
 //! starts from a clean process instead of the memory an earlier part left to the allocator. The
 //! children print their own tables on stderr; this merges their JSON reports into one.
 
@@ -11,18 +11,20 @@ use serde_json::{Value, json};
 
 use super::backend::BackendKind;
 use super::hooks_args::Args;
+use super::hot_customer::{self, HotReport};
 use super::release_rerun::REEXEC_ENV;
 use super::stats::{ModeSummary, table_header, table_row};
 
 /// Runs every part in a child process and prints the merged report.
 pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let mut parts: Vec<(BackendKind, &str)> = args
-        .backend
-        .kinds()
-        .into_iter()
-        .map(|k| (k, "hooks"))
-        .collect();
+    let mut parts: Vec<(BackendKind, &str)> = Vec::new();
+    if !args.hot_only {
+        parts.extend(args.backend.kinds().into_iter().map(|k| (k, "hooks")));
+    }
+    if args.hot_customer > 0 {
+        parts.extend(args.backend.kinds().into_iter().map(|k| (k, "hot")));
+    }
     if args.rss_customers > 0 {
         parts.extend(args.backend.kinds().into_iter().map(|k| (k, "memory")));
     }
@@ -38,6 +40,10 @@ pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
         "verified": [],
         "memory": [],
     });
+    if args.hot_customer > 0 {
+        merged["hot_customer_entries"] = json!(args.hot_customer);
+        merged["hot_customer"] = json!([]);
+    }
     for (kind, phase) in parts {
         let out = Command::new(&exe)
             .args(child_args(args, kind, phase))
@@ -55,17 +61,25 @@ pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
         }
         let part: Value = serde_json::from_slice(&out.stdout)
             .with_context(|| format!("reading the {} {phase} part's report", kind.name()))?;
-        for key in ["runs", "verified", "memory"] {
+        for key in ["runs", "verified", "memory", "hot_customer"] {
+            if part.get(key).is_none() {
+                continue;
+            }
             let items = part[key].as_array().cloned().unwrap_or_default();
             if let Some(all) = merged[key].as_array_mut() {
                 all.extend(items);
             }
         }
     }
-    eprint!("{}", human(&merged));
+    let hot: Vec<HotReport> =
+        serde_json::from_value(merged["hot_customer"].clone()).unwrap_or_default();
+    eprint!("{}{}", human(&merged), hot_customer::human(&hot));
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &merged)?;
     writeln!(stdout)?;
+    if args.enforce {
+        hot_customer::enforce(&hot)?;
+    }
     Ok(())
 }
 
@@ -88,6 +102,8 @@ fn child_args(args: &Args, kind: BackendKind, phase: &str) -> Vec<String> {
         &args.customers.to_string(),
         "--rss-customers",
         &args.rss_customers.to_string(),
+        "--hot-customer",
+        &args.hot_customer.to_string(),
         "--store-connections",
         &args.store_connections.to_string(),
         "--pg",
@@ -109,7 +125,11 @@ fn human(r: &Value) -> String {
         r["warmup"],
         r["customers"],
         r["store_connections"],
-        table_header()
+        if r["runs"].as_array().is_some_and(|runs| !runs.is_empty()) {
+            table_header()
+        } else {
+            String::new()
+        }
     );
     for run in r["runs"].as_array().into_iter().flatten() {
         let summary: ModeSummary = serde_json::from_value(run.clone()).unwrap_or_default();

@@ -14,6 +14,10 @@ use super::stats::ModeSummary;
 pub(crate) struct Driven {
     /// Rates and latencies of the measured window.
     pub(crate) summary: ModeSummary,
+    /// The latency of each request of the measured window, sorted (to merge windows).
+    pub(crate) latencies: Vec<Duration>,
+    /// The measured window (until the last request that started in it answered).
+    pub(crate) elapsed: Duration,
     /// Requests (warm-up included) that succeeded: what must be in the database afterwards.
     pub(crate) ok_total: u64,
     /// Requests (warm-up included) that failed: they may or may not have taken effect.
@@ -98,7 +102,9 @@ where
         .unwrap_or_else(PoisonError::into_inner)
         .take();
     Driven {
-        summary: ModeSummary::new(all, errors, elapsed),
+        summary: ModeSummary::of(&mut all, errors, elapsed),
+        latencies: all,
+        elapsed,
         ok_total,
         failed_total,
         first_error,

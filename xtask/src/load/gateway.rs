@@ -43,9 +43,16 @@ pub(crate) fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// The hook body for request `n`: customers in turn; credits of 1 with a unique id.
-pub(crate) fn hook_body(op: &str, n: u64, customers: u64, run: &str) -> anyhow::Result<Vec<u8>> {
-    let mut customer = json!({ "phone": phone(n % customers)?.as_str() });
+/// The hook body for request `n`: customers `first..first + customers` in turn; credits of 1
+/// with a unique id.
+pub(crate) fn hook_body(
+    op: &str,
+    n: u64,
+    first: u64,
+    customers: u64,
+    run: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut customer = json!({ "phone": phone(first + n % customers.max(1))?.as_str() });
     if op == "addBalance" {
         customer["sum"] = json!("1");
         customer["transactionId"] = json!(format!("load-{run}-{n}"));
@@ -86,7 +93,8 @@ pub(crate) async fn send_hook(
     }
 }
 
-/// Drives `op` hooks at `url` from `clients` keep-alive clients.
+/// Drives `op` hooks at `url` from `clients` keep-alive clients, aimed at customers
+/// `0..customers` in turn.
 pub(crate) async fn hooks_run(
     url: &str,
     op: &'static str,
@@ -95,6 +103,20 @@ pub(crate) async fn hooks_run(
     warmup: Duration,
     window: Duration,
 ) -> Driven {
+    hooks_run_on(url, op, clients, 0..customers, warmup, window).await
+}
+
+/// Drives `op` hooks at `url` from `clients` keep-alive clients, aimed at the benchmark
+/// customers `aim` in turn (a single one: `n..n + 1`).
+pub(crate) async fn hooks_run_on(
+    url: &str,
+    op: &'static str,
+    clients: usize,
+    aim: std::ops::Range<u64>,
+    warmup: Duration,
+    window: Duration,
+) -> Driven {
+    let (first, customers) = (aim.start, aim.end.saturating_sub(aim.start));
     let url: Arc<str> = Arc::from(url);
     // Transaction ids stay unique across runs and processes sharing a database.
     let run: Arc<str> = Arc::from(format!("{}-{clients}-{}", std::process::id(), run_tag()));
@@ -106,7 +128,7 @@ pub(crate) async fn hooks_run(
         move |client: reqwest::Client, n| {
             let (url, run) = (url.clone(), run.clone());
             async move {
-                let body = hook_body(op, n, customers, &run).map_err(|e| e.to_string())?;
+                let body = hook_body(op, n, first, customers, &run).map_err(|e| e.to_string())?;
                 send_hook(&client, &url, body).await
             }
         },

@@ -14,7 +14,11 @@
 //! store and the load clients together — during each backend's hook phase, and with
 //! `--rss-customers` customers in the store while serving ([`serving_memory`]).
 //!
+//! `--hot-customer N` adds a part per backend ([`hot_customer`]): the same hooks aimed at one
+//! customer with `N` ledger entries and at a new one (`--hot-only`: that part alone).
+//!
 //! [`baseline`]: super::baseline
+//! [`hot_customer`]: super::hot_customer
 //! [`serving_memory`]: super::serving_memory
 
 use std::io::Write;
@@ -32,6 +36,7 @@ use super::child_processes::run_parts;
 use super::drive::{Driven, drive};
 use super::gateway::{hooks_run, run_tag, start_gateway};
 use super::hooks_args::{Args, Phase};
+use super::hot_customer::{self, HotReport};
 use super::rss::{self, Memory};
 use super::serving_memory;
 use super::stats::{ModeSummary, table_header, table_row};
@@ -89,12 +94,18 @@ pub(crate) struct Report {
     pub(crate) verified: Vec<Verified>,
     /// Benchmark 5.
     pub(crate) memory: Vec<Memory>,
+    /// `--hot-customer`: one customer with a long history against a new one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) hot_customer: Vec<HotReport>,
 }
 
 /// Runs the benchmark; fails when a request failed or an acknowledged credit is missing.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.clients.is_empty() || args.clients.iter().any(|c| *c == 0 || *c > 1024) {
         bail!("--clients takes values 1..=1024");
+    }
+    if args.hot_only && args.hot_customer == 0 {
+        bail!("--hot-only needs --hot-customer N");
     }
     if args.phase == Phase::All {
         return run_parts(args);
@@ -108,9 +119,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &report)?;
     writeln!(out)?;
-    let errors: u64 = report.runs.iter().map(|r| r.summary.errors).sum();
+    let errors: u64 = report.runs.iter().map(|r| r.summary.errors).sum::<u64>()
+        + hot_customer::errors(&report.hot_customer);
     if errors > 0 {
         bail!("load hooks: {errors} request(s) failed; see `first_error` above");
+    }
+    if args.enforce {
+        hot_customer::enforce(&report.hot_customer)?;
     }
     Ok(())
 }
@@ -124,6 +139,7 @@ async fn measure(args: &Args) -> anyhow::Result<Report> {
         runs: Vec::new(),
         verified: Vec::new(),
         memory: Vec::new(),
+        hot_customer: Vec::new(),
     };
     for kind in args.backend.kinds() {
         match args.phase {
@@ -131,6 +147,10 @@ async fn measure(args: &Args) -> anyhow::Result<Report> {
             Phase::Memory => {
                 let m = serving_memory::phase(args, kind).await?;
                 report.memory.push(m);
+            }
+            Phase::Hot => {
+                let h = hot_customer::phase(args, kind).await?;
+                report.hot_customer.push(h);
             }
         }
     }
@@ -338,6 +358,7 @@ fn human(r: &Report) -> String {
             v.baseline_rows
         ));
     }
+    s.push_str(&hot_customer::human(&r.hot_customer));
     for m in &r.memory {
         s.push_str(&format!(
             "memory {} [{}]: RSS {:.1} MiB before, {:.1} MiB after, peak {:.1} MiB{}\n",

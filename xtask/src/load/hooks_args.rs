@@ -24,10 +24,20 @@ pub(crate) struct Args {
     /// Customers in the store for the memory phase (benchmark 5); 0 skips it.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub(crate) rss_customers: u64,
+    /// Also measure `readBalance` and `addBalance` for one customer with this many ledger
+    /// entries against a new customer, in the same run (issue 13); 0 skips it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub(crate) hot_customer: u64,
+    /// With `--hot-customer`: run only that part (no plain hook runs, no baseline).
+    #[arg(long)]
+    pub(crate) hot_only: bool,
+    /// Fail when a hot-customer rate is below the target share of the new customer's.
+    #[arg(long)]
+    pub(crate) enforce: bool,
     /// Connections of the gateway's store pool (`walletport serve` uses the default).
     #[arg(long, default_value_t = walletport_store::StoreOptions::default().max_connections, value_parser = clap::value_parser!(u32).range(1..=90))]
     pub(crate) store_connections: u32,
-    /// What this process runs; `all` runs every (backend, hooks | memory) part in a fresh child
+    /// What this process runs; `all` runs every (backend, hooks | hot | memory) part in a fresh child
     /// process of its own, so each peak RSS starts from a clean process.
     #[arg(long, value_enum, default_value_t = Phase::All, hide = true)]
     pub(crate) phase: Phase,
@@ -49,4 +59,6 @@ pub(crate) enum Phase {
     Hooks,
     /// The memory phase (`--rss-customers`) of `--backend`, in this process.
     Memory,
+    /// The hot-customer runs (`--hot-customer`) of `--backend`, in this process.
+    Hot,
 }

@@ -5,7 +5,9 @@
 //! - `client` ([`client`]): adapter + `walletport_http::HttpTransport` against the vendor
 //!   emulator, connection reuse versus a fresh connection per request.
 //! - `hooks` ([`hooks`]): Passquare hooks into the gateway on SQLite and PostgreSQL versus one
-//!   plain durable insert per request ([`baseline`]); the gateway's memory ([`serving_memory`]).
+//!   plain durable insert per request ([`baseline`]); the gateway's memory ([`serving_memory`]);
+//!   with `--hot-customer N`, one customer with `N` ledger entries against a new one
+//!   ([`hot_customer`]).
 //! - `sync` ([`sync`]): balance changes through the gateway's outbox to the vendor emulator
 //!   under the time-compressed `base` plan versus one request per change.
 //!
@@ -21,6 +23,7 @@ mod drive;
 mod gateway;
 mod hooks;
 mod hooks_args;
+mod hot_customer;
 mod release_rerun;
 mod rss;
 mod serving_memory;
@@ -46,7 +49,8 @@ pub(crate) enum Bench {
     /// same requests with a fresh connection each (the vendor's PHP example): rates, ratio, p50/p99.
     Client(client::Args),
     /// Passquare readBalance/addBalance hooks into the gateway (SQLite, PostgreSQL) at 32 and 128
-    /// clients versus one plain durable insert per request; peak RSS, also with 100,000 customers.
+    /// clients versus one plain durable insert per request; peak RSS, also with 100,000 customers;
+    /// `--hot-customer N`: the same hooks for a customer with N ledger entries versus a new one.
     Hooks(hooks_args::Args),
     /// Balance changes synced through the outbox to the Passquare emulator under the `base`
     /// plan compressed in time: vendor requests (vs one per change), 429s, share of the plan.

@@ -26,6 +26,11 @@ pub(crate) struct ModeSummary {
 impl ModeSummary {
     /// Summarises `latencies` (one per request, any order) measured over `elapsed`.
     pub(crate) fn new(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration) -> Self {
+        Self::of(&mut latencies, errors, elapsed)
+    }
+
+    /// [`ModeSummary::new`] that leaves `latencies` sorted for the caller to keep.
+    pub(crate) fn of(latencies: &mut [Duration], errors: u64, elapsed: Duration) -> Self {
         latencies.sort_unstable();
         let requests = latencies.len() as u64;
         let elapsed_s = elapsed.as_secs_f64();
@@ -38,8 +43,8 @@ impl ModeSummary {
             } else {
                 0.0
             },
-            p50_ms: millis(percentile(&latencies, 0.50)),
-            p99_ms: millis(percentile(&latencies, 0.99)),
+            p50_ms: millis(percentile(latencies, 0.50)),
+            p99_ms: millis(percentile(latencies, 0.99)),
             max_ms: millis(latencies.last().copied().unwrap_or_default()),
         }
     }

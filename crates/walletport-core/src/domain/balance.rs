@@ -317,6 +317,70 @@ impl Credit {
     }
 }
 
+/// A redemption: points spent exactly once by its transaction id (a free coffee at the till).
+///
+/// Where the points come from is the provider's rule, the same for all of them: the lots that
+/// burn soonest are spent first, points that never burn last (see
+/// [`BalancePort::redeem`](crate::BalancePort::redeem)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RedemptionRepr")]
+pub struct Redemption {
+    amount: Decimal,
+    transaction_id: TransactionId,
+}
+
+/// The unchecked wire shape of [`Redemption`]; deserialization validates through
+/// [`Redemption::new`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedemptionRepr {
+    amount: Decimal,
+    transaction_id: TransactionId,
+}
+
+impl TryFrom<RedemptionRepr> for Redemption {
+    type Error = Error;
+    fn try_from(r: RedemptionRepr) -> Result<Self, Error> {
+        Redemption::new(r.amount, r.transaction_id)
+    }
+}
+
+impl Redemption {
+    /// A redemption of a positive `amount` within [`MAX_AMOUNT`] and [`MAX_SCALE`]; zero,
+    /// negative and out-of-bound amounts are rejected.
+    ///
+    /// ```
+    /// use rust_decimal::Decimal;
+    /// use walletport_core::{Redemption, TransactionId};
+    /// let tx = TransactionId::new("till-4-0017").unwrap();
+    /// assert!(Redemption::new(Decimal::new(100, 0), tx.clone()).is_ok());
+    /// assert!(Redemption::new(Decimal::ZERO, tx.clone()).is_err());
+    /// assert!(Redemption::new(Decimal::MAX, tx).is_err());
+    /// ```
+    pub fn new(amount: Decimal, transaction_id: TransactionId) -> Result<Self, Error> {
+        if amount <= Decimal::ZERO {
+            return Err(Error::invalid_input(format!(
+                "redemption amount must be positive, got {amount}"
+            )));
+        }
+        let amount = check_amount("redemption amount", amount)?;
+        Ok(Self {
+            amount,
+            transaction_id,
+        })
+    }
+
+    /// The amount spent (always positive, normalized).
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The exactly-once key.
+    pub fn transaction_id(&self) -> &TransactionId {
+        &self.transaction_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +416,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn redemption_is_positive_and_bounded_also_when_deserialized() {
+        let tx = TransactionId::new("r").unwrap();
+        assert!(Redemption::new(dec!(0), tx.clone()).is_err());
+        assert!(Redemption::new(dec!(-1), tx.clone()).is_err());
+        assert!(Redemption::new(MAX_AMOUNT, tx.clone()).is_ok());
+        assert!(Redemption::new(MAX_AMOUNT + dec!(1), tx.clone()).is_err());
+        assert!(Redemption::new(Decimal::new(1, 19), tx.clone()).is_err());
+        assert_eq!(
+            Redemption::new(dec!(10.500), tx)
+                .unwrap()
+                .amount()
+                .to_string(),
+            "10.5"
+        );
+        assert!(
+            serde_json::from_str::<Redemption>(r#"{"amount":"0","transaction_id":"r"}"#).is_err()
+        );
+        assert!(
+            serde_json::from_str::<Redemption>(r#"{"amount":"1","transaction_id":"r","x":1}"#)
+                .is_err()
+        );
+        let r: Redemption =
+            serde_json::from_str(r#"{"amount":"2.50","transaction_id":"r"}"#).unwrap();
+        assert_eq!(r.amount(), dec!(2.5));
+        assert_eq!(r.transaction_id().as_str(), "r");
     }
 
     #[test]

@@ -10,7 +10,8 @@ mod push;
 mod template;
 
 pub use balance::{
-    Balance, BalanceFields, BalanceUpdate, Credit, MAX_AMOUNT, MAX_SCALE, Percent, check_amount,
+    Balance, BalanceFields, BalanceUpdate, Credit, MAX_AMOUNT, MAX_SCALE, Percent, Redemption,
+    check_amount,
 };
 pub use card::{Card, CardStatus, InstallLinks, Installed};
 pub use customer::{Customer, CustomerKey, CustomerRecord, Referrals, validate_email};

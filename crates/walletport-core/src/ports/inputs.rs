@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     BalanceUpdate, Campaign, CardStatus, Credit, Customer, CustomerKey, Fields, PushMessage,
-    Template,
+    Redemption, Template,
 };
 use crate::ids::{CampaignId, CardId, TemplateId};
 use crate::phone::Phone;
@@ -228,6 +228,24 @@ pub struct CreditOutcome {
     /// The balance after the credit.
     pub balance: crate::Balance,
     /// False when the transaction id was seen before and nothing changed.
+    pub applied: bool,
+}
+
+/// Redeem (spend) points exactly once; see [`crate::BalancePort::redeem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeemBalance {
+    /// Whose.
+    pub customer: CustomerKey,
+    /// The redemption.
+    pub redemption: Redemption,
+}
+
+/// The result of a redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemOutcome {
+    /// The balance after the redemption (for a repeat: the balance now).
+    pub balance: crate::Balance,
+    /// False when the transaction id was redeemed before and nothing changed.
     pub applied: bool,
 }
 

@@ -29,6 +29,7 @@ pub mod op {
     pub const BALANCE_GET: &str = "balance.get";
     pub const BALANCE_SET: &str = "balance.set";
     pub const BALANCE_CREDIT: &str = "balance.credit";
+    pub const BALANCE_REDEEM: &str = "balance.redeem";
     pub const PUSH_SEND: &str = "push.send";
     pub const CAMPAIGN_CREATE: &str = "campaign.create";
     pub const CAMPAIGN_SEND: &str = "campaign.send";
@@ -113,6 +114,23 @@ pub trait BalancePort: Send + Sync {
     async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
         let _ = input;
         Err(Error::unsupported(op::BALANCE_CREDIT))
+    }
+    /// Redeem (spend) points exactly once by transaction id.
+    ///
+    /// - The first call with a transaction id takes the amount off and answers `applied: true`
+    ///   with the balance after it.
+    /// - A repeat with the same customer and amount changes nothing and answers
+    ///   `applied: false` with the balance now. The same id with another amount or for another
+    ///   customer is a [`crate::ErrorKind::Conflict`]; transaction ids are one namespace with
+    ///   credits, so an id already used by a credit is a conflict too.
+    /// - When the customer holds fewer points than the amount, the answer is
+    ///   [`crate::ErrorKind::InsufficientPoints`] and nothing changes (the transaction id is not
+    ///   used up: it may be retried once there are points).
+    /// - Points that burn soonest are spent first, points that never burn last, so a
+    ///   redemption never lets points expire that it could have used.
+    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
+        let _ = input;
+        Err(Error::unsupported(op::BALANCE_REDEEM))
     }
 }
 

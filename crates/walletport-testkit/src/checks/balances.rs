@@ -1,11 +1,12 @@
-//! Balances: exact set and get, not found, exactly-once credits, conflicts, lifetimes.
+//! Balances: exact set and get, not found, exactly-once credits, conflicts, lifetimes, and
+//! exactly-once redemptions that never overdraw.
 
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceUpdate, Credit, CreditBalance, ErrorKind, GetBalance, Percent, Phone, Provider,
-    SetBalance, op,
+    RedeemBalance, Redemption, SetBalance, TransactionId, op,
 };
 
 use super::expect_error;
@@ -273,5 +274,205 @@ pub async fn credit_with_lifetime(provider: &dyn Provider, suite: &Suite) -> Che
         got.points,
         start + amount
     );
+    Ok(())
+}
+
+/// Gives a new customer `amount` points by a credit under a fresh transaction id and returns
+/// their points after it.
+async fn funded_customer(
+    provider: &dyn Provider,
+    suite: &Suite,
+    amount: Decimal,
+) -> Result<(Phone, Decimal), crate::CheckError> {
+    let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
+    let start = starting_points(provider, suite, &phone).await?;
+    let credit = Credit::new(amount, suite.transaction("fund"), None)?;
+    let funded = provider
+        .balances()
+        .credit(CreditBalance {
+            customer: phone.clone().into(),
+            credit,
+        })
+        .await
+        .context("credit points to redeem")?;
+    ensure!(
+        funded.balance.points == start + amount,
+        "after crediting {amount} the points are {}, expected {}",
+        funded.balance.points,
+        start + amount
+    );
+    Ok((phone, funded.balance.points))
+}
+
+fn redemption(phone: &Phone, amount: Decimal, tx: TransactionId) -> RedeemBalance {
+    RedeemBalance {
+        customer: phone.clone().into(),
+        redemption: Redemption::new(amount, tx).expect("a positive amount within the bounds"),
+    }
+}
+
+/// A redemption takes its amount off once; the same transaction id again answers
+/// `applied: false` and changes nothing.
+///
+/// Which points a redemption spends (soonest-burning first, never-burning last) shows only as
+/// time passes, so providers with a controllable clock test it themselves.
+pub async fn redeem_exactly_once(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&[
+        "customer_upsert",
+        "balance_credit",
+        "balance_redeem",
+        "balance_get",
+    ])?;
+    let (phone, start) = funded_customer(provider, suite, Decimal::new(30, 0)).await?;
+    let amount = Decimal::new(1250, 2);
+    let input = redemption(&phone, amount, suite.transaction("redeem"));
+    let first = provider
+        .balances()
+        .redeem(input.clone())
+        .await
+        .context("first redemption")?;
+    ensure!(first.applied, "the first redemption says applied = false");
+    ensure!(
+        first.balance.points == start - amount,
+        "after the redemption the points are {}, expected {}",
+        first.balance.points,
+        start - amount
+    );
+    for attempt in 2..=3 {
+        let again = provider
+            .balances()
+            .redeem(input.clone())
+            .await
+            .context("repeated redemption")?;
+        ensure!(
+            !again.applied,
+            "repeat #{attempt} of the same redemption says applied = true"
+        );
+        ensure!(
+            again.balance.points == start - amount,
+            "repeat #{attempt} changed the points to {}",
+            again.balance.points
+        );
+    }
+    let got = balance(provider, &phone).await.context("get balance")?;
+    ensure!(
+        got.points == start - amount,
+        "the balance reads {}, expected {}",
+        got.points,
+        start - amount
+    );
+    Ok(())
+}
+
+/// Reusing a redemption's transaction id with another amount or for another customer, or
+/// redeeming under a credit's transaction id, is a `Conflict` that changes no balance.
+pub async fn redeem_conflict(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&[
+        "customer_upsert",
+        "balance_credit",
+        "balance_redeem",
+        "balance_get",
+    ])?;
+    let ten = Decimal::new(10, 0);
+    let (a, _) = funded_customer(provider, suite, Decimal::new(50, 0)).await?;
+    let (b, _) = funded_customer(provider, suite, Decimal::new(50, 0)).await?;
+    let tx = suite.transaction("redeem-conflict");
+    provider
+        .balances()
+        .redeem(redemption(&a, ten, tx.clone()))
+        .await
+        .context("first redemption")?;
+    let credit_tx = suite.transaction("credit-then-redeem");
+    provider
+        .balances()
+        .credit(CreditBalance {
+            customer: a.clone().into(),
+            credit: Credit::new(ten, credit_tx.clone(), None)?,
+        })
+        .await
+        .context("credit")?;
+    let (before_a, before_b) = (
+        balance(provider, &a).await.context("get a")?,
+        balance(provider, &b).await.context("get b")?,
+    );
+    for (input, what) in [
+        (
+            redemption(&a, Decimal::new(11, 0), tx.clone()),
+            "same id, other amount",
+        ),
+        (redemption(&b, ten, tx), "same id, other customer"),
+        (redemption(&a, ten, credit_tx), "the id of a credit"),
+    ] {
+        let result = provider.balances().redeem(input).await;
+        expect_error(suite, result, ErrorKind::Conflict, op::BALANCE_REDEEM, what)?;
+    }
+    let (after_a, after_b) = (
+        balance(provider, &a).await.context("get a")?,
+        balance(provider, &b).await.context("get b")?,
+    );
+    ensure!(
+        after_a == before_a,
+        "a conflicting redemption changed A: {before_a:?} -> {after_a:?}"
+    );
+    ensure!(
+        after_b == before_b,
+        "a conflicting redemption changed B: {before_b:?} -> {after_b:?}"
+    );
+    Ok(())
+}
+
+/// Redeeming more than the customer holds is `InsufficientPoints` and changes nothing; the
+/// refused transaction id is not used up, and redeeming exactly what is held succeeds and
+/// leaves zero.
+pub async fn redeem_insufficient_points(provider: &dyn Provider, suite: &Suite) -> CheckResult {
+    suite.require(&[
+        "customer_upsert",
+        "balance_credit",
+        "balance_redeem",
+        "balance_get",
+    ])?;
+    let (phone, held) = funded_customer(provider, suite, Decimal::new(20, 0)).await?;
+    let tx = suite.transaction("redeem-too-much");
+    let result = provider
+        .balances()
+        .redeem(redemption(&phone, held + Decimal::new(1, 2), tx.clone()))
+        .await;
+    expect_error(
+        suite,
+        result,
+        ErrorKind::InsufficientPoints,
+        op::BALANCE_REDEEM,
+        "a redemption of more than the customer holds",
+    )?;
+    let got = balance(provider, &phone).await.context("get balance")?;
+    ensure!(
+        got.points == held,
+        "a refused redemption changed the points from {held} to {}",
+        got.points
+    );
+    let all = provider
+        .balances()
+        .redeem(redemption(&phone, held, tx))
+        .await
+        .context("redeem everything under the refused id")?;
+    ensure!(
+        all.applied && all.balance.points.is_zero(),
+        "redeeming all {held} points answered {all:?}, expected applied with 0 left"
+    );
+    let result = provider
+        .balances()
+        .redeem(redemption(
+            &phone,
+            Decimal::new(1, 0),
+            suite.transaction("redeem-empty"),
+        ))
+        .await;
+    expect_error(
+        suite,
+        result,
+        ErrorKind::InsufficientPoints,
+        op::BALANCE_REDEEM,
+        "a redemption from an empty balance",
+    )?;
     Ok(())
 }

@@ -14,8 +14,9 @@ use walletport_core::{
     Campaign, CampaignId, CardKey, CardStatus, Channel, CreateCampaign, CreateTemplate, Credit,
     CreditBalance, Customer, CustomerKey, DeleteCustomer, ErrorKind, Fields, GetBalance, GetCard,
     GetCustomer, GetTemplate, IssueCard, LinkDelivery, ListCustomers, ListTemplates, Provider,
-    PushMessage, Result, SegmentId, SendCampaign, SendInstallLink, SendPush, SetBalance,
-    SetCardStatus, Template, TemplateId, UpdateCard, UpdateTemplate, UpsertCustomer,
+    PushMessage, RedeemBalance, Redemption, Result, SegmentId, SendCampaign, SendInstallLink,
+    SendPush, SetBalance, SetCardStatus, Template, TemplateId, UpdateCard, UpdateTemplate,
+    UpsertCustomer,
 };
 
 use crate::report::{CheckError, CheckResult};
@@ -203,6 +204,15 @@ fn probe<'a>(
         }
         "balance_credit" => credit(None),
         "balance_credit_lifetime" => credit(Some(Duration::from_secs(86_400))),
+        "balance_redeem" => {
+            let input = RedeemBalance {
+                customer: ghost_phone(),
+                redemption: Redemption::new(Decimal::ONE, suite.transaction("probe"))?,
+            };
+            unit(Box::pin(async move {
+                provider.balances().redeem(input).await.map(drop)
+            }))
+        }
         "push_wallet" => push(Channel::Wallet),
         "push_webpush" => push(Channel::Webpush),
         "push_telegram" => push(Channel::Telegram),
