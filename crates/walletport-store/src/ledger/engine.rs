@@ -24,9 +24,10 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use walletport_core::{CustomerId, Error, ErrorKind, Result};
 
-use super::types::{EntryKind, LedgerOp, LedgerOutcome, Redemption, Reversal, SetPoints};
+use super::types::{EntryKind, LedgerOp, LedgerOutcome, Reversal, SetPoints};
 use crate::codec::{expiry_ns, from_ns, to_ns};
 use crate::model::WriteOpts;
+use walletport_core::Redemption;
 
 /// The `burns_at` of a lot that never expires: it sorts after every real instant, so spending in
 /// `(burns_at, entry_id)` order takes never-expiring points last.
@@ -231,8 +232,12 @@ pub(crate) async fn expire_customer<T: LedgerTx + ?Sized>(
     let expired = expire_due(tx, customer, &mut points, now).await?;
     if expired.lots > 0 {
         tx.set_points(customer, points).await?;
-        tx.enqueue_balance(customer, &payload("expiry", None, Decimal::ZERO, expired, now), now)
-            .await?;
+        tx.enqueue_balance(
+            customer,
+            &payload("expiry", None, Decimal::ZERO, expired, now),
+            now,
+        )
+        .await?;
     }
     Ok(expired)
 }
@@ -317,7 +322,17 @@ async fn change<T: LedgerTx + ?Sized>(
     let delta = match op {
         LedgerOp::Credit(credit) => {
             let burns_at = expiry_ns(now, credit.lifetime()).unwrap_or(NEVER);
-            open(tx, c, id, EntryKind::Credit, credit.amount(), burns_at, points, now).await?;
+            open(
+                tx,
+                c,
+                id,
+                EntryKind::Credit,
+                credit.amount(),
+                burns_at,
+                points,
+                now,
+            )
+            .await?;
             credit.amount()
         }
         LedgerOp::Redeem(r) => {

@@ -9,5 +9,7 @@ mod types;
 
 pub use types::{
     EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery,
-    Redemption, Reversal, SetPoints,
+    Reversal, SetPoints,
 };
+/// The redemption a [`LedgerOp::Redeem`] carries: core's type, the one the providers' ports take.
+pub use walletport_core::Redemption;

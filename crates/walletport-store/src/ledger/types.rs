@@ -4,39 +4,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use walletport_core::{Credit, CustomerId, Error, Result, TransactionId};
-
-/// Points taken for a reward at a till, exactly-once by transaction id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Redemption {
-    amount: Decimal,
-    transaction_id: TransactionId,
-}
-
-impl Redemption {
-    /// A redemption of a positive, bounded `amount` (see [`walletport_core::check_amount`]).
-    pub fn new(amount: Decimal, transaction_id: TransactionId) -> Result<Self> {
-        if amount <= Decimal::ZERO {
-            return Err(Error::invalid_input(format!(
-                "redemption amount must be positive, got {amount}"
-            )));
-        }
-        Ok(Self {
-            amount: walletport_core::check_amount("redemption amount", amount)?.normalize(),
-            transaction_id,
-        })
-    }
-
-    /// The points taken (always positive).
-    pub fn amount(&self) -> Decimal {
-        self.amount
-    }
-
-    /// The exactly-once key.
-    pub fn transaction_id(&self) -> &TransactionId {
-        &self.transaction_id
-    }
-}
+use walletport_core::{Credit, CustomerId, Error, Redemption, Result, TransactionId};
 
 /// Setting the points to an absolute value, exactly-once by transaction id (an operator's
 /// correction or an import); written as an `adjustment` entry of the difference.
