@@ -22,12 +22,11 @@
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use walletport_core::{CustomerId, Error, ErrorKind, Result};
+use walletport_core::{CustomerId, Error, ErrorKind, Redemption, Result};
 
 use super::types::{EntryKind, LedgerOp, LedgerOutcome, Reversal, SetPoints};
 use crate::codec::{expiry_ns, from_ns, to_ns};
 use crate::model::WriteOpts;
-use walletport_core::Redemption;
 
 /// The `burns_at` of a lot that never expires: it sorts after every real instant, so spending in
 /// `(burns_at, entry_id)` order takes never-expiring points last.
