@@ -239,7 +239,8 @@ pub(crate) fn system_router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-pub(crate) use system::HealthCache;
+pub(crate) use system::{HealthCache, health};
+pub(crate) use vendor::{create_campaign_at_vendor, send_campaign_at_vendor};
 
 #[cfg(test)]
 mod tests {

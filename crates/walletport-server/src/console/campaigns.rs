@@ -10,10 +10,10 @@ use serde::Deserialize;
 use walletport_core::Capability;
 
 use super::customers::urlencode;
+use super::layout::page;
 use super::outbox::Confirm;
 use super::{
-    ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, page,
-    text_field,
+    ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, text_field,
 };
 use crate::api::views::CampaignInput;
 use crate::api::{create_campaign_at_vendor, send_campaign_at_vendor};

@@ -6,7 +6,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use maud::{Markup, html};
 
-use super::{ConsoleError, ConsoleResult, ConsoleState, Ctx, Nav, check_csrf, page};
+use super::layout::page;
+use super::{ConsoleError, ConsoleResult, ConsoleState, Ctx, Nav, check_csrf};
 use crate::import::{COLUMNS, ImportReport, MAX_LISTED_ERRORS, import_csv};
 
 /// The largest CSV accepted (about 100,000 customers with a few columns each).

@@ -30,10 +30,14 @@
 //!    Times render with [`layout::time`]; labelled inputs with [`layout::text_field`].
 
 mod auth;
+mod campaigns;
 mod customers;
 mod error;
 mod forms;
+mod import;
 pub(crate) mod layout;
+mod outbox;
+mod provider;
 mod session;
 
 use std::sync::Arc;
@@ -104,6 +108,30 @@ pub(crate) fn router(api: ApiState, config: &GatewayConfig) -> Router {
     // Pages with customer data (or actions on it): signed-in sessions only.
     let signed_in = Router::new()
         .route("/console/", get(customers::page))
+        .route("/console/outbox", get(outbox::page_view))
+        .route(
+            "/console/outbox/dead/{id}/retry",
+            get(outbox::confirm_retry).post(outbox::retry),
+        )
+        .route(
+            "/console/outbox/retry-all",
+            get(outbox::confirm_retry_all).post(outbox::retry_all),
+        )
+        .route(
+            "/console/campaigns",
+            get(campaigns::page_view).post(campaigns::create),
+        )
+        .route(
+            "/console/campaigns/send",
+            get(campaigns::confirm_send).post(campaigns::send),
+        )
+        .route("/console/provider", get(provider::page_view))
+        .route(
+            "/console/import",
+            get(import::page_view)
+                .post(import::import)
+                .layer(import::body_limit()),
+        )
         .route_layer(axum::middleware::from_fn(auth::require_signed_in));
     let sessioned = Router::new()
         .route(

@@ -14,7 +14,8 @@ use walletport_store::{MAX_PAGE, OutboxId, OutboxItem, OutboxList, OutboxStats};
 
 use super::auth::NoFields;
 use super::customers::{display_name, urlencode};
-use super::{ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, page, time};
+use super::layout::page;
+use super::{ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, time};
 use crate::state::Gateway;
 
 /// Waiting items read for the per-customer table (the first page only; the page says so).

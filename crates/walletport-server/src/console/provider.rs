@@ -7,8 +7,9 @@ use maud::{Markup, html};
 use walletport_core::{BalanceFields, Capability};
 use walletport_http::TransportStats;
 
+use super::layout::page;
 use super::outbox::age;
-use super::{ConsoleResult, ConsoleState, Ctx, Nav, page};
+use super::{ConsoleResult, ConsoleState, Ctx, Nav};
 use crate::api::health;
 use crate::api::views::Health;
 
