@@ -59,6 +59,11 @@ pub trait Store: Send + Sync + 'static {
     /// Lists customers in creation order, one page at a time.
     async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage>;
 
+    /// Finds customers by the start of their phone (digits typed) or of their name (first name
+    /// then surname, or surname then first name, in any case), one page at a time, each page
+    /// one index range scan. Empty or overlong text, or a bad cursor: `InvalidInput`.
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage>;
+
     /// Sets bonus and/or discount percentage; the change is synced (outbox, same transaction).
     async fn set_percentages(
         &self,

@@ -66,6 +66,7 @@ suite!(
         cards_merge_conflict_and_webhook_updates_dedup,
         inbound_events_are_deduplicated,
         malformed_input_is_rejected_and_changes_nothing,
+        customers_are_searched_by_phone_prefix_and_name_in_pages,
         // ledger
         credit_is_exactly_once_and_conflicts_are_errors,
         racing_credits_with_one_transaction_id_credit_once,

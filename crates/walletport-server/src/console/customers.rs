@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 use walletport_core::{CardId, CustomerId, CustomerKey, Phone};
-use walletport_store::{CustomerPage, ListCustomers, StoredCard, StoredCustomer};
+use walletport_store::{CustomerPage, CustomerSearch, ListCustomers, StoredCard, StoredCustomer};
 
 use super::{ConsoleResult, ConsoleState, Ctx, Nav, layout};
 use crate::state::Gateway;
@@ -72,10 +72,14 @@ async fn find(gw: &Gateway, q: &ListQuery) -> walletport_core::Result<CustomerPa
     } else {
         Vec::new()
     };
-    let page = CustomerPage {
-        customers: Vec::new(),
-        next: None,
-    };
+    let page = gw
+        .store
+        .search_customers(&CustomerSearch {
+            text: text.to_owned(),
+            after: q.after.clone(),
+            limit: PAGE_SIZE,
+        })
+        .await?;
     for c in page.customers {
         if !exact.iter().any(|e| e.id == c.id) {
             exact.push(c);

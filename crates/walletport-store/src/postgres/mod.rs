@@ -149,6 +149,10 @@ impl Store for PgStore {
         customers::list(&self.pool, query).await
     }
 
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
+        customers::search(&self.pool, query).await
+    }
+
     async fn set_percentages(
         &self,
         customer: &CustomerId,

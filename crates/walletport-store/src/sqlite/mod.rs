@@ -195,6 +195,10 @@ impl Store for SqliteStore {
         customers::list(&self.store.pool, query).await
     }
 
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
+        customers::search(&self.store.pool, query).await
+    }
+
     async fn set_percentages(
         &self,
         customer: &CustomerId,
