@@ -155,6 +155,24 @@ impl Console {
         self.read(resp).await
     }
 
+    /// Uploads `csv` and follows the import job's page until it shows the result.
+    async fn import(&mut self, csv: &str) -> Answer {
+        self.get("/console/import").await;
+        let started = self.upload(Some(csv), true).await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        let job = started.location.expect("the job's page");
+        assert!(job.starts_with("/console/import/jobs/"), "{job}");
+        for _ in 0..200 {
+            let a = self.get(&job).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            if !a.body.contains("Importing…") {
+                return a;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the import did not finish within 10 s");
+    }
+
     /// Signs in with the API token (the session is renewed; its new CSRF token read).
     async fn sign_in(&mut self) {
         self.get("/console/sign-in").await;
@@ -447,10 +465,8 @@ async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
     let (running, store) = gateway_with(&tdb, memory(), 0).await;
     let mut console = Console::new(&running.base_url());
     console.sign_in().await;
-    console.get("/console/import").await;
     let csv = "phone,name,balance\n+420710000011,Ann,10\nnot-a-phone,Bob,5\n+420710000012,Cy,abc\n+420710000013,Di,\n";
-    let a = console.upload(Some(csv), true).await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    let a = console.import(csv).await;
     for shown in [
         "Rows read",
         "Bad rows",
@@ -486,15 +502,13 @@ async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
         );
     }
     // A header the rules refuse: nothing imported, the reason shown.
-    console.get("/console/import").await;
-    let a = console
-        .upload(Some("mobile,name\n+420710000014,Ed\n"), true)
-        .await;
-    assert_eq!(a.status, 200);
+    let a = console.import("mobile,name\n+420710000014,Ed\n").await;
     assert!(a.body.contains("Nothing was imported") && a.body.contains("unknown CSV column"));
-    // No file at all.
+    // No file at all; an unknown job.
     let a = console.upload(None, true).await;
     assert_eq!(a.status, 400);
+    let a = console.get("/console/import/jobs/0123").await;
+    assert_eq!(a.status, 404);
     running.shutdown().await;
 }
 

@@ -1,10 +1,20 @@
 //! The import page: a CSV upload imported with the rules of `walletport sync --csv`
-//! ([`crate::import::import_csv`], shared), answered with the counts and the bad rows by line.
+//! ([`crate::import::import_csv`], shared), in the background: the browser is sent to the
+//! job's page, which shows the progress (reloading itself, no JavaScript needed) and then the
+//! counts and the bad rows by line.
 
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Extension;
 use axum::extract::multipart::{Field, Multipart};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
+use rand::Rng as _;
 
 use super::layout::page;
 use super::{ConsoleError, ConsoleResult, ConsoleState, Ctx, Nav, check_csrf};
@@ -140,35 +150,177 @@ fn report_section(report: &ImportReport) -> Markup {
     }
 }
 
-/// `POST /console/import`: checks the CSRF token, reads the file (bounded) and imports it.
+/// Import jobs kept at once; the oldest finished one makes room for a new one.
+const MAX_JOBS: usize = 16;
+
+/// One upload being imported (or imported): how far it got, then what it did.
+struct Job {
+    /// The file's size.
+    total: u64,
+    /// Bytes the CSV reader has consumed so far.
+    read: Arc<AtomicU64>,
+    /// Rows written or refused so far.
+    rows: Arc<AtomicU64>,
+    /// The report, or why nothing was imported, once done.
+    outcome: Mutex<Option<Result<ImportReport, String>>>,
+    /// Order of creation, to evict the oldest.
+    seq: u64,
+}
+
+impl Job {
+    fn outcome(&self) -> Option<Result<ImportReport, String>> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The console's import jobs (a route extension, shared by the upload and the job page).
+#[derive(Clone, Default)]
+pub(crate) struct Jobs {
+    map: Arc<Mutex<(u64, HashMap<String, Arc<Job>>)>>,
+}
+
+impl Jobs {
+    /// Registers a job for a file of `total` bytes; `None` when [`MAX_JOBS`] are all running.
+    fn add(&self, total: u64) -> Option<(String, Arc<Job>)> {
+        let mut guard = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let (seq, map) = &mut *guard;
+        if map.len() >= MAX_JOBS {
+            let oldest_done = map
+                .iter()
+                .filter(|(_, j)| j.outcome().is_some())
+                .min_by_key(|(_, j)| j.seq)
+                .map(|(id, _)| id.clone());
+            map.remove(&oldest_done?);
+        }
+        *seq += 1;
+        let bytes: [u8; 16] = rand::rng().random();
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let job = Arc::new(Job {
+            total,
+            read: Arc::default(),
+            rows: Arc::default(),
+            outcome: Mutex::new(None),
+            seq: *seq,
+        });
+        map.insert(id.clone(), job.clone());
+        Some((id, job))
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Job>> {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .get(id)
+            .cloned()
+    }
+}
+
+/// The layer that gives the console's routes this router's import jobs.
+pub(crate) fn jobs_layer() -> Extension<Jobs> {
+    Extension(Jobs::default())
+}
+
+/// A reader that counts what it hands out (the progress of the CSV reader).
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `POST /console/import`: checks the CSRF token, reads the file (bounded), starts the import
+/// in the background and sends the browser to the job's page.
 pub(crate) async fn import(
     State(s): State<ConsoleState>,
+    Extension(jobs): Extension<Jobs>,
     ctx: Ctx,
     multipart: Multipart,
-) -> ConsoleResult<Markup> {
+) -> ConsoleResult<Redirect> {
     let bytes = upload(&ctx, multipart).await?;
-    let gw = &s.api.gw;
-    let outcome = import_csv(gw.store.as_ref(), bytes.as_slice(), |_, _| {}).await;
-    let body = match outcome {
-        Ok(report) => {
-            tracing::info!(
-                rows = report.rows,
-                imported = report.imported,
-                bad = report.bad,
-                "console CSV import"
-            );
-            html! {
-                h1 { "Import customers" }
-                p.flash.ok role="status" { "The file was imported: " (report.imported) " row(s) changed, " (report.bad) " bad row(s) skipped." }
-                (report_section(&report))
-                (form(&ctx))
+    let (id, job) = jobs.add(bytes.len() as u64).ok_or_else(|| {
+        ConsoleError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many imports are running; wait for one to finish, then try again.",
+        )
+    })?;
+    let store = s.api.gw.store.clone();
+    tokio::spawn(async move {
+        let input = Counting {
+            inner: bytes.as_slice(),
+            read: job.read.clone(),
+        };
+        let rows = job.rows.clone();
+        let outcome = import_csv(store.as_ref(), input, |_, _| {
+            rows.fetch_add(1, Ordering::Relaxed);
+        })
+        .await;
+        let outcome = match outcome {
+            Ok(report) => {
+                tracing::info!(
+                    rows = report.rows,
+                    imported = report.imported,
+                    bad = report.bad,
+                    "console CSV import"
+                );
+                Ok(report)
             }
+            Err(e) => Err(super::error::public_message(&e)),
+        };
+        *job.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+    });
+    Ok(Redirect::to(&format!("/console/import/jobs/{id}")))
+}
+
+/// `GET /console/import/jobs/{id}`: the progress (the page reloads itself every second while
+/// the import runs), then the result.
+pub(crate) async fn job_view(
+    Extension(jobs): Extension<Jobs>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    let job = jobs.get(&id).ok_or_else(|| {
+        ConsoleError::new(
+            StatusCode::NOT_FOUND,
+            "There is no such import; finished imports are kept only for a while.",
+        )
+    })?;
+    let body = match job.outcome() {
+        None => {
+            let read = job.read.load(Ordering::Relaxed).min(job.total);
+            let percent = (read * 100).checked_div(job.total).unwrap_or(100);
+            let body = html! {
+                h1 { "Import customers" }
+                p role="status" { "Importing… " (job.rows.load(Ordering::Relaxed)) " row(s) so far (" (percent) "% of the file)." }
+                progress max=(job.total) value=(read) aria-label="Import progress" { (percent) "%" }
+                p.muted { "This page reloads itself until the import is done. " a href={ "/console/import/jobs/" (id) } { "Reload now" } }
+            };
+            let refresh = (
+                HeaderName::from_static("refresh"),
+                HeaderValue::from_static("1"),
+            );
+            return Ok(([refresh], page(&ctx, Nav::Import, "Importing", body)).into_response());
         }
-        Err(e) => html! {
+        Some(Ok(report)) => html! {
             h1 { "Import customers" }
-            p.flash.error role="alert" { "Nothing was imported: " (super::error::public_message(&e)) }
+            p.flash.ok role="status" { "The file was imported: " (report.imported) " row(s) changed, " (report.bad) " bad row(s) skipped." }
+            (report_section(&report))
+            (form(&ctx))
+        },
+        Some(Err(message)) => html! {
+            h1 { "Import customers" }
+            p.flash.error role="alert" { "Nothing was imported: " (message) }
             (form(&ctx))
         },
     };
-    Ok(page(&ctx, Nav::Import, "Import", body))
+    Ok(page(&ctx, Nav::Import, "Import", body).into_response())
 }

@@ -132,6 +132,8 @@ pub(crate) fn router(api: ApiState, config: &GatewayConfig) -> Router {
                 .post(import::import)
                 .layer(import::body_limit()),
         )
+        .route("/console/import/jobs/{id}", get(import::job_view))
+        .layer(import::jobs_layer())
         .route_layer(axum::middleware::from_fn(auth::require_signed_in));
     let sessioned = Router::new()
         .route(
