@@ -6,8 +6,9 @@ use std::str::FromStr;
 use axum::Json;
 use axum::extract::{Path, State};
 use walletport_core::{
-    Campaign, CampaignId, CampaignRecord, Channel, CreateCampaign, GetTemplate, ListTemplates,
-    PageCursor, PushMessage, SegmentId, SendCampaign, SendPush, TemplateId,
+    Campaign, CampaignId, CampaignRecord, Channel, CreateCampaign, CustomerKey, GetTemplate,
+    ListTemplates, PageCursor, PushMessage, PushReceipt, SegmentId, SendCampaign, SendPush,
+    TemplateId,
 };
 
 use super::views::*;
@@ -30,17 +31,25 @@ pub(crate) async fn push(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<PushInput>,
 ) -> ApiResult<Json<PushView>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
-    let message = PushMessage::new(input.text, channel(input.channel.as_deref())?)?;
-    let receipt =
-        s.gw.provider
-            .push()
-            .push(SendPush {
-                customer: s.gw.vendor_key(&stored),
-                message,
-            })
-            .await?;
+    let receipt = push_to_customer(&s.gw, &customer_key(&key)?, input).await?;
     Ok(Json(receipt.into()))
+}
+
+/// Checks a message and pushes it to the customer `key` names, once (REST and console alike).
+pub(crate) async fn push_to_customer(
+    gw: &Gateway,
+    key: &CustomerKey,
+    input: PushInput,
+) -> walletport_core::Result<PushReceipt> {
+    let stored = gw.customer(key).await?;
+    let message = PushMessage::new(input.text, channel(input.channel.as_deref())?)?;
+    gw.provider
+        .push()
+        .push(SendPush {
+            customer: gw.vendor_key(&stored),
+            message,
+        })
+        .await
 }
 
 /// Create a campaign for everyone or a segment (not yet sent).

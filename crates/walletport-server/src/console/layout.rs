@@ -121,12 +121,25 @@ pub(crate) fn time(at: DateTime<Utc>) -> Markup {
     }
 }
 
-/// A labelled text input (`<label for>` + `<input id>`), the console's usual form row.
+/// A labelled text input (`<label for>` + `<input id>`), the console's usual form row; its
+/// field name is its id.
 pub(crate) fn text_field(id: &str, label: &str, value: &str, required: bool) -> Markup {
+    named_field(id, id, label, value, required)
+}
+
+/// A labelled text input whose field `name` differs from its `id` (several forms on one page
+/// sending the same field).
+pub(crate) fn named_field(
+    id: &str,
+    name: &str,
+    label: &str,
+    value: &str,
+    required: bool,
+) -> Markup {
     html! {
         div.field {
             label for=(id) { (label) }
-            input type="text" id=(id) name=(id) value=(value) required[required];
+            input type="text" id=(id) name=(name) value=(value) required[required];
         }
     }
 }

@@ -29,8 +29,10 @@
 //!    `.route("/console/outbox", get(outbox::page))`, and declare the module below.
 //!    Times render with [`layout::time`]; labelled inputs with [`layout::text_field`].
 
+mod actions;
 mod auth;
 mod campaigns;
+mod customer;
 mod customers;
 mod error;
 mod forms;
@@ -108,6 +110,11 @@ pub(crate) fn router(api: ApiState, config: &GatewayConfig) -> Router {
     // Pages with customer data (or actions on it): signed-in sessions only.
     let signed_in = Router::new()
         .route("/console/", get(customers::page))
+        .route("/console/customers/{id}", get(customer::page))
+        .route(
+            "/console/customers/{id}/actions/{action}",
+            get(actions::back_to_customer).post(actions::act),
+        )
         .route("/console/outbox", get(outbox::page_view))
         .route(
             "/console/outbox/dead/{id}/retry",
