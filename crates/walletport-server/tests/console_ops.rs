@@ -58,7 +58,7 @@ impl Console {
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .last()
+            .next_back()
         {
             let pair = set.split(';').next().unwrap_or_default().to_owned();
             self.cookie = (!pair.ends_with('=')).then_some(pair);

@@ -176,17 +176,24 @@ impl Job {
     }
 }
 
+/// The jobs by id, and the sequence number of the last one added.
+#[derive(Default)]
+struct JobTable {
+    seq: u64,
+    by_id: HashMap<String, Arc<Job>>,
+}
+
 /// The console's import jobs (a route extension, shared by the upload and the job page).
 #[derive(Clone, Default)]
 pub(crate) struct Jobs {
-    map: Arc<Mutex<(u64, HashMap<String, Arc<Job>>)>>,
+    table: Arc<Mutex<JobTable>>,
 }
 
 impl Jobs {
     /// Registers a job for a file of `total` bytes; `None` when [`MAX_JOBS`] are all running.
     fn add(&self, total: u64) -> Option<(String, Arc<Job>)> {
-        let mut guard = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let (seq, map) = &mut *guard;
+        let mut guard = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let JobTable { seq, by_id: map } = &mut *guard;
         if map.len() >= MAX_JOBS {
             let oldest_done = map
                 .iter()
@@ -210,10 +217,10 @@ impl Jobs {
     }
 
     fn get(&self, id: &str) -> Option<Arc<Job>> {
-        self.map
+        self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .1
+            .by_id
             .get(id)
             .cloned()
     }
