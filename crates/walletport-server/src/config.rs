@@ -308,6 +308,16 @@ mod tests {
     }
 
     #[test]
+    fn behind_tls_is_off_unless_set_and_misspellings_are_refused() {
+        assert!(!ServerSection::default().behind_tls);
+        let s: ServerSection =
+            serde_json::from_value(serde_json::json!({"behind_tls": true})).unwrap();
+        assert!(s.behind_tls);
+        let bad = serde_json::json!({"behind_tsl": true});
+        assert!(serde_json::from_value::<ServerSection>(bad).is_err());
+    }
+
+    #[test]
     fn ledger_section_parses_its_interval_and_rejects_unknown_keys() {
         assert_eq!(
             LedgerSection::default().expiry_interval,
