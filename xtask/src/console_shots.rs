@@ -201,13 +201,15 @@ async fn outbox_demo(store: &Arc<dyn Store>) -> anyhow::Result<()> {
 
 /// Resizes the window to the page's full height, then saves a PNG as `out/name.png`.
 async fn snap(c: &Client, width: u32, out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    // Shrink first: a page is never shorter than the window it was measured in.
+    c.set_window_size(width, 600).await?;
     let height = c
         .execute("return document.documentElement.scrollHeight;", Vec::new())
         .await?
         .as_u64()
         .unwrap_or(900);
     let height = u32::try_from(height.clamp(600, 4000)).unwrap_or(900);
-    c.set_window_size(width, height + 120).await?;
+    c.set_window_size(width, height + 90).await?;
     let png = c.screenshot().await?;
     let path = out.join(format!("{name}.png"));
     std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
@@ -224,7 +226,11 @@ async fn open(c: &Client, base: &str, path: &str, marker: &str) -> anyhow::Resul
 async fn wait_text(c: &Client, marker: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let text = c.find(Locator::Css("body")).await?.text().await?;
+        // The page may be replaced between finding the body and reading it: try again.
+        let text = match c.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if text.contains(marker) {
             return Ok(());
         }
