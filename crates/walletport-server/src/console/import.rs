@@ -106,7 +106,10 @@ fn upload_error(e: axum::extract::multipart::MultipartError) -> ConsoleError {
 async fn upload(ctx: &Ctx, mut multipart: Multipart) -> ConsoleResult<Vec<u8>> {
     let first = multipart.next_field().await.map_err(upload_error)?;
     let csrf = match first {
-        Some(field) if field.name() == Some("csrf") => read_field(field, 1024).await?,
+        // A token field that is not a token (too long, unreadable) is a bad token: 403.
+        Some(field) if field.name() == Some("csrf") => read_field(field, 1024)
+            .await
+            .map_err(|_| ConsoleError::csrf())?,
         _ => Vec::new(),
     };
     check_csrf(ctx, std::str::from_utf8(&csrf).unwrap_or_default())?;
