@@ -324,5 +324,12 @@ async fn the_history_pages_newest_first() {
     let p = b.get(&older).await;
     assert!(p.body.contains("tx-05") && p.body.contains("tx-01") && !p.body.contains("tx-06"));
     assert!(!p.body.contains("rel=\"next\""), "the last page");
+    let bad = b.get(&format!("/console/customers/{id}?before=soon")).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("The address is not valid"),
+        "{}",
+        bad.body
+    );
     gw.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! A customer's page: profile, balance, cards (with install links and a QR code), the ledger
 //! history a page at a time, and the forms of the actions (each confirmed on a second page).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use maud::{Markup, PreEscaped, html};
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -12,7 +12,7 @@ use walletport_store::{EntryKind, LedgerPage, LedgerQuery, StoredCard, StoredCus
 
 use super::actions::Action;
 use super::customers::{customer_href, display_name, installed_text};
-use super::{ConsoleResult, ConsoleState, Ctx, Nav, csrf_form, layout, time};
+use super::{ConsoleResult, ConsoleState, Ctx, Nav, PageQuery, csrf_form, layout, time};
 use crate::state::Gateway;
 
 /// Ledger entries per history page.
@@ -228,7 +228,7 @@ pub(crate) async fn page(
     State(s): State<ConsoleState>,
     ctx: Ctx,
     Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    PageQuery(q): PageQuery<HistoryQuery>,
 ) -> ConsoleResult<Markup> {
     let gw = &s.api.gw;
     let c = load(gw, &id).await?;

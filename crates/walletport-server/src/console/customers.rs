@@ -1,13 +1,13 @@
 //! The landing page: the customers, a page at a time, with their card and balance; a search by
 //! phone, name, card number or CRM id.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use maud::{Markup, html};
 use serde::Deserialize;
 use walletport_core::{CardId, CustomerId, CustomerKey, Phone};
 use walletport_store::{CustomerPage, CustomerSearch, ListCustomers, StoredCard, StoredCustomer};
 
-use super::{ConsoleResult, ConsoleState, Ctx, Nav, layout};
+use super::{ConsoleResult, ConsoleState, Ctx, Nav, PageQuery, layout};
 use crate::state::Gateway;
 
 /// Customers per page.
@@ -157,7 +157,7 @@ pub(crate) fn urlencode(s: &str) -> String {
 pub(crate) async fn page(
     State(s): State<ConsoleState>,
     ctx: Ctx,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> ConsoleResult<Markup> {
     let gw = &s.api.gw;
     let found = find(gw, &q).await?;

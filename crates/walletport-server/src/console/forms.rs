@@ -64,3 +64,25 @@ fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ConsoleError> {
         )
     })
 }
+
+/// A query string read into `T`; a malformed one is a 400 error page (not axum's plain text).
+pub(crate) struct PageQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for PageQuery<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(PageQuery)
+            .map_err(|e| {
+                ConsoleError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("The address is not valid: {e}."),
+                )
+            })
+    }
+}

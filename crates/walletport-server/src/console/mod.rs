@@ -55,7 +55,7 @@ use crate::config::GatewayConfig;
 
 pub(crate) use auth::Ctx;
 pub(crate) use error::{ConsoleError, ConsoleResult};
-pub(crate) use forms::{CsrfForm, check_csrf};
+pub(crate) use forms::{CsrfForm, PageQuery, check_csrf};
 pub(crate) use layout::{Nav, csrf_form, text_field, time};
 pub(crate) use session::FlashKind;
 
