@@ -406,8 +406,16 @@ async fn actions_without_the_csrf_token_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_moves_a_dead_letter_back_and_retry_all_moves_the_rest() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory(), 3).await;
+    for db in [Db::Sqlite, Db::Postgres] {
+        if let Some(tdb) = TestDb::new(db).await {
+            retry_on(&tdb).await;
+        }
+    }
+}
+
+/// The dead-letter retries on one backend.
+async fn retry_on(tdb: &TestDb) {
+    let (running, store) = gateway_with(tdb, memory(), 3).await;
     let mut console = Console::new(&running.base_url());
     console.sign_in().await;
     let depth = store.outbox_stats(Utc::now()).await.expect("stats").depth;
