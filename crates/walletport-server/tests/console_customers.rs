@@ -195,6 +195,32 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
     assert!(p.body.contains("The balance is now 50"), "{}", p.body);
     assert_eq!(balance(&p.body), "50");
     assert!(p.body.contains("till-1") && p.body.contains("Credit"));
+    // A credit with a lifetime shows among the points expiring within 30 days.
+    let lifetime = [
+        ("amount", "7"),
+        ("lifetime", "20d"),
+        ("transaction_id", "till-life"),
+        ("confirm", "yes"),
+    ];
+    b.post(&act("credit"), &lifetime, true).await;
+    let p = b.get(&page).await;
+    assert!(
+        p.body.contains("<dd class=\"expiring\">7</dd>"),
+        "{}",
+        p.body
+    );
+    let redeem_it = [
+        ("amount", "7"),
+        ("transaction_id", "till-life-spent"),
+        ("confirm", "yes"),
+    ];
+    b.post(&act("redeem"), &redeem_it, true).await;
+    assert!(
+        b.get(&page)
+            .await
+            .body
+            .contains("<dd class=\"expiring\">0</dd>")
+    );
     b.post(&act("credit"), &confirmed, true).await;
     let p = b.get(&page).await;
     assert!(p.body.contains("applied before; nothing changed"));

@@ -133,6 +133,16 @@ pub trait Store: Send + Sync + 'static {
     /// One page of the customer's ledger, newest first. Unknown customer: `NotFound`.
     async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage>;
 
+    /// The customer's points that stop counting after `now` and no later than `until` (what is
+    /// left of their credits with a lifetime, e.g. "expiring within 30 days"); costs the lots
+    /// in that window, read off the spending index. `until` before `now`: `InvalidInput`.
+    async fn expiring_points(
+        &self,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<rust_decimal::Decimal>;
+
     /// Expires the lots past their time at `now` of at most `max_customers` customers, each in
     /// a transaction of its own: an `expiry` entry per lot and one outbox item per customer.
     /// Safe with several gateways on one database (no lot expires twice). Call it until it

@@ -18,6 +18,9 @@ use crate::state::Gateway;
 /// Ledger entries per history page.
 const HISTORY_PAGE: u32 = 20;
 
+/// "Expiring soon" means within this many days.
+const EXPIRING_DAYS: i64 = 30;
+
 /// The page's query string: which history page.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct HistoryQuery {
@@ -233,7 +236,12 @@ pub(crate) async fn page(
     let gw = &s.api.gw;
     let c = load(gw, &id).await?;
     let cards = gw.store.list_cards(&c.id).await?;
-    let balance = gw.store.balance(&c.id, gw.now()).await?;
+    let now = gw.now();
+    let balance = gw.store.balance(&c.id, now).await?;
+    let expiring = gw
+        .store
+        .expiring_points(&c.id, now, now + chrono::TimeDelta::days(EXPIRING_DAYS))
+        .await?;
     let history = gw
         .store
         .ledger(
@@ -265,6 +273,8 @@ pub(crate) async fn page(
                 h2 id="balance" { "Balance" }
                 dl {
                     dt { "Points" } dd.points { (balance.points.normalize()) }
+                    dt { "Expiring within " (EXPIRING_DAYS) " days" }
+                    dd.expiring { (expiring.normalize()) }
                     dt { "Bonus" } dd { (balance.bonus_percent.value().normalize()) " %" }
                     dt { "Discount" } dd { (balance.discount_percent.value().normalize()) " %" }
                 }

@@ -588,3 +588,26 @@ pub(super) async fn search(
     };
     Ok(CustomerPage { customers, next })
 }
+
+/// [`Store::expiring_points`](crate::Store::expiring_points): the open lots burning in
+/// `(now, until]`, off the `lots_spending` index, summed by the database (`NUMERIC`).
+pub(super) async fn expiring_points(
+    pool: &PgPool,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<rust_decimal::Decimal> {
+    if until < now {
+        return Err(Error::invalid_input("the window ends before it starts"));
+    }
+    sqlx::query_scalar::<_, rust_decimal::Decimal>(
+        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customer_id = $1 AND open \
+         AND burns_at > $2 AND burns_at <= $3",
+    )
+    .bind(customer.as_str())
+    .bind(to_ns(now)?)
+    .bind(to_ns(until)?)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| db("ledger.expiring_points", e))
+}

@@ -620,3 +620,33 @@ pub(super) async fn search(
     };
     Ok(CustomerPage { customers, next })
 }
+
+/// [`Store::expiring_points`](crate::Store::expiring_points): the open lots burning in
+/// `(now, until]`, off the `lots_spending` index, summed exactly in Rust (amounts are text).
+pub(super) async fn expiring_points(
+    pool: &SqlitePool,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<rust_decimal::Decimal> {
+    const OP: &str = "ledger.expiring_points";
+    if until < now {
+        return Err(Error::invalid_input("the window ends before it starts"));
+    }
+    let rows = sqlx::query(
+        "SELECT remaining FROM lots WHERE customer_id = ? AND open = 1 \
+         AND burns_at > ? AND burns_at <= ?",
+    )
+    .bind(customer.as_str())
+    .bind(to_ns(now)?)
+    .bind(to_ns(until)?)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db(OP, e))?;
+    rows.iter()
+        .try_fold(rust_decimal::Decimal::ZERO, |sum, row| {
+            let text: String = row.try_get("remaining").map_err(|e| db(OP, e))?;
+            sum.checked_add(crate::codec::parse_decimal(&text)?)
+                .ok_or_else(|| Error::unexpected("expiring points overflow the decimal range"))
+        })
+}

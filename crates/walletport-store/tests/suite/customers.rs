@@ -500,3 +500,55 @@ pub(crate) async fn customers_are_searched_by_phone_prefix_and_name_in_pages(
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{text} after {cursor}");
     }
 }
+
+pub(crate) async fn expiring_points_count_what_is_left_of_lots_burning_in_the_window(
+    store: Arc<dyn Store>,
+) {
+    use walletport_core::Credit;
+    let id = customer(&*store, 1).await;
+    let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+    for (amount, tx_id, lifetime) in [
+        (dec!(10), "soon", Some(days(10))),
+        (dec!(20.5), "later", Some(days(40))),
+        (dec!(5), "never", None),
+    ] {
+        let c = Credit::new(amount, crate::support::tx(tx_id), lifetime).unwrap();
+        store.credit(&id, &c, opts()).await.unwrap();
+    }
+    store
+        .apply(&id, &crate::support::redeem(dec!(4), "spend"), opts())
+        .await
+        .unwrap();
+    let at = |d: i64| t0() + TimeDelta::days(d);
+    let expiring = |from: i64, until: i64| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.expiring_points(&id, at(from), at(until)).await }
+    };
+    assert_eq!(
+        expiring(0, 30).await.unwrap(),
+        dec!(6),
+        "the soonest lot paid the redemption"
+    );
+    assert_eq!(
+        expiring(0, 40).await.unwrap(),
+        dec!(26.5),
+        "the window's end is included"
+    );
+    assert_eq!(
+        expiring(10, 60).await.unwrap(),
+        dec!(20.5),
+        "a lot past its time is gone"
+    );
+    assert_eq!(expiring(0, 0).await.unwrap(), dec!(0));
+    let e = expiring(5, 1).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let unknown = CustomerId::new("nobody").unwrap();
+    assert_eq!(
+        store
+            .expiring_points(&unknown, at(0), at(30))
+            .await
+            .unwrap(),
+        dec!(0)
+    );
+}
