@@ -205,8 +205,21 @@ async fn gateway_with(
     provider: Arc<dyn walletport_core::Provider>,
     dead: usize,
 ) -> (RunningGateway, Arc<dyn Store>) {
+    gateway_reporting(tdb, provider, dead, None).await
+}
+
+/// [`gateway_with`], with the transport counters `stats` when given.
+async fn gateway_reporting(
+    tdb: &TestDb,
+    provider: Arc<dyn walletport_core::Provider>,
+    dead: usize,
+    stats: Option<walletport_server::TransportStatsSource>,
+) -> (RunningGateway, Arc<dyn Store>) {
     let store = tdb.open().await;
-    let gw = Gateway::new(store.clone(), provider);
+    let mut gw = Gateway::new(store.clone(), provider);
+    if let Some(stats) = stats {
+        gw = gw.with_transport_stats(stats);
+    }
     let mut config = gateway_config(fast_outbox());
     config.outbox.enabled = false;
     config.server.api_token = Some(TOKEN.to_owned().into());
@@ -603,5 +616,32 @@ async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
             .body
             .contains("was not created")
     );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_page_shows_the_transport_counters_when_there_are_some() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let stats: walletport_server::TransportStatsSource = Arc::new(|| {
+        let mut t = walletport_http::TransportStats::default();
+        t.requests = 4242;
+        t.quota_waits = 17;
+        t.quota_wait_time = std::time::Duration::from_secs(75);
+        t
+    });
+    let (running, _store) = gateway_reporting(&tdb, memory(), 0, Some(stats)).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let page = console.get("/console/provider").await;
+    assert_eq!(page.status, 200);
+    for shown in [
+        "4242",
+        "17",
+        "1m 15s",
+        "Usage per quota window: not reported",
+    ] {
+        assert!(page.body.contains(shown), "provider page lacks {shown}");
+    }
+    assert!(!page.body.contains("Not reported: this gateway"));
     running.shutdown().await;
 }
