@@ -461,6 +461,10 @@ async fn retry_on(tdb: &TestDb) {
     assert_eq!(dead_count(&store).await, 2);
     // A bad id: an error page, not a panic.
     assert_eq!(
+        console.get("/console/outbox?dead_after=abc").await.status,
+        400
+    );
+    assert_eq!(
         console.get("/console/outbox/dead/abc/retry").await.status,
         400
     );

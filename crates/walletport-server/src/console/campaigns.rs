@@ -2,7 +2,7 @@
 //! the provider's capability allows; a disabled control says why when it does not. Both
 //! actions run the REST API's own code ([`crate::api::create_campaign_at_vendor`]).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Redirect;
 use maud::{Markup, html};
@@ -13,7 +13,8 @@ use super::customers::urlencode;
 use super::layout::page;
 use super::outbox::Confirm;
 use super::{
-    ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, text_field,
+    ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form,
+    text_field,
 };
 use crate::api::views::CampaignInput;
 use crate::api::{create_campaign_at_vendor, send_campaign_at_vendor};
@@ -145,7 +146,7 @@ fn send_section(provider: &str, cap: &Capability, created: &str) -> Markup {
 pub(crate) async fn page_view(
     State(s): State<ConsoleState>,
     ctx: Ctx,
-    Query(q): Query<CampaignsQuery>,
+    PageQuery(q): PageQuery<CampaignsQuery>,
 ) -> ConsoleResult<Markup> {
     let gw = &s.api.gw;
     let provider = gw.provider.info().name;
@@ -203,7 +204,7 @@ pub(crate) async fn create(
 pub(crate) async fn confirm_send(
     State(s): State<ConsoleState>,
     ctx: Ctx,
-    Query(form): Query<SendForm>,
+    PageQuery(form): PageQuery<SendForm>,
 ) -> ConsoleResult<Markup> {
     let provider = s.api.gw.provider.info().name;
     let id = form.id.trim();

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Redirect;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -15,7 +15,9 @@ use walletport_store::{MAX_PAGE, OutboxId, OutboxItem, OutboxList, OutboxStats};
 use super::auth::NoFields;
 use super::customers::{display_name, urlencode};
 use super::layout::page;
-use super::{ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, csrf_form, time};
+use super::{
+    ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form, time,
+};
 use crate::state::Gateway;
 
 /// Waiting items read for the per-customer table (the first page only; the page says so).
@@ -205,7 +207,7 @@ fn dead_table(items: &[OutboxItem], labels: &[String]) -> Markup {
 pub(crate) async fn page_view(
     State(s): State<ConsoleState>,
     ctx: Ctx,
-    Query(q): Query<OutboxQuery>,
+    PageQuery(q): PageQuery<OutboxQuery>,
 ) -> ConsoleResult<Markup> {
     let gw = &s.api.gw;
     let now = gw.now();
