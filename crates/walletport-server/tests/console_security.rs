@@ -318,3 +318,89 @@ async fn behind_tls_the_cookie_is_secure_and_without_a_token_no_sign_in_is_asked
     assert_eq!(b.post(&action, &fields, true).await.status, 303);
     gw.shutdown().await;
 }
+
+/// Every log line of this test binary, at TRACE level.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_session_id_or_csrf_token_in_logs_pages_or_urls() {
+    let logs = Capture::default();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (gw, id) = setup(&tdb, false).await;
+    let base = gw.base_url();
+    let mut b = ConsoleClient::new(&base);
+    b.get("/console/sign-in").await;
+    let wrong = "console-wrong-token-7e2f";
+    b.post("/console/sign-in", &[("token", wrong)], true).await;
+    b.sign_in(TOKEN).await;
+    let session = b
+        .cookie
+        .clone()
+        .and_then(|c| c.split_once('=').map(|(_, v)| v.to_owned()))
+        .expect("a session");
+    let mut pages = Vec::new();
+    for url in ["/console/".to_owned(), format!("/console/customers/{id}")] {
+        let p = b.get(&url).await;
+        pages.push((p.location.unwrap_or_default(), p.body));
+    }
+    let csrf = b.csrf.clone();
+    let action = format!("/console/customers/{id}/actions/credit");
+    let ask = b
+        .post(
+            &action,
+            &[("amount", "1"), ("transaction_id", "log-1")],
+            true,
+        )
+        .await;
+    pages.push((String::new(), ask.body));
+    let done = b
+        .post(
+            &action,
+            &[
+                ("amount", "1"),
+                ("transaction_id", "log-1"),
+                ("confirm", "yes"),
+            ],
+            true,
+        )
+        .await;
+    pages.push((done.location.unwrap_or_default(), done.body));
+    b.post("/console/sign-out", &[], true).await;
+    gw.shutdown().await;
+
+    let logs = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    assert!(logs.contains("console sign-in"), "the sign-in is logged");
+    for secret in [TOKEN, wrong, &session, &csrf] {
+        assert!(!logs.contains(secret), "{secret} in the logs");
+        for (location, body) in &pages {
+            assert!(!location.contains(secret), "{secret} in a URL");
+            if secret != &csrf {
+                assert!(!body.contains(secret), "{secret} in a page");
+            }
+        }
+    }
+}
