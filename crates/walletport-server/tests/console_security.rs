@@ -398,7 +398,7 @@ async fn no_token_session_id_or_csrf_token_in_logs_pages_or_urls() {
         assert!(!logs.contains(secret), "{secret} in the logs");
         for (location, body) in &pages {
             assert!(!location.contains(secret), "{secret} in a URL");
-            if secret != &csrf {
+            if *secret != csrf {
                 assert!(!body.contains(secret), "{secret} in a page");
             }
         }
