@@ -5,6 +5,7 @@
 
 mod capabilities;
 mod chaos;
+mod console_shots;
 mod fixtures;
 mod load;
 mod new_adapter;
@@ -38,6 +39,9 @@ enum Task {
     /// Crash test: SIGKILL the gateway under hook and API load, restart, check the ledger and outbox.
     #[command(name = "chaos")]
     Chaos(chaos::Args),
+    /// A PNG of every operator console page, taken by headless Chromium from a demo gateway.
+    #[command(name = "console-screenshots")]
+    ConsoleScreenshots(console_shots::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +53,6 @@ fn main() -> anyhow::Result<()> {
         Task::NewAdapter(args) => new_adapter::run(&root, &args),
         Task::Load(args) => load::run(&root, &args),
         Task::Chaos(args) => chaos::run(&root, &args),
+        Task::ConsoleScreenshots(args) => console_shots::run(&root, &args),
     }
 }

@@ -38,6 +38,10 @@ pub struct ServerSection {
     /// How long a provider health check is reused by `/healthz` (vendor checks cost quota).
     #[serde(default = "default_health_cache", with = "humantime_serde")]
     pub provider_health_cache: Duration,
+    /// The gateway is reached over HTTPS (a TLS-terminating proxy in front): the console's
+    /// session cookie gets the `Secure` flag, so browsers never send it over plain HTTP.
+    #[serde(default)]
+    pub behind_tls: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -65,6 +69,7 @@ impl Default for ServerSection {
             request_timeout: default_request_timeout(),
             max_body: default_max_body(),
             provider_health_cache: default_health_cache(),
+            behind_tls: false,
         }
     }
 }
@@ -300,6 +305,16 @@ mod tests {
         c.validate().unwrap();
         c.outbox.batch = 0;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn behind_tls_is_off_unless_set_and_misspellings_are_refused() {
+        assert!(!ServerSection::default().behind_tls);
+        let s: ServerSection =
+            serde_json::from_value(serde_json::json!({"behind_tls": true})).unwrap();
+        assert!(s.behind_tls);
+        let bad = serde_json::json!({"behind_tsl": true});
+        assert!(serde_json::from_value::<ServerSection>(bad).is_err());
     }
 
     #[test]

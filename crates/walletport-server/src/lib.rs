@@ -33,6 +33,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+mod console;
 pub mod expiry;
 pub mod hooks;
 pub mod import;

@@ -1,5 +1,5 @@
-//! Assembling the router (API, hooks, system routes, limits) and running it with the outbox
-//! worker and the expiry task until a graceful shutdown.
+//! Assembling the router (API, console, hooks, system routes, limits) and running it with the
+//! outbox worker and the expiry task until a graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,9 +68,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
 }
 
-/// The gateway's whole HTTP surface: `/api/...`, `/hooks/passquare`, `/hooks/passteam` (when
-/// configured), `/healthz`, `/metrics`, `/openapi.json`; body limits, a request timeout, request
-/// metrics, and a panic guard that answers 500 instead of dropping the connection.
+/// The gateway's whole HTTP surface: `/api/...`, the operator console under `/console/` (and `/`
+/// leading to it), `/hooks/passquare`, `/hooks/passteam` (when configured), `/healthz`,
+/// `/metrics`, `/openapi.json`; body limits, a request timeout, request metrics, and a panic
+/// guard that answers 500 instead of dropping the connection.
 pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
     let state = ApiState {
         gw: gw.clone(),
@@ -78,7 +79,8 @@ pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
     };
     let mut app = api::api_router(state.clone(), config.server.api_token.clone())
         .layer(DefaultBodyLimit::max(config.server.max_body))
-        .merge(api::system_router(state));
+        .merge(api::system_router(state.clone()))
+        .merge(crate::console::router(state, config));
     if let Some(pq) = &config.hooks.passquare {
         let hooks = Arc::new(StoreCrmHooks::new(gw.clone()));
         app = app.nest(

@@ -48,8 +48,8 @@ pub use ledger::{
     Redemption, Reversal, SetPoints,
 };
 pub use model::{
-    CardPatch, CardUpdated, CustomerPage, ListCustomers, MAX_PAGE, NewCard, Percentages,
-    StoredCard, StoredCustomer, Upserted, WriteOpts,
+    CardPatch, CardUpdated, CustomerPage, CustomerSearch, ListCustomers, MAX_PAGE,
+    MAX_SEARCH_CHARS, NewCard, Percentages, StoredCard, StoredCustomer, Upserted, WriteOpts,
 };
 pub use outbox::{
     ClaimRequest, FailOutcome, Failure, MAX_ERROR_CHARS, MAX_RESYNC_PAGE, NewOutboxItem, OutboxId,

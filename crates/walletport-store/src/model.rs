@@ -197,3 +197,96 @@ pub struct Percentages {
     /// New discount percentage.
     pub discount: Option<Percent>,
 }
+
+/// The longest text [`Store::search_customers`](crate::Store::search_customers) accepts.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// What [`Store::search_customers`](crate::Store::search_customers) looks for, one page at a
+/// time: a phone prefix when the text is made of digits (with an optional `+` and separators),
+/// otherwise the start of the name (first name then surname, or surname then first name, in
+/// any case).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomerSearch {
+    /// What was typed: `+42077`, `777 12`, `jan`, `Novák J`.
+    pub text: String,
+    /// The opaque cursor from the previous page's `next`.
+    pub after: Option<String>,
+    /// Page size, 1..=[`MAX_PAGE`]; 0 means the default of 100.
+    pub limit: u32,
+}
+
+/// How a [`CustomerSearch`] runs (each one index range scan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SearchPlan {
+    /// Phones starting with `prefix` (`+` and digits), in phone order, after the phone `after`.
+    Phone {
+        /// `+` and the digits typed.
+        prefix: String,
+        /// The last phone of the previous page (`""` on the first page).
+        after: String,
+    },
+    /// Names starting with `text` (trimmed, single spaces; the database lowercases both sides),
+    /// in creation order after the customer `after` (a `seq`).
+    Name {
+        /// The name text.
+        text: String,
+        /// The last `seq` of the previous page (0 on the first page).
+        after: i64,
+    },
+}
+
+impl CustomerSearch {
+    /// The page size as a query bound.
+    pub(crate) fn page_size(&self) -> Result<i64> {
+        ListCustomers {
+            after: None,
+            limit: self.limit,
+        }
+        .page_size()
+    }
+
+    /// Checks the text and cursor and decides how to search.
+    pub(crate) fn plan(&self) -> Result<SearchPlan> {
+        let text = self.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return Err(Error::invalid_input("the search text is empty"));
+        }
+        if text.chars().count() > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+            return Err(Error::invalid_input(format!(
+                "the search text must be at most {MAX_SEARCH_CHARS} printable characters"
+            )));
+        }
+        let bad_cursor = || Error::invalid_input("invalid paging cursor");
+        let compact: String = text
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect();
+        let digits = compact.strip_prefix('+').unwrap_or(&compact);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let after = match &self.after {
+                None => String::new(),
+                Some(c)
+                    if c.strip_prefix('+').is_some_and(|d| {
+                        !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+                    }) =>
+                {
+                    c.clone()
+                }
+                Some(_) => return Err(bad_cursor()),
+            };
+            return Ok(SearchPlan::Phone {
+                prefix: format!("+{digits}"),
+                after,
+            });
+        }
+        let after = match &self.after {
+            None => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(bad_cursor)?,
+        };
+        Ok(SearchPlan::Name { text, after })
+    }
+}

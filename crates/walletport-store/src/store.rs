@@ -59,6 +59,11 @@ pub trait Store: Send + Sync + 'static {
     /// Lists customers in creation order, one page at a time.
     async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage>;
 
+    /// Finds customers by the start of their phone (digits typed) or of their name (first name
+    /// then surname, or surname then first name, in any case), one page at a time, each page
+    /// one index range scan. Empty or overlong text, or a bad cursor: `InvalidInput`.
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage>;
+
     /// Sets bonus and/or discount percentage; the change is synced (outbox, same transaction).
     async fn set_percentages(
         &self,
@@ -127,6 +132,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// One page of the customer's ledger, newest first. Unknown customer: `NotFound`.
     async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage>;
+
+    /// The customer's points that stop counting after `now` and no later than `until` (what is
+    /// left of their credits with a lifetime, e.g. "expiring within 30 days"); costs the lots
+    /// in that window, read off the spending index. `until` before `now`: `InvalidInput`.
+    async fn expiring_points(
+        &self,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<rust_decimal::Decimal>;
 
     /// Expires the lots past their time at `now` of at most `max_customers` customers, each in
     /// a transaction of its own: an `expiry` entry per lot and one outbox item per customer.

@@ -66,6 +66,8 @@ suite!(
         cards_merge_conflict_and_webhook_updates_dedup,
         inbound_events_are_deduplicated,
         malformed_input_is_rejected_and_changes_nothing,
+        customers_are_searched_by_phone_prefix_and_name_in_pages,
+        expiring_points_count_what_is_left_of_lots_burning_in_the_window,
         // ledger
         credit_is_exactly_once_and_conflicts_are_errors,
         racing_credits_with_one_transaction_id_credit_once,

@@ -21,6 +21,7 @@ use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
 use super::views::ErrorBody;
 use super::{ApiJson, ApiResult, ApiState, customer_key};
+use crate::state::Gateway;
 
 /// `POST /api/customers/{key}/card`: the design and extra fields of a new card. The holder's
 /// data and balance come from the store.
@@ -166,31 +167,42 @@ pub(crate) async fn status(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardStatusInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let status = CardStatus::from_str(input.status.trim())?;
     let stored = holder(&s, &key).await?;
+    let card = set_customer_card_status(&s.gw, &stored, &input.status).await?;
+    Ok(card_json(&card)?)
+}
+
+/// Sets the status (`active`, `voided`, `expired`, `redeemed`) of a customer's card at the
+/// vendor, and the stored cards follow the vendor's answer (REST and console alike).
+pub(crate) async fn set_customer_card_status(
+    gw: &Gateway,
+    stored: &StoredCustomer,
+    status: &str,
+) -> Result<Card, Error> {
+    let status = CardStatus::from_str(status.trim())?;
     let change = SetCardStatus {
-        card: s.gw.vendor_card_key(&stored).await?,
+        card: gw.vendor_card_key(stored).await?,
         status,
     };
-    let card = s.gw.provider.cards().set_card_status(change).await?;
-    let provider = s.gw.provider.info().name;
+    let card = gw.provider.cards().set_card_status(change).await?;
+    let provider = gw.provider.info().name;
     let patch = CardPatch {
         status: Some(card.status),
         ..CardPatch::default()
     };
     // The vendor's answer is the truth; every stored card of this customer at this provider
     // follows it (a card the store never saw stays unknown to it).
-    for stored_card in s.gw.store.list_cards(&stored.id).await? {
+    for stored_card in gw.store.list_cards(&stored.id).await? {
         if let (true, Some(id)) = (
             stored_card.provider == provider,
             &stored_card.vendor_card_id,
         ) {
-            s.gw.store
-                .update_card(provider, id, &patch, WriteOpts::at(s.gw.now()))
+            gw.store
+                .update_card(provider, id, &patch, WriteOpts::at(gw.now()))
                 .await?;
         }
     }
-    Ok(card_json(&card)?)
+    Ok(card)
 }
 
 /// Have the vendor send the card's install link to the customer (Passquare's `sms`, Passteam's

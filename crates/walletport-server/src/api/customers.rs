@@ -4,10 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use walletport_core::{Customer, CustomerId, CustomerKey, Error, Percent, Phone};
-use walletport_store::{ListCustomers, Percentages, WriteOpts};
+use walletport_store::{ListCustomers, Percentages, StoredCustomer, WriteOpts};
 
 use super::views::*;
 use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use crate::state::Gateway;
 
 fn percent(value: Option<rust_decimal::Decimal>, what: &str) -> Result<Option<Percent>, Error> {
     value
@@ -130,14 +131,23 @@ pub(crate) async fn percentages(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<PercentagesInput>,
 ) -> ApiResult<Json<CustomerView>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let updated = set_customer_percentages(&s.gw, &customer_key(&key)?, input).await?;
+    Ok(Json(CustomerView::from(&updated)))
+}
+
+/// Checks the percentages and sets them for the customer `key` names (REST and console alike);
+/// synced to the vendor.
+pub(crate) async fn set_customer_percentages(
+    gw: &Gateway,
+    key: &CustomerKey,
+    input: PercentagesInput,
+) -> Result<StoredCustomer, Error> {
+    let stored = gw.customer(key).await?;
     let p = Percentages {
         bonus: percent(input.bonus_percent, "bonus_percent")?,
         discount: percent(input.discount_percent, "discount_percent")?,
     };
-    let updated =
-        s.gw.store
-            .set_percentages(&stored.id, p, WriteOpts::at(s.gw.now()))
-            .await?;
-    Ok(Json(CustomerView::from(&updated)))
+    gw.store
+        .set_percentages(&stored.id, p, WriteOpts::at(gw.now()))
+        .await
 }

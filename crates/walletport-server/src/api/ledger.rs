@@ -5,12 +5,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use walletport_core::{Credit, CustomerId, Error, TransactionId};
+use walletport_core::{Credit, CustomerId, CustomerKey, Error, TransactionId};
 use walletport_store::{LedgerOp, LedgerQuery, Redemption, Reversal, SetPoints, WriteOpts};
 
 use super::views::*;
 use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
 use crate::hooks::PASSQUARE_TX_PREFIX;
+use crate::state::Gateway;
 
 /// A transaction id the merchant chose: valid, and not in Passquare's reserved `pq:` namespace
 /// (checked after trimming, as the id is stored).
@@ -27,17 +28,51 @@ fn merchant_transaction(raw: String) -> Result<TransactionId, Error> {
 /// Applies `op` (checked already) for the customer named by `key` and answers with the balance
 /// right after it.
 async fn apply(s: &ApiState, key: &str, op: LedgerOp) -> ApiResult<Json<LedgerResult>> {
-    let stored = s.gw.customer(&customer_key(key)?).await?;
-    let now = s.gw.now();
-    let outcome =
-        s.gw.store
-            .apply(&stored.id, &op, WriteOpts::at(now))
-            .await?;
-    Ok(Json(LedgerResult {
+    Ok(Json(apply_to(&s.gw, &customer_key(key)?, op).await?))
+}
+
+/// Applies `op` (checked already) for the customer `key` names, with the balance right after
+/// it; what every ledger write of the REST API and the console ends in.
+async fn apply_to(gw: &Gateway, key: &CustomerKey, op: LedgerOp) -> Result<LedgerResult, Error> {
+    let stored = gw.customer(key).await?;
+    let now = gw.now();
+    let outcome = gw.store.apply(&stored.id, &op, WriteOpts::at(now)).await?;
+    Ok(LedgerResult {
         applied: outcome.applied,
         delta: outcome.delta,
-        balance: s.gw.store.balance(&stored.id, now).await?.into(),
-    }))
+        balance: gw.store.balance(&stored.id, now).await?.into(),
+    })
+}
+
+/// Checks a credit's input and credits the customer `key` names (REST and console alike).
+pub(crate) async fn credit_customer(
+    gw: &Gateway,
+    key: &CustomerKey,
+    input: CreditInput,
+) -> Result<LedgerResult, Error> {
+    let lifetime = input
+        .lifetime
+        .as_deref()
+        .map(|l| {
+            humantime::parse_duration(l.trim())
+                .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
+        })
+        .transpose()?;
+    let tx = merchant_transaction(input.transaction_id)?;
+    let op = LedgerOp::Credit(Credit::new(input.amount, tx, lifetime)?);
+    apply_to(gw, key, op).await
+}
+
+/// Checks a redemption's input and spends the points of the customer `key` names (REST and
+/// console alike); `InsufficientPoints` changes nothing.
+pub(crate) async fn redeem_customer(
+    gw: &Gateway,
+    key: &CustomerKey,
+    input: RedemptionInput,
+) -> Result<LedgerResult, Error> {
+    let tx = merchant_transaction(input.transaction_id)?;
+    let op = LedgerOp::Redeem(Redemption::new(input.amount, tx)?);
+    apply_to(gw, key, op).await
 }
 
 /// Credit points exactly once by transaction id, optionally burning after a lifetime.
@@ -52,17 +87,9 @@ pub(crate) async fn credit(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CreditInput>,
 ) -> ApiResult<Json<LedgerResult>> {
-    let lifetime = input
-        .lifetime
-        .as_deref()
-        .map(|l| {
-            humantime::parse_duration(l.trim())
-                .map_err(|e| Error::invalid_input(format!("invalid lifetime `{l}`: {e}")))
-        })
-        .transpose()?;
-    let tx = merchant_transaction(input.transaction_id)?;
-    let op = LedgerOp::Credit(Credit::new(input.amount, tx, lifetime)?);
-    apply(&s, &key, op).await
+    Ok(Json(
+        credit_customer(&s.gw, &customer_key(&key)?, input).await?,
+    ))
 }
 
 /// Spend points exactly once by transaction id, soonest-expiring first; 409
@@ -79,9 +106,9 @@ pub(crate) async fn redeem(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<RedemptionInput>,
 ) -> ApiResult<Json<LedgerResult>> {
-    let tx = merchant_transaction(input.transaction_id)?;
-    let op = LedgerOp::Redeem(Redemption::new(input.amount, tx)?);
-    apply(&s, &key, op).await
+    Ok(Json(
+        redeem_customer(&s.gw, &customer_key(&key)?, input).await?,
+    ))
 }
 
 /// Take back a credit (its purchase was refunded) exactly once: its amount less what of it

@@ -239,7 +239,11 @@ pub(crate) fn system_router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-pub(crate) use system::HealthCache;
+pub(crate) use cards::set_customer_card_status;
+pub(crate) use customers::set_customer_percentages;
+pub(crate) use ledger::{credit_customer, redeem_customer};
+pub(crate) use system::{HealthCache, health};
+pub(crate) use vendor::{create_campaign_at_vendor, push_to_customer, send_campaign_at_vendor};
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,18 @@ impl HealthCache {
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(s): State<ApiState>) -> Response {
+    let body = health(&s).await;
+    let status = if body.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The store's and the provider's reachability (the provider's answer reused from the cache)
+/// and the start-up check: what `/healthz` and the console's provider page report.
+pub(crate) async fn health(s: &ApiState) -> Health {
     let store = match s.gw.store.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.to_string(),
@@ -53,18 +65,12 @@ pub(crate) async fn healthz(State(s): State<ApiState>) -> Response {
         }
     };
     let healthy = store == "ok" && (provider == "ok" || provider == "unchecked");
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Health {
+    Health {
         status: if healthy { "ok" } else { "unhealthy" }.to_owned(),
         store,
         provider,
         startup_check: s.gw.startup_check().to_string(),
-    };
-    (status, Json(body)).into_response()
+    }
 }
 
 /// Prometheus text metrics (encoded by `prometheus-client`, see [`crate::metrics`]).

@@ -6,12 +6,14 @@ use std::str::FromStr;
 use axum::Json;
 use axum::extract::{Path, State};
 use walletport_core::{
-    Campaign, CampaignId, Channel, CreateCampaign, GetTemplate, ListTemplates, PageCursor,
-    PushMessage, SegmentId, SendCampaign, SendPush, TemplateId,
+    Campaign, CampaignId, CampaignRecord, Channel, CreateCampaign, CustomerKey, GetTemplate,
+    ListTemplates, PageCursor, PushMessage, PushReceipt, SegmentId, SendCampaign, SendPush,
+    TemplateId,
 };
 
 use super::views::*;
 use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use crate::state::Gateway;
 
 fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
     raw.map_or(Ok(Channel::Wallet), Channel::from_str)
@@ -29,17 +31,25 @@ pub(crate) async fn push(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<PushInput>,
 ) -> ApiResult<Json<PushView>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
-    let message = PushMessage::new(input.text, channel(input.channel.as_deref())?)?;
-    let receipt =
-        s.gw.provider
-            .push()
-            .push(SendPush {
-                customer: s.gw.vendor_key(&stored),
-                message,
-            })
-            .await?;
+    let receipt = push_to_customer(&s.gw, &customer_key(&key)?, input).await?;
     Ok(Json(receipt.into()))
+}
+
+/// Checks a message and pushes it to the customer `key` names, once (REST and console alike).
+pub(crate) async fn push_to_customer(
+    gw: &Gateway,
+    key: &CustomerKey,
+    input: PushInput,
+) -> walletport_core::Result<PushReceipt> {
+    let stored = gw.customer(key).await?;
+    let message = PushMessage::new(input.text, channel(input.channel.as_deref())?)?;
+    gw.provider
+        .push()
+        .push(SendPush {
+            customer: gw.vendor_key(&stored),
+            message,
+        })
+        .await
 }
 
 /// Create a campaign for everyone or a segment (not yet sent).
@@ -51,6 +61,15 @@ pub(crate) async fn create_campaign(
     State(s): State<ApiState>,
     ApiJson(input): ApiJson<CampaignInput>,
 ) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(create_campaign_at_vendor(&s.gw, input).await?.into()))
+}
+
+/// Creates a campaign at the vendor from the API's input; shared by the REST API and the
+/// console so both check and map it alike.
+pub(crate) async fn create_campaign_at_vendor(
+    gw: &Gateway,
+    input: CampaignInput,
+) -> walletport_core::Result<CampaignRecord> {
     let campaign = Campaign {
         message: input.message,
         channel: channel(input.channel.as_deref())?,
@@ -58,12 +77,10 @@ pub(crate) async fn create_campaign(
         segment: input.segment.map(SegmentId::new).transpose()?,
     };
     campaign.validate()?;
-    let record =
-        s.gw.provider
-            .push()
-            .create_campaign(CreateCampaign { campaign })
-            .await?;
-    Ok(Json(record.into()))
+    gw.provider
+        .push()
+        .create_campaign(CreateCampaign { campaign })
+        .await
 }
 
 /// Send a created campaign.
@@ -76,13 +93,16 @@ pub(crate) async fn send_campaign(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(send_campaign_at_vendor(&s.gw, id).await?.into()))
+}
+
+/// Sends the created campaign `id` at the vendor; shared by the REST API and the console.
+pub(crate) async fn send_campaign_at_vendor(
+    gw: &Gateway,
+    id: String,
+) -> walletport_core::Result<CampaignRecord> {
     let id = CampaignId::new(id)?;
-    let record =
-        s.gw.provider
-            .push()
-            .send_campaign(SendCampaign { id })
-            .await?;
-    Ok(Json(record.into()))
+    gw.provider.push().send_campaign(SendCampaign { id }).await
 }
 
 /// List card design templates.

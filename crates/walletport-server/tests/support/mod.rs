@@ -19,6 +19,7 @@ use walletport_sandbox::{Faults, QuotaWindow, RunningServer};
 use walletport_server::{Gateway, GatewayConfig, OutboxSection, RunningGateway};
 use walletport_store::{Store, StoreOptions};
 
+pub mod console;
 pub mod vendors;
 
 pub const CRM_KEY: &str = "test-crm-key-7f3a";

@@ -519,3 +519,95 @@ pub(super) async fn record_event(
     let mut conn = pool.acquire().await.map_err(|e| db("event.record", e))?;
     insert_event(&mut conn, provider, event, now).await
 }
+
+/// The lowercased "first name surname" of a row, as indexed by migration 0003 (a query must use
+/// the very same expression for PostgreSQL to use the index).
+const FULL_NAME_KEY: &str = "lower(btrim(coalesce(name, '') || ' ' || coalesce(surname, '')))";
+/// The lowercased "surname first name" of a row, as indexed by migration 0003.
+const REVERSED_NAME_KEY: &str = "lower(btrim(coalesce(surname, '') || ' ' || coalesce(name, '')))";
+
+/// [`Store::search_customers`](crate::Store::search_customers): a phone-prefix range or
+/// name-prefix ranges on the `text_pattern_ops` indexes of migration 0003 (byte order, so the
+/// ranges hold under any collation).
+pub(super) async fn search(
+    pool: &PgPool,
+    q: &crate::model::CustomerSearch,
+) -> Result<CustomerPage> {
+    use crate::model::SearchPlan;
+    let limit = q.page_size()?;
+    let plan = q.plan()?;
+    let rows = match &plan {
+        SearchPlan::Phone { prefix, after } => {
+            // Every phone starting with the prefix sorts below prefix + ':' (the byte after '9').
+            sqlx::query(concat!(
+                "SELECT ",
+                customer_cols!(),
+                " FROM customers WHERE phone ~>=~ $1 AND phone ~<~ $2 AND phone ~>~ $3 \
+                 ORDER BY phone USING ~<~ LIMIT $4"
+            ))
+            .bind(prefix)
+            .bind(format!("{prefix}:"))
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await
+        }
+        SearchPlan::Name { text, after } => {
+            // chr(1114111), the largest code point, sorts after anything that starts with the
+            // prefix; `lower` is PostgreSQL's on both sides.
+            let sql = format!(
+                "SELECT {cols} FROM customers \
+                 WHERE (({FULL_NAME_KEY} ~>=~ lower($1) \
+                         AND {FULL_NAME_KEY} ~<~ (lower($1) || chr(1114111))) \
+                     OR ({REVERSED_NAME_KEY} ~>=~ lower($1) \
+                         AND {REVERSED_NAME_KEY} ~<~ (lower($1) || chr(1114111)))) \
+                   AND seq > $2 ORDER BY seq LIMIT $3",
+                cols = customer_cols!()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(text)
+                .bind(after)
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .map_err(|e| db("customer.search", e))?;
+    let more = rows.len() as i64 > limit;
+    let mut customers = Vec::with_capacity(rows.len());
+    let mut last_seq = 0_i64;
+    for row in rows.iter().take(limit as usize) {
+        last_seq = row.try_get("seq").map_err(|e| db("customer.search", e))?;
+        customers.push(raw_customer(row)?.into_stored()?);
+    }
+    let next = match (&plan, customers.last()) {
+        (_, None) => None,
+        (_, Some(_)) if !more => None,
+        (SearchPlan::Phone { .. }, Some(last)) => Some(last.customer.phone.as_str().to_owned()),
+        (SearchPlan::Name { .. }, Some(_)) => Some(last_seq.to_string()),
+    };
+    Ok(CustomerPage { customers, next })
+}
+
+/// [`Store::expiring_points`](crate::Store::expiring_points): the open lots burning in
+/// `(now, until]`, off the `lots_spending` index, summed by the database (`NUMERIC`).
+pub(super) async fn expiring_points(
+    pool: &PgPool,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<rust_decimal::Decimal> {
+    if until < now {
+        return Err(Error::invalid_input("the window ends before it starts"));
+    }
+    sqlx::query_scalar::<_, rust_decimal::Decimal>(
+        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customer_id = $1 AND open \
+         AND burns_at > $2 AND burns_at <= $3",
+    )
+    .bind(customer.as_str())
+    .bind(to_ns(now)?)
+    .bind(to_ns(until)?)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| db("ledger.expiring_points", e))
+}

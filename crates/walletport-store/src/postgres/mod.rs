@@ -149,6 +149,19 @@ impl Store for PgStore {
         customers::list(&self.pool, query).await
     }
 
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
+        customers::search(&self.pool, query).await
+    }
+
+    async fn expiring_points(
+        &self,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<rust_decimal::Decimal> {
+        customers::expiring_points(&self.pool, customer, now, until).await
+    }
+
     async fn set_percentages(
         &self,
         customer: &CustomerId,

@@ -195,6 +195,19 @@ impl Store for SqliteStore {
         customers::list(&self.store.pool, query).await
     }
 
+    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
+        customers::search(&self.store.pool, query).await
+    }
+
+    async fn expiring_points(
+        &self,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<rust_decimal::Decimal> {
+        customers::expiring_points(&self.store.pool, customer, now, until).await
+    }
+
     async fn set_percentages(
         &self,
         customer: &CustomerId,

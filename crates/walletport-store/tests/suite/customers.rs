@@ -400,3 +400,155 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         .unwrap();
     assert_eq!(page.customers.len(), 1);
 }
+
+/// Every page of a search, followed through its cursors, as phones.
+async fn search_all(store: &dyn Store, text: &str, limit: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .search_customers(&walletport_store::CustomerSearch {
+                text: text.to_owned(),
+                after,
+                limit,
+            })
+            .await
+            .unwrap();
+        assert!(page.customers.len() <= limit as usize);
+        found.extend(page.customers.iter().map(|c| c.customer.phone.to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return found,
+        }
+    }
+}
+
+pub(crate) async fn customers_are_searched_by_phone_prefix_and_name_in_pages(
+    store: Arc<dyn Store>,
+) {
+    let people = [
+        (1, Some("Jana"), Some("Nováková")),
+        (2, Some("Jan"), Some("Novák")),
+        (3, Some("Petr"), Some("Janků")),
+        (4, None, Some("Černý")),
+        (5, Some("jana"), None),
+        (12, Some("Zdeněk"), Some("Svoboda")),
+    ];
+    for (n, name, surname) in people {
+        let mut c = Customer::new(phone(n));
+        c.name = name.map(Into::into);
+        c.surname = surname.map(Into::into);
+        store.upsert_customer(&c, opts()).await.unwrap();
+    }
+    let p = |n| phone(n).to_string();
+
+    // Name prefixes, any case, first name first or surname first; creation order.
+    assert_eq!(
+        search_all(&*store, "jan", 2).await,
+        [p(1), p(2), p(3), p(5)]
+    );
+    assert_eq!(search_all(&*store, "JANA", 1).await, [p(1), p(5)]);
+    assert_eq!(search_all(&*store, "  jan   novák ", 10).await, [p(2)]);
+    assert_eq!(search_all(&*store, "Novák", 10).await, [p(1), p(2)]);
+    assert_eq!(search_all(&*store, "nováková jana", 10).await, [p(1)]);
+    assert_eq!(search_all(&*store, "Černý", 10).await, [p(4)]);
+    assert!(search_all(&*store, "xyz", 10).await.is_empty());
+
+    // Phone prefixes, with or without `+`, with separators; phone order.
+    assert_eq!(search_all(&*store, "+42070000001", 10).await, [p(12)]);
+    assert_eq!(
+        search_all(&*store, "420 700-000 00", 2).await,
+        [p(1), p(2), p(3), p(4), p(5)]
+    );
+    assert_eq!(
+        search_all(&*store, &p(4), 10).await,
+        [p(4)],
+        "a whole phone finds its customer"
+    );
+    assert_eq!(search_all(&*store, "+4207", 4).await.len(), 6);
+    assert!(search_all(&*store, "+1", 10).await.is_empty());
+
+    // Bad input: a clear error.
+    for bad in [
+        "",
+        "   ",
+        &"x".repeat(walletport_store::MAX_SEARCH_CHARS + 1),
+    ] {
+        let e = store
+            .search_customers(&walletport_store::CustomerSearch {
+                text: bad.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+    }
+    for (text, cursor) in [
+        ("jan", "x"),
+        ("jan", "-1"),
+        ("+420", "420"),
+        ("+420", "+4x"),
+    ] {
+        let e = store
+            .search_customers(&walletport_store::CustomerSearch {
+                text: text.to_owned(),
+                after: Some(cursor.to_owned()),
+                limit: 0,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{text} after {cursor}");
+    }
+}
+
+pub(crate) async fn expiring_points_count_what_is_left_of_lots_burning_in_the_window(
+    store: Arc<dyn Store>,
+) {
+    use walletport_core::Credit;
+    let id = customer(&*store, 1).await;
+    let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+    for (amount, tx_id, lifetime) in [
+        (dec!(10), "soon", Some(days(10))),
+        (dec!(20.5), "later", Some(days(40))),
+        (dec!(5), "never", None),
+    ] {
+        let c = Credit::new(amount, crate::support::tx(tx_id), lifetime).unwrap();
+        store.credit(&id, &c, opts()).await.unwrap();
+    }
+    store
+        .apply(&id, &crate::support::redeem(dec!(4), "spend"), opts())
+        .await
+        .unwrap();
+    let at = |d: i64| t0() + TimeDelta::days(d);
+    let expiring = |from: i64, until: i64| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.expiring_points(&id, at(from), at(until)).await }
+    };
+    assert_eq!(
+        expiring(0, 30).await.unwrap(),
+        dec!(6),
+        "the soonest lot paid the redemption"
+    );
+    assert_eq!(
+        expiring(0, 40).await.unwrap(),
+        dec!(26.5),
+        "the window's end is included"
+    );
+    assert_eq!(
+        expiring(10, 60).await.unwrap(),
+        dec!(20.5),
+        "a lot past its time is gone"
+    );
+    assert_eq!(expiring(0, 0).await.unwrap(), dec!(0));
+    let e = expiring(5, 1).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let unknown = CustomerId::new("nobody").unwrap();
+    assert_eq!(
+        store
+            .expiring_points(&unknown, at(0), at(30))
+            .await
+            .unwrap(),
+        dec!(0)
+    );
+}

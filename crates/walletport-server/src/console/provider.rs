@@ -1,0 +1,128 @@
+//! The provider page: which vendor the gateway talks to, what it can do, whether it answers
+//! (the same check `/healthz` runs, and the start-up check), and what the transport reports
+//! about its requests and quota.
+
+use axum::extract::State;
+use maud::{Markup, html};
+use walletport_core::{BalanceFields, Capability};
+use walletport_http::TransportStats;
+
+use super::layout::page;
+use super::outbox::age;
+use super::{ConsoleResult, ConsoleState, Ctx, Nav};
+use crate::api::health;
+use crate::api::views::Health;
+
+/// `yes` / `no`, read out as such.
+fn yes_no(on: bool) -> &'static str {
+    if on { "yes" } else { "no" }
+}
+
+/// A limit the vendor may declare, or "no limit declared".
+fn limit(value: Option<u32>) -> String {
+    value.map_or_else(|| "no limit declared".to_owned(), |v| v.to_string())
+}
+
+/// The reachability figures.
+fn health_section(health: &Health, startup: &str) -> Markup {
+    html! {
+        section.card aria-labelledby="health" {
+            h2 #health { "Health" }
+            dl {
+                dt { "Overall" } dd { (health.status) }
+                dt { "Store" } dd { (health.store) }
+                dt { "Vendor status call" }
+                dd { @if health.provider == "unchecked" { "unchecked (the vendor has no status call)" } @else { (health.provider) } }
+                dt { "Start-up check" } dd { (startup) }
+            }
+            p.muted { "The vendor's answer is reused for a while (vendor calls cost quota); /healthz reports the same." }
+        }
+    }
+}
+
+/// The balance fields the vendor's cards hold.
+fn fields_section(fields: BalanceFields) -> Markup {
+    html! {
+        section.card aria-labelledby="fields" {
+            h2 #fields { "Balance fields on the card" }
+            dl {
+                dt { "Points" } dd { (yes_no(fields.points)) }
+                dt { "Bonus %" } dd { (yes_no(fields.bonus_percent)) }
+                dt { "Discount %" } dd { (yes_no(fields.discount_percent)) }
+            }
+            p.muted { "Values the card does not hold stay in the gateway's store only." }
+        }
+    }
+}
+
+/// The transport's counters, or "not reported".
+fn quota_section(stats: Option<&TransportStats>) -> Markup {
+    html! {
+        section.card aria-labelledby="quota" {
+            h2 #quota { "Requests and quota" }
+            @match stats {
+                None => p { "Not reported: this gateway's provider transport exposes no counters." },
+                Some(t) => {
+                    dl {
+                        dt { "Vendor requests" } dd { (t.requests) }
+                        dt { "Attempts (with retries)" } dd { (t.attempts) }
+                        dt { "Retries" } dd { (t.retries) }
+                        dt { "Rejected by the vendor's rate limit" } dd { (t.rate_limited) }
+                        dt { "Failed requests" } dd { (t.failures) }
+                        dt { "Attempts that waited for the quota" } dd { (t.quota_waits) }
+                        dt { "Time spent waiting for the quota" } dd { (age(t.quota_wait_time)) }
+                        dt { "Time spent waiting between retries" } dd { (age(t.retry_wait_time)) }
+                    }
+                    p.muted { "Counted since the gateway started. Usage per quota window: not reported by the transport (its limiter makes callers wait instead of going over)." }
+                }
+            }
+        }
+    }
+}
+
+/// Every capability flag, on or off.
+fn capability_table(cap: &Capability) -> Markup {
+    html! {
+        section aria-labelledby="capabilities" {
+            h2 #capabilities { "Capabilities" }
+            p.muted { "What the gateway may ask of this vendor; an operation that is off answers “unsupported” before any vendor request." }
+            table aria-describedby="capabilities" {
+                thead { tr { th scope="col" { "Capability" } th scope="col" { "Supported" } } }
+                tbody {
+                    @for (flag, on) in cap.flags() {
+                        tr { td { code { (flag) } } td { (yes_no(on)) } }
+                    }
+                    tr { td { "Largest page" } td { (limit(cap.max_page_size)) } }
+                    tr { td { "Most custom fields" } td { (limit(cap.max_fields)) } }
+                    tr { td { "Longest push message" } td { (limit(cap.max_message_len)) } }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /console/provider`: kind, health, balance fields, quota, capabilities.
+pub(crate) async fn page_view(State(s): State<ConsoleState>, ctx: Ctx) -> ConsoleResult<Markup> {
+    let gw = &s.api.gw;
+    let info = gw.provider.info();
+    let health = health(&s.api).await;
+    let startup = gw.startup_check().to_string();
+    let stats = gw.transport_stats.as_ref().map(|source| source());
+    let body = html! {
+        h1 { "Provider" }
+        section.card aria-labelledby="kind" {
+            h2 #kind { "Kind" }
+            dl {
+                dt { "Provider" } dd { strong { (info.name) } }
+                dt { "Adapter version" } dd { (info.version) }
+            }
+        }
+        div.grid {
+            (health_section(&health, &startup))
+            (fields_section(gw.provider.balance_fields()))
+            (quota_section(stats.as_ref()))
+        }
+        (capability_table(&gw.provider.capability()))
+    };
+    Ok(page(&ctx, Nav::Provider, "Provider", body))
+}

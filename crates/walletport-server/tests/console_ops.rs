@@ -1,0 +1,651 @@
+//! The console's operations pages over real HTTP: outbox (dead letters retried one by one and
+//! all at once), campaigns, provider and CSV import — each rendered for a signed-in session,
+//! refused (redirect, no data) without one, and refused (403, nothing changed) without the
+//! session's CSRF token.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::redirect::Policy;
+use support::*;
+use walletport_server::{Gateway, RunningGateway};
+use walletport_store::{ClaimRequest, Failure, NewOutboxItem, OutboxKind, Store};
+
+/// The gateway's API token in these tests.
+const TOKEN: &str = "console-ops-token-5d1e";
+
+/// A phone no page may show to a browser that has not signed in.
+const PHONE: &str = "+420710000001";
+
+/// The error a dead letter carries (shown on the outbox page).
+const DEAD_ERROR: &str = "vendor refused: template 9 is archived";
+
+/// A browser-like client: no redirects followed, the session cookie kept by hand, the CSRF
+/// token of the last page read.
+struct Console {
+    c: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+/// What a console request answered.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Console {
+    fn new(base: &str) -> Self {
+        Self {
+            c: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// Keeps the session cookie and the page's CSRF token.
+    async fn read(&mut self, resp: reqwest::Response) -> Answer {
+        if let Some(set) = resp
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .next_back()
+        {
+            let pair = set.split(';').next().unwrap_or_default().to_owned();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.text().await.unwrap_or_default();
+        if let Some(at) = body.find(r#"name="csrf" value=""#) {
+            let rest = &body[at + r#"name="csrf" value=""#.len()..];
+            self.csrf = rest.split('"').next().unwrap_or_default().to_owned();
+        }
+        Answer {
+            status,
+            location,
+            body,
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.c.request(method, format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            req = req.header(reqwest::header::COOKIE, cookie);
+        }
+        req
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("GET");
+        self.read(resp).await
+    }
+
+    /// A urlencoded `POST` of `fields` (the CSRF token added when `with_csrf`).
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> Answer {
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if with_csrf {
+            form.push(("csrf".into(), self.csrf.clone()));
+        }
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let resp = self
+            .request(reqwest::Method::POST, path)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        self.read(resp).await
+    }
+
+    /// A multipart `POST` of a CSV file, if any (the CSRF field first when `with_csrf`).
+    async fn upload(&mut self, csv: Option<&str>, with_csrf: bool) -> Answer {
+        let boundary = "walletport-test-boundary";
+        let mut body = String::new();
+        if with_csrf {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n",
+                self.csrf
+            ));
+        }
+        if let Some(csv) = csv {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"c.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let resp = self
+            .request(reqwest::Method::POST, "/console/import")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        self.read(resp).await
+    }
+
+    /// Uploads `csv` and follows the import job's page until it shows the result.
+    async fn import(&mut self, csv: &str) -> Answer {
+        self.get("/console/import").await;
+        let started = self.upload(Some(csv), true).await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        let job = started.location.expect("the job's page");
+        assert!(job.starts_with("/console/import/jobs/"), "{job}");
+        for _ in 0..200 {
+            let a = self.get(&job).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            if !a.body.contains("Importing…") {
+                return a;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the import did not finish within 10 s");
+    }
+
+    /// Signs in with the API token (the session is renewed; its new CSRF token read).
+    async fn sign_in(&mut self) {
+        self.get("/console/sign-in").await;
+        let done = self
+            .post("/console/sign-in", &[("token", TOKEN)], true)
+            .await;
+        assert_eq!(done.status, 303, "sign-in: {}", done.body);
+        let home = self.get("/console/").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+    }
+}
+
+/// Form-encodes one value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A gateway with the token, the worker off (so the outbox stays as the test leaves it), a
+/// customer with a waiting item and `dead` dead letters.
+async fn gateway_with(
+    tdb: &TestDb,
+    provider: Arc<dyn walletport_core::Provider>,
+    dead: usize,
+) -> (RunningGateway, Arc<dyn Store>) {
+    gateway_reporting(tdb, provider, dead, None).await
+}
+
+/// [`gateway_with`], with the transport counters `stats` when given.
+async fn gateway_reporting(
+    tdb: &TestDb,
+    provider: Arc<dyn walletport_core::Provider>,
+    dead: usize,
+    stats: Option<walletport_server::TransportStatsSource>,
+) -> (RunningGateway, Arc<dyn Store>) {
+    let store = tdb.open().await;
+    let mut gw = Gateway::new(store.clone(), provider);
+    if let Some(stats) = stats {
+        gw = gw.with_transport_stats(stats);
+    }
+    let mut config = gateway_config(fast_outbox());
+    config.outbox.enabled = false;
+    config.server.api_token = Some(TOKEN.to_owned().into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = walletport_server::start_on(listener, &config, gw)
+        .await
+        .expect("start");
+    let mut customer =
+        walletport_core::Customer::new(walletport_core::Phone::parse(PHONE).expect("phone"));
+    customer.name = Some("Dana".into());
+    let up = store
+        .upsert_customer(&customer, walletport_store::WriteOpts::now())
+        .await
+        .expect("customer");
+    for _ in 0..dead {
+        let item = NewOutboxItem {
+            customer_id: up.id.clone(),
+            kind: OutboxKind::Card,
+            payload: serde_json::json!({}),
+        };
+        let now = Utc::now();
+        store.enqueue(&item, now).await.expect("enqueue");
+    }
+    if dead > 0 {
+        // Claim everything (the customer's upsert item too) and fail it for good, then put
+        // the customer's data change back in the waiting list.
+        let now = Utc::now();
+        let claimed = store
+            .claim_batch(&ClaimRequest {
+                worker: "test".into(),
+                limit: 100,
+                lease: std::time::Duration::from_secs(60),
+                now,
+            })
+            .await
+            .expect("claim");
+        let ids: Vec<_> = claimed.iter().map(|i| i.id).collect();
+        store
+            .fail(
+                "test",
+                &ids[1..],
+                &Failure {
+                    error: DEAD_ERROR.into(),
+                    retry_at: None,
+                    max_attempts: 1,
+                    now,
+                },
+            )
+            .await
+            .expect("fail");
+        store
+            .fail(
+                "test",
+                &ids[..1],
+                &Failure {
+                    error: "vendor timed out".into(),
+                    retry_at: Some(now),
+                    max_attempts: 10,
+                    now,
+                },
+            )
+            .await
+            .expect("retry later");
+    }
+    (running, store)
+}
+
+/// The memory provider (every capability on).
+fn memory() -> Arc<dyn walletport_core::Provider> {
+    walletport_core::Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ))
+}
+
+async fn dead_count(store: &Arc<dyn Store>) -> u64 {
+    store.outbox_stats(Utc::now()).await.expect("stats").dead
+}
+
+/// The operations pages and their actions' confirm steps.
+const PAGES: [&str; 6] = [
+    "/console/outbox",
+    "/console/outbox/retry-all",
+    "/console/campaigns",
+    "/console/campaigns/send?id=c1",
+    "/console/provider",
+    "/console/import",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = gateway_with(&tdb, memory(), 2).await;
+    let base = running.base_url();
+
+    // No session (and a session that has not signed in): the sign-in page, no data.
+    let mut anonymous = Console::new(&base);
+    for path in PAGES {
+        let a = anonymous.get(path).await;
+        assert_eq!(a.status, 303, "{path}");
+        assert_eq!(a.location.as_deref(), Some("/console/sign-in"), "{path}");
+        assert!(!a.body.contains(PHONE) && !a.body.contains(DEAD_ERROR));
+    }
+    let dead = store
+        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
+        .await
+        .expect("dead");
+    let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
+    let a = anonymous.get(&retry).await;
+    assert_eq!(a.location.as_deref(), Some("/console/sign-in"));
+    // Even with a token from the sign-in form, an action is refused before signing in.
+    anonymous.get("/console/sign-in").await;
+    for path in [retry.as_str(), "/console/outbox/retry-all"] {
+        let a = anonymous.post(path, &[], true).await;
+        assert_eq!(a.location.as_deref(), Some("/console/sign-in"), "{path}");
+    }
+    assert_eq!(
+        dead_count(&store).await,
+        2,
+        "nothing retried without a session"
+    );
+
+    let mut console = Console::new(&base);
+    console.sign_in().await;
+    let outbox = console.get("/console/outbox").await;
+    assert_eq!(outbox.status, 200);
+    for shown in [
+        "Depth (waiting or in flight)",
+        "Oldest waiting item",
+        "Waiting items per customer",
+        PHONE,
+        "vendor timed out",
+        DEAD_ERROR,
+        &retry,
+        "Retry all dead letters",
+    ] {
+        assert!(outbox.body.contains(shown), "outbox page lacks {shown}");
+    }
+    let provider = console.get("/console/provider").await;
+    assert_eq!(provider.status, 200);
+    for shown in [
+        "memory",
+        "campaign_send",
+        "Start-up check",
+        "Not reported",
+        "Points",
+    ] {
+        assert!(provider.body.contains(shown), "provider page lacks {shown}");
+    }
+    let campaigns = console.get("/console/campaigns").await;
+    assert!(campaigns.body.contains("Create campaign") && !campaigns.body.contains("disabled"));
+    let import = console.get("/console/import").await;
+    assert!(import.body.contains(r#"enctype="multipart/form-data""#));
+    assert!(import.body.contains(r#"<label for="file">"#));
+    for path in PAGES {
+        assert_eq!(console.get(path).await.status, 200, "{path}");
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_without_the_csrf_token_are_refused_and_change_nothing() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = gateway_with(&tdb, memory(), 1).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let dead = store
+        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
+        .await
+        .expect("dead");
+    let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
+    for path in [retry.as_str(), "/console/outbox/retry-all"] {
+        let a = console.post(path, &[], false).await;
+        assert_eq!(a.status, 403, "{path}");
+        let forged = console.post(path, &[("csrf", "0000")], false).await;
+        assert_eq!(forged.status, 403, "{path}");
+    }
+    assert_eq!(dead_count(&store).await, 1, "no dead letter moved");
+    let a = console
+        .post("/console/campaigns", &[("message", "Hello")], false)
+        .await;
+    assert_eq!(a.status, 403);
+    let a = console
+        .post("/console/campaigns/send", &[("id", "c1")], false)
+        .await;
+    assert_eq!(a.status, 403);
+    let csv = "phone,name\n+420710000099,Eve\n";
+    let a = console.upload(Some(csv), false).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let eve = walletport_core::CustomerKey::Phone(
+        walletport_core::Phone::parse("+420710000099").expect("phone"),
+    );
+    assert!(store.get_customer(&eve).await.expect("read").is_none());
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_moves_a_dead_letter_back_and_retry_all_moves_the_rest() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        if let Some(tdb) = TestDb::new(db).await {
+            retry_on(&tdb).await;
+        }
+    }
+}
+
+/// The dead-letter retries on one backend.
+async fn retry_on(tdb: &TestDb) {
+    let (running, store) = gateway_with(tdb, memory(), 3).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let depth = store.outbox_stats(Utc::now()).await.expect("stats").depth;
+    let dead = store
+        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
+        .await
+        .expect("dead");
+    let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
+    let confirm = console.get(&retry).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains(DEAD_ERROR) && confirm.body.contains("Cancel"));
+    let done = console.post(&retry, &[], true).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/console/outbox"));
+    let stats = store.outbox_stats(Utc::now()).await.expect("stats");
+    assert_eq!((stats.dead, stats.depth), (2, depth + 1));
+    let page = console.get("/console/outbox").await;
+    assert!(page.body.contains("is back in the outbox"), "flash shown");
+    // The same dead letter again: a clear message, nothing else moves.
+    console.get(&retry).await;
+    let again = console.post(&retry, &[], true).await;
+    assert_eq!(again.status, 303);
+    assert!(
+        console
+            .get("/console/outbox")
+            .await
+            .body
+            .contains("was not retried")
+    );
+    assert_eq!(dead_count(&store).await, 2);
+    // A bad id: an error page, not a panic.
+    assert_eq!(
+        console.get("/console/outbox?dead_after=abc").await.status,
+        400
+    );
+    assert_eq!(
+        console.get("/console/outbox/dead/abc/retry").await.status,
+        400
+    );
+
+    let all = console.get("/console/outbox/retry-all").await;
+    assert!(all.body.contains("All 2 dead letters"));
+    let done = console.post("/console/outbox/retry-all", &[], true).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(dead_count(&store).await, 0);
+    assert!(
+        console
+            .get("/console/outbox")
+            .await
+            .body
+            .contains("2 dead letter(s) are back in the outbox")
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = gateway_with(&tdb, memory(), 0).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let csv = "phone,name,balance\n+420710000011,Ann,10\nnot-a-phone,Bob,5\n+420710000012,Cy,abc\n+420710000013,Di,\n";
+    let a = console.import(csv).await;
+    for shown in [
+        "Rows read",
+        "Bad rows",
+        "not-a-phone",
+        "balance `abc` is not a number",
+    ] {
+        assert!(
+            a.body.contains(shown),
+            "import result lacks {shown}: {}",
+            a.body
+        );
+    }
+    assert!(
+        a.body.contains(r#"<td class="num">3</td>"#),
+        "line 3 listed"
+    );
+    assert!(
+        a.body.contains(r#"<td class="num">4</td>"#),
+        "line 4 listed"
+    );
+    for (phone, there) in [
+        ("+420710000011", true),
+        ("+420710000013", true),
+        ("+420710000012", false),
+    ] {
+        let key = walletport_core::CustomerKey::Phone(
+            walletport_core::Phone::parse(phone).expect("phone"),
+        );
+        assert_eq!(
+            store.get_customer(&key).await.expect("read").is_some(),
+            there,
+            "{phone}"
+        );
+    }
+    // A header the rules refuse: nothing imported, the reason shown.
+    let a = console.import("mobile,name\n+420710000014,Ed\n").await;
+    assert!(a.body.contains("Nothing was imported") && a.body.contains("unknown CSV column"));
+    // No file at all; an unknown job.
+    let a = console.upload(None, true).await;
+    assert_eq!(a.status, 400);
+    let a = console.get("/console/import/jobs/0123").await;
+    assert_eq!(a.status, 404);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, _store) = gateway_with(&tdb, memory(), 0).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    console.get("/console/campaigns").await;
+    let created = console
+        .post(
+            "/console/campaigns",
+            &[
+                ("message", "Double points today"),
+                ("channel", "wallet"),
+                ("name", ""),
+                ("segment", ""),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let to = created.location.expect("redirect");
+    assert!(to.starts_with("/console/campaigns?created="), "{to}");
+    let page = console.get(&to).await;
+    assert!(page.body.contains("created; it is not sent yet"));
+    let id = to
+        .trim_start_matches("/console/campaigns?created=")
+        .trim_end_matches("#send")
+        .to_owned();
+    let confirm = console
+        .get(&format!("/console/campaigns/send?id={id}"))
+        .await;
+    assert!(confirm.body.contains("cannot be recalled"));
+    let sent = console
+        .post("/console/campaigns/send", &[("id", &id)], true)
+        .await;
+    assert_eq!(sent.status, 303);
+    assert!(
+        console
+            .get("/console/campaigns")
+            .await
+            .body
+            .contains("sent.")
+    );
+    // An empty message: refused with the reason, nothing created.
+    let bad = console
+        .post("/console/campaigns", &[("message", " ")], true)
+        .await;
+    assert_eq!(bad.status, 303);
+    assert!(
+        console
+            .get("/console/campaigns")
+            .await
+            .body
+            .contains("was not created")
+    );
+    running.shutdown().await;
+
+    // A provider without campaigns: the controls are disabled and say why.
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, _store) = gateway_with(&tdb, Arc::new(Recorder::default()), 0).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let page = console.get("/console/campaigns").await;
+    assert!(
+        page.body
+            .contains("recorder does not support creating campaigns")
+    );
+    assert!(
+        page.body
+            .contains("recorder does not support sending campaigns")
+    );
+    assert!(page.body.contains("<fieldset disabled"));
+    let refused = console
+        .post("/console/campaigns", &[("message", "Hi")], true)
+        .await;
+    assert_eq!(refused.status, 303);
+    assert!(
+        console
+            .get("/console/campaigns")
+            .await
+            .body
+            .contains("was not created")
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_page_shows_the_transport_counters_when_there_are_some() {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let stats: walletport_server::TransportStatsSource = Arc::new(|| {
+        let mut t = walletport_http::TransportStats::default();
+        t.requests = 4242;
+        t.quota_waits = 17;
+        t.quota_wait_time = std::time::Duration::from_secs(75);
+        t
+    });
+    let (running, _store) = gateway_reporting(&tdb, memory(), 0, Some(stats)).await;
+    let mut console = Console::new(&running.base_url());
+    console.sign_in().await;
+    let page = console.get("/console/provider").await;
+    assert_eq!(page.status, 200);
+    for shown in [
+        "4242",
+        "17",
+        "1m 15s",
+        "Usage per quota window: not reported",
+    ] {
+        assert!(page.body.contains(shown), "provider page lacks {shown}");
+    }
+    assert!(!page.body.contains("Not reported: this gateway"));
+    running.shutdown().await;
+}

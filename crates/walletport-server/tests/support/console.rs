@@ -1,0 +1,174 @@
+//! The operator console from a test's side: a gateway with the console's settings, and a
+//! browser-like client that keeps the session cookie and the page's CSRF token by hand.
+
+use std::sync::Arc;
+
+use reqwest::redirect::Policy;
+use walletport_server::{Gateway, RunningGateway};
+use walletport_store::Store;
+
+use super::{Checked, TestDb, fast_outbox, gateway_config};
+
+/// A gateway over the memory provider with `token` (none: the console needs no sign-in) and
+/// `behind_tls`, on a free loopback port, with the quick outbox.
+pub async fn console_gateway(
+    tdb: &TestDb,
+    token: Option<&str>,
+    behind_tls: bool,
+) -> (RunningGateway, Arc<dyn Store>) {
+    let store = tdb.open().await;
+    let provider = Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ));
+    let gw = Gateway::new(store.clone(), provider);
+    let mut config = gateway_config(fast_outbox());
+    config.server.api_token = token.map(|t| t.to_owned().into());
+    config.server.behind_tls = behind_tls;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = walletport_server::start_on(listener, &config, gw)
+        .await
+        .expect("start");
+    (running, store)
+}
+
+/// A browser without JavaScript: redirects not followed, the session cookie kept, the CSRF
+/// token of the last page that had one remembered.
+pub struct ConsoleClient {
+    c: reqwest::Client,
+    base: String,
+    /// `walletport_console=ID`, once the gateway set one.
+    pub cookie: Option<String>,
+    /// The CSRF token of the last page read.
+    pub csrf: String,
+}
+
+/// What a console request answered.
+#[derive(Debug)]
+pub struct Page {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// Every `Set-Cookie` value.
+    pub set_cookies: Vec<String>,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The HTML.
+    pub body: String,
+}
+
+/// Form-encodes one value.
+pub fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl ConsoleClient {
+    /// A client of the gateway at `base` (`http://ADDR`), with no session yet.
+    pub fn new(base: &str) -> Self {
+        Self {
+            c: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// Keeps the session cookie and the page's CSRF token.
+    async fn read(&mut self, resp: reqwest::Response) -> Page {
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        if let Some(set) = set_cookies.last() {
+            let pair = set.split(';').next().unwrap_or_default().to_owned();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.text().await.unwrap_or_default();
+        let marker = r#"name="csrf" value=""#;
+        if let Some(at) = body.find(marker) {
+            let rest = &body[at + marker.len()..];
+            self.csrf = rest.split('"').next().unwrap_or_default().to_owned();
+        }
+        Page {
+            status,
+            location,
+            set_cookies,
+            headers,
+            body,
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.c.request(method, format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            req = req.header(reqwest::header::COOKIE, cookie);
+        }
+        req
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("GET");
+        self.read(resp).await
+    }
+
+    /// A urlencoded `POST` of `fields`, with the last page's CSRF token when `with_csrf`.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> Page {
+        let mut pairs: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect();
+        if with_csrf {
+            pairs.push(format!("csrf={}", form_encode(&self.csrf)));
+        }
+        let resp = self
+            .request(reqwest::Method::POST, path)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(pairs.join("&"))
+            .send()
+            .await
+            .expect("POST");
+        self.read(resp).await
+    }
+
+    /// Signs in with `token` (the session is renewed and its new CSRF token read from the
+    /// customers page).
+    pub async fn sign_in(&mut self, token: &str) {
+        self.get("/console/sign-in").await;
+        let done = self
+            .post("/console/sign-in", &[("token", token)], true)
+            .await;
+        assert_eq!(done.status, 303, "sign-in: {}", done.body);
+        let home = self.get("/console/").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+    }
+}
