@@ -10,6 +10,7 @@ mod fixtures;
 mod load;
 mod new_adapter;
 mod project;
+mod test_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +43,9 @@ enum Task {
     /// A PNG of every operator console page, taken by headless Chromium from a demo gateway.
     #[command(name = "console-screenshots")]
     ConsoleScreenshots(console_shots::Args),
+    /// The test command: installs what the tests need (headless Chromium), then `cargo test --workspace`.
+    #[command(name = "test")]
+    Test(test_cmd::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         Task::Load(args) => load::run(&root, &args),
         Task::Chaos(args) => chaos::run(&root, &args),
         Task::ConsoleScreenshots(args) => console_shots::run(&root, &args),
+        Task::Test(args) => test_cmd::run(&root, &args),
     }
 }

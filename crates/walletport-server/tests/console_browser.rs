@@ -3,8 +3,8 @@
 //! the API token it finds a customer created through the REST API, credits them from the form
 //! through the confirm step, and sees the new balance.
 //!
-//! Missing chromium or chromedriver fails the test with the install command (.ci/run installs
-//! them); only `WALLETPORT_SKIP_BROWSER=1` skips it.
+//! Missing chromium or chromedriver fails the test with the install command (`cargo xtask test`
+//! installs them); only `WALLETPORT_SKIP_BROWSER=1` skips it.
 
 mod support;
 

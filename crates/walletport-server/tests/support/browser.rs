@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 pub const SKIP_VAR: &str = "WALLETPORT_SKIP_BROWSER";
 
 /// What to do when the tools are missing: the message every caller prints.
-pub const INSTALL_HINT: &str = "install them as .ci/run does: \
+pub const INSTALL_HINT: &str = "run the tests with `cargo xtask test`, which installs them, or install them yourself: \
      `DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver` \
      (or set WALLETPORT_SKIP_BROWSER=1 to skip the browser test explicitly)";
 
