@@ -77,8 +77,8 @@ pub(crate) struct Args {
     /// Customers (half credited by hooks, half by the REST API).
     #[arg(long, default_value_t = 40)]
     pub(crate) customers: usize,
-    /// The share of new operations that are REST redemptions (of 1.00–19.99 points, against
-    /// credits of 1.00–99.99); 0 sends none.
+    /// The share of new operations that are REST redemptions (of 1.00–19.99 points, one in ten
+    /// of 100.00–999.99, against credits of 1.00–99.99); 0 sends none.
     #[arg(long, default_value_t = 0.2)]
     pub(crate) redeem_share: f64,
     /// Seed of the random choices (time-based when absent; printed either way).

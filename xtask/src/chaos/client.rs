@@ -20,6 +20,9 @@ use super::{API_TOKEN, CRM_KEY, Live, live, phone, via_of};
 const REPEAT_SHARE: f64 = 0.15;
 /// The share of new REST credits whose points expire ([`CREDIT_LIFETIME`]).
 const EXPIRING_SHARE: f64 = 0.25;
+/// The share of redemptions that are large (100.00–999.99 points): early in a run they find too
+/// few points, later they spend many lots at once.
+const LARGE_REDEMPTION_SHARE: f64 = 0.1;
 
 /// What every client is told.
 #[derive(Debug, Clone, Copy)]
@@ -159,9 +162,10 @@ pub(crate) async fn client(id: usize, addr: Live, stop: Arc<AtomicBool>, plan: P
     log
 }
 
-/// A new operation: a redemption of 1.00–19.99 from a REST customer (`redeem_share` of them),
-/// else a credit of 1.00–99.99 to any customer. Balances grow on average, so most redemptions
-/// succeed; the first ones of a customer find too few points.
+/// A new operation: a redemption from a REST customer (`redeem_share` of them) of 1.00–19.99,
+/// or one in ten of 100.00–999.99; else a credit of 1.00–99.99 to any customer. Balances grow on
+/// average, so most redemptions succeed; the first ones of a customer, and many large ones,
+/// find too few points.
 fn next_op(id: usize, seq: u64, rng: &mut Rng, plan: Plan) -> Sent {
     if rng.unit() < plan.redeem_share {
         let customer = if plan.hooks {
@@ -173,7 +177,11 @@ fn next_op(id: usize, seq: u64, rng: &mut Rng, plan: Plan) -> Sent {
         Sent {
             customer,
             tx: format!("chaos-{id}-r{seq}"),
-            amount: Decimal::new(100 + rng.below(1_900) as i64, 2),
+            amount: if rng.unit() < LARGE_REDEMPTION_SHARE {
+                Decimal::new(10_000 + rng.below(90_000) as i64, 2)
+            } else {
+                Decimal::new(100 + rng.below(1_900) as i64, 2)
+            },
             via: Via::Api,
             kind: Kind::Redemption,
             expiring: false,

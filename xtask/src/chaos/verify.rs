@@ -113,15 +113,18 @@ pub(crate) async fn probe_credits(target: SocketAddr, book: &Book) -> anyhow::Re
     Ok(probed)
 }
 
-/// What one redemption probe answer means, given what the load saw of it.
+/// What one redemption probe answer means, given what the load saw of it. `found` and `missing`
+/// count the redemptions the crashes left in doubt (unacknowledged, not settled by a later
+/// `insufficient_points`).
 fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
+    let in_doubt = !op.acked && op.unsure > 0;
     let now_applied = if a.ok() {
         match a.body["applied"].as_bool() {
             Some(false) => {
                 // It was in the ledger already.
                 if op.acked {
                     // As it should be.
-                } else if op.unsure > 0 {
+                } else if in_doubt {
                     out.found += 1;
                 } else {
                     out.violations.push(format!(
@@ -138,7 +141,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
                         "acknowledged redemption {tx} ({}) was lost: a repeat applied it again",
                         op.amount
                     ));
-                } else {
+                } else if in_doubt {
                     out.missing += 1;
                 }
                 true
@@ -157,7 +160,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
                 "acknowledged redemption {tx} ({}) was lost: a repeat answered insufficient_points",
                 op.amount
             ));
-        } else {
+        } else if in_doubt {
             out.missing += 1;
         }
         false
@@ -253,6 +256,16 @@ mod tests {
         assert_eq!(
             (p.missing, p.resolved[0].1, p.violations.len()),
             (1, false, 0)
+        );
+        // Refused for want of points, and still: settled, not counted as in doubt.
+        let p = judged(
+            &op(false, 0),
+            409,
+            json!({"error": {"kind": "insufficient_points"}}),
+        );
+        assert_eq!(
+            (p.missing, p.resolved[0].1, p.violations.len()),
+            (0, false, 0)
         );
         // Only ever refused for want of points, yet in the ledger.
         assert_eq!(judged(&op(false, 0), 200, repeat).violations.len(), 1);
