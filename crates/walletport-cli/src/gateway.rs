@@ -82,6 +82,7 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         "walletport gateway on http://{addr} (provider `{provider}`, {:?} store); REST API under /api, OpenAPI at /openapi.json; Ctrl-C to stop",
         store.backend()
     );
+    eprintln!("operator console: http://{addr}/console/");
     eprintln!("provider check: {check}");
     shutdown_signal().await;
     eprintln!("shutting down: finishing in-flight requests and deliveries");
