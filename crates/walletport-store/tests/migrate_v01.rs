@@ -16,7 +16,8 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind};
 use walletport_store::{
-    EntryKind, LedgerEntry, LedgerOp, SqliteStore, Store, StoreOptions, WriteOpts,
+    EntryKind, LedgerEntry, LedgerOp, OutboxKind, OutboxList, SqliteStore, Store, StoreOptions,
+    WriteOpts,
 };
 
 use support::{assert_adds_up, credit, history, redeem, reverse};
@@ -167,6 +168,18 @@ async fn check_converted(store: &dyn Store) {
     assert_eq!(points("alice").await, dec!(115), "the v0.1 live sum");
     assert_eq!(points("bob").await, dec!(7));
     assert_eq!(points("carol").await, dec!(0));
+    // The customers whose credits burnt before the migration get one balance item each, so a
+    // vendor card still showing those points is corrected; the others get none.
+    let waiting = store
+        .list_outbox(OutboxList::Pending, None, 1000, now)
+        .await
+        .unwrap();
+    let items = |c: &'static str| waiting.iter().filter(|i| i.customer_id == id(c)).count();
+    assert_eq!(
+        (items("alice"), items("bob"), items("carol"), items("dave")),
+        (1, 1, 0, 0)
+    );
+    assert!(waiting.iter().all(|i| i.kind == OutboxKind::Balance));
 
     let s = |tx: &str| Some(tx.to_owned());
     use EntryKind::{Adjustment, Credit, Expiry, Redemption, Reversal};

@@ -12,6 +12,8 @@
 //!   still live at the migration, soonest-expiring first, as v0.2 would have spent them;
 //! - a credit already past its time at the migration gets an `expiry` entry (v0.1 only stopped
 //!   counting it; the rows its sweeper deleted are gone for good);
+//! - a customer whose conversion wrote expiry entries gets a `balance` outbox item, so a vendor
+//!   card still showing the burnt points is corrected ([`Conversion::outbox_payload`]);
 //! - the stored points equal the v0.1 live balance exactly. Where v0.1 let a balance go
 //!   negative (a credit expiring after it was spent), the points stay negative: a debt, as after
 //!   a reversal.
@@ -63,6 +65,27 @@ pub(crate) struct Conversion {
     pub(crate) expiries: Vec<ConvertedExpiry>,
     /// The customer's points: the v0.1 balance at the migration.
     pub(crate) points: Decimal,
+}
+
+impl Conversion {
+    /// The payload of the `balance` outbox item to enqueue when the conversion expired points
+    /// the vendor card may still show; `None` when it expired nothing.
+    pub(crate) fn outbox_payload(&self, now: i64) -> Option<serde_json::Value> {
+        let lots = u64::try_from(self.expiries.len()).unwrap_or(u64::MAX);
+        (lots > 0).then(|| {
+            let points = self
+                .expiries
+                .iter()
+                .fold(Decimal::ZERO, |p, e| p.saturating_sub(e.amount));
+            super::engine::payload(
+                "expiry",
+                None,
+                Decimal::ZERO,
+                super::engine::Expired { lots, points },
+                now,
+            )
+        })
+    }
 }
 
 /// Converts one customer's v0.1 `rows` at the migration instant `now` (see the module docs).

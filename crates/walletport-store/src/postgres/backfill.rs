@@ -12,9 +12,11 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgPool};
 use walletport_core::Result;
 
+use super::customers::enqueue_in;
 use crate::error::db;
 use crate::ledger::EntryKind;
 use crate::ledger::backfill::{Conversion, OldRow, convert};
+use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
 const OP: &str = "store.backfill";
@@ -94,13 +96,13 @@ async fn convert_customer(conn: &mut PgConnection, customer: &str, now: i64) -> 
     })
     .collect::<Result<Vec<_>>>()?;
     if !rows.is_empty() {
-        write(conn, customer, &convert(rows, now)).await?;
+        write(conn, customer, &convert(rows, now), now).await?;
     }
     Ok(true)
 }
 
 /// Writes one customer's conversion: three statements over arrays and the points.
-async fn write(conn: &mut PgConnection, customer: &str, c: &Conversion) -> Result<()> {
+async fn write(conn: &mut PgConnection, customer: &str, c: &Conversion, now: i64) -> Result<()> {
     let (ids, after): (Vec<i64>, Vec<Decimal>) = c.balances_after.iter().copied().unzip();
     sqlx::query(
         "UPDATE ledger_entries e SET balance_after = u.after \
@@ -159,5 +161,8 @@ async fn write(conn: &mut PgConnection, customer: &str, c: &Conversion) -> Resul
         .execute(&mut *conn)
         .await
         .map_err(|e| db(OP, e))?;
+    if let Some(payload) = c.outbox_payload(now) {
+        enqueue_in(conn, customer, OutboxKind::Balance, &payload, now).await?;
+    }
     Ok(())
 }

@@ -11,12 +11,14 @@ use sqlx::Row as _;
 use sqlx::sqlite::SqliteConnection;
 use walletport_core::Result;
 
+use super::customers::enqueue_in;
 use super::ledger_tx::{LotRow, decimal, insert_entry, insert_lot, set_points, text};
 use super::{Db, begin};
 use crate::error::db;
 use crate::ledger::EntryKind;
 use crate::ledger::backfill::{OldRow, convert};
 use crate::ledger::engine::NewEntry;
+use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
 const OP: &str = "store.backfill";
@@ -118,6 +120,9 @@ async fn convert_customer(conn: &mut SqliteConnection, customer: &str, now: i64)
     }
     if c.points != Decimal::ZERO {
         set_points(conn, customer, c.points).await?;
+    }
+    if let Some(payload) = c.outbox_payload(now) {
+        enqueue_in(conn, customer, OutboxKind::Balance, &payload, now).await?;
     }
     sqlx::query("DELETE FROM ledger_backfill WHERE customer_id = ?")
         .bind(customer)
