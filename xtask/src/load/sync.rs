@@ -534,4 +534,22 @@ mod tests {
         assert_eq!(o.rejected_429, 0);
         assert_eq!(o.mismatched_balances, 0);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_gateways_on_one_postgres_database_deliver_every_change() {
+        let args = Args {
+            gateways: 3,
+            uneven: true,
+            backend: BackendChoice::Postgres,
+            pg: "postgres://postgres@127.0.0.1:5432".into(),
+            ..small(Scenario::Live)
+        };
+        let plans = Plans::new(args.scale, args.margin, args.jitter_ms).expect("plan");
+        let o = one(&args, &plans, BackendKind::Postgres, Scenario::Live)
+            .await
+            .expect("run");
+        assert_eq!(o.per_gateway.len(), 3);
+        assert_eq!(o.delivered_items, 200, "{o:?}");
+        assert_eq!(o.mismatched_balances, 0, "{o:?}");
+    }
 }
