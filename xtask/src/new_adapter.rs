@@ -262,7 +262,7 @@ fn facade_edits(root: &Path, name: &str) -> anyhow::Result<Vec<(PathBuf, String)
             vec![
                 cfg.clone(),
                 format!(
-                    "ProviderConfig::{camel}(c) => Arc::new(walletport_{name}::{camel}Provider::new(c.clone())?),"
+                    "ProviderConfig::{camel}(c) => Arc::new(walletport_{name}::{camel}Provider::with_limiters(c.clone(), limiters)?),"
                 ),
             ],
         ),

@@ -214,7 +214,7 @@ pub(crate) async fn link(config: &ProviderConfig, cmd: LinkCmd) -> Result<Value>
         LinkCmd::Create { .. } => link_op::ISSUANCE_LINK_CREATE,
         LinkCmd::Update { .. } => link_op::ISSUANCE_LINK_UPDATE,
     };
-    let Some(skycore) = walletport::skycore_adapter(config)? else {
+    let Some(skycore) = walletport::skycore_adapter(config, &walletport::InProcessLimiters)? else {
         return Err(Error::unsupported(operation)
             .with_provider(config.kind())
             .with_operation(operation));

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use walletport::{ProviderConfig, Result};
 use walletport_http::QuotaPlan;
-use walletport_server::{Gateway, OutboxWorker};
+use walletport_server::OutboxWorker;
 use walletport_store::Store;
 
 use crate::settings::Settings;
@@ -68,8 +68,7 @@ pub(crate) async fn deliver_all(
     store: Arc<dyn Store>,
     customers: u64,
 ) -> Result<Value> {
-    let provider = walletport::connect(&settings.provider)?;
-    let gw = Gateway::new(store.clone(), provider);
+    let gw = crate::gateway::gateway_over(settings, store.clone())?;
     let worker = OutboxWorker::new(gw.clone(), settings.gateway.outbox.clone());
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let progress = bar(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use walletport::{Error, Result};
-use walletport_server::{Gateway, api::views::OutboxItemView, check_provider, start};
+use walletport_server::{Gateway, SharedQuota, api::views::OutboxItemView, check_provider, start};
 use walletport_store::{OutboxId, OutboxList, Store};
 
 use crate::args::OutboxCmd;
@@ -50,18 +50,14 @@ pub(crate) async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> Re
         config.hooks.passteam.provider = Some(passteam.clone());
     }
     config.validate()?;
-    // On Skycore, the gateway's provider and its issuance links (`/api/links`) are one adapter,
-    // so they share one transport and its quota.
-    let skycore = walletport::skycore_adapter(&settings.provider)?.map(Arc::new);
-    let provider = match &skycore {
-        Some(adapter) => walletport::Checked::wrap(adapter.clone()),
-        None => walletport::connect(&settings.provider)?,
-    };
     let store = open_store(settings).await?;
-    let mut gw = Gateway::new(store.clone(), provider);
-    if let Some(adapter) = skycore {
-        gw = gw.with_skycore(adapter);
-    }
+    let gw = match gateway_over(settings, store.clone()) {
+        Ok(gw) => gw,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
     let check = match check_provider(&gw).await {
         Ok(check) => check,
         Err(e) => {
@@ -127,6 +123,27 @@ async fn outbox_on(store: &dyn Store, cmd: OutboxCmd) -> Result<Value> {
             Ok(json!({ "retried": id.0, "id": new.0 }))
         }
     }
+}
+
+/// The gateway's parts over `store`: the configured provider, whose every vendor request takes
+/// its slot of the vendor plan from the store (shared by every gateway on the database).
+pub(crate) fn gateway_over(settings: &Settings, store: Arc<dyn Store>) -> Result<Gateway> {
+    let quota = SharedQuota::new(store.clone());
+    // On Skycore, the gateway's provider and its issuance links (`/api/links`) are one adapter,
+    // so they share one transport and its quota.
+    let skycore = walletport::skycore_adapter(&settings.provider, &quota)?.map(Arc::new);
+    let provider = match &skycore {
+        Some(adapter) => walletport::Checked::wrap(adapter.clone()),
+        None => walletport::connect_with(&settings.provider, &quota)?,
+    };
+    let mut gw = Gateway::new(store, provider);
+    if let Some(adapter) = skycore {
+        gw = gw.with_skycore(adapter);
+    }
+    if let Some(limiter) = quota.limiters().into_iter().next() {
+        gw = gw.with_quota(limiter);
+    }
+    Ok(gw)
 }
 
 /// A configuration error for a bad CLI value.

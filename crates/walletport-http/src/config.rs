@@ -9,8 +9,8 @@ use http::header::{HeaderName, HeaderValue};
 use url::Url;
 use walletport_core::{Error, Result};
 
+use crate::limiter::{InProcessLimiters, Limiter, LimiterFactory};
 use crate::plan::QuotaPlan;
-use crate::quota::QuotaLimiter;
 use crate::redact::{RedactedHeaders, is_sensitive_header, redacted_url};
 use crate::retry::{RateLimitDetector, RetryPolicy, Sleeper, TokioSleeper};
 
@@ -35,7 +35,7 @@ pub struct TransportConfig {
     pub retry: RetryPolicy,
     /// The quota limiter every attempt passes through; share one `Arc` between transports that
     /// spend the same vendor quota. `None`: no client-side quota.
-    pub quota: Option<Arc<QuotaLimiter>>,
+    pub quota: Option<Arc<dyn Limiter>>,
     /// Recognises the vendor's own rate-limit answers besides HTTP 429.
     pub rate_limit_detector: Option<Arc<dyn RateLimitDetector>>,
     /// Keep connections alive between requests (default). `false` opens a fresh connection per
@@ -101,15 +101,24 @@ impl TransportConfig {
 
     /// Uses a (possibly shared) quota limiter.
     #[must_use]
-    pub fn with_quota(mut self, limiter: Arc<QuotaLimiter>) -> Self {
+    pub fn with_quota(mut self, limiter: Arc<dyn Limiter>) -> Self {
         self.quota = Some(limiter);
         self
     }
 
-    /// Uses a new limiter of its own for `plan` (none for the unlimited plan).
+    /// Uses a new in-process limiter of its own for `plan` (none for the unlimited plan).
     #[must_use]
-    pub fn with_quota_plan(mut self, plan: QuotaPlan) -> Self {
-        self.quota = (!plan.is_unlimited()).then(|| Arc::new(QuotaLimiter::new(plan)));
+    pub fn with_quota_plan(self, plan: QuotaPlan) -> Self {
+        self.with_quota_from(&InProcessLimiters, plan)
+    }
+
+    /// Uses the limiter `limiters` builds for this provider and `plan`. An in-process factory
+    /// gets no call for the unlimited plan; any other one does, so that a `Retry-After` still
+    /// reaches every process sharing its windows.
+    #[must_use]
+    pub fn with_quota_from(mut self, limiters: &dyn LimiterFactory, plan: QuotaPlan) -> Self {
+        self.quota = (!plan.is_unlimited() || limiters.shares_pauses())
+            .then(|| limiters.limiter(self.provider, plan));
         self
     }
 

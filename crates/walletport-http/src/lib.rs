@@ -13,9 +13,11 @@
 //!   Transport-level failures become a [`walletport_core::Error`] (`VendorUnavailable`,
 //!   `RateLimited`; `Retry::Persistent` when retries ran out); every other response, 2xx or 4xx or
 //!   500, is returned for the adapter to interpret.
-//! - [`QuotaLimiter`]: enforces every window of a [`QuotaPlan`] (e.g. `"1/s, 600/h"`) as a strict
-//!   sliding window, making callers wait in FIFO order instead of collecting 429s. Every attempt,
-//!   retries included, passes through it.
+//! - [`Limiter`]: enforces every window of a [`QuotaPlan`] (e.g. `"1/s, 600/h"`) as a strict
+//!   sliding window, making callers wait in line (interactive [`Priority`] first) instead of
+//!   collecting 429s. Every attempt, retries included, passes through it. [`QuotaLimiter`] keeps
+//!   the windows in this process; a [`LimiterFactory`] lets the caller put them elsewhere (the
+//!   gateway keeps them in its database, shared by every gateway on it).
 //! - [`TransportStats`]: counters (requests, attempts, retries, quota waits and wait time).
 //! - [`stub::StubTransport`]: scripted answers and a record of the requests, for tests.
 //! - `tracing`: one `http.request` span per request with provider, operation, method, path
@@ -58,6 +60,7 @@
 //! requests it recorded.
 
 mod config;
+mod limiter;
 mod plan;
 mod quota;
 mod redact;
@@ -67,8 +70,12 @@ pub mod retry;
 mod stats;
 pub mod stub;
 mod transport;
+mod turns;
 
 pub use config::{DEFAULT_USER_AGENT, TransportConfig};
+pub use limiter::{
+    InProcessLimiters, Limiter, LimiterFactory, Priority, QuotaUsage, WindowLimits, WindowUsage,
+};
 pub use plan::{MAX_WINDOW_LIMIT, QuotaPlan, QuotaWindow};
 pub use quota::QuotaLimiter;
 pub use redact::is_sensitive_header;
@@ -81,6 +88,7 @@ pub use retry::{
 pub use stats::TransportStats;
 pub use stub::StubTransport;
 pub use transport::{HttpTransport, Transport};
+pub use turns::Turns;
 
 /// Re-exported so adapters name the same types the requests use.
 pub use bytes::Bytes;

@@ -15,37 +15,43 @@
 //! 5.6 MB; [`MAX_WINDOW_LIMIT`](crate::plan::MAX_WINDOW_LIMIT) bounds it). A request may go at `t`
 //! when, in every full window, the oldest of the last `limit` grants is at least `per` before `t`.
 //!
-//! Waiting is fair and FIFO: waiters queue on a `tokio::sync::Mutex` (which is FIFO) and the head
-//! sleeps until the earliest instant every window allows. Cancelling `acquire` (dropping the
-//! future) releases the queue position and consumes nothing. All timing uses `tokio::time`, so
+//! Waiting is fair: waiters queue in [`Turns`] (first come first served, interactive callers
+//! before background ones) and the head sleeps until the earliest instant every window allows.
+//! Cancelling `acquire` (dropping the future) releases the queue position and consumes nothing. All timing uses `tokio::time`, so
 //! tests run on tokio's paused clock.
 //!
 //! The grant instant is when the request leaves this process; the vendor sees it a little later,
 //! with jitter. When a vendor counts strictly, configure a slightly longer period (`"1/1100ms"`).
 
 use std::collections::VecDeque;
-use std::sync::Mutex as StdMutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
-use tokio::time::{Instant, sleep_until};
+use async_trait::async_trait;
+use tokio::time::Instant;
 
+use crate::limiter::{Limiter, Priority, QuotaUsage, WindowLimits, WindowUsage};
 use crate::plan::{QuotaPlan, QuotaWindow};
+use crate::turns::Turns;
 
-/// Enforces every window of a [`QuotaPlan`] by making callers wait, never by failing them.
+/// Enforces every window of a [`QuotaPlan`] in this process by making callers wait, never by
+/// failing them: the [`Limiter`] for library users without a store.
 ///
 /// Share one limiter (in an `Arc`) between every transport that spends the same vendor quota,
 /// e.g. all clients using one API key.
 #[derive(Debug)]
 pub struct QuotaLimiter {
-    plan: QuotaPlan,
-    windows: Mutex<Vec<Ring>>,
+    limits: WindowLimits,
+    /// The line of waiters; its head alone looks at the windows.
+    turns: Turns,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    rings: Vec<Ring>,
     /// Set by [`QuotaLimiter::pause_until`]: nobody is granted before it.
-    paused_until: StdMutex<Option<Instant>>,
-    /// The limit in force per window (index of `plan.windows()`): the plan's, or lower after
-    /// [`QuotaLimiter::lower_window`]. Outside the waiters' lock so a detector can lower it.
-    limits: Vec<AtomicU32>,
+    paused_until: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -90,110 +96,138 @@ impl QuotaLimiter {
                 grants: VecDeque::new(),
             })
             .collect();
-        let limits = plan
-            .windows()
-            .iter()
-            .map(|w| AtomicU32::new(w.limit()))
-            .collect();
         Self {
-            plan,
-            windows: Mutex::new(rings),
-            paused_until: StdMutex::new(None),
-            limits,
+            limits: WindowLimits::new(plan),
+            turns: Turns::default(),
+            state: Mutex::new(State {
+                rings,
+                paused_until: None,
+            }),
         }
     }
 
     /// The plan this limiter was built with (a window lowered by [`Self::lower_window`] keeps
     /// its configured limit here; [`Self::limit_of`] tells the one in force).
     pub fn plan(&self) -> &QuotaPlan {
-        &self.plan
+        self.limits.plan()
     }
 
     /// Lowers every window of period `per` to `limit` grants for the rest of this limiter's
     /// life, e.g. when the vendor's answer reveals a smaller plan than configured. Never
     /// raises a limit, ignores 0; `true` when a window was lowered. Waiters re-check at once.
     pub fn lower_window(&self, per: Duration, limit: u32) -> bool {
-        if limit == 0 {
-            return false;
-        }
-        let mut lowered = false;
-        for (window, current) in self.plan.windows().iter().zip(&self.limits) {
-            if window.per() == per {
-                lowered |= current.fetch_min(limit, Ordering::SeqCst) > limit;
-            }
-        }
-        lowered
+        self.limits.lower(per, limit)
     }
 
     /// The limit in force for the window of period `per`, if the plan has one.
     pub fn limit_of(&self, per: Duration) -> Option<u32> {
-        self.plan
-            .windows()
-            .iter()
-            .zip(&self.limits)
-            .filter(|(w, _)| w.per() == per)
-            .map(|(_, l)| l.load(Ordering::SeqCst))
-            .min()
+        self.limits.limit_of(per)
     }
 
-    /// Waits until every window has room, then takes one slot in each; returns how long the caller
-    /// waited (zero when there was room at once).
+    /// Waits (as the current task's [`Priority`]) until every window has room, then takes one
+    /// slot in each; returns how long the caller waited (zero when there was room at once).
     ///
     /// Cancel-safe: dropping the future before it completes takes no slot.
     pub async fn acquire(&self) -> Duration {
+        self.acquire_as(Priority::current()).await
+    }
+
+    async fn acquire_as(&self, priority: Priority) -> Duration {
         let start = Instant::now();
-        if self.plan.is_unlimited() && self.paused().is_none() {
+        if self.plan().is_unlimited() && self.state().paused_until.is_none() {
             return Duration::ZERO;
         }
-        let mut rings = self.windows.lock().await;
-        loop {
-            let now = Instant::now();
-            let mut ready = now;
-            for (ring, limit) in rings.iter_mut().zip(&self.limits) {
-                ready = ready.max(ring.ready_at(now, limit.load(Ordering::SeqCst)));
+        self.turns
+            .wait(priority, || async { self.try_grant(Instant::now()) })
+            .await;
+        Instant::now() - start
+    }
+
+    /// Takes a slot in every window at `now` if they all have room; else when to ask again.
+    fn try_grant(&self, now: Instant) -> Option<Instant> {
+        let mut state = self.state();
+        let mut ready = now;
+        if let Some(paused) = state.paused_until {
+            if paused > now {
+                ready = paused;
+            } else {
+                state.paused_until = None;
             }
-            if let Some(paused) = self.paused() {
-                ready = ready.max(paused);
-            }
-            if ready <= now {
-                for (ring, limit) in rings.iter_mut().zip(&self.limits) {
-                    ring.grant(now, limit.load(Ordering::SeqCst));
-                }
-                return now - start;
-            }
-            // Holding the lock keeps the queue order; re-check after waking because a pause may
-            // have been extended meanwhile.
-            sleep_until(ready).await;
         }
+        for (ring, (_, limit)) in state.rings.iter_mut().zip(self.limits.in_force()) {
+            ready = ready.max(ring.ready_at(now, limit));
+        }
+        if ready > now {
+            return Some(ready);
+        }
+        for (ring, (_, limit)) in state.rings.iter_mut().zip(self.limits.in_force()) {
+            ring.grant(now, limit);
+        }
+        None
     }
 
     /// Holds every caller until `until`, e.g. after the vendor answered "rate limited, retry after
     /// N s": no point spending more requests before then. A later instant extends the pause, an
     /// earlier one is ignored.
     pub fn pause_until(&self, until: Instant) {
-        let mut paused = self.pause_guard();
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+        let mut state = self.state();
+        if state.paused_until.is_none_or(|p| p < until) {
+            state.paused_until = Some(until);
         }
     }
 
-    /// The pause slot; a poisoned lock still holds a valid `Option<Instant>`.
-    fn pause_guard(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.paused_until
+    /// The windows and pause; a poisoned lock still holds valid grant instants.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
 
-    fn paused(&self) -> Option<Instant> {
-        let mut guard = self.pause_guard();
-        match *guard {
-            Some(p) if p > Instant::now() => Some(p),
-            Some(_) => {
-                *guard = None;
-                None
-            }
-            None => None,
-        }
+#[async_trait]
+impl Limiter for QuotaLimiter {
+    fn plan(&self) -> &QuotaPlan {
+        self.limits.plan()
+    }
+
+    async fn acquire(&self, priority: Priority) -> Duration {
+        self.acquire_as(priority).await
+    }
+
+    async fn pause_for(&self, after: Duration) {
+        self.pause_until(Instant::now() + after);
+    }
+
+    fn lower_window(&self, per: Duration, limit: u32) -> bool {
+        self.limits.lower(per, limit)
+    }
+
+    fn limit_of(&self, per: Duration) -> Option<u32> {
+        self.limits.limit_of(per)
+    }
+
+    async fn usage(&self) -> walletport_core::Result<QuotaUsage> {
+        let now = Instant::now();
+        let state = self.state();
+        let windows = state
+            .rings
+            .iter()
+            .zip(self.limits.in_force())
+            .map(|(ring, (window, limit))| WindowUsage {
+                window,
+                limit,
+                used: ring
+                    .grants
+                    .iter()
+                    .filter(|g| **g + window.per() > now)
+                    .count() as u32,
+            })
+            .collect();
+        Ok(QuotaUsage {
+            windows,
+            paused_for: state.paused_until.filter(|p| *p > now).map(|p| p - now),
+            shared: false,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use url::Url;
 use walletport_core::{Error, ErrorKind, Result, Retry, VendorError};
 
 use crate::config::TransportConfig;
+use crate::limiter::Priority;
 use crate::redact::{path_without_query, redacted_url};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -52,11 +53,12 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 /// - The timeouts bound each attempt on the network, not the time spent waiting for quota or
 ///   between attempts; wrap `execute` in `tokio::time::timeout` for an overall deadline.
 /// - A rate-limit rejection that names its wait (`Retry-After` or a [`RateLimitHint`]) also
-///   pauses the shared [`QuotaLimiter`] until then, so other callers do not spend requests that
+///   pauses the shared [`Limiter`] until then, so other callers do not spend requests that
 ///   would be refused too.
+/// - Each attempt waits for the limiter as the current task's [`Priority`].
 ///
 /// [`RateLimitHint`]: crate::RateLimitHint
-/// [`QuotaLimiter`]: crate::QuotaLimiter
+/// [`Limiter`]: crate::Limiter
 #[derive(Clone)]
 pub struct HttpTransport {
     inner: Arc<Inner>,
@@ -161,7 +163,7 @@ impl HttpTransport {
             attempt += 1;
             span.record("attempt", attempt);
             if let Some(quota) = &cfg.quota {
-                let waited = quota.acquire().await;
+                let waited = quota.acquire(Priority::current()).await;
                 stats.quota_wait(waited);
                 if !waited.is_zero() {
                     tracing::debug!(waited_ms = waited.as_millis() as u64, "waited for quota");
@@ -182,7 +184,7 @@ impl HttpTransport {
                 stats.rate_limited();
                 if let (Some(quota), Some(after)) = (&cfg.quota, failure.retry_after) {
                     // Everyone sharing this quota would be refused too: hold them all.
-                    quota.pause_until(tokio::time::Instant::now() + after);
+                    quota.pause_for(after).await;
                 }
             }
             if let Some(status) = failure.vendor.as_ref().and_then(|v| v.status) {

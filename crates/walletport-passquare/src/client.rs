@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use walletport_core::ports::op;
 use walletport_core::*;
 use walletport_http::{
-    HttpRequest, HttpResponse, HttpTransport, RateLimitHint, RetryPolicy, Transport,
-    TransportConfig,
+    HttpRequest, HttpResponse, HttpTransport, InProcessLimiters, LimiterFactory, RateLimitHint,
+    RetryPolicy, Transport, TransportConfig,
 };
 
 use crate::config::PassquareConfig;
@@ -80,11 +80,17 @@ fn config_error(e: Error) -> Error {
 impl PassquareProvider {
     /// A provider talking HTTP to `config.base_url` within the configured plan's quota.
     pub fn new(config: PassquareConfig) -> Result<Self> {
+        Self::with_limiters(config, &InProcessLimiters)
+    }
+
+    /// Like [`new`](Self::new), with the quota limiter `limiters` builds for the configured plan
+    /// (e.g. one shared through the gateway's database).
+    pub fn with_limiters(config: PassquareConfig, limiters: &dyn LimiterFactory) -> Result<Self> {
         config.validate()?;
         let transport = TransportConfig::parse(PROVIDER, config.base_url.trim())?
             .with_timeout(config.timeout)
             .with_retry(RetryPolicy::default().with_max_attempts(config.max_attempts))
-            .with_quota_plan(config.plan.quota())
+            .with_quota_from(limiters, config.plan.quota())
             .with_rate_limit_detector(rate_limit_text);
         let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(transport)?);
         Self::with_transport(config, transport)

@@ -48,7 +48,10 @@ pub mod mapping;
 pub mod webhooks;
 pub mod wire;
 
-pub use client::{Commerce, NAME, PassteamProvider, VERSION, capability_for, transport_config};
+pub use client::{
+    Commerce, NAME, PassteamProvider, VERSION, capability_for, transport_config,
+    transport_config_with,
+};
 pub use config::{BodyEncoding, CommercePaths, FieldMap, ParamNames, PassteamConfig, PhoneLookup};
 pub use mapping::errors::{PassteamRateLimit, duplicated_card_ids, parse_duplicated_ids};
 pub use mapping::ops::{CardLookup, Uniqueness};

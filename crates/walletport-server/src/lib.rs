@@ -11,6 +11,8 @@
 //! - **Outbox**: [`OutboxWorker`] claims batches, coalesces each customer's changes into one
 //!   vendor request carrying the latest state, retries temporary failures with backoff and
 //!   dead-letters permanent ones.
+//! - **Shared quota**: [`SharedQuota`] keeps the vendor plan's windows in the store, so gateways
+//!   on one database share one plan and a restart remembers it.
 //! - **Expiry**: [`ExpiryTask`] writes off credits past their lifetime every
 //!   `[ledger] expiry_interval` and queues the new balance, so the vendor card drops them too.
 //!
@@ -40,6 +42,7 @@ pub mod import;
 pub mod metrics;
 pub mod outbox;
 mod preflight;
+pub mod quota;
 #[cfg(feature = "scenario")]
 pub mod scenario;
 mod server;
@@ -56,6 +59,7 @@ pub use hooks::{StoreCrmHooks, StoreWalletEvents};
 pub use metrics::{Metrics, TransportStatsSource, VendorOutcome};
 pub use outbox::{FlushReport, OutboxWorker};
 pub use preflight::{StartupCheck, check_provider};
+pub use quota::SharedQuota;
 pub use server::{RunningGateway, SHUTDOWN_GRACE, router, start, start_on};
 pub use state::Gateway;
 

@@ -4,6 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use walletport_core::{Card, CardKey, CustomerId, CustomerKey, Error, Phone, Provider, Result};
+use walletport_http::Limiter;
 use walletport_store::{NewCard, Store, StoredCustomer, WriteOpts};
 
 use crate::clock::Clock;
@@ -26,6 +27,8 @@ pub struct Gateway {
     /// The Skycore adapter itself when the provider is Skycore (the same instance, so its
     /// issuance links, a Skycore-only API, share the provider's quota).
     pub skycore: Option<Arc<walletport_skycore::SkycoreProvider>>,
+    /// The provider transport's quota limiter, when known (its windows on the console).
+    pub quota: Option<Arc<dyn Limiter>>,
     /// What the start-up provider check found (reported by `/healthz`).
     startup_check: Arc<RwLock<StartupCheck>>,
 }
@@ -49,6 +52,7 @@ impl Gateway {
             metrics: Arc::new(Metrics::default()),
             transport_stats: None,
             skycore: None,
+            quota: None,
             startup_check: Arc::default(),
         }
     }
@@ -64,6 +68,14 @@ impl Gateway {
     #[must_use]
     pub fn with_transport_stats(mut self, source: TransportStatsSource) -> Self {
         self.transport_stats = Some(source);
+        self
+    }
+
+    /// The same parts with the provider transport's quota limiter, so the console shows how
+    /// full its windows are.
+    #[must_use]
+    pub fn with_quota(mut self, limiter: Arc<dyn Limiter>) -> Self {
+        self.quota = Some(limiter);
         self
     }
 

@@ -642,7 +642,7 @@ async fn the_provider_page_shows_the_transport_counters_when_there_are_some() {
         "4242",
         "17",
         "1m 15s",
-        "Usage per quota window: not reported",
+        "This gateway's provider has no quota limiter",
     ] {
         assert!(page.body.contains(shown), "provider page lacks {shown}");
     }

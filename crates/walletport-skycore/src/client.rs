@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use walletport_core::{Capability, Card, CardKey, Error, ErrorKind, Result, Retry, op};
-use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
+use walletport_http::{
+    HttpRequest, HttpResponse, HttpTransport, InProcessLimiters, LimiterFactory, Transport,
+};
 
 use crate::PROVIDER;
 use crate::book::TemplateBook;
@@ -28,7 +30,13 @@ pub struct SkycoreProvider {
 impl SkycoreProvider {
     /// Connects over the real HTTP transport configured by `config`.
     pub fn new(config: SkycoreConfig) -> Result<Self> {
-        let transport = HttpTransport::new(config.transport_config()?)?;
+        Self::with_limiters(config, &InProcessLimiters)
+    }
+
+    /// Like [`new`](Self::new), with the quota limiter `limiters` builds for the configured
+    /// `rate_limit` (e.g. one shared through the gateway's database).
+    pub fn with_limiters(config: SkycoreConfig, limiters: &dyn LimiterFactory) -> Result<Self> {
+        let transport = HttpTransport::new(config.transport_config_with(limiters)?)?;
         Self::with_transport(config, Arc::new(transport))
     }
 

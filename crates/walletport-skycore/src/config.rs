@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use walletport_core::{Error, Result};
-use walletport_http::{QuotaPlan, RetryPolicy, TransportConfig};
+use walletport_http::{InProcessLimiters, LimiterFactory, QuotaPlan, RetryPolicy, TransportConfig};
 
 use crate::PROVIDER;
 use crate::mapping::points;
@@ -158,8 +158,15 @@ impl SkycoreConfig {
         self.transport_config().map(|_| ())
     }
 
-    /// The transport settings this configuration asks for (requests carry the API key).
+    /// The transport settings this configuration asks for (requests carry the API key), with an
+    /// in-process quota limiter.
     pub fn transport_config(&self) -> Result<TransportConfig> {
+        self.transport_config_with(&InProcessLimiters)
+    }
+
+    /// Like [`transport_config`](Self::transport_config), with the quota limiter `limiters`
+    /// builds (e.g. one shared through the gateway's database).
+    pub fn transport_config_with(&self, limiters: &dyn LimiterFactory) -> Result<TransportConfig> {
         let bad = |m: String| Error::config(m).with_provider(PROVIDER);
         if self.api_key.expose_secret().trim().is_empty() {
             return Err(bad("api_key must not be empty".into()));
@@ -203,7 +210,7 @@ impl SkycoreConfig {
             .map_err(|e| bad(format!("endpoint: {}", e.message())))?
             .with_timeout(self.timeout)
             .with_retry(RetryPolicy::default().with_max_attempts(self.max_attempts))
-            .with_quota_plan(self.rate_limit.clone()))
+            .with_quota_from(limiters, self.rate_limit.clone()))
     }
 
     /// The Skycore key a domain field name stands for: the configured mapping (names compared

@@ -35,6 +35,7 @@ mod ledger;
 mod model;
 mod outbox;
 mod postgres;
+pub mod quota;
 mod sqlite;
 mod store;
 
@@ -57,6 +58,7 @@ pub use outbox::{
     ResyncRequest,
 };
 pub use postgres::PgStore;
+pub use quota::{QuotaLimit, QuotaSlot, QuotaState};
 pub use sqlite::SqliteStore;
 #[cfg(feature = "mock")]
 pub use store::MockStore;

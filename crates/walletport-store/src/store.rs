@@ -13,6 +13,7 @@ use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
     OutboxStats, ResyncPage, ResyncRequest,
 };
+use crate::quota::{QuotaLimit, QuotaSlot, QuotaState};
 
 /// Which database a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,4 +196,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Depth, in-flight count, dead letters and the oldest waiting item's age, for metrics.
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats>;
+
+    // ---- vendor quota (see [`crate::quota`]) ----------------------------------------------
+
+    /// Takes one request slot of the vendor quota `key` when every window of `limits` has room
+    /// and no pause holds the key; otherwise answers how long until one could come. Atomic
+    /// across every gateway on this database: together they never grant more than a window's
+    /// limit in any interval of its length. An `interactive` taker that must wait goes before
+    /// every background taker of every gateway.
+    async fn take_quota_slot(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+        interactive: bool,
+    ) -> Result<QuotaSlot>;
+
+    /// Holds every taker of `key` for `after` from now (a vendor's `Retry-After`), unless a
+    /// pause that ends later holds it already.
+    async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()>;
+
+    /// How many grants each window of `limits` holds now, and the pause left, for operators.
+    async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState>;
 }

@@ -12,6 +12,7 @@ mod tests {
     pub(crate) use crate::suite::ledger::*;
     pub(crate) use crate::suite::ledger_model::*;
     pub(crate) use crate::suite::outbox::*;
+    pub(crate) use crate::suite::quota::*;
     pub(crate) use crate::suite::redemptions::*;
     pub(crate) use crate::suite::reversals::*;
 }
@@ -99,6 +100,14 @@ suite!(
         two_workers_never_share_a_customer,
         dead_letters_after_max_attempts_and_retry,
         resync_queues_every_customer_once_in_pages,
+        // vendor quota
+        bad_quota_keys_and_windows_are_refused,
     ],
-    databases: [two_gateways_expiring_at_once_never_expire_a_lot_twice],
+    databases: [
+        two_gateways_expiring_at_once_never_expire_a_lot_twice,
+        three_stores_share_one_window_and_fill_it,
+        a_pause_holds_every_store,
+        a_reopened_store_remembers_the_window,
+        an_interactive_taker_goes_before_background_ones_of_every_store,
+    ],
 );

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use walletport_core::{Capability, Checked, Error, Provider, Result};
+use walletport_http::{InProcessLimiters, LimiterFactory};
 
 /// Which provider to use and its settings, tagged by `kind`. Each variant's settings reject
 /// unknown fields and keep secrets in `secrecy` types.
@@ -126,22 +127,34 @@ pub fn kind_capabilities() -> Vec<(&'static str, Capability)> {
     kinds
 }
 
-/// Connects the configured provider, wrapped in the [`Checked`] layer.
+/// Connects the configured provider, wrapped in the [`Checked`] layer; each vendor transport
+/// keeps its quota in this process.
 pub fn connect(config: &ProviderConfig) -> Result<Arc<dyn Provider>> {
+    connect_with(config, &InProcessLimiters)
+}
+
+/// Like [`connect`], with the quota limiter `limiters` builds for the vendor's plan (a gateway
+/// passes one that shares the plan through its database).
+pub fn connect_with(
+    config: &ProviderConfig,
+    limiters: &dyn LimiterFactory,
+) -> Result<Arc<dyn Provider>> {
+    let _ = limiters; // unused when no vendor adapter is compiled in
     let provider: Arc<dyn Provider> = match config {
         ProviderConfig::Memory(c) => Arc::new(walletport_memory::MemoryProvider::open(c)?),
         #[cfg(feature = "skycore")]
-        ProviderConfig::Skycore(c) => {
-            Arc::new(walletport_skycore::SkycoreProvider::new(c.clone())?)
-        }
+        ProviderConfig::Skycore(c) => Arc::new(walletport_skycore::SkycoreProvider::with_limiters(
+            c.clone(),
+            limiters,
+        )?),
         #[cfg(feature = "passquare")]
-        ProviderConfig::Passquare(c) => {
-            Arc::new(walletport_passquare::PassquareProvider::new(c.clone())?)
-        }
+        ProviderConfig::Passquare(c) => Arc::new(
+            walletport_passquare::PassquareProvider::with_limiters(c.clone(), limiters)?,
+        ),
         #[cfg(feature = "passteam")]
-        ProviderConfig::Passteam(c) => {
-            Arc::new(walletport_passteam::PassteamProvider::new(c.clone())?)
-        } // xtask:new-adapter:connect
+        ProviderConfig::Passteam(c) => Arc::new(
+            walletport_passteam::PassteamProvider::with_limiters(c.clone(), limiters)?,
+        ), // xtask:new-adapter:connect
     };
     Ok(Checked::wrap(provider))
 }
@@ -151,11 +164,13 @@ pub fn connect(config: &ProviderConfig) -> Result<Arc<dyn Provider>> {
 #[cfg(feature = "skycore")]
 pub fn skycore_adapter(
     config: &ProviderConfig,
+    limiters: &dyn LimiterFactory,
 ) -> Result<Option<walletport_skycore::SkycoreProvider>> {
     match config {
-        ProviderConfig::Skycore(c) => {
-            Ok(Some(walletport_skycore::SkycoreProvider::new(c.clone())?))
-        }
+        ProviderConfig::Skycore(c) => Ok(Some(walletport_skycore::SkycoreProvider::with_limiters(
+            c.clone(),
+            limiters,
+        )?)),
         #[allow(unreachable_patterns)]
         _ => Ok(None),
     }

@@ -29,8 +29,14 @@ mod config;
 
 #[cfg(feature = "skycore")]
 pub use config::skycore_adapter;
-pub use config::{ProviderConfig, available_kinds, connect, kind_capabilities};
+pub use config::{ProviderConfig, available_kinds, connect, connect_with, kind_capabilities};
 pub use walletport_core::*;
+
+/// Where a vendor transport keeps its quota windows ([`connect_with`]): in this process by
+/// default, or wherever a [`LimiterFactory`] puts them (the gateway: its database).
+pub use walletport_http::{
+    InProcessLimiters, Limiter, LimiterFactory, Priority, QuotaPlan, QuotaUsage, WindowUsage,
+};
 
 /// The in-memory reference provider (always compiled).
 pub use walletport_memory as memory;

@@ -15,7 +15,8 @@ use walletport_core::{
     Capability, CardId, Error, ErrorKind, Phone, ProviderInfo, Result, TemplateId,
 };
 use walletport_http::{
-    HttpRequest, HttpResponse, HttpTransport, QuotaLimiter, RetryPolicy, Transport, TransportConfig,
+    HttpRequest, HttpResponse, HttpTransport, InProcessLimiters, Limiter, LimiterFactory,
+    RetryPolicy, Transport, TransportConfig,
 };
 
 use crate::config::{PassteamConfig, PhoneLookup};
@@ -45,7 +46,7 @@ pub struct PassteamProvider {
     /// The last card found by phone was stored without `+`: try that form first.
     digits_first: AtomicBool,
     /// The transport's limiter, lowered to the plan Passteam reports ([`quota::learn_plan`]).
-    limiter: Option<Arc<QuotaLimiter>>,
+    limiter: Option<Arc<dyn Limiter>>,
 }
 
 impl std::fmt::Debug for PassteamProvider {
@@ -64,8 +65,14 @@ impl PassteamProvider {
     /// A "You can only make N requests per hour" answer lowers this limiter's hourly window to N
     /// for the rest of the process (see [`PassteamProvider::hourly_limit`]).
     pub fn new(config: PassteamConfig) -> Result<Self> {
+        Self::with_limiters(config, &InProcessLimiters)
+    }
+
+    /// Like [`new`](Self::new), with the quota limiter `limiters` builds for the configured plan
+    /// (e.g. one shared through the gateway's database).
+    pub fn with_limiters(config: PassteamConfig, limiters: &dyn LimiterFactory) -> Result<Self> {
         let config = config.validated()?;
-        let transport_config = transport_config(&config)?;
+        let transport_config = transport_config_with(&config, limiters)?;
         let limiter = transport_config.quota.clone();
         let transport = HttpTransport::new(transport_config)?;
         Ok(Self {
@@ -168,7 +175,7 @@ impl PassteamProvider {
             other => other,
         };
         if let (Err(e), Some(limiter)) = (&result, &self.limiter) {
-            quota::learn_plan(limiter, e);
+            quota::learn_plan(limiter.as_ref(), e);
         }
         result.map_err(Self::stamp(operation))
     }
@@ -330,12 +337,21 @@ pub(crate) fn wire_id(card: &WireCard) -> Result<CardId> {
         .ok_or_else(|| Error::unexpected("the card has no cardId"))
 }
 
-/// The transport settings of `config`: base URL, timeout, retries, quota, rate-limit detector.
+/// The transport settings of `config`: base URL, timeout, retries, quota (an in-process limiter),
+/// rate-limit detector.
 pub fn transport_config(config: &PassteamConfig) -> Result<TransportConfig> {
+    transport_config_with(config, &InProcessLimiters)
+}
+
+/// Like [`transport_config`], with the quota limiter `limiters` builds.
+pub fn transport_config_with(
+    config: &PassteamConfig,
+    limiters: &dyn LimiterFactory,
+) -> Result<TransportConfig> {
     Ok(TransportConfig::parse(NAME, &config.base_url)?
         .with_timeout(config.timeout)
         .with_retry(RetryPolicy::default().with_max_attempts(config.max_retries.saturating_add(1)))
-        .with_quota_plan(config.quota.clone())
+        .with_quota_from(limiters, config.quota.clone())
         .with_rate_limit_detector(PassteamRateLimit))
 }
 

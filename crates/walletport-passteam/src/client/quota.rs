@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use walletport_core::{Error, ErrorKind};
-use walletport_http::QuotaLimiter;
+use walletport_http::Limiter;
 
 use crate::mapping::errors::rate_limit_number;
 
@@ -26,7 +26,7 @@ pub(crate) fn hourly_limit(message: &str) -> Option<u32> {
 
 /// Lowers `limiter`'s hourly window when `error` is Passteam's hourly rate-limit answer with a
 /// smaller N than in force; warns once per lowering. `true` when it lowered.
-pub(crate) fn learn_plan(limiter: &QuotaLimiter, error: &Error) -> bool {
+pub(crate) fn learn_plan(limiter: &dyn Limiter, error: &Error) -> bool {
     if error.kind() != ErrorKind::RateLimited {
         return false;
     }
@@ -55,7 +55,7 @@ pub(crate) fn learn_plan(limiter: &QuotaLimiter, error: &Error) -> bool {
 mod tests {
     use super::*;
     use walletport_core::VendorError;
-    use walletport_http::QuotaPlan;
+    use walletport_http::{QuotaLimiter, QuotaPlan};
 
     fn limited(message: &str) -> Error {
         Error::new(ErrorKind::RateLimited, "limited").with_vendor(VendorError {

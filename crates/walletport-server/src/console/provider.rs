@@ -5,7 +5,7 @@
 use axum::extract::State;
 use maud::{Markup, html};
 use walletport_core::{BalanceFields, Capability};
-use walletport_http::TransportStats;
+use walletport_http::{QuotaUsage, TransportStats};
 
 use super::layout::page;
 use super::outbox::age;
@@ -73,7 +73,42 @@ fn quota_section(stats: Option<&TransportStats>) -> Markup {
                         dt { "Time spent waiting for the quota" } dd { (age(t.quota_wait_time)) }
                         dt { "Time spent waiting between retries" } dd { (age(t.retry_wait_time)) }
                     }
-                    p.muted { "Counted since the gateway started. Usage per quota window: not reported by the transport (its limiter makes callers wait instead of going over)." }
+                    p.muted { "Counted since the gateway started." }
+                }
+            }
+        }
+    }
+}
+
+/// How full each window of the vendor plan is now, and any pause a `Retry-After` set.
+fn windows_section(usage: Option<&Result<QuotaUsage, walletport_core::Error>>) -> Markup {
+    html! {
+        section.card aria-labelledby="windows" {
+            h2 #windows { "Quota windows" }
+            @match usage {
+                None => p { "This gateway's provider has no quota limiter: its requests are not paced." },
+                Some(Err(e)) => p { "Cannot read the quota windows: " (e.message()) },
+                Some(Ok(u)) if u.windows.is_empty() => p { "The plan has no window: requests are not limited." },
+                Some(Ok(u)) => {
+                    table aria-describedby="windows" {
+                        thead { tr { th scope="col" { "Window" } th scope="col" { "Used" } th scope="col" { "Limit" } } }
+                        tbody {
+                            @for w in &u.windows {
+                                tr {
+                                    td { "per " (humantime::format_duration(w.window.per())) }
+                                    td { (w.used) }
+                                    td { (w.limit) @if w.limit < w.window.limit() { " (lowered from " (w.window.limit()) ")" } }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(p) = u.paused_for {
+                        p { strong { "Paused" } " for another " (age(p)) " after the vendor's rate-limit answer." }
+                    }
+                    p.muted {
+                        @if u.shared { "Shared by every gateway on this database; requests wait for room instead of going over." }
+                        @else { "Kept in this process; requests wait for room instead of going over." }
+                    }
                 }
             }
         }
@@ -108,6 +143,10 @@ pub(crate) async fn page_view(State(s): State<ConsoleState>, ctx: Ctx) -> Consol
     let health = health(&s.api).await;
     let startup = gw.startup_check().to_string();
     let stats = gw.transport_stats.as_ref().map(|source| source());
+    let usage = match &gw.quota {
+        Some(limiter) => Some(limiter.usage().await),
+        None => None,
+    };
     let body = html! {
         h1 { "Provider" }
         section.card aria-labelledby="kind" {
@@ -121,6 +160,7 @@ pub(crate) async fn page_view(State(s): State<ConsoleState>, ctx: Ctx) -> Consol
             (health_section(&health, &startup))
             (fields_section(gw.provider.balance_fields()))
             (quota_section(stats.as_ref()))
+            (windows_section(usage.as_ref()))
         }
         (capability_table(&gw.provider.capability()))
     };

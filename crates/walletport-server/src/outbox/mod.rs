@@ -23,6 +23,7 @@ use futures::StreamExt;
 use rand::Rng;
 use tokio::sync::watch;
 use walletport_core::{CustomerId, Error, Result, Retry};
+use walletport_http::Priority;
 use walletport_store::{ClaimRequest, Failure, OutboxId, OutboxItem, OutboxKind};
 
 use crate::config::OutboxSection;
@@ -154,11 +155,12 @@ impl OutboxWorker {
         let groups = group_by_customer(items);
         report.customers = groups.len();
         let started = Instant::now();
-        let results: Vec<GroupResult> = futures::stream::iter(groups)
+        // Nobody waits on a delivery: a till's request takes the next vendor slot first.
+        let deliveries = futures::stream::iter(groups)
             .map(|(customer, items)| self.deliver_group(customer, items, stop))
             .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<GroupResult>>();
+        let results = Priority::Background.scope(deliveries).await;
         let mut delivered_customers = 0;
         for result in results {
             match result {

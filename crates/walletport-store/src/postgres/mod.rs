@@ -10,6 +10,7 @@ mod customers;
 mod ledger;
 mod ledger_tx;
 mod outbox;
+mod quota;
 
 use std::str::FromStr;
 
@@ -269,5 +270,26 @@ impl Store for PgStore {
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
         outbox::stats(&self.pool, now).await
+    }
+
+    async fn take_quota_slot(
+        &self,
+        key: &str,
+        limits: &[crate::QuotaLimit],
+        interactive: bool,
+    ) -> Result<crate::QuotaSlot> {
+        quota::take(&self.pool, key, limits, interactive).await
+    }
+
+    async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()> {
+        quota::pause(&self.pool, key, after).await
+    }
+
+    async fn quota_state(
+        &self,
+        key: &str,
+        limits: &[crate::QuotaLimit],
+    ) -> Result<crate::QuotaState> {
+        quota::state(&self.pool, key, limits).await
     }
 }

@@ -7,6 +7,7 @@ mod customers;
 mod ledger;
 mod ledger_tx;
 mod outbox;
+mod quota;
 
 use std::str::FromStr;
 
@@ -321,5 +322,26 @@ impl Store for SqliteStore {
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
         outbox::stats(&self.store.pool, now).await
+    }
+
+    async fn take_quota_slot(
+        &self,
+        key: &str,
+        limits: &[crate::QuotaLimit],
+        interactive: bool,
+    ) -> Result<crate::QuotaSlot> {
+        quota::take(&self.store, key, limits, interactive).await
+    }
+
+    async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()> {
+        quota::pause(&self.store, key, after).await
+    }
+
+    async fn quota_state(
+        &self,
+        key: &str,
+        limits: &[crate::QuotaLimit],
+    ) -> Result<crate::QuotaState> {
+        quota::state(&self.store, key, limits).await
     }
 }

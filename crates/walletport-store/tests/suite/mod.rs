@@ -9,5 +9,6 @@ pub(crate) mod ledger;
 pub(crate) mod ledger_model;
 pub(crate) mod model;
 pub(crate) mod outbox;
+pub(crate) mod quota;
 pub(crate) mod redemptions;
 pub(crate) mod reversals;

@@ -1,0 +1,253 @@
+//! The vendor quota kept in the store: several stores on one database (as several gateways)
+//! never grant more than a window allows, share a vendor's pause, and a reopened store
+//! remembers the window.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use walletport_core::ErrorKind;
+use walletport_store::{QuotaLimit, QuotaSlot, Store};
+
+use crate::support::TestDb;
+
+fn window(limit: u32, per: Duration) -> QuotaLimit {
+    QuotaLimit { limit, per }
+}
+
+/// Takes slots until the deadline, sleeping whatever the store says; returns how many it took.
+async fn take_until(
+    store: Arc<dyn Store>,
+    key: &'static str,
+    limits: Vec<QuotaLimit>,
+    until: Instant,
+) -> u32 {
+    let mut taken = 0;
+    while Instant::now() < until {
+        match store
+            .take_quota_slot(key, &limits, false)
+            .await
+            .expect("take")
+        {
+            QuotaSlot::Taken => taken += 1,
+            QuotaSlot::WaitFor(wait) => {
+                tokio::time::sleep(wait.min(until.saturating_duration_since(Instant::now()))).await;
+            }
+        }
+    }
+    taken
+}
+
+pub(crate) async fn three_stores_share_one_window_and_fill_it(db: &TestDb) {
+    let per = Duration::from_millis(300);
+    let limits = vec![window(5, per)];
+    let stores = [
+        db.store.clone(),
+        db.second_store().await,
+        db.second_store().await,
+    ];
+    let run = Duration::from_millis(1800);
+    let until = Instant::now() + run;
+    // An observer samples the window the whole time: it never holds more than the limit.
+    let done = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicU32::new(0));
+    let observer = {
+        let (store, limits, done, most) =
+            (db.store.clone(), limits.clone(), done.clone(), most.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                let state = store.quota_state("emu", &limits).await.expect("state");
+                most.fetch_max(state.used[0], Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(7)).await;
+            }
+        })
+    };
+    let takers: Vec<_> = stores
+        .iter()
+        .map(|s| tokio::spawn(take_until(s.clone(), "emu", limits.clone(), until)))
+        .collect();
+    let mut total = 0;
+    for t in takers {
+        total += t.await.expect("taker");
+    }
+    done.store(true, Ordering::SeqCst);
+    observer.await.expect("observer");
+    // 1.8 s of a 5-per-300-ms window: at most 5 × 6 = 30 grants (the first 5 at once), and the
+    // three takers together use most of it.
+    assert!(total <= 30, "{total} grants in 1.8 s of 5/300ms");
+    assert!(
+        total >= 20,
+        "only {total} grants: the window was not filled"
+    );
+    assert!(
+        most.load(Ordering::SeqCst) <= 5,
+        "a window held {} grants",
+        most.load(Ordering::SeqCst)
+    );
+    for s in &stores[1..] {
+        s.close().await;
+    }
+}
+
+pub(crate) async fn a_pause_holds_every_store(db: &TestDb) {
+    let other = db.second_store().await;
+    let limits = [window(100, Duration::from_secs(1))];
+    assert_eq!(
+        db.store
+            .take_quota_slot("paused", &limits, false)
+            .await
+            .expect("take"),
+        QuotaSlot::Taken
+    );
+    db.store
+        .pause_quota("paused", Duration::from_secs(30))
+        .await
+        .expect("pause");
+    // A shorter pause does not shorten it.
+    other
+        .pause_quota("paused", Duration::from_secs(1))
+        .await
+        .expect("pause");
+    match other
+        .take_quota_slot("paused", &limits, false)
+        .await
+        .expect("take")
+    {
+        QuotaSlot::WaitFor(wait) => assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        ),
+        QuotaSlot::Taken => panic!("a paused quota granted a slot"),
+    }
+    let state = other.quota_state("paused", &limits).await.expect("state");
+    assert_eq!(state.used, vec![1]);
+    assert!(
+        state
+            .paused_for
+            .is_some_and(|p| p > Duration::from_secs(25))
+    );
+    // Other keys are not held.
+    assert_eq!(
+        other
+            .take_quota_slot("other", &limits, false)
+            .await
+            .expect("take"),
+        QuotaSlot::Taken
+    );
+    other.close().await;
+}
+
+pub(crate) async fn a_reopened_store_remembers_the_window(db: &TestDb) {
+    let limits = [
+        window(1, Duration::from_secs(1)),
+        window(3, Duration::from_secs(60)),
+    ];
+    let first = db.second_store().await;
+    let mut taken = 0;
+    while taken < 3 {
+        match first
+            .take_quota_slot("restart", &limits, false)
+            .await
+            .expect("take")
+        {
+            QuotaSlot::Taken => taken += 1,
+            QuotaSlot::WaitFor(wait) => {
+                assert!(wait <= Duration::from_secs(1), "{wait:?}");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    first.close().await;
+    drop(first);
+    let again = db.second_store().await;
+    match again
+        .take_quota_slot("restart", &limits, false)
+        .await
+        .expect("take")
+    {
+        QuotaSlot::WaitFor(wait) => assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "the hourly-style window must hold after a restart: {wait:?}"
+        ),
+        QuotaSlot::Taken => panic!("a restarted store forgot the window"),
+    }
+    again.close().await;
+}
+
+pub(crate) async fn bad_quota_keys_and_windows_are_refused(store: Arc<dyn Store>) {
+    let ok = [window(1, Duration::from_secs(1))];
+    for (key, limits) in [
+        ("", ok.to_vec()),
+        ("k", vec![window(0, Duration::from_secs(1))]),
+        ("k", vec![window(1, Duration::ZERO)]),
+        ("k", vec![window(2_000_000, Duration::from_secs(1))]),
+    ] {
+        let e = store
+            .take_quota_slot(key, &limits, false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    let long = "k".repeat(101);
+    let e = store
+        .pause_quota(&long, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // Nothing was recorded: the first real take is granted.
+    assert_eq!(
+        store.take_quota_slot("k", &ok, false).await.expect("take"),
+        QuotaSlot::Taken
+    );
+    let state = store.quota_state("k", &ok).await.expect("state");
+    assert_eq!(state.used, vec![1]);
+    assert_eq!(state.paused_for, None);
+}
+
+pub(crate) async fn an_interactive_taker_goes_before_background_ones_of_every_store(db: &TestDb) {
+    let till = db.second_store().await;
+    let limits = [window(1, Duration::from_millis(400))];
+    assert_eq!(
+        db.store
+            .take_quota_slot("lane", &limits, false)
+            .await
+            .expect("take"),
+        QuotaSlot::Taken
+    );
+    // The till must wait for the window: it announces itself.
+    let QuotaSlot::WaitFor(wait) = till
+        .take_quota_slot("lane", &limits, true)
+        .await
+        .expect("take")
+    else {
+        panic!("the window is full");
+    };
+    tokio::time::sleep(wait).await;
+    // When the slot comes, a background taker of the other store waits for the till...
+    match db
+        .store
+        .take_quota_slot("lane", &limits, false)
+        .await
+        .expect("take")
+    {
+        QuotaSlot::WaitFor(w) => assert!(w <= Duration::from_millis(150), "{w:?}"),
+        QuotaSlot::Taken => panic!("a background taker overtook the till"),
+    }
+    // ... which takes it, and its announcement ends.
+    assert_eq!(
+        till.take_quota_slot("lane", &limits, true)
+            .await
+            .expect("take"),
+        QuotaSlot::Taken
+    );
+    match db
+        .store
+        .take_quota_slot("lane", &limits, false)
+        .await
+        .expect("take")
+    {
+        QuotaSlot::WaitFor(w) => assert!(w > Duration::from_millis(250), "the window: {w:?}"),
+        QuotaSlot::Taken => panic!("two grants in one 1/400ms window"),
+    }
+    till.close().await;
+}
