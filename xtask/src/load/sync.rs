@@ -45,7 +45,7 @@ use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_server::{Gateway, OutboxSection};
 
 use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
-use super::sync_gateways::{Fleet, Totals, write_changes};
+use super::sync_gateways::{Fleet, LimiterChoice, Totals, write_changes};
 use super::sync_rate::{RateReport, Sampler};
 
 const APP_KEY: &str = "load-sync-app-key";
@@ -94,6 +94,10 @@ pub(crate) struct Args {
     /// Send every write to gateway 0 (the other gateways' workers still deliver).
     #[arg(long)]
     pub(crate) uneven: bool,
+    /// Where each gateway keeps the vendor quota: `shared` (in the store, the default with
+    /// several gateways) or `local` (in its transport alone, the default with one).
+    #[arg(long, value_enum)]
+    pub(crate) limiter: Option<LimiterChoice>,
 }
 
 /// `--scenario`.
@@ -152,6 +156,8 @@ pub(crate) struct Outcome {
     pub(crate) gateways: u32,
     /// Whether every write went to gateway 0.
     pub(crate) uneven: bool,
+    /// Where the gateways kept the vendor quota.
+    pub(crate) limiter: LimiterChoice,
     /// Requests the emulator accepted (not 429) per second over the whole backlog, over the
     /// plan's rate: the share of the plan actually used (equals `rate.backlog_share` without
     /// 429s).
@@ -286,7 +292,8 @@ async fn one(
         batch: args.batch,
         ..OutboxSection::default()
     };
-    let fleet = Fleet::start(stores, &pq).await?;
+    let limiter = LimiterChoice::or_default(args.limiter, args.gateways);
+    let fleet = Fleet::start(stores, &pq, limiter).await?;
     let apis = fleet.apis();
     let store = fleet.members[0].store.clone();
 
@@ -353,6 +360,7 @@ async fn one(
         mismatched_balances: mismatched,
         gateways: args.gateways,
         uneven: args.uneven,
+        limiter,
         accepted_share,
         per_gateway,
     })
@@ -477,16 +485,17 @@ fn human(r: &Report) -> String {
             o.rate.busiest_window,
             o.mismatched_balances
         ));
-        if o.gateways > 1 {
+        if o.gateways > 1 || o.limiter == LimiterChoice::Shared {
             let each: Vec<String> = o
                 .per_gateway
                 .iter()
                 .map(|t| format!("{} requests/{} items", t.requests, t.delivered))
                 .collect();
             s.push_str(&format!(
-                "  {} gateways, writes {}: accepted requests {:.1}% of plan over the backlog; \
+                "  {} gateways, {:?} limiter, writes {}: accepted requests {:.1}% of plan over the backlog; \
                  per worker {}\n",
                 o.gateways,
+                o.limiter,
                 if o.uneven {
                     "all to gateway 0"
                 } else {
@@ -518,6 +527,7 @@ mod tests {
             pg: String::new(),
             gateways: 1,
             uneven: false,
+            limiter: None,
         }
     }
 
@@ -548,8 +558,13 @@ mod tests {
         let o = one(&args, &plans, BackendKind::Postgres, Scenario::Live)
             .await
             .expect("run");
+        assert_eq!(o.limiter, LimiterChoice::Shared);
         assert_eq!(o.per_gateway.len(), 3);
         assert_eq!(o.delivered_items, 200, "{o:?}");
         assert_eq!(o.mismatched_balances, 0, "{o:?}");
+        assert_eq!(
+            o.rejected_429, 0,
+            "one plan shared by three gateways: {o:?}"
+        );
     }
 }

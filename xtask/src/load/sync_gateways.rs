@@ -4,6 +4,11 @@
 //! own REST listener and its own `OutboxWorker` — all configured with the vendor's full plan,
 //! not a share of it. With one gateway this is the benchmark's single gateway.
 //!
+//! Each gateway's quota limiter is `--limiter shared` (`walletport_server::SharedQuota` on its
+//! own pool: the plan's windows kept in the database, as `walletport serve` does) or `local` (a
+//! limiter in the gateway's transport alone, as before issue 15); the default is `shared` with
+//! more than one gateway and `local` with one (the benchmark's figures before issue 15).
+//!
 //! The writers spread the changes over the gateways' REST APIs (writer `w` talks to gateway
 //! `w mod N`), or with `--uneven` all of them to gateway 0, while every worker still claims from
 //! the one outbox: the case where a plan split by hand idles two thirds of itself.
@@ -16,9 +21,10 @@ use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use serde_json::json;
 use walletport_core::{Checked, Provider};
+use walletport_http::{InProcessLimiters, LimiterFactory};
 use walletport_passquare::{PassquareConfig, PassquareProvider};
 use walletport_server::{
-    FlushReport, Gateway, GatewayConfig, OutboxSection, OutboxWorker, RunningGateway,
+    FlushReport, Gateway, GatewayConfig, OutboxSection, OutboxWorker, RunningGateway, SharedQuota,
 };
 use walletport_store::Store;
 
@@ -27,6 +33,27 @@ use super::gateway::http_client;
 
 /// The connections of each gateway's store pool.
 const POOL: u32 = 8;
+
+/// `--limiter`: where a gateway's vendor quota is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LimiterChoice {
+    /// In the store, shared by every gateway on the database (`SharedQuota`).
+    Shared,
+    /// In each gateway's transport alone (`InProcessLimiters`).
+    Local,
+}
+
+impl LimiterChoice {
+    /// The choice, or the default for `gateways`: shared for several, local for one.
+    pub(crate) fn or_default(choice: Option<Self>, gateways: u32) -> Self {
+        choice.unwrap_or(if gateways > 1 {
+            Self::Shared
+        } else {
+            Self::Local
+        })
+    }
+}
 
 /// One gateway: what a `walletport serve` process holds.
 pub(crate) struct Member {
@@ -54,15 +81,20 @@ impl Fleet {
     }
 
     /// Starts one gateway per store, each with its own Passquare provider built from `pq` (so
-    /// its own transport and quota limiter).
+    /// its own transport) and its quota limiter as `limiter` says.
     pub(crate) async fn start(
         stores: Vec<Arc<dyn Store>>,
         pq: &PassquareConfig,
+        limiter: LimiterChoice,
     ) -> anyhow::Result<Self> {
         let mut members = Vec::new();
         for store in stores {
+            let factory: Box<dyn LimiterFactory> = match limiter {
+                LimiterChoice::Shared => Box::new(SharedQuota::new(store.clone())),
+                LimiterChoice::Local => Box::new(InProcessLimiters),
+            };
             let provider: Arc<dyn Provider> = Checked::wrap(Arc::new(
-                PassquareProvider::new(pq.clone())
+                PassquareProvider::with_limiters(pq.clone(), factory.as_ref())
                     .map_err(|e| anyhow!("Passquare adapter: {e}"))?,
             ));
             let mut config = GatewayConfig::default();
