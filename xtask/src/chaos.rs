@@ -34,7 +34,7 @@
 //! database (created on `--pg`, dropped afterwards) instead of one on SQLite; client `i` talks to
 //! gateway `i mod N` (to another live one while it is down), and each round SIGKILLs one gateway
 //! picked at random and restarts it. The vendor emulator then enforces `--plan` and every gateway
-//! is configured with that same whole plan, and the audit adds: the emulator answered no 429 —
+//! is configured with that same whole plan (each window `--margin-ms` longer, for jitter), and the audit adds: the emulator answered no 429 —
 //! counted overall and after each restart (up to the next kill, or the end of the drain).
 
 mod audit;
@@ -114,6 +114,12 @@ pub(crate) struct Args {
     /// with (whole, not split).
     #[arg(long, default_value = "10/s")]
     pub(crate) plan: String,
+    /// With `--gateways` > 1: each window of the gateways' plan is this many milliseconds longer
+    /// than the emulator's, for the jitter between a slot's grant and the request's arrival at
+    /// the vendor (the convention of `walletport_http::QuotaLimiter`); 0 configures the very same
+    /// plan.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub(crate) margin_ms: u64,
     /// With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is
     /// created and dropped).
     #[arg(
@@ -227,6 +233,20 @@ fn set_live(addr: &Live, gateway: usize, value: Option<SocketAddr>) {
     }
 }
 
+/// `plan` with every window `margin` longer.
+fn with_margin(
+    plan: &walletport_http::QuotaPlan,
+    margin: Duration,
+) -> anyhow::Result<walletport_http::QuotaPlan> {
+    let windows = plan.windows().iter().map(|w| {
+        walletport_http::QuotaWindow::new(w.limit(), w.per() + margin)
+            .map_err(|e| anyhow!("plan with margin: {e}"))
+    });
+    Ok(walletport_http::QuotaPlan::new(
+        windows.collect::<anyhow::Result<Vec<_>>>()?,
+    ))
+}
+
 /// The log name of gateway `g`'s `life`-th process (`serve-LIFE` with a single gateway).
 fn log_name(gateways: u32, g: usize, life: u32) -> String {
     if gateways > 1 {
@@ -314,7 +334,12 @@ async fn wait_for_drain(target: SocketAddr) -> anyhow::Result<()> {
 async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result<Value> {
     let mut rng = Rng::new(seed);
     let enforced = args.enforced_plan()?;
-    let vendor = Vendor::start(args.vendor, seed, enforced.as_ref()).await?;
+    let gateway_plan = match &enforced {
+        Some(plan) => Some(with_margin(plan, Duration::from_millis(args.margin_ms))?),
+        None => None,
+    };
+    let plans = enforced.as_ref().zip(gateway_plan.as_ref());
+    let vendor = Vendor::start(args.vendor, seed, plans).await?;
     let hooks = vendor.has_hooks();
     eprintln!("chaos: vendor {:?}", args.vendor);
     // Several gateways share one PostgreSQL database, dropped when `_pg` goes.
@@ -336,9 +361,10 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
             &log_name(args.gateways, g, 0),
         )?);
     }
-    if let Some(plan) = &enforced {
+    if let Some((plan, theirs)) = plans {
         eprintln!(
-            "chaos: {} gateways on PostgreSQL, each configured with the vendor's whole plan {plan}",
+            "chaos: {} gateways on PostgreSQL, the vendor enforcing {plan}, each gateway \
+             configured with the whole plan ({theirs})",
             args.gateways
         );
     }
@@ -542,6 +568,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         "gateways": args.gateways,
         "killed_gateways": victims,
         "vendor_plan": enforced.map(|p| p.to_string()),
+        "gateway_plan": gateway_plan.map(|p| p.to_string()),
         "rejected_429": quota.total(),
         "rejected_429_before_first_kill": quota.before_first_kill.unwrap_or(0),
         "rejected_429_after_each_restart": quota.after_restarts,

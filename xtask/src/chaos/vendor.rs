@@ -41,13 +41,13 @@ const PASSQUARE_KEY: &str = "chaos-app-key-4d2f";
 const PASSTEAM_TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
 
 impl Vendor {
-    /// Starts the emulator with 5% of its answers replaced by 503s. With `plan` (Passquare only)
-    /// the emulator enforces it with 429s and the gateways are configured with the same plan;
-    /// without, the emulator is unlimited and the gateways keep `200/s`.
+    /// Starts the emulator with 5% of its answers replaced by 503s. With `plan` (Passquare only:
+    /// the emulator's plan, and the one the gateways are configured with) the emulator enforces
+    /// the first with 429s; without, the emulator is unlimited and the gateways keep `200/s`.
     pub(crate) async fn start(
         kind: VendorKind,
         seed: u64,
-        plan: Option<&QuotaPlan>,
+        plan: Option<(&QuotaPlan, &QuotaPlan)>,
     ) -> anyhow::Result<Self> {
         let faults = Faults {
             unavailable_rate: 0.05,
@@ -57,7 +57,7 @@ impl Vendor {
         let local = "127.0.0.1:0".parse()?;
         let (server, emulator, provider_toml) = match kind {
             VendorKind::Passquare => {
-                let quota = plan.map_or_else(Vec::new, |p| {
+                let quota = plan.map_or_else(Vec::new, |(p, _)| {
                     p.windows()
                         .iter()
                         .map(|w| EmuWindow {
@@ -72,7 +72,7 @@ impl Vendor {
                     quota,
                     ..PassquareEmulatorConfig::unlimited()
                 };
-                let plan = plan.map_or_else(|| "200/s".to_owned(), ToString::to_string);
+                let plan = plan.map_or_else(|| "200/s".to_owned(), |(_, g)| g.to_string());
                 let (server, emu) = PassquareEmulator::spawn(config, local)
                     .await
                     .context("starting the Passquare emulator")?;
