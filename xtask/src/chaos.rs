@@ -118,7 +118,7 @@ pub(crate) struct Args {
     /// than the emulator's, for the jitter between a slot's grant and the request's arrival at
     /// the vendor (the convention of `walletport_http::QuotaLimiter`); 0 configures the very same
     /// plan.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub(crate) margin_ms: u64,
     /// With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is
     /// created and dropped).
