@@ -8,26 +8,28 @@
 
 pub(crate) mod customers;
 pub(crate) mod outbox;
-mod rows;
 
 use std::ops::DerefMut;
 
+use serde_json::Value;
 use walletport_core::Result;
 
 use crate::outbox::OutboxKind;
 
-pub(crate) use rows::{Cols, raw_card, raw_customer, raw_outbox};
-
-/// Runs one statement and names its failure: `sql!(fetch_all(&mut *conn), OP, SQL, a, b)` is
+/// Runs one statement and names its failure: `sql!(fetch_all(&mut *conn), OP, SQL, [a, b])` is
 /// `sqlx::query(SQL).bind(a).bind(b).fetch_all(&mut *conn).await` with the error mapped by
-/// [`crate::error::db`]. Keeps each dialect's statements to their SQL text and values.
+/// [`crate::error::db`]; `sql!(as T, ...)` decodes rows into `T` (sqlx's `FromRow`, which both
+/// backends' rows satisfy for the shared row types). Keeps each dialect's statements to their
+/// SQL text and values.
 macro_rules! sql {
-    ($how:ident($exec:expr), $op:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        sqlx::query($sql)
-            $(.bind($arg))*
-            .$how($exec)
-            .await
-            .map_err(|e| $crate::error::db($op, e))
+    (@run $q:expr, $how:ident($exec:expr), $op:expr, [$($arg:expr),* $(,)?]) => {
+        $q$(.bind($arg))*.$how($exec).await.map_err(|e| $crate::error::db($op, e))
+    };
+    (as $row:ty, $how:ident($exec:expr), $op:expr, $sql:expr, [$($arg:expr),* $(,)?]) => {
+        $crate::logic::sql!(@run sqlx::query_as::<_, $row>($sql), $how($exec), $op, [$($arg),*])
+    };
+    ($how:ident($exec:expr), $op:expr, $sql:expr, [$($arg:expr),* $(,)?]) => {
+        $crate::logic::sql!(@run sqlx::query($sql), $how($exec), $op, [$($arg),*])
     };
 }
 pub(crate) use sql;
@@ -62,11 +64,30 @@ pub(crate) trait Dialect: Send + Sync {
     async fn lock_customer(conn: &mut Self::Conn, id: &str, op: &'static str) -> Result<bool>;
 
     /// Inserts an outbox item inside the caller's transaction; returns its id.
-    async fn enqueue_in(
-        conn: &mut Self::Conn,
-        customer: &str,
-        kind: OutboxKind,
-        payload: &serde_json::Value,
-        now: i64,
-    ) -> Result<i64>;
+    async fn enqueue_in(conn: &mut Self::Conn, item: &Enqueue<'_>) -> Result<i64>;
+}
+
+/// An outbox item to insert inside a transaction that holds its customer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Enqueue<'a> {
+    /// The customer's CRM id.
+    pub(crate) customer: &'a str,
+    /// What changed.
+    pub(crate) kind: OutboxKind,
+    /// What the worker sends.
+    pub(crate) payload: &'a serde_json::Value,
+    /// Enqueued and due at (ns).
+    pub(crate) now: i64,
+}
+
+impl<'a> Enqueue<'a> {
+    /// The item for `customer`, due at once.
+    pub(crate) fn new(customer: &'a str, kind: OutboxKind, payload: &'a Value, now: i64) -> Self {
+        Self {
+            customer,
+            kind,
+            payload,
+            now,
+        }
+    }
 }

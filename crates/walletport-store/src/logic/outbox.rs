@@ -8,13 +8,47 @@
 use chrono::{DateTime, Utc};
 use walletport_core::{Error, Result};
 
-use super::Dialect;
-use crate::codec::{expiry_ns, to_ns};
+use super::{Dialect, Enqueue};
+use crate::codec::{expiry_ns, parse_json, to_ns};
 use crate::outbox::{
     ClaimRequest, ClaimRow, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
     OutboxList, OutboxStats, RawOutbox, ResyncCursor, ResyncPage, ResyncRequest, clip_error,
     page_limit, plan_claim, resync_limit, validate_worker,
 };
+
+/// A lease to give: to `worker`, until `until` (ns).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lease<'a> {
+    /// The claiming worker.
+    pub(crate) worker: &'a str,
+    /// When the lease ends.
+    pub(crate) until: i64,
+}
+
+/// A failed delivery to record: `worker`'s attempt failed with `error`; due again at `next_at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Release<'a> {
+    /// The worker that held the items.
+    pub(crate) worker: &'a str,
+    /// The error text (already clipped).
+    pub(crate) error: &'a str,
+    /// When the items are due again (ns).
+    pub(crate) next_at: i64,
+}
+
+/// One resync page: the customers after `seq` `after` (only `only`, if given), at most `limit`,
+/// queued at `now`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resync<'a> {
+    /// The `seq` the page starts after.
+    pub(crate) after: i64,
+    /// One customer's CRM id, or every customer.
+    pub(crate) only: Option<&'a str>,
+    /// Customers per page.
+    pub(crate) limit: i64,
+    /// Enqueued and due at (ns).
+    pub(crate) now: i64,
+}
 
 /// The outbox statements of one database.
 pub(crate) trait OutboxSql: Dialect {
@@ -26,79 +60,47 @@ pub(crate) trait OutboxSql: Dialect {
     /// holds, oldest head first.
     async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>>;
 
-    /// Of `candidates`, those this transaction now holds (PostgreSQL: the rows it could lock
-    /// without waiting; SQLite: all).
-    async fn hold_customers(conn: &mut Self::Conn, candidates: Vec<String>) -> Result<Vec<String>>;
+    /// Of the customers `ids`, those this transaction now holds, in the same order (PostgreSQL:
+    /// the rows it could lock without waiting; SQLite: all).
+    async fn hold_customers(conn: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>>;
 
     /// Every outbox row of these customers, as the claim plan needs them.
     async fn claim_rows(conn: &mut Self::Conn, customers: &[String]) -> Result<Vec<ClaimRow>>;
 
-    /// Leases the items `ids` to `worker` until `until`; returns them (in any order).
-    async fn lease(
-        conn: &mut Self::Conn,
-        worker: &str,
-        until: i64,
-        ids: &[i64],
-    ) -> Result<Vec<RawOutbox>>;
+    /// Leases the items `ids`; returns them (in any order).
+    async fn lease(conn: &mut Self::Conn, ids: &[i64], to: Lease<'_>) -> Result<Vec<RawOutbox>>;
 
     /// Deletes the items `ids` that `worker` holds; returns how many.
     async fn delete_held(&self, worker: &str, ids: &[i64]) -> Result<u64>;
 
-    /// Of the items `ids`, those `worker` holds: counts an attempt, records `error`, releases
-    /// the lease and makes them due at `next_at`; returns their ids.
-    async fn release_failed(
-        conn: &mut Self::Conn,
-        worker: &str,
-        ids: &[i64],
-        error: &str,
-        next_at: i64,
-    ) -> Result<Vec<i64>>;
+    /// Of the items `ids`, those the failure's worker holds: counts an attempt, records the
+    /// error, releases the lease and makes them due again; returns their ids.
+    async fn release(conn: &mut Self::Conn, ids: &[i64], r: Release<'_>) -> Result<Vec<i64>>;
 
-    /// Moves the items `ids` to the dead letters (at `now`) when `permanent` or out of
-    /// attempts; returns how many moved.
-    async fn bury(
-        conn: &mut Self::Conn,
-        ids: &[i64],
-        permanent: bool,
-        max_attempts: u32,
-        now: i64,
-    ) -> Result<u64>;
+    /// Moves those of the items `ids` with at least `min_attempts` attempts to the dead letters
+    /// (at `now`); returns how many moved.
+    async fn bury(conn: &mut Self::Conn, ids: &[i64], min_attempts: u32, now: i64) -> Result<u64>;
 
     /// Waiting items or dead letters with an id above `after`, at most `limit`, by id.
-    async fn list_items(&self, which: OutboxList, after: i64, limit: i64)
-    -> Result<Vec<RawOutbox>>;
+    async fn items(&self, list: OutboxList, after: i64, limit: i64) -> Result<Vec<RawOutbox>>;
 
     /// The customer of dead letter `id`.
     async fn dead_customer(conn: &mut Self::Conn, id: i64) -> Result<Option<String>>;
 
-    /// Deletes dead letter `id`; returns its kind and payload.
-    async fn take_dead(
-        conn: &mut Self::Conn,
-        id: i64,
-    ) -> Result<Option<(String, serde_json::Value)>>;
+    /// Deletes dead letter `id`; returns its kind and payload (JSON text).
+    async fn take_dead(conn: &mut Self::Conn, id: i64) -> Result<Option<(String, String)>>;
 
     /// Items, in-flight items (lease after `now`), distinct customers, dead letters and the
     /// oldest item's `created_at`, in one query.
     async fn stats_row(&self, now: i64) -> Result<([i64; 4], Option<i64>)>;
 
-    /// The resync page: how many customers (at most `limit`) follow `seq` `after` (only
-    /// `only`, if given) and the last one's `seq`; PostgreSQL locks them as any enqueue does.
-    async fn resync_page(
-        conn: &mut Self::Conn,
-        after: i64,
-        only: Option<&str>,
-        limit: i64,
-    ) -> Result<(i64, Option<i64>)>;
+    /// How many customers the page holds and the last one's `seq`; PostgreSQL locks them, as
+    /// any enqueue does.
+    async fn resync_page(conn: &mut Self::Conn, page: &Resync<'_>) -> Result<(i64, Option<i64>)>;
 
-    /// Queues a resync `customer` item for each customer with `seq` in `(after, last]` (only
-    /// `only`, if given) that has no `customer` item waiting; returns how many.
-    async fn queue_resync(
-        conn: &mut Self::Conn,
-        after: i64,
-        last: i64,
-        only: Option<&str>,
-        now: i64,
-    ) -> Result<u64>;
+    /// Queues a resync `customer` item for each customer of the page up to `seq` `last` that
+    /// has no `customer` item waiting; returns how many.
+    async fn queue_resync(conn: &mut Self::Conn, page: &Resync<'_>, last: i64) -> Result<u64>;
 }
 
 /// [`Store::enqueue`](crate::Store::enqueue): an item for an existing customer.
@@ -114,7 +116,11 @@ pub(crate) async fn enqueue<D: OutboxSql>(
     if !D::lock_customer(&mut tx, customer, OP).await? {
         return Err(Error::not_found(format!("no customer `{customer}`")));
     }
-    let id = D::enqueue_in(&mut tx, customer, item.kind, &item.payload, now).await?;
+    let id = D::enqueue_in(
+        &mut tx,
+        &Enqueue::new(customer, item.kind, &item.payload, now),
+    )
+    .await?;
     D::commit(tx, OP).await?;
     Ok(OutboxId(id))
 }
@@ -144,7 +150,11 @@ pub(crate) async fn claim<D: OutboxSql>(d: &D, req: &ClaimRequest) -> Result<Vec
         D::end_unwritten(tx, OP).await?;
         return Ok(Vec::new());
     }
-    let items = D::lease(&mut tx, &req.worker, until, &ids).await?;
+    let lease = Lease {
+        worker: &req.worker,
+        until,
+    };
+    let items = D::lease(&mut tx, &ids, lease).await?;
     D::commit(tx, OP).await?;
     let mut items = items
         .into_iter()
@@ -182,13 +192,23 @@ pub(crate) async fn fail<D: OutboxSql>(
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
     let error = clip_error(&f.error);
     let mut tx = d.begin(OP).await?;
-    let owned = D::release_failed(&mut tx, worker, &ids, &error, retry_at.unwrap_or(now)).await?;
+    let release = Release {
+        worker,
+        error: &error,
+        next_at: retry_at.unwrap_or(now),
+    };
+    let owned = D::release(&mut tx, &ids, release).await?;
     if owned.is_empty() {
         D::end_unwritten(tx, OP).await?;
         return Ok(FailOutcome::default());
     }
-    let permanent = retry_at.is_none();
-    let dead = D::bury(&mut tx, &owned, permanent, f.max_attempts, now).await?;
+    // A permanent failure buries every item (each has at least the attempt just counted).
+    let min_attempts = if retry_at.is_none() {
+        0
+    } else {
+        f.max_attempts
+    };
+    let dead = D::bury(&mut tx, &owned, min_attempts, now).await?;
     D::commit(tx, OP).await?;
     Ok(FailOutcome {
         retrying: (owned.len() as u64).saturating_sub(dead),
@@ -206,7 +226,7 @@ pub(crate) async fn list<D: OutboxSql>(
 ) -> Result<Vec<OutboxItem>> {
     let limit = page_limit(limit)?;
     let now = to_ns(now)?;
-    let rows = d.list_items(which, after.map_or(0, |a| a.0), limit).await?;
+    let rows = d.items(which, after.map_or(0, |a| a.0), limit).await?;
     rows.into_iter().map(|r| r.into_item(now)).collect()
 }
 
@@ -228,8 +248,8 @@ pub(crate) async fn retry_dead<D: OutboxSql>(
         )));
     }
     let (kind, payload) = D::take_dead(&mut tx, id.0).await?.ok_or_else(gone)?;
-    let kind = OutboxKind::parse(&kind)?;
-    let new_id = D::enqueue_in(&mut tx, &customer, kind, &payload, now).await?;
+    let (kind, payload) = (OutboxKind::parse(&kind)?, parse_json(&payload)?);
+    let new_id = D::enqueue_in(&mut tx, &Enqueue::new(&customer, kind, &payload, now)).await?;
     D::commit(tx, OP).await?;
     Ok(OutboxId(new_id))
 }
@@ -254,16 +274,19 @@ pub(crate) async fn stats<D: OutboxSql>(d: &D, now: DateTime<Utc>) -> Result<Out
 /// that has none waiting.
 pub(crate) async fn enqueue_resync<D: OutboxSql>(d: &D, req: &ResyncRequest) -> Result<ResyncPage> {
     const OP: &str = "outbox.resync";
-    let limit = resync_limit(req.limit)?;
-    let now = to_ns(req.now)?;
-    let after = req.after.map_or(0, |c| c.0);
-    let only = req.customer.as_ref().map(|c| c.as_str());
+    let page = Resync {
+        after: req.after.map_or(0, |c| c.0),
+        only: req.customer.as_ref().map(|c| c.as_str()),
+        limit: resync_limit(req.limit)?,
+        now: to_ns(req.now)?,
+    };
+    let (limit, only) = (page.limit, page.only);
     let mut tx = d.begin(OP).await?;
-    let (scanned, last) = D::resync_page(&mut tx, after, only, limit).await?;
+    let (scanned, last) = D::resync_page(&mut tx, &page).await?;
     let Some(last) = last else {
         return Ok(ResyncPage::default());
     };
-    let queued = D::queue_resync(&mut tx, after, last, only, now).await?;
+    let queued = D::queue_resync(&mut tx, &page, last).await?;
     D::commit(tx, OP).await?;
     let scanned = u64::try_from(scanned).unwrap_or(0);
     Ok(ResyncPage {

@@ -2,17 +2,17 @@
 //! the candidate customers' rows with `FOR NO KEY UPDATE SKIP LOCKED`, then reads their items
 //! under that lock: a customer is claimed by one worker at a time, and a writer enqueuing for
 //! that customer waits for the claim to commit, so a claim never sees half of a customer's
-//! history. Id lists are bound as arrays (`= ANY($n)`).
+//! history. Id lists are bound as arrays (`= ANY($n)`); writes that SQLite needs two statements
+//! for are one here (`RETURNING`, a data-modifying `WITH`).
 
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::PgPool;
 use walletport_core::Result;
 
-use crate::codec::parse_json;
-use crate::logic::outbox::OutboxSql;
-use crate::logic::{Cols as _, raw_outbox, sql};
+use crate::logic::outbox::{Lease, OutboxSql, Release, Resync};
+use crate::logic::sql;
 use crate::outbox::{ClaimRow, OutboxKind, OutboxList, RawOutbox, resync_payload};
 
-/// An item's columns, read as text and integers like SQLite's (see [`crate::logic`]).
+/// An item's columns, read as text and integers like SQLite's (see [`RawOutbox`]).
 macro_rules! item_cols {
     () => {
         "id, customer_id, kind, payload::text AS payload, created_at, \
@@ -21,259 +21,137 @@ macro_rules! item_cols {
     };
 }
 
+/// Customers whose oldest item is due and that no live lease holds, oldest head first.
+const CANDIDATES: &str = "SELECT h.customer_id FROM (SELECT customer_id, MIN(id) AS head, \
+    MAX(COALESCE(claimed_until, 0)) AS lease FROM outbox GROUP BY customer_id) h \
+    JOIN outbox o ON o.id = h.head WHERE h.lease <= $1 AND o.next_attempt_at <= $1 \
+    ORDER BY h.head LIMIT $2";
+const LOCK_FREE: &str =
+    "SELECT id FROM customers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED";
+const CLAIM_ROWS: &str = "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
+    WHERE customer_id = ANY($1) ORDER BY id";
+const LEASE: &str = concat!(
+    "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id = ANY($3) RETURNING ",
+    item_cols!()
+);
+const DELETE_HELD: &str = "DELETE FROM outbox WHERE claimed_by = $1 AND id = ANY($2)";
+const RELEASE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+    claimed_by = NULL, claimed_until = NULL, next_attempt_at = $2 \
+    WHERE claimed_by = $3 AND id = ANY($4) RETURNING id";
+const BURY: &str = "WITH moved AS (DELETE FROM outbox WHERE id = ANY($1) AND attempts >= $2 \
+    RETURNING id, customer_id, kind, payload, created_at, attempts, last_error) \
+    INSERT INTO outbox_dead (id, customer_id, kind, payload, created_at, attempts, last_error, \
+    died_at) SELECT id, customer_id, kind, payload, created_at, attempts, last_error, $3 \
+    FROM moved";
+const PENDING: &str = concat!(
+    "SELECT ",
+    item_cols!(),
+    " FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
+);
+const DEAD: &str = "SELECT id, customer_id, kind, payload::text AS payload, created_at, \
+    attempts::int8 AS attempts, died_at AS next_attempt_at, NULL::TEXT AS claimed_by, \
+    NULL::BIGINT AS claimed_until, last_error, died_at \
+    FROM outbox_dead WHERE id > $1 ORDER BY id LIMIT $2";
+const STATS: &str = "SELECT COUNT(*), COUNT(*) FILTER (WHERE claimed_until > $1), \
+    COUNT(DISTINCT customer_id), (SELECT COUNT(*) FROM outbox_dead), MIN(created_at) FROM outbox";
+/// Locks the page's customers, as any enqueue does, so a claim in progress finishes first.
+const RESYNC_PAGE: &str = "SELECT seq FROM customers WHERE seq > $1 \
+    AND ($2::TEXT IS NULL OR id = $2) ORDER BY seq LIMIT $3 FOR NO KEY UPDATE";
+const QUEUE_RESYNC: &str = "INSERT INTO outbox (customer_id, kind, payload, created_at, \
+    next_attempt_at) SELECT c.id, $1, $2, $3, $3 FROM customers c \
+    WHERE c.seq > $4 AND c.seq <= $5 AND ($6::TEXT IS NULL OR c.id = $6) \
+    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.customer_id = c.id AND o.kind = $1) \
+    ORDER BY c.seq";
+
 impl OutboxSql for PgPool {
     const CLAIM_OVERFETCH: i64 = 4;
 
-    async fn claim_candidates(
-        conn: &mut PgConnection,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT h.customer_id FROM (SELECT customer_id, MIN(id) AS head, \
-             MAX(COALESCE(claimed_until, 0)) AS lease FROM outbox GROUP BY customer_id) h \
-             JOIN outbox o ON o.id = h.head WHERE h.lease <= $1 AND o.next_attempt_at <= $1 \
-             ORDER BY h.head LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| crate::error::db("outbox.claim", e))
+    async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>> {
+        let rows =
+            sql!(as (String,), fetch_all(&mut *conn), "outbox.claim", CANDIDATES, [now, limit])?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
     /// Locks those it can without waiting; keeps the candidates' order.
-    async fn hold_customers(
-        conn: &mut PgConnection,
-        candidates: Vec<String>,
-    ) -> Result<Vec<String>> {
-        let rows = sql!(
-            fetch_all(&mut *conn),
-            "outbox.claim",
-            "SELECT id FROM customers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
-            &candidates,
-        )?;
-        let locked = rows
-            .iter()
-            .map(|r| r.text("id", "outbox.claim"))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(candidates
-            .into_iter()
-            .filter(|c| locked.contains(c))
-            .collect())
+    async fn hold_customers(conn: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>> {
+        let locked: Vec<(String,)> =
+            sql!(as (String,), fetch_all(&mut *conn), "outbox.claim", LOCK_FREE, [&ids])?;
+        let locked: Vec<String> = locked.into_iter().map(|(c,)| c).collect();
+        Ok(ids.into_iter().filter(|c| locked.contains(c)).collect())
     }
 
-    async fn claim_rows(conn: &mut PgConnection, customers: &[String]) -> Result<Vec<ClaimRow>> {
-        const OP: &str = "outbox.claim";
-        let rows = sql!(
-            fetch_all(&mut *conn),
-            OP,
-            "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
-             WHERE customer_id = ANY($1) ORDER BY id",
-            customers,
-        )?;
-        rows.iter()
-            .map(|r| {
-                Ok(ClaimRow {
-                    id: r.int("id", OP)?,
-                    customer_id: r.text("customer_id", OP)?,
-                    next_attempt_at: r.int("next_attempt_at", OP)?,
-                    claimed_until: r.opt_int("claimed_until", OP)?,
-                })
-            })
-            .collect()
+    async fn claim_rows(conn: &mut Self::Conn, customers: &[String]) -> Result<Vec<ClaimRow>> {
+        sql!(as ClaimRow, fetch_all(&mut *conn), "outbox.claim", CLAIM_ROWS, [customers])
     }
 
     /// One statement (`RETURNING`).
-    async fn lease(
-        conn: &mut PgConnection,
-        worker: &str,
-        until: i64,
-        ids: &[i64],
-    ) -> Result<Vec<RawOutbox>> {
-        let rows = sql!(
-            fetch_all(&mut *conn),
-            "outbox.claim",
-            concat!(
-                "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id = ANY($3) \
-                 RETURNING ",
-                item_cols!()
-            ),
-            worker,
-            until,
-            ids,
-        )?;
-        rows.iter().map(raw_outbox).collect()
+    async fn lease(conn: &mut Self::Conn, ids: &[i64], to: Lease<'_>) -> Result<Vec<RawOutbox>> {
+        sql!(as RawOutbox, fetch_all(&mut *conn), "outbox.claim", LEASE, [to.worker, to.until, ids])
     }
 
     async fn delete_held(&self, worker: &str, ids: &[i64]) -> Result<u64> {
-        let done = sql!(
-            execute(self),
-            "outbox.complete",
-            "DELETE FROM outbox WHERE claimed_by = $1 AND id = ANY($2)",
-            worker,
-            ids,
-        )?;
+        let done = sql!(execute(self), "outbox.complete", DELETE_HELD, [worker, ids])?;
         Ok(done.rows_affected())
     }
 
     /// One statement (`RETURNING`).
-    async fn release_failed(
-        conn: &mut PgConnection,
-        worker: &str,
-        ids: &[i64],
-        error: &str,
-        next_at: i64,
-    ) -> Result<Vec<i64>> {
-        let rows = sql!(
-            fetch_all(&mut *conn),
-            "outbox.fail",
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, claimed_by = NULL, \
-             claimed_until = NULL, next_attempt_at = $2 WHERE claimed_by = $3 AND id = ANY($4) \
-             RETURNING id",
-            error,
-            next_at,
-            worker,
-            ids,
-        )?;
-        rows.iter().map(|r| r.int("id", "outbox.fail")).collect()
+    async fn release(conn: &mut Self::Conn, ids: &[i64], r: Release<'_>) -> Result<Vec<i64>> {
+        let op = "outbox.fail";
+        let held: Vec<(i64,)> = sql!(as (i64,), fetch_all(&mut *conn), op, RELEASE,
+            [r.error, r.next_at, r.worker, ids])?;
+        Ok(held.into_iter().map(|(id,)| id).collect())
     }
 
     /// One statement: a `DELETE ... RETURNING` feeding the insert.
-    async fn bury(
-        conn: &mut PgConnection,
-        ids: &[i64],
-        permanent: bool,
-        max_attempts: u32,
-        now: i64,
-    ) -> Result<u64> {
-        let done = sql!(
-            execute(&mut *conn),
-            "outbox.fail",
-            "WITH moved AS (DELETE FROM outbox WHERE id = ANY($1) AND ($2 OR attempts >= $3) \
-             RETURNING id, customer_id, kind, payload, created_at, attempts, last_error) \
-             INSERT INTO outbox_dead (id, customer_id, kind, payload, created_at, attempts, \
-             last_error, died_at) \
-             SELECT id, customer_id, kind, payload, created_at, attempts, last_error, $4 FROM moved",
-            ids,
-            permanent,
-            i32::try_from(max_attempts).unwrap_or(i32::MAX),
-            now,
-        )?;
-        Ok(done.rows_affected())
+    async fn bury(conn: &mut Self::Conn, ids: &[i64], min_attempts: u32, now: i64) -> Result<u64> {
+        let min = i32::try_from(min_attempts).unwrap_or(i32::MAX);
+        let dead = sql!(execute(&mut *conn), "outbox.fail", BURY, [ids, min, now])?;
+        Ok(dead.rows_affected())
     }
 
-    async fn list_items(
-        &self,
-        which: OutboxList,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<RawOutbox>> {
-        let sql = match which {
-            OutboxList::Pending => {
-                concat!(
-                    "SELECT ",
-                    item_cols!(),
-                    " FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
-                )
-            }
-            OutboxList::Dead => {
-                "SELECT id, customer_id, kind, payload::text AS payload, created_at, \
-                 attempts::int8 AS attempts, died_at AS next_attempt_at, \
-                 NULL::TEXT AS claimed_by, NULL::BIGINT AS claimed_until, last_error, died_at \
-                 FROM outbox_dead WHERE id > $1 ORDER BY id LIMIT $2"
-            }
+    async fn items(&self, list: OutboxList, after: i64, limit: i64) -> Result<Vec<RawOutbox>> {
+        let sql = match list {
+            OutboxList::Pending => PENDING,
+            OutboxList::Dead => DEAD,
         };
-        let rows = sql!(fetch_all(self), "outbox.list", sql, after, limit)?;
-        rows.iter().map(raw_outbox).collect()
+        sql!(as RawOutbox, fetch_all(self), "outbox.list", sql, [after, limit])
     }
 
-    async fn dead_customer(conn: &mut PgConnection, id: i64) -> Result<Option<String>> {
-        let row = sql!(
-            fetch_optional(&mut *conn),
-            "outbox.retry",
-            "SELECT customer_id FROM outbox_dead WHERE id = $1",
-            id
-        )?;
-        row.map(|r| r.text("customer_id", "outbox.retry"))
-            .transpose()
+    async fn dead_customer(conn: &mut Self::Conn, id: i64) -> Result<Option<String>> {
+        let sql = "SELECT customer_id FROM outbox_dead WHERE id = $1";
+        let row = sql!(as (String,), fetch_optional(&mut *conn), "outbox.retry", sql, [id])?;
+        Ok(row.map(|(c,)| c))
     }
 
-    async fn take_dead(
-        conn: &mut PgConnection,
-        id: i64,
-    ) -> Result<Option<(String, serde_json::Value)>> {
-        const OP: &str = "outbox.retry";
-        let row = sql!(
-            fetch_optional(&mut *conn),
-            OP,
-            "DELETE FROM outbox_dead WHERE id = $1 RETURNING kind, payload::text AS payload",
-            id
-        )?;
-        row.map(|r| Ok((r.text("kind", OP)?, parse_json(&r.text("payload", OP)?)?)))
-            .transpose()
+    async fn take_dead(conn: &mut Self::Conn, id: i64) -> Result<Option<(String, String)>> {
+        let sql = "DELETE FROM outbox_dead WHERE id = $1 RETURNING kind, payload::text";
+        sql!(as (String, String), fetch_optional(&mut *conn), "outbox.retry", sql, [id])
     }
 
     async fn stats_row(&self, now: i64) -> Result<([i64; 4], Option<i64>)> {
-        const OP: &str = "outbox.stats";
-        let row = sql!(
-            fetch_one(self),
-            OP,
-            "SELECT COUNT(*) AS depth, COUNT(*) FILTER (WHERE claimed_until > $1) AS in_flight, \
-             COUNT(DISTINCT customer_id) AS customers, \
-             (SELECT COUNT(*) FROM outbox_dead) AS dead, MIN(created_at) AS oldest FROM outbox",
-            now,
-        )?;
-        let counts = [
-            row.int("depth", OP)?,
-            row.int("in_flight", OP)?,
-            row.int("customers", OP)?,
-            row.int("dead", OP)?,
-        ];
-        Ok((counts, row.opt_int("oldest", OP)?))
+        let row: (i64, i64, i64, i64, Option<i64>) =
+            sql!(as _, fetch_one(self), "outbox.stats", STATS, [now])?;
+        let (depth, in_flight, customers, dead, oldest) = row;
+        Ok(([depth, in_flight, customers, dead], oldest))
     }
 
-    /// Locks the page's customers, as for any enqueue, so a claim in progress finishes first.
-    async fn resync_page(
-        conn: &mut PgConnection,
-        after: i64,
-        only: Option<&str>,
-        limit: i64,
-    ) -> Result<(i64, Option<i64>)> {
-        let seqs: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM customers WHERE seq > $1 AND ($2::TEXT IS NULL OR id = $2) \
-             ORDER BY seq LIMIT $3 FOR NO KEY UPDATE",
-        )
-        .bind(after)
-        .bind(only)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| crate::error::db("outbox.resync", e))?;
-        Ok((seqs.len() as i64, seqs.last().copied()))
+    async fn resync_page(conn: &mut Self::Conn, page: &Resync<'_>) -> Result<(i64, Option<i64>)> {
+        let (after, only, limit) = (page.after, page.only, page.limit);
+        let op = "outbox.resync";
+        let seqs: Vec<(i64,)> =
+            sql!(as (i64,), fetch_all(&mut *conn), op, RESYNC_PAGE, [after, only, limit])?;
+        Ok((seqs.len() as i64, seqs.last().map(|(seq,)| *seq)))
     }
 
-    async fn queue_resync(
-        conn: &mut PgConnection,
-        after: i64,
-        last: i64,
-        only: Option<&str>,
-        now: i64,
-    ) -> Result<u64> {
+    async fn queue_resync(conn: &mut Self::Conn, page: &Resync<'_>, last: i64) -> Result<u64> {
+        let (after, only, now) = (page.after, page.only, page.now);
+        let (kind, payload) = (OutboxKind::Customer.as_str(), resync_payload());
+        let op = "outbox.resync";
         let done = sql!(
             execute(&mut *conn),
-            "outbox.resync",
-            "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
-             SELECT c.id, $1, $2, $3, $3 FROM customers c \
-             WHERE c.seq > $4 AND c.seq <= $5 AND ($6::TEXT IS NULL OR c.id = $6) \
-               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.customer_id = c.id AND o.kind = $1) \
-             ORDER BY c.seq",
-            OutboxKind::Customer.as_str(),
-            resync_payload(),
-            now,
-            after,
-            last,
-            only,
+            op,
+            QUEUE_RESYNC,
+            [kind, payload, now, after, last, only]
         )?;
         Ok(done.rows_affected())
     }
