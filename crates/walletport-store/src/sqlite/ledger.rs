@@ -25,7 +25,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use walletport_core::{Balance, CustomerId, Error, Result};
 
-use super::ledger_tx::{SqliteLedgerTx, decimal};
+use super::ledger_tx::{BatchTx, SqliteLedgerTx, decimal};
 use super::{Db, begin};
 use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
 use crate::error::db;
@@ -157,29 +157,31 @@ async fn try_batch(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| db("ledger.apply", e))?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        match apply_one(&mut tx, job).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+    match apply_all(&mut tx, jobs).await {
+        Ok(outcomes) => {
+            tx.commit().await.map_err(|e| db("ledger.commit", e))?;
+            Ok(outcomes)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
         }
     }
-    tx.commit().await.map_err(|e| db("ledger.commit", e))?;
-    Ok(outcomes)
 }
 
-/// Runs one job through the ledger engine on the batch's transaction.
-async fn apply_one(conn: &mut SqliteConnection, job: &Job) -> Result<Result<LedgerOutcome>> {
-    engine::apply(
-        &mut SqliteLedgerTx { conn },
-        &job.customer,
-        &job.op,
-        job.opts,
-    )
-    .await
+/// Runs the jobs through the ledger engine on the batch's transaction, one after another, and
+/// writes out what they buffered.
+async fn apply_all(
+    conn: &mut SqliteConnection,
+    jobs: &[Job],
+) -> Result<Vec<Result<LedgerOutcome>>> {
+    let mut batch = BatchTx::new(conn);
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(engine::apply(&mut batch, &job.customer, &job.op, job.opts).await?);
+    }
+    batch.flush().await?;
+    Ok(outcomes)
 }
 
 /// The balance at `now` in one read transaction: the stored points less the open lots already
@@ -315,7 +317,7 @@ pub(super) async fn expire_due(
 mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
-    use crate::sqlite::ledger_tx::OPEN_LOTS;
+    use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS};
     use crate::{Store as _, StoreOptions};
 
     /// The query plan of `sql` (its `detail` lines).
@@ -354,6 +356,85 @@ mod tests {
             p.starts_with("SEARCH lots USING INDEX lots_due (burns_at<?)"),
             "{p}"
         );
+        // The writer's points flush looks each customer up by key, never scans them.
+        let p = plan(pool, FLUSH_POINTS).await;
+        assert!(
+            p.contains("SEARCH customers USING")
+                && p.contains("(id=?)")
+                && !p.contains("SCAN customers"),
+            "{p}"
+        );
+        store.close().await;
+    }
+
+    /// The writer's buffered rows land as the immediate writes did: integer columns stay
+    /// integers (a never-expiring lot's `burns_at` is exactly `i64::MAX`), entry ids follow
+    /// `AUTOINCREMENT`'s sequence, and a transaction id repeated within one group commit is
+    /// applied once.
+    #[tokio::test]
+    async fn group_commit_writes_exact_rows() {
+        use std::time::Duration;
+        use walletport_core::{Credit, Customer, Phone, TransactionId};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("batch.db").display()
+        );
+        let store = std::sync::Arc::new(
+            SqliteStore::open(&url, StoreOptions::default())
+                .await
+                .expect("open"),
+        );
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+        let opts = WriteOpts::at(now).no_echo();
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let phone = Phone::parse(&format!("+42070000000{n}")).expect("phone");
+            let c = store.upsert_customer(&Customer::new(phone), opts).await;
+            ids.push(c.expect("customer").id);
+        }
+        // 20 credits at once, so the writer group-commits them; ids t-0..t-4 come twice.
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let id = TransactionId::new(format!("t-{}", i % 15)).expect("id");
+            let lifetime = (i % 15 % 2 == 0).then(|| Duration::from_secs(60));
+            let credit = Credit::new(rust_decimal::Decimal::ONE, id, lifetime).expect("credit");
+            let customer = ids[i % 15 % 2].clone();
+            let store = store.clone();
+            all.spawn(async move { store.credit(&customer, &credit, opts).await });
+        }
+        let mut applied = 0;
+        while let Some(r) = all.join_next().await {
+            applied += usize::from(r.expect("task").expect("credit").applied);
+        }
+        assert_eq!(applied, 15);
+        let pool = store.pool();
+        let never: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT burns_at, typeof(burns_at) FROM lots WHERE expired = '0' AND burns_at > ?",
+        )
+        .bind(now.timestamp_nanos_opt().expect("ns") + 120_000_000_000)
+        .fetch_all(pool)
+        .await
+        .expect("lots");
+        assert_eq!(never.len(), 7);
+        assert!(
+            never.iter().all(|(b, t)| *b == i64::MAX && t == "integer"),
+            "{never:?}"
+        );
+        let (rows, max, seq): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(id), (SELECT seq FROM sqlite_sequence WHERE name = 'ledger_entries') \
+             FROM ledger_entries",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("entries");
+        assert_eq!((rows, max, seq), (15, 15, 15));
+        let mut total = rust_decimal::Decimal::ZERO;
+        for c in &ids {
+            total += store.balance(c, now).await.expect("balance").points;
+        }
+        assert_eq!(total, rust_decimal::Decimal::from(15));
         store.close().await;
     }
 }
