@@ -176,6 +176,14 @@ async fn apply_all(
     jobs: &[Job],
 ) -> Result<Vec<Result<LedgerOutcome>>> {
     let mut batch = BatchTx::new(conn);
+    let keys: Vec<_> = jobs
+        .iter()
+        .filter_map(|j| {
+            let now = to_ns(j.opts.now).ok()?;
+            Some((j.customer.as_str(), j.op.transaction_id().as_str(), now))
+        })
+        .collect();
+    batch.prefetch(&keys).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(engine::apply(&mut batch, &job.customer, &job.op, job.opts).await?);
@@ -317,7 +325,7 @@ pub(super) async fn expire_due(
 mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
-    use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS};
+    use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS, PREFETCH};
     use crate::{Store as _, StoreOptions};
 
     /// The query plan of `sql` (its `detail` lines).
@@ -343,6 +351,14 @@ mod tests {
             .await
             .expect("open");
         let pool = store.pool();
+        // The writer's account prefetch looks each job up by key.
+        let p = plan(pool, PREFETCH).await;
+        assert!(
+            p.contains("SEARCH c USING INDEX")
+                && p.contains("SEARCH p USING")
+                && p.contains("lots_spending (customer_id=? AND burns_at<?)"),
+            "{p}"
+        );
         for sql in OPEN_LOTS.iter().chain([&OVERDUE]) {
             let p = plan(pool, sql).await;
             assert!(
@@ -374,7 +390,9 @@ mod tests {
     #[tokio::test]
     async fn group_commit_writes_exact_rows() {
         use std::time::Duration;
-        use walletport_core::{Credit, Customer, Phone, TransactionId};
+        use walletport_core::{Credit, Customer, Phone, Redemption, TransactionId};
+
+        let tx = |s: &str| TransactionId::new(s).expect("id");
 
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!(
@@ -435,6 +453,57 @@ mod tests {
             total += store.balance(c, now).await.expect("balance").points;
         }
         assert_eq!(total, rust_decimal::Decimal::from(15));
+
+        // Redemptions and credits of the same customers in one group: each job sees the
+        // points the previous ones left, flushed or not, and the history adds up.
+        let one = rust_decimal::Decimal::ONE;
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..13 {
+            let (who, op) = match i {
+                0..6 => (
+                    0,
+                    LedgerOp::Redeem(
+                        Redemption::new(one, tx(&format!("r-{i}"))).expect("redemption"),
+                    ),
+                ),
+                6..10 => {
+                    let c = Credit::new(one + one, tx(&format!("u-{i}")), None).expect("credit");
+                    (1, LedgerOp::Credit(c))
+                }
+                _ => (
+                    1,
+                    LedgerOp::Redeem(
+                        Redemption::new(one, tx(&format!("s-{i}"))).expect("redemption"),
+                    ),
+                ),
+            };
+            let customer = ids[who].clone();
+            let store = store.clone();
+            all.spawn(async move { store.apply(&customer, &op, opts).await });
+        }
+        while let Some(r) = all.join_next().await {
+            assert!(r.expect("task").expect("apply").applied);
+        }
+        for (c, want) in ids.iter().zip([2, 12]) {
+            let points = store.balance(c, now).await.expect("balance").points;
+            assert_eq!(points, rust_decimal::Decimal::from(want));
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT amount, balance_after FROM ledger_entries WHERE customer_id = ? ORDER BY id",
+            )
+            .bind(c.as_str())
+            .fetch_all(pool)
+            .await
+            .expect("entries");
+            let mut running = rust_decimal::Decimal::ZERO;
+            for (amount, after) in rows {
+                running += amount.parse::<rust_decimal::Decimal>().expect("amount");
+                assert_eq!(
+                    after.parse::<rust_decimal::Decimal>().expect("after"),
+                    running
+                );
+            }
+            assert_eq!(running, points);
+        }
         store.close().await;
     }
 }

@@ -86,6 +86,27 @@ fn lot(row: &SqliteRow) -> Result<Lot> {
     })
 }
 
+/// Decodes an account read (`points`, `prior_customer`, `prior_kind`, `prior_amount`, `due`).
+fn account_row(r: &SqliteRow) -> Result<Account> {
+    let g = |e| db(OP, e);
+    let prior = match r
+        .try_get::<Option<String>, _>("prior_customer")
+        .map_err(g)?
+    {
+        None => None,
+        Some(customer) => Some(Prior {
+            customer,
+            kind: r.try_get("prior_kind").map_err(g)?,
+            amount: decimal(r, "prior_amount")?,
+        }),
+    };
+    Ok(Account {
+        points: decimal(r, "points")?,
+        prior,
+        due: r.try_get("due").map_err(g)?,
+    })
+}
+
 /// Appends a ledger entry on `conn`; returns its id (shared with the v0.1 backfill).
 pub(super) async fn insert_entry(conn: &mut SqliteConnection, e: &NewEntry<'_>) -> Result<i64> {
     let done = sqlx::query(
@@ -184,24 +205,7 @@ impl LedgerTx for SqliteLedgerTx<'_> {
         .fetch_optional(&mut *self.conn)
         .await
         .map_err(|e| db(OP, e))?;
-        let Some(r) = row else { return Ok(None) };
-        let g = |e| db(OP, e);
-        let prior = match r
-            .try_get::<Option<String>, _>("prior_customer")
-            .map_err(g)?
-        {
-            None => None,
-            Some(customer) => Some(Prior {
-                customer,
-                kind: r.try_get("prior_kind").map_err(g)?,
-                amount: decimal(&r, "prior_amount")?,
-            }),
-        };
-        Ok(Some(Account {
-            points: decimal(&r, "points")?,
-            prior,
-            due: r.try_get("due").map_err(g)?,
-        }))
+        row.as_ref().map(account_row).transpose()
     }
 
     async fn set_points(&mut self, customer: &str, points: Decimal) -> Result<()> {
@@ -354,6 +358,14 @@ const FLUSH_LOTS: &str = "INSERT INTO lots \
 pub(super) const FLUSH_POINTS: &str = "UPDATE customers SET points = j.value ->> 1 \
      FROM json_each(?) AS j WHERE customers.id = j.value ->> 0";
 
+/// The accounts of a whole group at once (`[customer, transaction_id, now]` each, answered by
+/// position as `n`): [`LedgerTx::account`]'s read for every job in one statement.
+pub(super) const PREFETCH: &str = "SELECT j.key AS n, c.points, p.customer_id AS prior_customer, \
+     p.kind AS prior_kind, p.amount AS prior_amount, EXISTS (SELECT 1 FROM lots l \
+     WHERE l.customer_id = c.id AND l.open = 1 AND l.burns_at <= j.value ->> 2) AS due \
+     FROM json_each(?) AS j JOIN customers c ON c.id = j.value ->> 0 \
+     LEFT JOIN processed_transactions p ON p.transaction_id = j.value ->> 1";
+
 /// The id the next ledger entry gets: after every id ever used (`AUTOINCREMENT` never reuses one).
 const NEXT_ENTRY_ID: &str = "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence \
      WHERE name = 'ledger_entries'), 0), COALESCE((SELECT MAX(id) FROM ledger_entries), 0)) + 1";
@@ -362,28 +374,36 @@ const NEXT_ENTRY_ID: &str = "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequenc
 /// claim, entry, lot and the customer's points) are buffered and written at the end as one
 /// multi-row statement per table ([`BatchTx::flush`]), so a credit costs one statement of its
 /// own (the account read) instead of five — the writer is CPU-bound on sqlx's per-statement
-/// cost. Entry ids are assigned here: the writer holds SQLite's write lock for the whole batch.
+/// cost — and [`BatchTx::prefetch`] reads every job's account in one statement up front. Entry
+/// ids are assigned here: the writer holds SQLite's write lock for the whole batch.
 ///
-/// Reads see the buffered writes: [`LedgerTx::account`] overlays the buffered points, claims and
-/// lots on what it reads, and every other step (rarer: expiries, redemptions, reversals, the
-/// outbox) writes the buffer out first and then runs as [`SqliteLedgerTx`] does, so the engine
-/// decides exactly as with immediate writes.
+/// Reads see the batch's own writes: [`LedgerTx::account`] overlays the points, claims and lots
+/// the batch wrote (kept for the whole batch, flushed or not) on what it read, and every other
+/// step (rarer: expiries, redemptions, reversals, the outbox) writes the buffer out first and then
+/// runs as [`SqliteLedgerTx`] does, so the engine decides exactly as with immediate writes. A
+/// prefetched account stays exact under that overlay: within the batch, points change only
+/// through `set_points`, ids are claimed only through `claim`, and a lot opens only through
+/// `insert_lot` (an update never reopens one); a stale `due` can only be true, which costs one
+/// lots query that finds nothing.
 pub(super) struct BatchTx<'c> {
     /// The connection, inside `BEGIN IMMEDIATE`.
     inner: SqliteLedgerTx<'c>,
     /// The next entry id, once read.
     next_id: Option<i64>,
-    /// Claims to insert, and the same by transaction id for [`LedgerTx::account`].
+    /// Accounts read by [`BatchTx::prefetch`], by `(customer, transaction id)`, with the `now`
+    /// they were read for (`None`: no such customer); each answers one `account` call.
+    fetched: HashMap<(String, String), (i64, Option<Account>)>,
+    /// Claims to insert, and every claim of the batch by transaction id.
     claims: Vec<Value>,
     claimed: HashMap<String, Prior>,
     /// Entries to insert, in id order.
     entries: Vec<Value>,
     /// Lots to open.
     lots: Vec<Value>,
-    /// The soonest `burns_at` of each customer's buffered lots.
+    /// The soonest `burns_at` of each customer's lots the batch opened.
     burns: HashMap<String, i64>,
-    /// Each customer's points to store.
-    points: HashMap<String, Decimal>,
+    /// Each customer's points as the batch set them, and whether they are still to store.
+    points: HashMap<String, (Decimal, bool)>,
 }
 
 impl<'c> BatchTx<'c> {
@@ -392,6 +412,7 @@ impl<'c> BatchTx<'c> {
         Self {
             inner: SqliteLedgerTx { conn },
             next_id: None,
+            fetched: HashMap::new(),
             claims: Vec::new(),
             claimed: HashMap::new(),
             entries: Vec::new(),
@@ -411,13 +432,42 @@ impl<'c> BatchTx<'c> {
         for (sql, rows) in rows {
             self.write(sql, rows).await?;
         }
-        let points = std::mem::take(&mut self.points)
-            .into_iter()
-            .map(|(c, p)| serde_json::json!([c, text(p)]))
-            .collect();
-        self.write(FLUSH_POINTS, points).await?;
-        self.claimed.clear();
-        self.burns.clear();
+        let mut points = Vec::new();
+        for (c, (p, dirty)) in &mut self.points {
+            if std::mem::take(dirty) {
+                points.push(serde_json::json!([c, text(*p)]));
+            }
+        }
+        self.write(FLUSH_POINTS, points).await
+    }
+
+    /// Reads the accounts of `jobs` (`(customer, transaction id, now)` each) in one statement,
+    /// so that [`LedgerTx::account`] answers them without a query of its own.
+    pub(super) async fn prefetch(&mut self, jobs: &[(&str, &str, i64)]) -> Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let wanted = Value::Array(
+            jobs.iter()
+                .map(|(c, t, now)| serde_json::json!([c, t, now]))
+                .collect(),
+        );
+        let rows = sqlx::query(PREFETCH)
+            .bind(wanted.to_string())
+            .fetch_all(&mut *self.inner.conn)
+            .await
+            .map_err(|e| db(OP, e))?;
+        let mut found = vec![None; jobs.len()];
+        for r in &rows {
+            let n: i64 = r.try_get("n").map_err(|e| db(OP, e))?;
+            if let Some(slot) = usize::try_from(n).ok().and_then(|n| found.get_mut(n)) {
+                *slot = Some(account_row(r)?);
+            }
+        }
+        for (&(c, t, now), account) in jobs.iter().zip(found) {
+            self.fetched
+                .insert((c.to_owned(), t.to_owned()), (now, account));
+        }
         Ok(())
     }
 
@@ -461,10 +511,15 @@ impl LedgerTx for BatchTx<'_> {
         transaction_id: &str,
         now: i64,
     ) -> Result<Option<Account>> {
-        let Some(mut account) = self.inner.account(customer, transaction_id, now).await? else {
+        let key = (customer.to_owned(), transaction_id.to_owned());
+        let read = match self.fetched.remove(&key) {
+            Some((at, account)) if at == now => account,
+            _ => self.inner.account(customer, transaction_id, now).await?,
+        };
+        let Some(mut account) = read else {
             return Ok(None);
         };
-        if let Some(&p) = self.points.get(customer) {
+        if let Some(&(p, _)) = self.points.get(customer) {
             account.points = p;
         }
         if let Some(p) = self.claimed.get(transaction_id) {
@@ -475,7 +530,7 @@ impl LedgerTx for BatchTx<'_> {
     }
 
     async fn set_points(&mut self, customer: &str, points: Decimal) -> Result<()> {
-        self.points.insert(customer.to_owned(), points);
+        self.points.insert(customer.to_owned(), (points, true));
         Ok(())
     }
 
