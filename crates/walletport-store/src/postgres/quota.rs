@@ -140,13 +140,19 @@ pub(super) async fn pause(pool: &PgPool, key: &str, after: Duration) -> Result<(
 pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let op = "store.quota.state";
+    // One snapshot for the row, the clock and the counts: a grant committed in between would
+    // otherwise be counted against a stale `granted`.
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| db(op, e))?;
     let row: Option<(i64, i64, i64)> = sqlx::query_as(concat!(
         "SELECT granted, paused_until_us, ",
         now_us!(),
         " FROM vendor_quota WHERE quota_key = $1"
     ))
     .bind(key)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| db(op, e))?;
     let Some((granted, paused_until_us, now_us)) = row else {
@@ -164,7 +170,7 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
         .bind(key)
         .bind(quota::oldest_counted(granted, l.limit))
         .bind(now_us - quota::micros(l.per))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| db(op, e))?;
         used.push(u32::try_from(n).unwrap_or(u32::MAX));
