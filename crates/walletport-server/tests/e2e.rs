@@ -13,7 +13,7 @@ use support::*;
 use walletport_core::CustomerKey;
 use walletport_sandbox::passquare::InstallRequest;
 use walletport_sandbox::{Faults, QuotaWindow};
-use walletport_server::{OutboxSection, OutboxWorker, start_on};
+use walletport_server::{OutboxSection, OutboxWorker, SharedQuota, start_on};
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -286,13 +286,21 @@ async fn restart_midway_loses_nothing(db: Db) {
     let Some(tdb) = TestDb::new(db).await else {
         return;
     };
-    let (quota, plan) = scaled_quota(60);
+    // A window the backlog fills at once (10 per 3 s): a gateway that forgot it after the crash
+    // would send 10 more at once and collect 429s. The client's window is 200 ms longer, for
+    // the jitter between its grant and the vendor's arrival clock on a loaded machine.
+    let quota = vec![QuotaWindow {
+        limit: 10,
+        per: Duration::from_secs(3),
+    }];
+    let plan = "10/3200ms".to_owned();
     let (emu_srv, emu) = emulator(quota, Faults::default()).await;
     let config = gateway_config(fast_outbox());
     let total = 30u32;
     {
         let store = tdb.open().await;
-        let (provider, transport) = passquare_provider(&emu_srv.base_url(), &plan);
+        let quota = SharedQuota::new(store.clone());
+        let (provider, transport) = passquare_provider_with(&emu_srv.base_url(), &plan, &quota);
         let running = start_on(
             listener().await,
             &config,
@@ -328,7 +336,8 @@ async fn restart_midway_loses_nothing(db: Db) {
         "the crash came mid-way ({synced} of {total} synced)"
     );
     let store = tdb.open().await;
-    let (provider, transport) = passquare_provider(&emu_srv.base_url(), &plan);
+    let quota = SharedQuota::new(store.clone());
+    let (provider, transport) = passquare_provider_with(&emu_srv.base_url(), &plan, &quota);
     let mut config = config;
     config.outbox.lease = Duration::from_millis(500);
     let running = start_on(
@@ -346,16 +355,16 @@ async fn restart_midway_loses_nothing(db: Db) {
     )
     .await;
     assert_eq!(again["applied"], false, "{again}");
-    drain(store.as_ref(), Duration::from_secs(20)).await;
+    drain(store.as_ref(), Duration::from_secs(30)).await;
     for n in 0..total {
         let c = emu
             .customer(phone(n).as_str())
             .expect("delivered after restart");
         assert_eq!(c.balance, dec!(7), "customer {n}");
     }
-    // The quota limiter lives in the process: the restarted gateway does not know what the
-    // crashed one sent in the current window, so the vendor may answer 429 right after the
-    // restart. Such a rejection is honoured (Retry-After) and retried — never a dead letter.
+    // The quota's windows live in the store: the restarted gateway knows what the crashed one
+    // sent in the current window, so the vendor never answers 429, not even right after it.
+    assert_eq!(emu.quota_rejections(), 0, "a 429 after the restart");
     let dead = store
         .list_outbox(
             walletport_store::OutboxList::Dead,

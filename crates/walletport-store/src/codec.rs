@@ -237,21 +237,29 @@ pub(crate) fn status_str(s: CardStatus) -> &'static str {
     }
 }
 
-/// A customers row, decoded to native values by the backend.
+/// A customers row as both backends read it: text, integers and booleans (PostgreSQL casts its
+/// `JSONB`, `NUMERIC` and `DATE` columns to text in the select list), so one decoder, sqlx's
+/// `FromRow`, serves both and the text is parsed here.
+#[derive(sqlx::FromRow)]
 pub(crate) struct RawCustomer {
+    /// Creation order, the paging key.
+    pub(crate) seq: i64,
     pub(crate) id: String,
     pub(crate) phone: String,
     pub(crate) name: Option<String>,
     pub(crate) surname: Option<String>,
     pub(crate) middle_name: Option<String>,
     pub(crate) email: Option<String>,
-    pub(crate) birthday: Option<NaiveDate>,
-    pub(crate) extra: Value,
-    pub(crate) provider_ids: Value,
+    /// `YYYY-MM-DD`.
+    pub(crate) birthday: Option<String>,
+    /// JSON objects.
+    pub(crate) extra: String,
+    pub(crate) provider_ids: String,
     pub(crate) referral_code: Option<String>,
     pub(crate) invited_by: Option<String>,
-    pub(crate) bonus_percent: Decimal,
-    pub(crate) discount_percent: Decimal,
+    /// Decimals.
+    pub(crate) bonus_percent: String,
+    pub(crate) discount_percent: String,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
 }
@@ -265,6 +273,10 @@ impl RawCustomer {
             Some(p) => Some(Phone::parse(&p).map_err(|_| bad("inviter phone"))?),
             None => None,
         };
+        let birthday = self
+            .birthday
+            .map(|b| NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|_| bad("birthday")))
+            .transpose()?;
         let customer = Customer {
             phone,
             id: Some(id.clone()),
@@ -272,31 +284,35 @@ impl RawCustomer {
             surname: self.surname,
             middle_name: self.middle_name,
             email: self.email,
-            birthday: self.birthday,
-            extra: json_to_fields(&self.extra)?,
+            birthday,
+            extra: json_to_fields(&parse_json(&self.extra)?)?,
             referral_code: self.referral_code,
             invited_by,
-            provider_ids: json_to_fields(&self.provider_ids)?,
+            provider_ids: json_to_fields(&parse_json(&self.provider_ids)?)?,
         };
         Ok(StoredCustomer {
             id,
             customer,
-            bonus_percent: parse_percent(self.bonus_percent)?,
-            discount_percent: parse_percent(self.discount_percent)?,
+            bonus_percent: parse_percent(parse_decimal(&self.bonus_percent)?)?,
+            discount_percent: parse_percent(parse_decimal(&self.discount_percent)?)?,
             created_at: from_ns(self.created_at),
             updated_at: from_ns(self.updated_at),
         })
     }
 }
 
-/// A cards row, decoded to native values by the backend.
+/// A cards row as both backends read it (see [`RawCustomer`]).
+#[derive(sqlx::FromRow)]
 pub(crate) struct RawCard {
+    /// The row id.
+    pub(crate) seq: i64,
     pub(crate) customer_id: String,
     pub(crate) provider: String,
     pub(crate) vendor_card_id: Option<String>,
     pub(crate) number: Option<String>,
     pub(crate) track: Option<String>,
-    pub(crate) links: Value,
+    /// A JSON object.
+    pub(crate) links: String,
     pub(crate) installed_apple: bool,
     pub(crate) installed_google: bool,
     pub(crate) status: String,
@@ -316,7 +332,7 @@ impl RawCard {
             },
             number: self.number,
             track: self.track,
-            links: serde_json::from_value(self.links).map_err(|_| bad("links"))?,
+            links: serde_json::from_str(&self.links).map_err(|_| bad("links"))?,
             installed: Installed {
                 apple: self.installed_apple,
                 google: self.installed_google,

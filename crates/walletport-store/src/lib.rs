@@ -32,6 +32,7 @@
 mod codec;
 mod error;
 mod ledger;
+mod logic;
 mod model;
 mod outbox;
 mod postgres;

@@ -231,7 +231,7 @@ pub(crate) fn validate_worker(worker: &str) -> Result<()> {
 }
 
 /// One outbox row as the claim plan needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct ClaimRow {
     pub(crate) id: i64,
     pub(crate) customer_id: String,
@@ -276,12 +276,15 @@ pub(crate) fn plan_claim(
     ids
 }
 
-/// An outbox or dead-letter row, decoded to native values by the backend.
+/// An outbox or dead-letter row as both backends read it: text and integers (PostgreSQL casts
+/// its `JSONB` payload to text and its `INTEGER` attempts to `BIGINT`).
+#[derive(sqlx::FromRow)]
 pub(crate) struct RawOutbox {
     pub(crate) id: i64,
     pub(crate) customer_id: String,
     pub(crate) kind: String,
-    pub(crate) payload: serde_json::Value,
+    /// JSON.
+    pub(crate) payload: String,
     pub(crate) created_at: i64,
     pub(crate) attempts: i64,
     pub(crate) next_attempt_at: i64,
@@ -305,7 +308,7 @@ impl RawOutbox {
             id: OutboxId(self.id),
             customer_id: crate::codec::parse_customer_id(self.customer_id)?,
             kind: OutboxKind::parse(&self.kind)?,
-            payload: self.payload,
+            payload: crate::codec::parse_json(&self.payload)?,
             created_at: from_ns(self.created_at),
             attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
             next_attempt_at: from_ns(self.next_attempt_at),

@@ -225,6 +225,16 @@ pub fn wire_hook(emu: &PassquareEmulator, gateway: &RunningGateway) {
 /// A Passquare provider for the emulator at `base_url`, with `plan` and quick retries; its
 /// transport's counters come along for `/metrics`.
 pub fn passquare_provider(base_url: &str, plan: &str) -> (Arc<dyn Provider>, HttpTransport) {
+    passquare_provider_with(base_url, plan, &walletport_http::InProcessLimiters)
+}
+
+/// Like [`passquare_provider`], with the quota limiter `limiters` builds (e.g. a
+/// `SharedQuota` over the gateway's store).
+pub fn passquare_provider_with(
+    base_url: &str,
+    plan: &str,
+    limiters: &dyn walletport_http::LimiterFactory,
+) -> (Arc<dyn Provider>, HttpTransport) {
     let quota = QuotaPlan::parse(plan).expect("plan");
     let mut config = PassquareConfig::new(APP_KEY);
     config.base_url = base_url.to_owned();
@@ -237,7 +247,7 @@ pub fn passquare_provider(base_url: &str, plan: &str) -> (Arc<dyn Provider>, Htt
                 .with_max_attempts(4)
                 .with_backoff(Duration::from_millis(2), Duration::from_millis(20)),
         )
-        .with_quota_plan(quota);
+        .with_quota_from(limiters, quota);
     let transport = HttpTransport::new(transport).expect("transport");
     let provider =
         PassquareProvider::with_transport(config, Arc::new(transport.clone())).expect("provider");

@@ -1,524 +1,111 @@
-//! Customers, cards and inbound events on PostgreSQL.
+//! The PostgreSQL dialect of the shared store logic ([`crate::logic`]): transactions, row
+//! locks, and the customer, card and inbound-event statements.
+//!
+//! Every transaction that enqueues an outbox item for a customer first locks that customer's
+//! row (`FOR NO KEY UPDATE`), so the customer's outbox ids follow commit order. Columns of type
+//! `JSONB`, `NUMERIC` and `DATE` are read as text (see [`crate::logic`]'s row decoding) and
+//! written as native values.
 
-use chrono::{DateTime, Utc};
-use sqlx::Row as _;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use walletport_core::{CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result};
+use rust_decimal::Decimal;
+use sqlx::Transaction;
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+use walletport_core::{CustomerId, CustomerKey, Result};
 
-use super::lock_customer;
-use crate::codec::{
-    RawCard, RawCustomer, customer_payload, fields_to_json, merge_card, merge_customer,
-    new_customer_id, patch_card, status_str, to_ns, validate_card, validate_customer,
-    validate_event_id, validate_patch, validate_provider,
-};
+use crate::codec::{RawCard, RawCustomer, fields_to_json, status_str, to_ns};
 use crate::error::db;
-use crate::model::{
-    CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
-    StoredCustomer, Upserted, WriteOpts,
-};
+use crate::logic::customers::{CardKey, CustomerSql, CustomerWrite, Lookup};
+use crate::logic::{Dialect, Enqueue, sql};
+use crate::model::{SearchPlan, StoredCard, StoredCustomer};
 use crate::outbox::OutboxKind;
 
 macro_rules! customer_cols {
     () => {
-        "seq, id, phone, name, surname, middle_name, email, birthday, extra, provider_ids, \
-         referral_code, invited_by, bonus_percent, discount_percent, created_at, updated_at"
+        "seq, id, phone, name, surname, middle_name, email, \
+         to_char(birthday, 'YYYY-MM-DD') AS birthday, extra::text AS extra, \
+         provider_ids::text AS provider_ids, referral_code, invited_by, \
+         bonus_percent::text AS bonus_percent, discount_percent::text AS discount_percent, \
+         created_at, updated_at"
     };
 }
 
 macro_rules! card_cols {
     () => {
-        "customer_id, provider, vendor_card_id, number, track, links, installed_apple, \
-         installed_google, status, created_at, updated_at"
+        "seq, customer_id, provider, vendor_card_id, number, track, links::text AS links, \
+         installed_apple, installed_google, status, created_at, updated_at"
     };
 }
 
-fn raw_customer(row: &PgRow) -> Result<RawCustomer> {
-    let g = |e| db("customer.decode", e);
-    Ok(RawCustomer {
-        id: row.try_get("id").map_err(g)?,
-        phone: row.try_get("phone").map_err(g)?,
-        name: row.try_get("name").map_err(g)?,
-        surname: row.try_get("surname").map_err(g)?,
-        middle_name: row.try_get("middle_name").map_err(g)?,
-        email: row.try_get("email").map_err(g)?,
-        birthday: row.try_get("birthday").map_err(g)?,
-        extra: row.try_get("extra").map_err(g)?,
-        provider_ids: row.try_get("provider_ids").map_err(g)?,
-        referral_code: row.try_get("referral_code").map_err(g)?,
-        invited_by: row.try_get("invited_by").map_err(g)?,
-        bonus_percent: row.try_get("bonus_percent").map_err(g)?,
-        discount_percent: row.try_get("discount_percent").map_err(g)?,
-        created_at: row.try_get("created_at").map_err(g)?,
-        updated_at: row.try_get("updated_at").map_err(g)?,
-    })
-}
-
-fn raw_card(row: &PgRow) -> Result<RawCard> {
-    let g = |e| db("card.decode", e);
-    Ok(RawCard {
-        customer_id: row.try_get("customer_id").map_err(g)?,
-        provider: row.try_get("provider").map_err(g)?,
-        vendor_card_id: row.try_get("vendor_card_id").map_err(g)?,
-        number: row.try_get("number").map_err(g)?,
-        track: row.try_get("track").map_err(g)?,
-        links: row.try_get("links").map_err(g)?,
-        installed_apple: row.try_get("installed_apple").map_err(g)?,
-        installed_google: row.try_get("installed_google").map_err(g)?,
-        status: row.try_get("status").map_err(g)?,
-        created_at: row.try_get("created_at").map_err(g)?,
-        updated_at: row.try_get("updated_at").map_err(g)?,
-    })
-}
-
-fn decode(row: Option<PgRow>) -> Result<Option<StoredCustomer>> {
-    row.map(|r| raw_customer(&r)?.into_stored()).transpose()
-}
-
-/// Inserts an outbox item inside the caller's transaction (which holds the customer's lock).
-pub(super) async fn enqueue_in(
-    conn: &mut PgConnection,
-    customer: &str,
-    kind: OutboxKind,
-    payload: &serde_json::Value,
-    now: i64,
-) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $4) RETURNING id",
-    )
-    .bind(customer)
-    .bind(kind.as_str())
-    .bind(payload)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| db("outbox.enqueue", e))?;
-    row.try_get(0).map_err(|e| db("outbox.enqueue", e))
-}
-
-pub(super) async fn upsert(pool: &PgPool, c: &Customer, opts: WriteOpts) -> Result<Upserted> {
-    validate_customer(c)?;
-    let now = to_ns(opts.now)?;
-    // A concurrent create of the same phone makes our insert do nothing; the next round then
-    // finds (and locks) that customer and patches it.
-    for _ in 0..3 {
-        let mut tx = pool.begin().await.map_err(|e| db("customer.upsert", e))?;
-        let existing = decode(
-            sqlx::query(concat!(
-                "SELECT ",
-                customer_cols!(),
-                " FROM customers WHERE phone = $1 FOR NO KEY UPDATE"
-            ))
-            .bind(c.phone.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| db("customer.upsert", e))?,
-        )?;
-        let (merged, id, created) = match existing {
-            None => {
-                let id = match &c.id {
-                    Some(id) => id.clone(),
-                    None => new_customer_id()?,
-                };
-                let mut merged = c.clone();
-                merged.id = Some(id.clone());
-                (merged, id, true)
-            }
-            Some(stored) => {
-                if let Some(asked) = &c.id
-                    && *asked != stored.id
-                {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "phone {} belongs to customer `{}`, not `{asked}`",
-                            c.phone, stored.id
-                        ),
-                    ));
-                }
-                let (merged, changed) = merge_customer(&stored.customer, c);
-                if !changed {
-                    return Ok(Upserted {
-                        id: stored.id,
-                        created: false,
-                        changed: false,
-                    });
-                }
-                (merged, stored.id, false)
-            }
-        };
-        let q = if created {
-            sqlx::query(
-                "INSERT INTO customers (name, surname, middle_name, email, birthday, extra, \
-                 provider_ids, referral_code, invited_by, updated_at, id, phone, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10) \
-                 ON CONFLICT (phone) DO NOTHING",
-            )
-        } else {
-            sqlx::query(
-                "UPDATE customers SET name = $1, surname = $2, middle_name = $3, email = $4, \
-                 birthday = $5, extra = $6, provider_ids = $7, referral_code = $8, \
-                 invited_by = $9, updated_at = $10 WHERE id = $11 AND phone = $12",
-            )
-        };
-        let done = q
-            .bind(merged.name.clone())
-            .bind(merged.surname.clone())
-            .bind(merged.middle_name.clone())
-            .bind(merged.email.clone())
-            .bind(merged.birthday)
-            .bind(fields_to_json(&merged.extra))
-            .bind(fields_to_json(&merged.provider_ids))
-            .bind(merged.referral_code.clone())
-            .bind(merged.invited_by.as_ref().map(|p| p.as_str().to_owned()))
-            .bind(now)
-            .bind(id.as_str().to_owned())
-            .bind(merged.phone.as_str().to_owned())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                let e = db("customer.upsert", e);
-                if e.kind() == ErrorKind::AlreadyExists {
-                    Error::new(
-                        ErrorKind::AlreadyExists,
-                        format!("customer id `{id}` is taken"),
-                    )
-                    .with_operation("customer.upsert")
-                } else {
-                    e
-                }
-            })?;
-        if done.rows_affected() == 0 {
-            continue; // lost the race to create this phone
-        }
-        if opts.echo {
-            let payload = customer_payload(&merged, created);
-            enqueue_in(&mut tx, id.as_str(), OutboxKind::Customer, &payload, now).await?;
-        }
-        tx.commit().await.map_err(|e| db("customer.upsert", e))?;
-        return Ok(Upserted {
-            id,
-            created,
-            changed: true,
-        });
-    }
-    Err(Error::unexpected("customer upsert kept racing; try again")
-        .with_retry(walletport_core::Retry::Temporary { after: None }))
-}
-
-pub(super) async fn get(pool: &PgPool, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
-    let (sql, arg) = match key {
-        CustomerKey::Phone(p) => (
-            concat!(
-                "SELECT ",
-                customer_cols!(),
-                " FROM customers WHERE phone = $1"
-            ),
-            p.as_str(),
-        ),
-        CustomerKey::Id(id) => (
-            concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1"),
-            id.as_str(),
-        ),
-        CustomerKey::Card(card) => (
-            concat!(
-                "SELECT ",
-                customer_cols!(),
-                " FROM customers WHERE id = (SELECT customer_id FROM cards \
-                 WHERE vendor_card_id = $1 OR number = $1 ORDER BY seq LIMIT 1)"
-            ),
-            card.as_str(),
-        ),
-    };
-    decode(
-        sqlx::query(sql)
-            .bind(arg)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| db("customer.get", e))?,
-    )
-}
-
-pub(super) async fn list(pool: &PgPool, q: &ListCustomers) -> Result<CustomerPage> {
-    let limit = q.page_size()?;
-    let after = q.after_seq()?;
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        customer_cols!(),
-        " FROM customers WHERE seq > $1 ORDER BY seq LIMIT $2"
-    ))
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(|e| db("customer.list", e))?;
-    let more = rows.len() as i64 > limit;
-    let mut customers = Vec::with_capacity(rows.len());
-    let mut last = after;
-    for row in rows.iter().take(limit as usize) {
-        last = row.try_get("seq").map_err(|e| db("customer.list", e))?;
-        customers.push(raw_customer(row)?.into_stored()?);
-    }
-    Ok(CustomerPage {
-        customers,
-        next: more.then(|| last.to_string()),
-    })
-}
-
-pub(super) async fn set_percentages(
-    pool: &PgPool,
-    id: &CustomerId,
-    p: Percentages,
-    opts: WriteOpts,
-) -> Result<StoredCustomer> {
-    if p.bonus.is_none() && p.discount.is_none() {
-        return Err(Error::invalid_input("no percentage to set"));
-    }
-    let now = to_ns(opts.now)?;
-    let mut tx = pool
-        .begin()
-        .await
-        .map_err(|e| db("customer.set_percentages", e))?;
-    let mut stored = decode(
-        sqlx::query(concat!(
-            "SELECT ",
-            customer_cols!(),
-            " FROM customers WHERE id = $1 FOR NO KEY UPDATE"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db("customer.set_percentages", e))?,
-    )?
-    .ok_or_else(|| Error::not_found(format!("no customer `{id}`")))?;
-    let bonus = p.bonus.unwrap_or(stored.bonus_percent);
-    let discount = p.discount.unwrap_or(stored.discount_percent);
-    if bonus == stored.bonus_percent && discount == stored.discount_percent {
-        return Ok(stored);
-    }
-    sqlx::query(
-        "UPDATE customers SET bonus_percent = $1, discount_percent = $2, updated_at = $3 \
-         WHERE id = $4",
-    )
-    .bind(bonus.value())
-    .bind(discount.value())
-    .bind(now)
-    .bind(id.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| db("customer.set_percentages", e))?;
-    if opts.echo {
-        let payload = serde_json::json!({ "bonus_percent": bonus, "discount_percent": discount });
-        enqueue_in(&mut tx, id.as_str(), OutboxKind::Percentages, &payload, now).await?;
-    }
-    tx.commit()
-        .await
-        .map_err(|e| db("customer.set_percentages", e))?;
-    stored.bonus_percent = bonus;
-    stored.discount_percent = discount;
-    stored.updated_at = opts.now;
-    Ok(stored)
-}
-
-async fn find_card(
-    conn: &mut PgConnection,
-    provider: &str,
-    vendor_id: Option<&str>,
-    number: Option<&str>,
-) -> Result<Option<(i64, StoredCard)>> {
-    let row = sqlx::query(concat!(
-        "SELECT seq, ",
-        card_cols!(),
-        " FROM cards WHERE provider = $1 AND (vendor_card_id = $2 OR ($2 IS NULL AND number = $3)) \
-         ORDER BY seq LIMIT 1"
-    ))
-    .bind(provider)
-    .bind(vendor_id)
-    .bind(number)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| db("card.get", e))?;
-    match row {
-        Some(r) => {
-            let seq: i64 = r.try_get("seq").map_err(|e| db("card.get", e))?;
-            Ok(Some((seq, raw_card(&r)?.into_stored()?)))
-        }
-        None => Ok(None),
-    }
-}
-
-async fn write_card(
-    conn: &mut PgConnection,
-    seq: Option<i64>,
-    card: &StoredCard,
-    now: i64,
-) -> Result<()> {
-    let q = match seq {
-        None => sqlx::query(
-            "INSERT INTO cards (customer_id, provider, vendor_card_id, number, track, links, \
-             installed_apple, installed_google, status, updated_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        ),
-        Some(_) => sqlx::query(
-            "UPDATE cards SET customer_id = $1, provider = $2, vendor_card_id = $3, number = $4, \
-             track = $5, links = $6, installed_apple = $7, installed_google = $8, status = $9, \
-             updated_at = $10 WHERE seq = $11",
-        ),
-    };
-    let q = q
-        .bind(card.customer_id.as_str().to_owned())
-        .bind(card.provider.clone())
-        .bind(card.vendor_card_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(card.number.clone())
-        .bind(card.track.clone())
-        .bind(serde_json::to_value(&card.links)?)
-        .bind(card.installed.apple)
-        .bind(card.installed.google)
-        .bind(status_str(card.status))
-        .bind(now);
-    let q = match seq {
-        Some(seq) => q.bind(seq),
-        None => q,
-    };
-    q.execute(&mut *conn)
-        .await
-        .map_err(|e| db("card.write", e))?;
-    Ok(())
-}
-
-fn card_payload(card: &StoredCard, removed: bool) -> serde_json::Value {
-    serde_json::json!({ "card": card, "removed": removed })
-}
-
-pub(super) async fn attach_card(
-    pool: &PgPool,
-    customer: &CustomerId,
-    card: &NewCard,
-    opts: WriteOpts,
-) -> Result<StoredCard> {
-    validate_card(card)?;
-    let now = to_ns(opts.now)?;
-    let mut tx = pool.begin().await.map_err(|e| db("card.attach", e))?;
-    if !lock_customer(&mut tx, customer.as_str(), "card.attach").await? {
-        return Err(Error::not_found(format!("no customer `{customer}`")));
-    }
-    let vendor_id = card.vendor_card_id.as_ref().map(CardId::as_str);
-    let mut found = find_card(&mut tx, &card.provider, vendor_id, card.number.as_deref()).await?;
-    if found.is_none() && vendor_id.is_some() && card.number.is_some() {
-        found = find_card(&mut tx, &card.provider, None, card.number.as_deref()).await?;
-    }
-    let (seq, changed, next) = merge_card(found, customer, card, opts.now)?;
-    if !changed {
-        return Ok(next);
-    }
-    write_card(&mut tx, seq, &next, now).await?;
-    if opts.echo {
-        let payload = card_payload(&next, false);
-        enqueue_in(&mut tx, customer.as_str(), OutboxKind::Card, &payload, now).await?;
-    }
-    tx.commit().await.map_err(|e| db("card.attach", e))?;
-    Ok(next)
-}
-
-pub(super) async fn update_card(
-    pool: &PgPool,
-    provider: &str,
-    vendor_id: &CardId,
-    patch: &CardPatch,
-    opts: WriteOpts,
-) -> Result<CardUpdated> {
-    validate_provider(provider)?;
-    validate_patch(patch)?;
-    let now = to_ns(opts.now)?;
-    let mut tx = pool.begin().await.map_err(|e| db("card.update", e))?;
-    // Claim the event id first: a concurrent delivery of the same event waits here and then
-    // sees it taken.
-    if let Some(event) = &patch.event_id
-        && !insert_event(&mut tx, provider, event, now).await?
-    {
-        return Ok(CardUpdated::Duplicate);
-    }
-    let Some((_, probe)) = find_card(&mut tx, provider, Some(vendor_id.as_str()), None).await?
-    else {
-        return Ok(CardUpdated::NotFound); // rolls the event back: a later delivery may apply
-    };
-    if !lock_customer(&mut tx, probe.customer_id.as_str(), "card.update").await? {
-        return Ok(CardUpdated::NotFound);
-    }
-    // Re-read under the customer's lock.
-    let Some((seq, card)) = find_card(&mut tx, provider, Some(vendor_id.as_str()), None).await?
-    else {
-        return Ok(CardUpdated::NotFound);
-    };
-    let next = patch_card(&card, patch, opts.now);
-    if patch.remove {
-        sqlx::query("DELETE FROM cards WHERE seq = $1")
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| db("card.update", e))?;
-    } else if next != card {
-        write_card(&mut tx, Some(seq), &next, now).await?;
-    }
-    if opts.echo && (patch.remove || next != card) {
-        let payload = card_payload(&next, patch.remove);
-        enqueue_in(
-            &mut tx,
-            next.customer_id.as_str(),
-            OutboxKind::Card,
-            &payload,
-            now,
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(|e| db("card.update", e))?;
-    Ok(CardUpdated::Applied(next))
-}
-
-pub(super) async fn list_cards(pool: &PgPool, customer: &CustomerId) -> Result<Vec<StoredCard>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        card_cols!(),
-        " FROM cards WHERE customer_id = $1 ORDER BY seq"
-    ))
-    .bind(customer.as_str())
-    .fetch_all(pool)
-    .await
-    .map_err(|e| db("card.list", e))?;
-    rows.iter().map(|r| raw_card(r)?.into_stored()).collect()
-}
-
-async fn insert_event(
-    conn: &mut PgConnection,
-    provider: &str,
-    event: &str,
-    now: i64,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO inbound_events (provider, event_id, received_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (provider, event_id) DO NOTHING",
-    )
-    .bind(provider)
-    .bind(event)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| db("event.record", e))?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn record_event(
-    pool: &PgPool,
-    provider: &str,
-    event: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    validate_provider(provider)?;
-    validate_event_id(event)?;
-    let now = to_ns(now)?;
-    let mut conn = pool.acquire().await.map_err(|e| db("event.record", e))?;
-    insert_event(&mut conn, provider, event, now).await
-}
+/// Customers by phone, CRM id, or a card's vendor id or number.
+const BY_PHONE: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE phone = $1"
+);
+const BY_ID: &str = concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1");
+const BY_CARD: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE id = (SELECT customer_id FROM cards \
+     WHERE vendor_card_id = $1 OR number = $1 ORDER BY seq LIMIT 1)"
+);
+/// The customer a write is about, locked.
+const LOCK_BY_PHONE: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE phone = $1 FOR NO KEY UPDATE"
+);
+const LOCK_BY_ID: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE id = $1 FOR NO KEY UPDATE"
+);
+const CUSTOMERS_AFTER: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE seq > $1 ORDER BY seq LIMIT $2"
+);
+/// Every phone starting with the prefix sorts below prefix + ':' (the byte after '9'), in byte
+/// order (`text_pattern_ops`), so the range holds under any collation.
+const BY_PHONE_PREFIX: &str = concat!(
+    "SELECT ",
+    customer_cols!(),
+    " FROM customers WHERE phone ~>=~ $1 AND phone ~<~ $2 AND phone ~>~ $3 \
+     ORDER BY phone USING ~<~ LIMIT $4"
+);
+/// A create that finds the phone taken by a concurrent create inserts nothing.
+const INSERT_CUSTOMER: &str = "INSERT INTO customers (name, surname, middle_name, email, \
+    birthday, extra, provider_ids, referral_code, invited_by, updated_at, id, phone, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $10) ON CONFLICT (phone) DO NOTHING";
+const UPDATE_CUSTOMER: &str = "UPDATE customers SET name = $1, surname = $2, middle_name = $3, \
+    email = $4, birthday = $5, extra = $6, provider_ids = $7, referral_code = $8, \
+    invited_by = $9, updated_at = $10 WHERE id = $11 AND phone = $12";
+const SET_PERCENTAGES: &str = "UPDATE customers SET bonus_percent = $1, discount_percent = $2, \
+    updated_at = $3 WHERE id = $4";
+/// Summed by the database (`NUMERIC`).
+const EXPIRING: &str = "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customer_id = $1 \
+    AND open AND burns_at > $2 AND burns_at <= $3";
+const FIND_CARD: &str = concat!(
+    "SELECT ",
+    card_cols!(),
+    " FROM cards WHERE provider = $1 AND (vendor_card_id = $2 OR ($2 IS NULL AND number = $3)) \
+     ORDER BY seq LIMIT 1"
+);
+const INSERT_CARD: &str = "INSERT INTO cards (customer_id, provider, vendor_card_id, number, \
+    track, links, installed_apple, installed_google, status, updated_at, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+/// Takes `seq` as $11 (the insert has no place for it, and PostgreSQL refuses an unused value).
+const UPDATE_CARD: &str = "UPDATE cards SET customer_id = $1, provider = $2, vendor_card_id = $3, \
+    number = $4, track = $5, links = $6, installed_apple = $7, installed_google = $8, \
+    status = $9, updated_at = $10 WHERE seq = $11";
+const CARDS_OF: &str = concat!(
+    "SELECT ",
+    card_cols!(),
+    " FROM cards WHERE customer_id = $1 ORDER BY seq"
+);
+const INSERT_EVENT: &str = "INSERT INTO inbound_events (provider, event_id, received_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (provider, event_id) DO NOTHING";
+const ENQUEUE: &str = "INSERT INTO outbox (customer_id, kind, payload, created_at, \
+    next_attempt_at) VALUES ($1, $2, $3, $4, $4) RETURNING id";
 
 /// The lowercased "first name surname" of a row, as indexed by migration 0003 (a query must use
 /// the very same expression for PostgreSQL to use the index).
@@ -526,88 +113,213 @@ const FULL_NAME_KEY: &str = "lower(btrim(coalesce(name, '') || ' ' || coalesce(s
 /// The lowercased "surname first name" of a row, as indexed by migration 0003.
 const REVERSED_NAME_KEY: &str = "lower(btrim(coalesce(surname, '') || ' ' || coalesce(name, '')))";
 
-/// [`Store::search_customers`](crate::Store::search_customers): a phone-prefix range or
-/// name-prefix ranges on the `text_pattern_ops` indexes of migration 0003 (byte order, so the
-/// ranges hold under any collation).
-pub(super) async fn search(
-    pool: &PgPool,
-    q: &crate::model::CustomerSearch,
-) -> Result<CustomerPage> {
-    use crate::model::SearchPlan;
-    let limit = q.page_size()?;
-    let plan = q.plan()?;
-    let rows = match &plan {
-        SearchPlan::Phone { prefix, after } => {
-            // Every phone starting with the prefix sorts below prefix + ':' (the byte after '9').
-            sqlx::query(concat!(
-                "SELECT ",
-                customer_cols!(),
-                " FROM customers WHERE phone ~>=~ $1 AND phone ~<~ $2 AND phone ~>~ $3 \
-                 ORDER BY phone USING ~<~ LIMIT $4"
-            ))
-            .bind(prefix)
-            .bind(format!("{prefix}:"))
-            .bind(after)
-            .bind(limit + 1)
-            .fetch_all(pool)
-            .await
-        }
-        SearchPlan::Name { text, after } => {
-            // chr(1114111), the largest code point, sorts after anything that starts with the
-            // prefix; `lower` is PostgreSQL's on both sides.
-            let sql = format!(
-                "SELECT {cols} FROM customers \
-                 WHERE (({FULL_NAME_KEY} ~>=~ lower($1) \
-                         AND {FULL_NAME_KEY} ~<~ (lower($1) || chr(1114111))) \
-                     OR ({REVERSED_NAME_KEY} ~>=~ lower($1) \
-                         AND {REVERSED_NAME_KEY} ~<~ (lower($1) || chr(1114111)))) \
-                   AND seq > $2 ORDER BY seq LIMIT $3",
-                cols = customer_cols!()
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(text)
-                .bind(after)
-                .bind(limit + 1)
-                .fetch_all(pool)
-                .await
-        }
-    }
-    .map_err(|e| db("customer.search", e))?;
-    let more = rows.len() as i64 > limit;
-    let mut customers = Vec::with_capacity(rows.len());
-    let mut last_seq = 0_i64;
-    for row in rows.iter().take(limit as usize) {
-        last_seq = row.try_get("seq").map_err(|e| db("customer.search", e))?;
-        customers.push(raw_customer(row)?.into_stored()?);
-    }
-    let next = match (&plan, customers.last()) {
-        (_, None) => None,
-        (_, Some(_)) if !more => None,
-        (SearchPlan::Phone { .. }, Some(last)) => Some(last.customer.phone.as_str().to_owned()),
-        (SearchPlan::Name { .. }, Some(_)) => Some(last_seq.to_string()),
-    };
-    Ok(CustomerPage { customers, next })
+/// Inserts an outbox item inside the caller's transaction, which holds the customer's lock
+/// (also the ledger's and the backfill's).
+pub(super) async fn enqueue_in(
+    conn: &mut PgConnection,
+    customer: &str,
+    kind: OutboxKind,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Result<i64> {
+    let op = "outbox.enqueue";
+    let (id,) = sql!(as (i64,), fetch_one(&mut *conn), op, ENQUEUE,
+        [customer, kind.as_str(), payload, now])?;
+    Ok(id)
 }
 
-/// [`Store::expiring_points`](crate::Store::expiring_points): the open lots burning in
-/// `(now, until]`, off the `lots_spending` index, summed by the database (`NUMERIC`).
-pub(super) async fn expiring_points(
-    pool: &PgPool,
-    customer: &CustomerId,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<rust_decimal::Decimal> {
-    if until < now {
-        return Err(Error::invalid_input("the window ends before it starts"));
+impl Dialect for PgPool {
+    type Conn = PgConnection;
+    type Tx = Transaction<'static, Postgres>;
+    const ROW_LOCKS: bool = true;
+
+    async fn begin(&self, op: &'static str) -> Result<Self::Tx> {
+        PgPool::begin(self).await.map_err(|e| db(op, e))
     }
-    sqlx::query_scalar::<_, rust_decimal::Decimal>(
-        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customer_id = $1 AND open \
-         AND burns_at > $2 AND burns_at <= $3",
-    )
-    .bind(customer.as_str())
-    .bind(to_ns(now)?)
-    .bind(to_ns(until)?)
-    .fetch_one(pool)
-    .await
-    .map_err(|e| db("ledger.expiring_points", e))
+
+    async fn commit(tx: Self::Tx, op: &'static str) -> Result<()> {
+        tx.commit().await.map_err(|e| db(op, e))
+    }
+
+    async fn end_unwritten(tx: Self::Tx, _: &'static str) -> Result<()> {
+        drop(tx);
+        Ok(())
+    }
+
+    async fn lock_customer(conn: &mut Self::Conn, id: &str, op: &'static str) -> Result<bool> {
+        let sql = "SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE";
+        Ok(sql!(fetch_optional(&mut *conn), op, sql, [id])?.is_some())
+    }
+
+    async fn enqueue_in(conn: &mut Self::Conn, item: &Enqueue<'_>) -> Result<i64> {
+        enqueue_in(conn, item.customer, item.kind, item.payload, item.now).await
+    }
+}
+
+impl CustomerSql for PgPool {
+    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<RawCustomer>> {
+        let (sql, arg) = match key {
+            CustomerKey::Phone(p) => (BY_PHONE, p.as_str()),
+            CustomerKey::Id(id) => (BY_ID, id.as_str()),
+            CustomerKey::Card(card) => (BY_CARD, card.as_str()),
+        };
+        sql!(as RawCustomer, fetch_optional(self), "customer.get", sql, [arg])
+    }
+
+    /// Locks the row (`FOR NO KEY UPDATE`).
+    async fn locked_customer(conn: &mut Self::Conn, by: Lookup<'_>) -> Result<Option<RawCustomer>> {
+        let (sql, arg) = match by {
+            Lookup::Phone(p) => (LOCK_BY_PHONE, p),
+            Lookup::Id(id) => (LOCK_BY_ID, id),
+        };
+        sql!(as RawCustomer, fetch_optional(&mut *conn), "customer.get", sql, [arg])
+    }
+
+    async fn write_customer(conn: &mut Self::Conn, w: &CustomerWrite<'_>) -> Result<bool> {
+        let (c, id, now) = (w.customer, w.id, w.now);
+        let sql = if w.created {
+            INSERT_CUSTOMER
+        } else {
+            UPDATE_CUSTOMER
+        };
+        let (extra, ids) = (fields_to_json(&c.extra), fields_to_json(&c.provider_ids));
+        let inviter = c.invited_by.as_ref().map(|p| p.as_str());
+        let done = sql!(
+            execute(&mut *conn),
+            "customer.upsert",
+            sql,
+            [
+                &c.name,
+                &c.surname,
+                &c.middle_name,
+                &c.email,
+                c.birthday,
+                extra,
+                ids,
+                &c.referral_code,
+                inviter,
+                now,
+                id.as_str(),
+                c.phone.as_str()
+            ]
+        )?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn write_percentages(conn: &mut Self::Conn, c: &StoredCustomer, now: i64) -> Result<()> {
+        let (bonus, discount, id) = (c.bonus_percent.value(), c.discount_percent.value(), &c.id);
+        const OP: &str = "customer.set_percentages";
+        sql!(
+            execute(&mut *conn),
+            OP,
+            SET_PERCENTAGES,
+            [bonus, discount, now, id.as_str()]
+        )?;
+        Ok(())
+    }
+
+    async fn customers_after(&self, after: i64, limit: i64) -> Result<Vec<RawCustomer>> {
+        sql!(as RawCustomer, fetch_all(self), "customer.list", CUSTOMERS_AFTER, [after, limit])
+    }
+
+    async fn search_customers(&self, plan: &SearchPlan, limit: i64) -> Result<Vec<RawCustomer>> {
+        match plan {
+            SearchPlan::Phone { prefix, after } => {
+                let below = format!("{prefix}:");
+                sql!(as RawCustomer, fetch_all(self), "customer.search", BY_PHONE_PREFIX,
+                    [prefix, below, after, limit])
+            }
+            // chr(1114111), the largest code point, sorts after anything that starts with the
+            // prefix; `lower` is PostgreSQL's on both sides; the `text_pattern_ops` indexes of
+            // migration 0003 compare bytes, so the ranges hold under any collation.
+            SearchPlan::Name { text, after } => {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {cols} FROM customers \
+                     WHERE (({FULL_NAME_KEY} ~>=~ lower($1) \
+                             AND {FULL_NAME_KEY} ~<~ (lower($1) || chr(1114111))) \
+                         OR ({REVERSED_NAME_KEY} ~>=~ lower($1) \
+                             AND {REVERSED_NAME_KEY} ~<~ (lower($1) || chr(1114111)))) \
+                       AND seq > $2 ORDER BY seq LIMIT $3",
+                    cols = customer_cols!()
+                ));
+                sql!(as RawCustomer, fetch_all(self), "customer.search", sql, [text, after, limit])
+            }
+        }
+    }
+
+    async fn expiring_points(&self, id: &CustomerId, now: i64, until: i64) -> Result<Decimal> {
+        let op = "ledger.expiring_points";
+        let (sum,) = sql!(as (Decimal,), fetch_one(self), op, EXPIRING, [id.as_str(), now, until])?;
+        Ok(sum)
+    }
+
+    async fn find_card(conn: &mut Self::Conn, key: &CardKey<'_>) -> Result<Option<RawCard>> {
+        let (provider, vendor_id, number) = (key.provider, key.vendor_id, key.number);
+        sql!(as RawCard, fetch_optional(&mut *conn), "card.get", FIND_CARD,
+            [provider, vendor_id, number])
+    }
+
+    async fn write_card(conn: &mut Self::Conn, seq: Option<i64>, card: &StoredCard) -> Result<()> {
+        let now = to_ns(card.updated_at)?;
+        let vendor_id = card.vendor_card_id.as_ref().map(|c| c.as_str());
+        let links = serde_json::to_value(&card.links)?;
+        let (apple, google) = (card.installed.apple, card.installed.google);
+        let q = sqlx::query(if seq.is_none() {
+            INSERT_CARD
+        } else {
+            UPDATE_CARD
+        })
+        .bind(card.customer_id.as_str())
+        .bind(&card.provider)
+        .bind(vendor_id)
+        .bind(&card.number)
+        .bind(&card.track)
+        .bind(links)
+        .bind(apple)
+        .bind(google)
+        .bind(status_str(card.status))
+        .bind(now);
+        let q = match seq {
+            Some(seq) => q.bind(seq),
+            None => q,
+        };
+        q.execute(&mut *conn)
+            .await
+            .map_err(|e| db("card.write", e))?;
+        Ok(())
+    }
+
+    async fn delete_card(conn: &mut Self::Conn, seq: i64) -> Result<()> {
+        sql!(
+            execute(&mut *conn),
+            "card.update",
+            "DELETE FROM cards WHERE seq = $1",
+            [seq]
+        )?;
+        Ok(())
+    }
+
+    async fn cards_of(&self, customer: &CustomerId) -> Result<Vec<RawCard>> {
+        sql!(as RawCard, fetch_all(self), "card.list", CARDS_OF, [customer.as_str()])
+    }
+
+    async fn insert_event(
+        conn: &mut Self::Conn,
+        provider: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sql!(
+            execute(&mut *conn),
+            "event.record",
+            INSERT_EVENT,
+            [provider, id, now]
+        )?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_event_alone(&self, provider: &str, id: &str, now: i64) -> Result<bool> {
+        let mut conn = self.acquire().await.map_err(|e| db("event.record", e))?;
+        Self::insert_event(&mut conn, provider, id, now).await
+    }
 }

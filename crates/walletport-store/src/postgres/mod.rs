@@ -16,12 +16,13 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _};
 use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Error, Result};
 
 use crate::error::{db, redact};
 use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
+use crate::logic;
 use crate::model::{
     CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
     StoredCustomer, Upserted, WriteOpts,
@@ -102,20 +103,6 @@ impl PgStore {
     }
 }
 
-/// Locks a customer's row for the rest of the transaction; false when there is no such customer.
-pub(crate) async fn lock_customer(
-    conn: &mut PgConnection,
-    id: &str,
-    op: &'static str,
-) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| db(op, e))?;
-    Ok(row.is_some())
-}
-
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -139,19 +126,19 @@ impl Store for PgStore {
     }
 
     async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
-        customers::upsert(&self.pool, customer, opts).await
+        logic::customers::upsert(&self.pool, customer, opts).await
     }
 
     async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
-        customers::get(&self.pool, key).await
+        logic::customers::get(&self.pool, key).await
     }
 
     async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
-        customers::list(&self.pool, query).await
+        logic::customers::list(&self.pool, query).await
     }
 
     async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
-        customers::search(&self.pool, query).await
+        logic::customers::search(&self.pool, query).await
     }
 
     async fn expiring_points(
@@ -160,7 +147,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<rust_decimal::Decimal> {
-        customers::expiring_points(&self.pool, customer, now, until).await
+        logic::customers::expiring_points(&self.pool, customer, now, until).await
     }
 
     async fn set_percentages(
@@ -169,7 +156,7 @@ impl Store for PgStore {
         percentages: Percentages,
         opts: WriteOpts,
     ) -> Result<StoredCustomer> {
-        customers::set_percentages(&self.pool, customer, percentages, opts).await
+        logic::customers::set_percentages(&self.pool, customer, percentages, opts).await
     }
 
     async fn attach_card(
@@ -178,7 +165,7 @@ impl Store for PgStore {
         card: &NewCard,
         opts: WriteOpts,
     ) -> Result<StoredCard> {
-        customers::attach_card(&self.pool, customer, card, opts).await
+        logic::customers::attach_card(&self.pool, customer, card, opts).await
     }
 
     async fn update_card(
@@ -188,11 +175,11 @@ impl Store for PgStore {
         patch: &CardPatch,
         opts: WriteOpts,
     ) -> Result<CardUpdated> {
-        customers::update_card(&self.pool, provider, vendor_card_id, patch, opts).await
+        logic::customers::update_card(&self.pool, provider, vendor_card_id, patch, opts).await
     }
 
     async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
-        customers::list_cards(&self.pool, customer).await
+        logic::customers::list_cards(&self.pool, customer).await
     }
 
     async fn apply(
@@ -231,23 +218,23 @@ impl Store for PgStore {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        customers::record_event(&self.pool, provider, event_id, now).await
+        logic::customers::record_event(&self.pool, provider, event_id, now).await
     }
 
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::enqueue(&self.pool, item, now).await
+        logic::outbox::enqueue(&self.pool, item, now).await
     }
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
-        outbox::claim(&self.pool, request).await
+        logic::outbox::claim(&self.pool, request).await
     }
 
     async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
-        outbox::complete(&self.pool, worker, ids).await
+        logic::outbox::complete(&self.pool, worker, ids).await
     }
 
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
-        outbox::fail(&self.pool, worker, ids, failure).await
+        logic::outbox::fail(&self.pool, worker, ids, failure).await
     }
 
     async fn list_outbox(
@@ -257,19 +244,19 @@ impl Store for PgStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>> {
-        outbox::list(&self.pool, which, after, limit, now).await
+        logic::outbox::list(&self.pool, which, after, limit, now).await
     }
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::retry_dead(&self.pool, id, now).await
+        logic::outbox::retry_dead(&self.pool, id, now).await
     }
 
     async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
-        outbox::enqueue_resync(&self.pool, request).await
+        logic::outbox::enqueue_resync(&self.pool, request).await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
-        outbox::stats(&self.pool, now).await
+        logic::outbox::stats(&self.pool, now).await
     }
 
     async fn take_quota_slot(

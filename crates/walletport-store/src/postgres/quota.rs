@@ -3,7 +3,13 @@
 //! A take is one short transaction: lock the key's row (creating it on first use) and read it
 //! with the database's clock; then — a new statement, so its snapshot sees every grant committed
 //! by the previous lock holders — read the deciding grants; then record the grant. Five round
-//! trips (with `BEGIN` and `COMMIT`), about a millisecond on a local network.
+//! trips (with `BEGIN` and `COMMIT`).
+//!
+//! The transaction commits with `synchronous_commit = off`: the grant's time is when the request
+//! leaves, and a commit that waits for its WAL flush would send it late by a varying amount —
+//! the vendor would see two requests closer than the window allows. Committed grants survive a
+//! gateway crash either way; only a crash of the database server itself may forget the last few
+//! hundred milliseconds of grants.
 
 use std::time::Duration;
 
@@ -30,11 +36,12 @@ pub(super) async fn take(
     quota::validate(key, limits)?;
     let op = "store.quota.take";
     let mut tx = pool.begin().await.map_err(|e| db(op, e))?;
-    let (granted, paused_until_us, interactive_until_us, now_us): (i64, i64, i64, i64) =
+    let (granted, paused_until_us, interactive_until_us, _, now_us): (i64, i64, i64, bool, i64) =
         sqlx::query_as(concat!(
             "INSERT INTO vendor_quota (quota_key) VALUES ($1)
          ON CONFLICT (quota_key) DO UPDATE SET granted = vendor_quota.granted
-         RETURNING granted, paused_until_us, interactive_until_us, ",
+         RETURNING granted, paused_until_us, interactive_until_us,
+             set_config('synchronous_commit', 'off', true) IS NOT NULL AS async_commit, ",
             now_us!()
         ))
         .bind(key)
@@ -133,13 +140,19 @@ pub(super) async fn pause(pool: &PgPool, key: &str, after: Duration) -> Result<(
 pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let op = "store.quota.state";
+    // One snapshot for the row, the clock and the counts: a grant committed in between would
+    // otherwise be counted against a stale `granted`.
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| db(op, e))?;
     let row: Option<(i64, i64, i64)> = sqlx::query_as(concat!(
         "SELECT granted, paused_until_us, ",
         now_us!(),
         " FROM vendor_quota WHERE quota_key = $1"
     ))
     .bind(key)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| db(op, e))?;
     let Some((granted, paused_until_us, now_us)) = row else {
@@ -157,7 +170,7 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
         .bind(key)
         .bind(quota::oldest_counted(granted, l.limit))
         .bind(now_us - quota::micros(l.per))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| db(op, e))?;
         used.push(u32::try_from(n).unwrap_or(u32::MAX));

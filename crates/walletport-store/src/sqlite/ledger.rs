@@ -25,7 +25,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use walletport_core::{Balance, CustomerId, Error, Result};
 
-use super::ledger_tx::{SqliteLedgerTx, decimal};
+use super::ledger_tx::{BatchTx, SqliteLedgerTx, decimal};
 use super::{Db, begin};
 use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
 use crate::error::db;
@@ -157,29 +157,39 @@ async fn try_batch(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| db("ledger.apply", e))?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        match apply_one(&mut tx, job).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+    match apply_all(&mut tx, jobs).await {
+        Ok(outcomes) => {
+            tx.commit().await.map_err(|e| db("ledger.commit", e))?;
+            Ok(outcomes)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
         }
     }
-    tx.commit().await.map_err(|e| db("ledger.commit", e))?;
-    Ok(outcomes)
 }
 
-/// Runs one job through the ledger engine on the batch's transaction.
-async fn apply_one(conn: &mut SqliteConnection, job: &Job) -> Result<Result<LedgerOutcome>> {
-    engine::apply(
-        &mut SqliteLedgerTx { conn },
-        &job.customer,
-        &job.op,
-        job.opts,
-    )
-    .await
+/// Runs the jobs through the ledger engine on the batch's transaction, one after another, and
+/// writes out what they buffered.
+async fn apply_all(
+    conn: &mut SqliteConnection,
+    jobs: &[Job],
+) -> Result<Vec<Result<LedgerOutcome>>> {
+    let mut batch = BatchTx::new(conn);
+    let keys: Vec<_> = jobs
+        .iter()
+        .filter_map(|j| {
+            let now = to_ns(j.opts.now).ok()?;
+            Some((j.customer.as_str(), j.op.transaction_id().as_str(), now))
+        })
+        .collect();
+    batch.prefetch(&keys).await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(engine::apply(&mut batch, &job.customer, &job.op, job.opts).await?);
+    }
+    batch.flush().await?;
+    Ok(outcomes)
 }
 
 /// The balance at `now` in one read transaction: the stored points less the open lots already
@@ -315,7 +325,7 @@ pub(super) async fn expire_due(
 mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
-    use crate::sqlite::ledger_tx::OPEN_LOTS;
+    use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS, PREFETCH};
     use crate::{Store as _, StoreOptions};
 
     /// The query plan of `sql` (its `detail` lines).
@@ -341,6 +351,14 @@ mod tests {
             .await
             .expect("open");
         let pool = store.pool();
+        // The writer's account prefetch looks each job up by key.
+        let p = plan(pool, PREFETCH).await;
+        assert!(
+            p.contains("SEARCH c USING INDEX")
+                && p.contains("SEARCH p USING")
+                && p.contains("lots_spending (customer_id=? AND burns_at<?)"),
+            "{p}"
+        );
         for sql in OPEN_LOTS.iter().chain([&OVERDUE]) {
             let p = plan(pool, sql).await;
             assert!(
@@ -354,6 +372,138 @@ mod tests {
             p.starts_with("SEARCH lots USING INDEX lots_due (burns_at<?)"),
             "{p}"
         );
+        // The writer's points flush looks each customer up by key, never scans them.
+        let p = plan(pool, FLUSH_POINTS).await;
+        assert!(
+            p.contains("SEARCH customers USING")
+                && p.contains("(id=?)")
+                && !p.contains("SCAN customers"),
+            "{p}"
+        );
+        store.close().await;
+    }
+
+    /// The writer's buffered rows land as the immediate writes did: integer columns stay
+    /// integers (a never-expiring lot's `burns_at` is exactly `i64::MAX`), entry ids follow
+    /// `AUTOINCREMENT`'s sequence, and a transaction id repeated within one group commit is
+    /// applied once.
+    #[tokio::test]
+    async fn group_commit_writes_exact_rows() {
+        use std::time::Duration;
+        use walletport_core::{Credit, Customer, Phone, Redemption, TransactionId};
+
+        let tx = |s: &str| TransactionId::new(s).expect("id");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("batch.db").display()
+        );
+        let store = std::sync::Arc::new(
+            SqliteStore::open(&url, StoreOptions::default())
+                .await
+                .expect("open"),
+        );
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+        let opts = WriteOpts::at(now).no_echo();
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let phone = Phone::parse(&format!("+42070000000{n}")).expect("phone");
+            let c = store.upsert_customer(&Customer::new(phone), opts).await;
+            ids.push(c.expect("customer").id);
+        }
+        // 20 credits at once, so the writer group-commits them; ids t-0..t-4 come twice.
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let id = TransactionId::new(format!("t-{}", i % 15)).expect("id");
+            let lifetime = (i % 15 % 2 == 0).then(|| Duration::from_secs(60));
+            let credit = Credit::new(rust_decimal::Decimal::ONE, id, lifetime).expect("credit");
+            let customer = ids[i % 15 % 2].clone();
+            let store = store.clone();
+            all.spawn(async move { store.credit(&customer, &credit, opts).await });
+        }
+        let mut applied = 0;
+        while let Some(r) = all.join_next().await {
+            applied += usize::from(r.expect("task").expect("credit").applied);
+        }
+        assert_eq!(applied, 15);
+        let pool = store.pool();
+        let never: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT burns_at, typeof(burns_at) FROM lots WHERE expired = '0' AND burns_at > ?",
+        )
+        .bind(now.timestamp_nanos_opt().expect("ns") + 120_000_000_000)
+        .fetch_all(pool)
+        .await
+        .expect("lots");
+        assert_eq!(never.len(), 7);
+        assert!(
+            never.iter().all(|(b, t)| *b == i64::MAX && t == "integer"),
+            "{never:?}"
+        );
+        let (rows, max, seq): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(id), (SELECT seq FROM sqlite_sequence WHERE name = 'ledger_entries') \
+             FROM ledger_entries",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("entries");
+        assert_eq!((rows, max, seq), (15, 15, 15));
+        let mut total = rust_decimal::Decimal::ZERO;
+        for c in &ids {
+            total += store.balance(c, now).await.expect("balance").points;
+        }
+        assert_eq!(total, rust_decimal::Decimal::from(15));
+
+        // Redemptions and credits of the same customers in one group: each job sees the
+        // points the previous ones left, flushed or not, and the history adds up.
+        let one = rust_decimal::Decimal::ONE;
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..13 {
+            let (who, op) = match i {
+                0..6 => (
+                    0,
+                    LedgerOp::Redeem(
+                        Redemption::new(one, tx(&format!("r-{i}"))).expect("redemption"),
+                    ),
+                ),
+                6..10 => {
+                    let c = Credit::new(one + one, tx(&format!("u-{i}")), None).expect("credit");
+                    (1, LedgerOp::Credit(c))
+                }
+                _ => (
+                    1,
+                    LedgerOp::Redeem(
+                        Redemption::new(one, tx(&format!("s-{i}"))).expect("redemption"),
+                    ),
+                ),
+            };
+            let customer = ids[who].clone();
+            let store = store.clone();
+            all.spawn(async move { store.apply(&customer, &op, opts).await });
+        }
+        while let Some(r) = all.join_next().await {
+            assert!(r.expect("task").expect("apply").applied);
+        }
+        for (c, want) in ids.iter().zip([2, 12]) {
+            let points = store.balance(c, now).await.expect("balance").points;
+            assert_eq!(points, rust_decimal::Decimal::from(want));
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT amount, balance_after FROM ledger_entries WHERE customer_id = ? ORDER BY id",
+            )
+            .bind(c.as_str())
+            .fetch_all(pool)
+            .await
+            .expect("entries");
+            let mut running = rust_decimal::Decimal::ZERO;
+            for (amount, after) in rows {
+                running += amount.parse::<rust_decimal::Decimal>().expect("amount");
+                assert_eq!(
+                    after.parse::<rust_decimal::Decimal>().expect("after"),
+                    running
+                );
+            }
+            assert_eq!(running, points);
+        }
         store.close().await;
     }
 }

@@ -27,6 +27,7 @@ use walletport_core::{
 
 use crate::error::{db, redact};
 use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
+use crate::logic;
 use crate::model::{
     CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
     StoredCustomer, Upserted, WriteOpts,
@@ -185,19 +186,19 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
-        customers::upsert(&self.store, customer, opts).await
+        logic::customers::upsert(&self.store, customer, opts).await
     }
 
     async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
-        customers::get(&self.store.pool, key).await
+        logic::customers::get(&self.store, key).await
     }
 
     async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
-        customers::list(&self.store.pool, query).await
+        logic::customers::list(&self.store, query).await
     }
 
     async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
-        customers::search(&self.store.pool, query).await
+        logic::customers::search(&self.store, query).await
     }
 
     async fn expiring_points(
@@ -206,7 +207,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<rust_decimal::Decimal> {
-        customers::expiring_points(&self.store.pool, customer, now, until).await
+        logic::customers::expiring_points(&self.store, customer, now, until).await
     }
 
     async fn set_percentages(
@@ -215,7 +216,7 @@ impl Store for SqliteStore {
         percentages: Percentages,
         opts: WriteOpts,
     ) -> Result<StoredCustomer> {
-        customers::set_percentages(&self.store, customer, percentages, opts).await
+        logic::customers::set_percentages(&self.store, customer, percentages, opts).await
     }
 
     async fn attach_card(
@@ -224,7 +225,7 @@ impl Store for SqliteStore {
         card: &NewCard,
         opts: WriteOpts,
     ) -> Result<StoredCard> {
-        customers::attach_card(&self.store, customer, card, opts).await
+        logic::customers::attach_card(&self.store, customer, card, opts).await
     }
 
     async fn update_card(
@@ -234,11 +235,11 @@ impl Store for SqliteStore {
         patch: &CardPatch,
         opts: WriteOpts,
     ) -> Result<CardUpdated> {
-        customers::update_card(&self.store, provider, vendor_card_id, patch, opts).await
+        logic::customers::update_card(&self.store, provider, vendor_card_id, patch, opts).await
     }
 
     async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
-        customers::list_cards(&self.store.pool, customer).await
+        logic::customers::list_cards(&self.store, customer).await
     }
 
     async fn apply(
@@ -283,23 +284,23 @@ impl Store for SqliteStore {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        customers::record_event(&self.store, provider, event_id, now).await
+        logic::customers::record_event(&self.store, provider, event_id, now).await
     }
 
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::enqueue(&self.store, item, now).await
+        logic::outbox::enqueue(&self.store, item, now).await
     }
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
-        outbox::claim(&self.store, request).await
+        logic::outbox::claim(&self.store, request).await
     }
 
     async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
-        outbox::complete(&self.store, worker, ids).await
+        logic::outbox::complete(&self.store, worker, ids).await
     }
 
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
-        outbox::fail(&self.store, worker, ids, failure).await
+        logic::outbox::fail(&self.store, worker, ids, failure).await
     }
 
     async fn list_outbox(
@@ -309,19 +310,19 @@ impl Store for SqliteStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>> {
-        outbox::list(&self.store.pool, which, after, limit, now).await
+        logic::outbox::list(&self.store, which, after, limit, now).await
     }
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::retry_dead(&self.store, id, now).await
+        logic::outbox::retry_dead(&self.store, id, now).await
     }
 
     async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
-        outbox::enqueue_resync(&self.store, request).await
+        logic::outbox::enqueue_resync(&self.store, request).await
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
-        outbox::stats(&self.store.pool, now).await
+        logic::outbox::stats(&self.store, now).await
     }
 
     async fn take_quota_slot(

@@ -132,13 +132,16 @@ pub(super) async fn pause(store: &Db, key: &str, after: Duration) -> Result<()> 
 pub(super) async fn state(store: &Db, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let op = "store.quota.state";
-    let now_us = now_us();
+    // One read snapshot (it starts at the first read, before the clock is read): a grant
+    // committed in between would otherwise be counted against a stale `granted`.
+    let mut tx = store.pool.begin().await.map_err(|e| db(op, e))?;
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT granted, paused_until_us FROM vendor_quota WHERE quota_key = ?1")
             .bind(key)
-            .fetch_optional(&store.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| db(op, e))?;
+    let now_us = now_us();
     let Some((granted, paused_until_us)) = row else {
         return Ok(QuotaState {
             used: vec![0; limits.len()],
@@ -154,7 +157,7 @@ pub(super) async fn state(store: &Db, key: &str, limits: &[QuotaLimit]) -> Resul
         .bind(key)
         .bind(quota::oldest_counted(granted, l.limit))
         .bind(now_us - quota::micros(l.per))
-        .fetch_one(&store.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| db(op, e))?;
         used.push(u32::try_from(n).unwrap_or(u32::MAX));
