@@ -29,10 +29,20 @@
 //!
 //! Bounded: the rounds, a deadline on every wait, and a timeout on every request; the server
 //! process is killed when this task ends, whatever the outcome.
+//!
+//! `--gateways N` (N > 1, issue 15) runs N `walletport serve` processes on one fresh PostgreSQL
+//! database (created on `--pg`, dropped afterwards) instead of one on SQLite; client `i` talks to
+//! gateway `i mod N` (to another live one while it is down), and each round SIGKILLs one gateway
+//! picked at random and restarts it. The vendor emulator then enforces `--plan` and every gateway
+//! is configured with that same whole plan (each window `--margin-ms` longer, for jitter), and the audit adds: the emulator answered no 429 —
+//! counted overall and after each restart (up to the next kill, or the end of the drain).
 
+mod audit;
 mod client;
 mod history;
 mod ledger;
+mod quota;
+mod server;
 mod vendor;
 mod verify;
 mod wire;
@@ -40,7 +50,6 @@ mod wire;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -49,8 +58,12 @@ use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use crate::load::backend::{BackendKind, TempDb};
+use audit::audit;
 use client::{Plan, client};
 use ledger::{Book, Kind, Via};
+use quota::QuotaLog;
+use server::{Server, build, write_config};
 use vendor::{Vendor, VendorKind};
 use wire::{Answer, Rng, request};
 
@@ -93,6 +106,49 @@ pub(crate) struct Args {
     /// Keep the work directory (database, config, server logs) even when the run passes.
     #[arg(long)]
     pub(crate) keep: bool,
+    /// Gateways (`walletport serve` processes) on one database; more than one runs them on a
+    /// fresh PostgreSQL database with the vendor's plan enforced (Passquare only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub(crate) gateways: u32,
+    /// With `--gateways` > 1: the plan the emulator enforces and every gateway is configured
+    /// with (whole, not split).
+    #[arg(long, default_value = "10/s")]
+    pub(crate) plan: String,
+    /// With `--gateways` > 1: each window of the gateways' plan is this many milliseconds longer
+    /// than the emulator's, for the jitter between a slot's grant and the request's arrival at
+    /// the vendor (the convention of `walletport_http::QuotaLimiter`); 0 configures the very same
+    /// plan.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub(crate) margin_ms: u64,
+    /// With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is
+    /// created and dropped).
+    #[arg(
+        long,
+        env = "WALLETPORT_LOAD_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub(crate) pg: String,
+}
+
+impl Args {
+    /// The plan the emulator enforces: only with several gateways (the single-gateway run keeps
+    /// an unlimited vendor and a `200/s` gateway plan).
+    fn enforced_plan(&self) -> anyhow::Result<Option<walletport_http::QuotaPlan>> {
+        if self.gateways < 2 {
+            return Ok(None);
+        }
+        if self.vendor != VendorKind::Passquare {
+            bail!(
+                "--gateways above 1 runs against the Passquare emulator only (its plan is enforced)"
+            );
+        }
+        let plan = walletport_http::QuotaPlan::parse(&self.plan)
+            .map_err(|e| anyhow!("--plan {:?}: {e}", self.plan))?;
+        if plan.is_unlimited() {
+            bail!("--plan must name at least one window");
+        }
+        Ok(Some(plan))
+    }
 }
 
 /// Builds (or takes) the binary and runs the chaos scenario; an error when any promise broke.
@@ -103,6 +159,7 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     if !(0.0..=0.5).contains(&args.redeem_share) {
         bail!("--redeem-share takes 0 to 0.5");
     }
+    args.enforced_plan()?;
     let bin = match &args.bin {
         Some(b) => b.clone(),
         None => build(root)?,
@@ -139,172 +196,6 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     result.map(|_| ())
 }
 
-/// `cargo build -p walletport-cli`, returning the built `walletport` executable.
-fn build(root: &Path) -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("chaos: cargo build -p walletport-cli");
-    let out = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "walletport-cli",
-            "--message-format=json",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running cargo build")?;
-    if !out.status.success() {
-        bail!("cargo build -p walletport-cli failed ({})", out.status);
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "walletport")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| anyhow!("cargo build did not report the walletport executable"))
-}
-
-/// One `walletport serve` process; killed (SIGKILL) when dropped.
-struct Server {
-    child: Option<Child>,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path, config: &Path, n: u32) -> anyhow::Result<Self> {
-        let log = dir.join(format!("serve-{n}.log"));
-        let stderr = std::fs::File::create(&log).context("server log")?;
-        let mut cmd = Command::new(bin);
-        cmd.args(["--config"])
-            .arg(config)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(stderr.try_clone().context("server log")?)
-            .stderr(stderr);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("WALLETPORT_") {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut server = Self {
-            child: Some(child),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let text = std::fs::read_to_string(&server.log).unwrap_or_default();
-            if let Some(addr) = text
-                .split("walletport gateway on http://")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|a| a.parse().ok())
-            {
-                server.addr = addr;
-                return Ok(server);
-            }
-            if let Some(status) = server
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                bail!("server {n} exited at start ({status}):\n{}", tail(&text));
-            }
-            if Instant::now() > deadline {
-                bail!("server {n} did not announce its address:\n{}", tail(&text));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, like a crash or the OOM killer.
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM; waits (bounded) for a clean exit.
-    fn terminate(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            bail!("the server is not running");
-        };
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        if !sent.is_ok_and(|s| s.success()) {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("could not send SIGTERM");
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().context("waiting for the server")? {
-                if status.success() {
-                    return Ok(());
-                }
-                bail!("the server exited with {status} after SIGTERM");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("the server did not stop within 30s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-fn write_config(dir: &Path, vendor: &Vendor) -> anyhow::Result<PathBuf> {
-    let db = dir.join("chaos.db");
-    let hooks = if vendor.has_hooks() {
-        format!("[hooks.passquare]\ncrm_key = \"{CRM_KEY}\"\n")
-    } else {
-        String::new()
-    };
-    let toml = format!(
-        r#"[server]
-database = "sqlite://{db}?mode=rwc"
-api_token = "{API_TOKEN}"
-request_timeout = "10s"
-
-{hooks}
-[outbox]
-lease = "2s"
-poll_interval = "50ms"
-backoff_base = "20ms"
-backoff_max = "500ms"
-max_attempts = 100
-
-[provider]
-{provider}"#,
-        db = db.display(),
-        provider = vendor.provider_toml,
-    );
-    let path = dir.join("walletport.toml");
-    std::fs::write(&path, toml).context("writing the config")?;
-    Ok(path)
-}
-
 fn phone(customer: usize) -> String {
     format!("+4207300{customer:05}")
 }
@@ -319,19 +210,50 @@ fn via_of(customer: usize, hooks: bool) -> Via {
     }
 }
 
-/// The address of the live server, or `None` while it is down.
-type Live = Arc<RwLock<Option<SocketAddr>>>;
+/// Each gateway's address, or `None` while it is down.
+type Live = Arc<RwLock<Vec<Option<SocketAddr>>>>;
 
-fn live(addr: &Live) -> Option<SocketAddr> {
-    *addr
+/// The gateway client `id` talks to: its own (`id mod N`), or while that one is down the next
+/// live one, or `None` while all are down.
+fn live(addr: &Live, id: usize) -> Option<SocketAddr> {
+    let all = addr
         .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let n = all.len().max(1);
+    (0..n).find_map(|k| all.get((id + k) % n).copied().flatten())
 }
 
-fn set_live(addr: &Live, value: Option<SocketAddr>) {
-    *addr
+fn set_live(addr: &Live, gateway: usize, value: Option<SocketAddr>) {
+    if let Some(slot) = addr
         .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_mut(gateway)
+    {
+        *slot = value;
+    }
+}
+
+/// `plan` with every window `margin` longer.
+fn with_margin(
+    plan: &walletport_http::QuotaPlan,
+    margin: Duration,
+) -> anyhow::Result<walletport_http::QuotaPlan> {
+    let windows = plan.windows().iter().map(|w| {
+        walletport_http::QuotaWindow::new(w.limit(), w.per() + margin)
+            .map_err(|e| anyhow!("plan with margin: {e}"))
+    });
+    Ok(walletport_http::QuotaPlan::new(
+        windows.collect::<anyhow::Result<Vec<_>>>()?,
+    ))
+}
+
+/// The log name of gateway `g`'s `life`-th process (`serve-LIFE` with a single gateway).
+fn log_name(gateways: u32, g: usize, life: u32) -> String {
+    if gateways > 1 {
+        format!("serve-g{g}-{life}")
+    } else {
+        format!("serve-{life}")
+    }
 }
 
 /// Sends `call` until a 2xx comes back (bounded): setup and verification run against a live
@@ -411,11 +333,42 @@ async fn wait_for_drain(target: SocketAddr) -> anyhow::Result<()> {
 
 async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result<Value> {
     let mut rng = Rng::new(seed);
-    let vendor = Vendor::start(args.vendor, seed).await?;
+    let enforced = args.enforced_plan()?;
+    let gateway_plan = match &enforced {
+        Some(plan) => Some(with_margin(plan, Duration::from_millis(args.margin_ms))?),
+        None => None,
+    };
+    let plans = enforced.as_ref().zip(gateway_plan.as_ref());
+    let vendor = Vendor::start(args.vendor, seed, plans).await?;
     let hooks = vendor.has_hooks();
     eprintln!("chaos: vendor {:?}", args.vendor);
-    let config = write_config(dir, &vendor)?;
-    let mut server = Server::start(bin, dir, &config, 0)?;
+    // Several gateways share one PostgreSQL database, dropped when `_pg` goes.
+    let _pg = match args.gateways {
+        1 => None,
+        _ => Some(TempDb::create(BackendKind::Postgres, &args.pg, None).await?),
+    };
+    let database = match &_pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}?mode=rwc", dir.join("chaos.db").display()),
+    };
+    let config = write_config(dir, &vendor, &database)?;
+    let mut servers = Vec::new();
+    for g in 0..args.gateways as usize {
+        servers.push(Server::start(
+            bin,
+            dir,
+            &config,
+            &log_name(args.gateways, g, 0),
+        )?);
+    }
+    if let Some((plan, theirs)) = plans {
+        eprintln!(
+            "chaos: {} gateways on PostgreSQL, the vendor enforcing {plan}, each gateway \
+             configured with the whole plan ({theirs})",
+            args.gateways
+        );
+    }
+    let server = &servers[0];
     for c in 0..args.customers {
         let body = json!({"phone": phone(c), "name": format!("Chaos {c}")});
         until_ok("creating customers", || {
@@ -434,7 +387,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     // state at send time, so from here on the vendor must only see API credits (no echo of hooks).
     wait_for_drain(server.addr).await?;
 
-    let addr: Live = Arc::new(RwLock::new(Some(server.addr)));
+    let addr: Live = Arc::new(RwLock::new(servers.iter().map(|s| Some(s.addr)).collect()));
     let stop = Arc::new(AtomicBool::new(false));
     let plan = Plan {
         customers: args.customers,
@@ -449,19 +402,35 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         })
         .collect();
     let mut kills = Vec::new();
+    let mut victims = Vec::new();
+    let mut quota = QuotaLog::new(vendor.quota_rejections());
     for round in 1..=args.rounds {
         let max = args.seconds as f64;
         let life = Duration::from_secs_f64(max / 10.0 + rng.unit() * max * 0.9);
+        // One gateway draws no number, so a single-gateway seed replays as before.
+        let victim = match args.gateways {
+            1 => 0,
+            n => rng.below(u64::from(n)) as usize,
+        };
         tokio::time::sleep(life).await;
-        set_live(&addr, None);
-        server.kill9();
+        quota.killed(vendor.quota_rejections());
+        set_live(&addr, victim, None);
+        servers[victim].kill9();
         kills.push(life.as_secs_f64());
+        victims.push(victim);
         eprintln!(
-            "chaos: round {round}: SIGKILL after {:.2}s under load",
+            "chaos: round {round}: SIGKILL {}after {:.2}s under load",
+            if args.gateways > 1 {
+                format!("gateway {victim} ")
+            } else {
+                String::new()
+            },
             life.as_secs_f64()
         );
-        server = Server::start(bin, dir, &config, round)?;
-        set_live(&addr, Some(server.addr));
+        servers[victim] =
+            Server::start(bin, dir, &config, &log_name(args.gateways, victim, round))?;
+        set_live(&addr, victim, Some(servers[victim].addr));
+        quota.restarted(vendor.quota_rejections());
     }
     // The last server takes load for a moment too, then the load stops.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -500,7 +469,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
             .take(20)
             .map(|b| format!("an answer broke the contract: {b}")),
     );
-    let target = server.addr;
+    let target = servers[0].addr;
     let audit = audit(target, &mut book, args.customers, hooks).await?;
     violations.extend(audit.violations);
     let balances = audit.balances;
@@ -526,6 +495,29 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
             dead.body
         ));
     }
+    // The 429s end here: the read-back below spends the plan too, but it is this run's, not the
+    // gateways'; it waits one longest window so the gateways' requests leave the vendor's window.
+    quota.killed(vendor.quota_rejections());
+    if let Some(plan) = &enforced {
+        eprintln!(
+            "chaos: the vendor answered {} of {} requests with 429 (plan {plan}): {} before the \
+             first kill, after each restart {:?}",
+            quota.total(),
+            vendor.request_count(),
+            quota.before_first_kill.unwrap_or(0),
+            quota.after_restarts
+        );
+        if quota.total() > 0 {
+            violations.push(format!(
+                "the vendor answered {} requests with 429 under a plan every gateway keeps \
+                 (after the restarts: {:?})",
+                quota.total(),
+                quota.after_restarts
+            ));
+        }
+        let longest = plan.windows().iter().map(|w| w.per()).max();
+        tokio::time::sleep(longest.unwrap_or_default()).await;
+    }
     for (customer, crm) in balances.iter().enumerate() {
         let shown = vendor.points(&phone(customer)).await?;
         let expected = match via_of(customer, hooks) {
@@ -542,8 +534,10 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     let vendor_requests = vendor.request_count();
 
     // 5. A clean stop.
-    if let Err(e) = server.terminate() {
-        violations.push(format!("graceful stop: {e:#}"));
+    for (g, server) in servers.iter_mut().enumerate() {
+        if let Err(e) = server.terminate() {
+            violations.push(format!("graceful stop of gateway {g}: {e:#}"));
+        }
     }
     if !violations.is_empty() {
         for v in &violations {
@@ -571,116 +565,35 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
         "vendor": format!("{:?}", args.vendor).to_lowercase(),
         "vendor_faults_injected": vendor.faults_injected(),
         "dead_letters": dead_letters,
+        "gateways": args.gateways,
+        "killed_gateways": victims,
+        "vendor_plan": enforced.map(|p| p.to_string()),
+        "gateway_plan": gateway_plan.map(|p| p.to_string()),
+        "rejected_429": quota.total(),
+        "rejected_429_before_first_kill": quota.before_first_kill.unwrap_or(0),
+        "rejected_429_after_each_restart": quota.after_restarts,
     }))
 }
 
-/// What the audit after the load found.
-struct Audit {
-    /// Each customer's final balance.
-    balances: Vec<Decimal>,
-    /// Unacknowledged operations found applied, and found missing, by the probes.
-    found: u64,
-    missing: u64,
-    /// Ledger entries read back.
-    ledger_entries: usize,
-    violations: Vec<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Steps 1–3: the balances lie in the window the book allows; the probes settle every
-/// operation; then each balance is the one sum the book allows and the ledger agrees.
-async fn audit(
-    target: SocketAddr,
-    book: &mut Book,
-    customers: usize,
-    hooks: bool,
-) -> anyhow::Result<Audit> {
-    let mut violations = Vec::new();
-    let negative = |customer: usize, got: Decimal| {
-        format!("customer {customer} has a negative balance: {got}")
-    };
-
-    // 1. Before the probes touch anything: within what the acknowledged operations and the
-    //    attempts the crashes cut allow.
-    for customer in 0..customers {
-        let got = balance(target, customer).await?;
-        let (low, high) = book.window(customer);
-        if got < low || got > high {
-            violations.push(format!(
-                "customer {customer} ({:?}) has balance {got} after the load, outside the {low} to \
-                 {high} its acknowledged and cut operations allow",
-                via_of(customer, hooks)
-            ));
-        }
-        if got < Decimal::ZERO {
-            violations.push(negative(customer, got));
-        }
+    #[test]
+    fn a_client_keeps_its_gateway_and_falls_over_to_a_live_one() {
+        let a = SocketAddr::from(([127, 0, 0, 1], 1));
+        let b = SocketAddr::from(([127, 0, 0, 1], 2));
+        let c = SocketAddr::from(([127, 0, 0, 1], 3));
+        let addr: Live = Arc::new(RwLock::new(vec![Some(a), Some(b), Some(c)]));
+        assert_eq!(live(&addr, 4), Some(b));
+        set_live(&addr, 1, None);
+        assert_eq!(live(&addr, 4), Some(c));
+        set_live(&addr, 0, None);
+        set_live(&addr, 2, None);
+        assert_eq!(live(&addr, 4), None);
+        let one: Live = Arc::new(RwLock::new(vec![Some(a)]));
+        assert_eq!(live(&one, 7), Some(a));
+        assert_eq!(log_name(1, 0, 2), "serve-2");
+        assert_eq!(log_name(3, 1, 2), "serve-g1-2");
     }
-
-    // 2. Acknowledged operations are present; unacknowledged ones are probed (and so applied,
-    //    points allowing).
-    let mut probed = verify::probe_credits(target, book).await?;
-    book.settle_credits();
-    let redeemed = verify::probe_redemptions(target, book).await?;
-    for (tx, applied) in &redeemed.resolved {
-        book.resolve(tx, *applied);
-    }
-    probed.found += redeemed.found;
-    probed.missing += redeemed.missing;
-    violations.extend(probed.violations);
-    violations.extend(redeemed.violations);
-    let unresolved = book.unresolved();
-    if unresolved > 0 {
-        violations.push(format!(
-            "{unresolved} operations are neither known applied nor known not applied after \
-             the probes"
-        ));
-    }
-    eprintln!(
-        "chaos: unacknowledged operations: {} had been applied, {} had not",
-        probed.found, probed.missing
-    );
-
-    // 3. Every operation exactly once: balances are the sums, and so are the ledgers.
-    let mut balances = Vec::new();
-    let mut ledger_entries = 0;
-    let mut ledger_readable = true;
-    for customer in 0..customers {
-        let got = balance(target, customer).await?;
-        let (want, high) = book.window(customer);
-        if want != high {
-            violations.push(format!(
-                "customer {customer}: the probes left operations unresolved ({want} to {high})"
-            ));
-        } else if got != want {
-            violations.push(format!(
-                "customer {customer} ({:?}) has balance {got}, its credits less its applied \
-                 redemptions are {want}",
-                via_of(customer, hooks)
-            ));
-        }
-        if got < Decimal::ZERO {
-            violations.push(negative(customer, got));
-        }
-        if ledger_readable {
-            match history::read(target, customer).await {
-                Ok(entries) => {
-                    ledger_entries += entries.len();
-                    violations.extend(history::audit(customer, &entries, got, book));
-                }
-                Err(e) => {
-                    // Reported once: the other customers' ledgers would say the same.
-                    violations.push(format!("customer {customer}'s ledger: {e:#}"));
-                    ledger_readable = false;
-                }
-            }
-        }
-        balances.push(got);
-    }
-    Ok(Audit {
-        balances,
-        found: probed.found,
-        missing: probed.missing,
-        ledger_entries,
-        violations,
-    })
 }

@@ -121,7 +121,7 @@ pub(crate) async fn client(id: usize, addr: Live, stop: Arc<AtomicBool>, plan: P
     let mut log = ClientLog::default();
     let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let Some(target) = live(&addr) else {
+        let Some(target) = live(&addr, id) else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };

@@ -4,10 +4,11 @@
 use anyhow::Context;
 use rust_decimal::Decimal;
 use walletport::{CustomerKey, GetBalance, Phone, Provider, ProviderConfig};
+use walletport_http::QuotaPlan;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
-use walletport_sandbox::{Faults, RunningServer};
+use walletport_sandbox::{Faults, QuotaWindow as EmuWindow, RunningServer};
 
 /// Which vendor's emulator the chaos run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,8 +41,14 @@ const PASSQUARE_KEY: &str = "chaos-app-key-4d2f";
 const PASSTEAM_TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
 
 impl Vendor {
-    /// Starts the emulator with `unavailable_rate` of its answers replaced by 503s.
-    pub(crate) async fn start(kind: VendorKind, seed: u64) -> anyhow::Result<Self> {
+    /// Starts the emulator with 5% of its answers replaced by 503s. With `plan` (Passquare only:
+    /// the emulator's plan, and the one the gateways are configured with) the emulator enforces
+    /// the first with 429s; without, the emulator is unlimited and the gateways keep `200/s`.
+    pub(crate) async fn start(
+        kind: VendorKind,
+        seed: u64,
+        plan: Option<(&QuotaPlan, &QuotaPlan)>,
+    ) -> anyhow::Result<Self> {
         let faults = Faults {
             unavailable_rate: 0.05,
             seed,
@@ -50,17 +57,28 @@ impl Vendor {
         let local = "127.0.0.1:0".parse()?;
         let (server, emulator, provider_toml) = match kind {
             VendorKind::Passquare => {
+                let quota = plan.map_or_else(Vec::new, |(p, _)| {
+                    p.windows()
+                        .iter()
+                        .map(|w| EmuWindow {
+                            limit: w.limit(),
+                            per: w.per(),
+                        })
+                        .collect()
+                });
                 let config = PassquareEmulatorConfig {
                     app_key: PASSQUARE_KEY.into(),
                     faults,
+                    quota,
                     ..PassquareEmulatorConfig::unlimited()
                 };
+                let plan = plan.map_or_else(|| "200/s".to_owned(), |(_, g)| g.to_string());
                 let (server, emu) = PassquareEmulator::spawn(config, local)
                     .await
                     .context("starting the Passquare emulator")?;
                 let toml = format!(
                     "kind = \"passquare\"\napp_key = \"{PASSQUARE_KEY}\"\nbase_url = \"{}\"\n\
-                     plan = \"200/s\"\ntimeout = \"2s\"\n",
+                     plan = \"{plan}\"\ntimeout = \"2s\"\n",
                     server.base_url()
                 );
                 (server, Emulator::Passquare(emu), toml)
@@ -150,6 +168,15 @@ impl Vendor {
             Emulator::Skycore(e) => e.requests().len(),
         };
         n as u64
+    }
+
+    /// Requests the emulator answered with 429 for want of quota (0 with no plan enforced).
+    pub(crate) fn quota_rejections(&self) -> u64 {
+        match &self.emulator {
+            Emulator::Passquare(e) => e.quota_rejections(),
+            Emulator::Passteam(e) => e.quota_rejections(),
+            Emulator::Skycore(_) => 0,
+        }
     }
 
     /// 503s the emulator injected.

@@ -15,7 +15,7 @@
 //! `--debug-build` is given, a debug `xtask` re-runs the same command line from a `--release`
 //! build of itself (`cargo run --release -p xtask -- load ...`) and exits with its status.
 
-mod backend;
+pub(crate) mod backend;
 mod baseline;
 mod child_processes;
 mod client;
@@ -29,6 +29,7 @@ mod rss;
 mod serving_memory;
 mod stats;
 mod sync;
+mod sync_gateways;
 mod sync_rate;
 
 /// Arguments of `cargo xtask load`.

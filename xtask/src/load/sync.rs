@@ -24,6 +24,11 @@
 //! here by the same loop as its `run` (flush while there is work, sleep `poll_interval` when
 //! idle) so every `FlushReport` is counted. Afterwards every customer's balance at the emulator
 //! must equal the store's: the latest state arrived, nothing was lost.
+//!
+//! `--gateways N` (issue 15) runs N gateways on the one database, each with its own pool,
+//! provider and worker and each configured with the whole plan ([`super::sync_gateways`]);
+//! `--uneven` sends every write to one of them. The share of the plan then counts only the
+//! requests the emulator accepted (`accepted_share`), since a 429 spends nothing of the plan.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -32,16 +37,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
-use serde_json::json;
-use walletport_core::{Checked, CustomerKey, Provider};
+use walletport_core::CustomerKey;
 use walletport_http::{QuotaPlan, QuotaWindow};
-use walletport_passquare::{PassquareConfig, PassquareProvider, Plan};
+use walletport_passquare::{PassquareConfig, Plan};
 use walletport_sandbox::QuotaWindow as EmuWindow;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
-use walletport_server::{FlushReport, Gateway, GatewayConfig, OutboxSection, OutboxWorker};
+use walletport_server::{Gateway, OutboxSection};
 
 use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
-use super::gateway::http_client;
+use super::sync_gateways::{Fleet, LimiterChoice, Totals, write_changes};
 use super::sync_rate::{RateReport, Sampler};
 
 const APP_KEY: &str = "load-sync-app-key";
@@ -83,6 +87,17 @@ pub(crate) struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432"
     )]
     pub(crate) pg: String,
+    /// In-process gateways on the one database, each with its own store pool, provider,
+    /// quota limiter and outbox worker, and each configured with the full plan.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub(crate) gateways: u32,
+    /// Send every write to gateway 0 (the other gateways' workers still deliver).
+    #[arg(long)]
+    pub(crate) uneven: bool,
+    /// Where each gateway keeps the vendor quota: `shared` (in the store, the default with
+    /// several gateways) or `local` (in its transport alone, the default with one).
+    #[arg(long, value_enum)]
+    pub(crate) limiter: Option<LimiterChoice>,
 }
 
 /// `--scenario`.
@@ -137,6 +152,18 @@ pub(crate) struct Outcome {
     pub(crate) rate: RateReport,
     /// Customers whose balance at the emulator differs from the store's afterwards.
     pub(crate) mismatched_balances: u64,
+    /// Gateways on the database.
+    pub(crate) gateways: u32,
+    /// Whether every write went to gateway 0.
+    pub(crate) uneven: bool,
+    /// Where the gateways kept the vendor quota.
+    pub(crate) limiter: LimiterChoice,
+    /// Requests the emulator accepted (not 429) per second over the whole backlog, over the
+    /// plan's rate: the share of the plan actually used (equals `rate.backlog_share` without
+    /// 429s).
+    pub(crate) accepted_share: f64,
+    /// Each gateway's worker, gateway 0 first.
+    pub(crate) per_gateway: Vec<Totals>,
 }
 
 /// The JSON summary.
@@ -239,8 +266,8 @@ async fn one(
         args.customers
     );
     let db = TempDb::create(kind, &args.pg, None).await?;
-    let store = db.open_store(8).await?;
-    seed_customers(&store, args.customers, 16).await?;
+    let stores = Fleet::open_stores(&db, args.gateways).await?;
+    seed_customers(&stores[0], args.customers, 16).await?;
     let emu_config = PassquareEmulatorConfig {
         app_key: APP_KEY.into(),
         quota: vec![
@@ -259,36 +286,27 @@ async fn one(
     let emu = vendor.emu.clone();
     let mut pq = PassquareConfig::new(APP_KEY);
     pq.base_url = vendor.base_url.clone();
+    // Every gateway gets the vendor's whole plan: no split by hand.
     pq.plan = Plan::Custom(plans.client.clone());
-    let provider: Arc<dyn Provider> = Checked::wrap(Arc::new(
-        PassquareProvider::new(pq).map_err(|e| anyhow!("Passquare adapter: {e}"))?,
-    ));
     let outbox = OutboxSection {
         batch: args.batch,
         ..OutboxSection::default()
     };
-    let mut config = GatewayConfig::default();
-    config.server.listen = "127.0.0.1:0".parse().context("loopback")?;
-    // This benchmark drives the worker itself (below) to count every flush.
-    config.outbox.enabled = false;
-    let gw = Gateway::new(store.clone(), provider);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let gateway = walletport_server::start_on(listener, &config, gw.clone())
-        .await
-        .map_err(|e| anyhow!("starting the gateway: {e}"))?;
-    let api = format!("{}/api", gateway.base_url());
+    let limiter = LimiterChoice::or_default(args.limiter, args.gateways);
+    let fleet = Fleet::start(stores, &pq, limiter).await?;
+    let apis = fleet.apis();
+    let store = fleet.members[0].store.clone();
 
     let sampler = Sampler::start(emu.clone());
     let stop = Arc::new(AtomicBool::new(false));
-    let worker = OutboxWorker::new(gw.clone(), outbox.clone());
     let mut write_s = 0.0;
     if scenario == Scenario::Burst {
-        write_s = write_changes(&api, args.changes, args.customers).await?;
+        write_s = write_changes(&apis, args.uneven, args.changes, args.customers).await?;
     }
     let started = Instant::now();
-    let worker_task = tokio::spawn(drive_worker(worker, outbox.poll_interval, stop.clone()));
+    let workers = fleet.spawn_workers(&outbox, &stop);
     if scenario == Scenario::Live {
-        write_s = write_changes(&api, args.changes, args.customers).await?;
+        write_s = write_changes(&apis, args.uneven, args.changes, args.customers).await?;
     }
     let writes_done = sampler.elapsed();
     // Drained when every item is delivered (none dead: the emulator has no faults here).
@@ -306,19 +324,23 @@ async fn one(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::Relaxed);
-    let totals = worker_task.await.context("the worker task")??;
+    let mut per_gateway = Vec::new();
+    for w in workers {
+        per_gateway.push(w.await.context("a worker task")??);
+    }
+    let totals = Totals::sum(&per_gateway);
     let drained_s = started.elapsed().as_secs_f64();
     let samples = sampler.stop().await;
-    let rate = RateReport::from_samples(
-        &samples,
-        plans.hour,
-        60.0 / plans.hour.as_secs_f64(),
-        drained_s,
-        writes_done,
-    );
-    let mismatched = mismatches(&gw, &emu, args.customers).await?;
-    gateway.shutdown().await;
-    store.close().await;
+    let plan_rate = 60.0 / plans.hour.as_secs_f64();
+    let rate = RateReport::from_samples(&samples, plans.hour, plan_rate, drained_s, writes_done);
+    let rejected = emu.quota_rejections();
+    let accepted_share = if drained_s > 0.0 {
+        rate.requests.saturating_sub(rejected) as f64 / drained_s / plan_rate
+    } else {
+        0.0
+    };
+    let mismatched = mismatches(&fleet.members[0].gw, &emu, args.customers).await?;
+    fleet.shutdown().await;
     drop(db);
     drop(vendor);
     Ok(Outcome {
@@ -332,10 +354,15 @@ async fn one(
         flushes: totals.flushes,
         dirty_customers_per_flush: totals.customers,
         worker_requests: totals.requests,
-        rejected_429: emu.quota_rejections(),
+        rejected_429: rejected,
         delivered_items: totals.delivered,
         rate,
         mismatched_balances: mismatched,
+        gateways: args.gateways,
+        uneven: args.uneven,
+        limiter,
+        accepted_share,
+        per_gateway,
     })
 }
 
@@ -402,79 +429,6 @@ impl Drop for Vendor {
     }
 }
 
-/// Sums of the worker's flush reports.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    flushes: u64,
-    customers: u64,
-    requests: u64,
-    delivered: u64,
-}
-
-impl Totals {
-    fn add(&mut self, r: &FlushReport) {
-        if r.claimed > 0 {
-            self.flushes += 1;
-        }
-        self.customers += r.customers as u64;
-        self.requests += r.requests as u64;
-        self.delivered += r.delivered as u64;
-    }
-}
-
-/// `OutboxWorker::run`'s loop, counting every flush: flush while there is work, sleep
-/// `poll` when idle, until `stop`.
-async fn drive_worker(
-    worker: OutboxWorker,
-    poll: Duration,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<Totals> {
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let mut totals = Totals::default();
-    while !stop.load(Ordering::Relaxed) {
-        let report = worker
-            .flush_once(&rx)
-            .await
-            .map_err(|e| anyhow!("outbox flush: {e}"))?;
-        totals.add(&report);
-        if report.claimed == 0 {
-            tokio::time::sleep(poll).await;
-        }
-    }
-    Ok(totals)
-}
-
-/// Writes `changes` credits of 1 over `customers` customers from 16 REST clients; returns the
-/// seconds it took.
-async fn write_changes(api: &str, changes: u64, customers: u64) -> anyhow::Result<f64> {
-    const WRITERS: u64 = 16;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..WRITERS {
-        let (client, api) = (http_client(), api.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut k = w;
-            while k < changes {
-                let p = phone(k % customers)?;
-                let url = format!("{api}/customers/{}/credits", p.as_str());
-                let body = json!({ "amount": "1", "transaction_id": format!("sync-{k}") });
-                let resp = client.post(&url).json(&body).send().await?;
-                let status = resp.status();
-                let answer: serde_json::Value = resp.json().await.unwrap_or_default();
-                if !status.is_success() || answer["applied"] != json!(true) {
-                    bail!("credit {k}: HTTP {status}: {answer}");
-                }
-                k += WRITERS;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await.context("a writer task")??;
-    }
-    Ok(started.elapsed().as_secs_f64())
-}
-
 /// Customers whose balance at the emulator is not the store's.
 async fn mismatches(gw: &Gateway, emu: &PassquareEmulator, customers: u64) -> anyhow::Result<u64> {
     let now = gw.now();
@@ -531,6 +485,26 @@ fn human(r: &Report) -> String {
             o.rate.busiest_window,
             o.mismatched_balances
         ));
+        if o.gateways > 1 || o.limiter == LimiterChoice::Shared {
+            let each: Vec<String> = o
+                .per_gateway
+                .iter()
+                .map(|t| format!("{} requests/{} items", t.requests, t.delivered))
+                .collect();
+            s.push_str(&format!(
+                "  {} gateways, {:?} limiter, writes {}: accepted requests {:.1}% of plan over the backlog; \
+                 per worker {}\n",
+                o.gateways,
+                o.limiter,
+                if o.uneven {
+                    "all to gateway 0"
+                } else {
+                    "spread"
+                },
+                o.accepted_share * 100.0,
+                each.join(", ")
+            ));
+        }
     }
     s
 }
@@ -545,12 +519,17 @@ mod tests {
             customers: 20,
             scale: 3_600.0,
             margin: 0.02,
-            jitter_ms: 5.0,
+            // Wider than the command's 5 ms: the tests share 2 CPUs with each other and with
+            // builds, and a 429 from loopback jitter would fail them for no fault of the code.
+            jitter_ms: 15.0,
             batch: OutboxSection::default().batch,
             scenario,
             backend: BackendChoice::Sqlite,
             deadline_secs: 60,
             pg: String::new(),
+            gateways: 1,
+            uneven: false,
+            limiter: None,
         }
     }
 
@@ -566,5 +545,28 @@ mod tests {
         assert_eq!(o.vendor_requests, 20, "{o:?}");
         assert_eq!(o.rejected_429, 0);
         assert_eq!(o.mismatched_balances, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_gateways_on_one_postgres_database_deliver_every_change() {
+        let args = Args {
+            gateways: 3,
+            uneven: true,
+            backend: BackendChoice::Postgres,
+            pg: "postgres://postgres@127.0.0.1:5432".into(),
+            ..small(Scenario::Live)
+        };
+        let plans = Plans::new(args.scale, args.margin, args.jitter_ms).expect("plan");
+        let o = one(&args, &plans, BackendKind::Postgres, Scenario::Live)
+            .await
+            .expect("run");
+        assert_eq!(o.limiter, LimiterChoice::Shared);
+        assert_eq!(o.per_gateway.len(), 3);
+        assert_eq!(o.delivered_items, 200, "{o:?}");
+        assert_eq!(o.mismatched_balances, 0, "{o:?}");
+        assert_eq!(
+            o.rejected_429, 0,
+            "one plan shared by three gateways: {o:?}"
+        );
     }
 }
