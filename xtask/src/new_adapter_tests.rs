@@ -75,7 +75,7 @@ fn generation_registers_everywhere_and_refuses_to_run_twice() -> anyhow::Result<
         "        Self::Acme(_) => \"acme\",\n        // xtask:new-adapter:kind",
         "    \"acme\",\n    // xtask:new-adapter:available",
         "walletport_acme::AcmeProvider::default_capability()));\n    // xtask:new-adapter:capability",
-        "walletport_acme::AcmeProvider::new(c.clone())?),\n        // xtask:new-adapter:connect",
+        "walletport_acme::AcmeProvider::with_limiters(c.clone(), limiters)?),\n        // xtask:new-adapter:connect",
     ] {
         assert!(config.contains(line), "missing:\n{line}\nin:\n{config}");
     }
