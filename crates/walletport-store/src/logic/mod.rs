@@ -6,6 +6,7 @@
 //! locked. See docs/architecture.md ("One store logic, two dialects") for why this is a small
 //! trait of statements rather than sqlx's generic `Database` traits or a query builder.
 
+pub(crate) mod backfill;
 pub(crate) mod customers;
 pub(crate) mod outbox;
 
