@@ -68,6 +68,19 @@ pub(crate) trait Dialect: Send + Sync {
     async fn enqueue_in(conn: &mut Self::Conn, item: &Enqueue<'_>) -> Result<i64>;
 }
 
+/// Ends a write: inserts the change's outbox item (`None` when the write is not echoed) and
+/// commits, so a change and its sync are never separated by a crash.
+pub(crate) async fn commit_echoed<D: Dialect>(
+    mut tx: D::Tx,
+    op: &'static str,
+    echo: Option<Enqueue<'_>>,
+) -> Result<()> {
+    if let Some(item) = echo {
+        D::enqueue_in(&mut tx, &item).await?;
+    }
+    D::commit(tx, op).await
+}
+
 /// An outbox item to insert inside a transaction that holds its customer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Enqueue<'a> {
