@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry};
 
-use super::{Dialect, Enqueue};
+use super::{Dialect, Enqueue, commit_echoed};
 use crate::codec::{
     RawCard, RawCustomer, customer_payload, merge_card, merge_customer, new_customer_id,
     patch_card, to_ns, validate_card, validate_customer, validate_event_id, validate_patch,
@@ -14,7 +14,7 @@ use crate::model::{
     CardPatch, CardUpdated, CustomerPage, CustomerSearch, ListCustomers, NewCard, Percentages,
     SearchPlan, StoredCard, StoredCustomer, Upserted, WriteOpts,
 };
-use crate::outbox::OutboxKind;
+use crate::outbox::OutboxKind as Kind;
 
 /// Which customer a write reads (and, with row locks, locks).
 #[derive(Debug, Clone, Copy)]
@@ -199,12 +199,11 @@ pub(crate) async fn upsert<D: CustomerSql>(
         if !written {
             continue; // lost the race to create this phone
         }
-        if opts.echo {
-            let payload = customer_payload(&merged, created);
-            let item = Enqueue::new(id.as_str(), OutboxKind::Customer, &payload, now);
-            D::enqueue_in(&mut tx, &item).await?;
-        }
-        D::commit(tx, OP).await?;
+        let payload = opts.echo.then(|| customer_payload(&merged, created));
+        let echo = payload
+            .as_ref()
+            .map(|p| Enqueue::new(id.as_str(), Kind::Customer, p, now));
+        commit_echoed::<D>(tx, OP, echo).await?;
         return Ok(Upserted {
             id,
             created,
@@ -302,12 +301,13 @@ pub(crate) async fn set_percentages<D: CustomerSql>(
     stored.discount_percent = discount;
     stored.updated_at = opts.now;
     D::write_percentages(&mut tx, &stored, now).await?;
-    if opts.echo {
-        let payload = serde_json::json!({ "bonus_percent": bonus, "discount_percent": discount });
-        let item = Enqueue::new(id.as_str(), OutboxKind::Percentages, &payload, now);
-        D::enqueue_in(&mut tx, &item).await?;
-    }
-    D::commit(tx, OP).await?;
+    let payload = opts
+        .echo
+        .then(|| serde_json::json!({ "bonus_percent": bonus, "discount_percent": discount }));
+    let echo = payload
+        .as_ref()
+        .map(|p| Enqueue::new(id.as_str(), Kind::Percentages, p, now));
+    commit_echoed::<D>(tx, OP, echo).await?;
     Ok(stored)
 }
 
@@ -336,12 +336,11 @@ pub(crate) async fn attach_card<D: CustomerSql>(
         return Ok(next);
     }
     D::write_card(&mut tx, seq, &next).await?;
-    if opts.echo {
-        let payload = card_payload(&next, false);
-        let item = Enqueue::new(customer.as_str(), OutboxKind::Card, &payload, now);
-        D::enqueue_in(&mut tx, &item).await?;
-    }
-    D::commit(tx, OP).await?;
+    let payload = opts.echo.then(|| card_payload(&next, false));
+    let echo = payload
+        .as_ref()
+        .map(|p| Enqueue::new(customer.as_str(), Kind::Card, p, now));
+    commit_echoed::<D>(tx, OP, echo).await?;
     Ok(next)
 }
 
@@ -387,12 +386,12 @@ pub(crate) async fn update_card<D: CustomerSql>(
     } else if next != card {
         D::write_card(&mut tx, Some(seq), &next).await?;
     }
-    if opts.echo && (patch.remove || next != card) {
-        let payload = card_payload(&next, patch.remove);
-        let item = Enqueue::new(next.customer_id.as_str(), OutboxKind::Card, &payload, now);
-        D::enqueue_in(&mut tx, &item).await?;
-    }
-    D::commit(tx, OP).await?;
+    let changed = patch.remove || next != card;
+    let payload = (opts.echo && changed).then(|| card_payload(&next, patch.remove));
+    let echo = payload
+        .as_ref()
+        .map(|p| Enqueue::new(next.customer_id.as_str(), Kind::Card, p, now));
+    commit_echoed::<D>(tx, OP, echo).await?;
     Ok(CardUpdated::Applied(next))
 }
 

@@ -6,6 +6,7 @@
 //! locked. See docs/architecture.md ("One store logic, two dialects") for why this is a small
 //! trait of statements rather than sqlx's generic `Database` traits or a query builder.
 
+pub(crate) mod backfill;
 pub(crate) mod customers;
 pub(crate) mod outbox;
 
@@ -65,6 +66,19 @@ pub(crate) trait Dialect: Send + Sync {
 
     /// Inserts an outbox item inside the caller's transaction; returns its id.
     async fn enqueue_in(conn: &mut Self::Conn, item: &Enqueue<'_>) -> Result<i64>;
+}
+
+/// Ends a write: inserts the change's outbox item (`None` when the write is not echoed) and
+/// commits, so a change and its sync are never separated by a crash.
+pub(crate) async fn commit_echoed<D: Dialect>(
+    mut tx: D::Tx,
+    op: &'static str,
+    echo: Option<Enqueue<'_>>,
+) -> Result<()> {
+    if let Some(item) = echo {
+        D::enqueue_in(&mut tx, &item).await?;
+    }
+    D::commit(tx, op).await
 }
 
 /// An outbox item to insert inside a transaction that holds its customer.

@@ -8,14 +8,14 @@
 //! converts it; the other waits on that row, deletes nothing and moves on.
 
 use rust_decimal::Decimal;
-use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgPool};
 use walletport_core::Result;
 
 use super::customers::enqueue_in;
 use crate::error::db;
-use crate::ledger::EntryKind;
-use crate::ledger::backfill::{Conversion, OldRow, convert};
+use crate::ledger::backfill::{Conversion, convert};
+use crate::logic::backfill::old_rows;
+use crate::logic::sql;
 use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
@@ -23,6 +23,10 @@ const OP: &str = "store.backfill";
 
 /// Customers read from the list per query.
 const PAGE: i64 = 500;
+
+/// The amount is read as text, like SQLite's (see [`old_rows`]).
+const OLD_ENTRIES: &str = "SELECT id, transaction_id, kind, amount::text AS amount, at, \
+    expires_at FROM ledger_entries WHERE customer_id = $1 ORDER BY id";
 
 /// Converts every customer still listed in `ledger_backfill` at the wall-clock instant `now`
 /// (ns); returns how many this call converted.
@@ -73,28 +77,7 @@ async fn convert_customer(conn: &mut PgConnection, customer: &str, now: i64) -> 
     if locked.is_none() {
         return Ok(true);
     }
-    let rows = sqlx::query(
-        "SELECT id, transaction_id, kind, amount, at, expires_at FROM ledger_entries \
-         WHERE customer_id = $1 ORDER BY id",
-    )
-    .bind(customer)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| db(OP, e))?
-    .iter()
-    .map(|r| {
-        let g = |e| db(OP, e);
-        let kind: String = r.try_get("kind").map_err(g)?;
-        Ok(OldRow {
-            id: r.try_get("id").map_err(g)?,
-            transaction_id: r.try_get("transaction_id").map_err(g)?,
-            kind: EntryKind::parse(&kind)?,
-            amount: r.try_get("amount").map_err(g)?,
-            at: r.try_get("at").map_err(g)?,
-            expires_at: r.try_get("expires_at").map_err(g)?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let rows = old_rows(sql!(as _, fetch_all(&mut *conn), OP, OLD_ENTRIES, [customer])?)?;
     if !rows.is_empty() {
         write(conn, customer, &convert(rows, now), now).await?;
     }

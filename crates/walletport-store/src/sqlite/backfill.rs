@@ -7,17 +7,18 @@
 //! second open finds an empty list (one cheap query).
 
 use rust_decimal::Decimal;
-use sqlx::Row as _;
 use sqlx::sqlite::SqliteConnection;
 use walletport_core::Result;
 
 use super::customers::enqueue_in;
-use super::ledger_tx::{LotRow, decimal, insert_entry, insert_lot, set_points, text};
+use super::ledger_tx::{LotRow, insert_entry, insert_lot, set_points, text};
 use super::{Db, begin};
 use crate::error::db;
 use crate::ledger::EntryKind;
-use crate::ledger::backfill::{OldRow, convert};
+use crate::ledger::backfill::convert;
 use crate::ledger::engine::NewEntry;
+use crate::logic::backfill::old_rows;
+use crate::logic::sql;
 use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
@@ -26,22 +27,20 @@ const OP: &str = "store.backfill";
 /// Customers converted per write transaction.
 const PAGE: i64 = 500;
 
+/// One page of the customers still to convert.
+const LISTED: &str = "SELECT customer_id FROM ledger_backfill ORDER BY customer_id LIMIT ?";
+/// A customer's v0.1 rows, oldest first.
+const OLD_ENTRIES: &str = "SELECT id, transaction_id, kind, amount, at, expires_at \
+    FROM ledger_entries WHERE customer_id = ? ORDER BY id";
+
 /// Converts every customer still listed in `ledger_backfill` at the wall-clock instant `now`
 /// (ns); returns how many were converted.
 pub(super) async fn run(store: &Db, now: i64) -> Result<u64> {
     let mut done = 0;
     loop {
         let mut tx = begin(store, OP).await?;
-        let customers: Vec<String> =
-            sqlx::query("SELECT customer_id FROM ledger_backfill ORDER BY customer_id LIMIT ?")
-                .bind(PAGE)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| db(OP, e))?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()
-                .map_err(|e| db(OP, e))?;
+        let listed: Vec<(String,)> = sql!(as _, fetch_all(&mut *tx), OP, LISTED, [PAGE])?;
+        let customers: Vec<String> = listed.into_iter().map(|(c,)| c).collect();
         if customers.is_empty() {
             tx.commit().await.map_err(|e| db(OP, e))?;
             return Ok(done);
@@ -57,28 +56,7 @@ pub(super) async fn run(store: &Db, now: i64) -> Result<u64> {
 
 /// Converts one customer inside the caller's write transaction and takes it off the list.
 async fn convert_customer(conn: &mut SqliteConnection, customer: &str, now: i64) -> Result<()> {
-    let rows = sqlx::query(
-        "SELECT id, transaction_id, kind, amount, at, expires_at FROM ledger_entries \
-         WHERE customer_id = ? ORDER BY id",
-    )
-    .bind(customer)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| db(OP, e))?
-    .iter()
-    .map(|r| {
-        let g = |e| db(OP, e);
-        let kind: String = r.try_get("kind").map_err(g)?;
-        Ok(OldRow {
-            id: r.try_get("id").map_err(g)?,
-            transaction_id: r.try_get("transaction_id").map_err(g)?,
-            kind: EntryKind::parse(&kind)?,
-            amount: decimal(r, "amount")?,
-            at: r.try_get("at").map_err(g)?,
-            expires_at: r.try_get("expires_at").map_err(g)?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let rows = old_rows(sql!(as _, fetch_all(&mut *conn), OP, OLD_ENTRIES, [customer])?)?;
     let c = convert(rows, now);
     for (id, balance_after) in &c.balances_after {
         sqlx::query("UPDATE ledger_entries SET balance_after = ? WHERE id = ?")
