@@ -116,14 +116,15 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
     // The programme runs on Passquare.
     let key = PassquareEmulatorConfig::unlimited().app_key;
     let on_passquare = write_config(dir.path(), &passquare_toml(&pq.base_url(), &key));
-    let (ok, out, err) = walletport(&on_passquare, &["sync", "--csv", "c.csv", "--deliver"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &on_passquare,
+        &["sync", "--csv", "c.csv", "--deliver"],
+    ));
     assert_eq!(out["imported"], 3, "{out}");
 
     // The merchant points the gateway at Skycore and resyncs.
     let on_skycore = write_config(dir.path(), &skycore_toml(&sky.base_url(), &sky_key));
-    let (ok, first, err) = walletport(&on_skycore, &["resync"]);
-    assert!(ok, "{err}");
+    let first = common::expect_ok(walletport(&on_skycore, &["resync"]));
     assert_eq!(
         (first["scanned"].as_u64(), first["queued"].as_u64()),
         (Some(3), Some(3)),
@@ -133,14 +134,12 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         first["vendor_sync"]["eta"].is_string(),
         "an ETA from the plan: {first}"
     );
-    let (ok, again, err) = walletport(&on_skycore, &["resync"]);
-    assert!(ok, "{err}");
+    let again = common::expect_ok(walletport(&on_skycore, &["resync"]));
     assert_eq!(
         again["queued"], 0,
         "running it twice queues nothing twice: {again}"
     );
-    let (ok, done, err) = walletport(&on_skycore, &["resync", "--deliver"]);
-    assert!(ok, "{err}");
+    let done = common::expect_ok(walletport(&on_skycore, &["resync", "--deliver"]));
     assert_eq!(done["delivered"]["vendor_requests"], 3, "{done}");
     assert_eq!(done["delivered"]["dead_lettered"], 0, "{done}");
 
@@ -154,8 +153,10 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         assert!(ok, "{phone}: {err}");
         assert_eq!(balance["points"], points, "{phone}: {balance}");
     }
-    let (ok, one, err) = walletport(&on_skycore, &["resync", "--phone", "+420700000012"]);
-    assert!(ok, "{err}");
+    let one = common::expect_ok(walletport(
+        &on_skycore,
+        &["resync", "--phone", "+420700000012"],
+    ));
     assert_eq!(
         (one["scanned"].as_u64(), one["queued"].as_u64()),
         (Some(1), Some(1)),

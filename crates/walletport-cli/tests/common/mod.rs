@@ -66,3 +66,69 @@ where
         .await
         .expect("emulator starts")
 }
+
+/// `balance <verb> --phone <phone> --amount <amount> --transaction <id>`: the ledger command
+/// every vendor test runs (credit or redeem), spelled once.
+pub(crate) fn ledger<'a>(
+    verb: &'a str,
+    phone: &'a str,
+    amount: &'a str,
+    transaction: &'a str,
+) -> [&'a str; 8] {
+    [
+        "balance",
+        verb,
+        "--phone",
+        phone,
+        "--amount",
+        amount,
+        "--transaction",
+        transaction,
+    ]
+}
+
+/// `push send --phone <phone> --message <message> --channel telegram`: a personal push on the
+/// one channel only some vendors carry.
+pub(crate) fn telegram_push<'a>(phone: &'a str, message: &'a str) -> [&'a str; 8] {
+    [
+        "push",
+        "send",
+        "--phone",
+        phone,
+        "--message",
+        message,
+        "--channel",
+        "telegram",
+    ]
+}
+
+/// The output of a command that must succeed (its JSON error otherwise in the message).
+pub(crate) fn expect_ok(result: (bool, Value, Value)) -> Value {
+    let (ok, out, err) = result;
+    assert!(ok, "{err}");
+    out
+}
+
+/// Fails unless the command failed with a JSON error (`{"error": {...}}`) of `kind`; returns
+/// the error for further checks.
+pub(crate) fn expect_error(result: (bool, Value, Value), kind: &str, what: &str) -> Value {
+    let (ok, out, err) = result;
+    assert!(!ok, "{what}: expected a `{kind}` error, got {out}");
+    assert_eq!(err["error"]["kind"], kind, "{what}: {err}");
+    err
+}
+
+/// Creates the campaign "Sale!" (named "Nov") and sends it through `run` (the test's way of
+/// invoking the binary); returns the send command's output.
+pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Value)) -> Value {
+    let created = expect_ok(run(&[
+        "campaign",
+        "create",
+        "--message",
+        "Sale!",
+        "--name",
+        "Nov",
+    ]));
+    let id = created["id"].as_str().expect("campaign id").to_owned();
+    expect_ok(run(&["campaign", "send", "--id", &id]))
+}
