@@ -177,11 +177,7 @@ async fn passquare_cards_without_status_or_templates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(
         dir.path(),
-        &format!(
-            "[provider]\nkind = \"passquare\"\nbase_url = \"{}\"\napp_key = \"sandbox-app-key\"\n\
-             plan = \"1000/s\"\n",
-            server.base_url()
-        ),
+        &common::passquare_toml(&server.base_url(), "sandbox-app-key"),
     );
     let phone = "+420000000002";
     let card = ok(
@@ -228,17 +224,7 @@ async fn passteam_cards_with_status_but_no_template_writes() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"passteam\"\nbase_url = \"{}\"\ntoken = \"sandbox-token\"\n\
-             template_id = \"5e424c181dbf0d537c8b4569\"\n\n\
-             [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
-             birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
-             discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n",
-            server.base_url()
-        ),
-    );
+    let cfg = common::write_config(dir.path(), &common::passteam_toml(&server.base_url(), None));
     let phone = "+79990000003";
     let card = ok(
         &cfg,
@@ -310,14 +296,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     let key = config.api_key.clone();
     let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
-             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n",
-            server.base_url()
-        ),
-    );
+    let cfg = common::write_config(dir.path(), &common::skycore_toml(&server.base_url(), &key));
     let phone = "+420000000004";
     let card = ok(
         &cfg,

@@ -12,13 +12,7 @@ use walletport_sandbox::passquare::{
 use common::walletport;
 
 fn passquare_config(dir: &Path, base_url: &str, app_key: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
-             plan = \"1000/s\"\n"
-        ),
-    )
+    common::write_config(dir, &common::passquare_toml(base_url, app_key))
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassquareEmulator) {

@@ -10,16 +10,7 @@ use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 use common::walletport;
 
 fn passteam_config(dir: &Path, base_url: &str, encoding: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"passteam\"\nbase_url = \"{base_url}\"\ntoken = \"sandbox-token\"\n\
-             template_id = \"5e424c181dbf0d537c8b4569\"\nencoding = \"{encoding}\"\n\n\
-             [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
-             birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
-             discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n"
-        ),
-    )
+    common::write_config(dir, &common::passteam_toml(base_url, Some(encoding)))
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassteamEmulator) {

@@ -11,13 +11,7 @@ use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 use common::walletport;
 
 fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
-             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
-        ),
-    )
+    common::write_config(dir, &common::skycore_toml(endpoint, api_key))
 }
 
 /// Fails unless the command failed with a JSON error of `kind`.

@@ -132,3 +132,35 @@ pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Va
     let id = created["id"].as_str().expect("campaign id").to_owned();
     expect_ok(run(&["campaign", "send", "--id", &id]))
 }
+
+/// The `[provider]` section for the Passquare emulator at `base_url` (the plan high enough that
+/// no test waits on it).
+pub(crate) fn passquare_toml(base_url: &str, app_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
+         plan = \"1000/s\"\n"
+    )
+}
+
+/// The `[provider]` section for the Passteam emulator at `base_url`: its sandbox token and
+/// template, the documented field names, and the body `encoding` when one is given.
+pub(crate) fn passteam_toml(base_url: &str, encoding: Option<&str>) -> String {
+    let encoding = encoding
+        .map(|e| format!("encoding = \"{e}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[provider]\nkind = \"passteam\"\nbase_url = \"{base_url}\"\ntoken = \"sandbox-token\"\n\
+         template_id = \"5e424c181dbf0d537c8b4569\"\n{encoding}\n\
+         [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
+         birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
+         discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n"
+    )
+}
+
+/// The `[provider]` section for the Skycore emulator at `endpoint`, on its first sandbox layout.
+pub(crate) fn skycore_toml(endpoint: &str, api_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
+         template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
+    )
+}
