@@ -13,7 +13,7 @@ use walletport_core::{
 use walletport_http::HttpResponse;
 use walletport_passquare::mapping;
 use walletport_testkit::fuzz;
-use walletport_testkit::fuzz_responses::{KeptStatus, Outcomes, ResponseFuzz};
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
 
 /// Keys of Passquare's answers (and the customer blocks inside them).
 const KEYS: &[&str] = &[
@@ -117,19 +117,14 @@ const EDGE_STRINGS: &[&str] = &[
     "00000000-0000-0000-0000-000000000000",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z_]{1,10}",
-    edge_strings: EDGE_STRINGS,
-};
-
 /// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
 const SPEC: ResponseFuzz = ResponseFuzz {
-    vocabulary: VOCABULARY,
-    statuses: &[
-        201, 204, 301, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504,
-    ],
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z_]{1,10}",
+        edge_strings: EDGE_STRINGS,
+    },
+    statuses: KNOWN_STATUSES,
     kept_status: KeptStatus::Always,
     provider: None,
     parsers,

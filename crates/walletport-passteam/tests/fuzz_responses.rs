@@ -124,16 +124,13 @@ const EDGE_STRINGS: &[&str] = &[
     "5e424c181dbf0d537c8b4569",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z_]{1,10}",
-    edge_strings: EDGE_STRINGS,
-};
-
 /// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
 const SPEC: ResponseFuzz = ResponseFuzz {
-    vocabulary: VOCABULARY,
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z_]{1,10}",
+        edge_strings: EDGE_STRINGS,
+    },
     statuses: &[
         201, 204, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504,
     ],

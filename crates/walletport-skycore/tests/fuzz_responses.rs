@@ -14,7 +14,7 @@ use walletport_http::HttpResponse;
 use walletport_skycore::SkycoreConfig;
 use walletport_skycore::mapping::{self, link, pass, template};
 use walletport_testkit::fuzz;
-use walletport_testkit::fuzz_responses::{KeptStatus, Outcomes, ResponseFuzz};
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
 
 /// Keys of Skycore's envelopes, pass data and templates.
 const KEYS: &[&str] = &[
@@ -145,19 +145,14 @@ const EDGE_STRINGS: &[&str] = &[
     "Mars/Olympus",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z-]{1,12}",
-    edge_strings: EDGE_STRINGS,
-};
-
 /// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
 const SPEC: ResponseFuzz = ResponseFuzz {
-    vocabulary: VOCABULARY,
-    statuses: &[
-        201, 204, 301, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504,
-    ],
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z-]{1,12}",
+        edge_strings: EDGE_STRINGS,
+    },
+    statuses: KNOWN_STATUSES,
     kept_status: KeptStatus::OnFailureAnswers,
     provider: Some("skycore"),
     parsers,

@@ -26,6 +26,12 @@ use walletport_http::HttpResponse;
 
 use crate::{fixtures, fuzz};
 
+/// The non-200 statuses wallet vendors answer with (redirects, client errors, rate limits,
+/// outages): the usual [`ResponseFuzz::statuses`], unless a vendor's list differs.
+pub const KNOWN_STATUSES: &[u16] = &[
+    201, 204, 301, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504,
+];
+
 /// Each parser's name and its outcome on one answer (the value dropped: only success or the
 /// error matters to the properties).
 pub type Outcomes = Vec<(&'static str, walletport_core::Result<()>)>;
@@ -142,9 +148,13 @@ impl ResponseFuzz {
 /// `mutated_documented_answers`, 384 cases each, and `the_documented_answers_pass_the_same_checks`)
 /// over a [`ResponseFuzz`](crate::fuzz_responses::ResponseFuzz) constant, so the adapter's file
 /// holds only what is its own. Proptest's regression files stay next to the adapter's test.
+///
+/// `fuzz_responses!(SPEC, without_fixtures)` expands only the first two, for a new adapter
+/// (`cargo xtask new-adapter`) that has no `tests/fixtures/` yet: the fixture tests would
+/// otherwise fail on an empty seed list rather than pass on nothing.
 #[macro_export]
 macro_rules! fuzz_responses {
-    ($spec:expr) => {
+    ($spec:expr, without_fixtures) => {
         $crate::__macro_support::proptest::proptest! {
             #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
                 cases: 384,
@@ -166,6 +176,16 @@ macro_rules! fuzz_responses {
             fn structured_json(status in $spec.status(), body in $spec.structured()) {
                 $spec.check_all(&$crate::__macro_support::HttpResponse::json_body(status, &body))?;
             }
+        }
+    };
+    ($spec:expr) => {
+        $crate::fuzz_responses!($spec, without_fixtures);
+
+        $crate::__macro_support::proptest::proptest! {
+            #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
+                cases: 384,
+                ..$crate::__macro_support::proptest::prelude::ProptestConfig::default()
+            })]
 
             #[test]
             fn mutated_documented_answers(
