@@ -160,6 +160,14 @@ impl ConsoleClient {
         self.read(resp).await
     }
 
+    /// Submits a console form: posts `fields` with the CSRF token, expects the console's 303
+    /// redirect, and reads `page`, where the console shows the outcome.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)], page: &str) -> Page {
+        let done = self.post(path, fields, true).await;
+        assert_eq!(done.status, 303, "{path}: {}", done.body);
+        self.get(page).await
+    }
+
     /// Signs in with `token` (the session is renewed and its new CSRF token read from the
     /// customers page).
     pub async fn sign_in(&mut self, token: &str) {
