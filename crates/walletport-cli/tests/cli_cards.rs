@@ -29,6 +29,23 @@ fn ok(cfg: &Path, args: &[&str]) -> Value {
     out
 }
 
+/// `card issue --phone <phone> --name <name> --balance <balance>`, which must succeed; the card.
+fn issue(cfg: &Path, phone: &str, name: &str, balance: &str) -> Value {
+    ok(
+        cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            name,
+            "--balance",
+            balance,
+        ],
+    )
+}
+
 fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("write json");
@@ -180,19 +197,7 @@ async fn passquare_cards_without_status_or_templates() {
         &common::passquare_toml(&server.base_url(), "sandbox-app-key"),
     );
     let phone = "+420000000002";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Ann",
-            "--balance",
-            "5",
-        ],
-    );
+    let card = issue(&cfg, phone, "Ann", "5");
     assert!(
         card["links"].as_object().is_some_and(|l| !l.is_empty()),
         "{card}"
@@ -226,19 +231,7 @@ async fn passteam_cards_with_status_but_no_template_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(dir.path(), &common::passteam_toml(&server.base_url(), None));
     let phone = "+79990000003";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Ivan",
-            "--balance",
-            "7",
-        ],
-    );
+    let card = issue(&cfg, phone, "Ivan", "7");
     assert!(card["id"].is_string(), "{card}");
     let voided = ok(
         &cfg,
@@ -298,19 +291,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(dir.path(), &common::skycore_toml(&server.base_url(), &key));
     let phone = "+420000000004";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Eva",
-            "--balance",
-            "12",
-        ],
-    );
+    let card = issue(&cfg, phone, "Eva", "12");
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
     assert!(emu.pass_ids().contains(&pass_id), "{card}");
     // Skycore passes have no discount field: asking for one is `unsupported`, not dropped.

@@ -43,25 +43,7 @@ fn a_chain_of_invocations_shares_state() {
             .is_some_and(|p| p.iter().any(|k| k["kind"] == "memory"))
     );
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "+420000000001",
-            "--name",
-            "Joe",
-            "--email",
-            "joe@passquare.com",
-            "--birthday",
-            "1980-01-25",
-            "--balance",
-            "100",
-            "--bonus",
-            "3.50",
-        ],
-    ));
+    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
     assert_eq!(out["balance"]["points"], "100");

@@ -36,23 +36,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["check"]["account"], "walletport-sandbox");
     assert_eq!(out["check"]["requests"], 1);
 
-    let upsert = [
-        "customer",
-        "upsert",
-        "--phone",
-        "+420000000001",
-        "--name",
-        "Joe",
-        "--email",
-        "joe@passquare.com",
-        "--birthday",
-        "1980-01-25",
-        "--balance",
-        "100",
-        "--bonus",
-        "3.50",
-    ];
-    let out = common::expect_ok(walletport(&cfg, &upsert));
+    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["cards"][0]["number"], "120");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");

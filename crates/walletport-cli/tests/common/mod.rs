@@ -164,3 +164,22 @@ pub(crate) fn skycore_toml(endpoint: &str, api_key: &str) -> String {
          template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
     )
 }
+
+/// `customer upsert` of Joe (+420000000001) with every field a customer has and a balance:
+/// the first write of the memory and Passquare end-to-end tests.
+pub(crate) const JOE_UPSERT: &[&str] = &[
+    "customer",
+    "upsert",
+    "--phone",
+    "+420000000001",
+    "--name",
+    "Joe",
+    "--email",
+    "joe@passquare.com",
+    "--birthday",
+    "1980-01-25",
+    "--balance",
+    "100",
+    "--bonus",
+    "3.50",
+];
