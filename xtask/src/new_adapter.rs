@@ -1,7 +1,7 @@
 //! `cargo xtask new-adapter NAME`: a one-command start for a new vendor adapter.
 //!
-//! Generates `crates/walletport-NAME/` (config, wire, mapping, client, lib, the conformance test
-//! and the gateway scenario test),
+//! Generates `crates/walletport-NAME/` (config, wire, mapping, client, lib, the conformance test,
+//! the gateway scenario test and the response-fuzz test on the shared testkit harness),
 //! a `walletport-sandbox` emulator skeleton `src/NAME.rs` with its `pub mod` line, the reference
 //! stub `docs/providers/NAME.md`, and registers the adapter in the facade at the
 //! `xtask:new-adapter:*` markers (cargo feature in `default`, optional dependency, config variant,
@@ -41,6 +41,8 @@ const MAPPING_RS: &str = include_str!("../templates/adapter/crate/src/mapping.rs
 const CLIENT_RS: &str = include_str!("../templates/adapter/crate/src/client.rs.tmpl");
 const CONFORMANCE_RS: &str = include_str!("../templates/adapter/crate/tests/conformance.rs.tmpl");
 const SCENARIO_RS: &str = include_str!("../templates/adapter/crate/tests/gateway_scenario.rs.tmpl");
+const FUZZ_RESPONSES_RS: &str =
+    include_str!("../templates/adapter/crate/tests/fuzz_responses.rs.tmpl");
 const SANDBOX_RS: &str = include_str!("../templates/adapter/sandbox.rs.tmpl");
 const PROVIDER_MD: &str = include_str!("../templates/adapter/provider.md.tmpl");
 
@@ -319,6 +321,7 @@ pub(crate) fn generate(root: &Path, name: &str) -> anyhow::Result<Generated> {
         (crate_dir.join("src/client.rs"), CLIENT_RS),
         (crate_dir.join("tests/conformance.rs"), CONFORMANCE_RS),
         (crate_dir.join("tests/gateway_scenario.rs"), SCENARIO_RS),
+        (crate_dir.join("tests/fuzz_responses.rs"), FUZZ_RESPONSES_RS),
     ];
     if write_sandbox {
         files.push((sandbox_file, SANDBOX_RS));

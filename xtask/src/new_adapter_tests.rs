@@ -65,6 +65,11 @@ fn generation_registers_everywhere_and_refuses_to_run_twice() -> anyhow::Result<
             .created
             .contains(&"crates/walletport-acme/tests/gateway_scenario.rs".to_owned())
     );
+    assert!(
+        generated
+            .created
+            .contains(&"crates/walletport-acme/tests/fuzz_responses.rs".to_owned())
+    );
     let cargo = fs::read_to_string(root.join("crates/walletport/Cargo.toml"))?;
     assert!(cargo.contains("acme = [\"dep:walletport-acme\"]\n# xtask:new-adapter:features"));
     assert!(cargo.contains("default = [\"acme\"]"));

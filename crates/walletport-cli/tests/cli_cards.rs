@@ -29,6 +29,23 @@ fn ok(cfg: &Path, args: &[&str]) -> Value {
     out
 }
 
+/// `card issue --phone <phone> --name <name> --balance <balance>`, which must succeed; the card.
+fn issue(cfg: &Path, phone: &str, name: &str, balance: &str) -> Value {
+    ok(
+        cfg,
+        &[
+            "card",
+            "issue",
+            "--phone",
+            phone,
+            "--name",
+            name,
+            "--balance",
+            balance,
+        ],
+    )
+}
+
 fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("write json");
@@ -177,26 +194,10 @@ async fn passquare_cards_without_status_or_templates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(
         dir.path(),
-        &format!(
-            "[provider]\nkind = \"passquare\"\nbase_url = \"{}\"\napp_key = \"sandbox-app-key\"\n\
-             plan = \"1000/s\"\n",
-            server.base_url()
-        ),
+        &common::passquare_toml(&server.base_url(), "sandbox-app-key"),
     );
     let phone = "+420000000002";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Ann",
-            "--balance",
-            "5",
-        ],
-    );
+    let card = issue(&cfg, phone, "Ann", "5");
     assert!(
         card["links"].as_object().is_some_and(|l| !l.is_empty()),
         "{card}"
@@ -228,31 +229,9 @@ async fn passteam_cards_with_status_but_no_template_writes() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"passteam\"\nbase_url = \"{}\"\ntoken = \"sandbox-token\"\n\
-             template_id = \"5e424c181dbf0d537c8b4569\"\n\n\
-             [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
-             birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
-             discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n",
-            server.base_url()
-        ),
-    );
+    let cfg = common::write_config(dir.path(), &common::passteam_toml(&server.base_url(), None));
     let phone = "+79990000003";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Ivan",
-            "--balance",
-            "7",
-        ],
-    );
+    let card = issue(&cfg, phone, "Ivan", "7");
     assert!(card["id"].is_string(), "{card}");
     let voided = ok(
         &cfg,
@@ -310,28 +289,9 @@ async fn skycore_cards_templates_and_issuance_links() {
     let key = config.api_key.clone();
     let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
-             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n",
-            server.base_url()
-        ),
-    );
+    let cfg = common::write_config(dir.path(), &common::skycore_toml(&server.base_url(), &key));
     let phone = "+420000000004";
-    let card = ok(
-        &cfg,
-        &[
-            "card",
-            "issue",
-            "--phone",
-            phone,
-            "--name",
-            "Eva",
-            "--balance",
-            "12",
-        ],
-    );
+    let card = issue(&cfg, phone, "Eva", "12");
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
     assert!(emu.pass_ids().contains(&pass_id), "{card}");
     // Skycore passes have no discount field: asking for one is `unsupported`, not dropped.

@@ -43,32 +43,15 @@ fn a_chain_of_invocations_shares_state() {
             .is_some_and(|p| p.iter().any(|k| k["kind"] == "memory"))
     );
 
-    let (ok, out, err) = walletport(
-        &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "+420000000001",
-            "--name",
-            "Joe",
-            "--email",
-            "joe@passquare.com",
-            "--birthday",
-            "1980-01-25",
-            "--balance",
-            "100",
-            "--bonus",
-            "3.50",
-        ],
-    );
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
     assert_eq!(out["balance"]["points"], "100");
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "420000000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["customer", "get", "--phone", "420000000001"],
+    ));
     assert_eq!(out["customer"]["name"], "Joe");
 
     let credit = [
@@ -83,8 +66,7 @@ fn a_chain_of_invocations_shares_state() {
         "--lifetime",
         "30d",
     ];
-    let (ok, out, err) = walletport(&cfg, &credit);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &credit));
     assert_eq!(out["applied"], true);
     let (ok, out, _) = walletport(&cfg, &credit);
     assert!(ok);
@@ -95,36 +77,17 @@ fn a_chain_of_invocations_shares_state() {
     assert_eq!(out["points"], "250.25", "decimal printed exactly: {out}");
     assert_eq!(out["bonus_percent"], "3.5");
 
-    let (ok, _, err) = walletport(
+    common::expect_ok(walletport(
         &cfg,
-        &[
-            "push",
-            "send",
-            "--phone",
-            "+420000000001",
-            "--message",
-            "Hi",
-            "--channel",
-            "telegram",
-        ],
-    );
-    assert!(ok, "{err}");
+        &common::telegram_push("+420000000001", "Hi"),
+    ));
 
-    let (ok, created, err) = walletport(
-        &cfg,
-        &["campaign", "create", "--message", "Sale!", "--name", "Nov"],
-    );
-    assert!(ok, "{err}");
-    let id = created["id"].as_str().expect("campaign id").to_owned();
-    let (ok, _, err) = walletport(&cfg, &["campaign", "send", "--id", &id]);
-    assert!(ok, "{err}");
+    common::create_and_send_campaign(|args| walletport(&cfg, args));
 
-    let (ok, out, err) = walletport(&cfg, &["template", "list"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["template", "list"]));
     assert!(out["items"].as_array().is_some_and(|t| !t.is_empty()));
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -141,30 +104,22 @@ fn bad_input_fails_with_json_and_changes_nothing() {
     assert_eq!(out, Value::Null);
     assert_eq!(err["error"]["kind"], "invalid_input");
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "credit",
-            "--phone",
-            "+420000000001",
-            "--amount",
-            "-5",
-            "--transaction",
-            "t1",
-        ],
+    let err = common::expect_error(
+        walletport(&cfg, &common::ledger("credit", "+420000000001", "-5", "t1")),
+        "invalid_input",
+        "a negative credit",
     );
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "invalid_input");
     assert!(
         err["error"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("positive"))
     );
 
-    let (ok, _, err) = walletport(&cfg, &["customer", "frobnicate"]);
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "invalid_input");
+    common::expect_error(
+        walletport(&cfg, &["customer", "frobnicate"]),
+        "invalid_input",
+        "customer frobnicate",
+    );
 
     let state_after = std::fs::read(dir.path().join("state.json")).expect("state kept");
     assert_eq!(state_before, state_after, "failed commands changed nothing");
@@ -179,9 +134,8 @@ fn balance_redeem_spends_once_and_never_overdraws() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = memory_config(dir.path());
     let phone = "+420000000001";
-    let (ok, _, err) = walletport(&cfg, &["customer", "upsert", "--phone", phone]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = walletport(
+    common::expect_ok(walletport(&cfg, &["customer", "upsert", "--phone", phone]));
+    common::expect_ok(walletport(
         &cfg,
         &[
             "balance",
@@ -195,8 +149,7 @@ fn balance_redeem_spends_once_and_never_overdraws() {
             "--lifetime",
             "30d",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
 
     let coffee = [
         "balance",
@@ -208,12 +161,10 @@ fn balance_redeem_spends_once_and_never_overdraws() {
         "--transaction-id",
         "till-1",
     ];
-    let (ok, out, err) = walletport(&cfg, &coffee);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &coffee));
     assert_eq!(out["applied"], true, "{out}");
     assert_eq!(out["balance"]["points"], "20", "{out}");
-    let (ok, out, err) = walletport(&cfg, &coffee);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &coffee));
     assert_eq!(
         out["applied"], false,
         "same transaction redeems once: {out}"
@@ -221,36 +172,12 @@ fn balance_redeem_spends_once_and_never_overdraws() {
     assert_eq!(out["balance"]["points"], "20", "{out}");
 
     // `--transaction` as for credits; another amount under the same id is a conflict.
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            phone,
-            "--amount",
-            "5",
-            "--transaction",
-            "till-1",
-        ],
-    );
+    let (ok, _, err) = walletport(&cfg, &common::ledger("redeem", phone, "5", "till-1"));
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "conflict", "{err}");
 
     let state_before = std::fs::read(dir.path().join("state.json")).expect("state written");
-    let (ok, out, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            phone,
-            "--amount",
-            "20.01",
-            "--transaction",
-            "till-2",
-        ],
-    );
+    let (ok, out, err) = walletport(&cfg, &common::ledger("redeem", phone, "20.01", "till-2"));
     assert!(!ok, "redeemed more than held: {out}");
     assert_eq!(out, Value::Null, "stdout stays empty");
     assert_eq!(err["error"]["kind"], "insufficient_points", "{err}");
@@ -261,19 +188,7 @@ fn balance_redeem_spends_once_and_never_overdraws() {
         "a refused redemption changed nothing"
     );
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            phone,
-            "--amount",
-            "0",
-            "--transaction",
-            "till-3",
-        ],
-    );
+    let (ok, _, err) = walletport(&cfg, &common::ledger("redeem", phone, "0", "till-3"));
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "invalid_input", "{err}");
 
@@ -312,9 +227,11 @@ fn config_errors_are_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[provider]\nkind = \"nosuch\"\n").expect("write");
-    let (ok, _, err) = walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]);
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "config_invalid");
+    let err = common::expect_error(
+        walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]),
+        "config_invalid",
+        "an unknown provider kind",
+    );
     assert!(
         err["error"]["message"]
             .as_str()

@@ -12,13 +12,7 @@ use walletport_sandbox::passquare::{
 use common::walletport;
 
 fn passquare_config(dir: &Path, base_url: &str, app_key: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
-             plan = \"1000/s\"\n"
-        ),
-    )
+    common::write_config(dir, &common::passquare_toml(base_url, app_key))
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassquareEmulator) {
@@ -34,8 +28,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
 
-    let (ok, out, err) = walletport(&cfg, &["providers", "--check"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
     assert!(out["providers"].as_array().is_some_and(|p| {
         p.iter()
             .any(|k| k["kind"] == "passquare" && k["capability"]["template_list"] == false)
@@ -43,24 +36,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["check"]["account"], "walletport-sandbox");
     assert_eq!(out["check"]["requests"], 1);
 
-    let upsert = [
-        "customer",
-        "upsert",
-        "--phone",
-        "+420000000001",
-        "--name",
-        "Joe",
-        "--email",
-        "joe@passquare.com",
-        "--birthday",
-        "1980-01-25",
-        "--balance",
-        "100",
-        "--bonus",
-        "3.50",
-    ];
-    let (ok, out, err) = walletport(&cfg, &upsert);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["cards"][0]["number"], "120");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
@@ -69,12 +45,14 @@ async fn every_command_against_the_emulator() {
     assert_eq!(sent["birthday"], "25.01.1980", "dd.mm.yyyy on the wire");
     assert_eq!(sent["bonus"], "3.5", "numbers as strings by default");
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "420000000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["customer", "get", "--phone", "420000000001"],
+    ));
     assert_eq!(out["customer"]["name"], "Joe");
     assert_eq!(out["customer"]["birthday"], "1980-01-25");
 
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "balance",
@@ -84,50 +62,23 @@ async fn every_command_against_the_emulator() {
             "--points",
             "250.25",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["points"], "250.25");
     let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
     assert!(ok);
     assert_eq!(out["points"], "250.25");
     assert_eq!(out["bonus_percent"], "3.5");
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "credit",
-            "--phone",
-            "+420000000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "t1",
-        ],
-    );
-    assert!(!ok);
-    assert_eq!(
-        err["error"]["kind"], "unsupported",
-        "Passquare has no outbound credit"
+    common::expect_error(
+        walletport(&cfg, &common::ledger("credit", "+420000000001", "5", "t1")),
+        "unsupported",
+        "Passquare has no outbound credit",
     );
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            "+420000000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "r1",
-        ],
-    );
-    assert!(!ok);
-    assert_eq!(
-        err["error"]["kind"], "unsupported",
-        "Passquare has no outbound redemption: {err}"
+    common::expect_error(
+        walletport(&cfg, &common::ledger("redeem", "+420000000001", "5", "r1")),
+        "unsupported",
+        "Passquare has no outbound redemption",
     );
 
     emu.install(InstallRequest {
@@ -136,28 +87,11 @@ async fn every_command_against_the_emulator() {
     })
     .await
     .expect("install");
-    let (ok, _, err) = walletport(
+    common::expect_ok(walletport(
         &cfg,
-        &[
-            "push",
-            "send",
-            "--phone",
-            "+420000000001",
-            "--message",
-            "Hi",
-            "--channel",
-            "telegram",
-        ],
-    );
-    assert!(ok, "{err}");
-    let (ok, created, err) = walletport(
-        &cfg,
-        &["campaign", "create", "--message", "Sale!", "--name", "Nov"],
-    );
-    assert!(ok, "{err}");
-    let id = created["id"].as_str().expect("campaign id").to_owned();
-    let (ok, out, err) = walletport(&cfg, &["campaign", "send", "--id", &id]);
-    assert!(ok, "{err}");
+        &common::telegram_push("+420000000001", "Hi"),
+    ));
+    let out = common::create_and_send_campaign(|args| walletport(&cfg, args));
     assert_eq!(out["recipients"], 1);
     let pushes = emu.push_log();
     assert!(
@@ -167,11 +101,12 @@ async fn every_command_against_the_emulator() {
     );
     assert!(pushes.iter().any(|p| p.text == "Sale!"));
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
-    let (ok, out, err) = walletport(&cfg, &["customer", "list", "--installed", "false"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["customer", "list", "--installed", "false"],
+    ));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(0));
 
     for args in [
@@ -192,19 +127,19 @@ async fn paging_bad_key_and_bad_input_fail_as_json() {
     emu.seed_customers("+420700000000", 150, 0).expect("seed");
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
-    let (ok, out, err) = walletport(&cfg, &["customer", "list"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(100));
     assert_eq!(out["next_page"], "100");
-    let (ok, out, err) = walletport(&cfg, &["customer", "list", "--page", "100"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["customer", "list", "--page", "100"]));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(50));
     assert_eq!(out["next_page"], Value::Null);
 
     let before = emu.request_count();
-    let (ok, _, err) = walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]);
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "invalid_input");
+    common::expect_error(
+        walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]),
+        "invalid_input",
+        "customer upsert --phone not-a-phone",
+    );
     assert_eq!(
         emu.request_count(),
         before,

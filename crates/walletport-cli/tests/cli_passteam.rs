@@ -10,16 +10,7 @@ use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 use common::walletport;
 
 fn passteam_config(dir: &Path, base_url: &str, encoding: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"passteam\"\nbase_url = \"{base_url}\"\ntoken = \"sandbox-token\"\n\
-             template_id = \"5e424c181dbf0d537c8b4569\"\nencoding = \"{encoding}\"\n\n\
-             [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
-             birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
-             discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n"
-        ),
-    )
+    common::write_config(dir, &common::passteam_toml(base_url, Some(encoding)))
 }
 
 async fn emulator() -> (walletport_sandbox::RunningServer, PassteamEmulator) {
@@ -33,8 +24,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passteam_config(dir.path(), &server.base_url(), "multipart");
 
-    let (ok, out, err) = walletport(&cfg, &["providers", "--check"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
     assert!(
         out["providers"]
             .as_array()
@@ -67,8 +57,7 @@ async fn every_command_against_the_emulator() {
         "--discount",
         "5",
     ];
-    let (ok, out, err) = walletport(&cfg, &upsert);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &upsert));
     assert_eq!(out["customer"]["phone"], "+79990000001");
     assert_eq!(out["customer"]["surname"], "Петров");
     assert_eq!(out["balance"]["points"], "100");
@@ -77,7 +66,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(emu.card_count(), 1);
 
     // Upsert of the existing phone updates the same card.
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "customer",
@@ -87,8 +76,7 @@ async fn every_command_against_the_emulator() {
             "--name",
             "Ivan",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["customer"]["name"], "Ivan");
     assert_eq!(
         out["customer"]["email"], "ivan@example.com",
@@ -97,8 +85,10 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["cards"][0]["id"], card_id.as_str());
     assert_eq!(emu.card_count(), 1);
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "+79990000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["customer", "get", "--phone", "+79990000001"],
+    ));
     assert_eq!(out["customer"]["birthday"], "1980-01-25");
     assert_eq!(
         out["customer"]["provider_ids"]["passteam"],
@@ -107,28 +97,24 @@ async fn every_command_against_the_emulator() {
 
     for n in 2..=3 {
         let phone = format!("+7999000000{n}");
-        let (ok, _, err) = walletport(&cfg, &["customer", "upsert", "--phone", &phone]);
-        assert!(ok, "{err}");
+        common::expect_ok(walletport(&cfg, &["customer", "upsert", "--phone", &phone]));
     }
-    let (ok, out, err) = walletport(&cfg, &["customer", "list", "--page-size", "2"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["customer", "list", "--page-size", "2"]));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(out["next_page"], "2");
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &["customer", "list", "--page-size", "2", "--page", "2"],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(out["next_page"], Value::Null);
-    let (ok, _, err) = walletport(&cfg, &["customer", "list", "--installed", "true"]);
-    assert!(!ok);
-    assert_eq!(
-        err["error"]["kind"], "unsupported",
-        "no installed filter at Passteam"
+    common::expect_error(
+        walletport(&cfg, &["customer", "list", "--installed", "true"]),
+        "unsupported",
+        "no installed filter at Passteam",
     );
 
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "balance",
@@ -140,11 +126,12 @@ async fn every_command_against_the_emulator() {
             "--discount",
             "12.5",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["points"], "150.25");
-    let (ok, out, err) = walletport(&cfg, &["balance", "get", "--phone", "+79990000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["balance", "get", "--phone", "+79990000001"],
+    ));
     assert_eq!(
         (
             out["points"].as_str(),
@@ -153,49 +140,28 @@ async fn every_command_against_the_emulator() {
         ),
         (Some("150.25"), Some("3.5"), Some("12.5"))
     );
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "credit",
-            "--phone",
-            "+79990000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "t1",
-        ],
-    );
-    assert!(!ok);
-    assert_eq!(
-        err["error"]["kind"], "unsupported",
-        "no atomic credit: {err}"
+    common::expect_error(
+        walletport(&cfg, &common::ledger("credit", "+79990000001", "5", "t1")),
+        "unsupported",
+        "no atomic credit",
     );
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            "+79990000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "r1",
-        ],
+    common::expect_error(
+        walletport(&cfg, &common::ledger("redeem", "+79990000001", "5", "r1")),
+        "unsupported",
+        "no redemption",
     );
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "unsupported", "no redemption: {err}");
 
-    let (ok, _, err) = walletport(
-        &cfg,
-        &["push", "send", "--phone", "+79990000001", "--message", "Hi"],
+    common::expect_error(
+        walletport(
+            &cfg,
+            &["push", "send", "--phone", "+79990000001", "--message", "Hi"],
+        ),
+        "unsupported",
+        "push send --phone +79990000001 --message Hi",
     );
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "unsupported");
 
-    let (ok, created, err) = walletport(
+    let created = common::expect_ok(walletport(
         &cfg,
         &[
             "campaign",
@@ -205,12 +171,10 @@ async fn every_command_against_the_emulator() {
             "--name",
             "Nov",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert!(emu.pushes().is_empty(), "create sends nothing");
     let id = created["id"].as_str().expect("campaign id").to_owned();
-    let (ok, sent, err) = walletport(&cfg, &["campaign", "send", "--id", &id]);
-    assert!(ok, "{err}");
+    let sent = common::expect_ok(walletport(&cfg, &["campaign", "send", "--id", &id]));
     assert!(sent["sent_at"].is_string());
     assert_eq!(
         emu.pushes()
@@ -219,40 +183,46 @@ async fn every_command_against_the_emulator() {
             .collect::<Vec<_>>(),
         ["Скидка 20%"]
     );
-    let (ok, _, err) = walletport(
-        &cfg,
-        &["campaign", "create", "--message", "x", "--segment", "vip"],
+    common::expect_error(
+        walletport(
+            &cfg,
+            &["campaign", "create", "--message", "x", "--segment", "vip"],
+        ),
+        "unsupported",
+        "campaign create --message x --segment vip",
     );
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "unsupported");
 
-    let (ok, out, err) = walletport(&cfg, &["template", "list"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["template", "list"]));
     assert_eq!(out["items"][0]["id"], "5e424c181dbf0d537c8b4569");
     assert_eq!(out["items"][0]["name"], "Sandbox loyalty");
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &["template", "get", "--id", "5e424c181dbf0d537c8b4569"],
-    );
-    assert!(ok, "{err}");
+    ));
     assert!(
         out["fields"].as_array().is_some_and(|f| f
             .iter()
             .any(|f| f["name"] == "PHONE" && f["kind"] == "phone" && f["unique"] == true)),
         "{out}"
     );
-    let (ok, _, err) = walletport(
-        &cfg,
-        &["template", "get", "--id", "5e424c181dbf0d537c8b4560"],
+    common::expect_error(
+        walletport(
+            &cfg,
+            &["template", "get", "--id", "5e424c181dbf0d537c8b4560"],
+        ),
+        "not_found",
+        "template get --id 5e424c181dbf0d537c8b4560",
     );
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "not_found");
 
-    let (ok, _, err) = walletport(&cfg, &["customer", "delete", "--phone", "+79990000001"]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = walletport(&cfg, &["customer", "get", "--phone", "+79990000001"]);
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "not_found");
+    common::expect_ok(walletport(
+        &cfg,
+        &["customer", "delete", "--phone", "+79990000001"],
+    ));
+    common::expect_error(
+        walletport(&cfg, &["customer", "get", "--phone", "+79990000001"]),
+        "not_found",
+        "customer get --phone +79990000001",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,7 +231,7 @@ async fn form_encoding_and_bad_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passteam_config(dir.path(), &server.base_url(), "form");
 
-    let (ok, _, err) = walletport(
+    common::expect_ok(walletport(
         &cfg,
         &[
             "customer",
@@ -271,8 +241,7 @@ async fn form_encoding_and_bad_input() {
             "--name",
             "A&B=[%]",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert!(emu.requests().iter().any(|r| {
         r.method == "createcard"
             && r.content_type == "application/x-www-form-urlencoded"
@@ -304,9 +273,11 @@ async fn form_encoding_and_bad_input() {
         "[provider]\nkind = \"passteam\"\ntoken = \"x\"\ntokn = \"y\"\n",
     )
     .expect("write");
-    let (ok, _, err) = walletport(&bad, &["template", "list"]);
-    assert!(!ok);
-    assert_eq!(err["error"]["kind"], "config_invalid");
+    let err = common::expect_error(
+        walletport(&bad, &["template", "list"]),
+        "config_invalid",
+        "a misspelt key",
+    );
     assert!(
         err["error"]["message"]
             .as_str()

@@ -11,13 +11,7 @@ use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 use common::walletport;
 
 fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
-             template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
-        ),
-    )
+    common::write_config(dir, &common::skycore_toml(endpoint, api_key))
 }
 
 /// Fails unless the command failed with a JSON error of `kind`.
@@ -47,8 +41,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = skycore_config(dir.path(), &server.base_url(), &key);
 
-    let (ok, out, err) = walletport(&cfg, &["providers"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["providers"]));
     let skycore = out["providers"]
         .as_array()
         .and_then(|p| p.iter().find(|k| k["kind"] == "skycore").cloned())
@@ -60,8 +53,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(skycore["capability"]["customer_upsert"], true, "{out}");
     assert_eq!(skycore["capability"]["template_list"], false, "{out}");
     // `--check` reads the configured template: one request, and the balance fields it holds.
-    let (ok, out, err) = walletport(&cfg, &["providers", "--check"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
     assert_eq!(out["check"]["requests"], 1, "{out}");
     assert_eq!(
         out["check"]["balance_fields"],
@@ -69,8 +61,10 @@ async fn every_command_against_the_emulator() {
         "{out}"
     );
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["customer", "get", "--phone", "+420000000001"],
+    ));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["customer"]["name"], "Joe Doe");
     assert_eq!(out["cards"][0]["id"], "420000000001");
@@ -81,7 +75,7 @@ async fn every_command_against_the_emulator() {
         "unknown phone",
     );
 
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "balance",
@@ -93,11 +87,12 @@ async fn every_command_against_the_emulator() {
             "--bonus",
             "5",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["points"], "250.25");
-    let (ok, out, err) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["balance", "get", "--phone", "+420000000001"],
+    ));
     assert_eq!(
         (out["points"].clone(), out["bonus_percent"].clone()),
         (json!("250.25"), json!("5"))
@@ -123,7 +118,7 @@ async fn every_command_against_the_emulator() {
         Some(json!("250.25"))
     );
 
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "push",
@@ -133,8 +128,7 @@ async fn every_command_against_the_emulator() {
             "--message",
             "Hello",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["accepted"], true);
     assert_eq!(
         emu.notifications()
@@ -144,25 +138,15 @@ async fn every_command_against_the_emulator() {
         Some("Hello")
     );
     assert_error(
-        walletport(
-            &cfg,
-            &[
-                "push",
-                "send",
-                "--phone",
-                "+420000000001",
-                "--message",
-                "Hi",
-                "--channel",
-                "telegram",
-            ],
-        ),
+        walletport(&cfg, &common::telegram_push("+420000000001", "Hi")),
         "unsupported",
         "telegram",
     );
 
-    let (ok, out, err) = walletport(&cfg, &["template", "get", "--id", "sandbox-layout-1"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["template", "get", "--id", "sandbox-layout-1"],
+    ));
     assert_eq!(out["name"], "Sandbox layout 1");
     assert_error(
         walletport(&cfg, &["template", "get", "--id", "nope"]),
@@ -171,7 +155,7 @@ async fn every_command_against_the_emulator() {
     );
 
     // A customer is a pass: the upsert generates one for a new phone.
-    let (ok, out, err) = walletport(
+    let out = common::expect_ok(walletport(
         &cfg,
         &[
             "customer",
@@ -183,36 +167,19 @@ async fn every_command_against_the_emulator() {
             "--balance",
             "12",
         ],
-    );
-    assert!(ok, "{err}");
+    ));
     assert_eq!(out["customer"]["phone"], "+420000000003", "{out}");
-    let (ok, out, err) = walletport(&cfg, &["balance", "get", "--phone", "+420000000003"]);
-    assert!(ok, "{err}");
+    let out = common::expect_ok(walletport(
+        &cfg,
+        &["balance", "get", "--phone", "+420000000003"],
+    ));
     assert_eq!(out["points"], "12", "{out}");
 
     let unsupported: &[&[&str]] = &[
         &["customer", "list"],
         &["customer", "delete", "--phone", "+420000000001"],
-        &[
-            "balance",
-            "credit",
-            "--phone",
-            "+420000000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "t1",
-        ],
-        &[
-            "balance",
-            "redeem",
-            "--phone",
-            "+420000000001",
-            "--amount",
-            "5",
-            "--transaction",
-            "r1",
-        ],
+        &common::ledger("credit", "+420000000001", "5", "t1"),
+        &common::ledger("redeem", "+420000000001", "5", "r1"),
         &["campaign", "create", "--message", "Sale!"],
         &["campaign", "send", "--id", "c1"],
         &["template", "list"],

@@ -13,20 +13,6 @@ use serde_json::Value;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
-fn passquare_toml(base_url: &str, app_key: &str) -> String {
-    format!(
-        "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
-         plan = \"1000/s\"\n"
-    )
-}
-
-fn skycore_toml(endpoint: &str, api_key: &str) -> String {
-    format!(
-        "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
-         template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
-    )
-}
-
 /// Starts `walletport serve` on an ephemeral port; returns the child and the line that says how
 /// the start went: the gateway's announcement or the JSON error (log lines are skipped).
 fn serve(config: &Path) -> (std::process::Child, String) {
@@ -56,7 +42,10 @@ async fn serve_refuses_a_key_the_vendor_rejects_and_names_it() {
         spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
             .await;
     let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(dir.path(), &passquare_toml(&server.base_url(), "wrong-key"));
+    let config = write_config(
+        dir.path(),
+        &common::passquare_toml(&server.base_url(), "wrong-key"),
+    );
     let (mut child, first) = serve(&config);
     let status = child.wait().expect("wait");
     assert!(!status.success(), "serve must not start: {first}");
@@ -76,7 +65,7 @@ async fn serve_starts_when_the_vendor_is_unreachable_and_healthz_says_so() {
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
     let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(dir.path(), &passquare_toml(&url, "any-key"));
+    let config = write_config(dir.path(), &common::passquare_toml(&url, "any-key"));
     let (mut child, first) = serve(&config);
     let addr = first
         .split("http://")
@@ -115,15 +104,16 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
 
     // The programme runs on Passquare.
     let key = PassquareEmulatorConfig::unlimited().app_key;
-    let on_passquare = write_config(dir.path(), &passquare_toml(&pq.base_url(), &key));
-    let (ok, out, err) = walletport(&on_passquare, &["sync", "--csv", "c.csv", "--deliver"]);
-    assert!(ok, "{err}");
+    let on_passquare = write_config(dir.path(), &common::passquare_toml(&pq.base_url(), &key));
+    let out = common::expect_ok(walletport(
+        &on_passquare,
+        &["sync", "--csv", "c.csv", "--deliver"],
+    ));
     assert_eq!(out["imported"], 3, "{out}");
 
     // The merchant points the gateway at Skycore and resyncs.
-    let on_skycore = write_config(dir.path(), &skycore_toml(&sky.base_url(), &sky_key));
-    let (ok, first, err) = walletport(&on_skycore, &["resync"]);
-    assert!(ok, "{err}");
+    let on_skycore = write_config(dir.path(), &common::skycore_toml(&sky.base_url(), &sky_key));
+    let first = common::expect_ok(walletport(&on_skycore, &["resync"]));
     assert_eq!(
         (first["scanned"].as_u64(), first["queued"].as_u64()),
         (Some(3), Some(3)),
@@ -133,14 +123,12 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         first["vendor_sync"]["eta"].is_string(),
         "an ETA from the plan: {first}"
     );
-    let (ok, again, err) = walletport(&on_skycore, &["resync"]);
-    assert!(ok, "{err}");
+    let again = common::expect_ok(walletport(&on_skycore, &["resync"]));
     assert_eq!(
         again["queued"], 0,
         "running it twice queues nothing twice: {again}"
     );
-    let (ok, done, err) = walletport(&on_skycore, &["resync", "--deliver"]);
-    assert!(ok, "{err}");
+    let done = common::expect_ok(walletport(&on_skycore, &["resync", "--deliver"]));
     assert_eq!(done["delivered"]["vendor_requests"], 3, "{done}");
     assert_eq!(done["delivered"]["dead_lettered"], 0, "{done}");
 
@@ -154,8 +142,10 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         assert!(ok, "{phone}: {err}");
         assert_eq!(balance["points"], points, "{phone}: {balance}");
     }
-    let (ok, one, err) = walletport(&on_skycore, &["resync", "--phone", "+420700000012"]);
-    assert!(ok, "{err}");
+    let one = common::expect_ok(walletport(
+        &on_skycore,
+        &["resync", "--phone", "+420700000012"],
+    ));
     assert_eq!(
         (one["scanned"].as_u64(), one["queued"].as_u64()),
         (Some(1), Some(1)),

@@ -13,124 +13,22 @@
 #[path = "../tests/support/inputs.rs"]
 mod inputs;
 
-use std::collections::BTreeSet;
-use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use criterion::Criterion;
 use inputs::{
     campaign, config, hooks_config, joe, list_customers, pct, phone, pushes, sms, upsert,
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
 use walletport_core::{Balance, BalanceUpdate, CampaignId, CustomerId, HookContext, TemplateId};
-use walletport_http::HttpResponse;
 use walletport_passquare::hooks::{
     encode_balance_response, encode_credit_response, encode_error, encode_register_response,
     parse_hook,
 };
 use walletport_passquare::mapping::{self, Lookup, UpsertExtras};
 use walletport_passquare::{LifetimeUnit, NumberMode};
-
-/// The fixture files, and which of them a benchmark has used.
-struct Fixtures {
-    dir: PathBuf,
-    used: BTreeSet<String>,
-}
-
-impl Fixtures {
-    fn new() -> Self {
-        Self {
-            dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
-            used: BTreeSet::new(),
-        }
-    }
-
-    fn json(&mut self, name: &str) -> Value {
-        self.used.insert(name.to_owned());
-        let path = self.dir.join(format!("{name}.json"));
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    /// A fixture as the HTTP answer the transport would hand the adapter.
-    fn response(&mut self, name: &str) -> HttpResponse {
-        HttpResponse::json_body(200, &self.json(name))
-    }
-
-    /// A fixture as the raw body a hook request carries.
-    fn bytes(&mut self, name: &str) -> Vec<u8> {
-        serde_json::to_vec(&self.json(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// Marks a fixture used by a benchmark that takes its input from the domain side (a schema
-    /// fixture lists the keys the built request must carry; the fixture tests check them).
-    fn covers(&mut self, name: &str) {
-        let _ = self.json(name);
-    }
-
-    /// Panics with the fixtures of the index no benchmark used.
-    fn assert_all_used(&self) {
-        let index: Value = serde_json::from_str(
-            &std::fs::read_to_string(self.dir.join("index.json")).unwrap_or_default(),
-        )
-        .unwrap_or(Value::Null);
-        let all: BTreeSet<String> = index["fixtures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["name"].as_str().map(str::to_owned))
-            .collect();
-        assert!(!all.is_empty(), "tests/fixtures/index.json lists fixtures");
-        let missing: Vec<_> = all.difference(&self.used).collect();
-        assert!(
-            missing.is_empty(),
-            "fixtures without a benchmark: {missing:?}"
-        );
-    }
-}
-
-/// One timed routine: its criterion id and the closure.
-type Routine = (String, Box<dyn FnMut() -> usize>);
-
-/// Collects routines after checking each once.
-#[derive(Default)]
-struct Plan {
-    routines: Vec<Routine>,
-}
-
-impl Plan {
-    /// Adds a routine that must succeed; its output size goes to `black_box`.
-    fn ok<T, F>(&mut self, id: &str, mut f: F)
-    where
-        F: FnMut() -> walletport_core::Result<T> + 'static,
-        T: 'static,
-    {
-        if let Err(e) = f() {
-            panic!("{id}: the routine fails on its fixture: {e}");
-        }
-        self.routines.push((
-            id.to_owned(),
-            Box::new(move || usize::from(black_box(f()).is_ok())),
-        ));
-    }
-
-    /// Adds an infallible routine (the hook answer encoders).
-    fn always<T: 'static, F: FnMut() -> T + 'static>(&mut self, id: &str, mut f: F) {
-        self.routines.push((
-            id.to_owned(),
-            Box::new(move || {
-                black_box(f());
-                1
-            }),
-        ));
-    }
-}
+use walletport_testkit::bench::{self, BenchFixtures, Plan};
 
 /// 2.1 status.
-fn status(plan: &mut Plan, fx: &mut Fixtures) {
+fn status(plan: &mut Plan, fx: &mut BenchFixtures) {
     fx.covers("status/default.request");
     let mut c = config(NumberMode::String);
     c.app_key = "private_key".to_owned().into();
@@ -147,7 +45,7 @@ fn status(plan: &mut Plan, fx: &mut Fixtures) {
 
 /// 2.2 user_create_or_update: upserts in both number modes, the balance-only set, the schemas,
 /// the personal pushes, and the answer.
-fn upserts(plan: &mut Plan, fx: &mut Fixtures) {
+fn upserts(plan: &mut Plan, fx: &mut BenchFixtures) {
     for (mode, case) in [
         (NumberMode::String, "numbers-as-strings"),
         (NumberMode::Number, "numbers"),
@@ -229,7 +127,7 @@ fn upserts(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 /// 2.3 read_customer and 2.4 read_customers.
-fn reads(plan: &mut Plan, fx: &mut Fixtures) {
+fn reads(plan: &mut Plan, fx: &mut BenchFixtures) {
     fx.covers("read_customer/schema.request");
     fx.covers("read_customer/schema-with-card.request");
     for (case, lookup, version) in [
@@ -266,7 +164,7 @@ fn reads(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 /// 2.5 push/create and 2.6 push/send.
-fn campaigns(plan: &mut Plan, fx: &mut Fixtures) {
+fn campaigns(plan: &mut Plan, fx: &mut BenchFixtures) {
     let campaign = campaign();
     fx.covers("push_create/schema.request");
     let (build_campaign, c) = (campaign.clone(), config(NumberMode::String));
@@ -287,7 +185,7 @@ fn campaigns(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 /// The inbound CRM hooks: body parsing, and the answers serialized to the bytes sent back.
-fn hooks(plan: &mut Plan, fx: &mut Fixtures) {
+fn hooks(plan: &mut Plan, fx: &mut BenchFixtures) {
     let parses = [
         (
             "createCustomer/numbers-as-strings.hook",
@@ -338,7 +236,7 @@ fn hooks(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 fn main() {
-    let mut fx = Fixtures::new();
+    let mut fx = BenchFixtures::new(env!("CARGO_MANIFEST_DIR"));
     let mut plan = Plan::default();
     status(&mut plan, &mut fx);
     upserts(&mut plan, &mut fx);
@@ -347,16 +245,5 @@ fn main() {
     hooks(&mut plan, &mut fx);
     fx.assert_all_used();
 
-    let mut c = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .without_plots()
-        .configure_from_args();
-    for (id, mut routine) in plan.routines {
-        let (group, case) = id.rsplit_once('/').expect("group/case");
-        c.benchmark_group(group)
-            .bench_function(case, |b| b.iter(&mut routine));
-    }
-    c.final_summary();
+    bench::run(plan.into_routines());
 }

@@ -7,14 +7,13 @@
 //! vendor's raw answer (`vendor().status` is the HTTP status); and a non-2xx answer is never
 //! taken for a success.
 
-use proptest::prelude::*;
-use serde_json::Value;
 use walletport_core::{
-    Campaign, CampaignId, Channel, Customer, ErrorKind, ListCustomers, Phone, UpsertCustomer,
+    Campaign, CampaignId, Channel, Customer, ListCustomers, Phone, UpsertCustomer,
 };
 use walletport_http::HttpResponse;
 use walletport_passquare::mapping;
-use walletport_testkit::{fixtures, fuzz};
+use walletport_testkit::fuzz;
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
 
 /// Keys of Passquare's answers (and the customer blocks inside them).
 const KEYS: &[&str] = &[
@@ -58,9 +57,9 @@ const KEYS: &[&str] = &[
     "extra",
 ];
 
-/// Runs every parser on `resp`; checks the properties of each outcome.
-fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
-    let phone = Phone::parse("+420000000001").map_err(|e| TestCaseError::fail(e.to_string()))?;
+/// Runs every parser on `resp`, for the shared properties.
+fn parsers(resp: &HttpResponse) -> Outcomes {
+    let phone = Phone::parse("+420000000001").expect("a valid phone");
     let upsert = UpsertCustomer::new(Customer::new(phone));
     let campaign = Campaign {
         message: "hello".into(),
@@ -68,9 +67,8 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
         name: None,
         segment: None,
     };
-    let id = CampaignId::new("00000000-0000-0000-0000-000000000000")
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let outcomes: Vec<(&str, Result<(), walletport_core::Error>)> = vec![
+    let id = CampaignId::new("00000000-0000-0000-0000-000000000000").expect("a valid campaign id");
+    vec![
         ("check", mapping::check_response(resp)),
         ("status", mapping::parse_status_response(resp).map(drop)),
         ("upsert", mapping::parse_upsert_response(resp).map(drop)),
@@ -95,38 +93,6 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
             "campaign_send",
             mapping::parse_campaign_send_response(resp, &id, Some(&campaign)).map(drop),
         ),
-    ];
-    for (name, outcome) in outcomes {
-        match outcome {
-            Ok(()) => prop_assert!(
-                resp.is_success(),
-                "{name}: HTTP {} taken for a success",
-                resp.status
-            ),
-            Err(e) => {
-                prop_assert!(
-                    !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid),
-                    "{name}: {e:?}"
-                );
-                let kept = e.vendor().and_then(|v| v.status);
-                prop_assert_eq!(
-                    kept,
-                    Some(resp.status),
-                    "{}: raw answer not kept: {:?}",
-                    name,
-                    e
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn status() -> impl Strategy<Value = u16> {
-    prop_oneof![
-        6 => Just(200u16),
-        3 => prop::sample::select(vec![201u16, 204, 301, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504]),
-        1 => 100u16..600,
     ]
 }
 
@@ -151,50 +117,17 @@ const EDGE_STRINGS: &[&str] = &[
     "00000000-0000-0000-0000-000000000000",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z_]{1,10}",
-    edge_strings: EDGE_STRINGS,
+/// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
+const SPEC: ResponseFuzz = ResponseFuzz {
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z_]{1,10}",
+        edge_strings: EDGE_STRINGS,
+    },
+    statuses: KNOWN_STATUSES,
+    kept_status: KeptStatus::Always,
+    provider: None,
+    parsers,
 };
 
-/// A documented answer with up to four nodes replaced by random JSON.
-fn mutated_fixture() -> impl Strategy<Value = Value> {
-    fuzz::mutated(documented(), fuzz::keyed_json(VOCABULARY))
-}
-
-/// The documented answers (`tests/fixtures/*/*.response.json`, `*.error.json`).
-fn documented() -> Vec<Value> {
-    fuzz::documented_answers(&fixtures::dir(env!("CARGO_MANIFEST_DIR")))
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes(status in status(), body in prop::collection::vec(any::<u8>(), 0..400)) {
-        check_all(&HttpResponse::new(status, body))?;
-    }
-
-    #[test]
-    fn structured_json(status in status(), body in fuzz::keyed_json(VOCABULARY)) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-
-    #[test]
-    fn mutated_documented_answers(status in status(), body in mutated_fixture()) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-}
-
-#[test]
-fn the_documented_answers_pass_the_same_checks() {
-    for body in documented() {
-        for status in [200, 400, 429, 503] {
-            let resp = HttpResponse::json_body(status, &body);
-            if let Err(e) = check_all(&resp) {
-                panic!("{body}: {e}");
-            }
-        }
-    }
-}
+walletport_testkit::fuzz_responses!(SPEC);

@@ -10,114 +10,15 @@
 //! Run: `cargo bench -p walletport-passteam --bench adapter` (about 45 s); per-op medians are in
 //! `target/criterion/<group>/<case>/new/estimates.json` (see `docs/benchmarks.md`).
 
-use std::collections::BTreeSet;
-use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use chrono::NaiveDate;
-use criterion::Criterion;
 use rust_decimal::Decimal;
-use serde_json::Value;
 use walletport_core::{BalanceUpdate, CardId, Customer, Phone, TemplateId};
 use walletport_http::HttpResponse;
 use walletport_passteam::mapping::card::{Variables, customer_variables, record_from_wire};
 use walletport_passteam::mapping::{OnDuplicate, ops, parse_envelope, push, template};
 use walletport_passteam::wire::WireCard;
 use walletport_passteam::{BodyEncoding, CardLookup, FieldMap, PassteamConfig, parse_webhook};
-
-/// The fixture files, and which of them a benchmark has used.
-struct Fixtures {
-    dir: PathBuf,
-    used: BTreeSet<String>,
-}
-
-impl Fixtures {
-    fn new() -> Self {
-        Self {
-            dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
-            used: BTreeSet::new(),
-        }
-    }
-
-    fn json(&mut self, name: &str) -> Value {
-        self.used.insert(name.to_owned());
-        let path = self.dir.join(format!("{name}.json"));
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    /// A fixture as the HTTP answer the transport hands the adapter (status from its `code`).
-    fn response(&mut self, name: &str) -> HttpResponse {
-        let body = self.json(name);
-        let status = body["code"]
-            .as_u64()
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(200);
-        HttpResponse::json_body(status, &body)
-    }
-
-    /// Marks a fixture as the reference of a benchmark whose input comes from the domain side.
-    fn covers(&mut self, name: &str) {
-        let _ = self.json(name);
-    }
-
-    /// Panics with the fixtures of the index no benchmark used.
-    fn assert_all_used(&self) {
-        let index: Value = serde_json::from_str(
-            &std::fs::read_to_string(self.dir.join("index.json")).unwrap_or_default(),
-        )
-        .unwrap_or(Value::Null);
-        let all: BTreeSet<String> = index["fixtures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["name"].as_str().map(str::to_owned))
-            .collect();
-        assert!(!all.is_empty(), "tests/fixtures/index.json lists fixtures");
-        let missing: Vec<_> = all.difference(&self.used).collect();
-        assert!(
-            missing.is_empty(),
-            "fixtures without a benchmark: {missing:?}"
-        );
-    }
-}
-
-/// One timed routine: its criterion id and the closure.
-type Routine = (String, Box<dyn FnMut() -> bool>);
-
-/// Collects routines after checking each once.
-#[derive(Default)]
-struct Plan {
-    routines: Vec<Routine>,
-}
-
-impl Plan {
-    /// Adds a routine that must succeed on its fixture.
-    fn ok<T: 'static>(
-        &mut self,
-        id: &str,
-        mut f: impl FnMut() -> walletport_core::Result<T> + 'static,
-    ) {
-        if let Err(e) = f() {
-            panic!("{id}: the routine fails on its fixture: {e}");
-        }
-        self.routines
-            .push((id.to_owned(), Box::new(move || black_box(f()).is_ok())));
-    }
-
-    /// Adds a routine that must fail on its (error) fixture: the cost of the error path.
-    fn err<T: 'static>(
-        &mut self,
-        id: &str,
-        mut f: impl FnMut() -> walletport_core::Result<T> + 'static,
-    ) {
-        assert!(f().is_err(), "{id}: the error fixture was accepted");
-        self.routines
-            .push((id.to_owned(), Box::new(move || black_box(f()).is_err())));
-    }
-}
+use walletport_testkit::bench::{self, BenchFixtures, Plan};
 
 fn config(encoding: BodyEncoding) -> PassteamConfig {
     let mut c = PassteamConfig::with_token("t0ken");
@@ -160,7 +61,7 @@ fn bonus(points: i64) -> BalanceUpdate {
 }
 
 /// The card methods whose request is a documented form: createcard and updatecard.
-fn forms(plan: &mut Plan, fx: &mut Fixtures) {
+fn forms(plan: &mut Plan, fx: &mut BenchFixtures) {
     for (case, encoding) in [
         ("urlencoded", BodyEncoding::Form),
         ("multipart", BodyEncoding::Multipart),
@@ -222,7 +123,7 @@ fn card_record(
 }
 
 /// Requests with no form fixture (built from the domain side) and every documented answer.
-fn cards(plan: &mut Plan, fx: &mut Fixtures) {
+fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
     let c = config(BodyEncoding::Multipart);
     let lookup = CardLookup::Variable {
         template: template_id(),
@@ -318,7 +219,7 @@ fn cards(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 /// Templates, pushes, the bare envelope and the webhook.
-fn others(plan: &mut Plan, fx: &mut Fixtures) {
+fn others(plan: &mut Plan, fx: &mut BenchFixtures) {
     let c = config(BodyEncoding::Multipart);
     plan.ok("gettemplate/build/ok", move || {
         Ok(template::build_gettemplate_request(&template_id(), &c))
@@ -363,23 +264,18 @@ fn others(plan: &mut Plan, fx: &mut Fixtures) {
 }
 
 fn main() {
-    let mut fx = Fixtures::new();
+    // The transport hands the adapter the status Passteam's envelope repeats in `code`.
+    let mut fx = BenchFixtures::new(env!("CARGO_MANIFEST_DIR")).with_status(|body| {
+        body["code"]
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(200)
+    });
     let mut plan = Plan::default();
     forms(&mut plan, &mut fx);
     cards(&mut plan, &mut fx);
     others(&mut plan, &mut fx);
     fx.assert_all_used();
 
-    let mut c = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .without_plots()
-        .configure_from_args();
-    for (id, mut routine) in plan.routines {
-        let (group, case) = id.rsplit_once('/').expect("group/case");
-        c.benchmark_group(group)
-            .bench_function(case, |b| b.iter(&mut routine));
-    }
-    c.final_summary();
+    bench::run(plan.into_routines());
 }

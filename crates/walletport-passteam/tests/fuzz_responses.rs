@@ -9,12 +9,10 @@
 //! taken for a success (1xx/3xx included: that was a finding, fixed, pinned by
 //! `a_non_2xx_answer_is_never_taken_for_a_success`).
 
-use proptest::prelude::*;
-use serde_json::Value;
-use walletport_core::ErrorKind;
 use walletport_http::HttpResponse;
 use walletport_passteam::mapping::{self, OnDuplicate, ops, push, template};
-use walletport_testkit::{fixtures, fuzz};
+use walletport_testkit::fuzz;
+use walletport_testkit::fuzz_responses::{KeptStatus, Outcomes, ResponseFuzz};
 
 /// Keys of Passteam's envelopes and results.
 const KEYS: &[&str] = &[
@@ -71,9 +69,9 @@ const KEYS: &[&str] = &[
     "%BONUS%",
 ];
 
-/// Runs every parser on `resp`; checks the properties of each outcome.
-fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
-    let outcomes: Vec<(&str, Result<(), walletport_core::Error>)> = vec![
+/// Runs every parser on `resp`, for the shared properties.
+fn parsers(resp: &HttpResponse) -> Outcomes {
+    vec![
         (
             "envelope/exists",
             mapping::parse_envelope(resp, OnDuplicate::AlreadyExists).map(drop),
@@ -105,42 +103,6 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
             "listtemplates",
             template::parse_listtemplates_response(resp).map(drop),
         ),
-    ];
-    for (name, outcome) in outcomes {
-        match outcome {
-            Ok(()) => prop_assert!(
-                resp.is_success(),
-                "{name}: HTTP {} taken for a success",
-                resp.status
-            ),
-            Err(e) => {
-                prop_assert!(
-                    !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid),
-                    "{name}: {e:?}"
-                );
-                // A failure answer keeps the vendor's status. (A 2xx `getatoken` without a
-                // token keeps nothing of the answer, which may hold a token under another key.)
-                if !resp.is_success() {
-                    let kept = e.vendor().and_then(|v| v.status);
-                    prop_assert_eq!(
-                        kept,
-                        Some(resp.status),
-                        "{}: raw answer not kept: {:?}",
-                        name,
-                        e
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn status() -> impl Strategy<Value = u16> {
-    prop_oneof![
-        6 => Just(200u16),
-        3 => prop::sample::select(vec![201u16, 204, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504]),
-        1 => 100u16..600,
     ]
 }
 
@@ -162,53 +124,22 @@ const EDGE_STRINGS: &[&str] = &[
     "5e424c181dbf0d537c8b4569",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z_]{1,10}",
-    edge_strings: EDGE_STRINGS,
+/// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
+const SPEC: ResponseFuzz = ResponseFuzz {
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z_]{1,10}",
+        edge_strings: EDGE_STRINGS,
+    },
+    statuses: &[
+        201, 204, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504,
+    ],
+    kept_status: KeptStatus::OnFailureAnswers,
+    provider: None,
+    parsers,
 };
 
-/// A documented answer with up to four nodes replaced by random JSON.
-fn mutated_fixture() -> impl Strategy<Value = Value> {
-    fuzz::mutated(documented(), fuzz::keyed_json(VOCABULARY))
-}
-
-/// The documented answers (`tests/fixtures/*/*.response.json`, `*.error.json`).
-fn documented() -> Vec<Value> {
-    fuzz::documented_answers(&fixtures::dir(env!("CARGO_MANIFEST_DIR")))
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes(status in status(), body in prop::collection::vec(any::<u8>(), 0..400)) {
-        check_all(&HttpResponse::new(status, body))?;
-    }
-
-    #[test]
-    fn structured_json(status in status(), body in fuzz::keyed_json(VOCABULARY)) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-
-    #[test]
-    fn mutated_documented_answers(status in status(), body in mutated_fixture()) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-}
-
-#[test]
-fn the_documented_answers_pass_the_same_checks() {
-    for body in documented() {
-        for status in [200, 400, 429, 503] {
-            let resp = HttpResponse::json_body(status, &body);
-            if let Err(e) = check_all(&resp) {
-                panic!("{body}: {e}");
-            }
-        }
-    }
-}
+walletport_testkit::fuzz_responses!(SPEC);
 
 /// Found by fuzzing (issue 8), fixed: an unflagged answer with a 1xx or 3xx status (a redirect
 /// the client did not follow, a 304) was read as a success; every non-2xx is a failure now.

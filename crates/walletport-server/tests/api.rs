@@ -18,14 +18,7 @@ async fn openapi_health_metrics_and_errors() {
     let base = running.base_url();
     let c = reqwest::Client::new();
 
-    let doc: Value = c
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value = c.get(format!("{base}/openapi.json")).json_answer().await;
     for path in [
         "/api/customers",
         "/api/customers/{key}/credits",
@@ -188,14 +181,7 @@ async fn credits_with_a_lifetime_burn_at_the_exact_instant() {
         assert_eq!(r.status().as_u16(), 200);
     }
     let points = |c: reqwest::Client, url: String| async move {
-        let b: Value = c
-            .get(url)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let b: Value = c.get(url).json_answer().await;
         b["points"].as_str().unwrap_or_default().to_owned()
     };
     let url = format!("{api}/customers/{}/balance", p.as_str());

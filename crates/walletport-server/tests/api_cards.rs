@@ -68,14 +68,7 @@ async fn memory_card_life_cycle_and_templates() {
     // The routes are behind the token and in the OpenAPI document.
     let r = c.get(&card_url).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let doc: Value = c
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value = c.get(format!("{base}/openapi.json")).json_answer().await;
     for (path, method) in [
         ("/api/customers/{key}/card", "post"),
         ("/api/customers/{key}/card", "patch"),

@@ -11,27 +11,6 @@ use support::*;
 use walletport_core::{CustomerKey, GetBalance, Phone};
 use walletport_server::RunningGateway;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both!(
     redemptions_are_exactly_once_and_never_overdraw,
     reversals_take_a_credit_back_once_and_may_leave_a_debt,

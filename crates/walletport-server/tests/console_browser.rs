@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use serde_json::json;
+use support::console::console_gateway;
 use support::*;
 
 /// The gateway's API token.
@@ -97,19 +98,7 @@ async fn a_browser_signs_in_finds_a_customer_and_credits_them() {
     let started = Instant::now();
 
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
-    let provider = walletport_core::Checked::wrap(std::sync::Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
-    let gw = walletport_server::Gateway::new(store.clone(), provider);
-    let mut config = gateway_config(fast_outbox());
-    config.server.api_token = Some(TOKEN.to_owned().into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = walletport_server::start_on(listener, &config, gw)
-        .await
-        .expect("start");
+    let (running, _store) = console_gateway(&tdb, Some(TOKEN), false).await;
     let base = running.base_url();
 
     // The customer, created through the REST API.

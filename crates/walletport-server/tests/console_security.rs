@@ -56,12 +56,8 @@ async fn points(base: &str) -> String {
     let v: serde_json::Value = reqwest::Client::new()
         .get(format!("{base}/api/customers/{PHONE}/balance"))
         .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     v["points"].as_str().unwrap_or_default().to_owned()
 }
 

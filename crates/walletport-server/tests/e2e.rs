@@ -15,27 +15,6 @@ use walletport_sandbox::passquare::InstallRequest;
 use walletport_sandbox::{Faults, QuotaWindow};
 use walletport_server::{OutboxSection, OutboxWorker, SharedQuota, start_on};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both!(
     install_registers_and_add_balance_twice_credits_once,
     rest_credits_reach_the_vendor_as_one_coalesced_update_within_quota,
@@ -421,12 +400,8 @@ async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let dead = loop {
         let body: Value = auth(http().get(format!("{api}/outbox?list=dead")))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+            .json_answer()
+            .await;
         if body["items"].as_array().is_some_and(|a| !a.is_empty()) {
             break body;
         }
@@ -441,12 +416,8 @@ async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
         "{dead}"
     );
     let retried: Value = auth(http().post(format!("{api}/outbox/{id}/retry")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .json_answer()
+        .await;
     assert!(retried["id"].as_i64().is_some_and(|n| n > id), "{retried}");
     let resp = auth(http().post(format!("{api}/outbox/999999/retry")))
         .send()

@@ -27,27 +27,6 @@ use walletport_core::{CustomerKey, WalletEvents};
 use walletport_server::{Gateway, RunningGateway, StoreWalletEvents, start_on};
 use walletport_store::Store;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Db::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both!(
     thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_once,
     concurrent_rest_credits_with_one_transaction_id_apply_once,

@@ -17,9 +17,7 @@ mod inputs;
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::Criterion;
 use inputs::{
     Fixture, config, decode_generate, decode_link, decode_template, decode_update, example_request,
     fixtures, s,
@@ -27,9 +25,7 @@ use inputs::{
 use walletport_core::TemplateId;
 use walletport_http::{HttpRequest, HttpResponse};
 use walletport_skycore::mapping::{link, parse_envelope, pass, template};
-
-/// A routine timed by criterion; returns whether it took the expected path.
-type Routine = Box<dyn FnMut() -> bool>;
+use walletport_testkit::bench::{self, Routine};
 
 /// The encoder of an example request fixture, its input decoded once.
 fn build_routine(f: &Fixture) -> Box<dyn FnMut() -> walletport_core::Result<HttpRequest>> {
@@ -125,8 +121,8 @@ fn parse_routine(all: &[Fixture], f: &Fixture) -> Box<dyn FnMut() -> walletport_
 }
 
 /// Every fixture becomes one timed routine, except schemas, which the example's build covers.
-fn plan(all: &[Fixture]) -> Vec<(String, Routine)> {
-    let mut routines: Vec<(String, Routine)> = Vec::new();
+fn plan(all: &[Fixture]) -> Vec<Routine> {
+    let mut routines: Vec<Routine> = Vec::new();
     let mut covered = BTreeSet::new();
     for f in all {
         let is_schema = f.case == "schema" || f.case.ends_with("-schema");
@@ -171,16 +167,5 @@ fn plan(all: &[Fixture]) -> Vec<(String, Routine)> {
 fn main() {
     let all = fixtures();
     let routines = plan(&all);
-    let mut c = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .without_plots()
-        .configure_from_args();
-    for (id, mut routine) in routines {
-        let (group, case) = id.rsplit_once('/').expect("group/case");
-        c.benchmark_group(group)
-            .bench_function(case, |b| b.iter(&mut routine));
-    }
-    c.final_summary();
+    bench::run(routines);
 }

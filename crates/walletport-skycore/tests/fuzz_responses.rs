@@ -8,13 +8,13 @@
 //! the provider; a failure answer (non-2xx) keeps the vendor's status in `vendor()`; a non-2xx
 //! answer is never taken for a success.
 
-use proptest::prelude::*;
-use serde_json::{Map, Value};
-use walletport_core::{ErrorKind, Template};
+use serde_json::Map;
+use walletport_core::Template;
 use walletport_http::HttpResponse;
 use walletport_skycore::SkycoreConfig;
 use walletport_skycore::mapping::{self, link, pass, template};
-use walletport_testkit::{fixtures, fuzz};
+use walletport_testkit::fuzz;
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
 
 /// Keys of Skycore's envelopes, pass data and templates.
 const KEYS: &[&str] = &[
@@ -76,8 +76,8 @@ const KEYS: &[&str] = &[
     "text-module",
 ];
 
-/// Runs every parser on `resp`; checks the properties of each outcome.
-fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
+/// Runs every parser on `resp`, for the shared properties.
+fn parsers(resp: &HttpResponse) -> Outcomes {
     let config = SkycoreConfig::new("https://api.example.invalid/", "fuzz-api-key", "t-1");
     let sent = Template {
         id: None,
@@ -87,7 +87,7 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
         settings: Map::new(),
     };
     let op = "fuzz";
-    let outcomes: Vec<(&str, Result<(), walletport_core::Error>)> = vec![
+    vec![
         ("envelope", mapping::parse_envelope(resp, op).map(drop)),
         (
             "generatepass",
@@ -121,44 +121,6 @@ fn check_all(resp: &HttpResponse) -> Result<(), TestCaseError> {
             "gettemplate",
             template::parse_getpasstemplate_response(resp, &config).map(drop),
         ),
-    ];
-    for (name, outcome) in outcomes {
-        match outcome {
-            Ok(()) => prop_assert!(
-                resp.is_success(),
-                "{name}: HTTP {} taken for a success",
-                resp.status
-            ),
-            Err(e) => {
-                prop_assert!(
-                    !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid),
-                    "{name}: {e:?}"
-                );
-                prop_assert_eq!(e.provider(), Some("skycore"), "{}: {:?}", name, e);
-                // A failure answer keeps the vendor's status. (A 2xx whose pass data does not
-                // decode, e.g. `"ibeacons": false`, is `Unexpected` without it: noted in
-                // docs/benchmarks.md, Fuzzing.)
-                if !resp.is_success() {
-                    let kept = e.vendor().and_then(|v| v.status);
-                    prop_assert_eq!(
-                        kept,
-                        Some(resp.status),
-                        "{}: raw answer not kept: {:?}",
-                        name,
-                        e
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn status() -> impl Strategy<Value = u16> {
-    prop_oneof![
-        6 => Just(200u16),
-        3 => prop::sample::select(vec![201u16, 204, 301, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504]),
-        1 => 100u16..600,
     ]
 }
 
@@ -183,50 +145,17 @@ const EDGE_STRINGS: &[&str] = &[
     "Mars/Olympus",
 ];
 
-/// What the bodies are made of, for the shared generators.
-const VOCABULARY: fuzz::Vocabulary = fuzz::Vocabulary {
-    keys: KEYS,
-    other_keys: "[a-z-]{1,12}",
-    edge_strings: EDGE_STRINGS,
+/// Passes the vendor's specifics to the shared harness (`walletport_testkit::fuzz_responses`).
+const SPEC: ResponseFuzz = ResponseFuzz {
+    vocabulary: fuzz::Vocabulary {
+        keys: KEYS,
+        other_keys: "[a-z-]{1,12}",
+        edge_strings: EDGE_STRINGS,
+    },
+    statuses: KNOWN_STATUSES,
+    kept_status: KeptStatus::OnFailureAnswers,
+    provider: Some("skycore"),
+    parsers,
 };
 
-/// A documented answer with up to four nodes replaced by random JSON.
-fn mutated_fixture() -> impl Strategy<Value = Value> {
-    fuzz::mutated(documented(), fuzz::keyed_json(VOCABULARY))
-}
-
-/// The documented answers (`tests/fixtures/*/*.response.json`, `*.error.json`).
-fn documented() -> Vec<Value> {
-    fuzz::documented_answers(&fixtures::dir(env!("CARGO_MANIFEST_DIR")))
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes(status in status(), body in prop::collection::vec(any::<u8>(), 0..400)) {
-        check_all(&HttpResponse::new(status, body))?;
-    }
-
-    #[test]
-    fn structured_json(status in status(), body in fuzz::keyed_json(VOCABULARY)) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-
-    #[test]
-    fn mutated_documented_answers(status in status(), body in mutated_fixture()) {
-        check_all(&HttpResponse::json_body(status, &body))?;
-    }
-}
-
-#[test]
-fn the_documented_answers_pass_the_same_checks() {
-    for body in documented() {
-        for status in [200, 400, 429, 503] {
-            let resp = HttpResponse::json_body(status, &body);
-            if let Err(e) = check_all(&resp) {
-                panic!("{body}: {e}");
-            }
-        }
-    }
-}
+walletport_testkit::fuzz_responses!(SPEC);

@@ -3,9 +3,10 @@
 //! backfill run), and check balances, history, lots and new operations; a second open changes
 //! nothing.
 //!
-//! Layout: the v0.1 scenario's expectations are shared ([`check_converted`]); each backend has
-//! one test fn that builds its own v0.1 database (`sqlite_v01_database_is_converted_on_open`,
-//! `postgres_v01_database_is_converted_on_open`).
+//! Layout: the v0.1 scenario, its rows ([`write_v01_rows`]) and its expectations
+//! ([`converted_on_open`], [`check_converted`]) are shared; each backend has one test fn that
+//! builds its own v0.1 database with its own SQL (`sqlite_v01_database_is_converted_on_open`,
+//! `postgres_v01_database_is_converted_on_open`) and reads its tables through [`V01Backend`].
 
 mod support;
 
@@ -264,6 +265,103 @@ async fn check_converted(store: &dyn Store) {
     assert_eq!(points("dave").await, Decimal::MAX - dec!(10));
 }
 
+/// Writes the scenario's v0.1 rows ([`CUSTOMERS`], [`old_rows`]) into the v0.1 database at
+/// `$pool`: the three `INSERT`s are the backend's (placeholders differ) and `$amount` turns a
+/// decimal into what its v0.1 schema stores (SQLite text, PostgreSQL numeric).
+macro_rules! write_v01_rows {
+    ($pool:expr, [$customer_sql:expr, $ledger_sql:expr, $processed_sql:expr $(,)?], $amount:expr $(,)?) => {
+        for (customer, phone) in CUSTOMERS {
+            sqlx::query($customer_sql)
+                .bind(customer)
+                .bind(phone)
+                .execute($pool)
+                .await
+                .expect("v0.1 customer");
+        }
+        for (i, r) in old_rows().iter().enumerate() {
+            let at = ns(past()) - 1_000_000_000 + i64::try_from(i).expect("small");
+            sqlx::query($ledger_sql)
+                .bind(r.customer)
+                .bind(r.tx)
+                .bind(r.kind)
+                .bind($amount(r.amount))
+                .bind(at)
+                .bind(r.expires_at.map(ns))
+                .execute($pool)
+                .await
+                .expect("v0.1 ledger row");
+            sqlx::query($processed_sql)
+                .bind(r.tx)
+                .bind(r.customer)
+                .bind(r.tx_kind)
+                .bind($amount(r.requested))
+                .bind(at)
+                .execute($pool)
+                .await
+                .expect("v0.1 processed transaction");
+        }
+    };
+}
+
+/// What the shared conversion test needs of one backend beyond [`Store`]: opening the database
+/// at a URL, and reading its tables directly.
+trait V01Backend: Store + Sized {
+    /// Opens (and so migrates) the database at `url`.
+    async fn open_url(url: &str) -> Self;
+    /// `(transaction id, remaining, expired, open)` of a customer's lots, by entry id, the
+    /// amounts as their normalised decimal text.
+    async fn lots(&self, customer: &str) -> Vec<(String, String, String, bool)>;
+    /// How many rows `table` has.
+    async fn count(&self, table: &str) -> i64;
+}
+
+/// Opens the v0.1 database at `url` (built by the backend's `build_v01`), checks the lots the
+/// conversion made and [`check_converted`], then opens it again: nothing left to convert, nothing
+/// changed.
+async fn converted_on_open<B: V01Backend>(url: &str) {
+    let store = B::open_url(url).await;
+    let t = |s: &str| s.to_owned();
+    assert_eq!(
+        store.lots("alice").await,
+        vec![
+            (t("a-c1"), t("100"), t("0"), true),
+            (t("a-c2"), t("10"), t("0"), true),
+            (t("a-c3"), t("0"), t("30"), false),
+            (t("a-s1"), t("5"), t("0"), true),
+        ]
+    );
+    assert_eq!(store.count("ledger_backfill").await, 0);
+    let store = Arc::new(store);
+    check_converted(store.as_ref()).await;
+    let entries = store.count("ledger_entries").await;
+    let lots_before = store.lots("alice").await;
+    store.close().await;
+
+    // A second open finds nothing to convert and changes nothing; new entries get new ids.
+    let again = B::open_url(url).await;
+    assert_eq!(again.count("ledger_entries").await, entries);
+    assert_eq!(again.lots("alice").await, lots_before);
+    let now = Utc::now();
+    assert_eq!(
+        again.balance(&id("alice"), now).await.unwrap().points,
+        dec!(3)
+    );
+    again.close().await;
+}
+
+/// How many rows `table` has, on either backend's pool.
+macro_rules! count_rows {
+    ($pool:expr, $table:expr) => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            $table
+        )))
+        .fetch_one($pool)
+        .await
+        .expect("count")
+    };
+}
+
 mod sqlite {
     //! The SQLite part: the v0.1 database is a temp file migrated to version 1 only.
 
@@ -279,69 +377,45 @@ mod sqlite {
             .run_to(1, &pool)
             .await
             .expect("migration 0001");
-        for (customer, phone) in CUSTOMERS {
-            sqlx::query(
+        write_v01_rows!(
+            &pool,
+            [
                 "INSERT INTO customers (id, phone, created_at, updated_at) VALUES (?, ?, 0, 0)",
-            )
-            .bind(customer)
-            .bind(phone)
-            .execute(&pool)
-            .await
-            .expect("v0.1 customer");
-        }
-        for (i, r) in old_rows().iter().enumerate() {
-            let at = ns(past()) - 1_000_000_000 + i64::try_from(i).expect("small");
-            sqlx::query(
                 "INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, \
                  expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(r.customer)
-            .bind(r.tx)
-            .bind(r.kind)
-            .bind(r.amount.to_string())
-            .bind(at)
-            .bind(r.expires_at.map(ns))
-            .execute(&pool)
-            .await
-            .expect("v0.1 ledger row");
-            sqlx::query(
                 "INSERT INTO processed_transactions \
                  (transaction_id, customer_id, kind, amount, processed_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(r.tx)
-            .bind(r.customer)
-            .bind(r.tx_kind)
-            .bind(r.requested.to_string())
-            .bind(at)
-            .execute(&pool)
-            .await
-            .expect("v0.1 processed transaction");
-        }
+            ],
+            |d: Decimal| d.to_string()
+        );
         pool.close().await;
     }
 
-    /// `(transaction id, remaining, expired, open)` of a customer's lots, by entry id.
-    async fn lots(store: &SqliteStore, customer: &str) -> Vec<(String, String, String, bool)> {
-        sqlx::query(
-            "SELECT transaction_id, remaining, expired, open FROM lots \
-             WHERE customer_id = ? ORDER BY entry_id",
-        )
-        .bind(customer)
-        .fetch_all(store.pool())
-        .await
-        .expect("lots")
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect()
-    }
+    impl V01Backend for SqliteStore {
+        async fn open_url(url: &str) -> Self {
+            SqliteStore::open(url, StoreOptions::default())
+                .await
+                .expect("open and migrate the v0.1 database")
+        }
 
-    /// How many rows `table` has.
-    async fn count(store: &SqliteStore, table: &str) -> i64 {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(store.pool())
+        /// SQLite stores the amounts as text: compared as stored.
+        async fn lots(&self, customer: &str) -> Vec<(String, String, String, bool)> {
+            sqlx::query(
+                "SELECT transaction_id, remaining, expired, open FROM lots \
+                 WHERE customer_id = ? ORDER BY entry_id",
+            )
+            .bind(customer)
+            .fetch_all(self.pool())
             .await
-            .expect("count")
+            .expect("lots")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+        }
+
+        async fn count(&self, table: &str) -> i64 {
+            count_rows!(self.pool(), table)
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,39 +423,7 @@ mod sqlite {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("v01.db").display());
         build_v01(&url).await;
-
-        let store = SqliteStore::open(&url, StoreOptions::default())
-            .await
-            .expect("open and migrate the v0.1 database");
-        let t = |s: &str| s.to_owned();
-        assert_eq!(
-            lots(&store, "alice").await,
-            vec![
-                (t("a-c1"), t("100"), t("0"), true),
-                (t("a-c2"), t("10"), t("0"), true),
-                (t("a-c3"), t("0"), t("30"), false),
-                (t("a-s1"), t("5"), t("0"), true),
-            ]
-        );
-        assert_eq!(count(&store, "ledger_backfill").await, 0);
-        let store = Arc::new(store);
-        check_converted(store.as_ref()).await;
-        let entries = count(&store, "ledger_entries").await;
-        let lots_before = lots(&store, "alice").await;
-        store.close().await;
-
-        // A second open finds nothing to convert and changes nothing.
-        let again = SqliteStore::open(&url, StoreOptions::default())
-            .await
-            .expect("open again");
-        assert_eq!(count(&again, "ledger_entries").await, entries);
-        assert_eq!(lots(&again, "alice").await, lots_before);
-        let now = Utc::now();
-        assert_eq!(
-            again.balance(&id("alice"), now).await.unwrap().points,
-            dec!(3)
-        );
-        again.close().await;
+        converted_on_open::<SqliteStore>(&url).await;
     }
 }
 
@@ -401,73 +443,49 @@ mod postgres {
             .run_to(1, &pool)
             .await
             .expect("migration 0001");
-        for (customer, phone) in CUSTOMERS {
-            sqlx::query(
+        write_v01_rows!(
+            &pool,
+            [
                 "INSERT INTO customers (id, phone, created_at, updated_at) VALUES ($1, $2, 0, 0)",
-            )
-            .bind(customer)
-            .bind(phone)
-            .execute(&pool)
-            .await
-            .expect("v0.1 customer");
-        }
-        for (i, r) in old_rows().iter().enumerate() {
-            let at = ns(past()) - 1_000_000_000 + i64::try_from(i).expect("small");
-            sqlx::query(
                 "INSERT INTO ledger (customer_id, transaction_id, kind, amount, credited_at, \
                  expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(r.customer)
-            .bind(r.tx)
-            .bind(r.kind)
-            .bind(r.amount)
-            .bind(at)
-            .bind(r.expires_at.map(ns))
-            .execute(&pool)
-            .await
-            .expect("v0.1 ledger row");
-            sqlx::query(
                 "INSERT INTO processed_transactions \
                  (transaction_id, customer_id, kind, amount, processed_at) \
                  VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(r.tx)
-            .bind(r.customer)
-            .bind(r.tx_kind)
-            .bind(r.requested)
-            .bind(at)
-            .execute(&pool)
-            .await
-            .expect("v0.1 processed transaction");
-        }
+            ],
+            |d: Decimal| d
+        );
         pool.close().await;
     }
 
-    /// `(transaction id, remaining, expired, open)` of a customer's lots, by entry id.
-    async fn lots(store: &PgStore, customer: &str) -> Vec<(String, Decimal, Decimal, bool)> {
-        sqlx::query(
-            "SELECT transaction_id, remaining, expired, open FROM lots \
-             WHERE customer_id = $1 ORDER BY entry_id",
-        )
-        .bind(customer)
-        .fetch_all(store.pool())
-        .await
-        .expect("lots")
-        .iter()
-        .map(|r| {
-            let d = |i| r.get::<Decimal, _>(i).normalize();
-            (r.get(0), d(1), d(2), r.get(3))
-        })
-        .collect()
-    }
+    impl V01Backend for PgStore {
+        async fn open_url(url: &str) -> Self {
+            PgStore::connect(url, StoreOptions::default())
+                .await
+                .expect("open and migrate the v0.1 database")
+        }
 
-    /// How many rows `table` has.
-    async fn count(store: &PgStore, table: &str) -> i64 {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(store.pool())
+        /// PostgreSQL stores numerics with a scale: compared by value (normalised).
+        async fn lots(&self, customer: &str) -> Vec<(String, String, String, bool)> {
+            sqlx::query(
+                "SELECT transaction_id, remaining, expired, open FROM lots \
+                 WHERE customer_id = $1 ORDER BY entry_id",
+            )
+            .bind(customer)
+            .fetch_all(self.pool())
             .await
-            .expect("count")
+            .expect("lots")
+            .iter()
+            .map(|r| {
+                let d = |i| r.get::<Decimal, _>(i).normalize().to_string();
+                (r.get(0), d(1), d(2), r.get(3))
+            })
+            .collect()
+        }
+
+        async fn count(&self, table: &str) -> i64 {
+            count_rows!(self.pool(), table)
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,38 +494,6 @@ mod postgres {
             return;
         };
         build_v01(&url).await;
-
-        let store = PgStore::connect(&url, StoreOptions::default())
-            .await
-            .expect("open and migrate the v0.1 database");
-        let t = |s: &str| s.to_owned();
-        assert_eq!(
-            lots(&store, "alice").await,
-            vec![
-                (t("a-c1"), dec!(100), dec!(0), true),
-                (t("a-c2"), dec!(10), dec!(0), true),
-                (t("a-c3"), dec!(0), dec!(30), false),
-                (t("a-s1"), dec!(5), dec!(0), true),
-            ]
-        );
-        assert_eq!(count(&store, "ledger_backfill").await, 0);
-        let store = Arc::new(store);
-        check_converted(store.as_ref()).await;
-        let entries = count(&store, "ledger_entries").await;
-        let lots_before = lots(&store, "alice").await;
-        store.close().await;
-
-        // A second open finds nothing to convert and changes nothing; new entries get new ids.
-        let again = PgStore::connect(&url, StoreOptions::default())
-            .await
-            .expect("open again");
-        assert_eq!(count(&again, "ledger_entries").await, entries);
-        assert_eq!(lots(&again, "alice").await, lots_before);
-        let now = Utc::now();
-        assert_eq!(
-            again.balance(&id("alice"), now).await.unwrap().points,
-            dec!(3)
-        );
-        again.close().await;
+        converted_on_open::<PgStore>(&url).await;
     }
 }

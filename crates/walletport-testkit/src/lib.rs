@@ -23,7 +23,9 @@
 //!
 //! Two modules serve the adapters' own tests rather than the suite: [`fixtures`] loads and
 //! queries the fixtures generated from each vendor reference, and [`fuzz`] generates the
-//! vendor-shaped JSON their proptest fuzz tests feed the parsers.
+//! vendor-shaped JSON their proptest fuzz tests feed the parsers. Behind features, `fuzz_responses`
+//! (`adapter`) is the response-parser fuzz harness and `bench` (`bench`) the adapter-cost bench
+//! harness, so that an adapter's fuzz test and bench name only what is its own.
 //!
 //! Time-dependent behaviour (credits burning after their lifetime) needs a controllable clock
 //! and is therefore tested by each provider itself, not here.
@@ -37,9 +39,13 @@ macro_rules! ensure {
     };
 }
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod checks;
 pub mod fixtures;
 pub mod fuzz;
+#[cfg(feature = "adapter")]
+pub mod fuzz_responses;
 mod report;
 mod runner;
 mod stub;
@@ -50,3 +56,12 @@ pub use report::{CheckError, CheckReport, CheckResult, Context, Outcome, SuiteRe
 pub use runner::{CHECKS, CLEANUP, Check, CheckFn, run_checks, run_conformance};
 pub use stub::{StubCall, StubProvider};
 pub use suite::{Suite, SuiteOptions};
+
+/// What [`fuzz_responses!`] names from the expanding crate's side, so an adapter's test needs
+/// no path of its own to proptest or the HTTP response type.
+#[cfg(feature = "adapter")]
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use proptest;
+    pub use walletport_http::HttpResponse;
+}

@@ -66,3 +66,120 @@ where
         .await
         .expect("emulator starts")
 }
+
+/// `balance <verb> --phone <phone> --amount <amount> --transaction <id>`: the ledger command
+/// every vendor test runs (credit or redeem), spelled once.
+pub(crate) fn ledger<'a>(
+    verb: &'a str,
+    phone: &'a str,
+    amount: &'a str,
+    transaction: &'a str,
+) -> [&'a str; 8] {
+    [
+        "balance",
+        verb,
+        "--phone",
+        phone,
+        "--amount",
+        amount,
+        "--transaction",
+        transaction,
+    ]
+}
+
+/// `push send --phone <phone> --message <message> --channel telegram`: a personal push on the
+/// one channel only some vendors carry.
+pub(crate) fn telegram_push<'a>(phone: &'a str, message: &'a str) -> [&'a str; 8] {
+    [
+        "push",
+        "send",
+        "--phone",
+        phone,
+        "--message",
+        message,
+        "--channel",
+        "telegram",
+    ]
+}
+
+/// The output of a command that must succeed (its JSON error otherwise in the message).
+pub(crate) fn expect_ok(result: (bool, Value, Value)) -> Value {
+    let (ok, out, err) = result;
+    assert!(ok, "{err}");
+    out
+}
+
+/// Fails unless the command failed with a JSON error (`{"error": {...}}`) of `kind`; returns
+/// the error for further checks.
+pub(crate) fn expect_error(result: (bool, Value, Value), kind: &str, what: &str) -> Value {
+    let (ok, out, err) = result;
+    assert!(!ok, "{what}: expected a `{kind}` error, got {out}");
+    assert_eq!(err["error"]["kind"], kind, "{what}: {err}");
+    err
+}
+
+/// Creates the campaign "Sale!" (named "Nov") and sends it through `run` (the test's way of
+/// invoking the binary); returns the send command's output.
+pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Value)) -> Value {
+    let created = expect_ok(run(&[
+        "campaign",
+        "create",
+        "--message",
+        "Sale!",
+        "--name",
+        "Nov",
+    ]));
+    let id = created["id"].as_str().expect("campaign id").to_owned();
+    expect_ok(run(&["campaign", "send", "--id", &id]))
+}
+
+/// The `[provider]` section for the Passquare emulator at `base_url` (the plan high enough that
+/// no test waits on it).
+pub(crate) fn passquare_toml(base_url: &str, app_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"passquare\"\nbase_url = \"{base_url}\"\napp_key = \"{app_key}\"\n\
+         plan = \"1000/s\"\n"
+    )
+}
+
+/// The `[provider]` section for the Passteam emulator at `base_url`: its sandbox token and
+/// template, the documented field names, and the body `encoding` when one is given.
+pub(crate) fn passteam_toml(base_url: &str, encoding: Option<&str>) -> String {
+    let encoding = encoding
+        .map(|e| format!("encoding = \"{e}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[provider]\nkind = \"passteam\"\nbase_url = \"{base_url}\"\ntoken = \"sandbox-token\"\n\
+         template_id = \"5e424c181dbf0d537c8b4569\"\n{encoding}\n\
+         [provider.fields]\nphone = \"PHONE\"\nname = \"CLIENT_NAME\"\nsurname = \"SURNAME\"\n\
+         birthday = \"BIRTHDAY\"\nemail = \"EMAIL\"\nbalance = \"BONUS\"\nbonus = \"PERCENT\"\n\
+         discount = \"DISCOUNT\"\ncard_number = \"NUMBERCARD\"\n"
+    )
+}
+
+/// The `[provider]` section for the Skycore emulator at `endpoint`, on its first sandbox layout.
+pub(crate) fn skycore_toml(endpoint: &str, api_key: &str) -> String {
+    format!(
+        "[provider]\nkind = \"skycore\"\nendpoint = \"{endpoint}\"\napi_key = \"{api_key}\"\n\
+         template_id = \"sandbox-layout-1\"\nrate_limit = \"1000/s\"\n"
+    )
+}
+
+/// `customer upsert` of Joe (+420000000001) with every field a customer has and a balance:
+/// the first write of the memory and Passquare end-to-end tests.
+pub(crate) const JOE_UPSERT: &[&str] = &[
+    "customer",
+    "upsert",
+    "--phone",
+    "+420000000001",
+    "--name",
+    "Joe",
+    "--email",
+    "joe@passquare.com",
+    "--birthday",
+    "1980-01-25",
+    "--balance",
+    "100",
+    "--bonus",
+    "3.50",
+];

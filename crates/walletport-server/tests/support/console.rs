@@ -160,6 +160,14 @@ impl ConsoleClient {
         self.read(resp).await
     }
 
+    /// Submits a console form: posts `fields` with the CSRF token, expects the console's 303
+    /// redirect, and reads `page`, where the console shows the outcome.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)], page: &str) -> Page {
+        let done = self.post(path, fields, true).await;
+        assert_eq!(done.status, 303, "{path}: {}", done.body);
+        self.get(page).await
+    }
+
     /// Signs in with `token` (the session is renewed and its new CSRF token read from the
     /// customers page).
     pub async fn sign_in(&mut self, token: &str) {
@@ -170,5 +178,54 @@ impl ConsoleClient {
         assert_eq!(done.status, 303, "sign-in: {}", done.body);
         let home = self.get("/console/").await;
         assert_eq!(home.status, 200, "{}", home.body);
+    }
+
+    /// A multipart `POST` of a CSV file, if any (the CSRF field first when `with_csrf`), to the
+    /// console's import page.
+    pub async fn upload(&mut self, csv: Option<&str>, with_csrf: bool) -> Page {
+        let boundary = "walletport-test-boundary";
+        let mut body = String::new();
+        if with_csrf {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n",
+                self.csrf
+            ));
+        }
+        if let Some(csv) = csv {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"c.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let resp = self
+            .request(reqwest::Method::POST, "/console/import")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        self.read(resp).await
+    }
+
+    /// Uploads `csv` and follows the import job's page until it shows the result.
+    pub async fn import(&mut self, csv: &str) -> Page {
+        self.get("/console/import").await;
+        let started = self.upload(Some(csv), true).await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        let job = started.location.expect("the job's page");
+        assert!(job.starts_with("/console/import/jobs/"), "{job}");
+        for _ in 0..200 {
+            let a = self.get(&job).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            if !a.body.contains("Importing…") {
+                return a;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the import did not finish within 10 s");
     }
 }

@@ -179,6 +179,22 @@ pub async fn memory_gateway(
     (running, store)
 }
 
+/// A request's JSON answer in one call, for the tests that only read what came back.
+pub trait JsonAnswer {
+    /// Sends the request and decodes its answer.
+    ///
+    /// # Panics
+    ///
+    /// When the request cannot be sent or the answer is not the JSON of `T`.
+    fn json_answer<T: serde::de::DeserializeOwned>(self) -> impl Future<Output = T> + Send;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer<T: serde::de::DeserializeOwned>(self) -> T {
+        self.send().await.expect("send").json().await.expect("json")
+    }
+}
+
 /// Sends `body` (none when null) with `method` to `url`; the status and the JSON answer (null
 /// when it is not JSON).
 pub async fn send(
@@ -359,3 +375,27 @@ impl Provider for Recorder {
     }
     walletport_core::self_ports!();
 }
+
+/// Expands each named `async fn name(db: Db)` of the test file into two tests, `sqlite::name`
+/// and `postgres::name`, so every gateway test runs on both store backends.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both;
