@@ -71,6 +71,10 @@ pub(crate) struct Args {
     /// `[outbox] batch`: the most outbox items one flush claims (the gateway's default: 100).
     #[arg(long, default_value_t = OutboxSection::default().batch, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) batch: u32,
+    /// `[outbox] poll_interval` in milliseconds: how long an idle worker sleeps before it looks
+    /// again (the gateway's default: 500).
+    #[arg(long, default_value_t = OutboxSection::default().poll_interval.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub(crate) poll_ms: u64,
     /// Which scenarios to run.
     #[arg(long, value_enum, default_value_t = Scenario::Both)]
     pub(crate) scenario: Scenario,
@@ -290,6 +294,7 @@ async fn one(
     pq.plan = Plan::Custom(plans.client.clone());
     let outbox = OutboxSection {
         batch: args.batch,
+        poll_interval: Duration::from_millis(args.poll_ms),
         ..OutboxSection::default()
     };
     let limiter = LimiterChoice::or_default(args.limiter, args.gateways);
@@ -523,6 +528,7 @@ mod tests {
             // builds, and a 429 from loopback jitter would fail them for no fault of the code.
             jitter_ms: 15.0,
             batch: OutboxSection::default().batch,
+            poll_ms: OutboxSection::default().poll_interval.as_millis() as u64,
             scenario,
             backend: BackendChoice::Sqlite,
             deadline_secs: 60,
