@@ -67,6 +67,33 @@ impl Checked {
         move |e| e.with_provider(name).with_operation(operation)
     }
 
+    /// An `InvalidInput` answer of `operation`, stamped.
+    fn invalid(&self, operation: &'static str, message: impl Into<String>) -> Error {
+        self.stamp(operation)(Error::invalid_input(message))
+    }
+
+    /// Awaits the inner provider's `call` (checked already), stamping its error.
+    async fn forward<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        call.await.map_err(self.stamp(operation))
+    }
+
+    /// [`forward`](Self::forward) behind the operation's capability flag: the shape of every
+    /// operation without checks of its own. `call` is only a future, so nothing reaches the
+    /// vendor when the flag is off.
+    async fn gated<T>(
+        &self,
+        supported: bool,
+        operation: &'static str,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.gate(supported, operation)?;
+        self.forward(operation, call).await
+    }
+
     fn gate_key(&self, key: &CustomerKey, operation: &'static str) -> Result<()> {
         let c = &self.capability;
         match key {
@@ -90,14 +117,14 @@ impl Provider for Checked {
         self.capability
     }
     async fn status(&self) -> Result<ProviderStatus> {
-        self.gate(self.capability.status, op::STATUS)?;
-        self.inner.status().await.map_err(self.stamp(op::STATUS))
+        self.gated(self.capability.status, op::STATUS, self.inner.status())
+            .await
     }
     fn balance_fields(&self) -> BalanceFields {
         self.inner.balance_fields()
     }
     async fn check(&self) -> Result<ProviderCheck> {
-        self.inner.check().await.map_err(self.stamp(op::CHECK))
+        self.forward(op::CHECK, self.inner.check()).await
     }
     crate::self_ports!();
 }
@@ -108,20 +135,14 @@ impl CustomerPort for Checked {
         let o = op::CUSTOMER_UPSERT;
         self.gate(self.capability.customer_upsert, o)?;
         input.customer.validate().map_err(self.stamp(o))?;
-        self.inner
-            .customers()
-            .upsert_customer(input)
+        self.forward(o, self.inner.customers().upsert_customer(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn get_customer(&self, input: GetCustomer) -> Result<CustomerRecord> {
         let o = op::CUSTOMER_GET;
         self.gate_key(&input.key, o)?;
-        self.inner
-            .customers()
-            .get_customer(input)
+        self.forward(o, self.inner.customers().get_customer(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn list_customers(&self, input: ListCustomers) -> Result<Page<CustomerRecord>> {
         let o = op::CUSTOMER_LIST;
@@ -134,24 +155,15 @@ impl CustomerPort for Checked {
             self.gate_option(c.customer_list_by_installed, o, "installed filter")?;
         }
         if input.page_size == Some(0) {
-            return Err(self.stamp(o)(Error::invalid_input(
-                "page size must be at least 1",
-            )));
+            return Err(self.invalid(o, "page size must be at least 1"));
         }
-        self.inner
-            .customers()
-            .list_customers(input)
+        self.forward(o, self.inner.customers().list_customers(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn delete_customer(&self, input: DeleteCustomer) -> Result<()> {
-        let o = op::CUSTOMER_DELETE;
-        self.gate(self.capability.customer_delete, o)?;
-        self.inner
-            .customers()
-            .delete_customer(input)
+        let call = self.inner.customers().delete_customer(input);
+        self.gated(self.capability.customer_delete, op::CUSTOMER_DELETE, call)
             .await
-            .map_err(self.stamp(o))
     }
 }
 
@@ -161,72 +173,46 @@ impl CardPort for Checked {
         let o = op::CARD_ISSUE;
         self.gate(self.capability.card_issue, o)?;
         input.customer.validate().map_err(self.stamp(o))?;
-        self.inner
-            .cards()
-            .issue_card(input)
-            .await
-            .map_err(self.stamp(o))
+        self.forward(o, self.inner.cards().issue_card(input)).await
     }
     async fn get_card(&self, input: GetCard) -> Result<Card> {
-        let o = op::CARD_GET;
-        self.gate(self.capability.card_get, o)?;
-        self.inner
-            .cards()
-            .get_card(input)
+        let call = self.inner.cards().get_card(input);
+        self.gated(self.capability.card_get, op::CARD_GET, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn update_card(&self, input: UpdateCard) -> Result<Card> {
-        let o = op::CARD_UPDATE;
-        self.gate(self.capability.card_update, o)?;
-        self.inner
-            .cards()
-            .update_card(input)
+        let call = self.inner.cards().update_card(input);
+        self.gated(self.capability.card_update, op::CARD_UPDATE, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
-        let o = op::CARD_SET_STATUS;
-        self.gate(self.capability.card_set_status, o)?;
-        self.inner
-            .cards()
-            .set_card_status(input)
+        let call = self.inner.cards().set_card_status(input);
+        self.gated(self.capability.card_set_status, op::CARD_SET_STATUS, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn send_install_link(&self, input: SendInstallLink) -> Result<()> {
-        let o = op::CARD_SEND_INSTALL_LINK;
-        self.gate(self.capability.card_send_install_link, o)?;
-        self.inner
-            .cards()
-            .send_install_link(input)
+        let call = self.inner.cards().send_install_link(input);
+        let supported = self.capability.card_send_install_link;
+        self.gated(supported, op::CARD_SEND_INSTALL_LINK, call)
             .await
-            .map_err(self.stamp(o))
     }
 }
 
 #[async_trait]
 impl BalancePort for Checked {
     async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
-        let o = op::BALANCE_GET;
-        self.gate(self.capability.balance_get, o)?;
-        self.inner
-            .balances()
-            .get_balance(input)
+        let call = self.inner.balances().get_balance(input);
+        self.gated(self.capability.balance_get, op::BALANCE_GET, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
         let o = op::BALANCE_SET;
         self.gate(self.capability.balance_set, o)?;
         if input.update.is_empty() {
-            return Err(self.stamp(o)(Error::invalid_input("nothing to set")));
+            return Err(self.invalid(o, "nothing to set"));
         }
-        self.inner
-            .balances()
-            .set_balance(input)
+        self.forward(o, self.inner.balances().set_balance(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
         let o = op::BALANCE_CREDIT;
@@ -234,20 +220,12 @@ impl BalancePort for Checked {
         if input.credit.lifetime().is_some() {
             self.gate_option(self.capability.balance_credit_lifetime, o, "lifetime")?;
         }
-        self.inner
-            .balances()
-            .credit(input)
-            .await
-            .map_err(self.stamp(o))
+        self.forward(o, self.inner.balances().credit(input)).await
     }
     async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
-        let o = op::BALANCE_REDEEM;
-        self.gate(self.capability.balance_redeem, o)?;
-        self.inner
-            .balances()
-            .redeem(input)
+        let call = self.inner.balances().redeem(input);
+        self.gated(self.capability.balance_redeem, op::BALANCE_REDEEM, call)
             .await
-            .map_err(self.stamp(o))
     }
 }
 
@@ -264,11 +242,9 @@ impl PushCampaignPort for Checked {
         if let Some(max) = self.capability.max_message_len
             && input.message.text().chars().count() > max as usize
         {
-            return Err(self.stamp(o)(Error::invalid_input(format!(
-                "message is longer than {max} characters"
-            ))));
+            return Err(self.invalid(o, format!("message is longer than {max} characters")));
         }
-        self.inner.push().push(input).await.map_err(self.stamp(o))
+        self.forward(o, self.inner.push().push(input)).await
     }
     async fn create_campaign(&self, input: CreateCampaign) -> Result<CampaignRecord> {
         let o = op::CAMPAIGN_CREATE;
@@ -277,74 +253,47 @@ impl PushCampaignPort for Checked {
             self.gate_option(self.capability.campaign_segment, o, "segment")?;
         }
         input.campaign.validate().map_err(self.stamp(o))?;
-        self.inner
-            .push()
-            .create_campaign(input)
+        self.forward(o, self.inner.push().create_campaign(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn send_campaign(&self, input: SendCampaign) -> Result<CampaignRecord> {
-        let o = op::CAMPAIGN_SEND;
-        self.gate(self.capability.campaign_send, o)?;
-        self.inner
-            .push()
-            .send_campaign(input)
+        let call = self.inner.push().send_campaign(input);
+        self.gated(self.capability.campaign_send, op::CAMPAIGN_SEND, call)
             .await
-            .map_err(self.stamp(o))
     }
 }
 
 #[async_trait]
 impl TemplatePort for Checked {
     async fn list_templates(&self, input: ListTemplates) -> Result<Page<TemplateSummary>> {
-        let o = op::TEMPLATE_LIST;
-        self.gate(self.capability.template_list, o)?;
-        self.inner
-            .templates()
-            .list_templates(input)
+        let call = self.inner.templates().list_templates(input);
+        self.gated(self.capability.template_list, op::TEMPLATE_LIST, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn get_template(&self, input: GetTemplate) -> Result<Template> {
-        let o = op::TEMPLATE_GET;
-        self.gate(self.capability.template_get, o)?;
-        self.inner
-            .templates()
-            .get_template(input)
+        let call = self.inner.templates().get_template(input);
+        self.gated(self.capability.template_get, op::TEMPLATE_GET, call)
             .await
-            .map_err(self.stamp(o))
     }
     async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
         let o = op::TEMPLATE_CREATE;
         self.gate(self.capability.template_create, o)?;
         if input.template.name.trim().is_empty() {
-            return Err(self.stamp(o)(Error::invalid_input(
-                "template name must not be empty",
-            )));
+            return Err(self.invalid(o, "template name must not be empty"));
         }
-        self.inner
-            .templates()
-            .create_template(input)
+        self.forward(o, self.inner.templates().create_template(input))
             .await
-            .map_err(self.stamp(o))
     }
     async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
         let o = op::TEMPLATE_UPDATE;
         self.gate(self.capability.template_update, o)?;
         if input.template.name.trim().is_empty() {
-            return Err(self.stamp(o)(Error::invalid_input(
-                "template name must not be empty",
-            )));
+            return Err(self.invalid(o, "template name must not be empty"));
         }
         if input.template.id.is_none() {
-            return Err(self.stamp(o)(Error::invalid_input(
-                "template id is required to update",
-            )));
+            return Err(self.invalid(o, "template id is required to update"));
         }
-        self.inner
-            .templates()
-            .update_template(input)
+        self.forward(o, self.inner.templates().update_template(input))
             .await
-            .map_err(self.stamp(o))
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod capability;
 pub mod checked;
+pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod ext;
@@ -20,6 +21,7 @@ pub mod ports;
 
 pub use capability::Capability;
 pub use checked::Checked;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::*;
 pub use error::{Error, ErrorKind, Result, Retry, VendorError};
 pub use ext::ProviderExt;

@@ -208,35 +208,22 @@ mod tests {
     #[test]
     fn retry_after_delta_seconds_and_http_date() {
         let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
-        assert_eq!(
-            parse_retry_after(&headers(" 120 "), now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after(&headers("Sun, 06 Nov 1994 08:50:07 GMT"), now),
-            Some(Duration::from_secs(30))
-        );
-        // RFC 850 and asctime forms are HTTP-dates too.
-        assert_eq!(
-            parse_retry_after(&headers("Sunday, 06-Nov-94 08:49:47 GMT"), now),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            parse_retry_after(&headers("Sun Nov  6 08:49:57 1994"), now),
-            Some(Duration::from_secs(20))
-        );
-        // In the past: go now.
-        assert_eq!(
-            parse_retry_after(&headers("Sun, 06 Nov 1994 08:00:00 GMT"), now),
-            Some(Duration::ZERO)
-        );
+        for (value, secs) in [
+            (" 120 ", 120),
+            ("Sun, 06 Nov 1994 08:50:07 GMT", 30),
+            // RFC 850 and asctime forms are HTTP-dates too.
+            ("Sunday, 06-Nov-94 08:49:47 GMT", 10),
+            ("Sun Nov  6 08:49:57 1994", 20),
+            // In the past: go now.
+            ("Sun, 06 Nov 1994 08:00:00 GMT", 0),
+            ("99999999999999999999999", u64::MAX),
+        ] {
+            let expected = Some(Duration::from_secs(secs));
+            assert_eq!(parse_retry_after(&headers(value), now), expected, "{value}");
+        }
         assert_eq!(parse_retry_after(&headers("soon"), now), None);
         assert_eq!(parse_retry_after(&headers("-5"), now), None);
         assert_eq!(parse_retry_after(&HeaderMap::new(), now), None);
-        assert_eq!(
-            parse_retry_after(&headers("99999999999999999999999"), now),
-            Some(Duration::from_secs(u64::MAX))
-        );
     }
 
     #[test]

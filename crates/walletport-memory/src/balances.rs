@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 use walletport_core::{
-    Balance, BalancePort, CreditBalance, CreditOutcome, Error, ErrorKind, GetBalance,
-    RedeemBalance, RedeemOutcome, Result, SetBalance,
+    Balance, BalancePort, CreditBalance, CreditOutcome, Error, ErrorKind, GetBalance, Phone,
+    RedeemBalance, RedeemOutcome, Result, SetBalance, TransactionId,
 };
 
 use crate::MemoryProvider;
 use crate::ledger::Ledger;
+use crate::state::State;
 
 #[async_trait]
 impl BalancePort for MemoryProvider {
@@ -41,32 +42,21 @@ impl BalancePort for MemoryProvider {
         self.write(|state, now| {
             let phone = state.resolve(&input.customer)?;
             let tx = credit.transaction_id();
-            if let Some(owner) = state.transactions.get(tx) {
-                let same = owner == &phone
-                    && state
-                        .customer(owner)?
-                        .ledger
-                        .credit_record(tx)
-                        .is_some_and(|earlier| earlier.same_as(&credit));
-                if !same {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "transaction {tx} was already used with a different customer, \
-                             amount or lifetime, or by a redemption"
-                        ),
-                    ));
-                }
+            let same = |ledger: &Ledger| {
+                let earlier = ledger.credit_record(tx);
+                earlier.is_some_and(|earlier| earlier.same_as(&credit))
+            };
+            let other = "with a different customer, amount or lifetime, or by a redemption";
+            if repeated(state, &phone, tx, same, other)? {
                 return Ok(CreditOutcome {
                     balance: state.customer(&phone)?.ledger.balance(now)?,
                     applied: false,
                 });
             }
-            let seq = state.seq();
-            let ledger = &mut state.customer_mut(&phone)?.ledger;
-            ledger.credit(&credit, seq, now)?;
-            let balance = ledger.balance(now)?;
-            state.transactions.insert(tx.clone(), phone);
+            let balance = apply_new(state, phone, tx, |ledger, seq| {
+                ledger.credit(&credit, seq, now)?;
+                ledger.balance(now)
+            })?;
             Ok(CreditOutcome {
                 balance,
                 applied: true,
@@ -84,36 +74,62 @@ impl BalancePort for MemoryProvider {
         self.write(|state, now| {
             let phone = state.resolve(&input.customer)?;
             let tx = redemption.transaction_id();
-            if let Some(owner) = state.transactions.get(tx) {
-                let same = owner == &phone
-                    && state
-                        .customer(owner)?
-                        .ledger
-                        .redemption_record(tx)
-                        .is_some_and(|earlier| earlier.same_as(&redemption));
-                if !same {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "transaction {tx} was already used with a different customer or \
-                             amount, or by a credit"
-                        ),
-                    ));
-                }
+            let same = |ledger: &Ledger| {
+                let earlier = ledger.redemption_record(tx);
+                earlier.is_some_and(|earlier| earlier.same_as(&redemption))
+            };
+            let other = "with a different customer or amount, or by a credit";
+            if repeated(state, &phone, tx, same, other)? {
                 return Ok(RedeemOutcome {
                     balance: state.customer(&phone)?.ledger.balance(now)?,
                     applied: false,
                 });
             }
-            let seq = state.seq();
-            let ledger = &mut state.customer_mut(&phone)?.ledger;
-            ledger.redeem(&redemption, seq, now)?;
-            let balance = ledger.balance(now)?;
-            state.transactions.insert(tx.clone(), phone);
+            let balance = apply_new(state, phone, tx, |ledger, seq| {
+                ledger.redeem(&redemption, seq, now)?;
+                ledger.balance(now)
+            })?;
             Ok(RedeemOutcome {
                 balance,
                 applied: true,
             })
         })
     }
+}
+
+/// Runs `apply` on the ledger of `phone` with the next sequence number, then records `tx` as
+/// theirs; what `apply` answers (the balance right after).
+fn apply_new(
+    state: &mut State,
+    phone: Phone,
+    tx: &TransactionId,
+    apply: impl FnOnce(&mut Ledger, u64) -> Result<Balance>,
+) -> Result<Balance> {
+    let seq = state.seq();
+    let balance = apply(&mut state.customer_mut(&phone)?.ledger, seq)?;
+    state.transactions.insert(tx.clone(), phone);
+    Ok(balance)
+}
+
+/// Whether transaction `tx` of `phone` was applied before: `true` for a repeat of the same
+/// request (`same` finds it in the customer's ledger), `false` for an id never used, and a
+/// [`ErrorKind::Conflict`] naming the `other` use for an id used otherwise (transaction ids are
+/// one namespace for credits and redemptions).
+fn repeated(
+    state: &State,
+    phone: &Phone,
+    tx: &TransactionId,
+    same: impl FnOnce(&Ledger) -> bool,
+    other: &str,
+) -> Result<bool> {
+    let Some(owner) = state.transactions.get(tx) else {
+        return Ok(false);
+    };
+    if owner == phone && same(&state.customer(owner)?.ledger) {
+        return Ok(true);
+    }
+    Err(Error::new(
+        ErrorKind::Conflict,
+        format!("transaction {tx} was already used {other}"),
+    ))
 }

@@ -18,10 +18,7 @@ impl CardPort for MemoryProvider {
     /// Creates the holder if needed (like an upsert) and returns their card of the requested
     /// template, issuing it only if they have none; fields and balance values are applied.
     async fn issue_card(&self, input: IssueCard) -> Result<Card> {
-        let template = input
-            .template
-            .clone()
-            .unwrap_or_else(|| self.default_template.clone());
+        let template = self.template_or_default(input.template.as_ref());
         self.write(|state, now| {
             let phone = enrol(state, input.customer, &template, &input.balance, now)?;
             let existing = state.customer(&phone)?.cards.iter().find(|id| {

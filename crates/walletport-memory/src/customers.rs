@@ -14,10 +14,7 @@ use crate::state::{CustomerEntry, State};
 #[async_trait]
 impl CustomerPort for MemoryProvider {
     async fn upsert_customer(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
-        let template = input
-            .template
-            .clone()
-            .unwrap_or_else(|| self.default_template.clone());
+        let template = self.template_or_default(input.template.as_ref());
         self.write(|state, now| {
             let phone = enrol(state, input.customer, &template, &input.balance, now)?;
             state.record(state.customer(&phone)?, now, true)

@@ -43,7 +43,6 @@
 
 mod balances;
 mod cards;
-mod clock;
 mod config;
 mod customers;
 mod enrolment;
@@ -64,12 +63,13 @@ use walletport_core::{
     TemplateId,
 };
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_CARD_NUMBER_START, DEFAULT_PAGE_SIZE, DEFAULT_TEMPLATE_ID, MAX_PAGE_SIZE, MemoryConfig,
 };
 pub use messaging::SEGMENT_FIELD;
 pub use outbox::OutboxEntry;
+/// Re-exported from core: the gateway and this provider read time through the same clock.
+pub use walletport_core::{Clock, ManualClock, SystemClock};
 
 use state::State;
 
@@ -167,6 +167,11 @@ impl MemoryProvider {
     /// The complete state as JSON (the state file's content), for before/after comparisons.
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::to_value(&*self.lock()).unwrap_or_default()
+    }
+
+    /// The card design `requested`, else the configured default one.
+    fn template_or_default(&self, requested: Option<&TemplateId>) -> TemplateId {
+        requested.unwrap_or(&self.default_template).clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

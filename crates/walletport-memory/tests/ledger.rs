@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{
-    BalanceUpdate, Checked, Credit, CreditBalance, Customer, ErrorKind, Phone, Provider,
-    ProviderExt, RedeemBalance, Redemption, SetBalance, TransactionId, UpsertCustomer, op,
+    BalanceUpdate, Checked, Credit, CreditBalance, CreditOutcome, Customer, ErrorKind, Phone,
+    Provider, ProviderExt, RedeemBalance, RedeemOutcome, Redemption, SetBalance, TransactionId,
+    UpsertCustomer, op,
 };
 use walletport_memory::{ManualClock, MemoryConfig, MemoryProvider};
 
@@ -75,16 +76,8 @@ async fn one_transaction_id_credits_once_under_concurrency() {
 async fn a_credit_burns_exactly_at_its_end_of_life() {
     let (provider, clock) = provider_with_clock().await;
     let life = Duration::from_secs(3600);
-    provider
-        .balances()
-        .credit(credit(dec!(10), "short", Some(life)))
-        .await
-        .unwrap();
-    provider
-        .balances()
-        .credit(credit(dec!(1.5), "forever", None))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(10), "short", Some(life)).await;
+    credit_ok(&*provider, dec!(1.5), "forever", None).await;
     assert_eq!(points(provider.as_ref()).await, dec!(11.5));
 
     let burns_at = start() + TimeDelta::hours(1);
@@ -100,11 +93,7 @@ async fn a_credit_burns_exactly_at_its_end_of_life() {
     assert_eq!(points(provider.as_ref()).await, dec!(1.5));
 
     // A burned credit is still remembered: repeating it does not credit it again.
-    let again = provider
-        .balances()
-        .credit(credit(dec!(10), "short", Some(life)))
-        .await
-        .unwrap();
+    let again = credit_ok(&*provider, dec!(10), "short", Some(life)).await;
     assert!(!again.applied);
     assert_eq!(again.balance.points, dec!(1.5));
 }
@@ -112,11 +101,13 @@ async fn a_credit_burns_exactly_at_its_end_of_life() {
 #[tokio::test]
 async fn setting_points_is_absolute_and_settles_earlier_credits() {
     let (provider, clock) = provider_with_clock().await;
-    provider
-        .balances()
-        .credit(credit(dec!(10), "before", Some(Duration::from_secs(60))))
-        .await
-        .unwrap();
+    credit_ok(
+        &*provider,
+        dec!(10),
+        "before",
+        Some(Duration::from_secs(60)),
+    )
+    .await;
     let set = SetBalance {
         customer: phone().into(),
         update: BalanceUpdate {
@@ -128,11 +119,7 @@ async fn setting_points_is_absolute_and_settles_earlier_credits() {
         provider.balances().set_balance(set).await.unwrap().points,
         dec!(100)
     );
-    provider
-        .balances()
-        .credit(credit(dec!(5), "after", Some(Duration::from_secs(120))))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(5), "after", Some(Duration::from_secs(120))).await;
     assert_eq!(points(provider.as_ref()).await, dec!(105));
     // The settled credit no longer burns; the later one still does.
     clock.advance(TimeDelta::seconds(60));
@@ -144,11 +131,7 @@ async fn setting_points_is_absolute_and_settles_earlier_credits() {
 #[tokio::test]
 async fn conflicting_repeats_change_nothing() {
     let (provider, _) = provider_with_clock().await;
-    provider
-        .balances()
-        .credit(credit(dec!(3), "t", None))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(3), "t", None).await;
     for conflicting in [
         credit(dec!(4), "t", None),
         credit(dec!(3), "t", Some(Duration::from_secs(5))),
@@ -157,14 +140,7 @@ async fn conflicting_repeats_change_nothing() {
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     }
     // 3.00 is the same amount as 3: a repeat, not a conflict.
-    assert!(
-        !provider
-            .balances()
-            .credit(credit(dec!(3.00), "t", None))
-            .await
-            .unwrap()
-            .applied
-    );
+    assert!(!credit_ok(&*provider, dec!(3.00), "t", None).await.applied);
     assert_eq!(points(provider.as_ref()).await, dec!(3));
 }
 
@@ -186,11 +162,7 @@ proptest! {
                 let amount = Decimal::new(mantissa, scale);
                 // Reusing a transaction id repeats its first amount (a retry).
                 let amount = *seen.entry(tx).or_insert(amount);
-                let outcome = provider
-                    .balances()
-                    .credit(credit(amount, &format!("tx-{tx}"), None))
-                    .await
-                    .unwrap();
+                let outcome = credit_ok(&*provider, amount, &format!("tx-{tx}"), None).await;
                 if outcome.applied {
                     expected += amount;
                 }
@@ -201,6 +173,23 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// Credits the customer; a refusal fails the test.
+async fn credit_ok(
+    provider: &dyn Provider,
+    amount: Decimal,
+    tx: &str,
+    lifetime: Option<Duration>,
+) -> CreditOutcome {
+    let credit = credit(amount, tx, lifetime);
+    provider.balances().credit(credit).await.unwrap()
+}
+
+/// Spends the customer's points; a refusal fails the test.
+async fn redeem_ok(provider: &dyn Provider, amount: Decimal, tx: &str) -> RedeemOutcome {
+    let redemption = redemption(amount, tx);
+    provider.balances().redeem(redemption).await.unwrap()
 }
 
 fn redemption(amount: Decimal, tx: &str) -> RedeemBalance {
@@ -220,17 +209,9 @@ async fn a_redemption_spends_the_soonest_burning_points_first_and_permanent_ones
         (dec!(4), "one-hour", hours(1)),
         (dec!(8), "three-hours", hours(3)),
     ] {
-        provider
-            .balances()
-            .credit(credit(amount, tx, lifetime))
-            .await
-            .unwrap();
+        credit_ok(&*provider, amount, tx, lifetime).await;
     }
-    let outcome = provider
-        .balances()
-        .redeem(redemption(dec!(6), "coffee"))
-        .await
-        .unwrap();
+    let outcome = redeem_ok(&*provider, dec!(6), "coffee").await;
     assert!(outcome.applied);
     assert_eq!(outcome.balance.points, dec!(21));
     // The 4 burning in one hour and 2 of the 10 burning in two are gone: nothing burns at 1 h,
@@ -239,11 +220,7 @@ async fn a_redemption_spends_the_soonest_burning_points_first_and_permanent_ones
     assert_eq!(points(provider.as_ref()).await, dec!(21));
     clock.advance(TimeDelta::hours(1));
     assert_eq!(points(provider.as_ref()).await, dec!(13));
-    let outcome = provider
-        .balances()
-        .redeem(redemption(dec!(10), "lunch"))
-        .await
-        .unwrap();
+    let outcome = redeem_ok(&*provider, dec!(10), "lunch").await;
     assert_eq!(outcome.balance.points, dec!(3));
     clock.advance(TimeDelta::days(1));
     assert_eq!(
@@ -256,24 +233,12 @@ async fn a_redemption_spends_the_soonest_burning_points_first_and_permanent_ones
 #[tokio::test]
 async fn a_redemption_is_exactly_once_and_conflicts_change_nothing() {
     let (provider, _) = provider_with_clock().await;
-    provider
-        .balances()
-        .credit(credit(dec!(50), "c", None))
-        .await
-        .unwrap();
-    let first = provider
-        .balances()
-        .redeem(redemption(dec!(20), "r"))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(50), "c", None).await;
+    let first = redeem_ok(&*provider, dec!(20), "r").await;
     assert!(first.applied);
     assert_eq!(first.balance.points, dec!(30));
     for _ in 0..2 {
-        let again = provider
-            .balances()
-            .redeem(redemption(dec!(20.00), "r"))
-            .await
-            .unwrap();
+        let again = redeem_ok(&*provider, dec!(20.00), "r").await;
         assert!(!again.applied);
         assert_eq!(again.balance.points, dec!(30));
     }
@@ -312,16 +277,8 @@ async fn insufficient_points_are_refused_and_change_nothing() {
         .upsert_customer(UpsertCustomer::new(Customer::new(phone())))
         .await
         .unwrap();
-    provider
-        .balances()
-        .credit(credit(dec!(10), "soon", Some(Duration::from_secs(60))))
-        .await
-        .unwrap();
-    provider
-        .balances()
-        .credit(credit(dec!(2), "forever", None))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(10), "soon", Some(Duration::from_secs(60))).await;
+    credit_ok(&*provider, dec!(2), "forever", None).await;
     let before = memory.snapshot();
     let err = provider
         .balances()
@@ -344,11 +301,7 @@ async fn insufficient_points_are_refused_and_change_nothing() {
     assert_eq!(err.kind(), ErrorKind::InsufficientPoints, "{err}");
     assert_eq!(memory.snapshot(), before);
     // The refused id was not used up.
-    let outcome = provider
-        .balances()
-        .redeem(redemption(dec!(2), "too-much"))
-        .await
-        .unwrap();
+    let outcome = redeem_ok(&*provider, dec!(2), "too-much").await;
     assert!(outcome.applied);
     assert_eq!(outcome.balance.points, dec!(0));
     // Unknown customers and bad amounts are the usual errors.
@@ -365,11 +318,7 @@ async fn insufficient_points_are_refused_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_redemptions_never_overdraw() {
     let (provider, _) = provider_with_clock().await;
-    provider
-        .balances()
-        .credit(credit(dec!(500), "fill", None))
-        .await
-        .unwrap();
+    credit_ok(&*provider, dec!(500), "fill", None).await;
     let tasks: Vec<_> = (0..100)
         .map(|i| {
             let provider = provider.clone();

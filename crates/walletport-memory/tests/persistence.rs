@@ -8,8 +8,8 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use rust_decimal_macros::dec;
 use serde::Deserialize;
 use walletport_core::{
-    Checked, Credit, CreditBalance, Customer, ErrorKind, GetCustomer, Phone, Provider, ProviderExt,
-    RedeemBalance, Redemption, TransactionId, UpsertCustomer,
+    Checked, Credit, CreditBalance, CreditOutcome, Customer, ErrorKind, GetCustomer, Phone,
+    Provider, ProviderExt, RedeemBalance, Redemption, TransactionId, UpsertCustomer,
 };
 use walletport_memory::{ManualClock, MemoryConfig, MemoryProvider};
 
@@ -35,6 +35,14 @@ async fn upsert(provider: &dyn Provider, phone: Phone, name: &str) -> walletport
         .map(drop)
 }
 
+/// Credits 150.25 points to customer 1 under transaction id `t1`.
+async fn credit_t1(provider: &dyn Provider) -> CreditOutcome {
+    let credit = Credit::new(dec!(150.25), TransactionId::new("t1").unwrap(), None).unwrap();
+    let customer = phone(1).into();
+    let credit = CreditBalance { customer, credit };
+    provider.balances().credit(credit).await.unwrap()
+}
+
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -50,16 +58,7 @@ async fn state_survives_reopening() {
     {
         let first = open(&path);
         upsert(first.as_ref(), phone(1), "Anna").await.unwrap();
-        let credit = Credit::new(dec!(150.25), TransactionId::new("t1").unwrap(), None).unwrap();
-        let outcome = first
-            .balances()
-            .credit(CreditBalance {
-                customer: phone(1).into(),
-                credit,
-            })
-            .await
-            .unwrap();
-        assert!(outcome.applied);
+        assert!(credit_t1(first.as_ref()).await.applied);
     }
     assert!(path.is_file());
     let second = open(&path);
@@ -67,16 +66,7 @@ async fn state_survives_reopening() {
     assert_eq!(record.customer.name.as_deref(), Some("Anna"));
     assert_eq!(record.balance.unwrap().points.to_string(), "150.25");
     // Exactly-once holds across processes too.
-    let credit = Credit::new(dec!(150.25), TransactionId::new("t1").unwrap(), None).unwrap();
-    let again = second
-        .balances()
-        .credit(CreditBalance {
-            customer: phone(1).into(),
-            credit,
-        })
-        .await
-        .unwrap();
-    assert!(!again.applied);
+    assert!(!credit_t1(second.as_ref()).await.applied);
     // Card numbers continue where the first provider stopped.
     upsert(second.as_ref(), phone(2), "Bára").await.unwrap();
     let first_card = record.cards[0].number.clone().unwrap();

@@ -33,7 +33,6 @@
 //! ```
 
 pub mod api;
-pub mod clock;
 pub mod config;
 mod console;
 pub mod expiry;
@@ -49,7 +48,6 @@ mod server;
 mod state;
 
 pub use api::ApiDoc;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_LISTEN, GatewayConfig, HooksSection, LedgerSection, OutboxSection,
     PassteamHooksSection, ServerSection,
@@ -62,6 +60,8 @@ pub use preflight::{StartupCheck, check_provider};
 pub use quota::SharedQuota;
 pub use server::{RunningGateway, SHUTDOWN_GRACE, router, start, start_on};
 pub use state::Gateway;
+/// Re-exported from core: the gateway and the memory provider read time through one clock.
+pub use walletport_core::clock::{self, Clock, ManualClock, SystemClock};
 
 /// Re-exported so embedders configure hooks with the same type.
 pub use walletport_passquare::PassquareHooksConfig;

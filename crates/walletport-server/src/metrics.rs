@@ -140,31 +140,35 @@ impl Metrics {
             "Deliveries that left out a balance field the provider cannot hold, by field",
             self.not_held.clone(),
         );
-        r.register(
-            "walletport_outbox_delivered_items",
-            "Outbox items delivered to the vendor",
-            self.delivered_items.clone(),
-        );
-        r.register(
-            "walletport_outbox_coalesced_requests",
-            "Vendor requests that carried more than one outbox item",
-            self.coalesced_requests.clone(),
-        );
-        r.register(
-            "walletport_outbox_dead_lettered",
-            "Outbox items moved to the dead letters by this process",
-            self.dead_lettered.clone(),
-        );
-        r.register(
-            "walletport_outbox_released_at_shutdown",
-            "Claimed outbox items handed back undelivered at shutdown",
-            self.shutdown_released.clone(),
-        );
-        r.register(
-            "walletport_ledger_expired_lots",
-            "Credit lots this process expired (one expiry ledger entry each)",
-            self.expired_lots.clone(),
-        );
+        for (name, help, counter) in [
+            (
+                "walletport_outbox_delivered_items",
+                "Outbox items delivered to the vendor",
+                &self.delivered_items,
+            ),
+            (
+                "walletport_outbox_coalesced_requests",
+                "Vendor requests that carried more than one outbox item",
+                &self.coalesced_requests,
+            ),
+            (
+                "walletport_outbox_dead_lettered",
+                "Outbox items moved to the dead letters by this process",
+                &self.dead_lettered,
+            ),
+            (
+                "walletport_outbox_released_at_shutdown",
+                "Claimed outbox items handed back undelivered at shutdown",
+                &self.shutdown_released,
+            ),
+            (
+                "walletport_ledger_expired_lots",
+                "Credit lots this process expired (one expiry ledger entry each)",
+                &self.expired_lots,
+            ),
+        ] {
+            r.register(name, help, counter.clone());
+        }
         r.register(
             "walletport_ledger_expired_points",
             "Points this process expired",

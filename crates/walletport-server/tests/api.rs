@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -70,26 +69,20 @@ async fn openapi_health_metrics_and_errors() {
     assert_eq!(r.status().as_u16(), 400);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"]["kind"], "invalid_input");
+    let api = Rest::new(&running);
     for bad in [
         json!({"phone": "call me"}),
         json!({"phone": "+420710000001", "bonus_percent": "170"}),
         json!({"phone": "+420710000001", "email": "nope"}),
         json!({"phone": "+420710000001", "bogus": 1}),
     ] {
-        let r = c
-            .post(format!("{base}/api/customers"))
-            .json(&bad)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        let (status, _) = api.call("POST", "/api/customers", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}");
     }
-    let r = c
-        .get(format!("{base}/api/customers/+420710000099"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status().as_u16(), 404);
+    let (status, _) = api
+        .call("GET", "/api/customers/+420710000099", Value::Null)
+        .await;
+    assert_eq!(status, 404);
     let huge = "x".repeat(300 * 1024);
     let r = c
         .post(format!("{base}/api/customers"))
@@ -125,12 +118,8 @@ async fn openapi_health_metrics_and_errors() {
             r.status()
         );
     }
-    let r = c
-        .get(format!("{base}/api/outbox?list=bogus"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status().as_u16(), 400);
+    let (status, _) = api.call("GET", "/api/outbox?list=bogus", Value::Null).await;
+    assert_eq!(status, 400);
 
     let metrics = c
         .get(format!("{base}/metrics"))
@@ -159,26 +148,18 @@ async fn credits_with_a_lifetime_burn_at_the_exact_instant() {
         .expect("instant");
     let clock = ManualClock::new(t0);
     let (running, store) = memory_gateway(&tdb, Some(clock.clone())).await;
+    let rest = Rest::new(&running);
     let api = format!("{}/api", running.base_url());
     let c = reqwest::Client::new();
     let p = phone(3);
-    c.post(format!("{api}/customers"))
-        .json(&json!({"phone": p.as_str()}))
-        .send()
-        .await
-        .expect("send");
+    rest.create_customer(json!({"phone": p.as_str()})).await;
+    let credits = format!("/api/customers/{}/credits", p.as_str());
     for (tx, amount, lifetime) in [("a", 10, Some("1h")), ("b", 5, None)] {
         let mut body = json!({"amount": amount, "transaction_id": tx});
         if let Some(l) = lifetime {
             body["lifetime"] = json!(l);
         }
-        let r = c
-            .post(format!("{api}/customers/{}/credits", p.as_str()))
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status().as_u16(), 200);
+        rest.ok("POST", &credits, body).await;
     }
     let points = |c: reqwest::Client, url: String| async move {
         let b: Value = c.get(url).json_answer().await;
@@ -202,9 +183,7 @@ async fn credits_with_a_lifetime_burn_at_the_exact_instant() {
 async fn refuses_public_address_without_token() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
-    let provider = walletport_core::Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
+    let provider = memory_provider();
     let mut config = GatewayConfig::default();
     config.server.listen = "0.0.0.0:0".parse().expect("addr");
     let e = start(&config, Gateway::new(store.clone(), provider))
@@ -226,61 +205,44 @@ async fn oversized_amounts_are_refused_and_the_account_stays_readable() {
             continue;
         };
         let (running, store) = memory_gateway(&tdb, None).await;
-        let base = running.base_url();
-        let c = reqwest::Client::new();
+        let api = Rest::new(&running);
         let phone = phone(42);
-        let (status, _) = send(
-            &c,
+        api.create_customer(json!({"phone": phone.as_str()})).await;
+        let credits = format!("/api/customers/{phone}/credits");
+        api.ok(
             "POST",
-            format!("{base}/api/customers"),
-            json!({"phone": phone.as_str()}),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let credits = format!("{base}/api/customers/{phone}/credits");
-        let (status, body) = send(
-            &c,
-            "POST",
-            credits.clone(),
+            &credits,
             json!({"amount": "10", "transaction_id": "ok-1"}),
         )
         .await;
-        assert_eq!(status, 200, "{body}");
         for (amount, tx) in [
             ("79228162514264337593543950335", "max"),
             ("1000000000000.5", "over"),
             ("0.0000000000000000001", "scale"),
         ] {
-            let (status, body) = send(
-                &c,
-                "POST",
-                credits.clone(),
-                json!({"amount": amount, "transaction_id": tx}),
-            )
-            .await;
-            assert_eq!(status, 400, "{db:?} {amount}: {body}");
-            assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+            let body = json!({"amount": amount, "transaction_id": tx});
+            let answer = api.call("POST", &credits, body).await;
+            assert_refused(&answer, 400, "invalid_input", &format!("{db:?} {amount}"));
         }
         let hook = json!({"crm_key": CRM_KEY, "method": "addBalance", "customer": {
             "phone": phone.as_str(), "sum": "79228162514264337593543950335", "transactionId": "h-max"}});
-        let (status, body) = send(&c, "POST", format!("{base}/hooks/passquare"), hook).await;
+        let (status, body) = api.call("POST", "/hooks/passquare", hook).await;
         assert_eq!(status, 400, "{db:?} hook: {body}");
-        let (status, balance) = send(
-            &c,
-            "GET",
-            format!("{base}/api/customers/{phone}/balance"),
-            Value::Null,
-        )
-        .await;
-        assert_eq!(status, 200, "{balance}");
+        let balance = api
+            .ok(
+                "GET",
+                &format!("/api/customers/{phone}/balance"),
+                Value::Null,
+            )
+            .await;
         assert_eq!(balance["points"], "10", "nothing changed: {balance}");
-        let (status, body) = send(
-            &c,
-            "POST",
-            credits,
-            json!({"amount": "1000000000000", "transaction_id": "ok-2"}),
-        )
-        .await;
+        let (status, body) = api
+            .call(
+                "POST",
+                &credits,
+                json!({"amount": "1000000000000", "transaction_id": "ok-2"}),
+            )
+            .await;
         assert_eq!(status, 200, "the bound itself is accepted: {body}");
         running.shutdown().await;
         store.close().await;

@@ -7,68 +7,39 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Client, Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use support::*;
-use walletport_server::{Gateway, RunningGateway, start_on};
+use walletport_server::{Gateway, RunningGateway};
 
 const TOKEN: &str = "cards-test-token-5e1";
 
-async fn serve(gw: Gateway) -> RunningGateway {
+/// Serves `gw` behind [`TOKEN`]; a client that sends it.
+async fn serve_with_token(gw: Gateway) -> (RunningGateway, Rest) {
     let mut config = gateway_config(fast_outbox());
     config.server.api_token = Some(SecretString::from(TOKEN));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    start_on(listener, &config, gw).await.expect("start")
+    let running = serve(&config, gw).await;
+    let api = Rest::new(&running).with_token(TOKEN);
+    (running, api)
 }
 
-/// One authorised call: its status and JSON body.
-async fn call(c: &Client, method: Method, url: String, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = c.request(method, url).bearer_auth(TOKEN);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.expect("send");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Fails unless the answer is `status` with an error of `kind`.
-fn assert_error(answer: (StatusCode, Value), status: StatusCode, kind: &str, what: &str) {
-    assert_eq!(answer.0, status, "{what}: {}", answer.1);
-    assert_eq!(answer.1["error"]["kind"], kind, "{what}: {}", answer.1);
-}
-
-async fn create_customer(c: &Client, base: &str, phone: &str) {
-    let (status, body) = call(
-        c,
-        Method::POST,
-        format!("{base}/api/customers"),
-        Some(json!({"phone": phone, "name": "Joe", "bonus_percent": "5"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+/// A customer of `phone` with a name and a bonus percentage.
+fn joe(phone: &str) -> Value {
+    json!({"phone": phone, "name": "Joe", "bonus_percent": "5"})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_card_life_cycle_and_templates() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
-    let provider = walletport_core::Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
-    let running = serve(Gateway::new(store.clone(), provider)).await;
-    let base = running.base_url();
-    let c = Client::new();
+    let (running, api) = serve_with_token(Gateway::new(store.clone(), memory_provider())).await;
     let phone = phone(1).to_string();
-    let card_url = format!("{base}/api/customers/{phone}/card");
+    let card = format!("/api/customers/{phone}/card");
 
     // The routes are behind the token and in the OpenAPI document.
-    let r = c.get(&card_url).send().await.expect("send");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let doc: Value = c.get(format!("{base}/openapi.json")).json_answer().await;
+    let r = api.c.get(api.url(&card)).send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    let doc: Value = api.c.get(api.url("/openapi.json")).json_answer().await;
     for (path, method) in [
         ("/api/customers/{key}/card", "post"),
         ("/api/customers/{key}/card", "patch"),
@@ -79,133 +50,77 @@ async fn memory_card_life_cycle_and_templates() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
 
-    assert_error(
-        call(&c, Method::POST, card_url.clone(), Some(json!({}))).await,
-        StatusCode::NOT_FOUND,
+    assert_refused(
+        &api.call("POST", &card, json!({})).await,
+        404,
         "not_found",
         "issue for an unknown customer",
     );
-    create_customer(&c, &base, &phone).await;
-    let (status, card) = call(
-        &c,
-        Method::POST,
-        card_url.clone(),
-        Some(json!({"fields": {"tier": "gold"}})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{card}");
-    assert_eq!(card["fields"]["tier"], "gold", "{card}");
-    let card_id = card["id"].clone();
-    assert!(card_id.is_string(), "{card}");
-    let (_, detail) = call(
-        &c,
-        Method::GET,
-        format!("{base}/api/customers/{phone}"),
-        None,
-    )
-    .await;
+    api.create_customer(joe(&phone)).await;
+    let issued = api
+        .ok("POST", &card, json!({"fields": {"tier": "gold"}}))
+        .await;
+    assert_eq!(issued["fields"]["tier"], "gold", "{issued}");
+    let card_id = issued["id"].clone();
+    assert!(card_id.is_string(), "{issued}");
+    let customer = format!("/api/customers/{phone}");
+    let (_, detail) = api.call("GET", &customer, Value::Null).await;
     assert_eq!(detail["cards"][0]["vendor_card_id"], card_id, "{detail}");
     assert_eq!(detail["cards"][0]["status"], "active", "{detail}");
 
-    let (status, got) = call(&c, Method::GET, card_url.clone(), None).await;
-    assert_eq!(status, StatusCode::OK, "{got}");
+    let got = api.ok("GET", &card, Value::Null).await;
     assert_eq!(got["id"], card_id);
 
-    let (status, updated) = call(
-        &c,
-        Method::PATCH,
-        card_url.clone(),
-        Some(json!({"fields": {"tier": "silver"}})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{updated}");
+    let updated = api
+        .ok("PATCH", &card, json!({"fields": {"tier": "silver"}}))
+        .await;
     assert_eq!(updated["fields"]["tier"], "silver");
     // Points belong to the store (/credits): a card update does not take them.
-    assert_error(
-        call(
-            &c,
-            Method::PATCH,
-            card_url.clone(),
-            Some(json!({"points": "100"})),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
+    assert_refused(
+        &api.call("PATCH", &card, json!({"points": "100"})).await,
+        400,
         "invalid_input",
         "points in a card update",
     );
 
-    let status_url = format!("{card_url}/status");
-    assert_error(
-        call(
-            &c,
-            Method::PUT,
-            status_url.clone(),
-            Some(json!({"status": "lost"})),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
+    let status = format!("{card}/status");
+    assert_refused(
+        &api.call("PUT", &status, json!({"status": "lost"})).await,
+        400,
         "invalid_input",
         "unknown status",
     );
-    let (status, voided) = call(
-        &c,
-        Method::PUT,
-        status_url,
-        Some(json!({"status": "voided"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{voided}");
+    let voided = api.ok("PUT", &status, json!({"status": "voided"})).await;
     assert_eq!(voided["status"], "voided");
-    let (_, detail) = call(
-        &c,
-        Method::GET,
-        format!("{base}/api/customers/{phone}"),
-        None,
-    )
-    .await;
+    let (_, detail) = api.call("GET", &customer, Value::Null).await;
     assert_eq!(detail["cards"][0]["status"], "voided", "store follows");
 
-    let (status, created) = call(
-        &c,
-        Method::POST,
-        format!("{base}/api/templates"),
-        Some(json!({"name": "Club", "fields": [{"name": "tier"}]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{created}");
-    let id = created["id"].as_str().expect("template id").to_owned();
-    let (status, renamed) = call(
-        &c,
-        Method::PUT,
-        format!("{base}/api/templates/{id}"),
-        Some(json!({"name": "Club 2"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{renamed}");
-    assert_eq!(renamed["name"], "Club 2");
-    let (_, got) = call(&c, Method::GET, format!("{base}/api/templates/{id}"), None).await;
-    assert_eq!(got["name"], "Club 2");
-    assert_error(
-        call(
-            &c,
-            Method::PUT,
-            format!("{base}/api/templates/{id}"),
-            Some(json!({"id": "other", "name": "X"})),
+    let created = api
+        .ok(
+            "POST",
+            "/api/templates",
+            json!({"name": "Club", "fields": [{"name": "tier"}]}),
         )
-        .await,
-        StatusCode::BAD_REQUEST,
+        .await;
+    let template = format!(
+        "/api/templates/{}",
+        created["id"].as_str().expect("template id")
+    );
+    let renamed = api.ok("PUT", &template, json!({"name": "Club 2"})).await;
+    assert_eq!(renamed["name"], "Club 2");
+    let (_, got) = api.call("GET", &template, Value::Null).await;
+    assert_eq!(got["name"], "Club 2");
+    assert_refused(
+        &api.call("PUT", &template, json!({"id": "other", "name": "X"}))
+            .await,
+        400,
         "invalid_input",
         "id in body differs from path",
     );
-    assert_error(
-        call(
-            &c,
-            Method::POST,
-            format!("{base}/api/templates"),
-            Some(json!({"fields": []})),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
+    assert_refused(
+        &api.call("POST", "/api/templates", json!({"fields": []}))
+            .await,
+        400,
         "invalid_input",
         "template without name",
     );
@@ -218,58 +133,47 @@ async fn passquare_issues_cards_but_has_no_status_or_template_writes() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
     let (provider, transport) = passquare_provider(&emu_server.base_url(), "1000/s");
-    let running = serve(gateway(store.clone(), provider, Some(transport))).await;
-    let base = running.base_url();
-    let c = Client::new();
+    let (running, api) = serve_with_token(gateway(store.clone(), provider, Some(transport))).await;
     let phone = phone(2).to_string();
-    create_customer(&c, &base, &phone).await;
+    api.create_customer(joe(&phone)).await;
     drain(store.as_ref(), Duration::from_secs(10)).await;
 
-    let card_url = format!("{base}/api/customers/{phone}/card");
-    let (status, card) = call(&c, Method::POST, card_url.clone(), Some(json!({}))).await;
-    assert_eq!(status, StatusCode::OK, "{card}");
+    let card_url = format!("/api/customers/{phone}/card");
+    let card = api.ok("POST", &card_url, json!({})).await;
     assert!(
         card["links"].as_object().is_some_and(|l| !l.is_empty()),
         "{card}"
     );
-    let (status, got) = call(&c, Method::GET, card_url.clone(), None).await;
-    assert_eq!(status, StatusCode::OK, "{got}");
+    let got = api.ok("GET", &card_url, Value::Null).await;
     assert_eq!(got["number"], card["number"]);
 
-    assert_error(
-        call(
-            &c,
-            Method::PUT,
-            format!("{card_url}/status"),
-            Some(json!({"status": "voided"})),
+    assert_refused(
+        &api.call(
+            "PUT",
+            &format!("{card_url}/status"),
+            json!({"status": "voided"}),
         )
         .await,
-        StatusCode::NOT_IMPLEMENTED,
+        501,
         "unsupported",
         "passquare card status",
     );
-    assert_error(
-        call(
-            &c,
-            Method::POST,
-            format!("{base}/api/templates"),
-            Some(json!({"name": "Club"})),
-        )
-        .await,
-        StatusCode::NOT_IMPLEMENTED,
+    assert_refused(
+        &api.call("POST", "/api/templates", json!({"name": "Club"}))
+            .await,
+        501,
         "unsupported",
         "passquare template create",
     );
-    let (status, refused) = call(
-        &c,
-        Method::POST,
-        format!("{base}/api/links"),
-        Some(json!({"name": "Signup", "variables": {}})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{refused}");
-    assert_eq!(refused["error"]["kind"], "unsupported", "{refused}");
-    assert_eq!(refused["error"]["provider"], "passquare", "{refused}");
+    let refused = api
+        .call(
+            "POST",
+            "/api/links",
+            json!({"name": "Signup", "variables": {}}),
+        )
+        .await;
+    assert_refused(&refused, 501, "unsupported", "passquare issuance link");
+    assert_eq!(refused.1["error"]["provider"], "passquare", "{}", refused.1);
     running.shutdown().await;
 }
 
@@ -299,33 +203,26 @@ async fn skycore_card_status_and_template_create() {
     let provider = walletport_core::Checked::wrap(adapter.clone());
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
-    let running = serve(Gateway::new(store.clone(), provider).with_skycore(adapter)).await;
-    let base = running.base_url();
-    let c = Client::new();
+    let gw = Gateway::new(store.clone(), provider).with_skycore(adapter);
+    let (running, api) = serve_with_token(gw).await;
     let phone = phone(3).to_string();
-    create_customer(&c, &base, &phone).await;
+    api.create_customer(joe(&phone)).await;
 
-    let card_url = format!("{base}/api/customers/{phone}/card");
-    let (status, card) = call(&c, Method::POST, card_url.clone(), Some(json!({}))).await;
-    assert_eq!(status, StatusCode::OK, "{card}");
+    let card_url = format!("/api/customers/{phone}/card");
+    let card = api.ok("POST", &card_url, json!({})).await;
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
     assert!(emu.pass_ids().contains(&pass_id), "{card}");
-    let (status, redeemed) = call(
-        &c,
-        Method::PUT,
-        format!("{card_url}/status"),
-        Some(json!({"status": "redeemed"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{redeemed}");
+    let redeemed = api
+        .ok(
+            "PUT",
+            &format!("{card_url}/status"),
+            json!({"status": "redeemed"}),
+        )
+        .await;
     assert_eq!(redeemed["status"], "redeemed");
-    let (_, detail) = call(
-        &c,
-        Method::GET,
-        format!("{base}/api/customers/{phone}"),
-        None,
-    )
-    .await;
+    let (_, detail) = api
+        .call("GET", &format!("/api/customers/{phone}"), Value::Null)
+        .await;
     assert_eq!(detail["cards"][0]["vendor_card_id"], pass_id.as_str());
     assert_eq!(detail["cards"][0]["status"], "redeemed", "{detail}");
 
@@ -341,14 +238,7 @@ async fn skycore_card_status_and_template_create() {
             "universal-fields": {"program-name": "Club"}
         }
     });
-    let (status, created) = call(
-        &c,
-        Method::POST,
-        format!("{base}/api/templates"),
-        Some(template),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{created}");
+    let created = api.ok("POST", "/api/templates", template).await;
     let id = created["id"].as_str().expect("template id").to_owned();
     assert!(emu.templates().iter().any(|(t, _)| *t == id), "{created}");
 
@@ -358,36 +248,21 @@ async fn skycore_card_status_and_template_create() {
         "status": "active",
         "variables": {"pass-id": {"required": true}, "loyalty-points-value": {}}
     });
-    let (status, made) = call(
-        &c,
-        Method::POST,
-        format!("{base}/api/links"),
-        Some(link.clone()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{made}");
+    let made = api.ok("POST", "/api/links", link.clone()).await;
     let link_id = made["id"].as_str().expect("link id").to_owned();
     assert!(made["preview_url"].is_string(), "{made}");
     link["status"] = json!("inactive");
-    let (status, changed) = call(
-        &c,
-        Method::PUT,
-        format!("{base}/api/links/{link_id}"),
-        Some(link),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
+    api.ok("PUT", &format!("/api/links/{link_id}"), link).await;
     let (stored, _) = emu.issuance_link(&link_id).expect("link stored");
     assert_eq!(stored["link-status"], "INACTIVE");
-    assert_error(
-        call(
-            &c,
-            Method::POST,
-            format!("{base}/api/links"),
-            Some(json!({"name": "x", "variables": {}, "colour": "red"})),
+    assert_refused(
+        &api.call(
+            "POST",
+            "/api/links",
+            json!({"name": "x", "variables": {}, "colour": "red"}),
         )
         .await,
-        StatusCode::BAD_REQUEST,
+        400,
         "invalid_input",
         "an unknown key in a link",
     );

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use support::*;
 use walletport_core::{CustomerKey, GetBalance, Phone};
 use walletport_server::RunningGateway;
+use walletport_store::Store;
 
 on_both!(
     redemptions_are_exactly_once_and_never_overdraw,
@@ -18,41 +20,61 @@ on_both!(
     put_balance_is_an_exactly_once_adjustment,
 );
 
-/// A customer's REST paths on a running gateway.
+/// One test's gateway (the memory provider over a fresh store) and a customer's REST paths
+/// on it.
 struct Customer {
-    c: reqwest::Client,
-    base: String,
+    api: Rest,
     phone: Phone,
+    running: RunningGateway,
+    store: Arc<dyn Store>,
+    _tdb: TestDb,
 }
 
 impl Customer {
-    async fn create(running: &RunningGateway, n: u32) -> Self {
+    /// A gateway on `db` with customer `n` created through the API; `None` when the database
+    /// is not reachable (outside CI).
+    async fn on(db: Db, n: u32) -> Option<Self> {
+        let tdb = TestDb::new(db).await?;
+        let (running, store) = memory_gateway(&tdb, None).await;
         let me = Self {
-            c: reqwest::Client::new(),
-            base: format!("{}/api/customers", running.base_url()),
+            api: Rest::new(&running),
             phone: phone(n),
+            running,
+            store,
+            _tdb: tdb,
         };
-        let (status, body) = send(
-            &me.c,
-            "POST",
-            me.base.clone(),
-            json!({"phone": me.phone.as_str()}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        me
+        me.api
+            .create_customer(json!({"phone": me.phone.as_str()}))
+            .await;
+        Some(me)
+    }
+
+    async fn stop(self) {
+        self.running.shutdown().await;
+        self.store.close().await;
+    }
+
+    /// `path` below the customer's own (`/credits`, `/ledger?...`).
+    fn path(&self, path: &str) -> String {
+        format!("/api/customers/{}{path}", self.phone.as_str())
     }
 
     async fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let url = format!("{}/{}{path}", self.base, self.phone.as_str());
-        send(&self.c, method, url, body).await
+        self.api.call(method, &self.path(path), body).await
     }
 
     /// Calls that must succeed; the answer.
     async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
-        let (status, out) = self.call(method, path, body).await;
-        assert_eq!(status, 200, "{method} {path}: {out}");
-        out
+        self.api.ok(method, &self.path(path), body).await
+    }
+
+    /// Every body of `bad` must be refused at `method path` with 400 `invalid_input`.
+    async fn refuses(&self, method: &str, path: &str, bad: impl IntoIterator<Item = Value>) {
+        for body in bad {
+            let what = format!("{method} {path} {body}");
+            let answer = self.call(method, path, body).await;
+            assert_refused(&answer, 400, "invalid_input", &what);
+        }
     }
 
     async fn credit(&self, amount: &str, tx: &str) -> Value {
@@ -67,6 +89,15 @@ impl Customer {
     async fn points(&self) -> Decimal {
         let body = self.ok("GET", "/balance", Value::Null).await;
         dec(&body["points"])
+    }
+
+    /// What the vendor (the memory provider) shows once the outbox is drained.
+    async fn vendor_points(&self) -> Decimal {
+        drain(self.store.as_ref(), Duration::from_secs(20)).await;
+        let customer = CustomerKey::Phone(self.phone.clone());
+        let provider = &self.running.gateway().provider;
+        let balance = provider.balances().get_balance(GetBalance { customer });
+        balance.await.expect("vendor balance").points
     }
 
     /// Every ledger entry, newest first, through pages of `limit`.
@@ -108,27 +139,10 @@ fn answered(body: &Value, applied: bool, delta: i64, balance: i64) {
     );
 }
 
-/// What the vendor (the memory provider) shows once the outbox is drained.
-async fn vendor_points(running: &RunningGateway, p: &Phone) -> Decimal {
-    drain(running.gateway().store.as_ref(), Duration::from_secs(20)).await;
-    running
-        .gateway()
-        .provider
-        .balances()
-        .get_balance(GetBalance {
-            customer: CustomerKey::Phone(p.clone()),
-        })
-        .await
-        .expect("vendor balance")
-        .points
-}
-
 async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some(me) = Customer::on(db, 1).await else {
         return;
     };
-    let (running, store) = memory_gateway(&tdb, None).await;
-    let me = Customer::create(&running, 1).await;
     me.credit("100", "c-1").await;
 
     let redeem = |amount: Value, tx: &str| json!({"amount": amount, "transaction_id": tx});
@@ -151,7 +165,7 @@ async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["kind"], "insufficient_points", "{body}");
-    for bad in [
+    let bad = [
         redeem(json!("0"), "r-3"),
         redeem(json!("-5"), "r-3"),
         redeem(json!("abc"), "r-3"),
@@ -161,11 +175,8 @@ async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
         redeem(json!("1000000000000.5"), "r-3"),
         json!({"amount": "5", "transaction_id": "r-3", "lifetime": "1d"}),
         json!({"amount": "5"}),
-    ] {
-        let (status, body) = me.call("POST", "/redemptions", bad.clone()).await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
-    }
+    ];
+    me.refuses("POST", "/redemptions", bad).await;
     assert_eq!(me.points().await, Decimal::from(70), "nothing changed");
     assert_eq!(me.history(100).await, before, "nothing written");
     // The refused id is still free: with enough points it applies.
@@ -173,26 +184,24 @@ async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
         .ok("POST", "/redemptions", redeem(json!(70), "r-2"))
         .await;
     answered(&ok, true, -70, 0);
-    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::ZERO);
+    assert_eq!(me.vendor_points().await, Decimal::ZERO);
 
-    let (status, _) = send(
-        &me.c,
-        "POST",
-        format!("{}/+420710099999/redemptions", me.base),
-        redeem(json!("1"), "r-9"),
-    )
-    .await;
+    let (status, _) = me
+        .api
+        .call(
+            "POST",
+            "/api/customers/+420710099999/redemptions",
+            redeem(json!("1"), "r-9"),
+        )
+        .await;
     assert_eq!(status, 404, "unknown customer");
-    running.shutdown().await;
-    store.close().await;
+    me.stop().await;
 }
 
 async fn reversals_take_a_credit_back_once_and_may_leave_a_debt(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some(me) = Customer::on(db, 2).await else {
         return;
     };
-    let (running, store) = memory_gateway(&tdb, None).await;
-    let me = Customer::create(&running, 2).await;
     let reversal = |tx: &str| format!("/credits/{tx}/reversal");
 
     let (status, body) = me.call("POST", &reversal("nope"), Value::Null).await;
@@ -220,7 +229,7 @@ async fn reversals_take_a_credit_back_once_and_may_leave_a_debt(db: Db) {
     answered(&again, false, 0, -40);
     assert_eq!(me.points().await, Decimal::from(-40));
     assert_eq!(
-        vendor_points(&running, &me.phone).await,
+        me.vendor_points().await,
         Decimal::ZERO,
         "the card shows no debt"
     );
@@ -240,7 +249,7 @@ async fn reversals_take_a_credit_back_once_and_may_leave_a_debt(db: Db) {
     answered(&paid, true, 30, -10);
     me.credit("100", "p-4").await;
     assert_eq!(me.points().await, Decimal::from(90));
-    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::from(90));
+    assert_eq!(me.vendor_points().await, Decimal::from(90));
     let kinds: Vec<Value> = me
         .history(100)
         .await
@@ -261,16 +270,13 @@ async fn reversals_take_a_credit_back_once_and_may_leave_a_debt(db: Db) {
         ]
         .map(|k| json!(k))
     );
-    running.shutdown().await;
-    store.close().await;
+    me.stop().await;
 }
 
 async fn the_ledger_pages_newest_first_with_a_cursor(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some(me) = Customer::on(db, 3).await else {
         return;
     };
-    let (running, store) = memory_gateway(&tdb, None).await;
-    let me = Customer::create(&running, 3).await;
     for n in 1..=7 {
         me.credit(&n.to_string(), &format!("c-{n}")).await;
     }
@@ -321,28 +327,21 @@ async fn the_ledger_pages_newest_first_with_a_cursor(db: Db) {
         "?before=abc",
         "?cursor=5",
     ] {
-        let (status, body) = me.call("GET", &format!("/ledger{bad}"), Value::Null).await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+        me.refuses("GET", &format!("/ledger{bad}"), [Value::Null])
+            .await;
     }
-    let (status, _) = send(
-        &me.c,
-        "GET",
-        format!("{}/+420710099999/ledger", me.base),
-        Value::Null,
-    )
-    .await;
+    let (status, _) = me
+        .api
+        .call("GET", "/api/customers/+420710099999/ledger", Value::Null)
+        .await;
     assert_eq!(status, 404, "unknown customer");
-    running.shutdown().await;
-    store.close().await;
+    me.stop().await;
 }
 
 async fn put_balance_is_an_exactly_once_adjustment(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some(me) = Customer::on(db, 4).await else {
         return;
     };
-    let (running, store) = memory_gateway(&tdb, None).await;
-    let me = Customer::create(&running, 4).await;
     me.credit("10", "c-1").await;
     let set = |points: Value, tx: &str| json!({"points": points, "transaction_id": tx});
 
@@ -352,16 +351,14 @@ async fn put_balance_is_an_exactly_once_adjustment(db: Db) {
     answered(&again, false, 0, 25);
     let (status, body) = me.call("PUT", "/balance", set(json!("30"), "s-1")).await;
     assert_eq!((status, &body["error"]["kind"]), (409, &json!("conflict")));
-    for bad in [
+    let bad = [
         set(json!("-1"), "s-2"),
         set(json!("5"), "pq:s-2"),
         set(json!("1000000000001"), "s-2"),
         json!({"points": "5"}),
         json!({"points": "5", "transaction_id": "s-2", "bonus": 1}),
-    ] {
-        let (status, body) = me.call("PUT", "/balance", bad.clone()).await;
-        assert_eq!(status, 400, "{bad}: {body}");
-    }
+    ];
+    me.refuses("PUT", "/balance", bad).await;
     let down = me.ok("PUT", "/balance", set(json!("4"), "s-3")).await;
     answered(&down, true, -21, 4);
     let history = me.history(100).await;
@@ -377,7 +374,6 @@ async fn put_balance_is_an_exactly_once_adjustment(db: Db) {
             (Decimal::from(15), Decimal::from(25))
         ]
     );
-    assert_eq!(vendor_points(&running, &me.phone).await, Decimal::from(4));
-    running.shutdown().await;
-    store.close().await;
+    assert_eq!(me.vendor_points().await, Decimal::from(4));
+    me.stop().await;
 }

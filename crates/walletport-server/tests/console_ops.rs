@@ -47,12 +47,7 @@ async fn gateway_reporting(
     let mut config = gateway_config(fast_outbox());
     config.outbox.enabled = false;
     config.server.api_token = Some(TOKEN.to_owned().into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = walletport_server::start_on(listener, &config, gw)
-        .await
-        .expect("start");
+    let running = serve(&config, gw).await;
     let mut customer =
         walletport_core::Customer::new(walletport_core::Phone::parse(PHONE).expect("phone"));
     customer.name = Some("Dana".into());
@@ -113,11 +108,11 @@ async fn gateway_reporting(
     (running, store)
 }
 
-/// The memory provider (every capability on).
-fn memory() -> Arc<dyn walletport_core::Provider> {
-    walletport_core::Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ))
+/// A console client of `running`, signed in with the token.
+async fn signed_in(running: &RunningGateway) -> ConsoleClient {
+    let mut console = ConsoleClient::new(&running.base_url());
+    console.sign_in(TOKEN).await;
+    console
 }
 
 async fn dead_count(store: &Arc<dyn Store>) -> u64 {
@@ -137,7 +132,7 @@ const PAGES: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory(), 2).await;
+    let (running, store) = gateway_with(&tdb, memory_provider(), 2).await;
     let base = running.base_url();
 
     // No session (and a session that has not signed in): the sign-in page, no data.
@@ -148,10 +143,7 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
         assert_eq!(a.location.as_deref(), Some("/console/sign-in"), "{path}");
         assert!(!a.body.contains(PHONE) && !a.body.contains(DEAD_ERROR));
     }
-    let dead = store
-        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
-        .await
-        .expect("dead");
+    let dead = dead_letters(store.as_ref()).await;
     let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
     let a = anonymous.get(&retry).await;
     assert_eq!(a.location.as_deref(), Some("/console/sign-in"));
@@ -167,8 +159,7 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
         "nothing retried without a session"
     );
 
-    let mut console = ConsoleClient::new(&base);
-    console.sign_in(TOKEN).await;
+    let mut console = signed_in(&running).await;
     let outbox = console.get("/console/outbox").await;
     assert_eq!(outbox.status, 200);
     for shown in [
@@ -208,13 +199,9 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_without_the_csrf_token_are_refused_and_change_nothing() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory(), 1).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
-    let dead = store
-        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
-        .await
-        .expect("dead");
+    let (running, store) = gateway_with(&tdb, memory_provider(), 1).await;
+    let mut console = signed_in(&running).await;
+    let dead = dead_letters(store.as_ref()).await;
     let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
     for path in [retry.as_str(), "/console/outbox/retry-all"] {
         let a = console.post(path, &[], false).await;
@@ -252,14 +239,10 @@ async fn retry_moves_a_dead_letter_back_and_retry_all_moves_the_rest() {
 
 /// The dead-letter retries on one backend.
 async fn retry_on(tdb: &TestDb) {
-    let (running, store) = gateway_with(tdb, memory(), 3).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
+    let (running, store) = gateway_with(tdb, memory_provider(), 3).await;
+    let mut console = signed_in(&running).await;
     let depth = store.outbox_stats(Utc::now()).await.expect("stats").depth;
-    let dead = store
-        .list_outbox(walletport_store::OutboxList::Dead, None, 10, Utc::now())
-        .await
-        .expect("dead");
+    let dead = dead_letters(store.as_ref()).await;
     let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
     let confirm = console.get(&retry).await;
     assert_eq!(confirm.status, 200);
@@ -311,9 +294,8 @@ async fn retry_on(tdb: &TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory(), 0).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
+    let (running, store) = gateway_with(&tdb, memory_provider(), 0).await;
+    let mut console = signed_in(&running).await;
     let csv = "phone,name,balance\n+420710000011,Ann,10\nnot-a-phone,Bob,5\n+420710000012,Cy,abc\n+420710000013,Di,\n";
     let a = console.import(csv).await;
     for shown in [
@@ -364,9 +346,8 @@ async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, _store) = gateway_with(&tdb, memory(), 0).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
+    let (running, _store) = gateway_with(&tdb, memory_provider(), 0).await;
+    let mut console = signed_in(&running).await;
     console.get("/console/campaigns").await;
     let created = console
         .post(
@@ -421,8 +402,7 @@ async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
     // A provider without campaigns: the controls are disabled and say why.
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let (running, _store) = gateway_with(&tdb, Arc::new(Recorder::default()), 0).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
+    let mut console = signed_in(&running).await;
     let page = console.get("/console/campaigns").await;
     assert!(
         page.body
@@ -457,9 +437,8 @@ async fn the_provider_page_shows_the_transport_counters_when_there_are_some() {
         t.quota_wait_time = std::time::Duration::from_secs(75);
         t
     });
-    let (running, _store) = gateway_reporting(&tdb, memory(), 0, Some(stats)).await;
-    let mut console = ConsoleClient::new(&running.base_url());
-    console.sign_in(TOKEN).await;
+    let (running, _store) = gateway_reporting(&tdb, memory_provider(), 0, Some(stats)).await;
+    let mut console = signed_in(&running).await;
     let page = console.get("/console/provider").await;
     assert_eq!(page.status, 200);
     for shown in [

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::console::{ConsoleClient, console_gateway};
 use support::*;
-use walletport_core::{CustomerKey, Phone};
+use walletport_core::Phone;
 
 const TOKEN: &str = "console-security-token-91c4";
 const PHONE: &str = "+420740000001";
@@ -19,36 +19,17 @@ const NAME: &str = "Zuzana";
 /// customer's CRM id.
 async fn setup(tdb: &TestDb, tls: bool) -> (walletport_server::RunningGateway, String) {
     let (gw, store) = console_gateway(tdb, Some(TOKEN), tls).await;
-    let c = reqwest::Client::new();
-    let base = gw.base_url();
-    for (path, body) in [
-        (
-            "/api/customers".to_owned(),
-            json!({"phone": PHONE, "name": NAME}),
-        ),
-        (
-            format!("/api/customers/{PHONE}/credits"),
-            json!({"amount": "10", "transaction_id": "t-1"}),
-        ),
-    ] {
-        let resp = c
-            .post(format!("{base}{path}"))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status().as_u16(), 200);
-    }
+    let api = Rest::new(&gw).with_token(TOKEN);
+    api.create_customer(json!({"phone": PHONE, "name": NAME}))
+        .await;
+    let credit = json!({"amount": "10", "transaction_id": "t-1"});
+    api.ok("POST", &format!("/api/customers/{PHONE}/credits"), credit)
+        .await;
     drain(&*store, Duration::from_secs(10)).await;
-    let id = store
-        .get_customer(&CustomerKey::Phone(Phone::parse(PHONE).expect("phone")))
+    let id = stored(&*store, &Phone::parse(PHONE).expect("phone"))
         .await
-        .expect("get")
-        .expect("customer")
-        .id
-        .to_string();
-    (gw, id)
+        .id;
+    (gw, id.to_string())
 }
 
 /// The points of the customer, read through the API.
@@ -297,11 +278,8 @@ async fn behind_tls_the_cookie_is_secure_and_without_a_token_no_sign_in_is_asked
     )
     .await;
     assert_eq!(status, 200);
-    let id = store
-        .get_customer(&CustomerKey::Phone(Phone::parse(PHONE).expect("phone")))
+    let id = stored(&*store, &Phone::parse(PHONE).expect("phone"))
         .await
-        .expect("get")
-        .expect("customer")
         .id;
     let action = format!("/console/customers/{id}/actions/credit");
     let fields = [
@@ -315,36 +293,9 @@ async fn behind_tls_the_cookie_is_secure_and_without_a_token_no_sign_in_is_asked
     gw.shutdown().await;
 }
 
-/// Every log line of this test binary, at TRACE level.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_session_id_or_csrf_token_in_logs_pages_or_urls() {
-    let logs = Capture::default();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let logs = support::logs::capture_logs();
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let (gw, id) = setup(&tdb, false).await;
     let base = gw.base_url();
@@ -388,7 +339,7 @@ async fn no_token_session_id_or_csrf_token_in_logs_pages_or_urls() {
     b.post("/console/sign-out", &[], true).await;
     gw.shutdown().await;
 
-    let logs = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    let logs = logs.text();
     assert!(logs.contains("console sign-in"), "the sign-in is logged");
     for secret in [TOKEN, wrong, &session, &csrf] {
         assert!(!logs.contains(secret), "{secret} in the logs");

@@ -13,7 +13,7 @@ use support::*;
 use walletport_core::CustomerKey;
 use walletport_sandbox::passquare::InstallRequest;
 use walletport_sandbox::{Faults, QuotaWindow};
-use walletport_server::{OutboxSection, OutboxWorker, SharedQuota, start_on};
+use walletport_server::{OutboxSection, OutboxWorker, SharedQuota};
 
 on_both!(
     install_registers_and_add_balance_twice_credits_once,
@@ -25,20 +25,12 @@ on_both!(
     passteam_webhooks_read_the_phone_from_the_configured_variable,
 );
 
-async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-}
-
 fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
 async fn post(url: &str, body: Value) -> (u16, Value) {
-    let resp = http().post(url).json(&body).send().await.expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    answer(http().post(url).json(&body).send().await.expect("send")).await
 }
 
 /// The base plan's shape (1/s, 60/h) time-compressed for the emulator, and the client plan the
@@ -68,9 +60,7 @@ async fn install_registers_and_add_balance_twice_credits_once(db: Db) {
     let (emu_srv, emu) = emulator(Vec::new(), Faults::default()).await;
     let (provider, transport) = passquare_provider(&emu_srv.base_url(), "100/s");
     let gw = gateway(store.clone(), provider, Some(transport));
-    let running = start_on(listener().await, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start");
+    let running = serve(&gateway_config(fast_outbox()), gw).await;
     wire_hook(&emu, &running);
 
     let p = phone(1);
@@ -82,11 +72,7 @@ async fn install_registers_and_add_balance_twice_credits_once(db: Db) {
     };
     let answer = emu.install(install).await.expect("install");
     assert_eq!(answer["hook"]["status"], 200, "{answer}");
-    let stored = store
-        .get_customer(&CustomerKey::Phone(p.clone()))
-        .await
-        .expect("read")
-        .expect("customer registered by the hook");
+    let stored = stored(store.as_ref(), &p).await;
     assert_eq!(stored.customer.name.as_deref(), Some("Jana"));
     assert_eq!(
         answer["hook"]["response"]["customerId"],
@@ -152,13 +138,7 @@ async fn rest_credits_reach_the_vendor_as_one_coalesced_update_within_quota(db: 
         enabled: false,
         ..fast_outbox()
     };
-    let running = start_on(
-        listener().await,
-        &gateway_config(outbox.clone()),
-        gw.clone(),
-    )
-    .await
-    .expect("start");
+    let running = serve(&gateway_config(outbox.clone()), gw.clone()).await;
     let api = format!("{}/api", running.base_url());
     for n in 0..5 {
         let (status, body) = post(
@@ -221,9 +201,7 @@ async fn thirty_percent_503s_still_deliver_everything(db: Db) {
     let (emu_srv, emu) = emulator(Vec::new(), faults).await;
     let (provider, transport) = passquare_provider(&emu_srv.base_url(), "200/s");
     let gw = gateway(store.clone(), provider, Some(transport));
-    let running = start_on(listener().await, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start");
+    let running = serve(&gateway_config(fast_outbox()), gw).await;
     let api = format!("{}/api", running.base_url());
     for n in 0..20 {
         for k in 0..3 {
@@ -247,15 +225,7 @@ async fn thirty_percent_503s_still_deliver_everything(db: Db) {
         let c = emu.customer(phone(n).as_str()).expect("delivered");
         assert_eq!(c.balance, Decimal::from(3 * (n + 1)), "customer {n}");
     }
-    let dead = store
-        .list_outbox(
-            walletport_store::OutboxList::Dead,
-            None,
-            100,
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("dead");
+    let dead = dead_letters(store.as_ref()).await;
     assert!(dead.is_empty(), "{dead:?}");
     running.shutdown().await;
     store.close().await;
@@ -280,13 +250,7 @@ async fn restart_midway_loses_nothing(db: Db) {
         let store = tdb.open().await;
         let quota = SharedQuota::new(store.clone());
         let (provider, transport) = passquare_provider_with(&emu_srv.base_url(), &plan, &quota);
-        let running = start_on(
-            listener().await,
-            &config,
-            gateway(store.clone(), provider, Some(transport)),
-        )
-        .await
-        .expect("start");
+        let running = serve(&config, gateway(store.clone(), provider, Some(transport))).await;
         let api = format!("{}/api", running.base_url());
         for n in 0..total {
             post(
@@ -319,13 +283,7 @@ async fn restart_midway_loses_nothing(db: Db) {
     let (provider, transport) = passquare_provider_with(&emu_srv.base_url(), &plan, &quota);
     let mut config = config;
     config.outbox.lease = Duration::from_millis(500);
-    let running = start_on(
-        listener().await,
-        &config,
-        gateway(store.clone(), provider, Some(transport)),
-    )
-    .await
-    .expect("restart");
+    let running = serve(&config, gateway(store.clone(), provider, Some(transport))).await;
     let api = format!("{}/api", running.base_url());
     // Retried credits after the restart are recognised.
     let (_, again) = post(
@@ -344,15 +302,7 @@ async fn restart_midway_loses_nothing(db: Db) {
     // The quota's windows live in the store: the restarted gateway knows what the crashed one
     // sent in the current window, so the vendor never answers 429, not even right after it.
     assert_eq!(emu.quota_rejections(), 0, "a 429 after the restart");
-    let dead = store
-        .list_outbox(
-            walletport_store::OutboxList::Dead,
-            None,
-            100,
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("dead");
+    let dead = dead_letters(store.as_ref()).await;
     assert!(
         dead.is_empty(),
         "{dead:?} ({} 429s)",
@@ -379,9 +329,7 @@ async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
     let gw = gateway(store.clone(), provider, None);
     let mut config = gateway_config(fast_outbox());
     config.server.api_token = Some("api-token-4411".to_owned().into());
-    let running = start_on(listener().await, &config, gw)
-        .await
-        .expect("start");
+    let running = serve(&config, gw).await;
     let api = format!("{}/api", running.base_url());
     let auth = |r: reqwest::RequestBuilder| r.bearer_auth("api-token-4411");
     let resp = http()
@@ -397,17 +345,16 @@ async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
         .await
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let dead = loop {
+    let dead = eventually(Duration::from_secs(10), "a dead letter", || async {
         let body: Value = auth(http().get(format!("{api}/outbox?list=dead")))
             .json_answer()
             .await;
-        if body["items"].as_array().is_some_and(|a| !a.is_empty()) {
-            break body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+        body["items"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+            .then_some(body)
+    })
+    .await;
     let id = dead["items"][0]["id"].as_i64().expect("id");
     assert!(
         dead["items"][0]["last_error"]
@@ -435,9 +382,7 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
     let store = tdb.open().await;
     let provider = std::sync::Arc::new(Recorder::default());
     let gw = gateway(store.clone(), provider.clone(), None);
-    let running = start_on(listener().await, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start");
+    let running = serve(&gateway_config(fast_outbox()), gw).await;
     let url = format!("{}/hooks/passteam", running.base_url());
     let hook = |event: &str, id: &str, installed_aw: u8| {
         json!({"webhookId": id, "event": event, "card": {
@@ -462,8 +407,7 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
     let p = phone(9);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), "webhooks applied", || async {
         let installed = match store.get_customer(&CustomerKey::Phone(p.clone())).await {
             Ok(Some(c)) => store
                 .list_cards(&c.id)
@@ -472,15 +416,9 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
                 .is_some_and(|cards| cards.len() == 1 && cards[0].installed.apple),
             _ => false,
         };
-        if installed {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "webhooks not applied"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        installed.then_some(())
+    })
+    .await;
     let resp = http()
         .post(&url)
         .body("{not json")
@@ -492,9 +430,7 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
     // Passteam repeats after hours — after a restart, the in-process claims are gone, and the
     // durable record still makes the repeat change nothing.
     let gw = gateway(store.clone(), provider.clone(), None);
-    let running = start_on(listener().await, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("restart");
+    let running = serve(&gateway_config(fast_outbox()), gw).await;
     let url = format!("{}/hooks/passteam", running.base_url());
     http()
         .post(&url)
@@ -503,12 +439,7 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
         .await
         .expect("send");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let c = store
-        .get_customer(&CustomerKey::Phone(p))
-        .await
-        .expect("read")
-        .expect("customer");
-    let cards = store.list_cards(&c.id).await.expect("cards");
+    let cards = cards_of(store.as_ref(), &p).await;
     assert!(
         cards[0].installed.apple,
         "the repeat did not undo the install"
@@ -541,9 +472,7 @@ async fn passteam_webhooks_read_the_phone_from_the_configured_variable(db: Db) {
     config.hooks.passteam.provider = Some(provider);
     let provider = std::sync::Arc::new(Recorder::default());
     let gw = gateway(store.clone(), provider, None);
-    let running = start_on(listener().await, &config, gw)
-        .await
-        .expect("start");
+    let running = serve(&config, gw).await;
     let (status, _) = post(
         &format!("{}/hooks/passteam", running.base_url()),
         json!({"webhookId": "wh-tel-1", "event": "installCard", "card": {
@@ -554,21 +483,15 @@ async fn passteam_webhooks_read_the_phone_from_the_configured_variable(db: Db) {
     .await;
     assert_eq!(status, 200);
     let gw = running.gateway();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let stored = gw.customer_by_phone(&holder).await.expect("stored");
-        let cards = store.list_cards(&stored.id).await.expect("cards");
-        if cards.iter().any(|c| c.installed.apple) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the webhook did not reach the holder: {:?}",
-            gw.metrics
-                .hook_count("passteam", "installCard", "unknown_card")
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the webhook reached the holder",
+        || async {
+            let cards = cards_of(store.as_ref(), &holder).await;
+            cards.iter().any(|c| c.installed.apple).then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         gw.metrics
             .hook_count("passteam", "installCard", "unknown_card"),

@@ -152,19 +152,12 @@ async fn expiry_reaches_the_card(which: Vendor) {
 async fn the_running_gateway_expires_within_its_interval() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
-    let provider = walletport_core::Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
+    let provider = memory_provider();
     let clock = ManualClock::new(Utc::now());
     let gw = Gateway::new(store.clone(), provider.clone()).with_clock(Arc::new(clock.clone()));
     let mut config = gateway_config(fast_outbox());
     config.ledger.expiry_interval = Duration::from_millis(50);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = walletport_server::start_on(listener, &config, gw)
-        .await
-        .expect("start");
+    let running = serve(&config, gw).await;
     let (phone, id) = customer(store.as_ref(), 502, clock.now()).await;
     credit(store.as_ref(), &id, (8, "l-1", Some(60)), clock.now()).await;
     credit(store.as_ref(), &id, (2, "l-2", None), clock.now()).await;
@@ -174,14 +167,14 @@ async fn the_running_gateway_expires_within_its_interval() {
         Decimal::from(10)
     );
     clock.advance(TimeDelta::seconds(61));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while vendor_points(provider.as_ref(), &phone, &id).await != Decimal::from(2) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the expiry did not reach the card"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the expiry reached the card",
+        || async {
+            (vendor_points(provider.as_ref(), &phone, &id).await == Decimal::from(2)).then_some(())
+        },
+    )
+    .await;
     let metrics = reqwest::get(format!("{}/metrics", running.base_url()))
         .await
         .expect("metrics")
@@ -220,9 +213,7 @@ async fn gateways_sharing_a_database_expire_each_lot_once() {
         let tasks: Vec<_> = stores
             .iter()
             .map(|store| {
-                let provider = walletport_core::Checked::wrap(Arc::new(
-                    walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-                ));
+                let provider = memory_provider();
                 let gw = Gateway::new(store.clone(), provider).with_clock(Arc::new(clock.clone()));
                 let task = ExpiryTask::new(gw, LedgerSection::default());
                 tokio::spawn(async move { task.run_once().await.expect("expire") })

@@ -19,12 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use support::*;
-use walletport_core::{CustomerKey, WalletEvents};
-use walletport_server::{Gateway, RunningGateway, StoreWalletEvents, start_on};
+use walletport_core::WalletEvents;
+use walletport_server::{Gateway, RunningGateway, StoreWalletEvents};
 use walletport_store::Store;
 
 on_both!(
@@ -35,6 +34,9 @@ on_both!(
 );
 
 const STORM: usize = 1000;
+
+/// How long the background handling of a storm may take.
+const STORM_WAIT: Duration = Duration::from_secs(15);
 
 /// Gateways over one database: on SQLite they share the one store (a single SQLite gateway is
 /// the deployment model); on PostgreSQL each has its own connection pool, as separate
@@ -81,6 +83,12 @@ impl Cluster {
             .sum()
     }
 
+    /// Checks that the vendor was sent nothing (webhooks are never echoed), then stops.
+    async fn stop_unechoed(self) {
+        assert!(self.provider.sent().is_empty(), "webhooks are never echoed");
+        self.stop().await;
+    }
+
     async fn stop(self) {
         for g in self.gateways {
             g.shutdown().await;
@@ -92,12 +100,7 @@ impl Cluster {
 }
 
 async fn start_gateway(gw: Gateway) -> RunningGateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    start_on(listener, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start")
+    serve(&gateway_config(fast_outbox()), gw).await
 }
 
 fn client() -> reqwest::Client {
@@ -111,41 +114,10 @@ fn client() -> reqwest::Client {
 async fn register(client: &reqwest::Client, gw: &RunningGateway, p: &str) -> String {
     let body = json!({"crm_key": CRM_KEY, "method": "createCustomer",
         "customer": {"phone": p, "name": "Storm"}});
-    let resp = client
-        .post(format!("{}/hooks/passquare", gw.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status().as_u16(), 200);
-    let v: Value = resp.json().await.expect("json");
+    let url = format!("{}/hooks/passquare", gw.base_url());
+    let (status, v) = answer(client.post(url).json(&body).send().await.expect("send")).await;
+    assert_eq!(status, 200, "{v}");
     v["customerId"].as_str().expect("customerId").to_owned()
-}
-
-async fn ledger_of(
-    store: &dyn Store,
-    p: &walletport_core::Phone,
-) -> Vec<walletport_store::LedgerEntry> {
-    let c = store
-        .get_customer(&CustomerKey::Phone(p.clone()))
-        .await
-        .expect("read")
-        .expect("customer");
-    let query = walletport_store::LedgerQuery::default();
-    store.ledger(&c.id, &query).await.expect("ledger").entries
-}
-
-async fn balance_of(store: &dyn Store, p: &walletport_core::Phone) -> Decimal {
-    let c = store
-        .get_customer(&CustomerKey::Phone(p.clone()))
-        .await
-        .expect("read")
-        .expect("customer");
-    store
-        .balance(&c.id, chrono::Utc::now())
-        .await
-        .expect("balance")
-        .points
 }
 
 async fn thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_once(db: Db) {
@@ -167,9 +139,7 @@ async fn thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_on
         let (c, body, start) = (c.clone(), body.clone(), start.clone());
         tokio::spawn(async move {
             start.wait().await;
-            let resp = c.post(url).json(&body).send().await.expect("send");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            answer(c.post(url).json(&body).send().await.expect("send")).await
         })
     });
     let answers = join_all(calls).await;
@@ -237,14 +207,8 @@ async fn concurrent_rest_credits_with_one_transaction_id_apply_once(db: Db) {
         let (c, start) = (c.clone(), start.clone());
         tokio::spawn(async move {
             start.wait().await;
-            let resp = c
-                .post(url)
-                .json(&json!({"amount": "7.5", "transaction_id": "order-1"}))
-                .send()
-                .await
-                .expect("send");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            let body = json!({"amount": "7.5", "transaction_id": "order-1"});
+            answer(c.post(url).json(&body).send().await.expect("send")).await
         })
     });
     let mut applied = 0;
@@ -275,18 +239,6 @@ fn webhook(event: &str, id: &str, p: &str, installed_aw: u8) -> Value {
         "cardId": CARD_ID, "cardCode": "000000042",
         "phoneNumber": p, "values": {}, "voided": 0,
         "installedAW": installed_aw, "installedGPay": 0, "templateId": "t1"}})
-}
-
-async fn cards_of(
-    store: &dyn Store,
-    p: &walletport_core::Phone,
-) -> Vec<walletport_store::StoredCard> {
-    let c = store
-        .get_customer(&CustomerKey::Phone(p.clone()))
-        .await
-        .expect("read")
-        .expect("the webhook registered the holder");
-    store.list_cards(&c.id).await.expect("cards")
 }
 
 async fn passteam_webhook_delivered_five_times_concurrently_is_handled_once(db: Db) {
@@ -326,20 +278,7 @@ async fn passteam_webhook_delivered_five_times_concurrently_is_handled_once(db: 
         !cards[0].installed.apple,
         "an old repeat did not undo the uninstall"
     );
-    assert!(
-        cluster.provider.sent().is_empty(),
-        "webhooks are never echoed"
-    );
-    cluster.stop().await;
-}
-
-/// Polls (bounded) until `done` holds.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    cluster.stop_unechoed().await;
 }
 
 async fn post_all(c: &reqwest::Client, urls: &[String], body: &Value) {
@@ -370,8 +309,10 @@ async fn passteam_webhook_storm_over_two_gateways_is_handled_once(db: Db) {
     // claim lets exactly one through, so two handlers race and the store must stop one.
     let install = webhook("createCard", "wh-multi-1", p.as_str(), 1);
     post_all(&c, &urls(&cluster, 5), &install).await;
-    eventually("both handlers finished", || {
-        cluster.hook_count("createCard", "ok") + cluster.hook_count("createCard", "duplicate") >= 2
+    eventually(STORM_WAIT, "both handlers finished", || async {
+        let seen =
+            cluster.hook_count("createCard", "ok") + cluster.hook_count("createCard", "duplicate");
+        (seen >= 2).then_some(())
     })
     .await;
     assert_eq!(cluster.hook_count("createCard", "ok"), 1, "processed once");
@@ -387,8 +328,8 @@ async fn passteam_webhook_storm_over_two_gateways_is_handled_once(db: Db) {
 
     let uninstall = webhook("unInstallCard", "wh-multi-2", p.as_str(), 0);
     post_all(&c, &urls(&cluster, 1), &uninstall).await;
-    eventually("uninstall handled", || {
-        cluster.hook_count("unInstallCard", "ok") == 1
+    eventually(STORM_WAIT, "uninstall handled", || async {
+        (cluster.hook_count("unInstallCard", "ok") == 1).then_some(())
     })
     .await;
 
@@ -405,12 +346,10 @@ async fn passteam_webhook_storm_over_two_gateways_is_handled_once(db: Db) {
         .map(|_| format!("{}/hooks/passteam", cluster.gateways[2].base_url()))
         .collect();
     post_all(&c, &late, &install).await;
-    eventually("the late repeat was looked at", || {
-        cluster.gateways[2]
-            .gateway()
-            .metrics
-            .hook_count("passteam", "createCard", "duplicate")
-            == 1
+    let late_gateway = cluster.gateways[2].gateway().clone();
+    eventually(STORM_WAIT, "the late repeat was looked at", || async {
+        let metrics = &late_gateway.metrics;
+        (metrics.hook_count("passteam", "createCard", "duplicate") == 1).then_some(())
     })
     .await;
     assert_eq!(cluster.hook_count("createCard", "ok"), 1);
@@ -419,11 +358,7 @@ async fn passteam_webhook_storm_over_two_gateways_is_handled_once(db: Db) {
         !cards[0].installed.apple,
         "the late repeat did not re-install"
     );
-    assert!(
-        cluster.provider.sent().is_empty(),
-        "webhooks are never echoed"
-    );
-    cluster.stop().await;
+    cluster.stop_unechoed().await;
 }
 
 /// The ledger keeps Passquare's transaction ids apart from the merchant's with a `pq:` prefix
@@ -449,18 +384,13 @@ async fn a_merchant_transaction_id_never_collides_with_a_passquare_one() {
         .await
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
-    let resp = c
-        .post(format!(
-            "{}/api/customers/{}/credits",
-            gw.base_url(),
-            p.as_str()
-        ))
-        .json(&json!({"amount": "5", "transaction_id": "pq:123"}))
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let (status, body) = Rest::new(gw)
+        .call(
+            "POST",
+            &format!("/api/customers/{}/credits", p.as_str()),
+            json!({"amount": "5", "transaction_id": "pq:123"}),
+        )
+        .await;
     let balance = balance_of(cluster.store(), &p).await;
     match status {
         400 => assert_eq!(balance, dec!(5), "refused, nothing changed: {body}"),

@@ -20,7 +20,7 @@ use walletport_core::{
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
 use super::views::ErrorBody;
-use super::{ApiJson, ApiResult, ApiState, customer_key};
+use super::{ApiJson, ApiResult, ApiState, customer_key, vendor_json};
 use crate::state::Gateway;
 
 /// `POST /api/customers/{key}/card`: the design and extra fields of a new card. The holder's
@@ -73,10 +73,6 @@ async fn holder(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
     s.gw.customer(&customer_key(key)?).await
 }
 
-fn card_json(card: &Card) -> Result<Json<serde_json::Value>, Error> {
-    Ok(Json(serde_json::to_value(card).map_err(Error::from)?))
-}
-
 /// The stored balance reduced to what the provider holds, for a new card's initial values.
 async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<BalanceUpdate, Error> {
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
@@ -111,7 +107,7 @@ pub(crate) async fn issue(
         WriteOpts::at(s.gw.now()),
     )
     .await?;
-    Ok(card_json(&card)?)
+    vendor_json(&card)
 }
 
 /// A stored customer's card as the vendor holds it now.
@@ -127,7 +123,7 @@ pub(crate) async fn get(
     let stored = holder(&s, &key).await?;
     let card = s.gw.vendor_card_key(&stored).await?;
     let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
-    Ok(card_json(&card)?)
+    vendor_json(&card)
 }
 
 /// Set a card's fields at the vendor, which updates the installed pass.
@@ -151,7 +147,7 @@ pub(crate) async fn update(
         notification: input.notification,
     };
     let card = s.gw.provider.cards().update_card(update).await?;
-    Ok(card_json(&card)?)
+    vendor_json(&card)
 }
 
 /// Void, expire, redeem or reactivate a card at the vendor; the stored card follows.
@@ -169,7 +165,7 @@ pub(crate) async fn status(
 ) -> ApiResult<Json<serde_json::Value>> {
     let stored = holder(&s, &key).await?;
     let card = set_customer_card_status(&s.gw, &stored, &input.status).await?;
-    Ok(card_json(&card)?)
+    vendor_json(&card)
 }
 
 /// Sets the status (`active`, `voided`, `expired`, `redeemed`) of a customer's card at the

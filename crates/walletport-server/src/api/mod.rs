@@ -82,6 +82,15 @@ impl IntoResponse for ApiError {
 /// Handler result.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+/// A vendor object (card, template) answered as the JSON it serialises to.
+pub(crate) fn vendor_json<T: serde::Serialize>(
+    value: &T,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    Ok(axum::Json(
+        serde_json::to_value(value).map_err(Error::from)?,
+    ))
+}
+
 /// A JSON body whose rejections are typed errors (400, or 413 when too large).
 pub(crate) struct ApiJson<T>(pub(crate) T);
 

@@ -6,11 +6,7 @@ use axum::extract::{Path, State};
 use walletport_core::{CreateTemplate, Error, Template, TemplateId, UpdateTemplate};
 
 use super::views::ErrorBody;
-use super::{ApiJson, ApiResult, ApiState};
-
-fn template_json(template: &Template) -> Result<Json<serde_json::Value>, Error> {
-    Ok(Json(serde_json::to_value(template).map_err(Error::from)?))
-}
+use super::{ApiJson, ApiResult, ApiState, vendor_json};
 
 /// Create a card design template at the vendor (`name`, `layout`, `fields`, `settings`).
 #[utoipa::path(post, path = "/api/templates", tag = "templates",
@@ -27,7 +23,7 @@ pub(crate) async fn create(
             .templates()
             .create_template(CreateTemplate { template })
             .await?;
-    Ok(template_json(&created)?)
+    vendor_json(&created)
 }
 
 /// Replace the design of template `id` at the vendor.
@@ -56,5 +52,5 @@ pub(crate) async fn update(
             .templates()
             .update_template(UpdateTemplate { template })
             .await?;
-    Ok(template_json(&updated)?)
+    vendor_json(&updated)
 }

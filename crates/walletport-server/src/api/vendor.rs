@@ -12,7 +12,7 @@ use walletport_core::{
 };
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, vendor_json};
 use crate::state::Gateway;
 
 fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
@@ -150,7 +150,5 @@ pub(crate) async fn get_template(
             .templates()
             .get_template(GetTemplate { id })
             .await?;
-    Ok(Json(
-        serde_json::to_value(template).map_err(walletport_core::Error::from)?,
-    ))
+    vendor_json(&template)
 }

@@ -351,10 +351,7 @@ pub(crate) async fn act(
             tracing::info!(customer = %c.id, action = action.slug(), "console action");
             ctx.flash(FlashKind::Ok, done);
         }
-        Err(e) => ctx.flash(
-            FlashKind::Error,
-            format!("{} failed: {}", action.title(), public_message(&e)),
-        ),
+        Err(e) => ctx.flash_failure(format_args!("{} failed", action.title()), &e),
     }
     Ok(back.into_response())
 }

@@ -53,6 +53,17 @@ impl Ctx {
         self.sessions.flash(&self.session.id, kind, text);
     }
 
+    /// Queues "`what`: why it failed" as an error message, saying of `error` only what an
+    /// operator may see ([`super::error::public_message`]).
+    pub(crate) fn flash_failure(
+        &self,
+        what: impl std::fmt::Display,
+        error: &walletport_core::Error,
+    ) {
+        let why = super::error::public_message(error);
+        self.flash(FlashKind::Error, format!("{what}: {why}"));
+    }
+
     /// Takes the queued messages (the layout shows them once).
     pub(crate) fn take_flashes(&self) -> Vec<Flash> {
         self.sessions.take_flashes(&self.session.id)

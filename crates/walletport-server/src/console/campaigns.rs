@@ -10,7 +10,7 @@ use serde::Deserialize;
 use walletport_core::Capability;
 
 use super::customers::urlencode;
-use super::layout::page;
+use super::layout::{card, page};
 use super::outbox::Confirm;
 use super::{
     ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form,
@@ -87,9 +87,10 @@ fn create_section(ctx: &Ctx, provider: &str, cap: &Capability) -> Markup {
         "segments",
         "campaign_segment",
     );
-    html! {
-        section.card aria-labelledby="create" {
-            h2 #create { "Create a campaign" }
+    card(
+        "create",
+        "Create a campaign",
+        html! {
             @if let Some(why) = &blocked { p.muted #create-why { (why) } }
             (csrf_form(ctx, "/console/campaigns", "create", html! {
                 fieldset disabled[blocked.is_some()] aria-describedby=[blocked.as_ref().map(|_| "create-why")] {
@@ -114,8 +115,8 @@ fn create_section(ctx: &Ctx, provider: &str, cap: &Capability) -> Markup {
                     button type="submit" { "Create campaign" }
                 }
             }))
-        }
-    }
+        },
+    )
 }
 
 /// The send form (a `GET` to the confirm step), disabled with its reason when the provider
@@ -127,9 +128,10 @@ fn send_section(provider: &str, cap: &Capability, created: &str) -> Markup {
         "sending campaigns",
         "campaign_send",
     );
-    html! {
-        section.card aria-labelledby="send" {
-            h2 #send { "Send a campaign" }
+    card(
+        "send",
+        "Send a campaign",
+        html! {
             @if let Some(why) = &blocked { p.muted #send-why { (why) } }
             form method="get" action="/console/campaigns/send" {
                 fieldset disabled[blocked.is_some()] aria-describedby=[blocked.as_ref().map(|_| "send-why")] {
@@ -138,8 +140,8 @@ fn send_section(provider: &str, cap: &Capability, created: &str) -> Markup {
                     button type="submit" { "Send…" }
                 }
             }
-        }
-    }
+        },
+    )
 }
 
 /// `GET /console/campaigns`: the create and send forms.
@@ -188,13 +190,7 @@ pub(crate) async fn create(
             )))
         }
         Err(e) => {
-            ctx.flash(
-                FlashKind::Error,
-                format!(
-                    "The campaign was not created: {}",
-                    super::error::public_message(&e)
-                ),
-            );
+            ctx.flash_failure("The campaign was not created", &e);
             Ok(Redirect::to("/console/campaigns"))
         }
     }
@@ -244,13 +240,7 @@ pub(crate) async fn send(
                 format!("Campaign {} sent.{reach}", record.id),
             );
         }
-        Err(e) => ctx.flash(
-            FlashKind::Error,
-            format!(
-                "The campaign was not sent: {}",
-                super::error::public_message(&e)
-            ),
-        ),
+        Err(e) => ctx.flash_failure("The campaign was not sent", &e),
     }
     Ok(Redirect::to("/console/campaigns"))
 }

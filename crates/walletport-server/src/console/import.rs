@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use rand::Rng as _;
 
-use super::layout::page;
+use super::layout::{card, page};
 use super::{ConsoleError, ConsoleResult, ConsoleState, Ctx, Nav, check_csrf};
 use crate::import::{COLUMNS, ImportReport, MAX_LISTED_ERRORS, import_csv};
 
@@ -31,8 +31,7 @@ pub(crate) fn body_limit() -> DefaultBodyLimit {
 /// The upload form and the rules it applies.
 fn form(ctx: &Ctx) -> Markup {
     html! {
-        section.card aria-labelledby="upload" {
-            h2 #upload { "Upload a CSV file" }
+        (card("upload", "Upload a CSV file", html! {
             form method="post" action="/console/import" enctype="multipart/form-data" class="import" {
                 // First, so the token is checked before the file is read.
                 input type="hidden" name="csrf" value=(ctx.csrf());
@@ -42,7 +41,7 @@ fn form(ctx: &Ctx) -> Markup {
                 }
                 button type="submit" { "Import" }
             }
-        }
+        }))
         section aria-labelledby="rules" {
             h2 #rules { "Rules (the same as walletport sync --csv)" }
             ul {
@@ -70,30 +69,29 @@ async fn read_field(mut field: Field<'_>, max: usize) -> ConsoleResult<Vec<u8>> 
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(upload_error)? {
         if bytes.len() + chunk.len() > max {
-            return Err(ConsoleError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "The file is larger than {} MiB; split it and import the parts.",
-                    MAX_UPLOAD / (1024 * 1024)
-                ),
-            ));
+            return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }
 
+/// The error page of an upload over [`MAX_UPLOAD`].
+fn too_large() -> ConsoleError {
+    ConsoleError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "The file is larger than {} MiB; split it and import the parts.",
+            MAX_UPLOAD / (1024 * 1024)
+        ),
+    )
+}
+
 /// A broken or oversized upload as an error page.
 fn upload_error(e: axum::extract::multipart::MultipartError) -> ConsoleError {
     let status = e.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ConsoleError::new(
-            status,
-            format!(
-                "The file is larger than {} MiB; split it and import the parts.",
-                MAX_UPLOAD / (1024 * 1024)
-            ),
-        )
+        too_large()
     } else {
         ConsoleError::new(
             StatusCode::BAD_REQUEST,
@@ -127,15 +125,14 @@ async fn upload(ctx: &Ctx, mut multipart: Multipart) -> ConsoleResult<Vec<u8>> {
 /// What the import did: the counts, then the bad rows by line.
 fn report_section(report: &ImportReport) -> Markup {
     html! {
-        section.card aria-labelledby="result" {
-            h2 #result { "Result" }
+        (card("result", "Result", html! {
             dl {
                 dt { "Rows read" } dd { (report.rows) }
                 dt { "Imported (changed)" } dd { (report.imported) }
                 dt { "Already up to date" } dd { (report.unchanged) }
                 dt { "Bad rows (skipped)" } dd { (report.bad) }
             }
-        }
+        }))
         @if !report.errors.is_empty() {
             h2 #bad { "Bad rows" }
             @if report.bad > report.errors.len() as u64 {

@@ -112,6 +112,17 @@ pub(crate) fn csrf_form(ctx: &Ctx, action: &str, class: &str, body: Markup) -> M
     }
 }
 
+/// A `section.card` headed by an `h2` with `id` and `title`, which labels the section, then
+/// `body`: the console's usual box of figures or a form.
+pub(crate) fn card(id: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        section.card aria-labelledby=(id) {
+            h2 id=(id) { (title) }
+            (body)
+        }
+    }
+}
+
 /// An instant as `<time>`: UTC text, which `console.js` rewrites in the browser's time zone.
 pub(crate) fn time(at: DateTime<Utc>) -> Markup {
     html! {

@@ -14,7 +14,7 @@ use walletport_store::{MAX_PAGE, OutboxId, OutboxItem, OutboxList, OutboxStats};
 
 use super::auth::NoFields;
 use super::customers::{display_name, urlencode};
-use super::layout::page;
+use super::layout::{card, page};
 use super::{
     ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form, time,
 };
@@ -126,9 +126,10 @@ async fn dead_letter(gw: &Gateway, id: OutboxId) -> walletport_core::Result<Outb
 
 /// The summary figures.
 fn stats_card(stats: &OutboxStats) -> Markup {
-    html! {
-        section.card aria-labelledby="depth" {
-            h2 #depth { "Waiting for the vendor" }
+    card(
+        "depth",
+        "Waiting for the vendor",
+        html! {
             dl {
                 dt { "Depth (waiting or in flight)" } dd { (stats.depth) }
                 dt { "In flight (claimed by a worker)" } dd { (stats.in_flight) }
@@ -137,8 +138,8 @@ fn stats_card(stats: &OutboxStats) -> Markup {
                 dt { "Customers with waiting items" } dd { (stats.customers) }
                 dt { "Dead letters" } dd { (stats.dead) }
             }
-        }
-    }
+        },
+    )
 }
 
 /// The waiting items of the first page, per customer.
@@ -336,13 +337,7 @@ pub(crate) async fn retry(
             FlashKind::Ok,
             format!("Dead letter {id} is back in the outbox as item {new}."),
         ),
-        Err(e) => ctx.flash(
-            FlashKind::Error,
-            format!(
-                "Dead letter {id} was not retried: {}",
-                super::error::public_message(&e)
-            ),
-        ),
+        Err(e) => ctx.flash_failure(format_args!("Dead letter {id} was not retried"), &e),
     }
     Ok(Redirect::to("/console/outbox"))
 }
@@ -423,12 +418,9 @@ pub(crate) async fn retry_all(
                 format!("{moved} dead letter(s) are back in the outbox.{rest}"),
             );
         }
-        Some(e) => ctx.flash(
-            FlashKind::Error,
-            format!(
-                "Retrying stopped after {moved} dead letter(s): {}",
-                super::error::public_message(&e)
-            ),
+        Some(e) => ctx.flash_failure(
+            format_args!("Retrying stopped after {moved} dead letter(s)"),
+            &e,
         ),
     }
     Ok(Redirect::to("/console/outbox"))

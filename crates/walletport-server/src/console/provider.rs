@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use walletport_core::{BalanceFields, Capability};
 use walletport_http::{QuotaUsage, TransportStats};
 
-use super::layout::page;
+use super::layout::{card, page};
 use super::outbox::age;
 use super::{ConsoleResult, ConsoleState, Ctx, Nav};
 use crate::api::health;
@@ -25,9 +25,10 @@ fn limit(value: Option<u32>) -> String {
 
 /// The reachability figures.
 fn health_section(health: &Health, startup: &str) -> Markup {
-    html! {
-        section.card aria-labelledby="health" {
-            h2 #health { "Health" }
+    card(
+        "health",
+        "Health",
+        html! {
             dl {
                 dt { "Overall" } dd { (health.status) }
                 dt { "Store" } dd { (health.store) }
@@ -36,30 +37,32 @@ fn health_section(health: &Health, startup: &str) -> Markup {
                 dt { "Start-up check" } dd { (startup) }
             }
             p.muted { "The vendor's answer is reused for a while (vendor calls cost quota); /healthz reports the same." }
-        }
-    }
+        },
+    )
 }
 
 /// The balance fields the vendor's cards hold.
 fn fields_section(fields: BalanceFields) -> Markup {
-    html! {
-        section.card aria-labelledby="fields" {
-            h2 #fields { "Balance fields on the card" }
+    card(
+        "fields",
+        "Balance fields on the card",
+        html! {
             dl {
                 dt { "Points" } dd { (yes_no(fields.points)) }
                 dt { "Bonus %" } dd { (yes_no(fields.bonus_percent)) }
                 dt { "Discount %" } dd { (yes_no(fields.discount_percent)) }
             }
             p.muted { "Values the card does not hold stay in the gateway's store only." }
-        }
-    }
+        },
+    )
 }
 
 /// The transport's counters, or "not reported".
 fn quota_section(stats: Option<&TransportStats>) -> Markup {
-    html! {
-        section.card aria-labelledby="quota" {
-            h2 #quota { "Requests and quota" }
+    card(
+        "quota",
+        "Requests and quota",
+        html! {
             @match stats {
                 None => p { "Not reported: this gateway's provider transport exposes no counters." },
                 Some(t) => {
@@ -76,15 +79,16 @@ fn quota_section(stats: Option<&TransportStats>) -> Markup {
                     p.muted { "Counted since the gateway started." }
                 }
             }
-        }
-    }
+        },
+    )
 }
 
 /// How full each window of the vendor plan is now, and any pause a `Retry-After` set.
 fn windows_section(usage: Option<&Result<QuotaUsage, walletport_core::Error>>) -> Markup {
-    html! {
-        section.card aria-labelledby="windows" {
-            h2 #windows { "Quota windows" }
+    card(
+        "windows",
+        "Quota windows",
+        html! {
             @match usage {
                 None => p { "This gateway's provider has no quota limiter: its requests are not paced." },
                 Some(Err(e)) => p { "Cannot read the quota windows: " (e.message()) },
@@ -111,8 +115,8 @@ fn windows_section(usage: Option<&Result<QuotaUsage, walletport_core::Error>>) -
                     }
                 }
             }
-        }
-    }
+        },
+    )
 }
 
 /// Every capability flag, on or off.
@@ -149,13 +153,12 @@ pub(crate) async fn page_view(State(s): State<ConsoleState>, ctx: Ctx) -> Consol
     };
     let body = html! {
         h1 { "Provider" }
-        section.card aria-labelledby="kind" {
-            h2 #kind { "Kind" }
+        (card("kind", "Kind", html! {
             dl {
                 dt { "Provider" } dd { strong { (info.name) } }
                 dt { "Adapter version" } dd { (info.version) }
             }
-        }
+        }))
         div.grid {
             (health_section(&health, &startup))
             (fields_section(gw.provider.balance_fields()))

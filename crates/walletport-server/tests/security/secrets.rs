@@ -2,58 +2,21 @@
 //! TRACE level, HTTP answers, errors, `Debug` output, stored dead letters.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use walletport_core::ListTemplates;
 use walletport_sandbox::Faults;
 use walletport_sandbox::passquare::{CrmHookTarget, HookAuth, InstallRequest};
-use walletport_server::start_on;
 use walletport_store::OutboxList;
 
 use super::wire::base64;
 use super::*;
 
-/// Everything any tracing event in this test binary writes, at TRACE level.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// Installs the capturing subscriber once for the whole binary (also bridging `log` records).
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(capture.clone())
-            .try_init()
-            .expect("the only subscriber of this test binary");
-        capture
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_logs_errors_or_debug_output() {
-    let logs = capture();
+    let logs = super::support::logs::capture_logs();
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let store = tdb.open().await;
     let faults = Faults {
@@ -165,16 +128,7 @@ async fn secrets_never_appear_in_logs_errors_or_debug_output() {
         let provider = walletport_passquare::PassquareProvider::new(cfg).expect("provider");
         (walletport_core::Checked::wrap(Arc::new(provider)), ())
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let bad = start_on(
-        listener,
-        &config,
-        gateway(store.clone(), bad_provider, None),
-    )
-    .await
-    .expect("start");
+    let bad = super::support::serve(&config, gateway(store.clone(), bad_provider, None)).await;
     let (s, b) = send(
         http.put(format!(
             "{}/api/customers/{}/percentages",
@@ -186,23 +140,13 @@ async fn secrets_never_appear_in_logs_errors_or_debug_output() {
     )
     .await;
     note(s, &b);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (s, b) = send(
-            http.get(format!("{}/api/outbox?list=dead", bad.base_url()))
-                .bearer_auth(API_TOKEN),
-        )
-        .await;
-        if b.contains("unauthenticated") {
-            note(s, &b);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no dead letter: {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let dead_url = format!("{}/api/outbox?list=dead", bad.base_url());
+    let (s, b) = eventually(Duration::from_secs(10), "a dead letter", || async {
+        let (s, b) = send(http.get(&dead_url).bearer_auth(API_TOKEN)).await;
+        b.contains("unauthenticated").then_some((s, b))
+    })
+    .await;
+    note(s, &b);
 
     // The other vendors' secrets: their configs and what a refused call reports.
     let (pt_srv, _pt) = walletport_sandbox::passteam::PassteamEmulator::spawn(
@@ -242,7 +186,7 @@ async fn secrets_never_appear_in_logs_errors_or_debug_output() {
     outputs.push(dead);
     let _ = std::io::stderr().flush();
 
-    let logged = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    let logged = logs.text();
     assert!(
         logged.contains("gateway listening") && logged.contains("TRACE"),
         "the capture saw the run at TRACE level ({} bytes)",

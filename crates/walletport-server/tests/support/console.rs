@@ -7,7 +7,7 @@ use reqwest::redirect::Policy;
 use walletport_server::{Gateway, RunningGateway};
 use walletport_store::Store;
 
-use super::{Checked, TestDb, fast_outbox, gateway_config};
+use super::{TestDb, fast_outbox, gateway_config, memory_provider, serve};
 
 /// A gateway over the memory provider with `token` (none: the console needs no sign-in) and
 /// `behind_tls`, on a free loopback port, with the quick outbox.
@@ -17,20 +17,11 @@ pub async fn console_gateway(
     behind_tls: bool,
 ) -> (RunningGateway, Arc<dyn Store>) {
     let store = tdb.open().await;
-    let provider = Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
-    let gw = Gateway::new(store.clone(), provider);
     let mut config = gateway_config(fast_outbox());
     config.server.api_token = token.map(|t| t.to_owned().into());
     config.server.behind_tls = behind_tls;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = walletport_server::start_on(listener, &config, gw)
-        .await
-        .expect("start");
-    (running, store)
+    let gw = Gateway::new(store.clone(), memory_provider());
+    (serve(&config, gw).await, store)
 }
 
 /// A browser without JavaScript: redirects not followed, the session cookie kept, the CSRF

@@ -20,7 +20,13 @@ use walletport_server::{Gateway, GatewayConfig, OutboxSection, RunningGateway};
 use walletport_store::{Store, StoreOptions};
 
 pub mod console;
+pub mod logs;
+pub mod reads;
+pub mod rest;
 pub mod vendors;
+
+pub use reads::*;
+pub use rest::{Rest, answer, assert_refused};
 
 pub const CRM_KEY: &str = "test-crm-key-7f3a";
 pub const APP_KEY: &str = "test-app-key-19c2";
@@ -156,6 +162,23 @@ pub fn gateway_config(outbox: OutboxSection) -> GatewayConfig {
     c
 }
 
+/// The memory provider behind the Checked layer, as `walletport::connect` builds it.
+pub fn memory_provider() -> Arc<dyn Provider> {
+    Checked::wrap(Arc::new(
+        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
+    ))
+}
+
+/// Serves `gw` with `config` on a free loopback port.
+pub async fn serve(config: &GatewayConfig, gw: Gateway) -> RunningGateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    walletport_server::start_on(listener, config, gw)
+        .await
+        .expect("start")
+}
+
 /// A gateway over the memory provider and a fresh store of `tdb`, with `clock` when given,
 /// serving on a free loopback port with the quick outbox.
 pub async fn memory_gateway(
@@ -163,20 +186,11 @@ pub async fn memory_gateway(
     clock: Option<walletport_server::ManualClock>,
 ) -> (RunningGateway, Arc<dyn Store>) {
     let store = tdb.open().await;
-    let provider = Checked::wrap(Arc::new(
-        walletport_memory::MemoryProvider::open(&Default::default()).expect("memory"),
-    ));
-    let mut gw = Gateway::new(store.clone(), provider);
+    let mut gw = Gateway::new(store.clone(), memory_provider());
     if let Some(c) = clock {
         gw = gw.with_clock(Arc::new(c));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = walletport_server::start_on(listener, &gateway_config(fast_outbox()), gw)
-        .await
-        .expect("start");
-    (running, store)
+    (serve(&gateway_config(fast_outbox()), gw).await, store)
 }
 
 /// A request's JSON answer in one call, for the tests that only read what came back.
@@ -208,9 +222,7 @@ pub async fn send(
     if !body.is_null() {
         req = req.json(&body);
     }
-    let resp = req.send().await.expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    answer(req.send().await.expect("send")).await
 }
 
 /// A Passquare emulator: `quota` windows (scaled plan), `faults`.
