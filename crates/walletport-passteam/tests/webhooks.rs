@@ -271,3 +271,83 @@ fn expiration_in_webhooks_is_read_in_the_configured_zone() {
         parse_webhook(body.as_bytes(), &config.field_map()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(moscow.card.status, walletport_core::CardStatus::Active);
 }
+
+/// Records the order events finish in; a `createCard` takes 300 ms, as a busy store may.
+#[derive(Default)]
+struct SlowCreates {
+    done: Mutex<Vec<(String, WalletEventKind)>>,
+}
+
+#[async_trait]
+impl WalletEvents for SlowCreates {
+    async fn on_wallet_event(&self, event: WalletEvent) -> Result<()> {
+        if event.kind == WalletEventKind::Created {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let card = event.card_id().map(|c| c.as_str().to_owned());
+        self.done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((card.unwrap_or_default(), event.kind));
+        Ok(())
+    }
+}
+
+/// The documented example as webhook `id` of kind `event` for card `card`.
+fn webhook(id: &str, event: &str, card: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+    v["webhookId"] = id.into();
+    v["event"] = event.into();
+    v["card"]["cardId"] = card.into();
+    serde_json::to_vec(&v).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A card's webhooks are handled in the order they arrived even though each is answered at once
+/// and handled in the background: an install that follows a slow create is not overwritten by
+/// it. Another card's webhook does not wait for them.
+#[tokio::test]
+async fn one_cards_webhooks_are_handled_in_arrival_order() {
+    let events = Arc::new(SlowCreates::default());
+    let url = serve(webhooks_router(
+        events.clone(),
+        Arc::new(MemoryDedup::default()),
+    ))
+    .await;
+    let client = reqwest::Client::new();
+    for body in [
+        webhook("wh-1", "createCard", "card-a"),
+        webhook("wh-2", "installCard", "card-a"),
+        webhook("wh-3", "updateCard", "card-b"),
+    ] {
+        let status = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok();
+        assert_eq!(status, Some(200));
+    }
+    let done = || {
+        events
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    };
+    for _ in 0..200 {
+        if done().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        done(),
+        vec![
+            ("card-b".to_owned(), WalletEventKind::Updated),
+            ("card-a".to_owned(), WalletEventKind::Created),
+            ("card-a".to_owned(), WalletEventKind::Installed),
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! The axum receiver of Passteam webhooks.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -9,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use tokio::sync::oneshot;
 use walletport_core::{Error, WalletEvents};
 
 use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook_in};
@@ -21,6 +23,60 @@ struct Hooks {
     dedup: Arc<dyn WebhookDedup>,
     fields: Arc<FieldMap>,
     timezone: chrono_tz::Tz,
+    order: Arc<CardOrder>,
+}
+
+/// Keeps the background handlers of one card in the order its webhooks arrived: Passteam sends
+/// `createCard` and then `installCard` a moment apart, and the install must not be overwritten by
+/// a create whose handler happened to run later. Each card's latest handler leaves a signal that
+/// the next one waits for; handlers of different cards run side by side.
+#[derive(Default)]
+struct CardOrder {
+    /// Per card: the sequence number of its latest handler and the signal that handler sends (or
+    /// drops) when it is done.
+    last: Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>,
+    /// The next sequence number.
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// A handler's place in its card's line: what to wait for before it runs, and what to signal.
+struct Turn {
+    card: String,
+    seq: u64,
+    before: Option<oneshot::Receiver<()>>,
+    done: oneshot::Sender<()>,
+}
+
+impl CardOrder {
+    /// Takes the next place in `card`'s line (called before the webhook is answered, so the
+    /// places follow the arrival order).
+    fn join(&self, card: &str) -> Turn {
+        let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (done, signal) = oneshot::channel();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let before = last
+            .insert(card.to_owned(), (seq, signal))
+            .map(|(_, previous)| previous);
+        Turn {
+            card: card.to_owned(),
+            seq,
+            before,
+            done,
+        }
+    }
+
+    /// Ends `turn`: wakes the next handler of the card and forgets the card when no other
+    /// handler has joined since (the map holds only cards with a handler in flight).
+    fn leave(&self, turn: Turn) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last
+            .get(&turn.card)
+            .is_some_and(|(seq, _)| *seq == turn.seq)
+        {
+            last.remove(&turn.card);
+        }
+        let _ = turn.done.send(());
+    }
 }
 
 /// `POST /`: Passteam webhooks into `events`, deduplicated by `dedup`, with the documented
@@ -62,6 +118,7 @@ fn router(
         dedup,
         fields: Arc::new(fields.normalized()),
         timezone,
+        order: Arc::default(),
     })
 }
 
@@ -92,9 +149,20 @@ async fn receive(State(hooks): State<Hooks>, body: Body) -> Response {
         Err(e) if is_server_side(&e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e),
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     }
-    // Passteam does not wait for the answer; handle in the background and answer now.
+    // Passteam does not wait for the answer; handle in the background and answer now, each
+    // card's webhooks in the order they arrived.
+    let turn = event.card_id().map(|card| hooks.order.join(card.as_str()));
     tokio::spawn(async move {
-        if let Err(e) = hooks.events.on_wallet_event(event).await {
+        let mut turn = turn;
+        if let Some(before) = turn.as_mut().and_then(|t| t.before.take()) {
+            // A sender dropped without a signal (its task panicked) frees the line as well.
+            let _ = before.await;
+        }
+        let result = hooks.events.on_wallet_event(event).await;
+        if let Some(turn) = turn {
+            hooks.order.leave(turn);
+        }
+        if let Err(e) = result {
             tracing::warn!(webhook_id = %id, error = %e, "passteam webhook handler failed; released for the repeat");
             if let Err(e) = hooks.dedup.release(&id).await {
                 tracing::error!(webhook_id = %id, error = %e, "could not release the webhook claim");
