@@ -11,7 +11,7 @@ use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
-use common::walletport;
+use common::{cli, walletport};
 
 /// Fails unless the command failed with a JSON error of `kind` on stderr and nothing on stdout.
 fn assert_error(result: (bool, Value, Value), kind: &str, what: &str) -> Value {
@@ -124,23 +124,13 @@ fn memory_cards_and_templates() {
 
     // Bad input is a typed error and changes nothing.
     assert_error(
-        walletport(
-            &cfg,
-            &["card", "status", "--phone", phone, "--status", "lost"],
-        ),
+        cli(&cfg, &format!("card status --phone {phone} --status lost")),
         "invalid_input",
         "unknown status",
     );
+    assert_error(cli(&cfg, "card get"), "invalid_input", "no card named");
     assert_error(
-        walletport(&cfg, &["card", "get"]),
-        "invalid_input",
-        "no card named",
-    );
-    assert_error(
-        walletport(
-            &cfg,
-            &["card", "update", "--phone", phone, "--field", "tier"],
-        ),
+        cli(&cfg, &format!("card update --phone {phone} --field tier")),
         "invalid_input",
         "field without =",
     );
@@ -206,9 +196,9 @@ async fn passquare_cards_without_status_or_templates() {
     assert_eq!(got["number"], card["number"], "{got}");
 
     assert_error(
-        walletport(
+        cli(
             &cfg,
-            &["card", "status", "--phone", phone, "--status", "voided"],
+            &format!("card status --phone {phone} --status voided"),
         ),
         "unsupported",
         "passquare card status",
@@ -252,18 +242,9 @@ async fn passteam_cards_with_status_but_no_template_writes() {
     assert_eq!(distributed.len(), 1, "one distribute call: {distributed:?}");
     assert_eq!(distributed[0].channel, "sms");
     assert_error(
-        walletport(
+        cli(
             &cfg,
-            &[
-                "card",
-                "send-link",
-                "--phone",
-                phone,
-                "--via",
-                "email",
-                "--text",
-                "x",
-            ],
+            &format!("card send-link --phone {phone} --via email --text x"),
         ),
         "invalid_input",
         "an e-mail takes no SMS text",
@@ -296,10 +277,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     assert!(emu.pass_ids().contains(&pass_id), "{card}");
     // Skycore passes have no discount field: asking for one is `unsupported`, not dropped.
     let err = assert_error(
-        walletport(
-            &cfg,
-            &["card", "update", "--phone", phone, "--discount", "5"],
-        ),
+        cli(&cfg, &format!("card update --phone {phone} --discount 5")),
         "unsupported",
         "skycore discount",
     );

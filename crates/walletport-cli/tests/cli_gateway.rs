@@ -2,9 +2,11 @@
 //! `sync --csv` (bad rows reported, re-runs change nothing, `--deliver` syncs out) and
 //! `outbox list`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn bin() -> std::path::PathBuf {
@@ -27,14 +29,7 @@ fn http_get(addr: &str, path: &str) -> String {
 #[test]
 fn serve_without_config_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("WALLETPORT_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = common::spawn_serve(None, dir.path());
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let first = lines.next().expect("a line").expect("utf-8");

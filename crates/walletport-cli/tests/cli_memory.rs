@@ -20,6 +20,11 @@ fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
     )
 }
 
+/// [`walletport`] of a command line whose words contain no white space, split on it.
+fn cli(config: &Path, line: &str) -> (bool, Value, Value) {
+    walletport(config, &line.split_whitespace().collect::<Vec<_>>())
+}
+
 fn memory_config(dir: &Path) -> std::path::PathBuf {
     common::write_config(
         dir,
@@ -35,7 +40,7 @@ fn a_chain_of_invocations_shares_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = memory_config(dir.path());
 
-    let (ok, providers, _) = walletport(&cfg, &["providers"]);
+    let (ok, providers, _) = cli(&cfg, "providers");
     assert!(ok);
     assert!(
         providers["providers"]
@@ -43,15 +48,12 @@ fn a_chain_of_invocations_shares_state() {
             .is_some_and(|p| p.iter().any(|k| k["kind"] == "memory"))
     );
 
-    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
+    let out = common::expect_ok(cli(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
     assert_eq!(out["balance"]["points"], "100");
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "get", "--phone", "420000000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer get --phone 420000000001"));
     assert_eq!(out["customer"]["name"], "Joe");
 
     let credit = [
@@ -72,7 +74,7 @@ fn a_chain_of_invocations_shares_state() {
     assert!(ok);
     assert_eq!(out["applied"], false, "same transaction credits once");
 
-    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    let (ok, out, _) = cli(&cfg, "balance get --phone +420000000001");
     assert!(ok);
     assert_eq!(out["points"], "250.25", "decimal printed exactly: {out}");
     assert_eq!(out["bonus_percent"], "3.5");
@@ -84,10 +86,10 @@ fn a_chain_of_invocations_shares_state() {
 
     common::create_and_send_campaign(|args| walletport(&cfg, args));
 
-    let out = common::expect_ok(walletport(&cfg, &["template", "list"]));
+    let out = common::expect_ok(cli(&cfg, "template list"));
     assert!(out["items"].as_array().is_some_and(|t| !t.is_empty()));
 
-    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
+    let out = common::expect_ok(cli(&cfg, "customer list"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -95,11 +97,11 @@ fn a_chain_of_invocations_shares_state() {
 fn bad_input_fails_with_json_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = memory_config(dir.path());
-    let (ok, _, _) = walletport(&cfg, &["customer", "upsert", "--phone", "+420000000001"]);
+    let (ok, _, _) = cli(&cfg, "customer upsert --phone +420000000001");
     assert!(ok);
     let state_before = std::fs::read(dir.path().join("state.json")).expect("state written");
 
-    let (ok, out, err) = walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]);
+    let (ok, out, err) = cli(&cfg, "customer upsert --phone not-a-phone");
     assert!(!ok);
     assert_eq!(out, Value::Null);
     assert_eq!(err["error"]["kind"], "invalid_input");
@@ -116,7 +118,7 @@ fn bad_input_fails_with_json_and_changes_nothing() {
     );
 
     common::expect_error(
-        walletport(&cfg, &["customer", "frobnicate"]),
+        cli(&cfg, "customer frobnicate"),
         "invalid_input",
         "customer frobnicate",
     );
@@ -124,7 +126,7 @@ fn bad_input_fails_with_json_and_changes_nothing() {
     let state_after = std::fs::read(dir.path().join("state.json")).expect("state kept");
     assert_eq!(state_before, state_after, "failed commands changed nothing");
 
-    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    let (ok, out, _) = cli(&cfg, "balance get --phone +420000000001");
     assert!(ok);
     assert_eq!(out["points"], "0");
 }
@@ -134,21 +136,12 @@ fn balance_redeem_spends_once_and_never_overdraws() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = memory_config(dir.path());
     let phone = "+420000000001";
-    common::expect_ok(walletport(&cfg, &["customer", "upsert", "--phone", phone]));
-    common::expect_ok(walletport(
+    common::expect_ok(cli(&cfg, &format!("customer upsert --phone {phone}")));
+    common::expect_ok(cli(
         &cfg,
-        &[
-            "balance",
-            "credit",
-            "--phone",
-            phone,
-            "--amount",
-            "120",
-            "--transaction",
-            "order-1",
-            "--lifetime",
-            "30d",
-        ],
+        &format!(
+            "balance credit --phone {phone} --amount 120 --transaction order-1 --lifetime 30d"
+        ),
     ));
 
     let coffee = [
@@ -192,7 +185,7 @@ fn balance_redeem_spends_once_and_never_overdraws() {
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "invalid_input", "{err}");
 
-    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", phone]);
+    let (ok, out, _) = cli(&cfg, &format!("balance get --phone {phone}"));
     assert!(ok);
     assert_eq!(out["points"], "20");
 }
@@ -228,7 +221,7 @@ fn config_errors_are_json() {
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[provider]\nkind = \"nosuch\"\n").expect("write");
     let err = common::expect_error(
-        walletport(&cfg, &["customer", "get", "--phone", "+420000000001"]),
+        cli(&cfg, "customer get --phone +420000000001"),
         "config_invalid",
         "an unknown provider kind",
     );

@@ -9,7 +9,7 @@ use walletport_sandbox::passquare::{
     InstallRequest, PassquareEmulator, PassquareEmulatorConfig, PushKind,
 };
 
-use common::walletport;
+use common::{cli, walletport};
 
 fn passquare_config(dir: &Path, base_url: &str, app_key: &str) -> PathBuf {
     common::write_config(dir, &common::passquare_toml(base_url, app_key))
@@ -28,7 +28,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
 
-    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
+    let out = common::expect_ok(cli(&cfg, "providers --check"));
     assert!(out["providers"].as_array().is_some_and(|p| {
         p.iter()
             .any(|k| k["kind"] == "passquare" && k["capability"]["template_list"] == false)
@@ -36,7 +36,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["check"]["account"], "walletport-sandbox");
     assert_eq!(out["check"]["requests"], 1);
 
-    let out = common::expect_ok(walletport(&cfg, common::JOE_UPSERT));
+    let out = common::expect_ok(cli(&cfg, common::JOE_UPSERT));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["cards"][0]["number"], "120");
     assert!(out["cards"][0]["links"]["apple"].is_string(), "{out}");
@@ -45,26 +45,16 @@ async fn every_command_against_the_emulator() {
     assert_eq!(sent["birthday"], "25.01.1980", "dd.mm.yyyy on the wire");
     assert_eq!(sent["bonus"], "3.5", "numbers as strings by default");
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "get", "--phone", "420000000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer get --phone 420000000001"));
     assert_eq!(out["customer"]["name"], "Joe");
     assert_eq!(out["customer"]["birthday"], "1980-01-25");
 
-    let out = common::expect_ok(walletport(
+    let out = common::expect_ok(cli(
         &cfg,
-        &[
-            "balance",
-            "set",
-            "--phone",
-            "+420000000001",
-            "--points",
-            "250.25",
-        ],
+        "balance set --phone +420000000001 --points 250.25",
     ));
     assert_eq!(out["points"], "250.25");
-    let (ok, out, _) = walletport(&cfg, &["balance", "get", "--phone", "+420000000001"]);
+    let (ok, out, _) = cli(&cfg, "balance get --phone +420000000001");
     assert!(ok);
     assert_eq!(out["points"], "250.25");
     assert_eq!(out["bonus_percent"], "3.5");
@@ -101,12 +91,9 @@ async fn every_command_against_the_emulator() {
     );
     assert!(pushes.iter().any(|p| p.text == "Sale!"));
 
-    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
+    let out = common::expect_ok(cli(&cfg, "customer list"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "list", "--installed", "false"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer list --installed false"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(0));
 
     for args in [
@@ -127,16 +114,16 @@ async fn paging_bad_key_and_bad_input_fail_as_json() {
     emu.seed_customers("+420700000000", 150, 0).expect("seed");
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passquare_config(dir.path(), &server.base_url(), "sandbox-app-key");
-    let out = common::expect_ok(walletport(&cfg, &["customer", "list"]));
+    let out = common::expect_ok(cli(&cfg, "customer list"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(100));
     assert_eq!(out["next_page"], "100");
-    let out = common::expect_ok(walletport(&cfg, &["customer", "list", "--page", "100"]));
+    let out = common::expect_ok(cli(&cfg, "customer list --page 100"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(50));
     assert_eq!(out["next_page"], Value::Null);
 
     let before = emu.request_count();
     common::expect_error(
-        walletport(&cfg, &["customer", "upsert", "--phone", "not-a-phone"]),
+        cli(&cfg, "customer upsert --phone not-a-phone"),
         "invalid_input",
         "customer upsert --phone not-a-phone",
     );
@@ -147,7 +134,7 @@ async fn paging_bad_key_and_bad_input_fail_as_json() {
     );
 
     let bad = passquare_config(dir.path(), &server.base_url(), "wrong-key");
-    let (ok, _, err) = walletport(&bad, &["providers", "--check"]);
+    let (ok, _, err) = cli(&bad, "providers --check");
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "unauthenticated", "{err}");
     assert!(

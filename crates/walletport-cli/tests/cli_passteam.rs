@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 
-use common::walletport;
+use common::{cli, walletport};
 
 fn passteam_config(dir: &Path, base_url: &str, encoding: &str) -> PathBuf {
     common::write_config(dir, &common::passteam_toml(base_url, Some(encoding)))
@@ -24,7 +24,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passteam_config(dir.path(), &server.base_url(), "multipart");
 
-    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
+    let out = common::expect_ok(cli(&cfg, "providers --check"));
     assert!(
         out["providers"]
             .as_array()
@@ -37,27 +37,10 @@ async fn every_command_against_the_emulator() {
         "{out}"
     );
 
-    let upsert = [
-        "customer",
-        "upsert",
-        "--phone",
-        "+79990000001",
-        "--name",
-        "Иван",
-        "--surname",
-        "Петров",
-        "--email",
-        "ivan@example.com",
-        "--birthday",
-        "1980-01-25",
-        "--balance",
-        "100",
-        "--bonus",
-        "3.50",
-        "--discount",
-        "5",
-    ];
-    let out = common::expect_ok(walletport(&cfg, &upsert));
+    let upsert = "customer upsert --phone +79990000001 --name Иван --surname Петров \
+                  --email ivan@example.com --birthday 1980-01-25 --balance 100 --bonus 3.50 \
+                  --discount 5";
+    let out = common::expect_ok(cli(&cfg, upsert));
     assert_eq!(out["customer"]["phone"], "+79990000001");
     assert_eq!(out["customer"]["surname"], "Петров");
     assert_eq!(out["balance"]["points"], "100");
@@ -66,17 +49,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(emu.card_count(), 1);
 
     // Upsert of the existing phone updates the same card.
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "79990000001",
-            "--name",
-            "Ivan",
-        ],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer upsert --phone 79990000001 --name Ivan"));
     assert_eq!(out["customer"]["name"], "Ivan");
     assert_eq!(
         out["customer"]["email"], "ivan@example.com",
@@ -85,10 +58,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["cards"][0]["id"], card_id.as_str());
     assert_eq!(emu.card_count(), 1);
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "get", "--phone", "+79990000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer get --phone +79990000001"));
     assert_eq!(out["customer"]["birthday"], "1980-01-25");
     assert_eq!(
         out["customer"]["provider_ids"]["passteam"],
@@ -97,41 +67,26 @@ async fn every_command_against_the_emulator() {
 
     for n in 2..=3 {
         let phone = format!("+7999000000{n}");
-        common::expect_ok(walletport(&cfg, &["customer", "upsert", "--phone", &phone]));
+        common::expect_ok(cli(&cfg, &format!("customer upsert --phone {phone}")));
     }
-    let out = common::expect_ok(walletport(&cfg, &["customer", "list", "--page-size", "2"]));
+    let out = common::expect_ok(cli(&cfg, "customer list --page-size 2"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(out["next_page"], "2");
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "list", "--page-size", "2", "--page", "2"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer list --page-size 2 --page 2"));
     assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(out["next_page"], Value::Null);
     common::expect_error(
-        walletport(&cfg, &["customer", "list", "--installed", "true"]),
+        cli(&cfg, "customer list --installed true"),
         "unsupported",
         "no installed filter at Passteam",
     );
 
-    let out = common::expect_ok(walletport(
+    let out = common::expect_ok(cli(
         &cfg,
-        &[
-            "balance",
-            "set",
-            "--phone",
-            "+79990000001",
-            "--points",
-            "150.25",
-            "--discount",
-            "12.5",
-        ],
+        "balance set --phone +79990000001 --points 150.25 --discount 12.5",
     ));
     assert_eq!(out["points"], "150.25");
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["balance", "get", "--phone", "+79990000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "balance get --phone +79990000001"));
     assert_eq!(
         (
             out["points"].as_str(),
@@ -153,10 +108,7 @@ async fn every_command_against_the_emulator() {
     );
 
     common::expect_error(
-        walletport(
-            &cfg,
-            &["push", "send", "--phone", "+79990000001", "--message", "Hi"],
-        ),
+        cli(&cfg, "push send --phone +79990000001 --message Hi"),
         "unsupported",
         "push send --phone +79990000001 --message Hi",
     );
@@ -174,7 +126,7 @@ async fn every_command_against_the_emulator() {
     ));
     assert!(emu.pushes().is_empty(), "create sends nothing");
     let id = created["id"].as_str().expect("campaign id").to_owned();
-    let sent = common::expect_ok(walletport(&cfg, &["campaign", "send", "--id", &id]));
+    let sent = common::expect_ok(cli(&cfg, &format!("campaign send --id {id}")));
     assert!(sent["sent_at"].is_string());
     assert_eq!(
         emu.pushes()
@@ -184,21 +136,15 @@ async fn every_command_against_the_emulator() {
         ["Скидка 20%"]
     );
     common::expect_error(
-        walletport(
-            &cfg,
-            &["campaign", "create", "--message", "x", "--segment", "vip"],
-        ),
+        cli(&cfg, "campaign create --message x --segment vip"),
         "unsupported",
         "campaign create --message x --segment vip",
     );
 
-    let out = common::expect_ok(walletport(&cfg, &["template", "list"]));
+    let out = common::expect_ok(cli(&cfg, "template list"));
     assert_eq!(out["items"][0]["id"], "5e424c181dbf0d537c8b4569");
     assert_eq!(out["items"][0]["name"], "Sandbox loyalty");
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["template", "get", "--id", "5e424c181dbf0d537c8b4569"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "template get --id 5e424c181dbf0d537c8b4569"));
     assert!(
         out["fields"].as_array().is_some_and(|f| f
             .iter()
@@ -206,20 +152,14 @@ async fn every_command_against_the_emulator() {
         "{out}"
     );
     common::expect_error(
-        walletport(
-            &cfg,
-            &["template", "get", "--id", "5e424c181dbf0d537c8b4560"],
-        ),
+        cli(&cfg, "template get --id 5e424c181dbf0d537c8b4560"),
         "not_found",
         "template get --id 5e424c181dbf0d537c8b4560",
     );
 
-    common::expect_ok(walletport(
-        &cfg,
-        &["customer", "delete", "--phone", "+79990000001"],
-    ));
+    common::expect_ok(cli(&cfg, "customer delete --phone +79990000001"));
     common::expect_error(
-        walletport(&cfg, &["customer", "get", "--phone", "+79990000001"]),
+        cli(&cfg, "customer get --phone +79990000001"),
         "not_found",
         "customer get --phone +79990000001",
     );
@@ -231,16 +171,9 @@ async fn form_encoding_and_bad_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = passteam_config(dir.path(), &server.base_url(), "form");
 
-    common::expect_ok(walletport(
+    common::expect_ok(cli(
         &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "+79990000009",
-            "--name",
-            "A&B=[%]",
-        ],
+        "customer upsert --phone +79990000009 --name A&B=[%]",
     ));
     assert!(emu.requests().iter().any(|r| {
         r.method == "createcard"
@@ -251,16 +184,9 @@ async fn form_encoding_and_bad_input() {
     }));
 
     let before = emu.card_count();
-    let (ok, out, err) = walletport(
+    let (ok, out, err) = cli(
         &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "+79990000010",
-            "--email",
-            "not-an-email",
-        ],
+        "customer upsert --phone +79990000010 --email not-an-email",
     );
     assert!(!ok);
     assert_eq!(out, Value::Null);
@@ -274,7 +200,7 @@ async fn form_encoding_and_bad_input() {
     )
     .expect("write");
     let err = common::expect_error(
-        walletport(&bad, &["template", "list"]),
+        cli(&bad, "template list"),
         "config_invalid",
         "a misspelt key",
     );

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
-use common::walletport;
+use common::{cli, walletport};
 
 fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
     common::write_config(dir, &common::skycore_toml(endpoint, api_key))
@@ -41,7 +41,7 @@ async fn every_command_against_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = skycore_config(dir.path(), &server.base_url(), &key);
 
-    let out = common::expect_ok(walletport(&cfg, &["providers"]));
+    let out = common::expect_ok(cli(&cfg, "providers"));
     let skycore = out["providers"]
         .as_array()
         .and_then(|p| p.iter().find(|k| k["kind"] == "skycore").cloned())
@@ -53,7 +53,7 @@ async fn every_command_against_the_emulator() {
     assert_eq!(skycore["capability"]["customer_upsert"], true, "{out}");
     assert_eq!(skycore["capability"]["template_list"], false, "{out}");
     // `--check` reads the configured template: one request, and the balance fields it holds.
-    let out = common::expect_ok(walletport(&cfg, &["providers", "--check"]));
+    let out = common::expect_ok(cli(&cfg, "providers --check"));
     assert_eq!(out["check"]["requests"], 1, "{out}");
     assert_eq!(
         out["check"]["balance_fields"],
@@ -61,54 +61,29 @@ async fn every_command_against_the_emulator() {
         "{out}"
     );
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["customer", "get", "--phone", "+420000000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "customer get --phone +420000000001"));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["customer"]["name"], "Joe Doe");
     assert_eq!(out["cards"][0]["id"], "420000000001");
     assert_eq!(out["balance"]["points"], "100");
     assert_error(
-        walletport(&cfg, &["customer", "get", "--phone", "+420000000002"]),
+        cli(&cfg, "customer get --phone +420000000002"),
         "not_found",
         "unknown phone",
     );
 
-    let out = common::expect_ok(walletport(
+    let out = common::expect_ok(cli(
         &cfg,
-        &[
-            "balance",
-            "set",
-            "--phone",
-            "+420000000001",
-            "--points",
-            "250.25",
-            "--bonus",
-            "5",
-        ],
+        "balance set --phone +420000000001 --points 250.25 --bonus 5",
     ));
     assert_eq!(out["points"], "250.25");
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["balance", "get", "--phone", "+420000000001"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "balance get --phone +420000000001"));
     assert_eq!(
         (out["points"].clone(), out["bonus_percent"].clone()),
         (json!("250.25"), json!("5"))
     );
     assert_error(
-        walletport(
-            &cfg,
-            &[
-                "balance",
-                "set",
-                "--phone",
-                "+420000000001",
-                "--discount",
-                "10",
-            ],
-        ),
+        cli(&cfg, "balance set --phone +420000000001 --discount 10"),
         "unsupported",
         "discount",
     );
@@ -118,17 +93,7 @@ async fn every_command_against_the_emulator() {
         Some(json!("250.25"))
     );
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &[
-            "push",
-            "send",
-            "--phone",
-            "+420000000001",
-            "--message",
-            "Hello",
-        ],
-    ));
+    let out = common::expect_ok(cli(&cfg, "push send --phone +420000000001 --message Hello"));
     assert_eq!(out["accepted"], true);
     assert_eq!(
         emu.notifications()
@@ -143,36 +108,21 @@ async fn every_command_against_the_emulator() {
         "telegram",
     );
 
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["template", "get", "--id", "sandbox-layout-1"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "template get --id sandbox-layout-1"));
     assert_eq!(out["name"], "Sandbox layout 1");
     assert_error(
-        walletport(&cfg, &["template", "get", "--id", "nope"]),
+        cli(&cfg, "template get --id nope"),
         "not_found",
         "unknown template",
     );
 
     // A customer is a pass: the upsert generates one for a new phone.
-    let out = common::expect_ok(walletport(
+    let out = common::expect_ok(cli(
         &cfg,
-        &[
-            "customer",
-            "upsert",
-            "--phone",
-            "+420000000003",
-            "--name",
-            "Ann",
-            "--balance",
-            "12",
-        ],
+        "customer upsert --phone +420000000003 --name Ann --balance 12",
     ));
     assert_eq!(out["customer"]["phone"], "+420000000003", "{out}");
-    let out = common::expect_ok(walletport(
-        &cfg,
-        &["balance", "get", "--phone", "+420000000003"],
-    ));
+    let out = common::expect_ok(cli(&cfg, "balance get --phone +420000000003"));
     assert_eq!(out["points"], "12", "{out}");
 
     let unsupported: &[&[&str]] = &[

@@ -6,9 +6,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{spawn_emulator, walletport, write_config};
+use common::{cli, spawn_emulator, write_config};
 use serde_json::Value;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
@@ -16,16 +16,7 @@ use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 /// Starts `walletport serve` on an ephemeral port; returns the child and the line that says how
 /// the start went: the gateway's announcement or the JSON error (log lines are skipped).
 fn serve(config: &Path) -> (std::process::Child, String) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("walletport"))
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(config.parent().expect("dir"))
-        .env_remove("WALLETPORT_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = common::spawn_serve(Some(config), config.parent().expect("dir"));
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
     let outcome = lines
@@ -105,15 +96,12 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
     // The programme runs on Passquare.
     let key = PassquareEmulatorConfig::unlimited().app_key;
     let on_passquare = write_config(dir.path(), &common::passquare_toml(&pq.base_url(), &key));
-    let out = common::expect_ok(walletport(
-        &on_passquare,
-        &["sync", "--csv", "c.csv", "--deliver"],
-    ));
+    let out = common::expect_ok(cli(&on_passquare, "sync --csv c.csv --deliver"));
     assert_eq!(out["imported"], 3, "{out}");
 
     // The merchant points the gateway at Skycore and resyncs.
     let on_skycore = write_config(dir.path(), &common::skycore_toml(&sky.base_url(), &sky_key));
-    let first = common::expect_ok(walletport(&on_skycore, &["resync"]));
+    let first = common::expect_ok(cli(&on_skycore, "resync"));
     assert_eq!(
         (first["scanned"].as_u64(), first["queued"].as_u64()),
         (Some(3), Some(3)),
@@ -123,12 +111,12 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         first["vendor_sync"]["eta"].is_string(),
         "an ETA from the plan: {first}"
     );
-    let again = common::expect_ok(walletport(&on_skycore, &["resync"]));
+    let again = common::expect_ok(cli(&on_skycore, "resync"));
     assert_eq!(
         again["queued"], 0,
         "running it twice queues nothing twice: {again}"
     );
-    let done = common::expect_ok(walletport(&on_skycore, &["resync", "--deliver"]));
+    let done = common::expect_ok(cli(&on_skycore, "resync --deliver"));
     assert_eq!(done["delivered"]["vendor_requests"], 3, "{done}");
     assert_eq!(done["delivered"]["dead_lettered"], 0, "{done}");
 
@@ -138,20 +126,17 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         ("+420700000012", "20.5"),
         ("+420700000013", "0"),
     ] {
-        let (ok, balance, err) = walletport(&on_skycore, &["balance", "get", "--phone", phone]);
+        let (ok, balance, err) = cli(&on_skycore, &format!("balance get --phone {phone}"));
         assert!(ok, "{phone}: {err}");
         assert_eq!(balance["points"], points, "{phone}: {balance}");
     }
-    let one = common::expect_ok(walletport(
-        &on_skycore,
-        &["resync", "--phone", "+420700000012"],
-    ));
+    let one = common::expect_ok(cli(&on_skycore, "resync --phone +420700000012"));
     assert_eq!(
         (one["scanned"].as_u64(), one["queued"].as_u64()),
         (Some(1), Some(1)),
         "{one}"
     );
-    let (ok, _, err) = walletport(&on_skycore, &["resync", "--phone", "+420700000099"]);
+    let (ok, _, err) = cli(&on_skycore, "resync --phone +420700000099");
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "not_found", "{err}");
 }

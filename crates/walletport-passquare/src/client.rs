@@ -255,21 +255,7 @@ impl Provider for PassquareProvider {
             requests: 1,
         })
     }
-    fn customers(&self) -> &dyn CustomerPort {
-        self
-    }
-    fn cards(&self) -> &dyn CardPort {
-        self
-    }
-    fn balances(&self) -> &dyn BalancePort {
-        self
-    }
-    fn push(&self) -> &dyn PushCampaignPort {
-        self
-    }
-    fn templates(&self) -> &dyn TemplatePort {
-        self
-    }
+    walletport_core::self_ports!();
 }
 
 #[async_trait]

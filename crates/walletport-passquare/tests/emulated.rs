@@ -270,6 +270,12 @@ async fn listing_1000_customers_under_the_base_plan_takes_ten_seconds() {
     assert!(before.elapsed() > Duration::from_secs(3000));
 }
 
+/// The start-up check of a provider on `config`, which must fail (`why`).
+async fn check_fails(config: PassquareConfig, why: &str) -> walletport_core::Error {
+    let provider = PassquareProvider::new(config).expect("provider");
+    provider.check().await.expect_err(why)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_check_is_one_status_call_and_names_the_key_to_fix() {
     let (server, emu, p) = setup(PassquareEmulatorConfig::unlimited(), "1000/s", |_| {}).await;
@@ -281,33 +287,21 @@ async fn start_up_check_is_one_status_call_and_names_the_key_to_fix() {
 
     let mut wrong = PassquareConfig::new("not-the-key-4711");
     wrong.base_url = server.base_url();
-    let e = PassquareProvider::new(wrong)
-        .expect("provider")
-        .check()
-        .await
-        .expect_err("a refused key is a configuration error");
+    let e = check_fails(wrong, "a refused key is a configuration error").await;
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert!(e.message().contains("[provider] app_key"), "{e}");
     assert!(!format!("{e} {e:?}").contains("not-the-key-4711"), "{e:?}");
 
     let mut misplaced = PassquareConfig::new("sandbox-app-key");
     misplaced.base_url = format!("{}/api/v2", server.base_url());
-    let e = PassquareProvider::new(misplaced)
-        .expect("provider")
-        .check()
-        .await
-        .expect_err("no status method there");
+    let e = check_fails(misplaced, "no status method there").await;
     assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
     assert!(e.message().contains("[provider] base_url"), "{e}");
 
     let mut gone = PassquareConfig::new("sandbox-app-key");
     gone.base_url = "http://127.0.0.1:9".into();
     gone.max_attempts = 1;
-    let e = PassquareProvider::new(gone)
-        .expect("provider")
-        .check()
-        .await
-        .expect_err("nobody listens");
+    let e = check_fails(gone, "nobody listens").await;
     assert_eq!(e.kind(), ErrorKind::VendorUnavailable, "{e}");
 }
 

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 use walletport_core::Phone;
 use walletport_testkit::fixtures::{
-    self, Fixture, check, is_dd_mm_yyyy, is_e164, is_international_digits, lookup, values_of,
+    self, Fixture, check, is_dd_mm_yyyy, is_e164, is_international_digits, values_of,
 };
 
 fn fixture_dir() -> PathBuf {
@@ -128,18 +128,10 @@ fn index_lists_every_fixture_file_and_only_known_kinds() {
 fn required_keys_are_present() {
     let mut bad = Vec::new();
     for f in fixtures() {
-        let required = required_keys(&f.operation, &f.kind);
-        if required.is_empty() {
-            bad.push(format!(
-                "{}: no documented shape for {} {}",
-                f.name, f.operation, f.kind
-            ));
-        }
-        for key in required {
-            if lookup(&f.body, key).is_none() {
-                bad.push(format!("{}: missing `{key}`", f.name));
-            }
-        }
+        bad.extend(fixtures::missing_keys(
+            &f,
+            required_keys(&f.operation, &f.kind),
+        ));
     }
     check(bad);
 }

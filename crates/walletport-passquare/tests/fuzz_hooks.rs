@@ -131,10 +131,9 @@ fn scalar() -> impl Strategy<Value = Value> {
 /// `customer` block is.
 fn keyed_json() -> impl Strategy<Value = Value> {
     let nesting = fuzz::Nesting {
-        depth: 3,
-        size: 40,
         branch: 6,
         real_key_weight: 4,
+        ..fuzz::Nesting::HOOKS
     };
     fuzz::keyed_json_with(VOCABULARY, scalar(), nesting)
 }
@@ -214,6 +213,20 @@ fn hook_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The sans-IO handler's answer to `body` (no headers, no peer), and how many calls reached the
+/// CRM side.
+fn handle(body: &[u8]) -> (walletport_passquare::hooks::HookResponse, usize) {
+    let hooks = Counting::default();
+    let headers = HeaderMap::new();
+    let request = HookRequest {
+        body,
+        headers: &headers,
+        peer: None,
+    };
+    let answer = RT.block_on(handle_hook(&hooks, &config(), request));
+    (answer, hooks.calls.load(Ordering::SeqCst))
+}
+
 /// Parser, then handler: the contract between them and "rejected changes nothing".
 fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
     let parsed = parse_hook(bytes, HookContext::default(), &config());
@@ -221,18 +234,7 @@ fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
         prop_assert_eq!(e.kind(), ErrorKind::InvalidInput, "{:?}", e);
         prop_assert!(!e.message().is_empty());
     }
-    let hooks = Counting::default();
-    let headers = HeaderMap::new();
-    let answer = RT.block_on(handle_hook(
-        &hooks,
-        &config(),
-        HookRequest {
-            body: bytes,
-            headers: &headers,
-            peer: None,
-        },
-    ));
-    let calls = hooks.calls.load(Ordering::SeqCst);
+    let (answer, calls) = handle(bytes);
     match answer.status {
         200 => {
             prop_assert!(parsed.is_ok(), "200 for a body the parser rejects");
@@ -293,18 +295,7 @@ static SERVED: LazyLock<Served> = LazyLock::new(|| {
 fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
     let served = &*SERVED;
     // What the sans-IO handler answers to the same bytes (its contract is `check_body`'s).
-    let headers = HeaderMap::new();
-    let expected = RT
-        .block_on(handle_hook(
-            &Counting::default(),
-            &config(),
-            HookRequest {
-                body: &bytes,
-                headers: &headers,
-                peer: None,
-            },
-        ))
-        .status;
+    let expected = handle(&bytes).0.status;
     let (status, body) = RT.block_on(async {
         let before = served.hooks.calls.load(Ordering::SeqCst);
         let resp = served
@@ -396,17 +387,7 @@ fn oversized_bodies_get_413_and_change_nothing() {
     }))
     .unwrap_or_default();
     body.resize(walletport_passquare::hooks::MAX_BODY + 1, b' ');
-    let hooks = Counting::default();
-    let headers = HeaderMap::new();
-    let answer = RT.block_on(handle_hook(
-        &hooks,
-        &config(),
-        HookRequest {
-            body: &body,
-            headers: &headers,
-            peer: None,
-        },
-    ));
+    let (answer, calls) = handle(&body);
     assert_eq!(answer.status, 413);
-    assert_eq!(hooks.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(calls, 0);
 }

@@ -7,13 +7,9 @@
 //! vendor's raw answer (`vendor().status` is the HTTP status); and a non-2xx answer is never
 //! taken for a success.
 
-use walletport_core::{
-    Campaign, CampaignId, Channel, Customer, ListCustomers, Phone, UpsertCustomer,
-};
-use walletport_http::HttpResponse;
 use walletport_passquare::mapping;
 use walletport_testkit::fuzz;
-use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, ResponseFuzz};
 
 /// Keys of Passquare's answers (and the customer blocks inside them).
 const KEYS: &[&str] = &[
@@ -57,45 +53,6 @@ const KEYS: &[&str] = &[
     "extra",
 ];
 
-/// Runs every parser on `resp`, for the shared properties.
-fn parsers(resp: &HttpResponse) -> Outcomes {
-    let phone = Phone::parse("+420000000001").expect("a valid phone");
-    let upsert = UpsertCustomer::new(Customer::new(phone));
-    let campaign = Campaign {
-        message: "hello".into(),
-        channel: Channel::Wallet,
-        name: None,
-        segment: None,
-    };
-    let id = CampaignId::new("00000000-0000-0000-0000-000000000000").expect("a valid campaign id");
-    vec![
-        ("check", mapping::check_response(resp)),
-        ("status", mapping::parse_status_response(resp).map(drop)),
-        ("upsert", mapping::parse_upsert_response(resp).map(drop)),
-        (
-            "upsert_customer",
-            mapping::parse_upsert_customer_response(resp, &upsert).map(drop),
-        ),
-        (
-            "read_customer",
-            mapping::parse_read_customer_response(resp).map(drop),
-        ),
-        (
-            "list",
-            mapping::parse_list_response(resp, &ListCustomers::default()).map(drop),
-        ),
-        ("push", mapping::parse_push_response(resp).map(drop)),
-        (
-            "campaign_create",
-            mapping::parse_campaign_create_response(resp, &campaign).map(drop),
-        ),
-        (
-            "campaign_send",
-            mapping::parse_campaign_send_response(resp, &id, Some(&campaign)).map(drop),
-        ),
-    ]
-}
-
 /// Passquare's strings on the parsers' edges: flags as text, phones with and without `+`,
 /// decimals in every form, both date forms and an impossible date, its error messages.
 const EDGE_STRINGS: &[&str] = &[
@@ -127,7 +84,7 @@ const SPEC: ResponseFuzz = ResponseFuzz {
     statuses: KNOWN_STATUSES,
     kept_status: KeptStatus::Always,
     provider: None,
-    parsers,
+    parsers: mapping::parse_with_every_parser,
 };
 
 walletport_testkit::fuzz_responses!(SPEC);

@@ -256,16 +256,28 @@ pub fn build_update_sale_request(sale: &Sale, config: &PassteamConfig) -> Result
     ))
 }
 
+/// `DELETE <path>?id=<id>`, after checking the id of the `what` (a sale, a product) to delete.
+fn build_delete(
+    config: &PassteamConfig,
+    operation: &'static str,
+    path: &str,
+    what: &str,
+    id: &str,
+) -> Result<HttpRequest> {
+    require_id(id, what)?;
+    let req = HttpRequest::new(Method::DELETE, operation, path.to_owned()).query("id", id);
+    Ok(with_token(config, req))
+}
+
 /// `DELETE` Delete Sale `?id=`.
 pub fn build_delete_sale_request(id: &str, config: &PassteamConfig) -> Result<HttpRequest> {
-    require_id(id, "sale")?;
-    let req = HttpRequest::new(
-        Method::DELETE,
+    build_delete(
+        config,
         op::SALE_DELETE,
-        config.commerce_paths.delete_sale.clone(),
+        &config.commerce_paths.delete_sale,
+        "sale",
+        id,
     )
-    .query("id", id);
-    Ok(with_token(config, req))
 }
 
 /// A sale in `result` (or `result.sale`); `NotFound` for `null`.
@@ -345,14 +357,13 @@ pub fn build_update_product_request(
 
 /// `DELETE` DeleteProduct `?id=`.
 pub fn build_delete_product_request(id: &str, config: &PassteamConfig) -> Result<HttpRequest> {
-    require_id(id, "product")?;
-    let req = HttpRequest::new(
-        Method::DELETE,
+    build_delete(
+        config,
         op::PRODUCT_DELETE,
-        config.commerce_paths.delete_product.clone(),
+        &config.commerce_paths.delete_product,
+        "product",
+        id,
     )
-    .query("id", id);
-    Ok(with_token(config, req))
 }
 
 /// `POST` Products: `page` from 1, `perPage`.

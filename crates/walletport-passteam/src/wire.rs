@@ -11,8 +11,6 @@ use serde_json::Value;
 
 use crate::config::normalize_variable;
 
-mod lenient;
-
 /// The envelope of every answer: `{result, message, code, error}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Envelope {
@@ -217,12 +215,13 @@ pub fn value_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A field of any JSON type as [`value_text`].
 pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_any(lenient::Text)
+    Value::deserialize(d).map(into_text)
 }
 
 fn required_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match d.deserialize_any(lenient::Text)? {
+    match lenient_string(d)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
         _ => Err(serde::de::Error::custom("must be a non-empty string")),
     }
@@ -242,12 +241,18 @@ pub fn bool_of(v: &Value) -> Option<bool> {
     }
 }
 
+/// A field of any JSON type as [`bool_of`].
 pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    d.deserialize_any(lenient::Flag)
+    Value::deserialize(d).map(|v| bool_of(&v))
 }
 
+/// A counter: a non-negative integer or a string holding one; anything else → `None`.
 pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    d.deserialize_any(lenient::Counter)
+    Value::deserialize(d).map(|v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 fn variables<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {

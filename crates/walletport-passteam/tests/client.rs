@@ -251,6 +251,14 @@ async fn rate_limited(http_status: u16) -> (Error, Vec<Duration>, u64) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let p = PassteamProvider::with_transport(c, Arc::new(t)).unwrap_or_else(|e| panic!("{e}"));
+    let e = third_read_over_quota(&p).await;
+    let waits = sleeper.0.lock().map(|w| w.clone()).unwrap_or_default();
+    (e, waits, emu.quota_rejections())
+}
+
+/// Reads the template three times on a plan of two: the first two succeed, the third's error
+/// is returned.
+async fn third_read_over_quota(p: &PassteamProvider) -> walletport_core::Error {
     let get = || {
         p.get_template(GetTemplate {
             id: TEMPLATE.parse().unwrap_or_else(|e| panic!("{e}")),
@@ -258,9 +266,7 @@ async fn rate_limited(http_status: u16) -> (Error, Vec<Duration>, u64) {
     };
     get().await.unwrap_or_else(|e| panic!("{e}"));
     get().await.unwrap_or_else(|e| panic!("{e}"));
-    let e = get().await.err().unwrap_or_else(|| panic!("over quota"));
-    let waits = sleeper.0.lock().map(|w| w.clone()).unwrap_or_default();
-    (e, waits, emu.quota_rejections())
+    get().await.err().unwrap_or_else(|| panic!("over quota"))
 }
 
 #[tokio::test]
@@ -301,14 +307,7 @@ async fn the_plan_named_by_the_rate_limit_lowers_the_hourly_window() {
         c.max_retries = 0;
         let p = PassteamProvider::new(c).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.hourly_limit(), Some(3000), "the conservative default");
-        let get = || {
-            p.get_template(GetTemplate {
-                id: TEMPLATE.parse().unwrap_or_else(|e| panic!("{e}")),
-            })
-        };
-        get().await.unwrap_or_else(|e| panic!("{e}"));
-        get().await.unwrap_or_else(|e| panic!("{e}"));
-        let e = get().await.err().unwrap_or_else(|| panic!("over quota"));
+        let e = third_read_over_quota(&p).await;
         assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
         assert_eq!(
             p.hourly_limit(),

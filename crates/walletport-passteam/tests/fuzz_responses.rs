@@ -10,9 +10,9 @@
 //! `a_non_2xx_answer_is_never_taken_for_a_success`).
 
 use walletport_http::HttpResponse;
-use walletport_passteam::mapping::{self, OnDuplicate, ops, push, template};
+use walletport_passteam::mapping::{self, OnDuplicate};
 use walletport_testkit::fuzz;
-use walletport_testkit::fuzz_responses::{KeptStatus, Outcomes, ResponseFuzz};
+use walletport_testkit::fuzz_responses::{KeptStatus, ResponseFuzz};
 
 /// Keys of Passteam's envelopes and results.
 const KEYS: &[&str] = &[
@@ -69,43 +69,6 @@ const KEYS: &[&str] = &[
     "%BONUS%",
 ];
 
-/// Runs every parser on `resp`, for the shared properties.
-fn parsers(resp: &HttpResponse) -> Outcomes {
-    vec![
-        (
-            "envelope/exists",
-            mapping::parse_envelope(resp, OnDuplicate::AlreadyExists).map(drop),
-        ),
-        (
-            "envelope/conflict",
-            mapping::parse_envelope(resp, OnDuplicate::Conflict).map(drop),
-        ),
-        ("getcard", ops::parse_getcard_response(resp).map(drop)),
-        ("createcard", ops::parse_createcard_response(resp).map(drop)),
-        ("updatecard", ops::parse_updatecard_response(resp).map(drop)),
-        ("deletecard", ops::parse_deletecard_response(resp)),
-        ("page", ops::parse_page_response(resp).map(drop)),
-        (
-            "checkvariable",
-            ops::parse_checkvariable_response(resp).map(drop),
-        ),
-        ("sendpush", push::parse_sendpush_response(resp)),
-        ("distribute", push::parse_distribute_response(resp)),
-        (
-            "getatoken",
-            template::parse_getatoken_response(resp).map(drop),
-        ),
-        (
-            "gettemplate",
-            template::parse_gettemplate_response(resp).map(drop),
-        ),
-        (
-            "listtemplates",
-            template::parse_listtemplates_response(resp).map(drop),
-        ),
-    ]
-}
-
 /// Passteam's strings on the parsers' edges: flags and codes as text, dates with times, its
 /// rate-limit, duplicate and not-found messages, object ids.
 const EDGE_STRINGS: &[&str] = &[
@@ -136,7 +99,7 @@ const SPEC: ResponseFuzz = ResponseFuzz {
     ],
     kept_status: KeptStatus::OnFailureAnswers,
     provider: None,
-    parsers,
+    parsers: mapping::parse_with_every_parser,
 };
 
 walletport_testkit::fuzz_responses!(SPEC);

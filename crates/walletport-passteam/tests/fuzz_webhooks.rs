@@ -106,12 +106,7 @@ fn scalar() -> impl Strategy<Value = Value> {
 
 /// Webhook bodies nest less than answers: a card inside the envelope.
 fn keyed_json() -> impl Strategy<Value = Value> {
-    let nesting = fuzz::Nesting {
-        depth: 3,
-        size: 40,
-        ..fuzz::Nesting::ANSWERS
-    };
-    fuzz::keyed_json_with(VOCABULARY, scalar(), nesting)
+    fuzz::keyed_json_with(VOCABULARY, scalar(), fuzz::Nesting::HOOKS)
 }
 
 /// A webhook-shaped body: a unique-ish id, mostly a real event, a card of real keys.

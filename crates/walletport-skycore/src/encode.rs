@@ -15,21 +15,6 @@ use serde_json::Value;
 
 use crate::wire::{IBeacon, PassData, RelevantLocation, status_to_wire};
 
-/// `message4` … `message10` by number (other numbers are formatted).
-const MESSAGE_KEYS: [&str; 11] = [
-    "message0",
-    "message1",
-    "message2",
-    "message3",
-    "message4",
-    "message5",
-    "message6",
-    "message7",
-    "message8",
-    "message9",
-    "message10",
-];
-
 /// One value of the pass-data object.
 enum Item<'a> {
     Str(&'a str),
@@ -97,10 +82,7 @@ impl<'a> PassDataWire<'a> {
         put("expiration-timezone", &d.expiration_timezone);
         put("pass-update-notification", &d.update_notification);
         for (n, v) in &d.messages {
-            let key = MESSAGE_KEYS
-                .get(usize::from(*n))
-                .map_or_else(|| Cow::Owned(format!("message{n}")), |k| Cow::Borrowed(*k));
-            out.push((key, Item::Str(v)));
+            out.push((Cow::Owned(format!("message{n}")), Item::Str(v)));
         }
         if let Some(s) = d.status {
             out.push((Cow::Borrowed("pass-status"), Item::Str(status_to_wire(s))));

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceFields, BalanceUpdate, CardId, CardKey, Channel, Customer, CustomerId,
-    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, GetCustomer, IssueCard, Percent, Phone,
-    Provider, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
+    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, IssueCard, Percent, Phone, Provider,
+    ProviderExt, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
 };
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 use walletport_sandbox::RunningServer;
@@ -136,17 +136,9 @@ async fn an_upsert_generates_a_new_pass_and_updates_an_existing_one_in_one_reque
     assert_eq!(actions(&emu)[before..], ["updatepassdata"], "one request");
     assert_eq!(updated.balance, Some(balance(42, 7)));
 
-    let got = provider
-        .customers()
-        .get_customer(GetCustomer::new(phone(1)))
-        .await?;
+    let got = provider.customer_by_phone(&phone(1)).await?;
     assert_eq!(got.balance, Some(balance(42, 7)));
-    let read = provider
-        .balances()
-        .get_balance(GetBalance {
-            customer: phone(1).into(),
-        })
-        .await?;
+    let read = provider.balance_of(&phone(1)).await?;
     assert_eq!(read, balance(42, 7));
 
     let mut with_discount = upsert(1, 1, 1);
@@ -373,12 +365,7 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     .expect("seeded");
     config.points_format = Some("{points} pts".into());
     let provider = SkycoreProvider::new(config)?;
-    let read = provider
-        .balances()
-        .get_balance(GetBalance {
-            customer: phone(5).into(),
-        })
-        .await?;
+    let read = provider.balance_of(&phone(5)).await?;
     assert_eq!(read, balance(3, 4));
     let card = provider
         .cards()
@@ -419,12 +406,7 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
         .await?;
     assert_eq!(set, balance(50, 6));
     assert_eq!(actions(&emu)[before..], ["updatepassdata"]);
-    let read = provider
-        .balances()
-        .get_balance(GetBalance {
-            customer: phone(5).into(),
-        })
-        .await?;
+    let read = provider.balance_of(&phone(5)).await?;
     assert_eq!(read, balance(50, 6));
     Ok(())
 }

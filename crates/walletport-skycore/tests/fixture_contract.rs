@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::Value;
-use walletport_testkit::fixtures::{self, Fixture, check, lookup, values_of};
+use walletport_testkit::fixtures::{self, Fixture, check, values_of};
 
 fn fixture_dir() -> PathBuf {
     fixtures::dir(env!("CARGO_MANIFEST_DIR"))
@@ -90,18 +90,10 @@ fn index_lists_every_fixture_file_and_only_known_kinds() {
 fn required_keys_are_present_and_actions_match() {
     let mut bad = Vec::new();
     for f in fixtures() {
-        let required = required_keys(&f.operation, &f.kind);
-        if required.is_empty() {
-            bad.push(format!(
-                "{}: no documented shape for {} {}",
-                f.name, f.operation, f.kind
-            ));
-        }
-        for key in required {
-            if lookup(&f.body, key).is_none() {
-                bad.push(format!("{}: missing `{key}`", f.name));
-            }
-        }
+        bad.extend(fixtures::missing_keys(
+            &f,
+            &required_keys(&f.operation, &f.kind),
+        ));
         if f.kind == "request" {
             let action = f.body["action"].as_str().unwrap_or_default();
             if !action.eq_ignore_ascii_case(&f.operation) {

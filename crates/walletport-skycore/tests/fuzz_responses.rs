@@ -8,13 +8,9 @@
 //! the provider; a failure answer (non-2xx) keeps the vendor's status in `vendor()`; a non-2xx
 //! answer is never taken for a success.
 
-use serde_json::Map;
-use walletport_core::Template;
-use walletport_http::HttpResponse;
-use walletport_skycore::SkycoreConfig;
-use walletport_skycore::mapping::{self, link, pass, template};
+use walletport_skycore::mapping;
 use walletport_testkit::fuzz;
-use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, Outcomes, ResponseFuzz};
+use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, ResponseFuzz};
 
 /// Keys of Skycore's envelopes, pass data and templates.
 const KEYS: &[&str] = &[
@@ -76,54 +72,6 @@ const KEYS: &[&str] = &[
     "text-module",
 ];
 
-/// Runs every parser on `resp`, for the shared properties.
-fn parsers(resp: &HttpResponse) -> Outcomes {
-    let config = SkycoreConfig::new("https://api.example.invalid/", "fuzz-api-key", "t-1");
-    let sent = Template {
-        id: None,
-        name: "fuzz".into(),
-        layout: None,
-        fields: Vec::new(),
-        settings: Map::new(),
-    };
-    let op = "fuzz";
-    vec![
-        ("envelope", mapping::parse_envelope(resp, op).map(drop)),
-        (
-            "generatepass",
-            pass::parse_generatepass_response(resp, op).map(drop),
-        ),
-        (
-            "updatepassdata",
-            pass::parse_updatepassdata_response(resp, op).map(drop),
-        ),
-        (
-            "getpassdata",
-            pass::parse_getpassdata_response(resp, op).map(drop),
-        ),
-        (
-            "issuance_link",
-            link::parse_issuance_link_response(resp, op).map(drop),
-        ),
-        (
-            "template_create",
-            template::parse_template_write_response(resp, sent.id.as_ref(), true)
-                .and_then(|w| w.into_template(sent.clone(), &config, true))
-                .map(drop),
-        ),
-        (
-            "template_update",
-            template::parse_template_write_response(resp, sent.id.as_ref(), false)
-                .and_then(|w| w.into_template(sent.clone(), &config, false))
-                .map(drop),
-        ),
-        (
-            "gettemplate",
-            template::parse_getpasstemplate_response(resp, &config).map(drop),
-        ),
-    ]
-}
-
 /// Skycore's strings on the parsers' edges: statuses in every case, error codes, pass types and
 /// statuses, its timestamp form and time zones real and not.
 const EDGE_STRINGS: &[&str] = &[
@@ -155,7 +103,7 @@ const SPEC: ResponseFuzz = ResponseFuzz {
     statuses: KNOWN_STATUSES,
     kept_status: KeptStatus::OnFailureAnswers,
     provider: Some("skycore"),
-    parsers,
+    parsers: mapping::parse_with_every_parser,
 };
 
 walletport_testkit::fuzz_responses!(SPEC);

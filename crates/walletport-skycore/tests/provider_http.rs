@@ -10,8 +10,8 @@ use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceUpdate, CardKey, CardStatus, Channel, CreateTemplate, Customer, CustomerId,
-    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, GetCustomer, GetTemplate, IssueCard,
-    Percent, Phone, Provider, PushMessage, Result, SendPush, SetBalance, SetCardStatus, Template,
+    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, GetTemplate, IssueCard, Percent, Phone,
+    Provider, ProviderExt, PushMessage, Result, SendPush, SetBalance, SetCardStatus, Template,
     TemplateField, TemplateId, UpdateCard, UpdateTemplate,
 };
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
@@ -105,10 +105,7 @@ async fn issue_maps_the_customer_and_reads_back_by_id_number_and_phone() -> Resu
         assert_eq!(got.fields.get("tier").map(String::as_str), Some("Gold"));
         assert_eq!(got.fields.get("message4").map(String::as_str), Some("Hi"));
     }
-    let record = provider
-        .customers()
-        .get_customer(GetCustomer::new(phone(1)))
-        .await?;
+    let record = provider.customer_by_phone(&phone(1)).await?;
     assert_eq!(record.customer.name.as_deref(), Some("Jana Nováková"));
     assert_eq!(record.customer.id.as_ref().map(|i| i.as_str()), Some("C1"));
     assert_eq!(
@@ -197,15 +194,7 @@ async fn updates_status_balance_and_single_card_push() -> Result<()> {
         })
         .await?;
     assert_eq!(set, want);
-    assert_eq!(
-        provider
-            .balances()
-            .get_balance(GetBalance {
-                customer: phone(3).into()
-            })
-            .await?,
-        want
-    );
+    assert_eq!(provider.balance_of(&phone(3)).await?, want);
     let discount = BalanceUpdate {
         discount_percent: Some(Percent::new(Decimal::ONE)?),
         ..Default::default()
@@ -311,13 +300,7 @@ async fn customer_id_strategy_keys_passes_by_customer_id() -> Result<()> {
         })
         .await?;
     assert!(balance.points.is_zero());
-    let err = provider
-        .balances()
-        .get_balance(GetBalance {
-            customer: phone(5).into(),
-        })
-        .await
-        .unwrap_err();
+    let err = provider.balance_of(&phone(5)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     let err = provider
         .cards()

@@ -118,6 +118,23 @@ pub fn unknown_kinds(fixtures: &[Fixture], kinds: &[&str], vendor: &str) -> Vec<
         .collect()
 }
 
+/// A violation when `required` (the keys the reference documents for the fixture's operation and
+/// kind, as dotted paths for [`lookup`]) is empty, and one for each of those keys the body lacks.
+pub fn missing_keys(fixture: &Fixture, required: &[&str]) -> Vec<String> {
+    let f = fixture;
+    if required.is_empty() {
+        return vec![format!(
+            "{}: no documented shape for {} {}",
+            f.name, f.operation, f.kind
+        )];
+    }
+    required
+        .iter()
+        .filter(|key| lookup(&f.body, key).is_none())
+        .map(|key| format!("{}: missing `{key}`", f.name))
+        .collect()
+}
+
 /// Asserts there are no violations, listing them all: one run shows every broken fixture.
 ///
 /// # Panics

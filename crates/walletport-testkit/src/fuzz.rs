@@ -51,6 +51,13 @@ impl Nesting {
         branch: 8,
         real_key_weight: 5,
     };
+    /// The nesting of hook and webhook bodies: a customer or a card inside one envelope, so
+    /// shallower and smaller than answers.
+    pub const HOOKS: Nesting = Nesting {
+        depth: 3,
+        size: 40,
+        ..Nesting::ANSWERS
+    };
 }
 
 /// A string from the edges (the vendor's and [`COMMON_EDGE_STRINGS`]) or any short text; the

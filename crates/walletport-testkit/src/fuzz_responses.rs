@@ -69,35 +69,8 @@ impl ResponseFuzz {
     ///
     /// A [`TestCaseError`] naming the parser and the property it broke.
     pub fn check_all(&self, resp: &HttpResponse) -> Result<(), TestCaseError> {
-        for (name, outcome) in (self.parsers)(resp) {
-            match outcome {
-                Ok(()) => prop_assert!(
-                    resp.is_success(),
-                    "{name}: HTTP {} taken for a success",
-                    resp.status
-                ),
-                Err(e) => {
-                    prop_assert!(
-                        !matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid),
-                        "{name}: {e:?}"
-                    );
-                    if let Some(provider) = self.provider {
-                        prop_assert_eq!(e.provider(), Some(provider), "{}: {:?}", name, e);
-                    }
-                    if self.kept_status == KeptStatus::Always || !resp.is_success() {
-                        let kept = e.vendor().and_then(|v| v.status);
-                        prop_assert_eq!(
-                            kept,
-                            Some(resp.status),
-                            "{}: raw answer not kept: {:?}",
-                            name,
-                            e
-                        );
-                    }
-                }
-            }
-        }
-        Ok(())
+        check_outcomes(resp, (self.parsers)(resp), self.kept_status, self.provider)
+            .map_err(TestCaseError::fail)
     }
 
     /// Statuses weighted towards real answers: 200 most, then the vendor's known ones, then any.
@@ -141,6 +114,64 @@ impl ResponseFuzz {
                 }
             }
         }
+    }
+}
+
+/// The properties (see the module) of every parser's outcome on `resp`: `kept_status` says
+/// which failures must keep the status, `provider` the name every error must carry.
+///
+/// # Errors
+///
+/// The first broken property, naming the parser.
+pub fn check_outcomes(
+    resp: &HttpResponse,
+    outcomes: Outcomes,
+    kept_status: KeptStatus,
+    provider: Option<&str>,
+) -> Result<(), String> {
+    for (name, outcome) in outcomes {
+        let Err(e) = outcome else {
+            if resp.is_success() {
+                continue;
+            }
+            return Err(format!("{name}: HTTP {} taken for a success", resp.status));
+        };
+        if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ConfigInvalid) {
+            return Err(format!("{name}: {e:?}"));
+        }
+        if let Some(provider) = provider
+            && e.provider() != Some(provider)
+        {
+            return Err(format!("{name}: not stamped `{provider}`: {e:?}"));
+        }
+        let must_keep = kept_status == KeptStatus::Always || !resp.is_success();
+        if must_keep && e.vendor().and_then(|v| v.status) != Some(resp.status) {
+            return Err(format!("{name}: raw answer not kept: {e:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// One cargo-fuzz input checked as an answer: the first two bytes choose the HTTP status
+/// (100–599), the rest is the body, and [`check_outcomes`] judges every parser's outcome. The
+/// same properties as the proptest harness, so `fuzz/fuzz_targets/<vendor>_response.rs` is one
+/// call.
+///
+/// # Panics
+///
+/// With the broken property, which is how libFuzzer learns of a finding.
+pub fn fuzz_answer(
+    data: &[u8],
+    parsers: fn(&HttpResponse) -> Outcomes,
+    kept_status: KeptStatus,
+    provider: Option<&str>,
+) {
+    let [a, b, body @ ..] = data else {
+        return;
+    };
+    let resp = HttpResponse::new(100 + u16::from_le_bytes([*a, *b]) % 500, body.to_vec());
+    if let Err(e) = check_outcomes(&resp, parsers(&resp), kept_status, provider) {
+        panic!("{e}");
     }
 }
 

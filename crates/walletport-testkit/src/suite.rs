@@ -196,6 +196,14 @@ impl Suite {
             .clone()
     }
 
+    /// A customer on a fresh phone, named so a vendor's console shows where it came from.
+    fn conformance_customer(&self) -> Customer {
+        Customer {
+            name: Some("Conformance".to_owned()),
+            ..Customer::new(self.phone())
+        }
+    }
+
     /// Upserts a fresh customer (after `patch` fills in fields) with the configured template.
     pub async fn new_customer(
         &self,
@@ -203,8 +211,7 @@ impl Suite {
         patch: impl FnOnce(&mut Customer) + Send,
     ) -> Result<CustomerRecord, CheckError> {
         self.require(&["customer_upsert"])?;
-        let mut customer = Customer::new(self.phone());
-        customer.name = Some("Conformance".to_owned());
+        let mut customer = self.conformance_customer();
         patch(&mut customer);
         let phone = customer.phone.clone();
         let input = UpsertCustomer {
@@ -224,8 +231,7 @@ impl Suite {
     /// upsert returns.
     pub async fn new_card(&self, provider: &dyn Provider) -> Result<(Phone, Card), CheckError> {
         if self.has("card_issue") {
-            let mut customer = Customer::new(self.phone());
-            customer.name = Some("Conformance".to_owned());
+            let customer = self.conformance_customer();
             let phone = customer.phone.clone();
             let input = IssueCard {
                 template: self.options.template.clone(),

@@ -8,11 +8,22 @@ use async_trait::async_trait;
 use walletport_core::*;
 use walletport_memory::{MemoryConfig, MemoryProvider};
 use walletport_testkit::{
-    CHECKS, CLEANUP, Outcome, StubCall, StubProvider, SuiteOptions, run_checks, run_conformance,
+    CHECKS, CLEANUP, Outcome, StubCall, StubProvider, SuiteOptions, SuiteReport, run_checks,
+    run_conformance,
 };
 
 fn memory() -> Arc<MemoryProvider> {
     Arc::new(MemoryProvider::open(&MemoryConfig::default()).unwrap())
+}
+
+/// Fails unless each of `names` failed in `report`.
+fn assert_failed(report: &SuiteReport, names: &[&str]) {
+    for name in names {
+        assert!(
+            matches!(report.outcome(name), Some(Outcome::Failed(_))),
+            "{name}\n{report}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -34,16 +45,14 @@ async fn a_stub_that_remembers_nothing_fails_the_round_trips() {
     let stub = Arc::new(StubProvider::default());
     let report = run_checks(stub, &SuiteOptions::new("stub")).await;
     assert!(!report.is_success());
-    for name in [
-        "customer_round_trip",
-        "balance_set_and_get",
-        "card_issue_and_get",
-    ] {
-        assert!(
-            matches!(report.outcome(name), Some(Outcome::Failed(_))),
-            "{name}\n{report}"
-        );
-    }
+    assert_failed(
+        &report,
+        &[
+            "customer_round_trip",
+            "balance_set_and_get",
+            "card_issue_and_get",
+        ],
+    );
     let summary = report.to_string();
     assert!(summary.contains("FAIL  customer_round_trip"), "{summary}");
 }
@@ -78,21 +87,7 @@ impl Provider for Hollow {
     fn capability(&self) -> Capability {
         Capability::ALL
     }
-    fn customers(&self) -> &dyn CustomerPort {
-        self
-    }
-    fn cards(&self) -> &dyn CardPort {
-        self
-    }
-    fn balances(&self) -> &dyn BalancePort {
-        self
-    }
-    fn push(&self) -> &dyn PushCampaignPort {
-        self
-    }
-    fn templates(&self) -> &dyn TemplatePort {
-        self
-    }
+    walletport_core::self_ports!();
 }
 
 #[tokio::test]
@@ -117,26 +112,32 @@ async fn flags_claimed_but_not_implemented_are_reported() {
     // functional checks catch those.
     assert!(!what.contains("`template_update`"), "{what}");
     let report = run_checks(Arc::new(Hollow), &SuiteOptions::new("hollow")).await;
-    for name in [
-        "template_create_and_update",
-        "customer_round_trip",
-        "listing_pages_cover_everything",
-    ] {
-        assert!(
-            matches!(report.outcome(name), Some(Outcome::Failed(_))),
-            "{name}\n{report}"
-        );
-    }
+    assert_failed(
+        &report,
+        &[
+            "template_create_and_update",
+            "customer_round_trip",
+            "listing_pages_cover_everything",
+        ],
+    );
 }
 
-/// Memory with a classic bug: every credit gets applied, repeats included.
-struct DoubleCredit {
+/// The classic balance bugs, each planted in front of the memory provider.
+enum Bug {
+    /// Every credit gets applied, repeats included (each call gets a fresh transaction id).
+    CreditsApplyTwice(AtomicU64),
+    /// A redemption of more than the balance "succeeds" without taking anything off.
+    Overdraw,
+}
+
+/// Memory with one [`Bug`] in its balance port; everything else is memory's own.
+struct Buggy {
     inner: Arc<MemoryProvider>,
-    n: AtomicU64,
+    bug: Bug,
 }
 
 #[async_trait]
-impl BalancePort for DoubleCredit {
+impl BalancePort for Buggy {
     async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
         self.inner.balances().get_balance(input).await
     }
@@ -144,7 +145,10 @@ impl BalancePort for DoubleCredit {
         self.inner.balances().set_balance(input).await
     }
     async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
-        let n = self.n.fetch_add(1, Ordering::Relaxed);
+        let Bug::CreditsApplyTwice(n) = &self.bug else {
+            return self.inner.balances().credit(input).await;
+        };
+        let n = n.fetch_add(1, Ordering::Relaxed);
         let tx = TransactionId::new(format!("{}-{n}", input.credit.transaction_id()))?;
         let credit = Credit::new(input.credit.amount(), tx, input.credit.lifetime())?;
         self.inner
@@ -153,12 +157,28 @@ impl BalancePort for DoubleCredit {
             .await
     }
     async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
-        self.inner.balances().redeem(input).await
+        let customer = input.customer.clone();
+        match self.inner.balances().redeem(input).await {
+            Err(e)
+                if matches!(self.bug, Bug::Overdraw)
+                    && e.kind() == ErrorKind::InsufficientPoints =>
+            {
+                Ok(RedeemOutcome {
+                    balance: self
+                        .inner
+                        .balances()
+                        .get_balance(GetBalance { customer })
+                        .await?,
+                    applied: true,
+                })
+            }
+            other => other,
+        }
     }
 }
 
 #[async_trait]
-impl Provider for DoubleCredit {
+impl Provider for Buggy {
     fn info(&self) -> ProviderInfo {
         self.inner.info()
     }
@@ -185,13 +205,18 @@ impl Provider for DoubleCredit {
     }
 }
 
+/// The whole suite on memory with `bug`.
+async fn run_with(bug: Bug, name: &str) -> SuiteReport {
+    let provider = Arc::new(Buggy {
+        inner: memory(),
+        bug,
+    });
+    run_checks(provider, &SuiteOptions::new(name)).await
+}
+
 #[tokio::test]
 async fn a_credit_that_is_not_exactly_once_fails_exactly_those_checks() {
-    let provider = Arc::new(DoubleCredit {
-        inner: memory(),
-        n: AtomicU64::new(0),
-    });
-    let report = run_checks(provider, &SuiteOptions::new("double")).await;
+    let report = run_with(Bug::CreditsApplyTwice(AtomicU64::new(0)), "double").await;
     let failed: Vec<_> = report.failed().map(|c| c.name).collect();
     assert_eq!(
         failed,
@@ -206,71 +231,9 @@ async fn a_credit_that_is_not_exactly_once_fails_exactly_those_checks() {
     );
 }
 
-/// Memory with another classic bug: a redemption of more than the balance "succeeds" without
-/// taking anything off.
-struct Overdraw {
-    inner: Arc<MemoryProvider>,
-}
-
-#[async_trait]
-impl BalancePort for Overdraw {
-    async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
-        self.inner.balances().get_balance(input).await
-    }
-    async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
-        self.inner.balances().set_balance(input).await
-    }
-    async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
-        self.inner.balances().credit(input).await
-    }
-    async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
-        let customer = input.customer.clone();
-        match self.inner.balances().redeem(input).await {
-            Err(e) if e.kind() == ErrorKind::InsufficientPoints => Ok(RedeemOutcome {
-                balance: self
-                    .inner
-                    .balances()
-                    .get_balance(GetBalance { customer })
-                    .await?,
-                applied: true,
-            }),
-            other => other,
-        }
-    }
-}
-
-#[async_trait]
-impl Provider for Overdraw {
-    fn info(&self) -> ProviderInfo {
-        self.inner.info()
-    }
-    fn capability(&self) -> Capability {
-        self.inner.capability()
-    }
-    async fn status(&self) -> Result<ProviderStatus> {
-        self.inner.status().await
-    }
-    fn customers(&self) -> &dyn CustomerPort {
-        self.inner.customers()
-    }
-    fn cards(&self) -> &dyn CardPort {
-        self.inner.cards()
-    }
-    fn balances(&self) -> &dyn BalancePort {
-        self
-    }
-    fn push(&self) -> &dyn PushCampaignPort {
-        Provider::push(self.inner.as_ref())
-    }
-    fn templates(&self) -> &dyn TemplatePort {
-        self.inner.templates()
-    }
-}
-
 #[tokio::test]
 async fn a_redemption_that_overdraws_fails_exactly_that_check() {
-    let provider = Arc::new(Overdraw { inner: memory() });
-    let report = run_checks(provider, &SuiteOptions::new("overdraw")).await;
+    let report = run_with(Bug::Overdraw, "overdraw").await;
     let failed: Vec<_> = report.failed().map(|c| c.name).collect();
     assert_eq!(failed, ["redeem_insufficient_points"], "{report}");
 }

@@ -17,6 +17,12 @@ pub(crate) fn walletport(config: &Path, args: &[&str]) -> (bool, Value, Value) {
     walletport_env(config, &[], args)
 }
 
+/// [`walletport`] of a command line whose words contain no white space, split on it, so a test
+/// reads like the shell session it stands for (`cli(&cfg, "balance get --phone +420000000001")`).
+pub(crate) fn cli(config: &Path, line: &str) -> (bool, Value, Value) {
+    walletport(config, &line.split_whitespace().collect::<Vec<_>>())
+}
+
 /// Like [`walletport`], with extra environment variables set, for tests that check which
 /// variables the CLI reads as configuration and which it ignores.
 pub(crate) fn walletport_env(
@@ -45,6 +51,23 @@ fn parse(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
     }
+}
+
+/// Starts `walletport [--config <config>] serve --listen 127.0.0.1:0` in `dir`, stdout and
+/// stderr piped: the gateway announces its address, or prints its JSON error, on stderr.
+pub(crate) fn spawn_serve(config: Option<&Path>, dir: &Path) -> std::process::Child {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("walletport"));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("WALLETPORT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
 }
 
 /// Writes `body` to `<dir>/walletport.toml` and returns its path, so each vendor test only
@@ -167,19 +190,6 @@ pub(crate) fn skycore_toml(endpoint: &str, api_key: &str) -> String {
 
 /// `customer upsert` of Joe (+420000000001) with every field a customer has and a balance:
 /// the first write of the memory and Passquare end-to-end tests.
-pub(crate) const JOE_UPSERT: &[&str] = &[
-    "customer",
-    "upsert",
-    "--phone",
-    "+420000000001",
-    "--name",
-    "Joe",
-    "--email",
-    "joe@passquare.com",
-    "--birthday",
-    "1980-01-25",
-    "--balance",
-    "100",
-    "--bonus",
-    "3.50",
-];
+pub(crate) const JOE_UPSERT: &str = "customer upsert --phone +420000000001 --name Joe \
+                                      --email joe@passquare.com --birthday 1980-01-25 \
+                                      --balance 100 --bonus 3.50";

@@ -76,3 +76,44 @@ pub fn result_as<T: serde::de::DeserializeOwned>(resp: &HttpResponse, result: Va
         )
     })
 }
+
+/// Every response parser of the adapter on `resp`, each outcome named and its value dropped.
+///
+/// Why here: the fuzz target (`fuzz/fuzz_targets/passteam_response.rs`) and the proptest fuzz
+/// test (`tests/fuzz_responses.rs`) check the same list, so a parser added here is fuzzed by
+/// both.
+pub fn parse_with_every_parser(resp: &HttpResponse) -> Vec<(&'static str, Result<()>)> {
+    vec![
+        (
+            "envelope/exists",
+            parse_envelope(resp, OnDuplicate::AlreadyExists).map(drop),
+        ),
+        (
+            "envelope/conflict",
+            parse_envelope(resp, OnDuplicate::Conflict).map(drop),
+        ),
+        ("getcard", ops::parse_getcard_response(resp).map(drop)),
+        ("createcard", ops::parse_createcard_response(resp).map(drop)),
+        ("updatecard", ops::parse_updatecard_response(resp).map(drop)),
+        ("deletecard", ops::parse_deletecard_response(resp)),
+        ("page", ops::parse_page_response(resp).map(drop)),
+        (
+            "checkvariable",
+            ops::parse_checkvariable_response(resp).map(drop),
+        ),
+        ("sendpush", push::parse_sendpush_response(resp)),
+        ("distribute", push::parse_distribute_response(resp)),
+        (
+            "getatoken",
+            template::parse_getatoken_response(resp).map(drop),
+        ),
+        (
+            "gettemplate",
+            template::parse_gettemplate_response(resp).map(drop),
+        ),
+        (
+            "listtemplates",
+            template::parse_listtemplates_response(resp).map(drop),
+        ),
+    ]
+}

@@ -4,40 +4,44 @@ use serde_json::{Value, json};
 
 use super::*;
 
-async fn start(
-    config: PassquareEmulatorConfig,
-) -> (RunningServer, PassquareEmulator, reqwest::Client) {
+/// A running emulator and the client that calls it.
+struct Api {
+    server: RunningServer,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// `POST /api/v2/<method>` with `body`, the sandbox app key added unless it names one.
+    async fn call(&self, method: &str, mut body: Value) -> (u16, Value) {
+        if body.get("app_key").is_none() {
+            body["app_key"] = json!("sandbox-app-key");
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/v2/{method}", self.server.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn start(config: PassquareEmulatorConfig) -> (Api, PassquareEmulator) {
     let (server, emu) = PassquareEmulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("spawn");
-    (server, emu, reqwest::Client::new())
-}
-
-async fn call(
-    http: &reqwest::Client,
-    server: &RunningServer,
-    method: &str,
-    mut body: Value,
-) -> (u16, Value) {
-    if body.get("app_key").is_none() {
-        body["app_key"] = json!("sandbox-app-key");
-    }
-    let resp = http
-        .post(format!("{}/api/v2/{method}", server.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let http = reqwest::Client::new();
+    (Api { server, http }, emu)
 }
 
 #[tokio::test]
 async fn app_key_methods_and_validation() {
-    let (s, emu, http) = start(PassquareEmulatorConfig::unlimited()).await;
-    let (st, body) = call(&http, &s, "status", json!({"app_key": "wrong"})).await;
+    let (api, emu) = start(PassquareEmulatorConfig::unlimited()).await;
+    let (st, body) = api.call("status", json!({"app_key": "wrong"})).await;
     assert_eq!((st, body["success"].clone()), (401, json!(false)));
-    let (st, body) = call(&http, &s, "status", json!({})).await;
+    let (st, body) = api.call("status", json!({})).await;
     assert_eq!(
         (st, body),
         (
@@ -45,7 +49,7 @@ async fn app_key_methods_and_validation() {
             json!({"app": "walletport-sandbox", "balance": "980.00"})
         )
     );
-    let (st, _) = call(&http, &s, "crm/nothing", json!({})).await;
+    let (st, _) = api.call("crm/nothing", json!({})).await;
     assert_eq!(st, 404);
     for bad in [
         json!({"phone": "nope"}),
@@ -54,17 +58,16 @@ async fn app_key_methods_and_validation() {
         json!({"phone": "+420000000001", "email": "no-at-sign"}),
         json!({"phone": "+420000000001", "balance": "ten"}),
     ] {
-        let (st, body) = call(&http, &s, "crm/user_create_or_update", bad.clone()).await;
+        let (st, body) = api.call("crm/user_create_or_update", bad.clone()).await;
         assert_eq!(st, 400, "{bad} -> {body}");
     }
     assert_eq!(emu.customer_count(), 0, "bad input changes nothing");
-    let (st, _) = call(
-        &http,
-        &s,
-        "crm/user_create_or_update",
-        json!({"phone": "+420000000009", "push": "hi"}),
-    )
-    .await;
+    let (st, _) = api
+        .call(
+            "crm/user_create_or_update",
+            json!({"phone": "+420000000009", "push": "hi"}),
+        )
+        .await;
     assert_eq!(st, 404, "push to an unknown customer");
 }
 
@@ -72,15 +75,14 @@ async fn app_key_methods_and_validation() {
 async fn cards_numbers_links_and_the_card_modified_rule() {
     let mut config = PassquareEmulatorConfig::unlimited();
     config.first_card_number = 700;
-    let (s, emu, http) = start(config).await;
-    let (st, a) = call(
-        &http,
-        &s,
-        "crm/user_create_or_update",
-        json!({"phone": "420000000001", "name": "Joe",
+    let (api, emu) = start(config).await;
+    let (st, a) = api
+        .call(
+            "crm/user_create_or_update",
+            json!({"phone": "420000000001", "name": "Joe",
         "link": "https://form.example/f", "sms": "Card: %link%"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(st, 200, "{a}");
     assert_eq!(
         (
@@ -100,36 +102,30 @@ async fn cards_numbers_links_and_the_card_modified_rule() {
         emu.sms_log()[0].text,
         format!("Card: https://form.example/f/?hash={hash}")
     );
-    let (_, b) = call(
-        &http,
-        &s,
-        "crm/user_create_or_update",
-        json!({"phone": "+420000000002"}),
-    )
-    .await;
+    let (_, b) = api
+        .call(
+            "crm/user_create_or_update",
+            json!({"phone": "+420000000002"}),
+        )
+        .await;
     assert_eq!(b["card_number"], "701");
-    let (_, again) = call(
-        &http,
-        &s,
-        "crm/user_create_or_update",
-        json!({"phone": "+420000000001"}),
-    )
-    .await;
+    let (_, again) = api
+        .call(
+            "crm/user_create_or_update",
+            json!({"phone": "+420000000001"}),
+        )
+        .await;
     assert_eq!(
         (again["card_number"].clone(), again["card"].clone()),
         (json!("700"), json!(false))
     );
 
-    call(
-        &http,
-        &s,
+    api.call(
         "crm/user_create_or_update",
         json!({"phone": "+420000000001", "push": "Order ready"}),
     )
     .await;
-    call(
-        &http,
-        &s,
+    api.call(
         "crm/user_create_or_update",
         json!({"phone": "+420000000001", "bonus": "5", "push": "Hi"}),
     )
@@ -149,7 +145,7 @@ async fn cards_numbers_links_and_the_card_modified_rule() {
 
 #[tokio::test]
 async fn listing_filters_and_campaigns_by_segment() {
-    let (s, emu, http) = start(PassquareEmulatorConfig::unlimited()).await;
+    let (api, emu) = start(PassquareEmulatorConfig::unlimited()).await;
     emu.set_clock(
         chrono::NaiveDate::from_ymd_opt(2020, 6, 1).and_then(|d| d.and_hms_opt(12, 0, 0)),
     );
@@ -158,7 +154,7 @@ async fn listing_filters_and_campaigns_by_segment() {
         chrono::NaiveDate::from_ymd_opt(2021, 6, 1).and_then(|d| d.and_hms_opt(12, 0, 0)),
     );
     emu.seed_customers("+420600000100", 3, 1).expect("seed");
-    let list = |body: Value| call(&http, &s, "crm/read_customers", body);
+    let list = |body: Value| api.call("crm/read_customers", body);
     let (_, all) = list(json!({})).await;
     assert_eq!(all["customers"].as_array().map(Vec::len), Some(8));
     let (_, y2020) =
@@ -177,30 +173,28 @@ async fn listing_filters_and_campaigns_by_segment() {
             &["+420600000000".to_owned(), "+420600000100".to_owned()],
         )
         .expect("segment");
-    let (_, created) = call(
-        &http,
-        &s,
-        "crm/push/create",
-        json!({"message": "Sale", "type": "text", "segment_uuid": seg}),
-    )
-    .await;
+    let (_, created) = api
+        .call(
+            "crm/push/create",
+            json!({"message": "Sale", "type": "text", "segment_uuid": seg}),
+        )
+        .await;
     let uuid = created["result"]["uuid"].clone();
     assert_eq!(created["result"]["name"], "Push#0001");
-    let (st, sent) = call(&http, &s, "crm/push/send", json!({"push_uuid": uuid})).await;
+    let (st, sent) = api.call("crm/push/send", json!({"push_uuid": uuid})).await;
     assert_eq!(
         (st, sent["result"]["recipients"].clone()),
         (200, json!(1)),
         "only installed members"
     );
-    let (st, _) = call(&http, &s, "crm/push/send", json!({"push_uuid": uuid})).await;
+    let (st, _) = api.call("crm/push/send", json!({"push_uuid": uuid})).await;
     assert_eq!(st, 400, "a campaign is sent once");
-    let (st, _) = call(
-        &http,
-        &s,
-        "crm/push/create",
-        json!({"message": "x", "segment_uuid": "nope"}),
-    )
-    .await;
+    let (st, _) = api
+        .call(
+            "crm/push/create",
+            json!({"message": "x", "segment_uuid": "nope"}),
+        )
+        .await;
     assert_eq!(st, 404);
 }
 
@@ -213,17 +207,16 @@ async fn the_plan_answers_429_past_its_windows() {
         }],
         ..PassquareEmulatorConfig::default()
     };
-    let (s, emu, http) = start(config).await;
-    assert_eq!(call(&http, &s, "status", json!({})).await.0, 200);
+    let (api, emu) = start(config).await;
+    assert_eq!(api.call("status", json!({})).await.0, 200);
     assert_eq!(
-        call(&http, &s, "status", json!({"app_key": "wrong"}))
-            .await
-            .0,
+        api.call("status", json!({"app_key": "wrong"})).await.0,
         401,
         "every request counts"
     );
-    let resp = http
-        .post(format!("{}/api/v2/status", s.base_url()))
+    let resp = api
+        .http
+        .post(format!("{}/api/v2/status", api.server.base_url()))
         .json(&json!({"app_key": "sandbox-app-key"}))
         .send()
         .await
@@ -231,8 +224,9 @@ async fn the_plan_answers_429_past_its_windows() {
     assert_eq!(resp.status().as_u16(), 429);
     assert_eq!(emu.quota_rejections(), 1);
     // Admin calls are not counted.
-    let resp = http
-        .get(format!("{}/_admin/pushes", s.base_url()))
+    let resp = api
+        .http
+        .get(format!("{}/_admin/pushes", api.server.base_url()))
         .send()
         .await
         .expect("send");
@@ -246,17 +240,16 @@ async fn read_customer_by_card_exists_only_in_the_examples_version() {
             numbers,
             ..PassquareEmulatorConfig::unlimited()
         };
-        let (s, _emu, http) = start(config).await;
-        let (st, made) = call(
-            &http,
-            &s,
-            "crm/user_create_or_update",
-            json!({"phone": "+420000000001"}),
-        )
-        .await;
+        let (api, _emu) = start(config).await;
+        let (st, made) = api
+            .call(
+                "crm/user_create_or_update",
+                json!({"phone": "+420000000001"}),
+            )
+            .await;
         assert_eq!(st, 200, "{made}");
         let number = made["card_number"].clone();
-        let (st, body) = call(&http, &s, "crm/read_customer", json!({"card": number})).await;
+        let (st, body) = api.call("crm/read_customer", json!({"card": number})).await;
         if by_card {
             assert_eq!(st, 200, "{body}");
             assert_eq!(body["customer"]["phone"], "+420000000001");
@@ -264,13 +257,12 @@ async fn read_customer_by_card_exists_only_in_the_examples_version() {
             assert_eq!(st, 400, "2.7.5 has no `card` parameter: {body}");
             assert!(body["error"].as_str().is_some_and(|e| e.contains("phone")));
         }
-        let (st, _) = call(
-            &http,
-            &s,
-            "crm/read_customer",
-            json!({"phone": "+420000000001", "card": number}),
-        )
-        .await;
+        let (st, _) = api
+            .call(
+                "crm/read_customer",
+                json!({"phone": "+420000000001", "card": number}),
+            )
+            .await;
         assert_eq!(st, 200, "a phone works in both versions");
     }
 }

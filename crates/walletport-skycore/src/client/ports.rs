@@ -10,6 +10,7 @@ use walletport_core::{
     SetBalance, SetCardStatus, Template, TemplateId, TemplatePort, UpdateCard, UpdateTemplate,
     UpsertCustomer, op,
 };
+use walletport_http::HttpRequest;
 
 use super::{SkycoreProvider, is_unknown_pass, may_be_duplicate};
 use crate::PROVIDER;
@@ -284,23 +285,29 @@ impl TemplatePort for SkycoreProvider {
 
     async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
         let request = template::build_createpasstemplate_request(&input.template, &self.config)?;
-        let id = input.template.id.as_ref();
-        let written = self
-            .call(request, |r| {
-                template::parse_template_write_response(r, id, true)
-            })
-            .await?;
-        written.into_template(input.template, &self.config, true)
+        self.write_template(request, input.template, true).await
     }
 
     async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
         let request = template::build_updatepasstemplate_request(&input.template, &self.config)?;
-        let id = input.template.id.as_ref();
+        self.write_template(request, input.template, false).await
+    }
+}
+
+impl SkycoreProvider {
+    /// Sends a template write (`create` or update) and merges what Skycore stored into `sent`.
+    async fn write_template(
+        &self,
+        request: HttpRequest,
+        sent: Template,
+        create: bool,
+    ) -> Result<Template> {
+        let id = sent.id.as_ref();
         let written = self
             .call(request, |r| {
-                template::parse_template_write_response(r, id, false)
+                template::parse_template_write_response(r, id, create)
             })
             .await?;
-        written.into_template(input.template, &self.config, false)
+        written.into_template(sent, &self.config, create)
     }
 }

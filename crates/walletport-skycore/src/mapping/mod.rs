@@ -176,6 +176,53 @@ pub(crate) fn post_body(
     )
 }
 
+/// Every response parser of the adapter on `resp`, each outcome named and its value dropped.
+///
+/// Why here: the fuzz target (`fuzz/fuzz_targets/skycore_response.rs`) and the proptest fuzz
+/// test (`tests/fuzz_responses.rs`) check the same list, so a parser added here is fuzzed by
+/// both.
+pub fn parse_with_every_parser(resp: &HttpResponse) -> Vec<(&'static str, Result<()>)> {
+    let config = SkycoreConfig::new("https://api.example.invalid/", "fuzz-api-key", "t-1");
+    let sent = walletport_core::Template {
+        id: None,
+        name: "fuzz".into(),
+        layout: None,
+        fields: Vec::new(),
+        settings: Map::new(),
+    };
+    let write = |create| {
+        template::parse_template_write_response(resp, sent.id.as_ref(), create)
+            .and_then(|w| w.into_template(sent.clone(), &config, create))
+            .map(drop)
+    };
+    let op = "fuzz";
+    vec![
+        ("envelope", parse_envelope(resp, op).map(drop)),
+        (
+            "generatepass",
+            pass::parse_generatepass_response(resp, op).map(drop),
+        ),
+        (
+            "updatepassdata",
+            pass::parse_updatepassdata_response(resp, op).map(drop),
+        ),
+        (
+            "getpassdata",
+            pass::parse_getpassdata_response(resp, op).map(drop),
+        ),
+        (
+            "issuance_link",
+            link::parse_issuance_link_response(resp, op).map(drop),
+        ),
+        ("template_create", write(true)),
+        ("template_update", write(false)),
+        (
+            "gettemplate",
+            template::parse_getpasstemplate_response(resp, &config).map(drop),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,29 +10,17 @@ use walletport_core::{
 use super::pass::{GeneratePass, GeneratedPass, PassRecord};
 use super::points;
 use crate::config::SkycoreConfig;
-use crate::wire::PassData;
+use crate::wire::{FIELD_TARGETS, PassData};
 
 /// Domain fields of a pass: its per-pass keys under their configured names.
 ///
 /// The field-target keys of [`PassData::to_wire`], read without building it: in the map's
 /// (sorted) key order, a typed field before an `extra` entry of the same key.
 pub fn fields_of(data: &PassData, config: &SkycoreConfig) -> Fields {
-    const SORTED_TARGETS: [&str; 12] = [
-        "additional-image",
-        "custom-field-1",
-        "custom-field-2",
-        "custom-field-3",
-        "message10",
-        "message4",
-        "message5",
-        "message6",
-        "message7",
-        "message8",
-        "message9",
-        "strip-image",
-    ];
+    let mut targets = FIELD_TARGETS.to_vec();
+    targets.sort_unstable();
     let mut fields = Fields::new();
-    for key in SORTED_TARGETS {
+    for key in targets {
         let typed = match key {
             "additional-image" => data.additional_image.as_deref(),
             "strip-image" => data.strip_image.as_deref(),

@@ -3,15 +3,24 @@
 
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use walletport_core::{
-    Balance, BalanceUpdate, Credit, CreditBalance, ErrorKind, GetBalance, Percent, Phone, Provider,
-    RedeemBalance, Redemption, SetBalance, TransactionId, op,
+    Balance, BalanceUpdate, Credit, CreditBalance, CreditOutcome, ErrorKind, GetBalance, Percent,
+    Phone, Provider, RedeemBalance, RedeemOutcome, Redemption, SetBalance, TransactionId, op,
 };
 
 use super::expect_error;
-use crate::report::{CheckResult, Context};
+use crate::report::{CheckError, CheckResult, Context};
 use crate::suite::Suite;
+
+/// What the redemption checks need: customers funded by a credit, and the balance read back.
+const REDEEM_FLAGS: &[&str] = &[
+    "customer_upsert",
+    "balance_credit",
+    "balance_redeem",
+    "balance_get",
+];
 
 async fn balance(provider: &dyn Provider, phone: &Phone) -> walletport_core::Result<Balance> {
     provider
@@ -22,12 +31,112 @@ async fn balance(provider: &dyn Provider, phone: &Phone) -> walletport_core::Res
         .await
 }
 
+/// Fails unless the customer's points read `expected`.
+async fn points_read(provider: &dyn Provider, phone: &Phone, expected: Decimal) -> CheckResult {
+    let got = balance(provider, phone).await.context("get balance")?;
+    ensure!(
+        got.points == expected,
+        "the balance reads {}, expected {expected}",
+        got.points
+    );
+    Ok(())
+}
+
+/// The balances of two customers, read around writes that must change neither.
+async fn both(provider: &dyn Provider, a: &Phone, b: &Phone) -> Result<[Balance; 2], CheckError> {
+    Ok([
+        balance(provider, a).await.context("get a")?,
+        balance(provider, b).await.context("get b")?,
+    ])
+}
+
+/// Each of `calls` (a case and its call) answers `Conflict` for `operation`, and neither
+/// customer's balance changes; `what` names the calls (credit, redemption) in the failure.
+async fn conflicts_change_nothing<T: std::fmt::Debug>(
+    provider: &dyn Provider,
+    suite: &Suite,
+    [a, b]: [&Phone; 2],
+    (what, operation): (&str, &str),
+    calls: Vec<(&str, BoxFuture<'_, walletport_core::Result<T>>)>,
+) -> CheckResult {
+    let before = both(provider, a, b).await?;
+    for (case, call) in calls {
+        expect_error(suite, call.await, ErrorKind::Conflict, operation, case)?;
+    }
+    let after = both(provider, a, b).await?;
+    for (name, before, after) in [("A", before[0], after[0]), ("B", before[1], after[1])] {
+        ensure!(
+            after == before,
+            "a conflicting {what} changed {name}: {before:?} -> {after:?}"
+        );
+    }
+    Ok(())
+}
+
+/// What a credit and a redemption both answer.
+trait Applied {
+    /// False for a repeat of a transaction id already applied.
+    fn applied(&self) -> bool;
+    /// The points after it.
+    fn points(&self) -> Decimal;
+}
+
+impl Applied for CreditOutcome {
+    fn applied(&self) -> bool {
+        self.applied
+    }
+    fn points(&self) -> Decimal {
+        self.balance.points
+    }
+}
+
+impl Applied for RedeemOutcome {
+    fn applied(&self) -> bool {
+        self.applied
+    }
+    fn points(&self) -> Decimal {
+        self.balance.points
+    }
+}
+
+/// `call` (a credit or a redemption, `what`) applies once and takes the points to `expected`;
+/// `repeats` more calls under the same transaction id answer `applied: false` and change nothing.
+async fn applies_once<'a, T: Applied>(
+    provider: &dyn Provider,
+    phone: &Phone,
+    what: &str,
+    expected: Decimal,
+    repeats: u32,
+    call: impl Fn() -> BoxFuture<'a, walletport_core::Result<T>>,
+) -> CheckResult {
+    let first = call().await.context(&format!("first {what}"))?;
+    ensure!(first.applied(), "the first {what} says applied = false");
+    ensure!(
+        first.points() == expected,
+        "after the {what} the points are {}, expected {expected}",
+        first.points()
+    );
+    for attempt in 2..=repeats + 1 {
+        let again = call().await.context(&format!("repeated {what}"))?;
+        ensure!(
+            !again.applied(),
+            "repeat #{attempt} of the same {what} says applied = true"
+        );
+        ensure!(
+            again.points() == expected,
+            "repeat #{attempt} changed the points to {}",
+            again.points()
+        );
+    }
+    points_read(provider, phone, expected).await
+}
+
 /// Points before a credit check: zero when the provider can set it, else whatever it holds.
 async fn starting_points(
     provider: &dyn Provider,
     suite: &Suite,
     phone: &Phone,
-) -> Result<Decimal, crate::CheckError> {
+) -> Result<Decimal, CheckError> {
     if suite.has("balance_set") {
         provider
             .balances()
@@ -103,7 +212,7 @@ pub async fn balance_set_and_get(provider: &dyn Provider, suite: &Suite) -> Chec
         match result {
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidInput) => {}
             other => {
-                return Err(crate::CheckError::Failed(format!(
+                return Err(CheckError::Failed(format!(
                     "setting {field}, which the provider does not hold, answered {other:?}"
                 )));
             }
@@ -132,47 +241,11 @@ pub async fn credit_exactly_once(provider: &dyn Provider, suite: &Suite) -> Chec
     let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
     let start = starting_points(provider, suite, &phone).await?;
     let amount = Decimal::new(1050, 2);
-    let credit = Credit::new(amount, suite.transaction("credit"), None)?;
-    let input = CreditBalance {
-        customer: phone.clone().into(),
-        credit,
-    };
-    let first = provider
-        .balances()
-        .credit(input.clone())
-        .await
-        .context("first credit")?;
-    ensure!(first.applied, "the first credit says applied = false");
-    ensure!(
-        first.balance.points == start + amount,
-        "after the credit the points are {}, expected {}",
-        first.balance.points,
-        start + amount
-    );
-    for attempt in 2..=3 {
-        let again = provider
-            .balances()
-            .credit(input.clone())
-            .await
-            .context("repeated credit")?;
-        ensure!(
-            !again.applied,
-            "repeat #{attempt} of the same transaction says applied = true"
-        );
-        ensure!(
-            again.balance.points == start + amount,
-            "repeat #{attempt} changed the points to {}",
-            again.balance.points
-        );
-    }
-    let got = balance(provider, &phone).await.context("get balance")?;
-    ensure!(
-        got.points == start + amount,
-        "the balance reads {}, expected {}",
-        got.points,
-        start + amount
-    );
-    Ok(())
+    let input = credit_of(&phone, amount, suite.transaction("credit"), None)?;
+    applies_once(provider, &phone, "credit", start + amount, 2, || {
+        provider.balances().credit(input.clone())
+    })
+    .await
 }
 
 /// Reusing a transaction id with another amount or for another customer is a `Conflict` that
@@ -185,53 +258,22 @@ pub async fn credit_conflict(provider: &dyn Provider, suite: &Suite) -> CheckRes
     let ten = Decimal::new(10, 0);
     provider
         .balances()
-        .credit(CreditBalance {
-            customer: a.clone().into(),
-            credit: Credit::new(ten, tx.clone(), None)?,
-        })
+        .credit(credit_of(&a, ten, tx.clone(), None)?)
         .await
         .context("first credit")?;
-    let (before_a, before_b) = (
-        balance(provider, &a).await.context("get a")?,
-        balance(provider, &b).await.context("get b")?,
-    );
-    let other_amount = CreditBalance {
-        customer: a.clone().into(),
-        credit: Credit::new(Decimal::new(11, 0), tx.clone(), None)?,
-    };
-    let result = provider.balances().credit(other_amount).await;
-    expect_error(
-        suite,
-        result,
-        ErrorKind::Conflict,
-        op::BALANCE_CREDIT,
-        "same id, other amount",
-    )?;
-    let other_customer = CreditBalance {
-        customer: b.clone().into(),
-        credit: Credit::new(ten, tx, None)?,
-    };
-    let result = provider.balances().credit(other_customer).await;
-    expect_error(
-        suite,
-        result,
-        ErrorKind::Conflict,
-        op::BALANCE_CREDIT,
-        "same id, other customer",
-    )?;
-    let (after_a, after_b) = (
-        balance(provider, &a).await.context("get a")?,
-        balance(provider, &b).await.context("get b")?,
-    );
-    ensure!(
-        after_a == before_a,
-        "a conflicting credit changed A: {before_a:?} -> {after_a:?}"
-    );
-    ensure!(
-        after_b == before_b,
-        "a conflicting credit changed B: {before_b:?} -> {after_b:?}"
-    );
-    Ok(())
+    let credit = |input| provider.balances().credit(input);
+    let calls = vec![
+        (
+            "same id, other amount",
+            credit(credit_of(&a, Decimal::new(11, 0), tx.clone(), None)?),
+        ),
+        (
+            "same id, other customer",
+            credit(credit_of(&b, ten, tx, None)?),
+        ),
+    ];
+    let what = ("credit", op::BALANCE_CREDIT);
+    conflicts_change_nothing(provider, suite, [&a, &b], what, calls).await
 }
 
 /// A credit with a lifetime counts until it burns (burning itself is time-dependent and is
@@ -246,35 +288,12 @@ pub async fn credit_with_lifetime(provider: &dyn Provider, suite: &Suite) -> Che
     let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
     let start = starting_points(provider, suite, &phone).await?;
     let amount = Decimal::new(7, 0);
-    let credit = Credit::new(
-        amount,
-        suite.transaction("lifetime"),
-        Some(Duration::from_secs(30 * 86_400)),
-    )?;
-    let input = CreditBalance {
-        customer: phone.clone().into(),
-        credit,
-    };
-    let first = provider
-        .balances()
-        .credit(input.clone())
-        .await
-        .context("credit with lifetime")?;
-    ensure!(first.applied, "the credit says applied = false");
-    let again = provider
-        .balances()
-        .credit(input)
-        .await
-        .context("repeated credit")?;
-    ensure!(!again.applied, "the repeat says applied = true");
-    let got = balance(provider, &phone).await.context("get balance")?;
-    ensure!(
-        got.points == start + amount,
-        "the balance reads {}, expected {}",
-        got.points,
-        start + amount
-    );
-    Ok(())
+    let lifetime = Some(Duration::from_secs(30 * 86_400));
+    let input = credit_of(&phone, amount, suite.transaction("lifetime"), lifetime)?;
+    applies_once(provider, &phone, "credit", start + amount, 1, || {
+        provider.balances().credit(input.clone())
+    })
+    .await
 }
 
 /// Gives a new customer `amount` points by a credit under a fresh transaction id and returns
@@ -283,16 +302,12 @@ async fn funded_customer(
     provider: &dyn Provider,
     suite: &Suite,
     amount: Decimal,
-) -> Result<(Phone, Decimal), crate::CheckError> {
+) -> Result<(Phone, Decimal), CheckError> {
     let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
     let start = starting_points(provider, suite, &phone).await?;
-    let credit = Credit::new(amount, suite.transaction("fund"), None)?;
     let funded = provider
         .balances()
-        .credit(CreditBalance {
-            customer: phone.clone().into(),
-            credit,
-        })
+        .credit(credit_of(&phone, amount, suite.transaction("fund"), None)?)
         .await
         .context("credit points to redeem")?;
     ensure!(
@@ -302,6 +317,19 @@ async fn funded_customer(
         start + amount
     );
     Ok((phone, funded.balance.points))
+}
+
+/// A credit of `amount` to `phone` under `tx`.
+fn credit_of(
+    phone: &Phone,
+    amount: Decimal,
+    tx: TransactionId,
+    lifetime: Option<Duration>,
+) -> Result<CreditBalance, CheckError> {
+    Ok(CreditBalance {
+        customer: phone.clone().into(),
+        credit: Credit::new(amount, tx, lifetime)?,
+    })
 }
 
 fn redemption(phone: &Phone, amount: Decimal, tx: TransactionId) -> RedeemBalance {
@@ -317,62 +345,20 @@ fn redemption(phone: &Phone, amount: Decimal, tx: TransactionId) -> RedeemBalanc
 /// Which points a redemption spends (soonest-burning first, never-burning last) shows only as
 /// time passes, so providers with a controllable clock test it themselves.
 pub async fn redeem_exactly_once(provider: &dyn Provider, suite: &Suite) -> CheckResult {
-    suite.require(&[
-        "customer_upsert",
-        "balance_credit",
-        "balance_redeem",
-        "balance_get",
-    ])?;
+    suite.require(REDEEM_FLAGS)?;
     let (phone, start) = funded_customer(provider, suite, Decimal::new(30, 0)).await?;
     let amount = Decimal::new(1250, 2);
     let input = redemption(&phone, amount, suite.transaction("redeem"));
-    let first = provider
-        .balances()
-        .redeem(input.clone())
-        .await
-        .context("first redemption")?;
-    ensure!(first.applied, "the first redemption says applied = false");
-    ensure!(
-        first.balance.points == start - amount,
-        "after the redemption the points are {}, expected {}",
-        first.balance.points,
-        start - amount
-    );
-    for attempt in 2..=3 {
-        let again = provider
-            .balances()
-            .redeem(input.clone())
-            .await
-            .context("repeated redemption")?;
-        ensure!(
-            !again.applied,
-            "repeat #{attempt} of the same redemption says applied = true"
-        );
-        ensure!(
-            again.balance.points == start - amount,
-            "repeat #{attempt} changed the points to {}",
-            again.balance.points
-        );
-    }
-    let got = balance(provider, &phone).await.context("get balance")?;
-    ensure!(
-        got.points == start - amount,
-        "the balance reads {}, expected {}",
-        got.points,
-        start - amount
-    );
-    Ok(())
+    applies_once(provider, &phone, "redemption", start - amount, 2, || {
+        provider.balances().redeem(input.clone())
+    })
+    .await
 }
 
 /// Reusing a redemption's transaction id with another amount or for another customer, or
 /// redeeming under a credit's transaction id, is a `Conflict` that changes no balance.
 pub async fn redeem_conflict(provider: &dyn Provider, suite: &Suite) -> CheckResult {
-    suite.require(&[
-        "customer_upsert",
-        "balance_credit",
-        "balance_redeem",
-        "balance_get",
-    ])?;
+    suite.require(REDEEM_FLAGS)?;
     let ten = Decimal::new(10, 0);
     let (a, _) = funded_customer(provider, suite, Decimal::new(50, 0)).await?;
     let (b, _) = funded_customer(provider, suite, Decimal::new(50, 0)).await?;
@@ -385,52 +371,27 @@ pub async fn redeem_conflict(provider: &dyn Provider, suite: &Suite) -> CheckRes
     let credit_tx = suite.transaction("credit-then-redeem");
     provider
         .balances()
-        .credit(CreditBalance {
-            customer: a.clone().into(),
-            credit: Credit::new(ten, credit_tx.clone(), None)?,
-        })
+        .credit(credit_of(&a, ten, credit_tx.clone(), None)?)
         .await
         .context("credit")?;
-    let (before_a, before_b) = (
-        balance(provider, &a).await.context("get a")?,
-        balance(provider, &b).await.context("get b")?,
-    );
-    for (input, what) in [
+    let redeem = |input| provider.balances().redeem(input);
+    let calls = vec![
         (
-            redemption(&a, Decimal::new(11, 0), tx.clone()),
             "same id, other amount",
+            redeem(redemption(&a, Decimal::new(11, 0), tx.clone())),
         ),
-        (redemption(&b, ten, tx), "same id, other customer"),
-        (redemption(&a, ten, credit_tx), "the id of a credit"),
-    ] {
-        let result = provider.balances().redeem(input).await;
-        expect_error(suite, result, ErrorKind::Conflict, op::BALANCE_REDEEM, what)?;
-    }
-    let (after_a, after_b) = (
-        balance(provider, &a).await.context("get a")?,
-        balance(provider, &b).await.context("get b")?,
-    );
-    ensure!(
-        after_a == before_a,
-        "a conflicting redemption changed A: {before_a:?} -> {after_a:?}"
-    );
-    ensure!(
-        after_b == before_b,
-        "a conflicting redemption changed B: {before_b:?} -> {after_b:?}"
-    );
-    Ok(())
+        ("same id, other customer", redeem(redemption(&b, ten, tx))),
+        ("the id of a credit", redeem(redemption(&a, ten, credit_tx))),
+    ];
+    let what = ("redemption", op::BALANCE_REDEEM);
+    conflicts_change_nothing(provider, suite, [&a, &b], what, calls).await
 }
 
 /// Redeeming more than the customer holds is `InsufficientPoints` and changes nothing; the
 /// refused transaction id is not used up, and redeeming exactly what is held succeeds and
 /// leaves zero.
 pub async fn redeem_insufficient_points(provider: &dyn Provider, suite: &Suite) -> CheckResult {
-    suite.require(&[
-        "customer_upsert",
-        "balance_credit",
-        "balance_redeem",
-        "balance_get",
-    ])?;
+    suite.require(REDEEM_FLAGS)?;
     let (phone, held) = funded_customer(provider, suite, Decimal::new(20, 0)).await?;
     let tx = suite.transaction("redeem-too-much");
     let result = provider

@@ -61,34 +61,35 @@ fn probe<'a>(
 ) -> Result<Option<Probe<'a>>> {
     let ghost_phone = || CustomerKey::Phone(suite.phone());
     let ghost_card = || CardKey::Id(suite.ghost_card());
+    let no_such = |what: &str| format!("{}-no-such-{what}", suite.options().prefix);
     let unit = |f: Probe<'a>| Ok(Some(f));
+    // `call!(port.method(input))`: the probe calling one port method, its answer dropped.
+    macro_rules! call {
+        ($port:ident . $method:ident ($input:expr)) => {{
+            let input = $input;
+            unit(Box::pin(async move {
+                provider.$port().$method(input).await.map(drop)
+            }))
+        }};
+    }
     let push = |channel| -> Result<Option<Probe<'a>>> {
         let message = PushMessage::new("walletport conformance probe", channel)?;
-        let input = SendPush {
+        call!(push.push(SendPush {
             customer: ghost_phone(),
             message,
-        };
-        unit(Box::pin(async move {
-            provider.push().push(input).await.map(drop)
         }))
     };
     let list = |input: ListCustomers| {
-        let input = ListCustomers {
+        call!(customers.list_customers(ListCustomers {
             page_size: Some(0),
             ..input
-        };
-        unit(Box::pin(async move {
-            provider.customers().list_customers(input).await.map(drop)
         }))
     };
     let credit = |lifetime| -> Result<Option<Probe<'a>>> {
         let credit = Credit::new(Decimal::ONE, suite.transaction("probe"), lifetime)?;
-        let input = CreditBalance {
+        call!(balances.credit(CreditBalance {
             customer: ghost_phone(),
             credit,
-        };
-        unit(Box::pin(async move {
-            provider.balances().credit(input).await.map(drop)
         }))
     };
     let campaign = |segment: Option<SegmentId>| {
@@ -98,30 +99,20 @@ fn probe<'a>(
             name: None,
             segment,
         };
-        unit(Box::pin(async move {
-            provider
-                .push()
-                .create_campaign(CreateCampaign { campaign })
-                .await
-                .map(drop)
-        }))
+        call!(push.create_campaign(CreateCampaign { campaign }))
     };
-    let get_customer = |key| {
-        unit(Box::pin(async move {
-            provider
-                .customers()
-                .get_customer(GetCustomer::new(key))
-                .await
-                .map(drop)
-        }))
+    let get_customer = |key| call!(customers.get_customer(GetCustomer::new(key)));
+    let template = || Template {
+        id: None,
+        name: suite.name("probe template"),
+        layout: None,
+        fields: Vec::new(),
+        settings: Default::default(),
     };
     match flag {
         "status" => unit(Box::pin(async move { provider.status().await.map(drop) })),
         "customer_upsert" => {
-            let input = UpsertCustomer::new(invalid_customer(suite));
-            unit(Box::pin(async move {
-                provider.customers().upsert_customer(input).await.map(drop)
-            }))
+            call!(customers.upsert_customer(UpsertCustomer::new(invalid_customer(suite))))
         }
         "customer_get_by_phone" => get_customer(ghost_phone()),
         "customer_get_by_card" => get_customer(CustomerKey::Card(suite.ghost_card())),
@@ -136,83 +127,40 @@ fn probe<'a>(
             ..ListCustomers::default()
         }),
         "customer_delete" => {
-            let input = DeleteCustomer { key: ghost_phone() };
-            unit(Box::pin(async move {
-                provider.customers().delete_customer(input).await
-            }))
+            call!(customers.delete_customer(DeleteCustomer { key: ghost_phone() }))
         }
-        "card_issue" => {
-            let input = IssueCard::new(invalid_customer(suite));
-            unit(Box::pin(async move {
-                provider.cards().issue_card(input).await.map(drop)
-            }))
-        }
-        "card_get" => {
-            let input = GetCard { card: ghost_card() };
-            unit(Box::pin(async move {
-                provider.cards().get_card(input).await.map(drop)
-            }))
-        }
-        "card_update" => {
-            let input = UpdateCard {
-                card: ghost_card(),
-                fields: Fields::from([("probe".to_owned(), "1".to_owned())]),
-                balance: Default::default(),
-                notification: None,
-            };
-            unit(Box::pin(async move {
-                provider.cards().update_card(input).await.map(drop)
-            }))
-        }
-        "card_set_status" => {
-            let input = SetCardStatus {
-                card: ghost_card(),
-                status: CardStatus::Active,
-            };
-            unit(Box::pin(async move {
-                provider.cards().set_card_status(input).await.map(drop)
-            }))
-        }
-        "card_send_install_link" => {
-            let input = SendInstallLink {
-                card: ghost_card(),
-                delivery: LinkDelivery::Sms {
-                    phone: None,
-                    text: None,
-                },
-            };
-            unit(Box::pin(async move {
-                provider.cards().send_install_link(input).await
-            }))
-        }
-        "balance_get" => {
-            let input = GetBalance {
-                customer: ghost_phone(),
-            };
-            unit(Box::pin(async move {
-                provider.balances().get_balance(input).await.map(drop)
-            }))
-        }
-        "balance_set" => {
-            let input = SetBalance {
-                customer: ghost_phone(),
-                update: Default::default(),
-            };
-            unit(Box::pin(async move {
-                provider.balances().set_balance(input).await.map(drop)
-            }))
-        }
+        "card_issue" => call!(cards.issue_card(IssueCard::new(invalid_customer(suite)))),
+        "card_get" => call!(cards.get_card(GetCard { card: ghost_card() })),
+        "card_update" => call!(cards.update_card(UpdateCard {
+            card: ghost_card(),
+            fields: Fields::from([("probe".to_owned(), "1".to_owned())]),
+            balance: Default::default(),
+            notification: None,
+        })),
+        "card_set_status" => call!(cards.set_card_status(SetCardStatus {
+            card: ghost_card(),
+            status: CardStatus::Active,
+        })),
+        "card_send_install_link" => call!(cards.send_install_link(SendInstallLink {
+            card: ghost_card(),
+            delivery: LinkDelivery::Sms {
+                phone: None,
+                text: None,
+            },
+        })),
+        "balance_get" => call!(balances.get_balance(GetBalance {
+            customer: ghost_phone(),
+        })),
+        "balance_set" => call!(balances.set_balance(SetBalance {
+            customer: ghost_phone(),
+            update: Default::default(),
+        })),
         "balance_credit" => credit(None),
         "balance_credit_lifetime" => credit(Some(Duration::from_secs(86_400))),
-        "balance_redeem" => {
-            let input = RedeemBalance {
-                customer: ghost_phone(),
-                redemption: Redemption::new(Decimal::ONE, suite.transaction("probe"))?,
-            };
-            unit(Box::pin(async move {
-                provider.balances().redeem(input).await.map(drop)
-            }))
-        }
+        "balance_redeem" => call!(balances.redeem(RedeemBalance {
+            customer: ghost_phone(),
+            redemption: Redemption::new(Decimal::ONE, suite.transaction("probe"))?,
+        })),
         "push_wallet" => push(Channel::Wallet),
         "push_webpush" => push(Channel::Webpush),
         "push_telegram" => push(Channel::Telegram),
@@ -221,67 +169,22 @@ fn probe<'a>(
             "{}-segment",
             suite.options().prefix
         ))?)),
-        "campaign_send" => {
-            let id = CampaignId::new(format!("{}-no-such-campaign", suite.options().prefix))?;
-            unit(Box::pin(async move {
-                provider
-                    .push()
-                    .send_campaign(SendCampaign { id })
-                    .await
-                    .map(drop)
-            }))
-        }
-        "template_list" => {
-            let input = ListTemplates {
-                cursor: None,
-                page_size: Some(1),
-            };
-            unit(Box::pin(async move {
-                provider.templates().list_templates(input).await.map(drop)
-            }))
-        }
-        "template_get" => {
-            let id = TemplateId::new(format!("{}-no-such-template", suite.options().prefix))?;
-            unit(Box::pin(async move {
-                provider
-                    .templates()
-                    .get_template(GetTemplate { id })
-                    .await
-                    .map(drop)
-            }))
-        }
-        "template_create" => {
-            let template = Template {
-                id: None,
-                name: suite.name("probe template"),
-                layout: None,
-                fields: Vec::new(),
-                settings: Default::default(),
-            };
-            unit(Box::pin(async move {
-                provider
-                    .templates()
-                    .create_template(CreateTemplate { template })
-                    .await
-                    .map(drop)
-            }))
-        }
-        "template_update" => {
-            let template = Template {
-                id: None,
-                name: suite.name("probe template"),
-                layout: None,
-                fields: Vec::new(),
-                settings: Default::default(),
-            };
-            unit(Box::pin(async move {
-                provider
-                    .templates()
-                    .update_template(UpdateTemplate { template })
-                    .await
-                    .map(drop)
-            }))
-        }
+        "campaign_send" => call!(push.send_campaign(SendCampaign {
+            id: CampaignId::new(no_such("campaign"))?,
+        })),
+        "template_list" => call!(templates.list_templates(ListTemplates {
+            cursor: None,
+            page_size: Some(1),
+        })),
+        "template_get" => call!(templates.get_template(GetTemplate {
+            id: TemplateId::new(no_such("template"))?,
+        })),
+        "template_create" => call!(templates.create_template(CreateTemplate {
+            template: template(),
+        })),
+        "template_update" => call!(templates.update_template(UpdateTemplate {
+            template: template(),
+        })),
         _ => Ok(None),
     }
 }

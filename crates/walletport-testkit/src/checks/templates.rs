@@ -92,17 +92,7 @@ pub async fn template_create_and_update(provider: &dyn Provider, suite: &Suite) 
         .id
         .clone()
         .ok_or_else(|| CheckError::Failed("the created template has no id".to_owned()))?;
-    let got = provider
-        .templates()
-        .get_template(GetTemplate { id: id.clone() })
-        .await
-        .context("get the created template")?;
-    ensure!(
-        got.name == template.name,
-        "created {:?}, read {:?}",
-        template.name,
-        got.name
-    );
+    let got = read_back(provider, id.clone(), "created", &template.name).await?;
     if !suite.has("template_update") {
         return Ok(());
     }
@@ -118,16 +108,24 @@ pub async fn template_create_and_update(provider: &dyn Provider, suite: &Suite) 
         })
         .await
         .context("update")?;
+    read_back(provider, id, "updated", &renamed.name)
+        .await
+        .map(drop)
+}
+
+/// Reads template `id` back after it was `what` (created, updated) and fails unless it is
+/// named `name`.
+async fn read_back(
+    provider: &dyn Provider,
+    id: TemplateId,
+    what: &str,
+    name: &str,
+) -> Result<Template, CheckError> {
     let got = provider
         .templates()
         .get_template(GetTemplate { id })
         .await
-        .context("get the updated template")?;
-    ensure!(
-        got.name == renamed.name,
-        "updated to {:?}, read {:?}",
-        renamed.name,
-        got.name
-    );
-    Ok(())
+        .context(&format!("get the {what} template"))?;
+    ensure!(got.name == name, "{what} {name:?}, read {:?}", got.name);
+    Ok(got)
 }
