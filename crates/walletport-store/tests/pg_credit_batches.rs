@@ -47,11 +47,11 @@ async fn lot_sums(store: &PgStore, c: &CustomerId) -> (i64, i64, Decimal, Decima
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_credits_batch_where_they_can_and_agree_with_the_engine() {
-    let Some((url, _guard)) = support::pg_database().await else {
+    let Some(pg) = support::pg_database().await else {
         return;
     };
     let store = Arc::new(
-        PgStore::connect(&url, StoreOptions::default())
+        PgStore::connect(pg.url(), StoreOptions::default())
             .await
             .expect("open"),
     );
