@@ -39,6 +39,9 @@ impl RawEntry {
     }
 }
 
+/// A page of entry rows as a backend reads them.
+pub(crate) type Entries = Vec<RawEntry>;
+
 /// What a balance is made of: the stored points, the open lots already past their time (which
 /// no write has expired yet), and the percentages.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +73,7 @@ pub(crate) trait LedgerSql: Send + Sync {
         customer: &CustomerId,
         before: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Option<Vec<RawEntry>>>> + Send;
+    ) -> impl Future<Output = Result<Option<Entries>>> + Send;
 
     /// At most `max` customers with open lots due by `now`, soonest due first.
     fn due_customers(&self, now: i64, max: u32)

@@ -11,7 +11,7 @@ use super::ledger_tx::PgLedgerTx;
 use crate::error::db;
 use crate::ledger::engine::{self, Expired};
 use crate::ledger::{LedgerOp, LedgerOutcome};
-use crate::logic::ledger::{BalanceParts, LedgerSql, RawEntry};
+use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
 use crate::logic::sql;
 use crate::model::WriteOpts;
 
@@ -64,14 +64,9 @@ impl LedgerSql for PgPool {
     }
 
     /// Checks that the customer exists only when the page is empty.
-    async fn entries(
-        &self,
-        customer: &CustomerId,
-        before: i64,
-        limit: i64,
-    ) -> Result<Option<Vec<RawEntry>>> {
+    async fn entries(&self, id: &CustomerId, before: i64, limit: i64) -> Result<Option<Entries>> {
         const OP: &str = "ledger.list";
-        let c = customer.as_str();
+        let c = id.as_str();
         let rows = sql!(as RawEntry, fetch_all(self), OP, ENTRIES, [c, before, limit])?;
         if rows.is_empty() {
             let known = "SELECT 1 FROM customers WHERE id = $1";

@@ -17,9 +17,9 @@ use std::str::FromStr;
 use chrono::Utc;
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use walletport_core::{CustomerId, Error, Result};
+use walletport_core::{CustomerId, Result};
 
-use crate::error::{db, redact};
+use crate::error::{bad_url, db, migration_failed};
 use crate::ledger::{LedgerOp, LedgerOutcome};
 use crate::logic::store::Engine;
 use crate::model::WriteOpts;
@@ -44,13 +44,8 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) and migrates.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self> {
-        let connect = PgConnectOptions::from_str(url).map_err(|e| {
-            Error::config(format!(
-                "invalid PostgreSQL URL `{}`: {}",
-                redact(url),
-                redact(&e.to_string())
-            ))
-        })?;
+        let connect =
+            PgConnectOptions::from_str(url).map_err(|e| bad_url("PostgreSQL", url, &e))?;
         // sqlx pings every connection it hands out by default: one more round trip per
         // operation, as many as the statement itself. Only a connection that sat idle for a
         // while is checked (a broken one is then replaced); a busy one just failed or worked.
@@ -73,13 +68,7 @@ impl PgStore {
             sqlx::migrate!("migrations/postgres")
                 .run(&pool)
                 .await
-                .map_err(|e| {
-                    Error::unexpected(format!(
-                        "PostgreSQL migration failed: {}",
-                        redact(&e.to_string())
-                    ))
-                    .with_operation("store.migrate")
-                })?;
+                .map_err(|e| migration_failed("PostgreSQL", &e))?;
         }
         if options.migrate {
             // v0.1 ledgers listed by migration 0002 (a no-op query once converted).

@@ -29,7 +29,7 @@ use crate::codec::{parse_decimal, to_ns};
 use crate::error::db;
 use crate::ledger::engine::{self, Expired};
 use crate::ledger::{LedgerOp, LedgerOutcome};
-use crate::logic::ledger::{BalanceParts, LedgerSql, RawEntry};
+use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
 use crate::logic::sql;
 use crate::model::WriteOpts;
 
@@ -222,14 +222,9 @@ impl LedgerSql for Db {
     }
 
     /// One read transaction with the check that the customer exists.
-    async fn entries(
-        &self,
-        customer: &CustomerId,
-        before: i64,
-        limit: i64,
-    ) -> Result<Option<Vec<RawEntry>>> {
+    async fn entries(&self, id: &CustomerId, before: i64, limit: i64) -> Result<Option<Entries>> {
         const OP: &str = "ledger.list";
-        let c = customer.as_str();
+        let c = id.as_str();
         let mut tx = self.pool.begin().await.map_err(|e| db(OP, e))?;
         let known = "SELECT 1 FROM customers WHERE id = ?";
         if sql!(fetch_optional(&mut *tx), OP, known, [c])?.is_none() {

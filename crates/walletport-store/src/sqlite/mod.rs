@@ -22,7 +22,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use walletport_core::{CustomerId, Error, ErrorKind, Result};
 
-use crate::error::{db, redact};
+use crate::error::{bad_url, db, migration_failed};
 use crate::ledger::{LedgerOp, LedgerOutcome};
 use crate::logic::store::Engine;
 use crate::model::WriteOpts;
@@ -90,13 +90,7 @@ impl SqliteStore {
     /// ledgers) and starts the ledger writer.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self> {
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| {
-                Error::config(format!(
-                    "invalid SQLite URL `{}`: {}",
-                    redact(url),
-                    redact(&e.to_string())
-                ))
-            })?
+            .map_err(|e| bad_url("SQLite", url, &e))?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.busy_timeout)
@@ -111,13 +105,7 @@ impl SqliteStore {
             sqlx::migrate!("migrations/sqlite")
                 .run(&pool)
                 .await
-                .map_err(|e| {
-                    Error::unexpected(format!(
-                        "SQLite migration failed: {}",
-                        redact(&e.to_string())
-                    ))
-                    .with_operation("store.migrate")
-                })?;
+                .map_err(|e| migration_failed("SQLite", &e))?;
         }
         let store = Db {
             pool,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{Credit, TransactionId};
-use walletport_core::{Customer, CustomerId, Phone};
+use walletport_core::{Customer, CustomerId, ErrorKind, Phone};
 use walletport_store::testing::TempPgDatabase;
 use walletport_store::{
     ClaimRequest, LedgerEntry, LedgerOp, LedgerQuery, OutboxItem, OutboxKind, OutboxList,
@@ -154,6 +154,22 @@ pub(crate) fn reverse(credit: &str) -> LedgerOp {
 
 pub(crate) fn set_points(points: Decimal, id: &str) -> LedgerOp {
     LedgerOp::Set(SetPoints::new(points, tx(id)).unwrap())
+}
+
+/// Applies each `(customer, operation)` in order with `opts`; every one must succeed.
+pub(crate) async fn apply_all<const N: usize>(
+    store: &dyn Store,
+    opts: WriteOpts,
+    ops: [(&CustomerId, LedgerOp); N],
+) {
+    for (who, op) in ops {
+        store.apply(who, &op, opts).await.unwrap();
+    }
+}
+
+/// The kind of the error `result` must be (panics on `Ok`).
+pub(crate) fn err_kind<T: std::fmt::Debug>(result: walletport_core::Result<T>) -> ErrorKind {
+    result.unwrap_err().kind()
 }
 
 /// The customer's points at `now`.
