@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
-use sqlx::Connection;
+use walletport_store::testing::TempPgDatabase;
 use walletport_store::{QuotaLimit, QuotaSlot, Store};
 
 const LIMITS: [QuotaLimit; 2] = [
@@ -84,34 +84,22 @@ fn main() {
     bench_store(&mut c, &rt, "sqlite", sqlite.clone());
     rt.block_on(sqlite.close());
 
-    let admin = std::env::var("WALLETPORT_BENCH_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    let name = format!("walletport_quota_bench_{}", std::process::id());
-    let created = rt.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(&format!("{admin}/postgres")).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await
-    });
-    if let Err(e) = created {
-        eprintln!("PostgreSQL unreachable ({e}): skipping its figures");
-        c.final_summary();
-        return;
-    }
+    let base = std::env::var("WALLETPORT_BENCH_PG")
+        .unwrap_or_else(|_| walletport_store::testing::DEFAULT_PG_BASE.to_owned());
+    let db = match rt.block_on(TempPgDatabase::create(&base, "walletport_quota_bench")) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("PostgreSQL unreachable ({e}): skipping its figures");
+            c.final_summary();
+            return;
+        }
+    };
     let pg = rt
-        .block_on(walletport_store::connect(&format!("{admin}/{name}")))
+        .block_on(walletport_store::connect(db.url()))
         .expect("postgres");
     bench_store(&mut c, &rt, "postgres", pg.clone());
     rt.block_on(pg.close());
-    rt.block_on(async {
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&format!("{admin}/postgres")).await {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    });
+    drop(pg);
+    drop(db);
     c.final_summary();
 }

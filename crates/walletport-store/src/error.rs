@@ -43,6 +43,18 @@ fn is_transient_code(code: &str) -> bool {
     code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
+/// The error of a database URL the driver refused (`database` names it), passwords masked.
+pub(crate) fn bad_url(database: &str, url: &str, e: &sqlx::Error) -> Error {
+    let why = redact(&e.to_string());
+    Error::config(format!("invalid {database} URL `{}`: {why}", redact(url)))
+}
+
+/// The error of a migration run that failed on `database`, passwords masked.
+pub(crate) fn migration_failed(database: &str, e: &sqlx::migrate::MigrateError) -> Error {
+    let why = redact(&e.to_string());
+    Error::unexpected(format!("{database} migration failed: {why}")).with_operation("store.migrate")
+}
+
 /// Replaces the password of every `scheme://user:password@host` in `text` with `***`.
 pub(crate) fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

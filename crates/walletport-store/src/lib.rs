@@ -39,6 +39,8 @@ mod postgres;
 pub mod quota;
 mod sqlite;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

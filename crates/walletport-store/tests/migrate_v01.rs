@@ -490,10 +490,10 @@ mod postgres {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_v01_database_is_converted_on_open() {
-        let Some((url, _guard)) = support::pg_database().await else {
+        let Some(pg) = support::pg_database().await else {
             return;
         };
-        build_v01(&url).await;
-        converted_on_open::<PgStore>(&url).await;
+        build_v01(pg.url()).await;
+        converted_on_open::<PgStore>(pg.url()).await;
     }
 }

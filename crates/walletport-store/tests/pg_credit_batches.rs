@@ -14,7 +14,9 @@ use rust_decimal_macros::dec;
 use walletport_core::{Credit, CustomerId};
 use walletport_store::{LedgerOp, PgStore, Store, StoreOptions, WriteOpts};
 
-use support::{assert_adds_up, at, credit, customer, expiring, history, redeem, reverse, tx};
+use support::{
+    apply_all, assert_adds_up, at, credit, customer, expiring, history, redeem, reverse, tx,
+};
 
 /// Credits sent at once to each customer.
 const CREDITS: u32 = 40;
@@ -47,11 +49,11 @@ async fn lot_sums(store: &PgStore, c: &CustomerId) -> (i64, i64, Decimal, Decima
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_credits_batch_where_they_can_and_agree_with_the_engine() {
-    let Some((url, _guard)) = support::pg_database().await else {
+    let Some(pg) = support::pg_database().await else {
         return;
     };
     let store = Arc::new(
-        PgStore::connect(&url, StoreOptions::default())
+        PgStore::connect(pg.url(), StoreOptions::default())
             .await
             .expect("open"),
     );
@@ -60,15 +62,16 @@ async fn concurrent_credits_batch_where_they_can_and_agree_with_the_engine() {
     let due = customer(store.as_ref(), 3).await;
     let opts = WriteOpts::at(at(0));
     // A debt of 10: a credit spent, then reversed.
-    store
-        .credit(&indebted, &credit(dec!(10), "d-c"), opts)
-        .await
-        .unwrap();
-    store
-        .apply(&indebted, &redeem(dec!(10), "d-r"), opts)
-        .await
-        .unwrap();
-    store.apply(&indebted, &reverse("d-c"), opts).await.unwrap();
+    apply_all(
+        &*store,
+        opts,
+        [
+            (&indebted, LedgerOp::Credit(credit(dec!(10), "d-c"))),
+            (&indebted, redeem(dec!(10), "d-r")),
+            (&indebted, reverse("d-c")),
+        ],
+    )
+    .await;
     // A lot of 5 due at 1 s.
     store
         .credit(&due, &expiring(dec!(5), "e-c", 1), opts)

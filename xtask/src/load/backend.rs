@@ -3,15 +3,13 @@
 //! (also when the run fails), plus the seeding helpers the benchmarks share.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use sqlx::Connection as _;
-use sqlx::postgres::PgConnection;
 use walletport_core::{Customer, Phone};
+use walletport_store::testing::TempPgDatabase;
 use walletport_store::{Store, StoreOptions, WriteOpts};
 
 /// Which store a benchmark runs on.
@@ -56,8 +54,6 @@ impl BackendChoice {
     }
 }
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
 /// A database that exists for one benchmark phase.
 pub(crate) struct TempDb {
     /// The database URL the store and the baseline connect to.
@@ -66,39 +62,7 @@ pub(crate) struct TempDb {
     pub(crate) kind: BackendKind,
     dir: Option<tempfile::TempDir>,
     /// Dropping it drops the PostgreSQL database.
-    _pg: Option<PgDrop>,
-}
-
-/// Drops the PostgreSQL database when the [`TempDb`] goes away.
-struct PgDrop {
-    admin: String,
-    name: String,
-}
-
-impl Drop for PgDrop {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // A thread with its own runtime: drop runs inside the benchmark's runtime, which must
-        // not be blocked on, and also while unwinding.
-        let done = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
-        });
-        let _ = done.join();
-    }
+    _pg: Option<TempPgDatabase>,
 }
 
 impl TempDb {
@@ -126,29 +90,14 @@ impl TempDb {
                 })
             }
             BackendKind::Postgres => {
-                let base = pg_base.trim_end_matches('/');
-                let admin = format!("{base}/postgres");
-                let mut conn =
-                    tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin))
-                        .await
-                        .map_err(|_| anyhow!("PostgreSQL at {base} did not answer within 5 s"))?
-                        .with_context(|| format!("connecting to PostgreSQL at {base}"))?;
-                let name = format!(
-                    "walletport_load_{}_{}",
-                    std::process::id(),
-                    SEQ.fetch_add(1, Ordering::Relaxed)
-                );
-                let sql = format!("CREATE DATABASE \"{name}\"");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
+                let pg = TempPgDatabase::create(pg_base, "walletport_load")
                     .await
-                    .with_context(|| format!("creating database {name}"))?;
-                let _ = conn.close().await;
+                    .map_err(|e| anyhow!("creating a PostgreSQL database: {e}"))?;
                 Ok(Self {
-                    url: format!("{base}/{name}"),
+                    url: pg.url().to_owned(),
                     kind,
                     dir: None,
-                    _pg: Some(PgDrop { admin, name }),
+                    _pg: Some(pg),
                 })
             }
         }

@@ -4,19 +4,17 @@
 #![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Connection as _;
-use sqlx::postgres::PgConnection;
 use walletport_core::*;
 use walletport_http::{HttpTransport, QuotaPlan, RetryPolicy, TransportConfig};
 use walletport_passquare::{PassquareConfig, PassquareHooksConfig, PassquareProvider, Plan};
 use walletport_sandbox::passquare::{CrmHookTarget, PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::{Faults, QuotaWindow, RunningServer};
 use walletport_server::{Gateway, GatewayConfig, OutboxSection, RunningGateway};
+use walletport_store::testing::TempPgDatabase;
 use walletport_store::{Store, StoreOptions};
 
 pub mod console;
@@ -42,39 +40,8 @@ pub enum Db {
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    _pg: Option<PgGuard>,
+    _pg: Option<TempPgDatabase>,
 }
-
-struct PgGuard {
-    admin: String,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let done = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
-        });
-        let _ = done.join();
-    }
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
     /// A fresh database, or `None` (loudly) when PostgreSQL is unreachable outside CI.
@@ -105,44 +72,11 @@ impl TestDb {
 }
 
 async fn postgres() -> Option<TestDb> {
-    let base = std::env::var("WALLETPORT_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-        .trim_end_matches('/')
-        .to_owned();
-    let admin = format!("{base}/postgres");
-    let conn = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin)).await;
-    let mut conn = match conn {
-        Ok(Ok(c)) => c,
-        other => {
-            let why = match other {
-                Ok(Err(e)) => e.to_string(),
-                _ => "timed out".to_owned(),
-            };
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL at {base} is not reachable in CI: {why}");
-            }
-            eprintln!(
-                "\n!!!!!!!!\n!!! SKIPPING PostgreSQL gateway test: no server at {base} ({why}).\n\
-                 !!! Start one or set WALLETPORT_TEST_PG; in CI this fails.\n!!!!!!!!\n"
-            );
-            return None;
-        }
-    };
-    let name = format!(
-        "walletport_gw_{}_{}_{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let _ = conn.close().await;
+    let pg = TempPgDatabase::for_test("walletport_gw").await?;
     Some(TestDb {
-        url: format!("{base}/{name}"),
+        url: pg.url().to_owned(),
         _dir: None,
-        _pg: Some(PgGuard { admin, name }),
+        _pg: Some(pg),
     })
 }
 

@@ -52,52 +52,90 @@ pub(crate) struct CardKey<'a> {
 /// The customer and card statements of one database.
 pub(crate) trait CustomerSql: Dialect {
     /// The customer by phone, CRM id or a card's vendor id or number (oldest card first).
-    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<RawCustomer>>;
+    fn get_customer(
+        &self,
+        key: &CustomerKey,
+    ) -> impl Future<Output = Result<Option<RawCustomer>>> + Send;
 
     /// The customer a write is about, read inside its transaction; PostgreSQL locks the row
     /// (`FOR NO KEY UPDATE`), SQLite's write transaction excludes other writers already.
-    async fn locked_customer(conn: &mut Self::Conn, by: Lookup<'_>) -> Result<Option<RawCustomer>>;
+    fn locked_customer(
+        conn: &mut Self::Conn,
+        by: Lookup<'_>,
+    ) -> impl Future<Output = Result<Option<RawCustomer>>> + Send;
 
     /// Inserts or updates the customer; false when the insert found the phone taken by a
     /// concurrent create (PostgreSQL `ON CONFLICT DO NOTHING`; SQLite never races). Database
     /// errors are returned unmapped for [`upsert`].
-    async fn write_customer(conn: &mut Self::Conn, w: &CustomerWrite<'_>) -> Result<bool>;
+    fn write_customer(
+        conn: &mut Self::Conn,
+        w: &CustomerWrite<'_>,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Stores `c`'s percentages, `updated_at` `now`.
-    async fn write_percentages(conn: &mut Self::Conn, c: &StoredCustomer, now: i64) -> Result<()>;
+    fn write_percentages(
+        conn: &mut Self::Conn,
+        c: &StoredCustomer,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// At most `limit` customers after `seq` `after`, in `seq` order.
-    async fn customers_after(&self, after: i64, limit: i64) -> Result<Vec<RawCustomer>>;
+    fn customers_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RawCustomer>>> + Send;
 
     /// At most `limit` customers matching the plan, in the plan's order (phone, or `seq`).
-    async fn search_customers(&self, plan: &SearchPlan, limit: i64) -> Result<Vec<RawCustomer>>;
+    fn search_customers(
+        &self,
+        plan: &SearchPlan,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RawCustomer>>> + Send;
 
     /// The points of customer `id`'s open lots burning in `(now, until]`, summed exactly.
-    async fn expiring_points(&self, id: &CustomerId, now: i64, until: i64) -> Result<Decimal>;
+    fn expiring_points(
+        &self,
+        id: &CustomerId,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<Decimal>> + Send;
 
     /// The card `key` names, oldest first.
-    async fn find_card(conn: &mut Self::Conn, key: &CardKey<'_>) -> Result<Option<RawCard>>;
+    fn find_card(
+        conn: &mut Self::Conn,
+        key: &CardKey<'_>,
+    ) -> impl Future<Output = Result<Option<RawCard>>> + Send;
 
     /// Inserts the card (`seq` `None`) or updates the row `seq`; its `updated_at` is the write's
     /// instant (merging and patching move it only when something changed).
-    async fn write_card(conn: &mut Self::Conn, seq: Option<i64>, card: &StoredCard) -> Result<()>;
+    fn write_card(
+        conn: &mut Self::Conn,
+        seq: Option<i64>,
+        card: &StoredCard,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes the card row `seq`.
-    async fn delete_card(conn: &mut Self::Conn, seq: i64) -> Result<()>;
+    fn delete_card(conn: &mut Self::Conn, seq: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// The customer's cards, oldest first.
-    async fn cards_of(&self, customer: &CustomerId) -> Result<Vec<RawCard>>;
+    fn cards_of(&self, customer: &CustomerId) -> impl Future<Output = Result<Vec<RawCard>>> + Send;
 
     /// Records inbound event `id` inside the caller's transaction; true the first time only.
-    async fn insert_event(
+    fn insert_event(
         conn: &mut Self::Conn,
         provider: &str,
         id: &str,
         now: i64,
-    ) -> Result<bool>;
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Records inbound event `id` on its own (SQLite: at the write gate); true the first time.
-    async fn record_event_alone(&self, provider: &str, id: &str, now: i64) -> Result<bool>;
+    fn record_event_alone(
+        &self,
+        provider: &str,
+        id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Decodes a customer row the dialect read.

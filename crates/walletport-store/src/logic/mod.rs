@@ -8,7 +8,9 @@
 
 pub(crate) mod backfill;
 pub(crate) mod customers;
+pub(crate) mod ledger;
 pub(crate) mod outbox;
+pub(crate) mod store;
 
 use std::ops::DerefMut;
 
@@ -48,24 +50,37 @@ pub(crate) trait Dialect: Send + Sync {
     /// re-read under the lock (PostgreSQL); SQLite writes one transaction at a time.
     const ROW_LOCKS: bool;
 
+    /// Checks that the database answers (`SELECT 1` on a pooled connection).
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Closes the pool once its connections are returned.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
     /// Starts a write transaction (SQLite: at the write gate, `BEGIN IMMEDIATE`).
-    async fn begin(&self, op: &'static str) -> Result<Self::Tx>;
+    fn begin(&self, op: &'static str) -> impl Future<Output = Result<Self::Tx>> + Send;
 
     /// Commits (SQLite: then releases the write turn).
-    async fn commit(tx: Self::Tx, op: &'static str) -> Result<()>;
+    fn commit(tx: Self::Tx, op: &'static str) -> impl Future<Output = Result<()>> + Send;
 
     /// Ends a transaction that wrote nothing, the way that costs the backend least: SQLite
     /// commits at once (a dropped one would roll back only after the write turn was handed on);
     /// PostgreSQL drops it (the rollback rides on the connection's next use, no round trip now).
-    async fn end_unwritten(tx: Self::Tx, op: &'static str) -> Result<()>;
+    fn end_unwritten(tx: Self::Tx, op: &'static str) -> impl Future<Output = Result<()>> + Send;
 
     /// Makes sure the customer exists and, where the backend has row locks, locks its row until
     /// the transaction ends, so that the customer's outbox ids follow commit order; false when
     /// there is no such customer.
-    async fn lock_customer(conn: &mut Self::Conn, id: &str, op: &'static str) -> Result<bool>;
+    fn lock_customer(
+        conn: &mut Self::Conn,
+        id: &str,
+        op: &'static str,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Inserts an outbox item inside the caller's transaction; returns its id.
-    async fn enqueue_in(conn: &mut Self::Conn, item: &Enqueue<'_>) -> Result<i64>;
+    fn enqueue_in(
+        conn: &mut Self::Conn,
+        item: &Enqueue<'_>,
+    ) -> impl Future<Output = Result<i64>> + Send;
 }
 
 /// Ends a write: inserts the change's outbox item (`None` when the write is not echoed) and

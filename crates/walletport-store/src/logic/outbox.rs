@@ -58,49 +58,90 @@ pub(crate) trait OutboxSql: Dialect {
 
     /// Up to `limit` customers whose oldest item is due at `now` and that no live lease
     /// holds, oldest head first.
-    async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>>;
+    fn claim_candidates(
+        conn: &mut Self::Conn,
+        now: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
 
     /// Of the customers `ids`, those this transaction now holds, in the same order (PostgreSQL:
     /// the rows it could lock without waiting; SQLite: all).
-    async fn hold_customers(conn: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>>;
+    fn hold_customers(
+        conn: &mut Self::Conn,
+        ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
 
     /// Every outbox row of these customers, as the claim plan needs them.
-    async fn claim_rows(conn: &mut Self::Conn, customers: &[String]) -> Result<Vec<ClaimRow>>;
+    fn claim_rows(
+        conn: &mut Self::Conn,
+        customers: &[String],
+    ) -> impl Future<Output = Result<Vec<ClaimRow>>> + Send;
 
     /// Leases the items `ids`; returns them (in any order).
-    async fn lease(conn: &mut Self::Conn, ids: &[i64], to: Lease<'_>) -> Result<Vec<RawOutbox>>;
+    fn lease(
+        conn: &mut Self::Conn,
+        ids: &[i64],
+        to: Lease<'_>,
+    ) -> impl Future<Output = Result<Vec<RawOutbox>>> + Send;
 
     /// Deletes the items `ids` that `worker` holds; returns how many.
-    async fn delete_held(&self, worker: &str, ids: &[i64]) -> Result<u64>;
+    fn delete_held(&self, worker: &str, ids: &[i64]) -> impl Future<Output = Result<u64>> + Send;
 
     /// Of the items `ids`, those the failure's worker holds: counts an attempt, records the
     /// error, releases the lease and makes them due again; returns their ids.
-    async fn release(conn: &mut Self::Conn, ids: &[i64], r: Release<'_>) -> Result<Vec<i64>>;
+    fn release(
+        conn: &mut Self::Conn,
+        ids: &[i64],
+        r: Release<'_>,
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
 
     /// Moves those of the items `ids` with at least `min_attempts` attempts to the dead letters
     /// (at `now`); returns how many moved.
-    async fn bury(conn: &mut Self::Conn, ids: &[i64], min_attempts: u32, now: i64) -> Result<u64>;
+    fn bury(
+        conn: &mut Self::Conn,
+        ids: &[i64],
+        min_attempts: u32,
+        now: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Waiting items or dead letters with an id above `after`, at most `limit`, by id.
-    async fn items(&self, list: OutboxList, after: i64, limit: i64) -> Result<Vec<RawOutbox>>;
+    fn items(
+        &self,
+        list: OutboxList,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RawOutbox>>> + Send;
 
     /// The customer of dead letter `id`.
-    async fn dead_customer(conn: &mut Self::Conn, id: i64) -> Result<Option<String>>;
+    fn dead_customer(
+        conn: &mut Self::Conn,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// Deletes dead letter `id`; returns its kind and payload (JSON text).
-    async fn take_dead(conn: &mut Self::Conn, id: i64) -> Result<Option<(String, String)>>;
+    fn take_dead(
+        conn: &mut Self::Conn,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
 
     /// Items, in-flight items (lease after `now`), distinct customers, dead letters and the
     /// oldest item's `created_at`, in one query.
-    async fn stats_row(&self, now: i64) -> Result<([i64; 4], Option<i64>)>;
+    fn stats_row(&self, now: i64) -> impl Future<Output = Result<([i64; 4], Option<i64>)>> + Send;
 
     /// How many customers the page holds and the last one's `seq`; PostgreSQL locks them, as
     /// any enqueue does.
-    async fn resync_page(conn: &mut Self::Conn, page: &Resync<'_>) -> Result<(i64, Option<i64>)>;
+    fn resync_page(
+        conn: &mut Self::Conn,
+        page: &Resync<'_>,
+    ) -> impl Future<Output = Result<(i64, Option<i64>)>> + Send;
 
     /// Queues a resync `customer` item for each customer of the page up to `seq` `last` that
     /// has no `customer` item waiting; returns how many.
-    async fn queue_resync(conn: &mut Self::Conn, page: &Resync<'_>, last: i64) -> Result<u64>;
+    fn queue_resync(
+        conn: &mut Self::Conn,
+        page: &Resync<'_>,
+        last: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// [`Store::enqueue`](crate::Store::enqueue): an item for an existing customer.

@@ -133,6 +133,16 @@ impl Dialect for PgPool {
     type Tx = Transaction<'static, Postgres>;
     const ROW_LOCKS: bool = true;
 
+    /// A round trip on a pooled connection (pinged first only when it sat idle).
+    async fn ping(&self) -> Result<()> {
+        let answer = sqlx::raw_sql("SELECT 1").execute(self).await;
+        answer.map(drop).map_err(|e| db("store.ping", e))
+    }
+
+    async fn close(&self) {
+        PgPool::close(self).await;
+    }
+
     async fn begin(&self, op: &'static str) -> Result<Self::Tx> {
         PgPool::begin(self).await.map_err(|e| db(op, e))
     }

@@ -3,21 +3,19 @@
 //! transactions itself); credits of customers that need nothing else take the batched fast path
 //! of [`super::credits`]. Reads are single statements whose cost does not grow with the history.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::Row as _;
 use sqlx::postgres::PgPool;
-use walletport_core::{Balance, CustomerId, Error, Result};
+use walletport_core::{CustomerId, Result};
 
 use super::ledger_tx::PgLedgerTx;
-use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
 use crate::error::db;
-use crate::ledger::engine;
-use crate::ledger::{EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome};
-use crate::ledger::{LedgerPage, LedgerQuery};
+use crate::ledger::engine::{self, Expired};
+use crate::ledger::{LedgerOp, LedgerOutcome};
+use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
+use crate::logic::sql;
 use crate::model::WriteOpts;
 
-/// How many due lots per customer asked for [`expire_due`] reads to find its customers.
+/// How many due lots per customer asked for [`DUE_CUSTOMERS`] reads to find its customers.
 const DUE_LOTS_PER_CUSTOMER: i64 = 16;
 
 /// Applies `op` in a transaction of its own: committed when the engine decided (also when it
@@ -35,127 +33,65 @@ pub(super) async fn apply(
     outcome
 }
 
-/// The balance at `now` in one statement: the stored points less the open lots already past
-/// their time (an index range on `lots_spending`, empty unless the expiry task is behind).
-pub(super) async fn balance(
-    pool: &PgPool,
-    customer: &CustomerId,
-    now: DateTime<Utc>,
-) -> Result<Balance> {
-    let now = to_ns(now)?;
-    let row = sqlx::query(
-        "SELECT c.bonus_percent, c.discount_percent, c.points, \
-         (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l \
-          WHERE l.customer_id = c.id AND l.open AND l.burns_at <= $2) \
-         FROM customers c WHERE c.id = $1",
-    )
-    .bind(customer.as_str())
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| db("ledger.balance", e))?
-    .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
-    let g = |e| db("ledger.balance", e);
-    let points: Decimal = row.try_get(2).map_err(g)?;
-    let overdue: Decimal = row.try_get(3).map_err(g)?;
-    Ok(Balance {
-        points: engine::live_points(points, [overdue]),
-        bonus_percent: parse_percent(row.try_get(0).map_err(g)?)?,
-        discount_percent: parse_percent(row.try_get(1).map_err(g)?)?,
-    })
-}
+/// The balance parts in one statement: the stored points, the open lots already past their time
+/// (an index range on `lots_spending`, empty unless the expiry task is behind) and the
+/// percentages.
+const BALANCE: &str = "SELECT c.points, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l \
+     WHERE l.customer_id = c.id AND l.open AND l.burns_at <= $2), \
+     c.bonus_percent, c.discount_percent FROM customers c WHERE c.id = $1";
 
-/// One page of the customer's ledger, newest first (`id < before`).
-pub(super) async fn page(
-    pool: &PgPool,
-    customer: &CustomerId,
-    query: &LedgerQuery,
-) -> Result<LedgerPage> {
-    let g = |e| db("ledger.list", e);
-    let limit = crate::outbox::page_limit(query.limit)?;
-    let rows = sqlx::query(
-        "SELECT id, transaction_id, kind, amount, balance_after, at, expires_at \
-         FROM ledger_entries WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-    )
-    .bind(customer.as_str())
-    .bind(query.before.unwrap_or(i64::MAX))
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(g)?;
-    if rows.is_empty() {
-        let known = sqlx::query("SELECT 1 FROM customers WHERE id = $1")
-            .bind(customer.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(g)?;
-        if known.is_none() {
-            return Err(Error::not_found(format!("no customer `{customer}`")));
-        }
+/// One page of a customer's entries, newest first.
+const ENTRIES: &str = "SELECT id, transaction_id, kind, amount::text AS amount, \
+     balance_after::text AS balance_after, at, expires_at \
+     FROM ledger_entries WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+
+/// The customers of the soonest-due lots, by `lots_due` (a bounded range, however many lots are
+/// open); a customer with more due lots than the inner limit still has all of them expired.
+const DUE_CUSTOMERS: &str = "SELECT customer_id FROM (SELECT customer_id FROM lots \
+     WHERE open AND burns_at <= $1 ORDER BY burns_at LIMIT $3) d GROUP BY customer_id LIMIT $2";
+
+impl LedgerSql for PgPool {
+    async fn balance_parts(&self, customer: &CustomerId, now: i64) -> Result<Option<BalanceParts>> {
+        let c = customer.as_str();
+        let row: Option<(Decimal, Decimal, Decimal, Decimal)> = sql!(as (Decimal, Decimal, Decimal, Decimal), fetch_optional(self), "ledger.balance",
+                BALANCE, [c, now])?;
+        Ok(row.map(|(points, overdue, bonus, discount)| BalanceParts {
+            points,
+            overdue: vec![overdue],
+            bonus,
+            discount,
+        }))
     }
-    let full = rows.len() as i64 > limit;
-    let entries = rows
-        .iter()
-        .take(rows.len().min(limit as usize))
-        .map(|r| {
-            let kind: String = r.try_get("kind").map_err(g)?;
-            let amount: Decimal = r.try_get("amount").map_err(g)?;
-            let after: Decimal = r.try_get("balance_after").map_err(g)?;
-            Ok(LedgerEntry {
-                id: r.try_get("id").map_err(g)?,
-                customer_id: customer.clone(),
-                transaction_id: parse_tx(r.try_get("transaction_id").map_err(g)?)?,
-                kind: EntryKind::parse(&kind)?,
-                amount: amount.normalize(),
-                balance_after: after.normalize(),
-                at: from_ns(r.try_get("at").map_err(g)?),
-                expires_at: r
-                    .try_get::<Option<i64>, _>("expires_at")
-                    .map_err(g)?
-                    .map(from_ns),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let next = if full {
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
-    Ok(LedgerPage { entries, next })
-}
 
-/// Expires the due lots of at most `max_customers` customers, each in its own transaction. A
-/// second gateway picking the same customer waits for its lock and then finds nothing due.
-pub(super) async fn expire_due(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    max_customers: u32,
-) -> Result<ExpiryReport> {
-    let g = |e| db("ledger.expire", e);
-    let now = to_ns(now)?;
-    // The soonest-due lots first, by `lots_due` (a bounded range, however many lots are open);
-    // a customer with more due lots than the inner limit still has all of them expired.
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT customer_id FROM (SELECT customer_id FROM lots WHERE open AND burns_at <= $1 \
-         ORDER BY burns_at LIMIT $3) d GROUP BY customer_id LIMIT $2",
-    )
-    .bind(now)
-    .bind(i64::from(max_customers))
-    .bind(i64::from(max_customers).saturating_mul(DUE_LOTS_PER_CUSTOMER))
-    .fetch_all(pool)
-    .await
-    .map_err(g)?;
-    let mut report = ExpiryReport::default();
-    for customer in due {
-        let mut tx = pool.begin().await.map_err(g)?;
+    /// Checks that the customer exists only when the page is empty.
+    async fn entries(&self, id: &CustomerId, before: i64, limit: i64) -> Result<Option<Entries>> {
+        const OP: &str = "ledger.list";
+        let c = id.as_str();
+        let rows = sql!(as RawEntry, fetch_all(self), OP, ENTRIES, [c, before, limit])?;
+        if rows.is_empty() {
+            let known = "SELECT 1 FROM customers WHERE id = $1";
+            if sql!(fetch_optional(self), OP, known, [c])?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    async fn due_customers(&self, now: i64, max: u32) -> Result<Vec<String>> {
+        let max = i64::from(max);
+        let lots = max.saturating_mul(DUE_LOTS_PER_CUSTOMER);
+        let due: Vec<(String,)> =
+            sql!(as (String,), fetch_all(self), "ledger.expire", DUE_CUSTOMERS, [now, max, lots])?;
+        Ok(due.into_iter().map(|(c,)| c).collect())
+    }
+
+    /// A second gateway picking the same customer waits for its lock and then finds nothing due.
+    async fn expire_customer(&self, customer: &str, now: i64) -> Result<Expired> {
+        const OP: &str = "ledger.expire";
+        let mut tx = PgPool::begin(self).await.map_err(|e| db(OP, e))?;
         let expired =
-            engine::expire_customer(&mut PgLedgerTx { conn: &mut tx }, &customer, now).await?;
-        tx.commit().await.map_err(g)?;
-        if expired.lots > 0 {
-            report.customers += 1;
-            report.lots += expired.lots;
-            report.points = report.points.saturating_add(expired.points);
-        }
+            engine::expire_customer(&mut PgLedgerTx { conn: &mut tx }, customer, now).await?;
+        tx.commit().await.map_err(|e| db(OP, e))?;
+        Ok(expired)
     }
-    Ok(report)
 }

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use walletport_core::Result;
 
 use crate::error::db;
+use crate::logic::store::QuotaSql;
 use crate::quota::{self, Book, Decision, QuotaLimit, QuotaSlot, QuotaState};
 
 /// The database's clock in microseconds since the Unix epoch (a macro, so that `concat!` builds
@@ -179,4 +180,23 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
         used,
         paused_for: quota::pause_left(paused_until_us, now_us),
     })
+}
+
+impl QuotaSql for PgPool {
+    async fn take_quota(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+        interactive: bool,
+    ) -> Result<QuotaSlot> {
+        take(self, key, limits, interactive).await
+    }
+
+    async fn pause_quota(&self, key: &str, after: Duration) -> Result<()> {
+        pause(self, key, after).await
+    }
+
+    async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
+        state(self, key, limits).await
+    }
 }

@@ -117,6 +117,15 @@ impl Dialect for Db {
     type Tx = WriteTx;
     const ROW_LOCKS: bool = false;
 
+    async fn ping(&self) -> Result<()> {
+        sql!(execute(&self.pool), "store.ping", "SELECT 1", [])?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn begin(&self, op: &'static str) -> Result<WriteTx> {
         begin(self, op).await
     }

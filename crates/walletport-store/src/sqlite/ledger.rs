@@ -18,22 +18,20 @@
 //! Balances and ledger pages are read from the pool; the expiry task's writes take the write
 //! gate per customer like every other write.
 
-use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
-use sqlx::Row as _;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
-use walletport_core::{Balance, CustomerId, Error, Result};
+use walletport_core::{CustomerId, Error, Result};
 
-use super::ledger_tx::{BatchTx, SqliteLedgerTx, decimal};
+use super::ledger_tx::{BatchTx, SqliteLedgerTx};
 use super::{Db, begin};
-use crate::codec::{from_ns, parse_percent, parse_tx, to_ns};
+use crate::codec::{parse_decimal, to_ns};
 use crate::error::db;
-use crate::ledger::{
-    EntryKind, ExpiryReport, LedgerEntry, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery, engine,
-};
+use crate::ledger::engine::{self, Expired};
+use crate::ledger::{LedgerOp, LedgerOutcome};
+use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
+use crate::logic::sql;
 use crate::model::WriteOpts;
-use crate::outbox::page_limit;
 
 /// What of a customer's open lots is past its time: a range of the `lots_spending` index.
 const OVERDUE: &str =
@@ -192,133 +190,69 @@ async fn apply_all(
     Ok(outcomes)
 }
 
-/// The balance at `now` in one read transaction: the stored points less the open lots already
-/// past their time (a range of the `lots_spending` index, whatever the history's length).
-pub(super) async fn balance(
-    pool: &SqlitePool,
-    customer: &CustomerId,
-    now: DateTime<Utc>,
-) -> Result<Balance> {
-    const OP: &str = "ledger.balance";
-    let now = to_ns(now)?;
-    let mut tx = pool.begin().await.map_err(|e| db(OP, e))?;
-    let row =
-        sqlx::query("SELECT points, bonus_percent, discount_percent FROM customers WHERE id = ?")
-            .bind(customer.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| db(OP, e))?
-            .ok_or_else(|| Error::not_found(format!("no customer `{customer}`")))?;
-    let overdue = sqlx::query(OVERDUE)
-        .bind(customer.as_str())
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| db(OP, e))?
-        .iter()
-        .map(|r| decimal(r, "remaining"))
-        .collect::<Result<Vec<_>>>()?;
-    tx.commit().await.map_err(|e| db(OP, e))?;
-    Ok(Balance {
-        points: engine::live_points(decimal(&row, "points")?, overdue),
-        bonus_percent: parse_percent(decimal(&row, "bonus_percent")?)?,
-        discount_percent: parse_percent(decimal(&row, "discount_percent")?)?,
-    })
-}
+/// One page of a customer's entries, newest first.
+const ENTRIES: &str = "SELECT id, transaction_id, kind, amount, balance_after, at, expires_at \
+     FROM ledger_entries WHERE customer_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
 
-/// One page of the customer's ledger, newest first, read in one transaction with the check
-/// that the customer exists.
-pub(super) async fn entries(
-    pool: &SqlitePool,
-    customer: &CustomerId,
-    query: &LedgerQuery,
-) -> Result<LedgerPage> {
-    const OP: &str = "ledger.list";
-    let limit = page_limit(query.limit)?;
-    let mut tx = pool.begin().await.map_err(|e| db(OP, e))?;
-    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = ?")
-        .bind(customer.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db(OP, e))?;
-    if exists.is_none() {
-        return Err(Error::not_found(format!("no customer `{customer}`")));
+impl LedgerSql for Db {
+    /// One read transaction: the customer's row, then the overdue lots (a range of the
+    /// `lots_spending` index, whatever the history's length).
+    async fn balance_parts(&self, customer: &CustomerId, now: i64) -> Result<Option<BalanceParts>> {
+        const OP: &str = "ledger.balance";
+        let c = customer.as_str();
+        let mut tx = self.pool.begin().await.map_err(|e| db(OP, e))?;
+        let sql = "SELECT points, bonus_percent, discount_percent FROM customers WHERE id = ?";
+        let row: Option<(String, String, String)> =
+            sql!(as (String, String, String), fetch_optional(&mut *tx), OP, sql, [c])?;
+        let Some((points, bonus, discount)) = row else {
+            return Ok(None);
+        };
+        let overdue: Vec<(String,)> =
+            sql!(as (String,), fetch_all(&mut *tx), OP, OVERDUE, [c, now])?;
+        tx.commit().await.map_err(|e| db(OP, e))?;
+        Ok(Some(BalanceParts {
+            points: parse_decimal(&points)?,
+            overdue: overdue
+                .iter()
+                .map(|(r,)| parse_decimal(r))
+                .collect::<Result<_>>()?,
+            bonus: parse_decimal(&bonus)?,
+            discount: parse_decimal(&discount)?,
+        }))
     }
-    let rows = sqlx::query(
-        "SELECT id, transaction_id, kind, amount, balance_after, at, expires_at \
-         FROM ledger_entries WHERE customer_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-    )
-    .bind(customer.as_str())
-    .bind(query.before.unwrap_or(i64::MAX))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(|e| db(OP, e))?;
-    tx.commit().await.map_err(|e| db(OP, e))?;
-    let full = rows.len() as i64 > limit;
-    let entries = rows
-        .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|r| {
-            let g = |e| db(OP, e);
-            let kind: String = r.try_get("kind").map_err(g)?;
-            Ok(LedgerEntry {
-                id: r.try_get("id").map_err(g)?,
-                customer_id: customer.clone(),
-                transaction_id: parse_tx(r.try_get("transaction_id").map_err(g)?)?,
-                kind: EntryKind::parse(&kind)?,
-                amount: decimal(r, "amount")?,
-                balance_after: decimal(r, "balance_after")?,
-                at: from_ns(r.try_get("at").map_err(g)?),
-                expires_at: r
-                    .try_get::<Option<i64>, _>("expires_at")
-                    .map_err(g)?
-                    .map(from_ns),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let next = if full {
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
-    Ok(LedgerPage { entries, next })
-}
 
-/// Expires the lots due at `now` of at most `max_customers` customers, each in a write
-/// transaction of its own taken at the store's write gate (so it interleaves fairly with the
-/// writer's batches); the engine re-reads the lots under that transaction, so a lot another
-/// process expired meanwhile is not expired again.
-pub(super) async fn expire_due(
-    store: &Db,
-    now: DateTime<Utc>,
-    max_customers: u32,
-) -> Result<ExpiryReport> {
-    const OP: &str = "ledger.expire";
-    let now = to_ns(now)?;
-    let due: Vec<String> = sqlx::query(DUE_CUSTOMERS)
-        .bind(now)
-        .bind(i64::from(max_customers))
-        .fetch_all(&store.pool)
-        .await
-        .map_err(|e| db(OP, e))?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()
-        .map_err(|e| db(OP, e))?;
-    let mut report = ExpiryReport::default();
-    for customer in &due {
-        let mut tx = begin(store, OP).await?;
+    /// One read transaction with the check that the customer exists.
+    async fn entries(&self, id: &CustomerId, before: i64, limit: i64) -> Result<Option<Entries>> {
+        const OP: &str = "ledger.list";
+        let c = id.as_str();
+        let mut tx = self.pool.begin().await.map_err(|e| db(OP, e))?;
+        let known = "SELECT 1 FROM customers WHERE id = ?";
+        if sql!(fetch_optional(&mut *tx), OP, known, [c])?.is_none() {
+            return Ok(None);
+        }
+        let rows = sql!(as RawEntry, fetch_all(&mut *tx), OP, ENTRIES, [c, before, limit])?;
+        tx.commit().await.map_err(|e| db(OP, e))?;
+        Ok(Some(rows))
+    }
+
+    async fn due_customers(&self, now: i64, max: u32) -> Result<Vec<String>> {
+        let max = i64::from(max);
+        let due: Vec<(String,)> =
+            sql!(as (String,), fetch_all(&self.pool), "ledger.expire", DUE_CUSTOMERS, [now, max])?;
+        Ok(due.into_iter().map(|(c,)| c).collect())
+    }
+
+    /// At the store's write gate, so it interleaves fairly with the writer's batches; the
+    /// engine re-reads the lots in the transaction, so a lot another process expired meanwhile
+    /// is not expired again.
+    async fn expire_customer(&self, customer: &str, now: i64) -> Result<Expired> {
+        const OP: &str = "ledger.expire";
+        let mut tx = begin(self, OP).await?;
         let expired =
             engine::expire_customer(&mut SqliteLedgerTx { conn: &mut tx }, customer, now).await?;
         tx.commit().await.map_err(|e| db(OP, e))?;
-        if expired.lots > 0 {
-            report.customers += 1;
-            report.lots += expired.lots;
-            report.points = report.points.saturating_add(expired.points);
-        }
+        Ok(expired)
     }
-    Ok(report)
 }
 
 #[cfg(test)]
@@ -327,6 +261,9 @@ mod tests {
     use crate::sqlite::SqliteStore;
     use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS, PREFETCH};
     use crate::{Store as _, StoreOptions};
+    use chrono::DateTime;
+    use sqlx::Row as _;
+    use sqlx::sqlite::SqlitePool;
 
     /// The query plan of `sql` (its `detail` lines).
     async fn plan(pool: &SqlitePool, sql: &str) -> String {

@@ -11,32 +11,22 @@ mod quota;
 
 use std::str::FromStr;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use sqlx::Connection as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection as _, Executor as _};
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
-use walletport_core::{
-    Balance, CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result,
-};
+use walletport_core::{CustomerId, Error, ErrorKind, Result};
 
-use crate::error::{db, redact};
-use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
-use crate::logic;
-use crate::model::{
-    CardPatch, CardUpdated, CustomerPage, ListCustomers, NewCard, Percentages, StoredCard,
-    StoredCustomer, Upserted, WriteOpts,
-};
-use crate::outbox::{
-    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
-    OutboxStats, ResyncPage, ResyncRequest,
-};
-use crate::{Backend, Store, StoreOptions};
+use crate::error::{bad_url, db, migration_failed};
+use crate::ledger::{LedgerOp, LedgerOutcome};
+use crate::logic::store::Engine;
+use crate::model::WriteOpts;
+use crate::{Backend, StoreOptions};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -100,13 +90,7 @@ impl SqliteStore {
     /// ledgers) and starts the ledger writer.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self> {
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| {
-                Error::config(format!(
-                    "invalid SQLite URL `{}`: {}",
-                    redact(url),
-                    redact(&e.to_string())
-                ))
-            })?
+            .map_err(|e| bad_url("SQLite", url, &e))?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.busy_timeout)
@@ -121,13 +105,7 @@ impl SqliteStore {
             sqlx::migrate!("migrations/sqlite")
                 .run(&pool)
                 .await
-                .map_err(|e| {
-                    Error::unexpected(format!(
-                        "SQLite migration failed: {}",
-                        redact(&e.to_string())
-                    ))
-                    .with_operation("store.migrate")
-                })?;
+                .map_err(|e| migration_failed("SQLite", &e))?;
         }
         let store = Db {
             pool,
@@ -162,98 +140,22 @@ pub(crate) async fn begin(store: &Db, op: &'static str) -> Result<WriteTx> {
     Ok(WriteTx { tx, _turn: turn })
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
+impl Engine for SqliteStore {
+    type Sql = Db;
+    const BACKEND: Backend = Backend::Sqlite;
+
+    fn sql(&self) -> &Db {
+        &self.store
     }
 
-    async fn ping(&self) -> Result<()> {
-        self.store
-            .pool
-            .execute("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(|e| db("store.ping", e))
-    }
-
-    async fn close(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.writer.send(ledger::Msg::Shutdown(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
-        self.store.pool.close().await;
-    }
-
-    async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
-        logic::customers::upsert(&self.store, customer, opts).await
-    }
-
-    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
-        logic::customers::get(&self.store, key).await
-    }
-
-    async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
-        logic::customers::list(&self.store, query).await
-    }
-
-    async fn search_customers(&self, query: &crate::model::CustomerSearch) -> Result<CustomerPage> {
-        logic::customers::search(&self.store, query).await
-    }
-
-    async fn expiring_points(
-        &self,
-        customer: &CustomerId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<rust_decimal::Decimal> {
-        logic::customers::expiring_points(&self.store, customer, now, until).await
-    }
-
-    async fn set_percentages(
-        &self,
-        customer: &CustomerId,
-        percentages: Percentages,
-        opts: WriteOpts,
-    ) -> Result<StoredCustomer> {
-        logic::customers::set_percentages(&self.store, customer, percentages, opts).await
-    }
-
-    async fn attach_card(
-        &self,
-        customer: &CustomerId,
-        card: &NewCard,
-        opts: WriteOpts,
-    ) -> Result<StoredCard> {
-        logic::customers::attach_card(&self.store, customer, card, opts).await
-    }
-
-    async fn update_card(
-        &self,
-        provider: &str,
-        vendor_card_id: &CardId,
-        patch: &CardPatch,
-        opts: WriteOpts,
-    ) -> Result<CardUpdated> {
-        logic::customers::update_card(&self.store, provider, vendor_card_id, patch, opts).await
-    }
-
-    async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
-        logic::customers::list_cards(&self.store, customer).await
-    }
-
-    async fn apply(
-        &self,
-        customer: &CustomerId,
-        op: &LedgerOp,
-        opts: WriteOpts,
-    ) -> Result<LedgerOutcome> {
-        crate::codec::to_ns(opts.now)?;
+    /// Queues the operation for the writer's next group commit and waits for its outcome.
+    async fn apply_op(&self, c: &CustomerId, op: &LedgerOp, o: WriteOpts) -> Result<LedgerOutcome> {
+        crate::codec::to_ns(o.now)?;
         let (reply, answer) = oneshot::channel();
         let job = ledger::Job {
-            customer: customer.clone(),
+            customer: c.clone(),
             op: op.clone(),
-            opts,
+            opts: o,
             reply,
         };
         let stopped = || {
@@ -266,83 +168,10 @@ impl Store for SqliteStore {
         answer.await.map_err(|_| stopped())?
     }
 
-    async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
-        ledger::balance(&self.store.pool, customer, now).await
-    }
-
-    async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage> {
-        ledger::entries(&self.store.pool, customer, query).await
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport> {
-        ledger::expire_due(&self.store, now, max_customers).await
-    }
-
-    async fn record_inbound_event(
-        &self,
-        provider: &str,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        logic::customers::record_event(&self.store, provider, event_id, now).await
-    }
-
-    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        logic::outbox::enqueue(&self.store, item, now).await
-    }
-
-    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
-        logic::outbox::claim(&self.store, request).await
-    }
-
-    async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
-        logic::outbox::complete(&self.store, worker, ids).await
-    }
-
-    async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
-        logic::outbox::fail(&self.store, worker, ids, failure).await
-    }
-
-    async fn list_outbox(
-        &self,
-        which: OutboxList,
-        after: Option<OutboxId>,
-        limit: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxItem>> {
-        logic::outbox::list(&self.store, which, after, limit, now).await
-    }
-
-    async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
-        logic::outbox::retry_dead(&self.store, id, now).await
-    }
-
-    async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
-        logic::outbox::enqueue_resync(&self.store, request).await
-    }
-
-    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
-        logic::outbox::stats(&self.store, now).await
-    }
-
-    async fn take_quota_slot(
-        &self,
-        key: &str,
-        limits: &[crate::QuotaLimit],
-        interactive: bool,
-    ) -> Result<crate::QuotaSlot> {
-        quota::take(&self.store, key, limits, interactive).await
-    }
-
-    async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()> {
-        quota::pause(&self.store, key, after).await
-    }
-
-    async fn quota_state(
-        &self,
-        key: &str,
-        limits: &[crate::QuotaLimit],
-    ) -> Result<crate::QuotaState> {
-        quota::state(&self.store, key, limits).await
+    async fn stop_writer(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.writer.send(ledger::Msg::Shutdown(done)).await.is_ok() {
+            let _ = stopped.await;
+        }
     }
 }

@@ -8,6 +8,7 @@ use walletport_core::Result;
 
 use super::{Db, begin};
 use crate::error::db;
+use crate::logic::store::QuotaSql;
 use crate::quota::{self, Book, Decision, QuotaLimit, QuotaSlot, QuotaState};
 
 /// This machine's clock in microseconds since the Unix epoch.
@@ -166,4 +167,23 @@ pub(super) async fn state(store: &Db, key: &str, limits: &[QuotaLimit]) -> Resul
         used,
         paused_for: quota::pause_left(paused_until_us, now_us),
     })
+}
+
+impl QuotaSql for Db {
+    async fn take_quota(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+        interactive: bool,
+    ) -> Result<QuotaSlot> {
+        take(self, key, limits, interactive).await
+    }
+
+    async fn pause_quota(&self, key: &str, after: Duration) -> Result<()> {
+        pause(self, key, after).await
+    }
+
+    async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
+        state(self, key, limits).await
+    }
 }

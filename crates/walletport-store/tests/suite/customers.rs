@@ -10,7 +10,7 @@ use walletport_store::{
     Percentages, Store, WriteOpts,
 };
 
-use crate::support::{claim, credit, customer, opts, pending, phone, t0};
+use crate::support::{claim, credit, customer, err_kind, opts, pending, phone, t0};
 
 pub(crate) async fn upsert_creates_then_patches_and_keeps_the_id(store: Arc<dyn Store>) {
     let mut c = Customer::new(phone(1));
@@ -135,7 +135,7 @@ pub(crate) async fn customers_are_found_by_phone_id_and_card_and_listed_in_pages
         limit: 2,
     };
     assert_eq!(
-        store.list_customers(&bad).await.unwrap_err().kind(),
+        err_kind(store.list_customers(&bad).await),
         ErrorKind::InvalidInput
     );
     let big = ListCustomers {
@@ -143,7 +143,7 @@ pub(crate) async fn customers_are_found_by_phone_id_and_card_and_listed_in_pages
         limit: 5000,
     };
     assert_eq!(
-        store.list_customers(&big).await.unwrap_err().kind(),
+        err_kind(store.list_customers(&big).await),
         ErrorKind::InvalidInput
     );
 }
@@ -292,11 +292,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
     let mut bad = Customer::new(phone(1));
     bad.name = Some("x\u{0}y".into());
     assert_eq!(
-        store
-            .upsert_customer(&bad, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.upsert_customer(&bad, opts()).await),
         ErrorKind::InvalidInput
     );
     assert!(
@@ -313,11 +309,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         ..Default::default()
     };
     assert_eq!(
-        store
-            .attach_card(&a, &no_id, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.attach_card(&a, &no_id, opts()).await),
         ErrorKind::InvalidInput
     );
     let bad_provider = NewCard {
@@ -326,11 +318,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         ..Default::default()
     };
     assert_eq!(
-        store
-            .attach_card(&a, &bad_provider, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.attach_card(&a, &bad_provider, opts()).await),
         ErrorKind::InvalidInput
     );
     let far_future = chrono::DateTime::<chrono::Utc>::MAX_UTC;
@@ -349,11 +337,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
     );
     let empty = Percentages::default();
     assert_eq!(
-        store
-            .set_percentages(&a, empty, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.set_percentages(&a, empty, opts()).await),
         ErrorKind::InvalidInput
     );
     for bad_claim in [
@@ -362,7 +346,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         claim("w", 100_000, t0()),
     ] {
         assert_eq!(
-            store.claim_batch(&bad_claim).await.unwrap_err().kind(),
+            err_kind(store.claim_batch(&bad_claim).await),
             ErrorKind::InvalidInput
         );
     }
@@ -373,11 +357,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         now: t0(),
     };
     assert_eq!(
-        store
-            .fail("w", &[OutboxId(1)], &zero)
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.fail("w", &[OutboxId(1)], &zero).await),
         ErrorKind::InvalidInput
     );
     let ghost = NewOutboxItem {
@@ -386,7 +366,7 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
         payload: serde_json::json!({}),
     };
     assert_eq!(
-        store.enqueue(&ghost, t0()).await.unwrap_err().kind(),
+        err_kind(store.enqueue(&ghost, t0()).await),
         ErrorKind::NotFound
     );
     // Nothing above changed anything but the one good credit.

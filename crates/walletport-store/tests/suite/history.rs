@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind};
-use walletport_store::{EntryKind, LedgerQuery, Store, WriteOpts};
+use walletport_store::{EntryKind, LedgerOp, LedgerQuery, Store, WriteOpts};
 
 use crate::support::{
-    assert_adds_up, at, credit, customer, expiring, history, points, redeem, reverse, set_points,
+    apply_all, assert_adds_up, at, credit, customer, expiring, history, points, redeem, reverse,
+    set_points,
 };
 
 pub(crate) async fn history_adds_up_and_pages_newest_first(store: Arc<dyn Store>) {
@@ -22,18 +23,19 @@ pub(crate) async fn history_adds_up_and_pages_newest_first(store: Arc<dyn Store>
     };
     for i in 0..5 {
         let w = write(1);
-        store
-            .credit(&a, &credit(dec!(10.5), &format!("h-c{i}")), w)
-            .await
-            .unwrap();
-        store
-            .credit(&a, &expiring(dec!(2), &format!("h-e{i}"), 2), w)
-            .await
-            .unwrap();
-        store
-            .credit(&b, &credit(dec!(1), &format!("h-b{i}")), w)
-            .await
-            .unwrap();
+        apply_all(
+            &*store,
+            w,
+            [
+                (&a, LedgerOp::Credit(credit(dec!(10.5), &format!("h-c{i}")))),
+                (
+                    &a,
+                    LedgerOp::Credit(expiring(dec!(2), &format!("h-e{i}"), 2)),
+                ),
+                (&b, LedgerOp::Credit(credit(dec!(1), &format!("h-b{i}")))),
+            ],
+        )
+        .await;
         let w = write(1);
         store
             .apply(&a, &redeem(dec!(0.25), &format!("h-r{i}")), w)
@@ -41,15 +43,16 @@ pub(crate) async fn history_adds_up_and_pages_newest_first(store: Arc<dyn Store>
             .unwrap();
     }
     let w = write(5);
-    store.apply(&a, &reverse("h-c0"), w).await.unwrap();
-    store
-        .apply(&a, &set_points(dec!(100), "h-s1"), w)
-        .await
-        .unwrap();
-    store
-        .apply(&a, &set_points(dec!(7), "h-s2"), w)
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        w,
+        [
+            (&a, reverse("h-c0")),
+            (&a, set_points(dec!(100), "h-s1")),
+            (&a, set_points(dec!(7), "h-s2")),
+        ],
+    )
+    .await;
 
     let entries = history(&*store, &a, 4).await;
     assert_eq!(entries.len(), 23, "{entries:#?}");

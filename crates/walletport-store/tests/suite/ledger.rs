@@ -10,8 +10,8 @@ use walletport_core::{Credit, CustomerId, ErrorKind};
 use walletport_store::{EntryKind, ExpiryReport, LedgerOp, OutboxKind, Store, WriteOpts};
 
 use crate::support::{
-    assert_adds_up, at, credit, customer, expiring, history, opts, pending, points, redeem,
-    reverse, set_points, t0, tx,
+    apply_all, assert_adds_up, at, credit, customer, err_kind, expiring, history, opts, pending,
+    points, redeem, reverse, set_points, t0, tx,
 };
 
 pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
@@ -30,15 +30,11 @@ pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<d
     assert!(!store.credit(&a, &same_value, opts()).await.unwrap().applied);
     let other_amount = credit(dec!(11), "order-1");
     assert_eq!(
-        store
-            .credit(&a, &other_amount, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.credit(&a, &other_amount, opts()).await),
         ErrorKind::Conflict
     );
     assert_eq!(
-        store.credit(&b, &c, opts()).await.unwrap_err().kind(),
+        err_kind(store.credit(&b, &c, opts()).await),
         ErrorKind::Conflict
     );
     store
@@ -144,11 +140,15 @@ pub(crate) async fn lifetime_ends_exactly_at_the_instant_and_expiry_keeps_the_hi
     let a = customer(&*store, 1).await;
     let hour = Duration::from_secs(3600);
     let burning = Credit::new(dec!(30), tx("promo-1"), Some(hour)).unwrap();
-    store.credit(&a, &burning, opts()).await.unwrap();
-    store
-        .credit(&a, &credit(dec!(12.25), "keep-1"), opts())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts(),
+        [
+            (&a, LedgerOp::Credit(burning.clone())),
+            (&a, LedgerOp::Credit(credit(dec!(12.25), "keep-1"))),
+        ],
+    )
+    .await;
     let expiry = t0() + TimeDelta::hours(1);
     let just_before = expiry - TimeDelta::nanoseconds(1);
     assert_eq!(points(&*store, &a, t0()).await, dec!(42.25));
@@ -217,11 +217,7 @@ pub(crate) async fn redemptions_and_set_points(store: Arc<dyn Store>) {
     // The same id as a different operation is a conflict.
     let as_redemption = redeem(dec!(5), "import-2");
     assert_eq!(
-        store
-            .apply(&a, &as_redemption, opts())
-            .await
-            .unwrap_err()
-            .kind(),
+        err_kind(store.apply(&a, &as_redemption, opts()).await),
         ErrorKind::Conflict
     );
     let same = set_points(dec!(5), "import-3");
@@ -301,27 +297,19 @@ pub(crate) async fn concurrent_mixed_operations_keep_the_history_adding_up(store
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
     let w = opts().no_echo();
-    store
-        .credit(&a, &expiring(dec!(40), "promo", 3600), w)
-        .await
-        .unwrap();
-    store
-        .credit(&a, &credit(dec!(60), "sale"), w)
-        .await
-        .unwrap();
-    store
-        .apply(&a, &redeem(dec!(10), "spend"), w)
-        .await
-        .unwrap();
-    store
-        .credit(&b, &credit(dec!(10), "b-sale"), w)
-        .await
-        .unwrap();
-    store
-        .apply(&b, &redeem(dec!(10), "b-spend"), w)
-        .await
-        .unwrap();
-    store.apply(&b, &reverse("b-sale"), w).await.unwrap();
+    apply_all(
+        &*store,
+        w,
+        [
+            (&a, LedgerOp::Credit(expiring(dec!(40), "promo", 3600))),
+            (&a, LedgerOp::Credit(credit(dec!(60), "sale"))),
+            (&a, redeem(dec!(10), "spend")),
+            (&b, LedgerOp::Credit(credit(dec!(10), "b-sale"))),
+            (&b, redeem(dec!(10), "b-spend")),
+            (&b, reverse("b-sale")),
+        ],
+    )
+    .await;
     assert_eq!(points(&*store, &b, t0()).await, dec!(-10));
 
     let now = at(7200);

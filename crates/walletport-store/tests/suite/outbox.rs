@@ -9,10 +9,11 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind, Percent};
 use walletport_store::{
-    Failure, NewOutboxItem, OutboxId, OutboxKind, OutboxList, OutboxState, Percentages, Store,
+    Failure, LedgerOp, NewOutboxItem, OutboxId, OutboxKind, OutboxList, OutboxState, Percentages,
+    Store,
 };
 
-use crate::support::{claim, credit, customer, opts, pending, t0};
+use crate::support::{apply_all, claim, credit, customer, err_kind, opts, pending, t0};
 
 pub(crate) async fn outbox_items_are_written_with_their_change(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
@@ -241,14 +242,15 @@ pub(crate) async fn two_workers_never_share_a_customer(store: Arc<dyn Store>) {
 pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    store
-        .credit(&a, &credit(dec!(1), "d-1"), opts())
-        .await
-        .unwrap();
-    store
-        .credit(&b, &credit(dec!(1), "d-2"), opts())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts(),
+        [
+            (&a, LedgerOp::Credit(credit(dec!(1), "d-1"))),
+            (&b, LedgerOp::Credit(credit(dec!(1), "d-2"))),
+        ],
+    )
+    .await;
     let mut now = t0();
     for attempt in 1..=3u32 {
         let items = store.claim_batch(&claim("w", 1, now)).await.unwrap();
@@ -383,7 +385,7 @@ pub(crate) async fn resync_queues_every_customer_once_in_pages(store: Arc<dyn St
 
     let bad = ResyncRequest { limit: 0, ..one };
     assert_eq!(
-        store.enqueue_resync(&bad).await.unwrap_err().kind(),
+        err_kind(store.enqueue_resync(&bad).await),
         ErrorKind::InvalidInput
     );
 }

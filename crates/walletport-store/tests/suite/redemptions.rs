@@ -5,11 +5,11 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind};
-use walletport_store::{EntryKind, ExpiryReport, Store, WriteOpts};
+use walletport_store::{EntryKind, ExpiryReport, LedgerOp, Store, WriteOpts};
 
 use crate::support::{
-    assert_adds_up, at, balance_items, credit, customer, expiring, history, opts, pending_all,
-    points, redeem, t0,
+    apply_all, assert_adds_up, at, balance_items, credit, customer, expiring, history, opts,
+    pending_all, points, redeem, t0,
 };
 
 pub(crate) async fn redemption_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
@@ -105,22 +105,17 @@ pub(crate) async fn redemptions_spend_soonest_expiring_lots_first_and_never_expi
     store: Arc<dyn Store>,
 ) {
     let a = customer(&*store, 1).await;
-    store
-        .credit(&a, &credit(dec!(10), "never"), opts().no_echo())
-        .await
-        .unwrap();
-    store
-        .credit(&a, &expiring(dec!(10), "late", 7200), opts().no_echo())
-        .await
-        .unwrap();
-    store
-        .credit(&a, &expiring(dec!(10), "soon", 3600), opts().no_echo())
-        .await
-        .unwrap();
-    store
-        .apply(&a, &redeem(dec!(15), "spend-1"), opts().no_echo())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts().no_echo(),
+        [
+            (&a, LedgerOp::Credit(credit(dec!(10), "never"))),
+            (&a, LedgerOp::Credit(expiring(dec!(10), "late", 7200))),
+            (&a, LedgerOp::Credit(expiring(dec!(10), "soon", 3600))),
+            (&a, redeem(dec!(15), "spend-1")),
+        ],
+    )
+    .await;
     assert_eq!(points(&*store, &a, at(3599)).await, dec!(15));
     assert_eq!(points(&*store, &a, at(3600)).await, dec!(15));
     assert_eq!(
@@ -155,14 +150,15 @@ pub(crate) async fn redemptions_spend_soonest_expiring_lots_first_and_never_expi
 
 pub(crate) async fn redemption_with_echo_enqueues_a_balance_item(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
-    store
-        .credit(&a, &credit(dec!(10), "q-c1"), opts().no_echo())
-        .await
-        .unwrap();
-    store
-        .apply(&a, &redeem(dec!(2), "q-1"), opts().no_echo())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts().no_echo(),
+        [
+            (&a, LedgerOp::Credit(credit(dec!(10), "q-c1"))),
+            (&a, redeem(dec!(2), "q-1")),
+        ],
+    )
+    .await;
     assert!(balance_items(&*store, &a).await.is_empty());
     store
         .apply(&a, &redeem(dec!(3), "q-2"), opts())

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind};
-use walletport_store::{EntryKind, LedgerEntry, Store, WriteOpts};
+use walletport_store::{EntryKind, LedgerEntry, LedgerOp, Store, WriteOpts};
 
 use crate::support::{
-    assert_adds_up, at, balance_items, credit, customer, expiring, history, opts, points, redeem,
-    reverse, set_points, t0, tx,
+    apply_all, assert_adds_up, at, balance_items, credit, customer, expiring, history, opts,
+    points, redeem, reverse, set_points, t0, tx,
 };
 
 /// The (kind, amount, balance after) of each entry, oldest first.
@@ -25,14 +25,15 @@ fn steps(newest_first: &[LedgerEntry]) -> Vec<(EntryKind, Decimal, Decimal)> {
 pub(crate) async fn reversal_of_what_is_not_the_customers_credit_is_refused(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    store
-        .credit(&a, &credit(dec!(10), "a-credit"), opts())
-        .await
-        .unwrap();
-    store
-        .credit(&b, &credit(dec!(10), "b-credit"), opts())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts(),
+        [
+            (&a, LedgerOp::Credit(credit(dec!(10), "a-credit"))),
+            (&b, LedgerOp::Credit(credit(dec!(10), "b-credit"))),
+        ],
+    )
+    .await;
     for op in [redeem(dec!(1), "a-spend"), set_points(dec!(20), "a-set")] {
         store.apply(&a, &op, opts()).await.unwrap();
     }
@@ -63,14 +64,15 @@ pub(crate) async fn reversal_of_what_is_not_the_customers_credit_is_refused(stor
 
 pub(crate) async fn reversal_is_exactly_once(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
-    store
-        .credit(&a, &credit(dec!(40), "buy-1"), opts().no_echo())
-        .await
-        .unwrap();
-    store
-        .credit(&a, &credit(dec!(10.5), "buy-2"), opts().no_echo())
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        opts().no_echo(),
+        [
+            (&a, LedgerOp::Credit(credit(dec!(40), "buy-1"))),
+            (&a, LedgerOp::Credit(credit(dec!(10.5), "buy-2"))),
+        ],
+    )
+    .await;
     let first = store.apply(&a, &reverse("buy-1"), opts()).await.unwrap();
     assert!(first.applied);
     assert_eq!(first.delta, dec!(-40));
@@ -102,14 +104,15 @@ pub(crate) async fn reversal_after_spending_leaves_a_debt_that_later_credits_pay
 ) {
     let a = customer(&*store, 1).await;
     let w = opts().no_echo();
-    store
-        .credit(&a, &credit(dec!(100), "sale-1"), w)
-        .await
-        .unwrap();
-    store
-        .apply(&a, &redeem(dec!(70), "spend-1"), w)
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        w,
+        [
+            (&a, LedgerOp::Credit(credit(dec!(100), "sale-1"))),
+            (&a, redeem(dec!(70), "spend-1")),
+        ],
+    )
+    .await;
     let out = store.apply(&a, &reverse("sale-1"), w).await.unwrap();
     assert_eq!(out.delta, dec!(-100));
     assert_eq!(points(&*store, &a, t0()).await, dec!(-70));
@@ -152,18 +155,16 @@ pub(crate) async fn reversal_after_spending_leaves_a_debt_that_later_credits_pay
 pub(crate) async fn reversal_takes_its_own_lot_then_other_points(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let w = opts().no_echo();
-    store
-        .credit(&a, &expiring(dec!(50), "first", 3600), w)
-        .await
-        .unwrap();
-    store
-        .credit(&a, &expiring(dec!(50), "second", 7200), w)
-        .await
-        .unwrap();
-    store
-        .credit(&a, &credit(dec!(50), "third"), w)
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        w,
+        [
+            (&a, LedgerOp::Credit(expiring(dec!(50), "first", 3600))),
+            (&a, LedgerOp::Credit(expiring(dec!(50), "second", 7200))),
+            (&a, LedgerOp::Credit(credit(dec!(50), "third"))),
+        ],
+    )
+    .await;
     // Spends 30 of `first`; reversing it takes its 20 left and 30 of `second`.
     store
         .apply(&a, &redeem(dec!(30), "spend"), w)
@@ -199,18 +200,16 @@ pub(crate) async fn reversal_of_a_partly_expired_credit_takes_back_only_what_did
 ) {
     let a = customer(&*store, 1).await;
     let w = opts().no_echo();
-    store
-        .credit(&a, &expiring(dec!(60), "promo", 3600), w)
-        .await
-        .unwrap();
-    store
-        .credit(&a, &credit(dec!(100), "base"), w)
-        .await
-        .unwrap();
-    store
-        .apply(&a, &redeem(dec!(20), "spend"), w)
-        .await
-        .unwrap();
+    apply_all(
+        &*store,
+        w,
+        [
+            (&a, LedgerOp::Credit(expiring(dec!(60), "promo", 3600))),
+            (&a, LedgerOp::Credit(credit(dec!(100), "base"))),
+            (&a, redeem(dec!(20), "spend")),
+        ],
+    )
+    .await;
     let out = store
         .apply(&a, &reverse("promo"), WriteOpts::at(at(3600)).no_echo())
         .await

@@ -4,15 +4,13 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rust_decimal::Decimal;
-use sqlx::Connection as _;
-use sqlx::postgres::PgConnection;
 use walletport_core::{Credit, TransactionId};
-use walletport_core::{Customer, CustomerId, Phone};
+use walletport_core::{Customer, CustomerId, ErrorKind, Phone};
+use walletport_store::testing::TempPgDatabase;
 use walletport_store::{
     ClaimRequest, LedgerEntry, LedgerOp, LedgerQuery, OutboxItem, OutboxKind, OutboxList,
     Redemption, Reversal, SetPoints, Store, StoreOptions, WriteOpts,
@@ -24,40 +22,8 @@ pub(crate) struct TestDb {
     /// Where the database is, to open a second store on it (as a second gateway would).
     url: String,
     _dir: Option<tempfile::TempDir>,
-    _pg: Option<PgGuard>,
-}
-
-/// Drops the test database (declared after `store`, so it runs after the store is dropped).
-pub(crate) struct PgGuard {
-    admin: String,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        {
-            // Async drop is not a thing: a thread with its own runtime drops the database, which
-            // also works while unwinding from a failed assertion.
-            let done = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async move {
-                        if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                                .execute(&mut conn)
-                                .await;
-                            let _ = conn.close().await;
-                        }
-                    });
-                }
-            });
-            let _ = done.join();
-        }
-    }
+    /// Declared after `store`, so the database is dropped after the store.
+    _pg: Option<TempPgDatabase>,
 }
 
 pub(crate) async fn sqlite() -> TestDb {
@@ -77,74 +43,16 @@ pub(crate) async fn sqlite() -> TestDb {
     }
 }
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// The base URL with any password masked, for messages.
-fn shown(base: &str) -> String {
-    match url::Url::parse(base) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparsable WALLETPORT_TEST_PG>".to_owned(),
-    }
-}
-
-fn pg_base() -> String {
-    std::env::var("WALLETPORT_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// A fresh, empty database on the local PostgreSQL (its URL, and the guard that drops it), or
-/// `None` (with a loud message) when no server answers outside CI. In CI an unreachable server
-/// fails the test.
-pub(crate) async fn pg_database() -> Option<(String, PgGuard)> {
-    let base = pg_base();
-    let shown = shown(&base);
-    let admin = format!("{base}/postgres");
-    let conn = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin)).await;
-    let mut conn = match conn {
-        Ok(Ok(c)) => c,
-        other => {
-            let why = match other {
-                Ok(Err(e)) => e.to_string(),
-                _ => "timed out".to_owned(),
-            };
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL at {shown} is not reachable in CI: {why}");
-            }
-            eprintln!(
-                "\n!!!!!!!!\n!!! SKIPPING PostgreSQL store test: no server at {shown} ({why}).\n\
-                 !!! Start one or set WALLETPORT_TEST_PG; in CI this fails.\n!!!!!!!!\n"
-            );
-            return None;
-        }
-    };
-    let name = format!(
-        "walletport_test_{}_{}_{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed),
-        Utc::now().timestamp_subsec_nanos()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let _ = conn.close().await;
-    let guard = PgGuard {
-        admin,
-        name: name.clone(),
-    };
-    Some((format!("{base}/{name}"), guard))
+/// A fresh, empty database on the local PostgreSQL (dropped with the value), or `None` (with a
+/// loud message) when no server answers outside CI. In CI an unreachable server fails the test.
+pub(crate) async fn pg_database() -> Option<TempPgDatabase> {
+    TempPgDatabase::for_test("walletport_test").await
 }
 
 /// A PostgreSQL store in a fresh database (see [`pg_database`]).
 pub(crate) async fn postgres() -> Option<TestDb> {
-    let (url, guard) = pg_database().await?;
+    let pg = pg_database().await?;
+    let url = pg.url().to_owned();
     let store = walletport_store::connect_with(&url, pg_options())
         .await
         .expect("open postgres store");
@@ -152,7 +60,7 @@ pub(crate) async fn postgres() -> Option<TestDb> {
         store,
         url,
         _dir: None,
-        _pg: Some(guard),
+        _pg: Some(pg),
     })
 }
 
@@ -246,6 +154,22 @@ pub(crate) fn reverse(credit: &str) -> LedgerOp {
 
 pub(crate) fn set_points(points: Decimal, id: &str) -> LedgerOp {
     LedgerOp::Set(SetPoints::new(points, tx(id)).unwrap())
+}
+
+/// Applies each `(customer, operation)` in order with `opts`; every one must succeed.
+pub(crate) async fn apply_all<const N: usize>(
+    store: &dyn Store,
+    opts: WriteOpts,
+    ops: [(&CustomerId, LedgerOp); N],
+) {
+    for (who, op) in ops {
+        store.apply(who, &op, opts).await.unwrap();
+    }
+}
+
+/// The kind of the error `result` must be (panics on `Ok`).
+pub(crate) fn err_kind<T: std::fmt::Debug>(result: walletport_core::Result<T>) -> ErrorKind {
+    result.unwrap_err().kind()
 }
 
 /// The customer's points at `now`.

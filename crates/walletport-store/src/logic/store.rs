@@ -1,0 +1,232 @@
+//! The one [`Store`] implementation: every backend is an [`Engine`] (its dialect's statements
+//! and its ledger writer), and the port's methods run the shared logic over it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Result};
+
+use super::Dialect;
+use super::customers::{self, CustomerSql};
+use super::ledger::{self, LedgerSql};
+use super::outbox::{self, OutboxSql};
+use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
+use crate::model::{
+    CardPatch, CardUpdated, CustomerPage, CustomerSearch, ListCustomers, NewCard, Percentages,
+    StoredCard, StoredCustomer, Upserted, WriteOpts,
+};
+use crate::outbox::{
+    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxList,
+    OutboxStats, ResyncPage, ResyncRequest,
+};
+use crate::quota::{QuotaLimit, QuotaSlot, QuotaState};
+use crate::{Backend, Store};
+
+/// The vendor quota of one database (the rules are in [`crate::quota`]).
+pub(crate) trait QuotaSql: Send + Sync {
+    /// [`Store::take_quota_slot`].
+    fn take_quota(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+        interactive: bool,
+    ) -> impl Future<Output = Result<QuotaSlot>> + Send;
+
+    /// [`Store::pause_quota`].
+    fn pause_quota(
+        &self,
+        key: &str,
+        after: std::time::Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// [`Store::quota_state`].
+    fn quota_state(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+    ) -> impl Future<Output = Result<QuotaState>> + Send;
+}
+
+/// A backend: its dialect ([`Engine::Sql`]) and the writer task its ledger writes go through
+/// (SQLite: group commits of every operation; PostgreSQL: batched credits).
+pub(crate) trait Engine: Send + Sync + 'static {
+    /// The statements the shared logic runs.
+    type Sql: CustomerSql + OutboxSql + LedgerSql + QuotaSql;
+    /// Which database this is.
+    const BACKEND: Backend;
+
+    /// The dialect, over the backend's pool.
+    fn sql(&self) -> &Self::Sql;
+
+    /// [`Store::apply`]: hands the operation to the backend's writer (or runs it directly).
+    fn apply_op(
+        &self,
+        c: &CustomerId,
+        op: &LedgerOp,
+        o: WriteOpts,
+    ) -> impl Future<Output = Result<LedgerOutcome>> + Send;
+
+    /// Stops the writer task once it finished the queued operations.
+    fn stop_writer(&self) -> impl Future<Output = ()> + Send;
+}
+
+// `Engine` is the crate's own seam, not part of the API: every `Store` outside the crate is
+// implemented directly.
+#[allow(private_bounds)]
+#[async_trait]
+impl<E: Engine> Store for E {
+    fn backend(&self) -> Backend {
+        E::BACKEND
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Dialect::ping(self.sql()).await
+    }
+
+    async fn close(&self) {
+        self.stop_writer().await;
+        Dialect::close(self.sql()).await;
+    }
+
+    async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
+        customers::upsert(self.sql(), customer, opts).await
+    }
+
+    async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
+        customers::get(self.sql(), key).await
+    }
+
+    async fn list_customers(&self, query: &ListCustomers) -> Result<CustomerPage> {
+        customers::list(self.sql(), query).await
+    }
+
+    async fn search_customers(&self, query: &CustomerSearch) -> Result<CustomerPage> {
+        customers::search(self.sql(), query).await
+    }
+
+    async fn set_percentages(
+        &self,
+        customer: &CustomerId,
+        percentages: Percentages,
+        opts: WriteOpts,
+    ) -> Result<StoredCustomer> {
+        customers::set_percentages(self.sql(), customer, percentages, opts).await
+    }
+
+    async fn attach_card(
+        &self,
+        customer: &CustomerId,
+        card: &NewCard,
+        opts: WriteOpts,
+    ) -> Result<StoredCard> {
+        customers::attach_card(self.sql(), customer, card, opts).await
+    }
+
+    async fn update_card(
+        &self,
+        provider: &str,
+        vendor_card_id: &CardId,
+        patch: &CardPatch,
+        opts: WriteOpts,
+    ) -> Result<CardUpdated> {
+        customers::update_card(self.sql(), provider, vendor_card_id, patch, opts).await
+    }
+
+    async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
+        customers::list_cards(self.sql(), customer).await
+    }
+
+    async fn apply(
+        &self,
+        customer: &CustomerId,
+        op: &LedgerOp,
+        opts: WriteOpts,
+    ) -> Result<LedgerOutcome> {
+        self.apply_op(customer, op, opts).await
+    }
+
+    async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
+        ledger::balance(self.sql(), customer, now).await
+    }
+
+    async fn ledger(&self, customer: &CustomerId, query: &LedgerQuery) -> Result<LedgerPage> {
+        ledger::page(self.sql(), customer, query).await
+    }
+
+    async fn expiring_points(
+        &self,
+        customer: &CustomerId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Decimal> {
+        customers::expiring_points(self.sql(), customer, now, until).await
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport> {
+        ledger::expire_due(self.sql(), now, max_customers).await
+    }
+
+    async fn record_inbound_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        customers::record_event(self.sql(), provider, event_id, now).await
+    }
+
+    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::enqueue(self.sql(), item, now).await
+    }
+
+    async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
+        outbox::claim(self.sql(), request).await
+    }
+
+    async fn complete(&self, worker: &str, ids: &[OutboxId]) -> Result<u64> {
+        outbox::complete(self.sql(), worker, ids).await
+    }
+
+    async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
+        outbox::fail(self.sql(), worker, ids, failure).await
+    }
+
+    async fn list_outbox(
+        &self,
+        which: OutboxList,
+        after: Option<OutboxId>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>> {
+        outbox::list(self.sql(), which, after, limit, now).await
+    }
+
+    async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
+        outbox::retry_dead(self.sql(), id, now).await
+    }
+
+    async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
+        outbox::enqueue_resync(self.sql(), request).await
+    }
+
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
+        outbox::stats(self.sql(), now).await
+    }
+
+    async fn take_quota_slot(
+        &self,
+        key: &str,
+        limits: &[QuotaLimit],
+        interactive: bool,
+    ) -> Result<QuotaSlot> {
+        self.sql().take_quota(key, limits, interactive).await
+    }
+
+    async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()> {
+        self.sql().pause_quota(key, after).await
+    }
+
+    async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
+        self.sql().quota_state(key, limits).await
+    }
+}
