@@ -279,4 +279,13 @@ impl Store for PgStore {
     ) -> Result<crate::QuotaState> {
         quota::state(&self.pool, key, limits).await
     }
+
+    async fn lower_quota_limit(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+        limit: u32,
+    ) -> Result<bool> {
+        quota::lower(&self.pool, key, per, limit).await
+    }
 }

@@ -345,4 +345,13 @@ impl Store for SqliteStore {
     ) -> Result<crate::QuotaState> {
         quota::state(&self.store, key, limits).await
     }
+
+    async fn lower_quota_limit(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+        limit: u32,
+    ) -> Result<bool> {
+        quota::lower(&self.store, key, per, limit).await
+    }
 }
