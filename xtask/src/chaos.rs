@@ -33,9 +33,10 @@
 //! `--gateways N` (N > 1, issue 15) runs N `walletport serve` processes on one fresh PostgreSQL
 //! database (created on `--pg`, dropped afterwards) instead of one on SQLite; client `i` talks to
 //! gateway `i mod N` (to another live one while it is down), and each round SIGKILLs one gateway
-//! picked at random and restarts it. The vendor emulator then enforces `--plan` and every gateway
-//! is configured with that same whole plan (each window `--margin-ms` longer, for jitter), and the audit adds: the emulator answered no 429 —
-//! counted overall and after each restart (up to the next kill, or the end of the drain).
+//! picked at random and restarts it. The vendor emulator (any of the three) then enforces `--plan`
+//! with its vendor's rate-limit answer, and every gateway is configured with that same whole plan
+//! (each window `--margin-ms` longer, for jitter), and the audit adds: the emulator answered no
+//! 429 — counted overall and after each restart (up to the next kill, or the end of the drain).
 
 mod audit;
 mod client;
@@ -107,7 +108,7 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) keep: bool,
     /// Gateways (`walletport serve` processes) on one database; more than one runs them on a
-    /// fresh PostgreSQL database with the vendor's plan enforced (Passquare only).
+    /// fresh PostgreSQL database with the vendor's plan enforced by its emulator (every vendor).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub(crate) gateways: u32,
     /// With `--gateways` > 1: the plan the emulator enforces and every gateway is configured
@@ -136,11 +137,6 @@ impl Args {
     fn enforced_plan(&self) -> anyhow::Result<Option<walletport_http::QuotaPlan>> {
         if self.gateways < 2 {
             return Ok(None);
-        }
-        if self.vendor != VendorKind::Passquare {
-            bail!(
-                "--gateways above 1 runs against the Passquare emulator only (its plan is enforced)"
-            );
         }
         let plan = walletport_http::QuotaPlan::parse(&self.plan)
             .map_err(|e| anyhow!("--plan {:?}: {e}", self.plan))?;

@@ -208,13 +208,18 @@ pub(crate) async fn card(ctx: &Context<'_>, cmd: CardCmd) -> Result<Value> {
 }
 
 /// `walletport card link create|update`: straight to the Skycore adapter, the only vendor with
-/// issuance links; any other provider answers `Unsupported` before reading the file.
-pub(crate) async fn link(config: &ProviderConfig, cmd: LinkCmd) -> Result<Value> {
+/// issuance links, its requests counted in `limiters`; any other provider answers `Unsupported`
+/// before reading the file.
+pub(crate) async fn link(
+    config: &ProviderConfig,
+    limiters: &dyn walletport::LimiterFactory,
+    cmd: LinkCmd,
+) -> Result<Value> {
     let operation = match cmd {
         LinkCmd::Create { .. } => link_op::ISSUANCE_LINK_CREATE,
         LinkCmd::Update { .. } => link_op::ISSUANCE_LINK_UPDATE,
     };
-    let Some(skycore) = walletport::skycore_adapter(config, &walletport::InProcessLimiters)? else {
+    let Some(skycore) = walletport::skycore_adapter(config, limiters)? else {
         return Err(Error::unsupported(operation)
             .with_provider(config.kind())
             .with_operation(operation));

@@ -146,6 +146,48 @@ pub(crate) fn gateway_over(settings: &Settings, store: Arc<dyn Store>) -> Result
     Ok(gw)
 }
 
+/// Where the vendor quota of a direct CLI command (`customer`, `balance`, `card`, `template`,
+/// `push`, `campaign`, `providers --check`) lives: with a configured store
+/// ([`Settings::store_configured`]) the store's shared quota, so the command cannot push the
+/// vendor over the plan the gateways on that database keep; else this process alone.
+pub(crate) struct DirectQuota {
+    store: Option<Arc<dyn Store>>,
+    shared: Option<SharedQuota>,
+}
+
+impl DirectQuota {
+    /// Opens the configured store for a vendor provider; the memory provider sends nothing, and
+    /// without a configured store there is nothing to share.
+    pub(crate) async fn open(settings: &Settings) -> Result<Self> {
+        if !settings.store_configured || settings.provider.kind() == "memory" {
+            return Ok(Self {
+                store: None,
+                shared: None,
+            });
+        }
+        let store = open_store(settings).await?;
+        Ok(Self {
+            shared: Some(SharedQuota::new(store.clone())),
+            store: Some(store),
+        })
+    }
+
+    /// The limiter factory to connect the provider with.
+    pub(crate) fn limiters(&self) -> &dyn walletport::LimiterFactory {
+        match &self.shared {
+            Some(shared) => shared as &dyn walletport::LimiterFactory,
+            None => &walletport::InProcessLimiters,
+        }
+    }
+
+    /// Closes the store, if one was opened.
+    pub(crate) async fn close(self) {
+        if let Some(store) = self.store {
+            store.close().await;
+        }
+    }
+}
+
 /// A configuration error for a bad CLI value.
 pub(crate) fn bad(message: impl Into<String>) -> Error {
     Error::invalid_input(message)

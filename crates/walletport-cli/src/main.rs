@@ -100,20 +100,32 @@ async fn run(cli: Cli) -> walletport::Result<serde_json::Value> {
                 .transpose()?;
             return resync::run(&settings, phone, deliver).await;
         }
-        Command::Card(cards::CardCmd::Link(cmd)) => {
-            return cards::link(&settings.provider, cmd).await;
-        }
         _ => {}
     }
     if let Command::Providers { check: false } = cli.command {
         return commands::providers(None).await;
     }
-    let provider = walletport::connect(&settings.provider)?;
+    let quota = gateway::DirectQuota::open(&settings).await?;
+    let result = direct(cli.command, &settings, quota.limiters()).await;
+    quota.close().await;
+    result
+}
+
+/// The commands that talk to the vendor directly, their requests counted in `limiters`.
+async fn direct(
+    command: Command,
+    settings: &Settings,
+    limiters: &dyn walletport::LimiterFactory,
+) -> walletport::Result<serde_json::Value> {
+    if let Command::Card(cards::CardCmd::Link(cmd)) = command {
+        return cards::link(&settings.provider, limiters, cmd).await;
+    }
+    let provider = walletport::connect_with(&settings.provider, limiters)?;
     let ctx = Context {
         provider: provider.as_ref(),
         phones: settings.phone.policy()?,
     };
-    match cli.command {
+    match command {
         Command::Providers { .. } => commands::providers(Some(provider.as_ref())).await,
         Command::Customer(cmd) => commands::customer(&ctx, cmd).await,
         Command::Balance(cmd) => commands::balance(&ctx, cmd).await,

@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub(crate) phone: PhoneSettings,
     /// `[server]`, `[hooks.*]`, `[outbox]`, `[ledger]`: the gateway (`serve`, `sync`, `outbox`).
     pub(crate) gateway: walletport_server::GatewayConfig,
+    /// `server.database` was set (file or `WALLETPORT_SERVER__DATABASE`), not defaulted: direct
+    /// vendor commands then take their quota slots from that store, shared with the gateways.
+    pub(crate) store_configured: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +95,7 @@ impl Settings {
                 .filter(|key| key.as_str().contains("__"))
                 .split("__"),
         );
+        let store_configured = figment.find_value("server.database").is_ok();
         let raw: RawSettings = figment
             .extract()
             .map_err(|e| Error::config(format!("configuration: {e}")))?;
@@ -104,6 +108,7 @@ impl Settings {
                 outbox: raw.outbox,
                 ledger: raw.ledger,
             },
+            store_configured,
         })
     }
 }
@@ -134,5 +139,16 @@ mod tests {
         let e = load("[ledger]\nexpiry_interval = \"30s\"\nsweep = true\n").unwrap_err();
         assert_eq!(e.kind(), walletport::ErrorKind::ConfigInvalid, "{e}");
         assert!(e.message().contains("sweep"), "{e}");
+    }
+
+    #[test]
+    fn a_store_is_configured_only_when_the_database_is_named() {
+        let s = load("").expect("defaults");
+        assert!(
+            !s.store_configured,
+            "the default database is not a configured store"
+        );
+        let s = load("[server]\ndatabase = \"sqlite://x.db\"\n").expect("valid");
+        assert!(s.store_configured);
     }
 }

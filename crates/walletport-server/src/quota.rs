@@ -8,6 +8,12 @@
 //! requests first, so waiting costs no database load; an interactive head that must wait
 //! announces itself in the store, so background heads of the other gateways let it go first too. When the store cannot be reached, the head
 //! waits and asks again (backing off up to 2 s): nothing is sent that the plan might not allow.
+//!
+//! A window the vendor revealed lower than configured ([`Limiter::lower_window`], Passteam's
+//! "You can only make N requests per hour") is lowered here at once and recorded in the store
+//! ([`Store::lower_quota_limit`]) in the background; every take applies the stored limit, so every
+//! gateway on the database, and a restarted one, keeps it. [`Limiter::usage`] reads it back, so
+//! the console of a gateway that did not see the answer shows the lowered limit too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -175,7 +181,23 @@ impl Limiter for StoreLimiter {
     }
 
     fn lower_window(&self, per: Duration, limit: u32) -> bool {
-        self.limits.lower(per, limit)
+        let lowered = self.limits.lower(per, limit);
+        if lowered && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // The trait's method is synchronous; the store records it moments later (this
+            // gateway's own takes already pass the lowered limit).
+            let (store, key) = (self.store.clone(), self.key);
+            runtime.spawn(async move {
+                if let Err(e) = store.lower_quota_limit(key, per, limit).await {
+                    tracing::warn!(
+                        provider = key,
+                        error = %e,
+                        "cannot record the vendor's lower limit in the store; other gateways \
+                         keep the configured one until they see the vendor's answer"
+                    );
+                }
+            });
+        }
+        lowered
     }
 
     fn limit_of(&self, per: Duration) -> Option<u32> {
@@ -185,6 +207,10 @@ impl Limiter for StoreLimiter {
     async fn usage(&self) -> Result<QuotaUsage> {
         let limits = self.in_force();
         let state = self.store.quota_state(self.key, &limits).await?;
+        // A limit another gateway (or this one before a restart) learned from the vendor.
+        for l in &state.lowered {
+            self.limits.lower(l.per, l.limit);
+        }
         let windows = self
             .limits
             .in_force()

@@ -21,6 +21,11 @@
 //! (`interactive_until_us`, until its slot plus [`INTERACTIVE_HOLD`]), and background takers of
 //! every gateway wait until it took its slot, so a till never races a backlog for the next one.
 //!
+//! A vendor that reveals a smaller plan than configured (Passteam's "You can only make N
+//! requests per hour") lowers a window for the key in the store (`vendor_quota.lowered_limits`,
+//! [`Store::lower_quota_limit`](crate::Store::lower_quota_limit)): every take applies it, so
+//! every gateway on the database, and a restarted one, keeps the lower limit at once.
+//!
 //! This module holds the rules; `sqlite/quota.rs` and `postgres/quota.rs` only run the SQL.
 
 use std::time::Duration;
@@ -69,6 +74,65 @@ pub struct QuotaState {
     pub used: Vec<u32>,
     /// What is left of a vendor's pause, if one holds the key.
     pub paused_for: Option<Duration>,
+    /// Windows a vendor revealed lower than configured, kept for the key
+    /// ([`Store::lower_quota_limit`](crate::Store::lower_quota_limit)); every take applies them.
+    pub lowered: Vec<QuotaLimit>,
+}
+
+/// Reads the `lowered_limits` column: `per_us:limit` pairs separated by commas; anything
+/// unreadable is skipped (it can only come from a hand edit).
+pub(crate) fn decode_lowered(text: &str) -> Vec<QuotaLimit> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (per, limit) = pair.trim().split_once(':')?;
+            let per = Duration::from_micros(per.parse().ok()?);
+            let limit: u32 = limit.parse().ok()?;
+            (limit > 0 && !per.is_zero()).then_some(QuotaLimit { limit, per })
+        })
+        .collect()
+}
+
+/// Writes the `lowered_limits` column (see [`decode_lowered`]).
+pub(crate) fn encode_lowered(lowered: &[QuotaLimit]) -> String {
+    lowered
+        .iter()
+        .map(|l| format!("{}:{}", micros(l.per), l.limit))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `stored` with the window of period `per` lowered to `limit`; `None` when that changes
+/// nothing (never raises; 0 is ignored).
+pub(crate) fn lower(stored: &[QuotaLimit], per: Duration, limit: u32) -> Option<Vec<QuotaLimit>> {
+    if limit == 0 {
+        return None;
+    }
+    let mut out = stored.to_vec();
+    match out.iter_mut().find(|l| l.per == per) {
+        Some(l) if l.limit <= limit => return None,
+        Some(l) => l.limit = limit,
+        None => out.push(QuotaLimit { limit, per }),
+    }
+    Some(out)
+}
+
+/// The windows a take enforces: each of `limits` at its own limit or the lowered one stored for
+/// its period, whichever is smaller.
+pub(crate) fn in_force(limits: &[QuotaLimit], lowered: &[QuotaLimit]) -> Vec<QuotaLimit> {
+    limits
+        .iter()
+        .map(|l| {
+            let low = lowered
+                .iter()
+                .filter(|x| x.per == l.per)
+                .map(|x| x.limit)
+                .min();
+            QuotaLimit {
+                limit: low.map_or(l.limit, |low| low.min(l.limit)),
+                per: l.per,
+            }
+        })
+        .collect()
 }
 
 /// Rejects a key or plan the store could not keep: empty or overlong key, a zero or huge limit,
@@ -308,6 +372,33 @@ mod tests {
         );
         assert_eq!(pause_left(3, 1), Some(Duration::from_micros(2)));
         assert_eq!(pause_left(1, 3), None);
+    }
+
+    #[test]
+    fn lowered_windows_round_trip_only_go_down_and_apply_by_period() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(lower(&[], hour, 0), None);
+        let once = lower(&[], hour, 500).expect("new");
+        assert_eq!(once, [limit(500, 3_600_000)]);
+        assert_eq!(lower(&once, hour, 600), None, "never raised");
+        assert_eq!(lower(&once, hour, 500), None);
+        let twice = lower(&once, hour, 20).expect("lower");
+        let day = lower(&twice, Duration::from_secs(86_400), 100).expect("another window");
+        let text = encode_lowered(&day);
+        assert_eq!(text, "3600000000:20,86400000000:100");
+        assert_eq!(decode_lowered(&text), day);
+        assert_eq!(decode_lowered(""), []);
+        assert_eq!(decode_lowered("x,5:0,:3,1000:7"), [limit(7, 1)]);
+        let plan = [limit(1, 1000), limit(3000, 3_600_000)];
+        assert_eq!(
+            in_force(&plan, &day),
+            [limit(1, 1000), limit(20, 3_600_000)]
+        );
+        assert_eq!(
+            in_force(&plan, &[limit(5000, 3_600_000)]),
+            plan,
+            "a stored limit above the configured one changes nothing"
+        );
     }
 
     #[test]

@@ -215,6 +215,17 @@ pub trait Store: Send + Sync + 'static {
     /// pause that ends later holds it already.
     async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()>;
 
-    /// How many grants each window of `limits` holds now, and the pause left, for operators.
+    /// How many grants each window of `limits` holds now, the pause left and the lowered
+    /// windows, for operators.
     async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState>;
+
+    /// Lowers the window of period `per` of quota `key` to `limit` for every taker from now
+    /// on, kept across restarts: the vendor revealed a smaller plan than configured (Passteam's
+    /// "You can only make N requests per hour"). Never raises; `true` when it lowered.
+    async fn lower_quota_limit(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+        limit: u32,
+    ) -> Result<bool>;
 }

@@ -109,5 +109,6 @@ suite!(
         a_pause_holds_every_store,
         a_reopened_store_remembers_the_window,
         an_interactive_taker_goes_before_background_ones_of_every_store,
+        a_lowered_limit_holds_every_store_and_a_reopened_one,
     ],
 );

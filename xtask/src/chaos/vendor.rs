@@ -41,9 +41,9 @@ const PASSQUARE_KEY: &str = "chaos-app-key-4d2f";
 const PASSTEAM_TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
 
 impl Vendor {
-    /// Starts the emulator with 5% of its answers replaced by 503s. With `plan` (Passquare only:
-    /// the emulator's plan, and the one the gateways are configured with) the emulator enforces
-    /// the first with 429s; without, the emulator is unlimited and the gateways keep `200/s`.
+    /// Starts the emulator with 5% of its answers replaced by 503s. With `plan` (the emulator's
+    /// plan, and the one the gateways are configured with) the emulator enforces the first with
+    /// its vendor's 429 answer; without, the emulator is unlimited and the gateways keep `200/s`.
     pub(crate) async fn start(
         kind: VendorKind,
         seed: u64,
@@ -55,24 +55,25 @@ impl Vendor {
             ..Faults::default()
         };
         let local = "127.0.0.1:0".parse()?;
+        let quota: Vec<EmuWindow> = plan.map_or_else(Vec::new, |(p, _)| {
+            p.windows()
+                .iter()
+                .map(|w| EmuWindow {
+                    limit: w.limit(),
+                    per: w.per(),
+                })
+                .collect()
+        });
+        let gateway_plan = plan.map_or_else(|| "200/s".to_owned(), |(_, g)| g.to_string());
         let (server, emulator, provider_toml) = match kind {
             VendorKind::Passquare => {
-                let quota = plan.map_or_else(Vec::new, |(p, _)| {
-                    p.windows()
-                        .iter()
-                        .map(|w| EmuWindow {
-                            limit: w.limit(),
-                            per: w.per(),
-                        })
-                        .collect()
-                });
                 let config = PassquareEmulatorConfig {
                     app_key: PASSQUARE_KEY.into(),
                     faults,
                     quota,
                     ..PassquareEmulatorConfig::unlimited()
                 };
-                let plan = plan.map_or_else(|| "200/s".to_owned(), |(_, g)| g.to_string());
+                let plan = &gateway_plan;
                 let (server, emu) = PassquareEmulator::spawn(config, local)
                     .await
                     .context("starting the Passquare emulator")?;
@@ -85,17 +86,21 @@ impl Vendor {
             }
             VendorKind::Passteam => {
                 let config = PassteamEmulatorConfig {
-                    quota: Vec::new(),
+                    quota,
                     faults,
                     ..PassteamEmulatorConfig::default()
                 };
                 let token = config.tokens.first().cloned().unwrap_or_default();
+                // Without an enforced plan the adapter keeps its default quota, as before.
+                let quota_line =
+                    plan.map_or_else(String::new, |(_, g)| format!("quota = \"{g}\"\n"));
                 let (server, emu) = PassteamEmulator::spawn(config, local)
                     .await
                     .context("starting the Passteam emulator")?;
                 let toml = format!(
                     "kind = \"passteam\"\nbase_url = \"{}\"\ntoken = \"{token}\"\n\
-                     template_id = \"{PASSTEAM_TEMPLATE}\"\n\n[provider.fields]\n\
+                     template_id = \"{PASSTEAM_TEMPLATE}\"\n{quota_line}\n\
+                     [provider.fields]\n\
                      phone = \"PHONE\"\nname = \"CLIENT_NAME\"\nbalance = \"BONUS\"\n\
                      bonus = \"PERCENT\"\ndiscount = \"DISCOUNT\"\n",
                     server.base_url()
@@ -105,6 +110,7 @@ impl Vendor {
             VendorKind::Skycore => {
                 let config = SkycoreEmulatorConfig {
                     faults,
+                    quota,
                     ..SkycoreEmulatorConfig::default()
                 };
                 let key = config.api_key.clone();
@@ -113,7 +119,7 @@ impl Vendor {
                     .context("starting the Skycore emulator")?;
                 let toml = format!(
                     "kind = \"skycore\"\nendpoint = \"{}\"\napi_key = \"{key}\"\n\
-                     template_id = \"sandbox-layout-1\"\nrate_limit = \"200/s\"\n",
+                     template_id = \"sandbox-layout-1\"\nrate_limit = \"{gateway_plan}\"\n",
                     server.base_url()
                 );
                 (server, Emulator::Skycore(emu), toml)
@@ -165,7 +171,7 @@ impl Vendor {
         let n = match &self.emulator {
             Emulator::Passquare(e) => e.request_count(),
             Emulator::Passteam(e) => e.request_count(),
-            Emulator::Skycore(e) => e.requests().len(),
+            Emulator::Skycore(e) => return e.request_count(),
         };
         n as u64
     }
@@ -175,7 +181,7 @@ impl Vendor {
         match &self.emulator {
             Emulator::Passquare(e) => e.quota_rejections(),
             Emulator::Passteam(e) => e.quota_rejections(),
-            Emulator::Skycore(_) => 0,
+            Emulator::Skycore(e) => e.quota_rejections(),
         }
     }
 

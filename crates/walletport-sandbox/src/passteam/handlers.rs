@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::state::Fail;
 use super::{DistributeEntry, LoggedRequest, PushEntry, Shared, form, lock};
-use crate::common::json_response;
+use crate::common::{QuotaWindow, json_response};
 
 type Answer = Result<Value, Fail>;
 
@@ -63,18 +63,7 @@ async fn handle(
             .unwrap_or_default(),
     });
     if let Err(w) = s.quota.admit() {
-        let per = if w.per.as_secs() >= 86_400 {
-            "day"
-        } else {
-            "hour"
-        };
-        let message = format!("You can only make {} requests per {per}", w.limit);
-        let status = StatusCode::from_u16(s.config.rate_limit_http_status)
-            .unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-        return json_response(
-            status,
-            &json!({ "result": null, "message": message, "code": 429, "error": true }),
-        );
+        return rate_limited(&s.config, w);
     }
     let f = match decoded {
         Ok(f) => f,
@@ -94,6 +83,34 @@ async fn handle(
         }
     }
     envelope(dispatch(&s, &parts.method, &method, &f))
+}
+
+/// The answer past the plan: the documented "You can only make N requests per hour" (or per day)
+/// in the envelope with `code` 429. The document names only those periods; for the shorter
+/// windows of test plans (e.g. `10/s` in `cargo xtask chaos`) the message names the window's own
+/// period, so the adapter does not mistake it for an hourly plan, and `Retry-After` says when
+/// the window has room again.
+fn rate_limited(config: &super::PassteamEmulatorConfig, w: QuotaWindow) -> Response {
+    let secs = w.per.as_secs();
+    let per = match secs {
+        86_400.. => "day",
+        3_600.. => "hour",
+        60.. => "minute",
+        _ => "second",
+    };
+    let message = format!("You can only make {} requests per {per}", w.limit);
+    let status = StatusCode::from_u16(config.rate_limit_http_status)
+        .unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let mut resp = json_response(
+        status,
+        &json!({ "result": null, "message": message, "code": 429, "error": true }),
+    );
+    if secs < 3_600
+        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string())
+    {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    resp
 }
 
 fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) -> Answer {

@@ -43,7 +43,9 @@ pub struct PassteamEmulatorConfig {
     pub owner: String,
     /// The templates.
     pub templates: Vec<TemplateSpec>,
-    /// Quota windows; past them every request gets "You can only make N requests per hour".
+    /// Quota windows; past them every request gets "You can only make N requests per hour" (per
+    /// day for a day window; a window shorter than an hour names its own period and adds
+    /// `Retry-After`).
     pub quota: Vec<QuotaWindow>,
     /// The HTTP status of the rate-limit answer (the envelope `code` is always 429; the document
     /// leaves the HTTP status open, so tests can try 200 as well).
@@ -397,5 +399,49 @@ mod tests {
             "{limited}"
         );
         assert_eq!(emu.quota_rejections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_short_test_window_names_its_period_and_a_retry_after() {
+        let config = PassteamEmulatorConfig {
+            quota: vec![QuotaWindow {
+                limit: 1,
+                per: std::time::Duration::from_secs(1),
+            }],
+            ..Default::default()
+        };
+        let (server, emu) = PassteamEmulator::spawn(
+            config,
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("{}/oapi/v1/gettemplate", server.base_url());
+        let send = || {
+            reqwest::Client::new()
+                .post(&url)
+                .header("Authorization", "sandbox-token")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("templateId=5e424c181dbf0d537c8b4569")
+                .send()
+        };
+        let first = send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.status().as_u16(), 200);
+        let limited = send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(limited.status().as_u16(), 429);
+        assert_eq!(
+            limited
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let body: Value = limited.json().await.unwrap_or_default();
+        assert_eq!(
+            (body["message"].as_str(), body["code"].as_u64()),
+            (Some("You can only make 1 requests per second"), Some(429)),
+            "{body}"
+        );
+        assert_eq!((emu.quota_rejections(), emu.request_count()), (1, 2));
     }
 }

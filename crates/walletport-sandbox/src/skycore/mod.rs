@@ -10,24 +10,34 @@
 //! ([`SkycoreEmulator::fail_after_processing`]). `getpassdata` and `updatepassdata` require the
 //! pass's own `pass-template-id` (mandatory in the document; another template answers E808).
 //! Actions are case-insensitive, as on Skycore.
+//!
+//! With [`SkycoreEmulatorConfig::quota`] it enforces a plan like the other emulators: Skycore
+//! documents no rate limit, so the answer past the plan is an assumption, the one the adapter
+//! expects (`docs/providers/skycore.md`, "Rate limits"): HTTP 429 with a Skycore failure body
+//! (`E429`, not a documented code) and `Retry-After` for windows of a minute or less.
 
 mod actions;
 mod checks;
 mod state;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::common::{FaultInjector, Faults, RunningServer, json_response, serve, with_faults};
+use crate::common::{
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, serve,
+    with_faults,
+};
 
 pub use state::{Layout, SkycoreNotification, SkycoreRequest};
 
@@ -69,6 +79,9 @@ pub struct SkycoreEmulatorConfig {
     pub seed: u64,
     /// Faults to inject.
     pub faults: Faults,
+    /// The plan's windows, enforced with 429s (see the module docs). Empty (the default): no
+    /// limit, as Skycore documents none.
+    pub quota: Vec<QuotaWindow>,
 }
 
 impl Default for SkycoreEmulatorConfig {
@@ -91,6 +104,7 @@ impl Default for SkycoreEmulatorConfig {
             alternate_keys: false,
             seed: 1,
             faults: Faults::default(),
+            quota: Vec::new(),
         }
     }
 }
@@ -100,6 +114,9 @@ struct Shared {
     env: Env,
     state: Mutex<State>,
     faults: Arc<FaultInjector>,
+    quota: SlidingQuota,
+    /// API requests past the key check, the ones refused by the plan included.
+    received: AtomicU64,
 }
 
 /// A running emulator's handle: cheap to clone, all clones share one state.
@@ -136,6 +153,8 @@ impl SkycoreEmulator {
                 },
                 state: Mutex::new(state),
                 faults: Arc::new(FaultInjector::new(config.faults)),
+                quota: SlidingQuota::new(&config.quota),
+                received: AtomicU64::new(0),
             }),
         }
     }
@@ -263,6 +282,17 @@ impl SkycoreEmulator {
         self.shared.faults.injected()
     }
 
+    /// How many API requests arrived past the key check, those refused by the plan included
+    /// ([`Self::requests`] holds only the ones processed).
+    pub fn request_count(&self) -> u64 {
+        self.shared.received.load(Ordering::Relaxed)
+    }
+
+    /// How many API requests were refused with 429 by the plan.
+    pub fn quota_rejections(&self) -> u64 {
+        self.shared.quota.rejected()
+    }
+
     /// Runs one request body through the emulator as if it arrived over HTTP with a valid key.
     fn answer(&self, body: &[u8]) -> (StatusCode, Value) {
         let parsed: Value = match serde_json::from_slice(body) {
@@ -373,8 +403,32 @@ async fn handle(
             ),
         );
     }
+    emulator.shared.received.fetch_add(1, Ordering::Relaxed);
+    if let Err(window) = emulator.shared.quota.admit() {
+        return rate_limited(window);
+    }
     let (status, reply) = emulator.answer(&body);
     json_response(status, &reply)
+}
+
+/// The answer past the plan (an assumption, see the module docs): 429, a Skycore failure body,
+/// and `Retry-After` when the exceeded window is a minute or shorter.
+fn rate_limited(window: QuotaWindow) -> Response {
+    let message = format!(
+        "Too many requests: the plan allows {} per {}s.",
+        window.limit,
+        window.per.as_secs_f64()
+    );
+    let mut resp = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &failure("Failure", "E429", &message, &Map::new()),
+    );
+    if window.per <= Duration::from_secs(60)
+        && let Ok(v) = HeaderValue::from_str(&window.per.as_secs().max(1).to_string())
+    {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -345,3 +345,68 @@ async fn an_injected_internal_error_comes_after_the_update_and_its_push() {
     assert_eq!(r["error-code"], "E830");
     assert!(emulator.pass_ids().contains(&"p2".to_owned()));
 }
+
+#[tokio::test]
+async fn a_configured_plan_is_enforced_with_429s() {
+    let config = SkycoreEmulatorConfig {
+        quota: vec![QuotaWindow {
+            limit: 2,
+            per: std::time::Duration::from_secs(60),
+        }],
+        ..Default::default()
+    };
+    let (server, emulator, client) = start(config).await;
+    let read = json!({"action": "getpasstemplate", "pass-template-id": "sandbox-layout-1"});
+    for _ in 0..2 {
+        let (status, body) = call(&client, &server, KEY, read.clone()).await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &json!("Success")),
+            "{body}"
+        );
+    }
+    // A request with a wrong key is refused before the plan and takes no slot.
+    let (status, _) = call(&client, &server, "wrong", read.clone()).await;
+    assert_eq!(status, 401);
+    let resp = client
+        .post(format!("{}/", server.base_url()))
+        .header("X-Api-Key", KEY)
+        .json(&read)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(retry_after.as_deref(), Some("60"));
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (&body["status"], &body["error-code"]),
+        (&json!("Failure"), &json!("E429")),
+        "{body}"
+    );
+    assert_eq!(emulator.quota_rejections(), 1);
+    assert_eq!(emulator.request_count(), 3, "the refused one is counted");
+    assert_eq!(
+        emulator.requests().len(),
+        2,
+        "only processed ones are logged"
+    );
+}
+
+#[tokio::test]
+async fn no_plan_by_default() {
+    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    let read = json!({"action": "getpasstemplate", "pass-template-id": "sandbox-layout-1"});
+    for _ in 0..30 {
+        let (status, _) = call(&client, &server, KEY, read.clone()).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        (emulator.quota_rejections(), emulator.request_count()),
+        (0, 30)
+    );
+}

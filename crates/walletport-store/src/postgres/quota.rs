@@ -37,11 +37,12 @@ pub(super) async fn take(
     quota::validate(key, limits)?;
     let op = "store.quota.take";
     let mut tx = pool.begin().await.map_err(|e| db(op, e))?;
-    let (granted, paused_until_us, interactive_until_us, _, now_us): (i64, i64, i64, bool, i64) =
+    type Row = (i64, i64, i64, String, bool, i64);
+    let (granted, paused_until_us, interactive_until_us, lowered, _, now_us): Row =
         sqlx::query_as(concat!(
             "INSERT INTO vendor_quota (quota_key) VALUES ($1)
          ON CONFLICT (quota_key) DO UPDATE SET granted = vendor_quota.granted
-         RETURNING granted, paused_until_us, interactive_until_us,
+         RETURNING granted, paused_until_us, interactive_until_us, lowered_limits,
              set_config('synchronous_commit', 'off', true) IS NOT NULL AS async_commit, ",
             now_us!()
         ))
@@ -49,6 +50,7 @@ pub(super) async fn take(
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| db(op, e))?;
+    let limits = &quota::in_force(limits, &quota::decode_lowered(&lowered));
     let book = Book {
         granted,
         paused_until_us,
@@ -138,6 +140,41 @@ pub(super) async fn pause(pool: &PgPool, key: &str, after: Duration) -> Result<(
     Ok(())
 }
 
+pub(super) async fn lower(pool: &PgPool, key: &str, per: Duration, limit: u32) -> Result<bool> {
+    // 0 is valid input and changes nothing (see `quota::lower`).
+    quota::validate(
+        key,
+        &[QuotaLimit {
+            limit: limit.max(1),
+            per,
+        }],
+    )?;
+    let op = "store.quota.lower";
+    let mut tx = pool.begin().await.map_err(|e| db(op, e))?;
+    // The upsert locks the key's row, so two gateways lowering at once merge, not overwrite.
+    let (stored,): (String,) = sqlx::query_as(
+        "INSERT INTO vendor_quota (quota_key) VALUES ($1)
+         ON CONFLICT (quota_key) DO UPDATE SET granted = vendor_quota.granted
+         RETURNING lowered_limits",
+    )
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| db(op, e))?;
+    let Some(lowered) = quota::lower(&quota::decode_lowered(&stored), per, limit) else {
+        tx.rollback().await.map_err(|e| db(op, e))?;
+        return Ok(false);
+    };
+    sqlx::query("UPDATE vendor_quota SET lowered_limits = $2 WHERE quota_key = $1")
+        .bind(key)
+        .bind(quota::encode_lowered(&lowered))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(op, e))?;
+    tx.commit().await.map_err(|e| db(op, e))?;
+    Ok(true)
+}
+
 pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let op = "store.quota.state";
@@ -147,8 +184,8 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(|e| db(op, e))?;
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(concat!(
-        "SELECT granted, paused_until_us, ",
+    let row: Option<(i64, i64, String, i64)> = sqlx::query_as(concat!(
+        "SELECT granted, paused_until_us, lowered_limits, ",
         now_us!(),
         " FROM vendor_quota WHERE quota_key = $1"
     ))
@@ -156,10 +193,10 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| db(op, e))?;
-    let Some((granted, paused_until_us, now_us)) = row else {
+    let Some((granted, paused_until_us, lowered, now_us)) = row else {
         return Ok(QuotaState {
             used: vec![0; limits.len()],
-            paused_for: None,
+            ..QuotaState::default()
         });
     };
     let mut used = Vec::with_capacity(limits.len());
@@ -179,6 +216,7 @@ pub(super) async fn state(pool: &PgPool, key: &str, limits: &[QuotaLimit]) -> Re
     Ok(QuotaState {
         used,
         paused_for: quota::pause_left(paused_until_us, now_us),
+        lowered: quota::decode_lowered(&lowered),
     })
 }
 

@@ -27,15 +27,17 @@ pub(super) async fn take(
     quota::validate(key, limits)?;
     let op = "store.quota.take";
     let mut tx = begin(store, op).await?;
-    let (granted, paused_until_us, interactive_until_us): (i64, i64, i64) = sqlx::query_as(
-        "INSERT INTO vendor_quota (quota_key) VALUES (?1)
-         ON CONFLICT (quota_key) DO UPDATE SET granted = granted
-         RETURNING granted, paused_until_us, interactive_until_us",
-    )
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| db(op, e))?;
+    let (granted, paused_until_us, interactive_until_us, lowered): (i64, i64, i64, String) =
+        sqlx::query_as(
+            "INSERT INTO vendor_quota (quota_key) VALUES (?1)
+             ON CONFLICT (quota_key) DO UPDATE SET granted = granted
+             RETURNING granted, paused_until_us, interactive_until_us, lowered_limits",
+        )
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| db(op, e))?;
+    let limits = &quota::in_force(limits, &quota::decode_lowered(&lowered));
     let book = Book {
         granted,
         paused_until_us,
@@ -130,23 +132,57 @@ pub(super) async fn pause(store: &Db, key: &str, after: Duration) -> Result<()> 
     tx.commit().await.map_err(|e| db(op, e))
 }
 
+pub(super) async fn lower(store: &Db, key: &str, per: Duration, limit: u32) -> Result<bool> {
+    // 0 is valid input and changes nothing (see `quota::lower`).
+    quota::validate(
+        key,
+        &[QuotaLimit {
+            limit: limit.max(1),
+            per,
+        }],
+    )?;
+    let op = "store.quota.lower";
+    let mut tx = begin(store, op).await?;
+    let (stored,): (String,) = sqlx::query_as(
+        "INSERT INTO vendor_quota (quota_key) VALUES (?1)
+         ON CONFLICT (quota_key) DO UPDATE SET granted = granted
+         RETURNING lowered_limits",
+    )
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| db(op, e))?;
+    let Some(lowered) = quota::lower(&quota::decode_lowered(&stored), per, limit) else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE vendor_quota SET lowered_limits = ?2 WHERE quota_key = ?1")
+        .bind(key)
+        .bind(quota::encode_lowered(&lowered))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(op, e))?;
+    tx.commit().await.map_err(|e| db(op, e))?;
+    Ok(true)
+}
+
 pub(super) async fn state(store: &Db, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let op = "store.quota.state";
     // One read snapshot (it starts at the first read, before the clock is read): a grant
     // committed in between would otherwise be counted against a stale `granted`.
     let mut tx = store.pool.begin().await.map_err(|e| db(op, e))?;
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT granted, paused_until_us FROM vendor_quota WHERE quota_key = ?1")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| db(op, e))?;
+    let row: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT granted, paused_until_us, lowered_limits FROM vendor_quota WHERE quota_key = ?1",
+    )
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| db(op, e))?;
     let now_us = now_us();
-    let Some((granted, paused_until_us)) = row else {
+    let Some((granted, paused_until_us, lowered)) = row else {
         return Ok(QuotaState {
             used: vec![0; limits.len()],
-            paused_for: None,
+            ..QuotaState::default()
         });
     };
     let mut used = Vec::with_capacity(limits.len());
@@ -166,6 +202,7 @@ pub(super) async fn state(store: &Db, key: &str, limits: &[QuotaLimit]) -> Resul
     Ok(QuotaState {
         used,
         paused_for: quota::pause_left(paused_until_us, now_us),
+        lowered: quota::decode_lowered(&lowered),
     })
 }
 

@@ -251,3 +251,64 @@ pub(crate) async fn an_interactive_taker_goes_before_background_ones_of_every_st
     }
     till.close().await;
 }
+
+pub(crate) async fn a_lowered_limit_holds_every_store_and_a_reopened_one(db: &TestDb) {
+    let hour = Duration::from_secs(3600);
+    // The configured plan allows 100 an hour; the vendor revealed 2.
+    let limits = [window(100, hour)];
+    let learner = db.second_store().await;
+    assert!(
+        learner
+            .lower_quota_limit("learned", hour, 2)
+            .await
+            .expect("lower")
+    );
+    assert!(
+        !learner
+            .lower_quota_limit("learned", hour, 5)
+            .await
+            .expect("lower"),
+        "never raised"
+    );
+    learner.close().await;
+    drop(learner);
+    // Another store (another gateway, or the learner restarted) keeps 2, not 100.
+    let other = db.second_store().await;
+    for _ in 0..2 {
+        assert_eq!(
+            other
+                .take_quota_slot("learned", &limits, false)
+                .await
+                .expect("take"),
+            QuotaSlot::Taken
+        );
+    }
+    match db
+        .store
+        .take_quota_slot("learned", &limits, true)
+        .await
+        .expect("take")
+    {
+        QuotaSlot::WaitFor(wait) => assert!(wait > Duration::from_secs(3500), "{wait:?}"),
+        QuotaSlot::Taken => panic!("a third grant under a lowered limit of 2/h"),
+    }
+    let state = other.quota_state("learned", &limits).await.expect("state");
+    assert_eq!(state.used, vec![2]);
+    assert_eq!(state.lowered, vec![window(2, hour)]);
+    // Other windows and keys keep their configured limits.
+    assert_eq!(
+        other
+            .take_quota_slot("learned-not", &limits, false)
+            .await
+            .expect("take"),
+        QuotaSlot::Taken
+    );
+    assert!(
+        other
+            .lower_quota_limit("learned", hour, 0)
+            .await
+            .is_ok_and(|lowered| !lowered),
+        "0 is ignored"
+    );
+    other.close().await;
+}
