@@ -45,6 +45,14 @@ pub(crate) trait QuotaSql: Send + Sync {
         key: &str,
         limits: &[QuotaLimit],
     ) -> impl Future<Output = Result<QuotaState>> + Send;
+
+    /// [`Store::lower_quota_limit`].
+    fn lower_quota(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// A backend: its dialect ([`Engine::Sql`]) and the writer task its ledger writes go through
@@ -228,5 +236,14 @@ impl<E: Engine> Store for E {
 
     async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
         self.sql().quota_state(key, limits).await
+    }
+
+    async fn lower_quota_limit(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+        limit: u32,
+    ) -> Result<bool> {
+        self.sql().lower_quota(key, per, limit).await
     }
 }

@@ -113,13 +113,4 @@ impl Engine for PgStore {
             let _ = rx.await;
         }
     }
-
-    async fn lower_quota_limit(
-        &self,
-        key: &str,
-        per: std::time::Duration,
-        limit: u32,
-    ) -> Result<bool> {
-        quota::lower(&self.pool, key, per, limit).await
-    }
 }

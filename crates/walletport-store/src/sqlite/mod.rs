@@ -174,13 +174,4 @@ impl Engine for SqliteStore {
             let _ = stopped.await;
         }
     }
-
-    async fn lower_quota_limit(
-        &self,
-        key: &str,
-        per: std::time::Duration,
-        limit: u32,
-    ) -> Result<bool> {
-        quota::lower(&self.store, key, per, limit).await
-    }
 }

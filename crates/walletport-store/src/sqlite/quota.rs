@@ -223,4 +223,8 @@ impl QuotaSql for Db {
     async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
         state(self, key, limits).await
     }
+
+    async fn lower_quota(&self, key: &str, per: Duration, limit: u32) -> Result<bool> {
+        lower(self, key, per, limit).await
+    }
 }
