@@ -116,3 +116,69 @@ async fn two_workers(db: Db) {
         s.close().await;
     }
 }
+
+/// A delivery that outlasts its lease (here a vendor slower than the lease; in production a long
+/// wait for a quota slot or a 429's retry) is dropped and handed back instead of being sent late,
+/// where it could overwrite the newer state the next claimer sent. The item stays in the outbox
+/// and a worker with a responsive vendor delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_outlasts_its_lease_is_handed_back() {
+    let Some(tdb) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    let store = tdb.open().await;
+    let up = store
+        .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
+        .await
+        .expect("customer");
+    let credit = Credit::new(
+        Decimal::from(5),
+        TransactionId::new("lease-1").expect("tx"),
+        None,
+    )
+    .expect("credit");
+    store
+        .credit(&up.id, &credit, WriteOpts::now())
+        .await
+        .expect("credit");
+    let config = walletport_server::OutboxSection {
+        lease: Duration::from_secs(1),
+        ..fast_outbox()
+    };
+    let (_stop_tx, stop) = watch::channel(false);
+
+    let slow = Arc::new(Recorder::with_delay(Duration::from_secs(5)));
+    let worker = OutboxWorker::with_id(
+        Gateway::new(store.clone(), slow.clone()),
+        config.clone(),
+        "slow",
+    );
+    let started = std::time::Instant::now();
+    let report = worker.flush_once(&stop).await.expect("flush");
+    assert_eq!(
+        (report.claimed, report.delivered, report.released),
+        (1, 0, 1),
+        "{report:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the delivery ended with its lease, not with the vendor: {:?}",
+        started.elapsed()
+    );
+    assert!(slow.sent().is_empty(), "nothing was sent late");
+
+    let fast = Arc::new(Recorder::default());
+    let worker = OutboxWorker::with_id(Gateway::new(store.clone(), fast.clone()), config, "fast");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fast.sent().is_empty() && std::time::Instant::now() < deadline {
+        worker.flush_once(&stop).await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let points: Vec<Decimal> = fast.sent().iter().map(|s| s.points).collect();
+    assert_eq!(
+        points,
+        vec![Decimal::from(5)],
+        "the handed-back item is delivered"
+    );
+    store.close().await;
+}

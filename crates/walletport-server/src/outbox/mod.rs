@@ -6,7 +6,9 @@
 //! Order per customer: the store hands out a customer's items together, oldest first, to one
 //! worker at a time, and never while an earlier item of the customer waits for a retry; each
 //! delivery reads the customer's state at send time, so what the vendor sees only moves forward.
-//! Leases: a customer is only delivered while at least half the lease is left, and the claim size
+//! Leases: a customer is only delivered while at least half the lease is left, a delivery that
+//! has not ended a tenth of the lease before it runs out is dropped and handed back (a later
+//! request must never overwrite what the next claimer sent), and the claim size
 //! adapts to the measured delivery rate, so a slow vendor plan never lets a lease run out
 //! mid-delivery (another worker would take the items over).
 
@@ -204,7 +206,22 @@ impl OutboxWorker {
         let mut kinds: Vec<OutboxKind> = items.iter().map(|i| i.kind).collect();
         kinds.dedup();
         let attempts = items.iter().map(|i| i.attempts).max().unwrap_or(0);
-        match deliver::deliver(&self.gw, &customer, &kinds).await {
+        // The delivery must end within the lease: past it another worker (of this gateway or
+        // another) may claim the customer and send a newer state, which a late request of this
+        // one — held up by the quota or a 429's retry — must not overwrite. A tenth of the lease
+        // is kept for a request already on its way.
+        let budget = lease_left
+            .map(|left| left - TimeDelta::from_std(self.config.lease / 10).unwrap_or_default())
+            .and_then(|b| b.to_std().ok())
+            .unwrap_or(self.config.lease);
+        let Ok(delivered) =
+            tokio::time::timeout(budget, deliver::deliver(&self.gw, &customer, &kinds)).await
+        else {
+            tracing::warn!(worker = %self.id, customer = %customer, budget_ms = budget.as_millis() as u64,
+                "outbox delivery outlasted its lease; handed back for a fresh claim");
+            return GroupResult::Released(ids);
+        };
+        match delivered {
             Ok(operation) => match self.gw.store.complete(&self.id, &ids).await {
                 Ok(done) => {
                     let done = usize::try_from(done).unwrap_or(usize::MAX);
