@@ -73,7 +73,8 @@ pub const DEFAULT_URL: &str = "sqlite://walletport.db?mode=rwc";
 /// Tuning knobs; the defaults suit a small gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// Connections in the pool (readers and non-ledger writers).
+    /// Connections in the pool (readers and non-ledger writers). PostgreSQL opens one more, for
+    /// the credit writer's batch statements.
     pub max_connections: u32,
     /// How long a connection waits for a locked SQLite database before failing.
     pub busy_timeout: Duration,

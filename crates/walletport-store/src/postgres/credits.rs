@@ -44,6 +44,21 @@ use crate::model::WriteOpts;
 /// exactly, as in the engine.
 const FAST_SCALE: u32 = 8;
 
+/// The planner settings of the writer's own connection. [`BATCH_SQL`] touches a handful of
+/// rows per credit and is meant to run as index probes per customer (nested loops over the
+/// batch). With statistics from when a table was small — a new database, or growth faster
+/// than autovacuum re-analyses — PostgreSQL instead plans sequential or bitmap scans of
+/// `customers` and of every open lot with hash or merge joins, a cost that grows with the
+/// table: measured on 1,000 customers after 9,600 credits, 9.6 ms per statement of 32 credits
+/// with stale statistics, 2.6 ms after `ANALYZE`, and 1.7 ms with these settings whatever the
+/// statistics.
+pub(crate) const PLANNER: [(&str, &str); 4] = [
+    ("enable_seqscan", "off"),
+    ("enable_bitmapscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
+
 /// One statement for a batch: see the module docs. Arrays are aligned by position; the result
 /// is the transaction ids claimed (and so applied).
 const BATCH_SQL: &str = "WITH input AS (\
@@ -149,16 +164,17 @@ pub(crate) enum Msg {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Starts the credit writer over `pool`.
-pub(crate) fn spawn_writer(pool: PgPool, max_batch: usize) -> mpsc::Sender<Msg> {
+/// Starts the credit writer: batch statements on `batch` (a connection with [`PLANNER`]'s
+/// settings), the credits they leave to the engine on `pool`.
+pub(crate) fn spawn_writer(batch: PgPool, pool: PgPool, max_batch: usize) -> mpsc::Sender<Msg> {
     let (tx, rx) = mpsc::channel(max_batch.saturating_mul(16).max(64));
-    tokio::spawn(run(pool, rx, max_batch.max(1)));
+    tokio::spawn(run(batch, pool, rx, max_batch.max(1)));
     tx
 }
 
 /// The writer: batches what is queued, runs it, and hands the rest to engine tasks (awaited
 /// before it stops).
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+async fn run(batch_pool: PgPool, pool: PgPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut engine_tasks = JoinSet::new();
     let mut shutdown = None;
@@ -182,7 +198,7 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
             }
         }
         let batch = take_batch(&mut queue, max_batch);
-        for job in commit(&pool, batch).await {
+        for job in commit(&batch_pool, batch).await {
             let pool = pool.clone();
             engine_tasks.spawn(async move {
                 let outcome = ledger::apply(&pool, &job.customer, &job.op, job.opts).await;
@@ -298,4 +314,73 @@ async fn try_batch(pool: &PgPool, jobs: &[Job]) -> Result<HashSet<String>> {
 /// The error a credit gets once the writer has stopped (the store was closed).
 pub(crate) fn stopped() -> Error {
     Error::unexpected("the store is closed").with_operation("ledger.apply")
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Connection as _;
+    use sqlx::postgres::{PgConnectOptions, PgConnection};
+
+    use super::{BATCH_SQL, PLANNER};
+    use crate::testing::TempPgDatabase;
+    use crate::{PgStore, Store as _, StoreOptions};
+
+    /// The plan of [`BATCH_SQL`] for 32 credits over `conn`, as text.
+    async fn plan(conn: &mut PgConnection) -> String {
+        let n = 32_usize;
+        let ids: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let txs: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        let rows: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {BATCH_SQL}")))
+                .bind(&txs)
+                .bind(&ids)
+                .bind(vec![rust_decimal::Decimal::ONE; n])
+                .bind(vec![1_i64; n])
+                .bind(vec![i64::MAX; n])
+                .bind(vec![None::<i64>; n])
+                .bind(vec![serde_json::Value::Null; n])
+                .bind(vec![false; n])
+                .fetch_all(conn)
+                .await
+                .expect("explain");
+        rows.join("\n")
+    }
+
+    /// With statistics from when the tables were empty, the default planner scans every
+    /// customer and every open lot per batch; the writer's settings keep it to index probes.
+    #[tokio::test]
+    async fn the_batch_statement_probes_indexes_whatever_the_statistics() {
+        let Some(pg) = TempPgDatabase::for_test("walletport_plan").await else {
+            return;
+        };
+        let store = PgStore::connect(pg.url(), StoreOptions::default())
+            .await
+            .expect("open");
+        let setup = [
+            "ANALYZE",
+            "INSERT INTO customers (id, phone, created_at, updated_at) \
+             SELECT 'c' || g, '+4200' || lpad(g::text, 7, '0'), 0, 0 \
+             FROM generate_series(0, 4999) g",
+            "INSERT INTO ledger_entries (id, customer_id, kind, amount, balance_after, at) \
+             SELECT g, 'c' || (g % 5000), 'credit', 1, 1, 0 FROM generate_series(1, 50000) g",
+            "INSERT INTO lots (entry_id, customer_id, amount, remaining, burns_at, open) \
+             SELECT g, 'c' || (g % 5000), 1, 1, 9223372036854775807, true \
+             FROM generate_series(1, 50000) g",
+        ];
+        for sql in setup {
+            sqlx::query(sql).execute(store.pool()).await.expect(sql);
+        }
+        let options = PgConnectOptions::from_str(pg.url()).expect("url");
+        let options = options.options(PLANNER.iter().copied());
+        let mut writer = PgConnection::connect_with(&options).await.expect("connect");
+        let plan = plan(&mut writer).await;
+        for scan in ["Seq Scan", "Bitmap", "Hash", "Merge"] {
+            assert!(!plan.contains(scan), "{scan} in the writer's plan:\n{plan}");
+        }
+        assert!(plan.contains("lots_spending"), "{plan}");
+        writer.close().await.expect("close");
+        store.close().await;
+    }
 }

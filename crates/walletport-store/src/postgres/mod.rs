@@ -46,22 +46,8 @@ impl PgStore {
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self> {
         let connect =
             PgConnectOptions::from_str(url).map_err(|e| bad_url("PostgreSQL", url, &e))?;
-        // sqlx pings every connection it hands out by default: one more round trip per
-        // operation, as many as the statement itself. Only a connection that sat idle for a
-        // while is checked (a broken one is then replaced); a busy one just failed or worked.
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(connect)
+        let pool = pool_options(options.max_connections.max(1), &options)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| db("store.open", e))?;
         if options.migrate {
@@ -74,7 +60,12 @@ impl PgStore {
             // v0.1 ledgers listed by migration 0002 (a no-op query once converted).
             backfill::run(&pool, crate::codec::to_ns(Utc::now())?).await?;
         }
-        let credits = credits::spawn_writer(pool.clone(), options.max_batch);
+        // The credit writer's own connection, opened on first use, plans its batch statement
+        // as per-customer index probes whatever the table statistics say (see
+        // [`credits::PLANNER`]).
+        let batch_pool = pool_options(1, &options)
+            .connect_lazy_with(connect.options(credits::PLANNER.iter().copied()));
+        let credits = credits::spawn_writer(batch_pool, pool.clone(), options.max_batch);
         Ok(Self { pool, credits })
     }
 
@@ -82,6 +73,26 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// The pool settings every connection of the store shares: `size` connections, pinged only
+/// after [`PING_IDLE`].
+fn pool_options(size: u32, options: &StoreOptions) -> PgPoolOptions {
+    // sqlx pings every connection it hands out by default: one more round trip per operation,
+    // as many as the statement itself. Only a connection that sat idle for a while is checked
+    // (a broken one is then replaced); a busy one just failed or worked.
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl Engine for PgStore {
