@@ -182,3 +182,49 @@ async fn a_delivery_that_outlasts_its_lease_is_handed_back() {
     );
     store.close().await;
 }
+
+/// An idle worker does not wait out its poll for a change written in its own process: the
+/// store's outbox signal wakes it. The poll here is an hour, so only the signal can deliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_wakes_when_its_store_enqueues() {
+    let Some(tdb) = TestDb::new(Db::Sqlite).await else {
+        return;
+    };
+    let store = tdb.open().await;
+    let up = store
+        .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
+        .await
+        .expect("customer");
+    let config = walletport_server::OutboxSection {
+        poll_interval: Duration::from_secs(3600),
+        ..fast_outbox()
+    };
+    let recorder = Arc::new(Recorder::default());
+    let worker = OutboxWorker::with_id(Gateway::new(store.clone(), recorder.clone()), config, "w");
+    let (stop_tx, stop) = watch::channel(false);
+    let running = tokio::spawn(worker.run(stop));
+    for (n, amount) in [(1, 5), (2, 7)] {
+        // Let the worker find the outbox empty and go to sleep first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let tx = TransactionId::new(format!("wake-{n}")).expect("tx");
+        let credit = Credit::new(Decimal::from(amount), tx, None).expect("credit");
+        store
+            .credit(&up.id, &credit, WriteOpts::now())
+            .await
+            .expect("credit");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while recorder.sent().len() < n && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            recorder.sent().len(),
+            n,
+            "change {n} delivered without a poll"
+        );
+    }
+    let points: Vec<Decimal> = recorder.sent().iter().map(|s| s.points).collect();
+    assert_eq!(points, vec![Decimal::from(5), Decimal::from(12)]);
+    stop_tx.send(true).expect("stop");
+    running.await.expect("worker");
+    store.close().await;
+}

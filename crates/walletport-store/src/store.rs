@@ -162,6 +162,14 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- outbox ---------------------------------------------------------------------------
 
+    /// Signalled (`notify_waiters`) after this store commits a write that enqueued, or may
+    /// have enqueued, outbox items, so an idle outbox worker in this process starts at once
+    /// instead of at its next poll. Other processes' writes (gateways sharing one database)
+    /// are still found by polling. `None`: the caller polls only.
+    fn outbox_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Enqueues an item on its own (changes made through the store enqueue theirs already).
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId>;
 

@@ -31,8 +31,6 @@
 //! requests the emulator accepted (`accepted_share`), since a 429 spends nothing of the plan.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -303,13 +301,13 @@ async fn one(
     let store = fleet.members[0].store.clone();
 
     let sampler = Sampler::start(emu.clone());
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut write_s = 0.0;
     if scenario == Scenario::Burst {
         write_s = write_changes(&apis, args.uneven, args.changes, args.customers).await?;
     }
     let started = Instant::now();
-    let workers = fleet.spawn_workers(&outbox, &stop);
+    let workers = fleet.spawn_workers(&outbox, &stopped);
     if scenario == Scenario::Live {
         write_s = write_changes(&apis, args.uneven, args.changes, args.customers).await?;
     }
@@ -328,7 +326,7 @@ async fn one(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.send_replace(true);
     let mut per_gateway = Vec::new();
     for w in workers {
         per_gateway.push(w.await.context("a worker task")??);

@@ -14,12 +14,12 @@
 //! the one outbox: the case where a plan split by hand idles two thirds of itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::watch;
 use walletport_core::{Checked, Provider};
 use walletport_http::{InProcessLimiters, LimiterFactory};
 use walletport_passquare::{PassquareConfig, PassquareProvider};
@@ -123,13 +123,13 @@ impl Fleet {
     pub(crate) fn spawn_workers(
         &self,
         outbox: &OutboxSection,
-        stop: &Arc<AtomicBool>,
+        stop: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<anyhow::Result<Totals>>> {
         self.members
             .iter()
             .map(|m| {
                 let worker = OutboxWorker::new(m.gw.clone(), outbox.clone());
-                tokio::spawn(drive_worker(worker, outbox.poll_interval, stop.clone()))
+                tokio::spawn(drive_worker(worker, stop.clone()))
             })
             .collect()
     }
@@ -177,25 +177,13 @@ impl Totals {
     }
 }
 
-/// `OutboxWorker::run`'s loop, counting every flush: flush while there is work, sleep
-/// `poll` when idle, until `stop`.
-async fn drive_worker(
-    worker: OutboxWorker,
-    poll: Duration,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<Totals> {
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+/// Runs `worker` (the gateway's own loop: poll, woken by its store's writes) until `stop`,
+/// summing its flush reports.
+async fn drive_worker(worker: OutboxWorker, stop: watch::Receiver<bool>) -> anyhow::Result<Totals> {
     let mut totals = Totals::default();
-    while !stop.load(Ordering::Relaxed) {
-        let report = worker
-            .flush_once(&rx)
-            .await
-            .map_err(|e| anyhow!("outbox flush: {e}"))?;
-        totals.add(&report);
-        if report.claimed == 0 {
-            tokio::time::sleep(poll).await;
-        }
-    }
+    worker
+        .run_reporting(stop, |report| totals.add(report))
+        .await;
     Ok(totals)
 }
 

@@ -290,15 +290,34 @@ impl OutboxWorker {
         Ok(())
     }
 
-    /// Runs until `stop` turns true: flushes while there is work and sleeps `poll_interval`
-    /// when the outbox is empty.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` turns true: flushes while there is work and, when the outbox is
+    /// empty, sleeps `poll_interval` or until this process's store enqueues something
+    /// ([`Store::outbox_signal`](walletport_store::Store::outbox_signal)).
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        self.run_reporting(stop, |_| {}).await;
+    }
+
+    /// [`OutboxWorker::run`], handing `each` the report of every flush (benchmarks count
+    /// requests and deliveries per worker with it).
+    pub async fn run_reporting(
+        self,
+        mut stop: watch::Receiver<bool>,
+        mut each: impl FnMut(&FlushReport) + Send,
+    ) {
+        let enqueued = self.gw.store.outbox_signal().unwrap_or_default();
         loop {
             if *stop.borrow() {
                 break;
             }
+            // Listening from before the claim, so a write committed during the flush wakes
+            // the wait below.
+            let mut woken = std::pin::pin!(enqueued.notified());
+            woken.as_mut().enable();
             let idle = match self.flush_once(&stop).await {
-                Ok(report) => report.claimed == 0,
+                Ok(report) => {
+                    each(&report);
+                    report.claimed == 0
+                }
                 Err(e) => {
                     tracing::warn!(worker = %self.id, error = %e, "outbox claim failed");
                     true
@@ -307,6 +326,7 @@ impl OutboxWorker {
             if idle {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = woken => {}
                     _ = stop.changed() => {}
                 }
             }

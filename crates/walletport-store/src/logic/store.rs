@@ -1,9 +1,12 @@
 //! The one [`Store`] implementation: every backend is an [`Engine`] (its dialect's statements
 //! and its ledger writer), and the port's methods run the shared logic over it.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use tokio::sync::Notify;
 use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Result};
 
 use super::Dialect;
@@ -76,6 +79,18 @@ pub(crate) trait Engine: Send + Sync + 'static {
 
     /// Stops the writer task once it finished the queued operations.
     fn stop_writer(&self) -> impl Future<Output = ()> + Send;
+
+    /// What [`Store::outbox_signal`] hands out.
+    fn signal(&self) -> &Arc<Notify>;
+}
+
+/// Passes `result` on, waking the outbox workers waiting on `signal` when the write succeeded
+/// and `enqueued` says it queued something.
+fn wrote<T>(signal: &Notify, enqueued: bool, result: Result<T>) -> Result<T> {
+    if enqueued && result.is_ok() {
+        signal.notify_waiters();
+    }
+    result
 }
 
 // `Engine` is the crate's own seam, not part of the API: every `Store` outside the crate is
@@ -97,7 +112,8 @@ impl<E: Engine> Store for E {
     }
 
     async fn upsert_customer(&self, customer: &Customer, opts: WriteOpts) -> Result<Upserted> {
-        customers::upsert(self.sql(), customer, opts).await
+        let r = customers::upsert(self.sql(), customer, opts).await;
+        wrote(self.signal(), opts.echo, r)
     }
 
     async fn get_customer(&self, key: &CustomerKey) -> Result<Option<StoredCustomer>> {
@@ -118,7 +134,8 @@ impl<E: Engine> Store for E {
         percentages: Percentages,
         opts: WriteOpts,
     ) -> Result<StoredCustomer> {
-        customers::set_percentages(self.sql(), customer, percentages, opts).await
+        let r = customers::set_percentages(self.sql(), customer, percentages, opts).await;
+        wrote(self.signal(), opts.echo, r)
     }
 
     async fn attach_card(
@@ -127,7 +144,8 @@ impl<E: Engine> Store for E {
         card: &NewCard,
         opts: WriteOpts,
     ) -> Result<StoredCard> {
-        customers::attach_card(self.sql(), customer, card, opts).await
+        let r = customers::attach_card(self.sql(), customer, card, opts).await;
+        wrote(self.signal(), opts.echo, r)
     }
 
     async fn update_card(
@@ -137,7 +155,8 @@ impl<E: Engine> Store for E {
         patch: &CardPatch,
         opts: WriteOpts,
     ) -> Result<CardUpdated> {
-        customers::update_card(self.sql(), provider, vendor_card_id, patch, opts).await
+        let r = customers::update_card(self.sql(), provider, vendor_card_id, patch, opts).await;
+        wrote(self.signal(), opts.echo, r)
     }
 
     async fn list_cards(&self, customer: &CustomerId) -> Result<Vec<StoredCard>> {
@@ -150,7 +169,8 @@ impl<E: Engine> Store for E {
         op: &LedgerOp,
         opts: WriteOpts,
     ) -> Result<LedgerOutcome> {
-        self.apply_op(customer, op, opts).await
+        let r = self.apply_op(customer, op, opts).await;
+        wrote(self.signal(), opts.echo, r)
     }
 
     async fn balance(&self, customer: &CustomerId, now: DateTime<Utc>) -> Result<Balance> {
@@ -171,7 +191,9 @@ impl<E: Engine> Store for E {
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, max_customers: u32) -> Result<ExpiryReport> {
-        ledger::expire_due(self.sql(), now, max_customers).await
+        let r = ledger::expire_due(self.sql(), now, max_customers).await;
+        let expired = r.as_ref().is_ok_and(|report| report.customers > 0);
+        wrote(self.signal(), expired, r)
     }
 
     async fn record_inbound_event(
@@ -184,7 +206,11 @@ impl<E: Engine> Store for E {
     }
 
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::enqueue(self.sql(), item, now).await
+        wrote(
+            self.signal(),
+            true,
+            outbox::enqueue(self.sql(), item, now).await,
+        )
     }
 
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>> {
@@ -196,7 +222,9 @@ impl<E: Engine> Store for E {
     }
 
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
-        outbox::fail(self.sql(), worker, ids, failure).await
+        let r = outbox::fail(self.sql(), worker, ids, failure).await;
+        let due_now = failure.retry_at.is_some_and(|at| at <= failure.now);
+        wrote(self.signal(), due_now, r)
     }
 
     async fn list_outbox(
@@ -210,11 +238,21 @@ impl<E: Engine> Store for E {
     }
 
     async fn retry_dead(&self, id: OutboxId, now: DateTime<Utc>) -> Result<OutboxId> {
-        outbox::retry_dead(self.sql(), id, now).await
+        wrote(
+            self.signal(),
+            true,
+            outbox::retry_dead(self.sql(), id, now).await,
+        )
     }
 
     async fn enqueue_resync(&self, request: &ResyncRequest) -> Result<ResyncPage> {
-        outbox::enqueue_resync(self.sql(), request).await
+        let r = outbox::enqueue_resync(self.sql(), request).await;
+        let queued = r.as_ref().is_ok_and(|page| page.queued > 0);
+        wrote(self.signal(), queued, r)
+    }
+
+    fn outbox_signal(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(self.signal()))
     }
 
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {

@@ -33,6 +33,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The credit writer's queue (see [`credits`]).
     credits: tokio::sync::mpsc::Sender<credits::Msg>,
+    /// Woken after writes that enqueue ([`Store::outbox_signal`](crate::Store::outbox_signal)).
+    signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -66,7 +68,11 @@ impl PgStore {
         let batch_pool = pool_options(1, &options)
             .connect_lazy_with(connect.options(credits::PLANNER.iter().copied()));
         let credits = credits::spawn_writer(batch_pool, pool.clone(), options.max_batch);
-        Ok(Self { pool, credits })
+        Ok(Self {
+            pool,
+            credits,
+            signal: std::sync::Arc::default(),
+        })
     }
 
     /// The connection pool, for operators' queries and tests.
@@ -123,5 +129,9 @@ impl Engine for PgStore {
         if self.credits.send(credits::Msg::Shutdown(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    fn signal(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.signal
     }
 }

@@ -32,6 +32,8 @@ use crate::{Backend, StoreOptions};
 pub struct SqliteStore {
     store: Db,
     writer: mpsc::Sender<ledger::Msg>,
+    /// Woken after writes that enqueue ([`Store::outbox_signal`](crate::Store::outbox_signal)).
+    signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The pool and the store's write gate: SQLite lets one transaction write at a time, and its
@@ -119,7 +121,11 @@ impl SqliteStore {
             .await
             .map_err(|e| db("store.open", e))?;
         let writer = ledger::spawn_writer(writer_conn, store.clone(), options.max_batch.max(1));
-        Ok(Self { store, writer })
+        Ok(Self {
+            store,
+            writer,
+            signal: std::sync::Arc::default(),
+        })
     }
 
     /// The connection pool, for operators' queries and tests.
@@ -173,5 +179,9 @@ impl Engine for SqliteStore {
         if self.writer.send(ledger::Msg::Shutdown(done)).await.is_ok() {
             let _ = stopped.await;
         }
+    }
+
+    fn signal(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.signal
     }
 }
