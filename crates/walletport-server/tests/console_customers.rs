@@ -47,6 +47,15 @@ async fn id_of(store: &Arc<dyn Store>, phone: &str) -> String {
         .to_string()
 }
 
+/// A confirmed credit or redemption form: `amount` points under transaction id `tx`.
+fn confirmed_points<'a>(amount: &'a str, tx: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("amount", amount),
+        ("transaction_id", tx),
+        ("confirm", "yes"),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_are_listed_searched_and_paged() {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
@@ -183,11 +192,7 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
         "0",
         "asking changes nothing"
     );
-    let confirmed = [
-        ("amount", "50"),
-        ("transaction_id", "till-1"),
-        ("confirm", "yes"),
-    ];
+    let confirmed = confirmed_points("50", "till-1");
     let done = b.post(&act("credit"), &confirmed, true).await;
     assert_eq!(done.status, 303);
     assert_eq!(done.location.as_deref(), Some(page.as_str()));
@@ -209,11 +214,7 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
         "{}",
         p.body
     );
-    let redeem_it = [
-        ("amount", "7"),
-        ("transaction_id", "till-life-spent"),
-        ("confirm", "yes"),
-    ];
+    let redeem_it = confirmed_points("7", "till-life-spent");
     b.post(&act("redeem"), &redeem_it, true).await;
     assert!(
         b.get(&page)
@@ -227,21 +228,13 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
     assert_eq!(balance(&p.body), "50");
 
     // Redeem: too much is a readable error and changes nothing; enough spends.
-    let too_much = [
-        ("amount", "80"),
-        ("transaction_id", "till-2"),
-        ("confirm", "yes"),
-    ];
+    let too_much = confirmed_points("80", "till-2");
     b.post(&act("redeem"), &too_much, true).await;
     let p = b.get(&page).await;
     assert!(p.body.contains("Redeem points failed"), "{}", p.body);
     assert!(p.body.contains("role=\"alert\""));
     assert_eq!(balance(&p.body), "50");
-    let spend = [
-        ("amount", "20"),
-        ("transaction_id", "till-3"),
-        ("confirm", "yes"),
-    ];
+    let spend = confirmed_points("20", "till-3");
     b.post(&act("redeem"), &spend, true).await;
     assert_eq!(balance(&b.get(&page).await.body), "30");
 

@@ -50,6 +50,16 @@ pub struct Page {
     pub body: String,
 }
 
+impl Page {
+    /// Asserts that the body shows every one of `shown`; a failure names `what` (the page) and
+    /// the text it lacks.
+    pub fn assert_shows(&self, what: &str, shown: &[&str]) {
+        for text in shown {
+            assert!(self.body.contains(text), "{what} lacks {text}");
+        }
+    }
+}
+
 /// Form-encodes one value.
 pub fn form_encode(s: &str) -> String {
     s.bytes()
@@ -149,6 +159,14 @@ impl ConsoleClient {
             .await
             .expect("POST");
         self.read(resp).await
+    }
+
+    /// `GET path`, which must answer 200 and show every one of `shown`.
+    pub async fn page_showing(&mut self, path: &str, shown: &[&str]) -> Page {
+        let page = self.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        page.assert_shows(path, shown);
+        page
     }
 
     /// Submits a console form: posts `fields` with the CSRF token, expects the console's 303
