@@ -103,6 +103,15 @@ async fn signed_in(running: &RunningGateway) -> ConsoleClient {
     console
 }
 
+/// A SQLite gateway as [`gateway_with`] sets it up (memory provider, `dead` dead letters) and
+/// a console client signed in to it; the test database lives as long as the returned `TestDb`.
+async fn signed_in_gateway(dead: usize) -> (TestDb, RunningGateway, Arc<dyn Store>, ConsoleClient) {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = gateway_with(&tdb, memory_provider(), dead).await;
+    let console = signed_in(&running).await;
+    (tdb, running, store, console)
+}
+
 async fn dead_count(store: &Arc<dyn Store>) -> u64 {
     store.outbox_stats(Utc::now()).await.expect("stats").dead
 }
@@ -188,9 +197,7 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_without_the_csrf_token_are_refused_and_change_nothing() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory_provider(), 1).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, store, mut console) = signed_in_gateway(1).await;
     let dead = dead_letters(store.as_ref()).await;
     let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
     for path in [retry.as_str(), "/console/outbox/retry-all"] {
@@ -283,9 +290,7 @@ async fn retry_on(tdb: &TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory_provider(), 0).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, store, mut console) = signed_in_gateway(0).await;
     let csv = "phone,name,balance\n+420710000011,Ann,10\nnot-a-phone,Bob,5\n+420710000012,Cy,abc\n+420710000013,Di,\n";
     let a = console.import(csv).await;
     for shown in [
@@ -335,9 +340,7 @@ async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, _store) = gateway_with(&tdb, memory_provider(), 0).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, _store, mut console) = signed_in_gateway(0).await;
     console.get("/console/campaigns").await;
     let created = console
         .post(
