@@ -51,6 +51,14 @@ pub struct Page {
 }
 
 impl Page {
+    /// The `Content-Type` header, empty when absent or not text.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
     /// Asserts that the body shows every one of `shown`; a failure names `what` (the page) and
     /// the text it lacks.
     pub fn assert_shows(&self, what: &str, shown: &[&str]) {
