@@ -28,8 +28,7 @@ async fn two_workers_on_postgres() {
 /// A SQLite test database, a store of it holding one customer (written without an outbox
 /// echo), and that customer's id; `None` when the test backend is unavailable.
 async fn sqlite_with_one_customer() -> Option<(TestDb, Arc<dyn Store>, CustomerId)> {
-    let tdb = TestDb::new(Db::Sqlite).await?;
-    let store = tdb.open().await;
+    let (tdb, store) = TestDb::with_store(Db::Sqlite).await?;
     let up = store
         .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
         .await
