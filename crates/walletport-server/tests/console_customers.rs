@@ -47,6 +47,14 @@ async fn id_of(store: &Arc<dyn Store>, phone: &str) -> String {
         .to_string()
 }
 
+/// A SQLite test database (keep it while the gateway runs) and a console gateway on it that
+/// asks for the token.
+async fn token_gateway() -> (TestDb, walletport_server::RunningGateway, Arc<dyn Store>) {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (gw, store) = console_gateway(&tdb, Some(TOKEN), false).await;
+    (tdb, gw, store)
+}
+
 /// A confirmed credit or redemption form: `amount` points under transaction id `tx`.
 fn confirmed_points<'a>(amount: &'a str, tx: &'a str) -> [(&'a str, &'a str); 3] {
     [
@@ -58,8 +66,7 @@ fn confirmed_points<'a>(amount: &'a str, tx: &'a str) -> [(&'a str, &'a str); 3]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_are_listed_searched_and_paged() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, store) = console_gateway(&tdb, Some(TOKEN), false).await;
+    let (_tdb, gw, store) = token_gateway().await;
     let base = gw.base_url();
     create(&base, "+420720000001", "Jana", "Nováková").await;
     create(&base, "+420720000002", "Petr", "Svoboda").await;
@@ -142,8 +149,7 @@ async fn customers_are_listed_searched_and_paged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_customer_page_shows_profile_card_and_history_and_every_action_works() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, store) = console_gateway(&tdb, Some(TOKEN), false).await;
+    let (_tdb, gw, store) = token_gateway().await;
     let base = gw.base_url();
     create(&base, "+420720000009", "Eva", "Dvořáková").await;
     drain(&*store, Duration::from_secs(10)).await;
