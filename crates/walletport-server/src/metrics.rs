@@ -376,6 +376,16 @@ mod tests {
 
     use super::*;
 
+    /// Asserts that every one of `lines` is a whole line of the rendered `text`.
+    fn assert_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l == *line),
+                "{line} missing in\n{text}"
+            );
+        }
+    }
+
     #[test]
     fn renders_labelled_counters_and_gauges() {
         let m = Metrics::default();
@@ -392,23 +402,24 @@ mod tests {
             ..OutboxStats::default()
         };
         let text = m.render(Some(&stats), None);
-        for line in [
-            "# HELP walletport_hook_calls_total Inbound vendor hook calls, by vendor, method and outcome.",
-            "# TYPE walletport_hook_calls_total counter",
-            "walletport_hook_calls_total{vendor=\"passquare\",method=\"addBalance\",outcome=\"ok\"} 2",
-            "walletport_http_requests_total{method=\"GET\",route=\"/api/customers/{key}\",status=\"200\"} 1",
-            "walletport_vendor_requests_total{operation=\"customer.upsert\",outcome=\"temporary_error\"} 1",
-            "walletport_vendor_fields_not_held_total{field=\"discount_percent\"} 1",
-            "walletport_outbox_coalesced_requests_total 1",
-            "walletport_outbox_delivered_items_total 3",
-            "walletport_ledger_expired_lots_total 2",
-            "walletport_ledger_expired_points_total 15.5",
-            "# TYPE walletport_outbox_depth gauge",
-            "walletport_outbox_depth 4",
-            "walletport_outbox_oldest_age_seconds 1.5",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
-        }
+        assert_lines(
+            &text,
+            &[
+                "# HELP walletport_hook_calls_total Inbound vendor hook calls, by vendor, method and outcome.",
+                "# TYPE walletport_hook_calls_total counter",
+                "walletport_hook_calls_total{vendor=\"passquare\",method=\"addBalance\",outcome=\"ok\"} 2",
+                "walletport_http_requests_total{method=\"GET\",route=\"/api/customers/{key}\",status=\"200\"} 1",
+                "walletport_vendor_requests_total{operation=\"customer.upsert\",outcome=\"temporary_error\"} 1",
+                "walletport_vendor_fields_not_held_total{field=\"discount_percent\"} 1",
+                "walletport_outbox_coalesced_requests_total 1",
+                "walletport_outbox_delivered_items_total 3",
+                "walletport_ledger_expired_lots_total 2",
+                "walletport_ledger_expired_points_total 15.5",
+                "# TYPE walletport_outbox_depth gauge",
+                "walletport_outbox_depth 4",
+                "walletport_outbox_oldest_age_seconds 1.5",
+            ],
+        );
         assert!(!text.contains("# EOF"), "{text}");
         assert!(!text.contains("walletport_vendor_attempts"), "{text}");
         assert_eq!(m.vendor_requests(), 2);
@@ -430,15 +441,16 @@ mod tests {
         t.quota_waits = 3;
         t.quota_wait_time = Duration::from_millis(250);
         let text = m.render(None, Some(&t));
-        for line in [
-            "# TYPE walletport_vendor_attempts_total counter",
-            "walletport_vendor_attempts_total 7",
-            "walletport_vendor_rate_limited_total 2",
-            "walletport_quota_waits_total 3",
-            "walletport_quota_wait_seconds_total 0.25",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
-        }
+        assert_lines(
+            &text,
+            &[
+                "# TYPE walletport_vendor_attempts_total counter",
+                "walletport_vendor_attempts_total 7",
+                "walletport_vendor_rate_limited_total 2",
+                "walletport_quota_waits_total 3",
+                "walletport_quota_wait_seconds_total 0.25",
+            ],
+        );
         assert!(!text.contains("walletport_outbox_depth"), "{text}");
     }
 

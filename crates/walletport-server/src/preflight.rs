@@ -116,6 +116,17 @@ mod tests {
         fields: BalanceFields,
         check: fn() -> Result<ProviderCheck>,
     }
+    impl Fake {
+        /// A provider whose cards hold everything the gateway syncs, whose status call answers
+        /// with `check`.
+        fn syncing_all(check: fn() -> Result<ProviderCheck>) -> Self {
+            Self {
+                capability: capability(true, true),
+                fields: BalanceFields::ALL,
+                check,
+            }
+        }
+    }
     impl CustomerPort for Fake {}
     impl CardPort for Fake {}
     impl BalancePort for Fake {}
@@ -197,30 +208,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_rejected_configuration_stops_and_an_unreachable_vendor_is_recorded() {
-        let (gw, _dir) = gateway(Fake {
-            capability: capability(true, true),
-            fields: BalanceFields::ALL,
-            check: || {
-                Err(Error::new(
-                    ErrorKind::Unauthenticated,
-                    "the vendor refused [provider] app_key",
-                ))
-            },
-        })
+        let (gw, _dir) = gateway(Fake::syncing_all(|| {
+            Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "the vendor refused [provider] app_key",
+            ))
+        }))
         .await;
         let e = check_provider(&gw).await.expect_err("stops");
         assert_eq!(e.kind(), ErrorKind::Unauthenticated);
 
-        let (gw, _dir) = gateway(Fake {
-            capability: capability(true, true),
-            fields: BalanceFields::ALL,
-            check: || {
-                Err(Error::new(
-                    ErrorKind::VendorUnavailable,
-                    "connection refused",
-                ))
-            },
-        })
+        let (gw, _dir) = gateway(Fake::syncing_all(|| {
+            Err(Error::new(
+                ErrorKind::VendorUnavailable,
+                "connection refused",
+            ))
+        }))
         .await;
         let outcome = check_provider(&gw).await.expect("starts anyway");
         assert!(matches!(outcome, StartupCheck::Unreachable { .. }));
@@ -230,12 +233,7 @@ mod tests {
                 .contains("connection refused")
         );
 
-        let (gw, _dir) = gateway(Fake {
-            capability: capability(true, true),
-            fields: BalanceFields::ALL,
-            check: passed,
-        })
-        .await;
+        let (gw, _dir) = gateway(Fake::syncing_all(passed)).await;
         check_provider(&gw).await.expect("passes");
         let shown = gw.startup_check().to_string();
         assert!(

@@ -95,6 +95,13 @@ impl Api {
         out
     }
 
+    /// Credits the scenario's customer `n` with `amount` points under transaction id `tx`.
+    async fn credit(&self, n: u32, amount: &str, tx: &str) {
+        let path = format!("/api/customers/{}/credits", phone(n));
+        let body = json!({ "amount": amount, "transaction_id": tx });
+        self.ok(reqwest::Method::POST, &path, body).await;
+    }
+
     /// Calls an operation the provider may lack: it works when `supported`, and answers an
     /// `unsupported` error otherwise, before any vendor request.
     async fn maybe(&self, supported: bool, method: reqwest::Method, path: &str, body: Value) {
@@ -170,21 +177,9 @@ pub async fn merchant_day(
         (2, "7", "t-3"),
         (4, "1", "t-4"),
     ] {
-        let path = format!("/api/customers/{}/credits", phone(n));
-        api.ok(
-            Method::POST,
-            &path,
-            json!({ "amount": amount, "transaction_id": tx }),
-        )
-        .await;
+        api.credit(n, amount, tx).await;
     }
-    let repeat = format!("/api/customers/{}/credits", phone(1));
-    api.ok(
-        Method::POST,
-        &repeat,
-        json!({ "amount": "10", "transaction_id": "t-1" }),
-    )
-    .await;
+    api.credit(1, "10", "t-1").await;
 
     // Percentages.
     for (n, bonus, discount) in [(1, "5", "0"), (2, "0", "10"), (5, "3.5", "2")] {
@@ -247,13 +242,7 @@ pub async fn merchant_day(
     }
 
     // A last change after the vendor-only calls, so the outbox runs again.
-    let late = format!("/api/customers/{}/credits", phone(6));
-    api.ok(
-        Method::POST,
-        &late,
-        json!({ "amount": "4", "transaction_id": "t-late" }),
-    )
-    .await;
+    api.credit(6, "4", "t-late").await;
     wait_drained(store.as_ref(), Duration::from_secs(30)).await;
 
     let stats = store.outbox_stats(chrono::Utc::now()).await.expect("stats");

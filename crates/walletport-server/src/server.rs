@@ -141,32 +141,25 @@ impl RunningGateway {
     /// its pass; each bounded by [`SHUTDOWN_GRACE`]. The store stays open (the caller owns it).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let mut http = self.http;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut http)
-            .await
-            .is_err()
-        {
-            tracing::warn!("in-flight requests did not finish in time; closing them");
-            http.abort();
-        }
-        if let Some(mut worker) = self.worker
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut worker)
-                .await
-                .is_err()
-        {
+        join_within_grace(
+            self.http,
+            "in-flight requests did not finish in time; closing them",
+        )
+        .await;
+        if let Some(worker) = self.worker {
             // Its claimed items stay leased and are taken over when the lease runs out.
-            tracing::warn!("outbox worker did not stop in time; its claims expire with the lease");
-            worker.abort();
+            join_within_grace(
+                worker,
+                "outbox worker did not stop in time; its claims expire with the lease",
+            )
+            .await;
         }
-        let mut expiry = self.expiry;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut expiry)
-            .await
-            .is_err()
-        {
-            // Each customer expires in a transaction of its own: nothing is left half done.
-            tracing::warn!("expiry task did not stop in time; the next start catches up");
-            expiry.abort();
-        }
+        // Each customer expires in a transaction of its own: nothing is left half done.
+        join_within_grace(
+            self.expiry,
+            "expiry task did not stop in time; the next start catches up",
+        )
+        .await;
     }
 
     /// Stops everything at once without any grace, like a crash (for tests).
@@ -236,4 +229,16 @@ pub async fn start_on(
         worker,
         expiry,
     })
+}
+
+/// Waits up to [`SHUTDOWN_GRACE`] for `task` to finish; past it, warns with `late` and aborts
+/// the task.
+async fn join_within_grace(mut task: JoinHandle<()>, late: &str) {
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("{late}");
+        task.abort();
+    }
 }

@@ -181,8 +181,7 @@ async fn credits_with_a_lifetime_burn_at_the_exact_instant() {
 
 #[tokio::test]
 async fn refuses_public_address_without_token() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let provider = memory_provider();
     let mut config = GatewayConfig::default();
     config.server.listen = "0.0.0.0:0".parse().expect("addr");

@@ -30,8 +30,7 @@ fn joe(phone: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_card_life_cycle_and_templates() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let (running, api) = serve_with_token(Gateway::new(store.clone(), memory_provider())).await;
     let phone = phone(1).to_string();
     let card = format!("/api/customers/{phone}/card");
@@ -130,8 +129,7 @@ async fn memory_card_life_cycle_and_templates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passquare_issues_cards_but_has_no_status_or_template_writes() {
     let (emu_server, _emu) = emulator(Vec::new(), Default::default()).await;
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let (provider, transport) = passquare_provider(&emu_server.base_url(), "1000/s");
     let (running, api) = serve_with_token(gateway(store.clone(), provider, Some(transport))).await;
     let phone = phone(2).to_string();
@@ -201,8 +199,7 @@ async fn skycore_card_status_and_template_create() {
         .expect("skycore"),
     );
     let provider = walletport_core::Checked::wrap(adapter.clone());
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let gw = Gateway::new(store.clone(), provider).with_skycore(adapter);
     let (running, api) = serve_with_token(gw).await;
     let phone = phone(3).to_string();

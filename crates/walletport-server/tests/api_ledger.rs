@@ -77,6 +77,13 @@ impl Customer {
         }
     }
 
+    /// The same call for a customer nobody created must answer 404.
+    async fn unknown_customer_is_404(&self, method: &str, path: &str, body: Value) {
+        let unknown = format!("/api/customers/+420710099999{path}");
+        let (status, _) = self.api.call(method, &unknown, body).await;
+        assert_eq!(status, 404, "unknown customer: {method} {unknown}");
+    }
+
     async fn credit(&self, amount: &str, tx: &str) -> Value {
         self.ok(
             "POST",
@@ -186,15 +193,8 @@ async fn redemptions_are_exactly_once_and_never_overdraw(db: Db) {
     answered(&ok, true, -70, 0);
     assert_eq!(me.vendor_points().await, Decimal::ZERO);
 
-    let (status, _) = me
-        .api
-        .call(
-            "POST",
-            "/api/customers/+420710099999/redemptions",
-            redeem(json!("1"), "r-9"),
-        )
+    me.unknown_customer_is_404("POST", "/redemptions", redeem(json!("1"), "r-9"))
         .await;
-    assert_eq!(status, 404, "unknown customer");
     me.stop().await;
 }
 
@@ -330,11 +330,8 @@ async fn the_ledger_pages_newest_first_with_a_cursor(db: Db) {
         me.refuses("GET", &format!("/ledger{bad}"), [Value::Null])
             .await;
     }
-    let (status, _) = me
-        .api
-        .call("GET", "/api/customers/+420710099999/ledger", Value::Null)
+    me.unknown_customer_is_404("GET", "/ledger", Value::Null)
         .await;
-    assert_eq!(status, 404, "unknown customer");
     me.stop().await;
 }
 

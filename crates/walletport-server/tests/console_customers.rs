@@ -47,10 +47,26 @@ async fn id_of(store: &Arc<dyn Store>, phone: &str) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn customers_are_listed_searched_and_paged() {
+/// A SQLite test database (keep it while the gateway runs) and a console gateway on it that
+/// asks for the token.
+async fn token_gateway() -> (TestDb, walletport_server::RunningGateway, Arc<dyn Store>) {
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let (gw, store) = console_gateway(&tdb, Some(TOKEN), false).await;
+    (tdb, gw, store)
+}
+
+/// A confirmed credit or redemption form: `amount` points under transaction id `tx`.
+fn confirmed_points<'a>(amount: &'a str, tx: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("amount", amount),
+        ("transaction_id", tx),
+        ("confirm", "yes"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_listed_searched_and_paged() {
+    let (_tdb, gw, store) = token_gateway().await;
     let base = gw.base_url();
     create(&base, "+420720000001", "Jana", "Nováková").await;
     create(&base, "+420720000002", "Petr", "Svoboda").await;
@@ -133,8 +149,7 @@ async fn customers_are_listed_searched_and_paged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_customer_page_shows_profile_card_and_history_and_every_action_works() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, store) = console_gateway(&tdb, Some(TOKEN), false).await;
+    let (_tdb, gw, store) = token_gateway().await;
     let base = gw.base_url();
     create(&base, "+420720000009", "Eva", "Dvořáková").await;
     drain(&*store, Duration::from_secs(10)).await;
@@ -183,11 +198,7 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
         "0",
         "asking changes nothing"
     );
-    let confirmed = [
-        ("amount", "50"),
-        ("transaction_id", "till-1"),
-        ("confirm", "yes"),
-    ];
+    let confirmed = confirmed_points("50", "till-1");
     let done = b.post(&act("credit"), &confirmed, true).await;
     assert_eq!(done.status, 303);
     assert_eq!(done.location.as_deref(), Some(page.as_str()));
@@ -209,11 +220,7 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
         "{}",
         p.body
     );
-    let redeem_it = [
-        ("amount", "7"),
-        ("transaction_id", "till-life-spent"),
-        ("confirm", "yes"),
-    ];
+    let redeem_it = confirmed_points("7", "till-life-spent");
     b.post(&act("redeem"), &redeem_it, true).await;
     assert!(
         b.get(&page)
@@ -227,21 +234,13 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
     assert_eq!(balance(&p.body), "50");
 
     // Redeem: too much is a readable error and changes nothing; enough spends.
-    let too_much = [
-        ("amount", "80"),
-        ("transaction_id", "till-2"),
-        ("confirm", "yes"),
-    ];
+    let too_much = confirmed_points("80", "till-2");
     b.post(&act("redeem"), &too_much, true).await;
     let p = b.get(&page).await;
     assert!(p.body.contains("Redeem points failed"), "{}", p.body);
     assert!(p.body.contains("role=\"alert\""));
     assert_eq!(balance(&p.body), "50");
-    let spend = [
-        ("amount", "20"),
-        ("transaction_id", "till-3"),
-        ("confirm", "yes"),
-    ];
+    let spend = confirmed_points("20", "till-3");
     b.post(&act("redeem"), &spend, true).await;
     assert_eq!(balance(&b.get(&page).await.body), "30");
 
@@ -299,12 +298,7 @@ async fn the_customer_page_shows_profile_card_and_history_and_every_action_works
         .post(&act("delete-everything"), &[("confirm", "yes")], true)
         .await;
     assert_eq!(p.status, 404);
-    assert!(
-        p.headers["content-type"]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/html")
-    );
+    assert!(p.content_type().starts_with("text/html"));
     let p = b.get("/console/customers/no-such-customer").await;
     assert_eq!(p.status, 404);
     gw.shutdown().await;

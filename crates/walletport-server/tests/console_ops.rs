@@ -78,32 +78,20 @@ async fn gateway_reporting(
             .await
             .expect("claim");
         let ids: Vec<_> = claimed.iter().map(|i| i.id).collect();
-        store
-            .fail(
-                "test",
-                &ids[1..],
-                &Failure {
-                    error: DEAD_ERROR.into(),
-                    retry_at: None,
-                    max_attempts: 1,
-                    now,
-                },
-            )
-            .await
-            .expect("fail");
-        store
-            .fail(
-                "test",
-                &ids[..1],
-                &Failure {
-                    error: "vendor timed out".into(),
-                    retry_at: Some(now),
-                    max_attempts: 10,
-                    now,
-                },
-            )
-            .await
-            .expect("retry later");
+        // (items, error, when to retry, attempts allowed): the rest die, the first waits.
+        let outcomes = [
+            (&ids[1..], DEAD_ERROR, None, 1),
+            (&ids[..1], "vendor timed out", Some(now), 10),
+        ];
+        for (items, error, retry_at, max_attempts) in outcomes {
+            let failure = Failure {
+                error: error.into(),
+                retry_at,
+                max_attempts,
+                now,
+            };
+            store.fail("test", items, &failure).await.expect("fail");
+        }
     }
     (running, store)
 }
@@ -113,6 +101,15 @@ async fn signed_in(running: &RunningGateway) -> ConsoleClient {
     let mut console = ConsoleClient::new(&running.base_url());
     console.sign_in(TOKEN).await;
     console
+}
+
+/// A SQLite gateway as [`gateway_with`] sets it up (memory provider, `dead` dead letters) and
+/// a console client signed in to it; the test database lives as long as the returned `TestDb`.
+async fn signed_in_gateway(dead: usize) -> (TestDb, RunningGateway, Arc<dyn Store>, ConsoleClient) {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (running, store) = gateway_with(&tdb, memory_provider(), dead).await;
+    let console = signed_in(&running).await;
+    (tdb, running, store, console)
 }
 
 async fn dead_count(store: &Arc<dyn Store>) -> u64 {
@@ -160,31 +157,33 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
     );
 
     let mut console = signed_in(&running).await;
-    let outbox = console.get("/console/outbox").await;
-    assert_eq!(outbox.status, 200);
-    for shown in [
-        "Depth (waiting or in flight)",
-        "Oldest waiting item",
-        "Waiting items per customer",
-        PHONE,
-        "vendor timed out",
-        DEAD_ERROR,
-        &retry,
-        "Retry all dead letters",
-    ] {
-        assert!(outbox.body.contains(shown), "outbox page lacks {shown}");
-    }
-    let provider = console.get("/console/provider").await;
-    assert_eq!(provider.status, 200);
-    for shown in [
-        "memory",
-        "campaign_send",
-        "Start-up check",
-        "Not reported",
-        "Points",
-    ] {
-        assert!(provider.body.contains(shown), "provider page lacks {shown}");
-    }
+    console
+        .page_showing(
+            "/console/outbox",
+            &[
+                "Depth (waiting or in flight)",
+                "Oldest waiting item",
+                "Waiting items per customer",
+                PHONE,
+                "vendor timed out",
+                DEAD_ERROR,
+                &retry,
+                "Retry all dead letters",
+            ],
+        )
+        .await;
+    console
+        .page_showing(
+            "/console/provider",
+            &[
+                "memory",
+                "campaign_send",
+                "Start-up check",
+                "Not reported",
+                "Points",
+            ],
+        )
+        .await;
     let campaigns = console.get("/console/campaigns").await;
     assert!(campaigns.body.contains("Create campaign") && !campaigns.body.contains("disabled"));
     let import = console.get("/console/import").await;
@@ -198,9 +197,7 @@ async fn pages_render_for_a_signed_in_session_and_redirect_without_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_without_the_csrf_token_are_refused_and_change_nothing() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory_provider(), 1).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, store, mut console) = signed_in_gateway(1).await;
     let dead = dead_letters(store.as_ref()).await;
     let retry = format!("/console/outbox/dead/{}/retry", dead[0].id);
     for path in [retry.as_str(), "/console/outbox/retry-all"] {
@@ -293,9 +290,7 @@ async fn retry_on(tdb: &TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, store) = gateway_with(&tdb, memory_provider(), 0).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, store, mut console) = signed_in_gateway(0).await;
     let csv = "phone,name,balance\n+420710000011,Ann,10\nnot-a-phone,Bob,5\n+420710000012,Cy,abc\n+420710000013,Di,\n";
     let a = console.import(csv).await;
     for shown in [
@@ -345,9 +340,7 @@ async fn import_reports_bad_rows_by_line_and_imports_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (running, _store) = gateway_with(&tdb, memory_provider(), 0).await;
-    let mut console = signed_in(&running).await;
+    let (_tdb, running, _store, mut console) = signed_in_gateway(0).await;
     console.get("/console/campaigns").await;
     let created = console
         .post(
@@ -374,56 +367,35 @@ async fn campaigns_are_created_and_sent_or_disabled_with_the_reason() {
         .get(&format!("/console/campaigns/send?id={id}"))
         .await;
     assert!(confirm.body.contains("cannot be recalled"));
-    assert!(
-        console
-            .submit(
-                "/console/campaigns/send",
-                &[("id", &id)],
-                "/console/campaigns"
-            )
-            .await
-            .body
-            .contains("sent.")
-    );
+    let campaigns = "/console/campaigns";
+    let sent = console
+        .submit("/console/campaigns/send", &[("id", &id)], campaigns)
+        .await;
+    sent.assert_shows("campaigns page", &["sent."]);
     // An empty message: refused with the reason, nothing created.
-    assert!(
-        console
-            .submit(
-                "/console/campaigns",
-                &[("message", " ")],
-                "/console/campaigns"
-            )
-            .await
-            .body
-            .contains("was not created")
-    );
+    let refused = console
+        .submit(campaigns, &[("message", " ")], campaigns)
+        .await;
+    refused.assert_shows("campaigns page", &["was not created"]);
     running.shutdown().await;
 
     // A provider without campaigns: the controls are disabled and say why.
     let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
     let (running, _store) = gateway_with(&tdb, Arc::new(Recorder::default()), 0).await;
     let mut console = signed_in(&running).await;
-    let page = console.get("/console/campaigns").await;
-    assert!(
-        page.body
-            .contains("recorder does not support creating campaigns")
+    let page = console.get(campaigns).await;
+    page.assert_shows(
+        "campaigns page",
+        &[
+            "recorder does not support creating campaigns",
+            "recorder does not support sending campaigns",
+            "<fieldset disabled",
+        ],
     );
-    assert!(
-        page.body
-            .contains("recorder does not support sending campaigns")
-    );
-    assert!(page.body.contains("<fieldset disabled"));
-    assert!(
-        console
-            .submit(
-                "/console/campaigns",
-                &[("message", "Hi")],
-                "/console/campaigns"
-            )
-            .await
-            .body
-            .contains("was not created")
-    );
+    let refused = console
+        .submit(campaigns, &[("message", "Hi")], campaigns)
+        .await;
+    refused.assert_shows("campaigns page", &["was not created"]);
     running.shutdown().await;
 }
 
@@ -439,16 +411,17 @@ async fn the_provider_page_shows_the_transport_counters_when_there_are_some() {
     });
     let (running, _store) = gateway_reporting(&tdb, memory_provider(), 0, Some(stats)).await;
     let mut console = signed_in(&running).await;
-    let page = console.get("/console/provider").await;
-    assert_eq!(page.status, 200);
-    for shown in [
-        "4242",
-        "17",
-        "1m 15s",
-        "This gateway's provider has no quota limiter",
-    ] {
-        assert!(page.body.contains(shown), "provider page lacks {shown}");
-    }
+    let page = console
+        .page_showing(
+            "/console/provider",
+            &[
+                "4242",
+                "17",
+                "1m 15s",
+                "This gateway's provider has no quota limiter",
+            ],
+        )
+        .await;
     assert!(!page.body.contains("Not reported: this gateway"));
     running.shutdown().await;
 }

@@ -15,10 +15,11 @@ const TOKEN: &str = "console-security-token-91c4";
 const PHONE: &str = "+420740000001";
 const NAME: &str = "Zuzana";
 
-/// A gateway with the token and one customer (created through the API) with 10 points; the
-/// customer's CRM id.
-async fn setup(tdb: &TestDb, tls: bool) -> (walletport_server::RunningGateway, String) {
-    let (gw, store) = console_gateway(tdb, Some(TOKEN), tls).await;
+/// A SQLite test database (keep it while the gateway runs), a gateway on it with the token and
+/// one customer (created through the API) with 10 points, and the customer's CRM id.
+async fn setup(tls: bool) -> (TestDb, walletport_server::RunningGateway, String) {
+    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let (gw, store) = console_gateway(&tdb, Some(TOKEN), tls).await;
     let api = Rest::new(&gw).with_token(TOKEN);
     api.create_customer(json!({"phone": PHONE, "name": NAME}))
         .await;
@@ -29,7 +30,7 @@ async fn setup(tdb: &TestDb, tls: bool) -> (walletport_server::RunningGateway, S
     let id = stored(&*store, &Phone::parse(PHONE).expect("phone"))
         .await
         .id;
-    (gw, id.to_string())
+    (tdb, gw, id.to_string())
 }
 
 /// The points of the customer, read through the API.
@@ -59,8 +60,7 @@ fn data_urls(id: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_session_nothing_shows_and_nothing_changes() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, id) = setup(&tdb, false).await;
+    let (_tdb, gw, id) = setup(false).await;
     let base = gw.base_url();
     let mut anon = ConsoleClient::new(&base);
 
@@ -119,19 +119,13 @@ async fn without_a_session_nothing_shows_and_nothing_changes() {
     }
     let js = anon.get("/console/static/console.js").await;
     assert!(js.body.contains("time[datetime]"));
-    assert!(
-        js.headers["content-type"]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/javascript")
-    );
+    assert!(js.content_type().starts_with("text/javascript"));
     gw.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_is_by_token_rate_limited_and_sign_out_ends_the_session() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, _) = setup(&tdb, false).await;
+    let (_tdb, gw, _) = setup(false).await;
     let base = gw.base_url();
 
     // The cookie: HttpOnly, SameSite=Strict, scoped to /console, not Secure without TLS.
@@ -211,8 +205,7 @@ async fn sign_in_is_by_token_rate_limited_and_sign_out_ends_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_changing_forms_need_the_sessions_csrf_token() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, id) = setup(&tdb, false).await;
+    let (_tdb, gw, id) = setup(false).await;
     let base = gw.base_url();
     let mut b = ConsoleClient::new(&base);
     b.sign_in(TOKEN).await;
@@ -245,8 +238,7 @@ async fn state_changing_forms_need_the_sessions_csrf_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_tls_the_cookie_is_secure_and_without_a_token_no_sign_in_is_asked() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, _) = setup(&tdb, true).await;
+    let (_tdb, gw, _) = setup(true).await;
     let mut b = ConsoleClient::new(&gw.base_url());
     let p = b.get("/console/sign-in").await;
     assert!(
@@ -296,8 +288,7 @@ async fn behind_tls_the_cookie_is_secure_and_without_a_token_no_sign_in_is_asked
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_session_id_or_csrf_token_in_logs_pages_or_urls() {
     let logs = support::logs::capture_logs();
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let (gw, id) = setup(&tdb, false).await;
+    let (_tdb, gw, id) = setup(false).await;
     let base = gw.base_url();
     let mut b = ConsoleClient::new(&base);
     b.get("/console/sign-in").await;

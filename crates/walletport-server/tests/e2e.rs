@@ -53,10 +53,9 @@ fn scaled_quota(tick_ms: u64) -> (Vec<QuotaWindow>, String) {
 }
 
 async fn install_registers_and_add_balance_twice_credits_once(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let (emu_srv, emu) = emulator(Vec::new(), Faults::default()).await;
     let (provider, transport) = passquare_provider(&emu_srv.base_url(), "100/s");
     let gw = gateway(store.clone(), provider, Some(transport));
@@ -126,10 +125,9 @@ async fn install_registers_and_add_balance_twice_credits_once(db: Db) {
 }
 
 async fn rest_credits_reach_the_vendor_as_one_coalesced_update_within_quota(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let (quota, plan) = scaled_quota(20);
     let (emu_srv, emu) = emulator(quota, Faults::default()).await;
     let (provider, transport) = passquare_provider(&emu_srv.base_url(), &plan);
@@ -189,10 +187,9 @@ async fn rest_credits_reach_the_vendor_as_one_coalesced_update_within_quota(db: 
 }
 
 async fn thirty_percent_503s_still_deliver_everything(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let faults = Faults {
         unavailable_rate: 0.3,
         seed: 7,
@@ -313,10 +310,9 @@ async fn restart_midway_loses_nothing(db: Db) {
 }
 
 async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let (emu_srv, _emu) = emulator(Vec::new(), Faults::default()).await;
     // A wrong app_key: the vendor answers 401, a permanent error.
     let quota = walletport_http::QuotaPlan::parse("100/s").expect("plan");
@@ -376,10 +372,9 @@ async fn permanent_failures_are_dead_letters_and_can_be_retried(db: Db) {
 }
 
 async fn passteam_webhook_repeats_are_processed_once(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let provider = std::sync::Arc::new(Recorder::default());
     let gw = gateway(store.clone(), provider.clone(), None);
     let running = serve(&gateway_config(fast_outbox()), gw).await;
@@ -452,10 +447,9 @@ async fn passteam_webhook_repeats_are_processed_once(db: Db) {
 /// A merchant whose template calls the phone variable `TEL` (issue 12, item 2): the gateway's
 /// webhooks read the holder from the configured `[provider.fields]`, not the document's example.
 async fn passteam_webhooks_read_the_phone_from_the_configured_variable(db: Db) {
-    let Some(tdb) = TestDb::new(db).await else {
+    let Some((_tdb, store)) = TestDb::with_store(db).await else {
         return;
     };
-    let store = tdb.open().await;
     let holder = phone(11);
     store
         .upsert_customer(

@@ -83,8 +83,7 @@ async fn customer(store: &dyn Store, n: u32, now: chrono::DateTime<Utc>) -> (Pho
 }
 
 async fn expiry_reaches_the_card(which: Vendor) {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let (_emulator, config) = vendor(which).await;
     let provider = walletport::connect(&config).expect("connect");
     let clock = ManualClock::new(Utc::now());
@@ -150,8 +149,7 @@ async fn expiry_reaches_the_card(which: Vendor) {
 /// shortly after the clock passes the lifetime, with nobody calling `run_once`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_gateway_expires_within_its_interval() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let provider = memory_provider();
     let clock = ManualClock::new(Utc::now());
     let gw = Gateway::new(store.clone(), provider.clone()).with_clock(Arc::new(clock.clone()));

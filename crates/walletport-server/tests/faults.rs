@@ -131,8 +131,7 @@ fn classify(a: &Attempt) -> (&'static str, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_percent_vendor_faults_deliver_everything_with_bounded_safe_retries() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let faults = Faults {
         unavailable_rate: 0.10,
         throttle_rate: 0.10,

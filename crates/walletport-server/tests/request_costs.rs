@@ -27,6 +27,24 @@ struct Vendor {
     _server: walletport_sandbox::RunningServer,
 }
 
+impl Vendor {
+    /// The vendor `name` whose emulator `server` runs, connected by the provider config `toml`,
+    /// its requests counted by `count`.
+    fn new(
+        name: &'static str,
+        server: walletport_sandbox::RunningServer,
+        toml: &str,
+        count: impl Fn() -> usize + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            config: ProviderConfig::from_toml(toml).expect("config"),
+            count: Box::new(count),
+            _server: server,
+        }
+    }
+}
+
 async fn passquare() -> Vendor {
     let config = PassquareEmulatorConfig::unlimited();
     let key = config.app_key.clone();
@@ -37,12 +55,7 @@ async fn passquare() -> Vendor {
         "kind = \"passquare\"\nbase_url = \"{}\"\napp_key = \"{key}\"\nplan = \"100000/s\"\n",
         server.base_url()
     );
-    Vendor {
-        name: "passquare",
-        config: ProviderConfig::from_toml(&toml).expect("config"),
-        count: Box::new(move || emu.request_count()),
-        _server: server,
-    }
+    Vendor::new("passquare", server, &toml, move || emu.request_count())
 }
 
 async fn passteam(phone_lookup: &str) -> Vendor {
@@ -60,16 +73,12 @@ async fn passteam(phone_lookup: &str) -> Vendor {
          balance = \"BONUS\"\nbonus = \"PERCENT\"\ndiscount = \"DISCOUNT\"\n",
         server.base_url()
     );
-    Vendor {
-        name: if phone_lookup == "both" {
-            "passteam"
-        } else {
-            "passteam (phone_lookup = plus)"
-        },
-        config: ProviderConfig::from_toml(&toml).expect("config"),
-        count: Box::new(move || emu.request_count()),
-        _server: server,
-    }
+    let name = if phone_lookup == "both" {
+        "passteam"
+    } else {
+        "passteam (phone_lookup = plus)"
+    };
+    Vendor::new(name, server, &toml, move || emu.request_count())
 }
 
 async fn skycore() -> Vendor {
@@ -83,12 +92,7 @@ async fn skycore() -> Vendor {
          template_id = \"sandbox-layout-1\"\nrate_limit = \"100000/s\"\n",
         server.base_url()
     );
-    Vendor {
-        name: "skycore",
-        config: ProviderConfig::from_toml(&toml).expect("config"),
-        count: Box::new(move || emu.requests().len()),
-        _server: server,
-    }
+    Vendor::new("skycore", server, &toml, move || emu.requests().len())
 }
 
 /// Requests per operation, as measured.

@@ -96,8 +96,7 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_401_and_change_nothing() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let (emu_srv, emu) = emulator(Vec::new(), Faults::default()).await;
     let running = serve(store.clone(), &emu_srv.base_url(), &config()).await;
     let base = running.base_url();
@@ -277,8 +276,7 @@ async fn wrong_credentials_are_401_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413_and_change_nothing() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let (emu_srv, _emu) = emulator(Vec::new(), Faults::default()).await;
     let config = config();
     let running = serve(store.clone(), &emu_srv.base_url(), &config).await;
@@ -341,8 +339,7 @@ async fn bodies_over_the_limit_are_413_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_address_without_token_is_refused_before_binding() {
-    let tdb = TestDb::new(Db::Sqlite).await.expect("sqlite");
-    let store = tdb.open().await;
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
     let provider = Arc::new(Recorder::default());
     let mut config = gateway_config(fast_outbox());
     // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding it fails. A refusal that

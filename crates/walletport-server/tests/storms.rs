@@ -22,7 +22,7 @@ use futures::future::join_all;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use support::*;
-use walletport_core::WalletEvents;
+use walletport_core::{Phone, WalletEvents};
 use walletport_server::{Gateway, RunningGateway, StoreWalletEvents};
 use walletport_store::Store;
 
@@ -120,21 +120,28 @@ async fn register(client: &reqwest::Client, gw: &RunningGateway, p: &str) -> Str
     v["customerId"].as_str().expect("customerId").to_owned()
 }
 
-async fn thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_once(db: Db) {
+/// A cluster for a storm (two gateways on PostgreSQL, one on SQLite), a client, and the
+/// customer `phone(n)` registered through the first gateway's hook; `None` without the backend.
+async fn storm_cluster(db: Db, n: u32) -> Option<(Cluster, reqwest::Client, Phone)> {
     let instances = if db == Db::Postgres { 2 } else { 1 };
-    let Some(cluster) = Cluster::start(db, instances).await else {
+    let cluster = Cluster::start(db, instances).await?;
+    let c = client();
+    let p = phone(n);
+    register(&c, &cluster.gateways[0], p.as_str()).await;
+    Some((cluster, c, p))
+}
+
+async fn thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_once(db: Db) {
+    let Some((cluster, c, p)) = storm_cluster(db, 4242).await else {
         return;
     };
-    let c = client();
-    let p = phone(4242);
-    register(&c, &cluster.gateways[0], p.as_str()).await;
     let body = json!({"crm_key": CRM_KEY, "method": "addBalance",
         "customer": {"phone": p.as_str(), "sum": "12.34", "transactionId": "storm-1"}});
     let start = Arc::new(tokio::sync::Barrier::new(STORM));
     let calls = (0..STORM).map(|i| {
         let url = format!(
             "{}/hooks/passquare",
-            cluster.gateways[i % instances].base_url()
+            cluster.gateways[i % cluster.gateways.len()].base_url()
         );
         let (c, body, start) = (c.clone(), body.clone(), start.clone());
         tokio::spawn(async move {
@@ -189,19 +196,15 @@ async fn thousand_concurrent_add_balance_hooks_with_one_transaction_id_credit_on
 }
 
 async fn concurrent_rest_credits_with_one_transaction_id_apply_once(db: Db) {
-    let instances = if db == Db::Postgres { 2 } else { 1 };
-    let Some(cluster) = Cluster::start(db, instances).await else {
+    let Some((cluster, c, p)) = storm_cluster(db, 4343).await else {
         return;
     };
-    let c = client();
-    let p = phone(4343);
-    register(&c, &cluster.gateways[0], p.as_str()).await;
     let n = 300;
     let start = Arc::new(tokio::sync::Barrier::new(n));
     let calls = (0..n).map(|i| {
         let url = format!(
             "{}/api/customers/{}/credits",
-            cluster.gateways[i % instances].base_url(),
+            cluster.gateways[i % cluster.gateways.len()].base_url(),
             p.as_str()
         );
         let (c, start) = (c.clone(), start.clone());

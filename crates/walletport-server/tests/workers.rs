@@ -11,9 +11,9 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use support::*;
 use tokio::sync::watch;
-use walletport_core::{Credit, Customer, CustomerKey, TransactionId};
+use walletport_core::{Credit, Customer, CustomerId, CustomerKey, TransactionId};
 use walletport_server::{Gateway, OutboxWorker};
-use walletport_store::WriteOpts;
+use walletport_store::{Store, WriteOpts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_sqlite() {
@@ -23,6 +23,27 @@ async fn two_workers_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_postgres() {
     two_workers(Db::Postgres).await;
+}
+
+/// A SQLite test database, a store of it holding one customer (written without an outbox
+/// echo), and that customer's id; `None` when the test backend is unavailable.
+async fn sqlite_with_one_customer() -> Option<(TestDb, Arc<dyn Store>, CustomerId)> {
+    let (tdb, store) = TestDb::with_store(Db::Sqlite).await?;
+    let up = store
+        .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
+        .await
+        .expect("customer");
+    Some((tdb, store, up.id))
+}
+
+/// Credits `amount` points to `customer` exactly once under transaction id `tx`.
+async fn credit(store: &dyn Store, customer: &CustomerId, tx: &str, amount: u32) {
+    let tx = TransactionId::new(tx).expect("tx");
+    let credit = Credit::new(Decimal::from(amount), tx, None).expect("credit");
+    store
+        .credit(customer, &credit, WriteOpts::now())
+        .await
+        .expect("credit");
 }
 
 async fn two_workers(db: Db) {
@@ -57,12 +78,7 @@ async fn two_workers(db: Db) {
     // Credits keep arriving while both workers deliver.
     for k in 0..credits_each {
         for (n, id) in ids.iter().enumerate() {
-            let tx = TransactionId::new(format!("c-{n}-{k}")).expect("tx");
-            let credit = Credit::new(Decimal::from(k + 1), tx, None).expect("credit");
-            writer_store
-                .credit(id, &credit, WriteOpts::now())
-                .await
-                .expect("credit");
+            credit(writer_store.as_ref(), id, &format!("c-{n}-{k}"), k + 1).await;
         }
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
@@ -123,24 +139,10 @@ async fn two_workers(db: Db) {
 /// and a worker with a responsive vendor delivers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_that_outlasts_its_lease_is_handed_back() {
-    let Some(tdb) = TestDb::new(Db::Sqlite).await else {
+    let Some((_tdb, store, customer)) = sqlite_with_one_customer().await else {
         return;
     };
-    let store = tdb.open().await;
-    let up = store
-        .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
-        .await
-        .expect("customer");
-    let credit = Credit::new(
-        Decimal::from(5),
-        TransactionId::new("lease-1").expect("tx"),
-        None,
-    )
-    .expect("credit");
-    store
-        .credit(&up.id, &credit, WriteOpts::now())
-        .await
-        .expect("credit");
+    credit(store.as_ref(), &customer, "lease-1", 5).await;
     let config = walletport_server::OutboxSection {
         lease: Duration::from_secs(1),
         ..fast_outbox()
@@ -187,14 +189,9 @@ async fn a_delivery_that_outlasts_its_lease_is_handed_back() {
 /// store's outbox signal wakes it. The poll here is an hour, so only the signal can deliver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_worker_wakes_when_its_store_enqueues() {
-    let Some(tdb) = TestDb::new(Db::Sqlite).await else {
+    let Some((_tdb, store, customer)) = sqlite_with_one_customer().await else {
         return;
     };
-    let store = tdb.open().await;
-    let up = store
-        .upsert_customer(&Customer::new(phone(1)), WriteOpts::now().no_echo())
-        .await
-        .expect("customer");
     let config = walletport_server::OutboxSection {
         poll_interval: Duration::from_secs(3600),
         ..fast_outbox()
@@ -206,12 +203,7 @@ async fn an_idle_worker_wakes_when_its_store_enqueues() {
     for (n, amount) in [(1, 5), (2, 7)] {
         // Let the worker find the outbox empty and go to sleep first.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let tx = TransactionId::new(format!("wake-{n}")).expect("tx");
-        let credit = Credit::new(Decimal::from(amount), tx, None).expect("credit");
-        store
-            .credit(&up.id, &credit, WriteOpts::now())
-            .await
-            .expect("credit");
+        credit(store.as_ref(), &customer, &format!("wake-{n}"), amount).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while recorder.sent().len() < n && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use walletport_core::Capability;
 
 use super::customers::urlencode;
-use super::layout::{card, page};
+use super::layout::{card, message_fields, page};
 use super::outbox::Confirm;
 use super::{
     ConsoleError, ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form,
@@ -75,18 +75,9 @@ fn unsupported(provider: &str, on: bool, what: &str, flag: &str) -> Option<Strin
 
 /// The create form, disabled with its reason when the provider cannot create campaigns.
 fn create_section(ctx: &Ctx, provider: &str, cap: &Capability) -> Markup {
-    let blocked = unsupported(
-        provider,
-        cap.campaign_create,
-        "creating campaigns",
-        "campaign_create",
-    );
-    let no_segment = unsupported(
-        provider,
-        cap.campaign_segment,
-        "segments",
-        "campaign_segment",
-    );
+    let why = |on, what, flag| unsupported(provider, on, what, flag);
+    let blocked = why(cap.campaign_create, "creating campaigns", "campaign_create");
+    let no_segment = why(cap.campaign_segment, "segments", "campaign_segment");
     card(
         "create",
         "Create a campaign",
@@ -95,16 +86,7 @@ fn create_section(ctx: &Ctx, provider: &str, cap: &Capability) -> Markup {
             (csrf_form(ctx, "/console/campaigns", "create", html! {
                 fieldset disabled[blocked.is_some()] aria-describedby=[blocked.as_ref().map(|_| "create-why")] {
                     legend { "The message every recipient gets" }
-                    div.field {
-                        label for="message" { "Message" }
-                        textarea id="message" name="message" rows="3" required {}
-                    }
-                    div.field {
-                        label for="channel" { "Channel" }
-                        select id="channel" name="channel" {
-                            @for (value, label) in CHANNELS { option value=(value) { (label) } }
-                        }
-                    }
+                    (message_fields("message", "message", "channel", &CHANNELS))
                     (text_field("name", "Name (for the vendor's overview, optional)", "", false))
                     div.field {
                         label for="segment" { "Segment id (optional; everyone when empty)" }

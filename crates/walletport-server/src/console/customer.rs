@@ -15,6 +15,13 @@ use super::customers::{customer_href, display_name, installed_text};
 use super::{ConsoleResult, ConsoleState, Ctx, Nav, PageQuery, csrf_form, layout, time};
 use crate::state::Gateway;
 
+/// The channels a push may go out on: form value and label.
+const PUSH_CHANNELS: [(&str, &str); 3] = [
+    ("wallet", "Wallet card"),
+    ("webpush", "Web push"),
+    ("telegram", "Telegram"),
+];
+
 /// Ledger entries per history page.
 const HISTORY_PAGE: u32 = 20;
 
@@ -194,18 +201,7 @@ fn actions_section(ctx: &Ctx, c: &StoredCustomer) -> Markup {
                     (layout::named_field("discount", "discount_percent", "Discount % (empty: unchanged)", &c.discount_percent.value().normalize().to_string(), false))
                 }))
                 (form(Action::Push, html! {
-                    div.field {
-                        label for="push-text" { "Message" }
-                        textarea id="push-text" name="text" rows="3" required {}
-                    }
-                    div.field {
-                        label for="push-channel" { "Channel" }
-                        select id="push-channel" name="channel" {
-                            option value="wallet" selected { "Wallet card" }
-                            option value="webpush" { "Web push" }
-                            option value="telegram" { "Telegram" }
-                        }
-                    }
+                    (layout::message_fields("push-text", "text", "push-channel", &PUSH_CHANNELS))
                 }))
                 (form(Action::CardStatus, html! {
                     div.field {

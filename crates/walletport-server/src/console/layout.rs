@@ -2,7 +2,7 @@
 //! slot, and small pieces used across pages (times, CSRF forms).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, Render, html};
 
 use super::auth::Ctx;
 use super::session::FlashKind;
@@ -119,6 +119,41 @@ pub(crate) fn card(id: &str, title: &str, body: Markup) -> Markup {
         section.card aria-labelledby=(id) {
             h2 id=(id) { (title) }
             (body)
+        }
+    }
+}
+
+/// A `dl` of figures: each label as a `dt` followed by its value as a `dd`, the console's usual
+/// way to show a box of facts.
+pub(crate) fn facts(rows: &[(&str, &dyn Render)]) -> Markup {
+    html! {
+        dl {
+            @for (label, value) in rows { dt { (label) } dd { (value) } }
+        }
+    }
+}
+
+/// The two fields of a message form: a required message box (`text_id`, sent as `text_name`)
+/// and the channel choice (`channel_id`, sent as `channel`) among `channels` (form value and
+/// label), the first one preselected.
+pub(crate) fn message_fields(
+    text_id: &str,
+    text_name: &str,
+    channel_id: &str,
+    channels: &[(&str, &str)],
+) -> Markup {
+    html! {
+        div.field {
+            label for=(text_id) { "Message" }
+            textarea id=(text_id) name=(text_name) rows="3" required {}
+        }
+        div.field {
+            label for=(channel_id) { "Channel" }
+            select id=(channel_id) name="channel" {
+                @for (i, (value, label)) in channels.iter().enumerate() {
+                    option value=(value) selected[i == 0] { (label) }
+                }
+            }
         }
     }
 }

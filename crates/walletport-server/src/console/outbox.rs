@@ -14,7 +14,7 @@ use walletport_store::{MAX_PAGE, OutboxId, OutboxItem, OutboxList, OutboxStats};
 
 use super::auth::NoFields;
 use super::customers::{display_name, urlencode};
-use super::layout::{card, page};
+use super::layout::{card, facts, page};
 use super::{
     ConsoleResult, ConsoleState, CsrfForm, Ctx, FlashKind, Nav, PageQuery, csrf_form, time,
 };
@@ -126,19 +126,19 @@ async fn dead_letter(gw: &Gateway, id: OutboxId) -> walletport_core::Result<Outb
 
 /// The summary figures.
 fn stats_card(stats: &OutboxStats) -> Markup {
+    let oldest = stats
+        .oldest_age
+        .map_or_else(|| "nothing waits".to_owned(), |a| format!("{} old", age(a)));
     card(
         "depth",
         "Waiting for the vendor",
-        html! {
-            dl {
-                dt { "Depth (waiting or in flight)" } dd { (stats.depth) }
-                dt { "In flight (claimed by a worker)" } dd { (stats.in_flight) }
-                dt { "Oldest waiting item" }
-                dd { @match stats.oldest_age { Some(a) => { (age(a)) " old" }, None => "nothing waits" } }
-                dt { "Customers with waiting items" } dd { (stats.customers) }
-                dt { "Dead letters" } dd { (stats.dead) }
-            }
-        },
+        facts(&[
+            ("Depth (waiting or in flight)", &stats.depth),
+            ("In flight (claimed by a worker)", &stats.in_flight),
+            ("Oldest waiting item", &oldest),
+            ("Customers with waiting items", &stats.customers),
+            ("Dead letters", &stats.dead),
+        ]),
     )
 }
 

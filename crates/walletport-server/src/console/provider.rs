@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use walletport_core::{BalanceFields, Capability};
 use walletport_http::{QuotaUsage, TransportStats};
 
-use super::layout::{card, page};
+use super::layout::{card, facts, page};
 use super::outbox::age;
 use super::{ConsoleResult, ConsoleState, Ctx, Nav};
 use crate::api::health;
@@ -25,17 +25,21 @@ fn limit(value: Option<u32>) -> String {
 
 /// The reachability figures.
 fn health_section(health: &Health, startup: &str) -> Markup {
+    let vendor = if health.provider == "unchecked" {
+        "unchecked (the vendor has no status call)"
+    } else {
+        health.provider.as_str()
+    };
     card(
         "health",
         "Health",
         html! {
-            dl {
-                dt { "Overall" } dd { (health.status) }
-                dt { "Store" } dd { (health.store) }
-                dt { "Vendor status call" }
-                dd { @if health.provider == "unchecked" { "unchecked (the vendor has no status call)" } @else { (health.provider) } }
-                dt { "Start-up check" } dd { (startup) }
-            }
+            (facts(&[
+                ("Overall", &health.status),
+                ("Store", &health.store),
+                ("Vendor status call", &vendor),
+                ("Start-up check", &startup),
+            ]))
             p.muted { "The vendor's answer is reused for a while (vendor calls cost quota); /healthz reports the same." }
         },
     )
@@ -47,11 +51,11 @@ fn fields_section(fields: BalanceFields) -> Markup {
         "fields",
         "Balance fields on the card",
         html! {
-            dl {
-                dt { "Points" } dd { (yes_no(fields.points)) }
-                dt { "Bonus %" } dd { (yes_no(fields.bonus_percent)) }
-                dt { "Discount %" } dd { (yes_no(fields.discount_percent)) }
-            }
+            (facts(&[
+                ("Points", &yes_no(fields.points)),
+                ("Bonus %", &yes_no(fields.bonus_percent)),
+                ("Discount %", &yes_no(fields.discount_percent)),
+            ]))
             p.muted { "Values the card does not hold stay in the gateway's store only." }
         },
     )
@@ -66,16 +70,16 @@ fn quota_section(stats: Option<&TransportStats>) -> Markup {
             @match stats {
                 None => p { "Not reported: this gateway's provider transport exposes no counters." },
                 Some(t) => {
-                    dl {
-                        dt { "Vendor requests" } dd { (t.requests) }
-                        dt { "Attempts (with retries)" } dd { (t.attempts) }
-                        dt { "Retries" } dd { (t.retries) }
-                        dt { "Rejected by the vendor's rate limit" } dd { (t.rate_limited) }
-                        dt { "Failed requests" } dd { (t.failures) }
-                        dt { "Attempts that waited for the quota" } dd { (t.quota_waits) }
-                        dt { "Time spent waiting for the quota" } dd { (age(t.quota_wait_time)) }
-                        dt { "Time spent waiting between retries" } dd { (age(t.retry_wait_time)) }
-                    }
+                    (facts(&[
+                        ("Vendor requests", &t.requests),
+                        ("Attempts (with retries)", &t.attempts),
+                        ("Retries", &t.retries),
+                        ("Rejected by the vendor's rate limit", &t.rate_limited),
+                        ("Failed requests", &t.failures),
+                        ("Attempts that waited for the quota", &t.quota_waits),
+                        ("Time spent waiting for the quota", &age(t.quota_wait_time)),
+                        ("Time spent waiting between retries", &age(t.retry_wait_time)),
+                    ]))
                     p.muted { "Counted since the gateway started." }
                 }
             }
@@ -153,12 +157,10 @@ pub(crate) async fn page_view(State(s): State<ConsoleState>, ctx: Ctx) -> Consol
     };
     let body = html! {
         h1 { "Provider" }
-        (card("kind", "Kind", html! {
-            dl {
-                dt { "Provider" } dd { strong { (info.name) } }
-                dt { "Adapter version" } dd { (info.version) }
-            }
-        }))
+        (card("kind", "Kind", facts(&[
+            ("Provider", &html! { strong { (info.name) } }),
+            ("Adapter version", &info.version),
+        ])))
         div.grid {
             (health_section(&health, &startup))
             (fields_section(gw.provider.balance_fields()))

@@ -50,6 +50,24 @@ pub struct Page {
     pub body: String,
 }
 
+impl Page {
+    /// The `Content-Type` header, empty when absent or not text.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts that the body shows every one of `shown`; a failure names `what` (the page) and
+    /// the text it lacks.
+    pub fn assert_shows(&self, what: &str, shown: &[&str]) {
+        for text in shown {
+            assert!(self.body.contains(text), "{what} lacks {text}");
+        }
+    }
+}
+
 /// Form-encodes one value.
 pub fn form_encode(s: &str) -> String {
     s.bytes()
@@ -149,6 +167,14 @@ impl ConsoleClient {
             .await
             .expect("POST");
         self.read(resp).await
+    }
+
+    /// `GET path`, which must answer 200 and show every one of `shown`.
+    pub async fn page_showing(&mut self, path: &str, shown: &[&str]) -> Page {
+        let page = self.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        page.assert_shows(path, shown);
+        page
     }
 
     /// Submits a console form: posts `fields` with the CSRF token, expects the console's 303

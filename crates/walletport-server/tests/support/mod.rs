@@ -60,6 +60,14 @@ impl TestDb {
         }
     }
 
+    /// A fresh database (as [`TestDb::new`]) and a store opened on it; keep the `TestDb` while
+    /// the store is in use.
+    pub async fn with_store(db: Db) -> Option<(Self, Arc<dyn Store>)> {
+        let tdb = Self::new(db).await?;
+        let store = tdb.open().await;
+        Some((tdb, store))
+    }
+
     pub async fn open(&self) -> Arc<dyn Store> {
         let options = StoreOptions {
             max_connections: 16,
