@@ -22,32 +22,6 @@ pub(crate) const STATE: &str = "store.quota.state";
 /// The longest pause a vendor may impose (longer `Retry-After`s are clamped to it).
 const MAX_PAUSE: Duration = Duration::from_secs(86_400 * 366);
 
-/// A grant a take records, with the bookkeeping that goes with it ([`Decision::Take`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Grant {
-    /// The grant's number.
-    pub(crate) seq: i64,
-    /// When it was granted (µs).
-    pub(crate) at_us: i64,
-    /// Delete the key's grants numbered up to this one (0: none).
-    pub(crate) prune_through: i64,
-    /// Clear an interactive taker's announcement.
-    pub(crate) clear_interactive: bool,
-}
-
-/// The key's row as [`state`] reads it, with the clock read in the same snapshot.
-#[derive(Debug, Clone)]
-pub(crate) struct QuotaRow {
-    /// Grants so far.
-    pub(crate) granted: i64,
-    /// No grant before this instant (µs).
-    pub(crate) paused_until_us: i64,
-    /// The stored lowered windows ([`quota::encode_lowered`]).
-    pub(crate) lowered: String,
-    /// The backend's now (µs).
-    pub(crate) now_us: i64,
-}
-
 /// The vendor quota statements of one database.
 pub(crate) trait QuotaSql: Dialect {
     /// A read-only transaction whose reads share one snapshot.
@@ -85,11 +59,15 @@ pub(crate) trait QuotaSql: Dialect {
         until_us: i64,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Records the grant, counts it in the key's row and prunes old grants.
+    /// Records grant `seq` at `at_us`, counts it in the key's row (clearing an interactive
+    /// announcement if asked) and deletes the key's grants numbered up to `prune_through`.
     fn record_grant(
         conn: &mut Self::Conn,
         key: &str,
-        grant: &Grant,
+        seq: i64,
+        at_us: i64,
+        prune_through: i64,
+        clear_interactive: bool,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Pauses the key until `after_us` from the backend's now, unless it is paused longer
@@ -109,11 +87,12 @@ pub(crate) trait QuotaSql: Dialect {
         lowered: &str,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// The key's row and the backend's now, if the key was ever used.
+    /// The key's row read with the backend's now (its book and lowered windows), if the key
+    /// was ever used.
     fn quota_row(
         conn: &mut Self::Conn,
         key: &str,
-    ) -> impl Future<Output = Result<Option<QuotaRow>>> + Send;
+    ) -> impl Future<Output = Result<Option<(Book, String)>>> + Send;
 
     /// How many of the key's grants numbered from `from_seq` were granted after `after_us`.
     fn count_grants(
@@ -161,13 +140,7 @@ pub(crate) async fn take<S: QuotaSql>(
             prune_through,
             clear_interactive,
         } => {
-            let grant = Grant {
-                seq,
-                at_us,
-                prune_through,
-                clear_interactive,
-            };
-            S::record_grant(&mut tx, key, &grant).await?;
+            S::record_grant(&mut tx, key, seq, at_us, prune_through, clear_interactive).await?;
             S::commit(tx, TAKE).await?;
             Ok(QuotaSlot::Taken)
         }
@@ -219,7 +192,7 @@ pub(crate) async fn state<S: QuotaSql>(
 ) -> Result<QuotaState> {
     quota::validate(key, limits)?;
     let mut snap = sql.snapshot().await?;
-    let Some(row) = S::quota_row(&mut snap, key).await? else {
+    let Some((row, lowered)) = S::quota_row(&mut snap, key).await? else {
         return Ok(QuotaState {
             used: vec![0; limits.len()],
             ..QuotaState::default()
@@ -235,6 +208,6 @@ pub(crate) async fn state<S: QuotaSql>(
     Ok(QuotaState {
         used,
         paused_for: quota::pause_left(row.paused_until_us, row.now_us),
-        lowered: quota::decode_lowered(&row.lowered),
+        lowered: quota::decode_lowered(&lowered),
     })
 }

@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use walletport_core::Result;
 
 use crate::error::db;
-use crate::logic::quota::{Grant, LOWER, PAUSE, QuotaRow, QuotaSql, STATE, TAKE};
+use crate::logic::quota::{LOWER, PAUSE, QuotaSql, STATE, TAKE};
 use crate::logic::sql;
 use crate::quota::Book;
 
@@ -72,13 +72,23 @@ const LOCK_LOWERED: &str = "INSERT INTO vendor_quota (quota_key) VALUES ($1)
 const STORE_LOWERED: &str = "UPDATE vendor_quota SET lowered_limits = $2 WHERE quota_key = $1";
 
 const QUOTA_ROW: &str = concat!(
-    "SELECT granted, paused_until_us, lowered_limits, ",
+    "SELECT granted, paused_until_us, interactive_until_us, lowered_limits, ",
     now_us!(),
     " FROM vendor_quota WHERE quota_key = $1"
 );
 
 const COUNT_GRANTS: &str = "SELECT count(*) FROM vendor_quota_grants
      WHERE quota_key = $1 AND seq >= $2 AND granted_at_us > $3";
+
+/// A key's row as the logic reads it, on the database's clock.
+fn book(granted: i64, paused_until_us: i64, interactive_until_us: i64, now_us: i64) -> Book {
+    Book {
+        granted,
+        paused_until_us,
+        interactive_until_us,
+        now_us,
+    }
+}
 
 impl QuotaSql for PgPool {
     type Snapshot = Transaction<'static, Postgres>;
@@ -98,14 +108,8 @@ impl QuotaSql for PgPool {
     async fn lock_for_take(conn: &mut PgConnection, key: &str) -> Result<(Book, String)> {
         type Row = (i64, i64, i64, String, bool, i64);
         let row: Row = sql!(as Row, fetch_one(&mut *conn), TAKE, LOCK_FOR_TAKE, [key])?;
-        let (granted, paused_until_us, interactive_until_us, lowered, _, now_us) = row;
-        let book = Book {
-            granted,
-            paused_until_us,
-            interactive_until_us,
-            now_us,
-        };
-        Ok((book, lowered))
+        let (granted, paused, interactive, lowered, _, now_us) = row;
+        Ok((book(granted, paused, interactive, now_us), lowered))
     }
 
     async fn grant_times(
@@ -121,13 +125,20 @@ impl QuotaSql for PgPool {
         Ok(())
     }
 
-    async fn record_grant(conn: &mut PgConnection, key: &str, g: &Grant) -> Result<()> {
-        let (seq, at, prune, clear) = (g.seq, g.at_us, g.prune_through, g.clear_interactive);
+    async fn record_grant(
+        conn: &mut PgConnection,
+        key: &str,
+        seq: i64,
+        at_us: i64,
+        prune_through: i64,
+        clear_interactive: bool,
+    ) -> Result<()> {
+        let (prune, clear) = (prune_through, clear_interactive);
         sql!(
             execute(&mut *conn),
             TAKE,
             RECORD_GRANT,
-            [key, seq, at, prune, clear]
+            [key, seq, at_us, prune, clear]
         )?;
         Ok(())
     }
@@ -147,17 +158,12 @@ impl QuotaSql for PgPool {
         Ok(())
     }
 
-    async fn quota_row(conn: &mut PgConnection, key: &str) -> Result<Option<QuotaRow>> {
-        type Row = (i64, i64, String, i64);
+    async fn quota_row(conn: &mut PgConnection, key: &str) -> Result<Option<(Book, String)>> {
+        type Row = (i64, i64, i64, String, i64);
         let row = sql!(as Row, fetch_optional(&mut *conn), STATE, QUOTA_ROW, [key])?;
-        Ok(
-            row.map(|(granted, paused_until_us, lowered, now_us)| QuotaRow {
-                granted,
-                paused_until_us,
-                lowered,
-                now_us,
-            }),
-        )
+        Ok(row.map(|(granted, paused, interactive, lowered, now_us)| {
+            (book(granted, paused, interactive, now_us), lowered)
+        }))
     }
 
     async fn count_grants(

@@ -10,7 +10,7 @@ use walletport_core::Result;
 
 use super::{Db, WriteTx, begin};
 use crate::error::db;
-use crate::logic::quota::{Grant, LOWER, PAUSE, QuotaRow, QuotaSql, STATE, TAKE};
+use crate::logic::quota::{LOWER, PAUSE, QuotaSql, STATE, TAKE};
 use crate::logic::sql;
 use crate::quota::{self, Book};
 
@@ -51,11 +51,23 @@ const LOCK_LOWERED: &str = "INSERT INTO vendor_quota (quota_key) VALUES (?1)
 
 const STORE_LOWERED: &str = "UPDATE vendor_quota SET lowered_limits = ?2 WHERE quota_key = ?1";
 
-const QUOTA_ROW: &str =
-    "SELECT granted, paused_until_us, lowered_limits FROM vendor_quota WHERE quota_key = ?1";
+const QUOTA_ROW: &str = "SELECT granted, paused_until_us, interactive_until_us, lowered_limits FROM vendor_quota WHERE quota_key = ?1";
 
 const COUNT_GRANTS: &str = "SELECT count(*) FROM vendor_quota_grants
      WHERE quota_key = ?1 AND seq >= ?2 AND granted_at_us > ?3";
+
+/// A key's row (`granted, paused_until_us, interactive_until_us, lowered_limits`) as the logic
+/// reads it, on this machine's clock.
+fn book(row: (i64, i64, i64, String), now_us: i64) -> (Book, String) {
+    let (granted, paused_until_us, interactive_until_us, lowered) = row;
+    let book = Book {
+        granted,
+        paused_until_us,
+        interactive_until_us,
+        now_us,
+    };
+    (book, lowered)
+}
 
 impl QuotaSql for Db {
     type Snapshot = Transaction<'static, Sqlite>;
@@ -74,14 +86,7 @@ impl QuotaSql for Db {
     async fn lock_for_take(conn: &mut SqliteConnection, key: &str) -> Result<(Book, String)> {
         type Row = (i64, i64, i64, String);
         let row: Row = sql!(as Row, fetch_one(&mut *conn), TAKE, LOCK_FOR_TAKE, [key])?;
-        let (granted, paused_until_us, interactive_until_us, lowered) = row;
-        let book = Book {
-            granted,
-            paused_until_us,
-            interactive_until_us,
-            now_us: now_us(),
-        };
-        Ok((book, lowered))
+        Ok(book(row, now_us()))
     }
 
     async fn grant_times(
@@ -106,17 +111,23 @@ impl QuotaSql for Db {
         Ok(())
     }
 
-    async fn record_grant(conn: &mut SqliteConnection, key: &str, g: &Grant) -> Result<()> {
+    async fn record_grant(
+        conn: &mut SqliteConnection,
+        key: &str,
+        seq: i64,
+        at_us: i64,
+        prune_through: i64,
+        clear_interactive: bool,
+    ) -> Result<()> {
+        sql!(execute(&mut *conn), TAKE, INSERT_GRANT, [key, seq, at_us])?;
         sql!(
             execute(&mut *conn),
             TAKE,
-            INSERT_GRANT,
-            [key, g.seq, g.at_us]
+            COUNT_GRANT,
+            [key, seq, clear_interactive]
         )?;
-        let clear = g.clear_interactive;
-        sql!(execute(&mut *conn), TAKE, COUNT_GRANT, [key, g.seq, clear])?;
-        if g.prune_through > 0 {
-            sql!(execute(&mut *conn), TAKE, PRUNE, [key, g.prune_through])?;
+        if prune_through > 0 {
+            sql!(execute(&mut *conn), TAKE, PRUNE, [key, prune_through])?;
         }
         Ok(())
     }
@@ -140,16 +151,11 @@ impl QuotaSql for Db {
     }
 
     /// The clock is read after the row, inside the snapshot the read started.
-    async fn quota_row(conn: &mut SqliteConnection, key: &str) -> Result<Option<QuotaRow>> {
-        type Row = (i64, i64, String);
+    async fn quota_row(conn: &mut SqliteConnection, key: &str) -> Result<Option<(Book, String)>> {
+        type Row = (i64, i64, i64, String);
         let row = sql!(as Row, fetch_optional(&mut *conn), STATE, QUOTA_ROW, [key])?;
         let now_us = now_us();
-        Ok(row.map(|(granted, paused_until_us, lowered)| QuotaRow {
-            granted,
-            paused_until_us,
-            lowered,
-            now_us,
-        }))
+        Ok(row.map(|row| book(row, now_us)))
     }
 
     async fn count_grants(
