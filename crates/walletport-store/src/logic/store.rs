@@ -13,6 +13,7 @@ use super::Dialect;
 use super::customers::{self, CustomerSql};
 use super::ledger::{self, LedgerSql};
 use super::outbox::{self, OutboxSql};
+use super::quota::{self, QuotaSql};
 use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
 use crate::model::{
     CardPatch, CardUpdated, CustomerPage, CustomerSearch, ListCustomers, NewCard, Percentages,
@@ -24,39 +25,6 @@ use crate::outbox::{
 };
 use crate::quota::{QuotaLimit, QuotaSlot, QuotaState};
 use crate::{Backend, Store};
-
-/// The vendor quota of one database (the rules are in [`crate::quota`]).
-pub(crate) trait QuotaSql: Send + Sync {
-    /// [`Store::take_quota_slot`].
-    fn take_quota(
-        &self,
-        key: &str,
-        limits: &[QuotaLimit],
-        interactive: bool,
-    ) -> impl Future<Output = Result<QuotaSlot>> + Send;
-
-    /// [`Store::pause_quota`].
-    fn pause_quota(
-        &self,
-        key: &str,
-        after: std::time::Duration,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// [`Store::quota_state`].
-    fn quota_state(
-        &self,
-        key: &str,
-        limits: &[QuotaLimit],
-    ) -> impl Future<Output = Result<QuotaState>> + Send;
-
-    /// [`Store::lower_quota_limit`].
-    fn lower_quota(
-        &self,
-        key: &str,
-        per: std::time::Duration,
-        limit: u32,
-    ) -> impl Future<Output = Result<bool>> + Send;
-}
 
 /// A backend: its dialect ([`Engine::Sql`]) and the writer task its ledger writes go through
 /// (SQLite: group commits of every operation; PostgreSQL: batched credits).
@@ -265,15 +233,15 @@ impl<E: Engine> Store for E {
         limits: &[QuotaLimit],
         interactive: bool,
     ) -> Result<QuotaSlot> {
-        self.sql().take_quota(key, limits, interactive).await
+        quota::take(self.sql(), key, limits, interactive).await
     }
 
     async fn pause_quota(&self, key: &str, after: std::time::Duration) -> Result<()> {
-        self.sql().pause_quota(key, after).await
+        quota::pause(self.sql(), key, after).await
     }
 
     async fn quota_state(&self, key: &str, limits: &[QuotaLimit]) -> Result<QuotaState> {
-        self.sql().quota_state(key, limits).await
+        quota::state(self.sql(), key, limits).await
     }
 
     async fn lower_quota_limit(
@@ -282,6 +250,6 @@ impl<E: Engine> Store for E {
         per: std::time::Duration,
         limit: u32,
     ) -> Result<bool> {
-        self.sql().lower_quota(key, per, limit).await
+        quota::lower(self.sql(), key, per, limit).await
     }
 }
