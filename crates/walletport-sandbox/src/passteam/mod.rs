@@ -316,21 +316,27 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn unique_variables_pagination_auth_and_quota() {
+    /// An emulator on a free loopback port whose only quota window allows
+    /// `limit` calls per `per_secs` seconds.
+    async fn spawn_with_quota(limit: u32, per_secs: u64) -> (RunningServer, PassteamEmulator) {
         let config = PassteamEmulatorConfig {
             quota: vec![QuotaWindow {
-                limit: 8,
-                per: std::time::Duration::from_secs(3600),
+                limit,
+                per: std::time::Duration::from_secs(per_secs),
             }],
             ..Default::default()
         };
-        let (server, emu) = PassteamEmulator::spawn(
+        PassteamEmulator::spawn(
             config,
             "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn unique_variables_pagination_auth_and_quota() {
+        let (server, emu) = spawn_with_quota(8, 3600).await;
         let base = server.base_url();
         let t = "5e424c181dbf0d537c8b4569";
         let create = |phone: &'static str| {
@@ -403,19 +409,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_short_test_window_names_its_period_and_a_retry_after() {
-        let config = PassteamEmulatorConfig {
-            quota: vec![QuotaWindow {
-                limit: 1,
-                per: std::time::Duration::from_secs(1),
-            }],
-            ..Default::default()
-        };
-        let (server, emu) = PassteamEmulator::spawn(
-            config,
-            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        let (server, emu) = spawn_with_quota(1, 1).await;
         let url = format!("{}/oapi/v1/gettemplate", server.base_url());
         let send = || {
             reqwest::Client::new()
