@@ -57,6 +57,14 @@ fn absent(dir: &Path) -> String {
     dir.join("never-written.json").display().to_string()
 }
 
+/// A fresh temporary directory holding a config with `provider_toml`; the directory must outlive
+/// every command run against the config.
+fn vendor_config(provider_toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), provider_toml);
+    (dir, cfg)
+}
+
 /// The link commands answer `unsupported` on every provider but Skycore.
 fn assert_no_links(cfg: &Path, dir: &Path, provider: &str) {
     let file = absent(dir);
@@ -181,11 +189,10 @@ async fn passquare_cards_without_status_or_templates() {
         PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr)
     })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &common::passquare_toml(&server.base_url(), "sandbox-app-key"),
-    );
+    let (dir, cfg) = vendor_config(&common::passquare_toml(
+        &server.base_url(),
+        "sandbox-app-key",
+    ));
     let phone = "+420000000002";
     let card = issue(&cfg, phone, "Ann", "5");
     assert!(
@@ -218,8 +225,7 @@ async fn passteam_cards_with_status_but_no_template_writes() {
         PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr)
     })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(dir.path(), &common::passteam_toml(&server.base_url(), None));
+    let (dir, cfg) = vendor_config(&common::passteam_toml(&server.base_url(), None));
     let phone = "+79990000003";
     let card = issue(&cfg, phone, "Ivan", "7");
     assert!(card["id"].is_string(), "{card}");
@@ -269,8 +275,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     let config = SkycoreEmulatorConfig::default();
     let key = config.api_key.clone();
     let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(dir.path(), &common::skycore_toml(&server.base_url(), &key));
+    let (dir, cfg) = vendor_config(&common::skycore_toml(&server.base_url(), &key));
     let phone = "+420000000004";
     let card = issue(&cfg, phone, "Eva", "12");
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
