@@ -1,10 +1,12 @@
-//! Customers, cards and inbound events: the logic of both backends, over [`CustomerSql`].
+//! Customers, cards and inbound events: the logic of both backends, over the statements of
+//! [`CustomerSql`].
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{CardId, Customer, CustomerId, CustomerKey, Error, ErrorKind, Result, Retry};
 
-use super::{Dialect, Enqueue, commit_echoed};
+use super::customer_sql::{CardKey, CustomerSql, CustomerWrite, Lookup};
+use super::{Enqueue, commit_echoed};
 use crate::codec::{
     RawCard, RawCustomer, customer_payload, merge_card, merge_customer, new_customer_id,
     patch_card, to_ns, validate_card, validate_customer, validate_event_id, validate_patch,
@@ -15,128 +17,6 @@ use crate::model::{
     SearchPlan, StoredCard, StoredCustomer, Upserted, WriteOpts,
 };
 use crate::outbox::OutboxKind as Kind;
-
-/// Which customer a write reads (and, with row locks, locks).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Lookup<'a> {
-    /// By phone (E.164 text).
-    Phone(&'a str),
-    /// By CRM id.
-    Id(&'a str),
-}
-
-/// A customer to insert (`created`) or update, with the id it has or gets.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CustomerWrite<'a> {
-    /// The fields to store.
-    pub(crate) customer: &'a Customer,
-    /// The CRM id.
-    pub(crate) id: &'a CustomerId,
-    /// Insert (true) or update.
-    pub(crate) created: bool,
-    /// `updated_at` (and `created_at` of an insert), ns.
-    pub(crate) now: i64,
-}
-
-/// Which card to find: the provider's card with this vendor id, or (without one) this number.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CardKey<'a> {
-    /// The issuing provider.
-    pub(crate) provider: &'a str,
-    /// The vendor's id of the card.
-    pub(crate) vendor_id: Option<&'a str>,
-    /// The card number, used when there is no vendor id.
-    pub(crate) number: Option<&'a str>,
-}
-
-/// The customer and card statements of one database.
-pub(crate) trait CustomerSql: Dialect {
-    /// The customer by phone, CRM id or a card's vendor id or number (oldest card first).
-    fn get_customer(
-        &self,
-        key: &CustomerKey,
-    ) -> impl Future<Output = Result<Option<RawCustomer>>> + Send;
-
-    /// The customer a write is about, read inside its transaction; PostgreSQL locks the row
-    /// (`FOR NO KEY UPDATE`), SQLite's write transaction excludes other writers already.
-    fn locked_customer(
-        conn: &mut Self::Conn,
-        by: Lookup<'_>,
-    ) -> impl Future<Output = Result<Option<RawCustomer>>> + Send;
-
-    /// Inserts or updates the customer; false when the insert found the phone taken by a
-    /// concurrent create (PostgreSQL `ON CONFLICT DO NOTHING`; SQLite never races). Database
-    /// errors are returned unmapped for [`upsert`].
-    fn write_customer(
-        conn: &mut Self::Conn,
-        w: &CustomerWrite<'_>,
-    ) -> impl Future<Output = Result<bool>> + Send;
-
-    /// Stores `c`'s percentages, `updated_at` `now`.
-    fn write_percentages(
-        conn: &mut Self::Conn,
-        c: &StoredCustomer,
-        now: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// At most `limit` customers after `seq` `after`, in `seq` order.
-    fn customers_after(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<RawCustomer>>> + Send;
-
-    /// At most `limit` customers matching the plan, in the plan's order (phone, or `seq`).
-    fn search_customers(
-        &self,
-        plan: &SearchPlan,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<RawCustomer>>> + Send;
-
-    /// The points of customer `id`'s open lots burning in `(now, until]`, summed exactly.
-    fn expiring_points(
-        &self,
-        id: &CustomerId,
-        now: i64,
-        until: i64,
-    ) -> impl Future<Output = Result<Decimal>> + Send;
-
-    /// The card `key` names, oldest first.
-    fn find_card(
-        conn: &mut Self::Conn,
-        key: &CardKey<'_>,
-    ) -> impl Future<Output = Result<Option<RawCard>>> + Send;
-
-    /// Inserts the card (`seq` `None`) or updates the row `seq`; its `updated_at` is the write's
-    /// instant (merging and patching move it only when something changed).
-    fn write_card(
-        conn: &mut Self::Conn,
-        seq: Option<i64>,
-        card: &StoredCard,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Deletes the card row `seq`.
-    fn delete_card(conn: &mut Self::Conn, seq: i64) -> impl Future<Output = Result<()>> + Send;
-
-    /// The customer's cards, oldest first.
-    fn cards_of(&self, customer: &CustomerId) -> impl Future<Output = Result<Vec<RawCard>>> + Send;
-
-    /// Records inbound event `id` inside the caller's transaction; true the first time only.
-    fn insert_event(
-        conn: &mut Self::Conn,
-        provider: &str,
-        id: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-
-    /// Records inbound event `id` on its own (SQLite: at the write gate); true the first time.
-    fn record_event_alone(
-        &self,
-        provider: &str,
-        id: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-}
 
 /// Decodes a customer row the dialect read.
 fn decoded(row: Option<RawCustomer>) -> Result<Option<StoredCustomer>> {

@@ -7,10 +7,12 @@
 //! trait of statements rather than sqlx's generic `Database` traits or a query builder.
 
 pub(crate) mod backfill;
+pub(crate) mod customer_sql;
 pub(crate) mod customers;
 pub(crate) mod ledger;
 pub(crate) mod outbox;
 pub(crate) mod quota;
+pub(crate) mod run;
 pub(crate) mod store;
 
 use std::ops::DerefMut;
@@ -19,6 +21,7 @@ use serde_json::Value;
 use walletport_core::Result;
 
 use crate::outbox::OutboxKind;
+pub(crate) use run::Runner;
 
 /// Runs one statement and names its failure: `sql!(fetch_all(&mut *conn), OP, SQL, [a, b])` is
 /// `sqlx::query(SQL).bind(a).bind(b).fetch_all(&mut *conn).await` with the error mapped by
@@ -68,25 +71,18 @@ pub(crate) trait Dialect: Send + Sync {
     /// PostgreSQL drops it (the rollback rides on the connection's next use, no round trip now).
     fn end_unwritten(tx: Self::Tx, op: &'static str) -> impl Future<Output = Result<()>> + Send;
 
-    /// Makes sure the customer exists and, where the backend has row locks, locks its row until
-    /// the transaction ends, so that the customer's outbox ids follow commit order; false when
-    /// there is no such customer.
-    fn lock_customer(
-        conn: &mut Self::Conn,
-        id: &str,
-        op: &'static str,
-    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Checks that customer (1) exists and, where the backend has row locks, locks its row (see
+    /// [`Runner::lock_customer`]).
+    const LOCK_CUSTOMER: &'static str;
 
-    /// Inserts an outbox item inside the caller's transaction; returns its id.
-    fn enqueue_in(
-        conn: &mut Self::Conn,
-        item: &Enqueue<'_>,
-    ) -> impl Future<Output = Result<i64>> + Send;
+    /// Inserts an outbox item: customer (1), kind (2), payload (3, JSON text), due at and
+    /// created at (4); returns its id.
+    const ENQUEUE: &'static str;
 }
 
 /// Ends a write: inserts the change's outbox item (`None` when the write is not echoed) and
 /// commits, so a change and its sync are never separated by a crash.
-pub(crate) async fn commit_echoed<D: Dialect>(
+pub(crate) async fn commit_echoed<D: Runner>(
     mut tx: D::Tx,
     op: &'static str,
     echo: Option<Enqueue<'_>>,

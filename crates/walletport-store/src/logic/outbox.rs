@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use walletport_core::{Error, Result};
 
-use super::{Dialect, Enqueue};
+use super::{Enqueue, Runner};
 use crate::codec::{expiry_ns, parse_json, to_ns};
 use crate::outbox::{
     ClaimRequest, ClaimRow, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
@@ -51,7 +51,7 @@ pub(crate) struct Resync<'a> {
 }
 
 /// The outbox statements of one database.
-pub(crate) trait OutboxSql: Dialect {
+pub(crate) trait OutboxSql: Runner {
     /// Candidates a claim reads per item it may take: more than one where other workers may
     /// hold some of them (PostgreSQL skips locked customers).
     const CLAIM_OVERFETCH: i64;

@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use walletport_core::{Balance, CardId, Customer, CustomerId, CustomerKey, Result};
 
 use super::Dialect;
-use super::customers::{self, CustomerSql};
+use super::customer_sql::CustomerSql;
+use super::customers;
 use super::ledger::{self, LedgerSql};
 use super::outbox::{self, OutboxSql};
 use super::quota::{self, QuotaSql};

@@ -11,11 +11,11 @@ use rust_decimal::Decimal;
 use sqlx::postgres::{PgConnection, PgPool};
 use walletport_core::Result;
 
-use super::customers::enqueue_in;
 use crate::error::db;
 use crate::ledger::backfill::{Conversion, convert};
 use crate::logic::backfill::old_rows;
 use crate::logic::sql;
+use crate::logic::{Enqueue, Runner};
 use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
@@ -145,7 +145,11 @@ async fn write(conn: &mut PgConnection, customer: &str, c: &Conversion, now: i64
         .await
         .map_err(|e| db(OP, e))?;
     if let Some(payload) = c.outbox_payload(now) {
-        enqueue_in(conn, customer, OutboxKind::Balance, &payload, now).await?;
+        PgPool::enqueue_in(
+            conn,
+            &Enqueue::new(customer, OutboxKind::Balance, &payload, now),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -10,10 +10,11 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgRow};
 use walletport_core::Result;
 
-use super::customers::enqueue_in;
 use crate::error::db;
 use crate::ledger::engine::{LedgerTx, Lot, NewEntry, NewLot, Prior};
+use crate::logic::{Enqueue, Runner};
 use crate::outbox::OutboxKind;
+use sqlx::postgres::PgPool;
 
 /// The operation name database errors of the ledger's writes carry.
 const OP: &str = "ledger.apply";
@@ -228,7 +229,8 @@ impl LedgerTx for PgLedgerTx<'_> {
     }
 
     async fn enqueue_balance(&mut self, customer: &str, payload: &Value, at: i64) -> Result<()> {
-        enqueue_in(self.conn, customer, OutboxKind::Balance, payload, at).await?;
+        let item = Enqueue::new(customer, OutboxKind::Balance, payload, at);
+        PgPool::enqueue_in(self.conn, &item).await?;
         Ok(())
     }
 }

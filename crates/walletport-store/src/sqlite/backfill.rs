@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use sqlx::sqlite::SqliteConnection;
 use walletport_core::Result;
 
-use super::customers::enqueue_in;
 use super::ledger_tx::{LotRow, insert_entry, insert_lot, set_points, text};
 use super::{Db, begin};
 use crate::error::db;
@@ -19,6 +18,7 @@ use crate::ledger::backfill::convert;
 use crate::ledger::engine::NewEntry;
 use crate::logic::backfill::old_rows;
 use crate::logic::sql;
+use crate::logic::{Enqueue, Runner};
 use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
@@ -100,7 +100,11 @@ async fn convert_customer(conn: &mut SqliteConnection, customer: &str, now: i64)
         set_points(conn, customer, c.points).await?;
     }
     if let Some(payload) = c.outbox_payload(now) {
-        enqueue_in(conn, customer, OutboxKind::Balance, &payload, now).await?;
+        Db::enqueue_in(
+            conn,
+            &Enqueue::new(customer, OutboxKind::Balance, &payload, now),
+        )
+        .await?;
     }
     sqlx::query("DELETE FROM ledger_backfill WHERE customer_id = ?")
         .bind(customer)

@@ -14,10 +14,11 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use walletport_core::Result;
 
-use super::customers::enqueue_in;
+use super::Db;
 use crate::codec::parse_decimal;
 use crate::error::db;
 use crate::ledger::engine::{Account, LedgerTx, Lot, NewEntry, NewLot, Prior};
+use crate::logic::{Enqueue, Runner};
 use crate::outbox::OutboxKind;
 
 /// The operation name database errors of the ledger's writes carry.
@@ -327,7 +328,8 @@ impl LedgerTx for SqliteLedgerTx<'_> {
     }
 
     async fn enqueue_balance(&mut self, customer: &str, payload: &Value, at: i64) -> Result<()> {
-        enqueue_in(self.conn, customer, OutboxKind::Balance, payload, at).await?;
+        let item = Enqueue::new(customer, OutboxKind::Balance, payload, at);
+        Db::enqueue_in(self.conn, &item).await?;
         Ok(())
     }
 }
