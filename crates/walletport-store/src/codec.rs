@@ -219,6 +219,11 @@ pub(crate) fn parse_json(text: &str) -> Result<Value> {
         .map_err(|e| Error::unexpected(format!("stored JSON is invalid: {e}")))
 }
 
+/// The stored text of a decimal: normalised, so equal amounts are equal strings.
+pub(crate) fn decimal_text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
 pub(crate) fn parse_decimal(text: &str) -> Result<Decimal> {
     Decimal::from_str(text)
         .map_err(|_| Error::unexpected(format!("stored amount `{text}` is not a decimal")))

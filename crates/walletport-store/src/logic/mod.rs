@@ -10,6 +10,7 @@ pub(crate) mod backfill;
 pub(crate) mod customer_sql;
 pub(crate) mod customers;
 pub(crate) mod ledger;
+pub(crate) mod ledger_tx;
 pub(crate) mod outbox;
 pub(crate) mod quota;
 pub(crate) mod run;

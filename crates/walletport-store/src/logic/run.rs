@@ -130,7 +130,10 @@ pub(crate) trait Runner: Dialect + Sized {
     type Row: sqlx::Row
         + DecodeAs<crate::codec::RawCustomer>
         + DecodeAs<crate::codec::RawCard>
+        + DecodeAs<super::ledger_tx::RawLot>
+        + DecodeAs<super::ledger_tx::RawAccount>
         + DecodeAs<(String,)>
+        + DecodeAs<(String, String, String)>
         + DecodeAs<(i64,)>;
     /// A pooled connection (returned to the pool when dropped).
     type Pooled: DerefMut<Target = Self::Conn> + Send;

@@ -1,5 +1,5 @@
 //! The ledger on PostgreSQL: every operation is one transaction from the pool running
-//! [`engine::apply`] over [`PgLedgerTx`] (PostgreSQL group-commits the WAL flushes of concurrent
+//! [`engine::apply`] over the shared [`SqlLedgerTx`] (PostgreSQL group-commits the WAL flushes of concurrent
 //! transactions itself); credits of customers that need nothing else take the batched fast path
 //! of [`super::credits`]. Reads are single statements whose cost does not grow with the history.
 
@@ -7,11 +7,11 @@ use rust_decimal::Decimal;
 use sqlx::postgres::PgPool;
 use walletport_core::{CustomerId, Result};
 
-use super::ledger_tx::PgLedgerTx;
 use crate::error::db;
 use crate::ledger::engine::{self, Expired};
 use crate::ledger::{LedgerOp, LedgerOutcome};
 use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
+use crate::logic::ledger_tx::SqlLedgerTx;
 use crate::logic::sql;
 use crate::model::WriteOpts;
 
@@ -28,7 +28,8 @@ pub(super) async fn apply(
     opts: WriteOpts,
 ) -> Result<LedgerOutcome> {
     let mut tx = pool.begin().await.map_err(|e| db("ledger.apply", e))?;
-    let outcome = engine::apply(&mut PgLedgerTx { conn: &mut tx }, customer, op, opts).await?;
+    let outcome =
+        engine::apply(&mut SqlLedgerTx::<PgPool>::new(&mut tx), customer, op, opts).await?;
     tx.commit().await.map_err(|e| db("ledger.apply", e))?;
     outcome
 }
@@ -90,7 +91,8 @@ impl LedgerSql for PgPool {
         const OP: &str = "ledger.expire";
         let mut tx = PgPool::begin(self).await.map_err(|e| db(OP, e))?;
         let expired =
-            engine::expire_customer(&mut PgLedgerTx { conn: &mut tx }, customer, now).await?;
+            engine::expire_customer(&mut SqlLedgerTx::<PgPool>::new(&mut tx), customer, now)
+                .await?;
         tx.commit().await.map_err(|e| db(OP, e))?;
         Ok(expired)
     }

@@ -10,16 +10,16 @@ use rust_decimal::Decimal;
 use sqlx::sqlite::SqliteConnection;
 use walletport_core::Result;
 
-use super::ledger_tx::{LotRow, insert_entry, insert_lot, set_points, text};
 use super::{Db, begin};
+use crate::codec::decimal_text as text;
 use crate::error::db;
 use crate::ledger::EntryKind;
 use crate::ledger::backfill::convert;
+use crate::ledger::engine::LedgerTx as _;
 use crate::ledger::engine::NewEntry;
 use crate::logic::backfill::old_rows;
+use crate::logic::ledger_tx::{LotRow, SqlLedgerTx};
 use crate::logic::sql;
-use crate::logic::{Enqueue, Runner};
-use crate::outbox::OutboxKind;
 
 /// The operation name of the backfill's database errors.
 const OP: &str = "store.backfill";
@@ -66,45 +66,37 @@ async fn convert_customer(conn: &mut SqliteConnection, customer: &str, now: i64)
             .await
             .map_err(|e| db(OP, e))?;
     }
+    // The converted history is written by the ledger's own statements.
+    let mut steps = SqlLedgerTx::<Db>::new(conn);
     for lot in &c.lots {
-        insert_lot(
-            conn,
-            &LotRow {
-                entry_id: lot.entry_id,
-                customer,
-                transaction_id: lot.transaction_id.as_deref(),
-                amount: lot.amount,
-                remaining: lot.remaining,
-                expired: lot.expired,
-                burns_at: lot.burns_at,
-            },
-        )
-        .await?;
+        let row = LotRow {
+            entry_id: lot.entry_id,
+            customer,
+            transaction_id: lot.transaction_id.as_deref(),
+            amount: lot.amount,
+            remaining: lot.remaining,
+            expired: lot.expired,
+            burns_at: lot.burns_at,
+        };
+        steps.insert_lot_row(&row).await?;
     }
     for e in &c.expiries {
-        insert_entry(
-            conn,
-            &NewEntry {
-                customer,
-                transaction_id: e.transaction_id.as_deref(),
-                kind: EntryKind::Expiry,
-                amount: e.amount,
-                balance_after: e.balance_after,
-                at: e.at,
-                expires_at: None,
-            },
-        )
-        .await?;
+        let entry = NewEntry {
+            customer,
+            transaction_id: e.transaction_id.as_deref(),
+            kind: EntryKind::Expiry,
+            amount: e.amount,
+            balance_after: e.balance_after,
+            at: e.at,
+            expires_at: None,
+        };
+        steps.insert_entry(&entry).await?;
     }
     if c.points != Decimal::ZERO {
-        set_points(conn, customer, c.points).await?;
+        steps.set_points(customer, c.points).await?;
     }
     if let Some(payload) = c.outbox_payload(now) {
-        Db::enqueue_in(
-            conn,
-            &Enqueue::new(customer, OutboxKind::Balance, &payload, now),
-        )
-        .await?;
+        steps.enqueue_balance(customer, &payload, now).await?;
     }
     sqlx::query("DELETE FROM ledger_backfill WHERE customer_id = ?")
         .bind(customer)

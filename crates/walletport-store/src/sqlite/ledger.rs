@@ -8,7 +8,7 @@
 //!
 //! Callers send a [`Job`] and wait for its answer. The writer takes whatever is queued (up to
 //! `max_batch`), runs each job through the ledger engine ([`engine::apply`] over
-//! [`SqliteLedgerTx`]) one after another inside one `BEGIN IMMEDIATE` transaction and commits
+//! [`BatchTx`]) one after another inside one `BEGIN IMMEDIATE` transaction and commits
 //! once, so N concurrent credits cost one fsync instead of N. Each job gets its own outcome: a
 //! refused job (a duplicate, a conflict, too few points) wrote nothing of its own, only the
 //! expiries that were due anyway, so it never disturbs the other jobs of the batch. Should the
@@ -23,13 +23,14 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 use walletport_core::{CustomerId, Error, Result};
 
-use super::ledger_tx::{BatchTx, SqliteLedgerTx};
+use super::ledger_tx::BatchTx;
 use super::{Db, begin};
 use crate::codec::{parse_decimal, to_ns};
 use crate::error::db;
 use crate::ledger::engine::{self, Expired};
 use crate::ledger::{LedgerOp, LedgerOutcome};
 use crate::logic::ledger::{BalanceParts, Entries, LedgerSql, RawEntry};
+use crate::logic::ledger_tx::SqlLedgerTx;
 use crate::logic::sql;
 use crate::model::WriteOpts;
 
@@ -249,7 +250,7 @@ impl LedgerSql for Db {
         const OP: &str = "ledger.expire";
         let mut tx = begin(self, OP).await?;
         let expired =
-            engine::expire_customer(&mut SqliteLedgerTx { conn: &mut tx }, customer, now).await?;
+            engine::expire_customer(&mut SqlLedgerTx::<Db>::new(&mut tx), customer, now).await?;
         tx.commit().await.map_err(|e| db(OP, e))?;
         Ok(expired)
     }

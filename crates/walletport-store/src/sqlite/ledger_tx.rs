@@ -1,6 +1,7 @@
-//! The ledger engine's SQL steps on SQLite ([`LedgerTx`]), run on a connection inside a
-//! `BEGIN IMMEDIATE` transaction: SQLite has one writer at a time, so that transaction already
-//! holds every account and `lock_points` is a plain read.
+//! The ledger engine's statements on SQLite ([`LedgerTxSql`]), run by the shared
+//! [`SqlLedgerTx`] inside a `BEGIN IMMEDIATE` transaction: SQLite has one writer at a time, so
+//! that transaction already holds every account and `lock_points` is a plain read; and the
+//! writer's group commit ([`BatchTx`]).
 //!
 //! Decimals are TEXT (normalised on write, parsed in Rust) and are never compared in SQL: the
 //! `open` flag says whether a lot still holds anything.
@@ -11,327 +12,79 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::Row as _;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::sqlite::SqliteConnection;
 use walletport_core::Result;
 
 use super::Db;
-use crate::codec::parse_decimal;
+use crate::codec::decimal_text as text;
 use crate::error::db;
 use crate::ledger::engine::{Account, LedgerTx, Lot, NewEntry, NewLot, Prior};
-use crate::logic::{Enqueue, Runner};
-use crate::outbox::OutboxKind;
+use crate::logic::ledger_tx::{LedgerTxSql, LedgerTxStatements, RawAccount, SqlLedgerTx};
+use crate::logic::run::DecodeAs;
 
 /// The operation name database errors of the ledger's writes carry.
 const OP: &str = "ledger.apply";
 
-/// The lot columns [`lot`] decodes.
+/// The lot columns [`RawLot`](crate::logic::ledger_tx::RawLot) decodes.
 macro_rules! lot_cols {
     () => {
         "entry_id, transaction_id, amount, remaining, expired, burns_at, reversed"
     };
 }
 
-/// `SELECT` of a customer's open lots in spending order for the engine's `open_lots`, one
-/// static statement per shape (no `? IS NULL OR ...`), so each is a range scan of the partial
-/// index `lots_spending`; indexed by `after.is_some() | due_by.is_some() << 1`. Parameters:
-/// `?1` customer, `?2, ?3` the `(burns_at, entry_id)` to start after, `?4` due by, `?5` limit.
+/// `SELECT` of customer ?1's open lots in spending order, at most ?2, one static statement per
+/// shape (no `? IS NULL OR ...`), so each is a range scan of the partial index `lots_spending`.
 macro_rules! open_lots {
     ($($cond:literal),*) => {
         concat!(
             "SELECT ", lot_cols!(), " FROM lots WHERE customer_id = ?1 AND open = 1",
-            $($cond,)* " ORDER BY burns_at, entry_id LIMIT ?5"
+            $($cond,)* " ORDER BY burns_at, entry_id LIMIT ?2"
         )
     };
 }
 
-/// The statements of [`open_lots`], by shape.
+/// The statements of [`open_lots`], by shape (see [`LedgerTxStatements::open_lots`]).
 pub(super) const OPEN_LOTS: [&str; 4] = [
     open_lots!(),
-    open_lots!(" AND (burns_at, entry_id) > (?2, ?3)"),
-    open_lots!(" AND burns_at <= ?4"),
+    open_lots!(" AND (burns_at, entry_id) > (?3, ?4)"),
+    open_lots!(" AND burns_at <= ?3"),
     open_lots!(
-        " AND (burns_at, entry_id) > (?2, ?3)",
-        " AND burns_at <= ?4"
+        " AND (burns_at, entry_id) > (?3, ?4)",
+        " AND burns_at <= ?5"
     ),
 ];
 
-/// A ledger transaction on the caller's connection (the writer's batch, the expiry task's or
-/// the backfill's transaction).
-pub(super) struct SqliteLedgerTx<'c> {
-    /// A connection inside `BEGIN IMMEDIATE`.
-    pub(super) conn: &'c mut SqliteConnection,
-}
-
-/// The stored TEXT of a decimal: normalised, so equal amounts are equal strings.
-pub(super) fn text(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
-/// Decodes a TEXT decimal column.
-pub(super) fn decimal(row: &SqliteRow, col: &str) -> Result<Decimal> {
-    let t: String = row.try_get(col).map_err(|e| db(OP, e))?;
-    parse_decimal(&t)
-}
-
-/// Decodes a lots row selected with [`lot_cols`].
-fn lot(row: &SqliteRow) -> Result<Lot> {
-    let g = |e| db(OP, e);
-    Ok(Lot {
-        entry_id: row.try_get("entry_id").map_err(g)?,
-        transaction_id: row.try_get("transaction_id").map_err(g)?,
-        amount: decimal(row, "amount")?,
-        remaining: decimal(row, "remaining")?,
-        expired: decimal(row, "expired")?,
-        burns_at: row.try_get("burns_at").map_err(g)?,
-        reversed: row.try_get("reversed").map_err(g)?,
-    })
-}
-
-/// Decodes an account read (`points`, `prior_customer`, `prior_kind`, `prior_amount`, `due`).
-fn account_row(r: &SqliteRow) -> Result<Account> {
-    let g = |e| db(OP, e);
-    let prior = match r
-        .try_get::<Option<String>, _>("prior_customer")
-        .map_err(g)?
-    {
-        None => None,
-        Some(customer) => Some(Prior {
-            customer,
-            kind: r.try_get("prior_kind").map_err(g)?,
-            amount: decimal(r, "prior_amount")?,
-        }),
-    };
-    Ok(Account {
-        points: decimal(r, "points")?,
-        prior,
-        due: r.try_get("due").map_err(g)?,
-    })
-}
-
-/// Appends a ledger entry on `conn`; returns its id (shared with the v0.1 backfill).
-pub(super) async fn insert_entry(conn: &mut SqliteConnection, e: &NewEntry<'_>) -> Result<i64> {
-    let done = sqlx::query(
-        "INSERT INTO ledger_entries \
-         (customer_id, transaction_id, kind, amount, balance_after, at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.customer)
-    .bind(e.transaction_id)
-    .bind(e.kind.as_str())
-    .bind(text(e.amount))
-    .bind(text(e.balance_after))
-    .bind(e.at)
-    .bind(e.expires_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| db(OP, e))?;
-    Ok(done.last_insert_rowid())
-}
-
-/// A lot row to insert: a new credit's, or one converted from v0.1 (which may have expired
-/// already and may lack a transaction id).
-pub(super) struct LotRow<'a> {
-    pub(super) entry_id: i64,
-    pub(super) customer: &'a str,
-    pub(super) transaction_id: Option<&'a str>,
-    pub(super) amount: Decimal,
-    pub(super) remaining: Decimal,
-    pub(super) expired: Decimal,
-    pub(super) burns_at: i64,
-}
-
-/// Inserts a lot, open while `remaining` is positive (shared with the v0.1 backfill).
-pub(super) async fn insert_lot(conn: &mut SqliteConnection, l: &LotRow<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO lots (entry_id, customer_id, transaction_id, amount, remaining, expired, \
-         burns_at, open, reversed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-    )
-    .bind(l.entry_id)
-    .bind(l.customer)
-    .bind(l.transaction_id)
-    .bind(text(l.amount))
-    .bind(text(l.remaining))
-    .bind(text(l.expired))
-    .bind(l.burns_at)
-    .bind(l.remaining > Decimal::ZERO)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| db(OP, e))?;
-    Ok(())
-}
-
-/// Stores a customer's points (shared with the v0.1 backfill).
-pub(super) async fn set_points(
-    conn: &mut SqliteConnection,
-    customer: &str,
-    points: Decimal,
-) -> Result<()> {
-    sqlx::query("UPDATE customers SET points = ? WHERE id = ?")
-        .bind(text(points))
-        .bind(customer)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-    Ok(())
-}
-
-#[async_trait]
-impl LedgerTx for SqliteLedgerTx<'_> {
-    async fn lock_points(&mut self, customer: &str) -> Result<Option<Decimal>> {
-        let row = sqlx::query("SELECT points FROM customers WHERE id = ?")
-            .bind(customer)
-            .fetch_optional(&mut *self.conn)
-            .await
-            .map_err(|e| db(OP, e))?;
-        row.map(|r| decimal(&r, "points")).transpose()
-    }
-
-    async fn account(
-        &mut self,
-        customer: &str,
-        transaction_id: &str,
-        now: i64,
-    ) -> Result<Option<Account>> {
+impl LedgerTxSql for Db {
+    const LEDGER_TX: LedgerTxStatements = LedgerTxStatements {
+        lock_points: "SELECT points FROM customers WHERE id = ?1",
         // One statement instead of three: the writer is CPU-bound on sqlx's per-statement cost.
-        let row = sqlx::query(
+        account: Some(
             "SELECT c.points, p.customer_id AS prior_customer, p.kind AS prior_kind, \
              p.amount AS prior_amount, EXISTS (SELECT 1 FROM lots l WHERE l.customer_id = c.id \
              AND l.open = 1 AND l.burns_at <= ?3) AS due \
              FROM customers c LEFT JOIN processed_transactions p ON p.transaction_id = ?2 \
              WHERE c.id = ?1",
-        )
-        .bind(customer)
-        .bind(transaction_id)
-        .bind(now)
-        .fetch_optional(&mut *self.conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-        row.as_ref().map(account_row).transpose()
-    }
-
-    async fn set_points(&mut self, customer: &str, points: Decimal) -> Result<()> {
-        set_points(self.conn, customer, points).await
-    }
-
-    async fn prior(&mut self, transaction_id: &str) -> Result<Option<Prior>> {
-        let row = sqlx::query(
-            "SELECT customer_id, kind, amount FROM processed_transactions \
-             WHERE transaction_id = ?",
-        )
-        .bind(transaction_id)
-        .fetch_optional(&mut *self.conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-        row.map(|r| {
-            Ok(Prior {
-                customer: r.try_get("customer_id").map_err(|e| db(OP, e))?,
-                kind: r.try_get("kind").map_err(|e| db(OP, e))?,
-                amount: decimal(&r, "amount")?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn claim(
-        &mut self,
-        transaction_id: &str,
-        customer: &str,
-        kind: &str,
-        amount: Decimal,
-        at: i64,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO processed_transactions \
-             (transaction_id, customer_id, kind, amount, processed_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (transaction_id) DO NOTHING",
-        )
-        .bind(transaction_id)
-        .bind(customer)
-        .bind(kind)
-        .bind(text(amount))
-        .bind(at)
-        .execute(&mut *self.conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn open_lots(
-        &mut self,
-        customer: &str,
-        after: Option<(i64, i64)>,
-        due_by: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<Lot>> {
-        let sql = OPEN_LOTS[usize::from(after.is_some()) | usize::from(due_by.is_some()) << 1];
-        let (a, b) = after.unwrap_or_default();
-        let rows = sqlx::query(sql)
-            .bind(customer)
-            .bind(a)
-            .bind(b)
-            .bind(due_by.unwrap_or_default())
-            .bind(limit)
-            .fetch_all(&mut *self.conn)
-            .await
-            .map_err(|e| db(OP, e))?;
-        rows.iter().map(lot).collect()
-    }
-
-    async fn credit_lot(&mut self, customer: &str, transaction_id: &str) -> Result<Option<Lot>> {
-        let row = sqlx::query(concat!(
+        ),
+        set_points: "UPDATE customers SET points = ?2 WHERE id = ?1",
+        prior: "SELECT customer_id, kind, amount FROM processed_transactions \
+                WHERE transaction_id = ?1",
+        claim: "INSERT INTO processed_transactions \
+                (transaction_id, customer_id, kind, amount, processed_at) \
+                VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (transaction_id) DO NOTHING",
+        open_lots: OPEN_LOTS,
+        credit_lot: concat!(
             "SELECT ",
             lot_cols!(),
-            " FROM lots WHERE transaction_id = ? AND customer_id = ?"
-        ))
-        .bind(transaction_id)
-        .bind(customer)
-        .fetch_optional(&mut *self.conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-        row.as_ref().map(lot).transpose()
-    }
-
-    async fn insert_entry(&mut self, entry: &NewEntry<'_>) -> Result<i64> {
-        insert_entry(self.conn, entry).await
-    }
-
-    async fn insert_lot(&mut self, l: &NewLot<'_>) -> Result<()> {
-        insert_lot(
-            self.conn,
-            &LotRow {
-                entry_id: l.entry_id,
-                customer: l.customer,
-                transaction_id: Some(l.transaction_id),
-                amount: l.amount,
-                remaining: l.remaining,
-                expired: Decimal::ZERO,
-                burns_at: l.burns_at,
-            },
-        )
-        .await
-    }
-
-    async fn update_lot(&mut self, l: &Lot) -> Result<()> {
-        sqlx::query(
-            "UPDATE lots SET remaining = ?, expired = ?, reversed = ?, open = ? \
-             WHERE entry_id = ?",
-        )
-        .bind(text(l.remaining))
-        .bind(text(l.expired))
-        .bind(l.reversed)
-        .bind(l.remaining > Decimal::ZERO)
-        .bind(l.entry_id)
-        .execute(&mut *self.conn)
-        .await
-        .map_err(|e| db(OP, e))?;
-        Ok(())
-    }
-
-    async fn enqueue_balance(&mut self, customer: &str, payload: &Value, at: i64) -> Result<()> {
-        let item = Enqueue::new(customer, OutboxKind::Balance, payload, at);
-        Db::enqueue_in(self.conn, &item).await?;
-        Ok(())
-    }
+            " FROM lots WHERE transaction_id = ?2 AND customer_id = ?1"
+        ),
+        insert_entry: "INSERT INTO ledger_entries \
+                       (customer_id, transaction_id, kind, amount, balance_after, at, expires_at) \
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        insert_lot: "INSERT INTO lots (entry_id, customer_id, transaction_id, amount, remaining, \
+                     expired, burns_at, open, reversed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+        update_lot: "UPDATE lots SET remaining = ?2, expired = ?3, reversed = ?4, open = ?5 \
+                     WHERE entry_id = ?1",
+    };
 }
 
 /// Inserts the buffered claims (`[transaction_id, customer, kind, amount, at]` each). A plain
@@ -382,14 +135,14 @@ const NEXT_ENTRY_ID: &str = "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequenc
 /// Reads see the batch's own writes: [`LedgerTx::account`] overlays the points, claims and lots
 /// the batch wrote (kept for the whole batch, flushed or not) on what it read, and every other
 /// step (rarer: expiries, redemptions, reversals, the outbox) writes the buffer out first and then
-/// runs as [`SqliteLedgerTx`] does, so the engine decides exactly as with immediate writes. A
+/// runs as [`SqlLedgerTx`] does, so the engine decides exactly as with immediate writes. A
 /// prefetched account stays exact under that overlay: within the batch, points change only
 /// through `set_points`, ids are claimed only through `claim`, and a lot opens only through
 /// `insert_lot` (an update never reopens one); a stale `due` can only be true, which costs one
 /// lots query that finds nothing.
 pub(super) struct BatchTx<'c> {
     /// The connection, inside `BEGIN IMMEDIATE`.
-    inner: SqliteLedgerTx<'c>,
+    inner: SqlLedgerTx<'c, Db>,
     /// The next entry id, once read.
     next_id: Option<i64>,
     /// Accounts read by [`BatchTx::prefetch`], by `(customer, transaction id)`, with the `now`
@@ -412,7 +165,7 @@ impl<'c> BatchTx<'c> {
     /// A batch on `conn`, which must be inside `BEGIN IMMEDIATE`.
     pub(super) fn new(conn: &'c mut SqliteConnection) -> Self {
         Self {
-            inner: SqliteLedgerTx { conn },
+            inner: SqlLedgerTx::new(conn),
             next_id: None,
             fetched: HashMap::new(),
             claims: Vec::new(),
@@ -463,7 +216,7 @@ impl<'c> BatchTx<'c> {
         for r in &rows {
             let n: i64 = r.try_get("n").map_err(|e| db(OP, e))?;
             if let Some(slot) = usize::try_from(n).ok().and_then(|n| found.get_mut(n)) {
-                *slot = Some(account_row(r)?);
+                *slot = Some(DecodeAs::<RawAccount>::decode_as(r, OP)?.into_account()?);
             }
         }
         for (&(c, t, now), account) in jobs.iter().zip(found) {
