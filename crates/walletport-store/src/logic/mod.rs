@@ -12,6 +12,7 @@ pub(crate) mod customers;
 pub(crate) mod ledger;
 pub(crate) mod ledger_tx;
 pub(crate) mod outbox;
+pub(crate) mod outbox_sql;
 pub(crate) mod quota;
 pub(crate) mod run;
 pub(crate) mod store;

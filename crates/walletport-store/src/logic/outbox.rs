@@ -1,4 +1,4 @@
-//! The outbox: the logic of both backends, over [`OutboxSql`].
+//! The outbox: the logic of both backends, over the statements of [`OutboxSql`].
 //!
 //! A claim takes whole customers, oldest first ([`plan_claim`]); how a backend keeps two workers
 //! off one customer differs: SQLite's claim is one write transaction (one writer at a time);
@@ -8,141 +8,14 @@
 use chrono::{DateTime, Utc};
 use walletport_core::{Error, Result};
 
-use super::{Enqueue, Runner};
+use super::Enqueue;
+use super::outbox_sql::{Lease, OutboxSql, Release, Resync};
 use crate::codec::{expiry_ns, parse_json, to_ns};
 use crate::outbox::{
-    ClaimRequest, ClaimRow, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
-    OutboxList, OutboxStats, RawOutbox, ResyncCursor, ResyncPage, ResyncRequest, clip_error,
-    page_limit, plan_claim, resync_limit, validate_worker,
+    ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
+    OutboxList, OutboxStats, ResyncCursor, ResyncPage, ResyncRequest, clip_error, page_limit,
+    plan_claim, resync_limit, validate_worker,
 };
-
-/// A lease to give: to `worker`, until `until` (ns).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Lease<'a> {
-    /// The claiming worker.
-    pub(crate) worker: &'a str,
-    /// When the lease ends.
-    pub(crate) until: i64,
-}
-
-/// A failed delivery to record: `worker`'s attempt failed with `error`; due again at `next_at`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Release<'a> {
-    /// The worker that held the items.
-    pub(crate) worker: &'a str,
-    /// The error text (already clipped).
-    pub(crate) error: &'a str,
-    /// When the items are due again (ns).
-    pub(crate) next_at: i64,
-}
-
-/// One resync page: the customers after `seq` `after` (only `only`, if given), at most `limit`,
-/// queued at `now`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Resync<'a> {
-    /// The `seq` the page starts after.
-    pub(crate) after: i64,
-    /// One customer's CRM id, or every customer.
-    pub(crate) only: Option<&'a str>,
-    /// Customers per page.
-    pub(crate) limit: i64,
-    /// Enqueued and due at (ns).
-    pub(crate) now: i64,
-}
-
-/// The outbox statements of one database.
-pub(crate) trait OutboxSql: Runner {
-    /// Candidates a claim reads per item it may take: more than one where other workers may
-    /// hold some of them (PostgreSQL skips locked customers).
-    const CLAIM_OVERFETCH: i64;
-
-    /// Up to `limit` customers whose oldest item is due at `now` and that no live lease
-    /// holds, oldest head first.
-    fn claim_candidates(
-        conn: &mut Self::Conn,
-        now: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
-
-    /// Of the customers `ids`, those this transaction now holds, in the same order (PostgreSQL:
-    /// the rows it could lock without waiting; SQLite: all).
-    fn hold_customers(
-        conn: &mut Self::Conn,
-        ids: Vec<String>,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
-
-    /// Every outbox row of these customers, as the claim plan needs them.
-    fn claim_rows(
-        conn: &mut Self::Conn,
-        customers: &[String],
-    ) -> impl Future<Output = Result<Vec<ClaimRow>>> + Send;
-
-    /// Leases the items `ids`; returns them (in any order).
-    fn lease(
-        conn: &mut Self::Conn,
-        ids: &[i64],
-        to: Lease<'_>,
-    ) -> impl Future<Output = Result<Vec<RawOutbox>>> + Send;
-
-    /// Deletes the items `ids` that `worker` holds; returns how many.
-    fn delete_held(&self, worker: &str, ids: &[i64]) -> impl Future<Output = Result<u64>> + Send;
-
-    /// Of the items `ids`, those the failure's worker holds: counts an attempt, records the
-    /// error, releases the lease and makes them due again; returns their ids.
-    fn release(
-        conn: &mut Self::Conn,
-        ids: &[i64],
-        r: Release<'_>,
-    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
-
-    /// Moves those of the items `ids` with at least `min_attempts` attempts to the dead letters
-    /// (at `now`); returns how many moved.
-    fn bury(
-        conn: &mut Self::Conn,
-        ids: &[i64],
-        min_attempts: u32,
-        now: i64,
-    ) -> impl Future<Output = Result<u64>> + Send;
-
-    /// Waiting items or dead letters with an id above `after`, at most `limit`, by id.
-    fn items(
-        &self,
-        list: OutboxList,
-        after: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<RawOutbox>>> + Send;
-
-    /// The customer of dead letter `id`.
-    fn dead_customer(
-        conn: &mut Self::Conn,
-        id: i64,
-    ) -> impl Future<Output = Result<Option<String>>> + Send;
-
-    /// Deletes dead letter `id`; returns its kind and payload (JSON text).
-    fn take_dead(
-        conn: &mut Self::Conn,
-        id: i64,
-    ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
-
-    /// Items, in-flight items (lease after `now`), distinct customers, dead letters and the
-    /// oldest item's `created_at`, in one query.
-    fn stats_row(&self, now: i64) -> impl Future<Output = Result<([i64; 4], Option<i64>)>> + Send;
-
-    /// How many customers the page holds and the last one's `seq`; PostgreSQL locks them, as
-    /// any enqueue does.
-    fn resync_page(
-        conn: &mut Self::Conn,
-        page: &Resync<'_>,
-    ) -> impl Future<Output = Result<(i64, Option<i64>)>> + Send;
-
-    /// Queues a resync `customer` item for each customer of the page up to `seq` `last` that
-    /// has no `customer` item waiting; returns how many.
-    fn queue_resync(
-        conn: &mut Self::Conn,
-        page: &Resync<'_>,
-        last: i64,
-    ) -> impl Future<Output = Result<u64>> + Send;
-}
 
 /// [`Store::enqueue`](crate::Store::enqueue): an item for an existing customer.
 pub(crate) async fn enqueue<D: OutboxSql>(

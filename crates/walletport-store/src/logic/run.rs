@@ -132,8 +132,12 @@ pub(crate) trait Runner: Dialect + Sized {
         + DecodeAs<crate::codec::RawCard>
         + DecodeAs<super::ledger_tx::RawLot>
         + DecodeAs<super::ledger_tx::RawAccount>
+        + DecodeAs<crate::outbox::RawOutbox>
+        + DecodeAs<crate::outbox::ClaimRow>
         + DecodeAs<(String,)>
+        + DecodeAs<(String, String)>
         + DecodeAs<(String, String, String)>
+        + DecodeAs<(i64, i64, i64, i64, Option<i64>)>
         + DecodeAs<(i64,)>;
     /// A pooled connection (returned to the pool when dropped).
     type Pooled: DerefMut<Target = Self::Conn> + Send;

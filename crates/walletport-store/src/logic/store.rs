@@ -13,7 +13,8 @@ use super::Dialect;
 use super::customer_sql::CustomerSql;
 use super::customers;
 use super::ledger::{self, LedgerSql};
-use super::outbox::{self, OutboxSql};
+use super::outbox;
+use super::outbox_sql::OutboxSql;
 use super::quota::{self, QuotaSql};
 use crate::ledger::{ExpiryReport, LedgerOp, LedgerOutcome, LedgerPage, LedgerQuery};
 use crate::model::{

@@ -8,9 +8,9 @@
 use sqlx::postgres::PgPool;
 use walletport_core::Result;
 
-use crate::logic::outbox::{Lease, OutboxSql, Release, Resync};
+use crate::logic::outbox_sql::{Lease, OutboxSql, OutboxStatements, Release, Resync};
 use crate::logic::sql;
-use crate::outbox::{ClaimRow, OutboxKind, OutboxList, RawOutbox, resync_payload};
+use crate::outbox::{ClaimRow, RawOutbox};
 
 /// An item's columns, read as text and integers like SQLite's (see [`RawOutbox`]).
 macro_rules! item_cols {
@@ -58,19 +58,22 @@ const STATS: &str = "SELECT COUNT(*), COUNT(*) FILTER (WHERE claimed_until > $1)
 const RESYNC_PAGE: &str = "SELECT seq FROM customers WHERE seq > $1 \
     AND ($2::TEXT IS NULL OR id = $2) ORDER BY seq LIMIT $3 FOR NO KEY UPDATE";
 const QUEUE_RESYNC: &str = "INSERT INTO outbox (customer_id, kind, payload, created_at, \
-    next_attempt_at) SELECT c.id, $1, $2, $3, $3 FROM customers c \
+    next_attempt_at) SELECT c.id, $1, $2::jsonb, $3, $3 FROM customers c \
     WHERE c.seq > $4 AND c.seq <= $5 AND ($6::TEXT IS NULL OR c.id = $6) \
     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.customer_id = c.id AND o.kind = $1) \
     ORDER BY c.seq";
 
 impl OutboxSql for PgPool {
     const CLAIM_OVERFETCH: i64 = 4;
-
-    async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>> {
-        let rows =
-            sql!(as (String,), fetch_all(&mut *conn), "outbox.claim", CANDIDATES, [now, limit])?;
-        Ok(rows.into_iter().map(|(c,)| c).collect())
-    }
+    const OUTBOX: OutboxStatements = OutboxStatements {
+        candidates: CANDIDATES,
+        pending: PENDING,
+        dead: DEAD,
+        dead_customer: "SELECT customer_id FROM outbox_dead WHERE id = $1",
+        take_dead: "DELETE FROM outbox_dead WHERE id = $1 RETURNING kind, payload::text",
+        stats: STATS,
+        queue_resync: QUEUE_RESYNC,
+    };
 
     /// Locks those it can without waiting; keeps the candidates' order.
     async fn hold_customers(conn: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>> {
@@ -109,50 +112,11 @@ impl OutboxSql for PgPool {
         Ok(dead.rows_affected())
     }
 
-    async fn items(&self, list: OutboxList, after: i64, limit: i64) -> Result<Vec<RawOutbox>> {
-        let sql = match list {
-            OutboxList::Pending => PENDING,
-            OutboxList::Dead => DEAD,
-        };
-        sql!(as RawOutbox, fetch_all(self), "outbox.list", sql, [after, limit])
-    }
-
-    async fn dead_customer(conn: &mut Self::Conn, id: i64) -> Result<Option<String>> {
-        let sql = "SELECT customer_id FROM outbox_dead WHERE id = $1";
-        let row = sql!(as (String,), fetch_optional(&mut *conn), "outbox.retry", sql, [id])?;
-        Ok(row.map(|(c,)| c))
-    }
-
-    async fn take_dead(conn: &mut Self::Conn, id: i64) -> Result<Option<(String, String)>> {
-        let sql = "DELETE FROM outbox_dead WHERE id = $1 RETURNING kind, payload::text";
-        sql!(as (String, String), fetch_optional(&mut *conn), "outbox.retry", sql, [id])
-    }
-
-    async fn stats_row(&self, now: i64) -> Result<([i64; 4], Option<i64>)> {
-        let row: (i64, i64, i64, i64, Option<i64>) =
-            sql!(as _, fetch_one(self), "outbox.stats", STATS, [now])?;
-        let (depth, in_flight, customers, dead, oldest) = row;
-        Ok(([depth, in_flight, customers, dead], oldest))
-    }
-
     async fn resync_page(conn: &mut Self::Conn, page: &Resync<'_>) -> Result<(i64, Option<i64>)> {
         let (after, only, limit) = (page.after, page.only, page.limit);
         let op = "outbox.resync";
         let seqs: Vec<(i64,)> =
             sql!(as (i64,), fetch_all(&mut *conn), op, RESYNC_PAGE, [after, only, limit])?;
         Ok((seqs.len() as i64, seqs.last().map(|(seq,)| *seq)))
-    }
-
-    async fn queue_resync(conn: &mut Self::Conn, page: &Resync<'_>, last: i64) -> Result<u64> {
-        let (after, only, now) = (page.after, page.only, page.now);
-        let (kind, payload) = (OutboxKind::Customer.as_str(), resync_payload());
-        let op = "outbox.resync";
-        let done = sql!(
-            execute(&mut *conn),
-            op,
-            QUEUE_RESYNC,
-            [kind, payload, now, after, last, only]
-        )?;
-        Ok(done.rows_affected())
     }
 }

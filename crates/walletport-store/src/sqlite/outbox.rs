@@ -5,9 +5,9 @@
 use walletport_core::Result;
 
 use super::Db;
-use crate::logic::outbox::{Lease, OutboxSql, Release, Resync};
+use crate::logic::outbox_sql::{Lease, OutboxSql, OutboxStatements, Release, Resync};
 use crate::logic::sql;
-use crate::outbox::{ClaimRow, OutboxKind, OutboxList, RawOutbox, resync_payload};
+use crate::outbox::{ClaimRow, RawOutbox};
 
 macro_rules! item_cols {
     () => {
@@ -69,12 +69,15 @@ fn json_list<T: Clone + Into<serde_json::Value>>(values: &[T]) -> String {
 
 impl OutboxSql for Db {
     const CLAIM_OVERFETCH: i64 = 1;
-
-    async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>> {
-        let rows =
-            sql!(as (String,), fetch_all(&mut *conn), "outbox.claim", CANDIDATES, [now, limit])?;
-        Ok(rows.into_iter().map(|(c,)| c).collect())
-    }
+    const OUTBOX: OutboxStatements = OutboxStatements {
+        candidates: CANDIDATES,
+        pending: PENDING,
+        dead: DEAD,
+        dead_customer: "SELECT customer_id FROM outbox_dead WHERE id = ?",
+        take_dead: "DELETE FROM outbox_dead WHERE id = ? RETURNING kind, payload",
+        stats: STATS,
+        queue_resync: QUEUE_RESYNC,
+    };
 
     /// The claim's write transaction already excludes every other writer.
     async fn hold_customers(_: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>> {
@@ -147,48 +150,9 @@ impl OutboxSql for Db {
         Ok(dead.rows_affected())
     }
 
-    async fn items(&self, list: OutboxList, after: i64, limit: i64) -> Result<Vec<RawOutbox>> {
-        let sql = match list {
-            OutboxList::Pending => PENDING,
-            OutboxList::Dead => DEAD,
-        };
-        sql!(as RawOutbox, fetch_all(&self.pool), "outbox.list", sql, [after, limit])
-    }
-
-    async fn dead_customer(conn: &mut Self::Conn, id: i64) -> Result<Option<String>> {
-        let sql = "SELECT customer_id FROM outbox_dead WHERE id = ?";
-        let row = sql!(as (String,), fetch_optional(&mut *conn), "outbox.retry", sql, [id])?;
-        Ok(row.map(|(c,)| c))
-    }
-
-    async fn take_dead(conn: &mut Self::Conn, id: i64) -> Result<Option<(String, String)>> {
-        let sql = "DELETE FROM outbox_dead WHERE id = ? RETURNING kind, payload";
-        sql!(as (String, String), fetch_optional(&mut *conn), "outbox.retry", sql, [id])
-    }
-
-    async fn stats_row(&self, now: i64) -> Result<([i64; 4], Option<i64>)> {
-        let row: (i64, i64, i64, i64, Option<i64>) =
-            sql!(as _, fetch_one(&self.pool), "outbox.stats", STATS, [now])?;
-        let (depth, in_flight, customers, dead, oldest) = row;
-        Ok(([depth, in_flight, customers, dead], oldest))
-    }
-
     async fn resync_page(conn: &mut Self::Conn, page: &Resync<'_>) -> Result<(i64, Option<i64>)> {
         let (after, only, limit) = (page.after, page.only, page.limit);
         sql!(as (i64, Option<i64>), fetch_one(&mut *conn), "outbox.resync", RESYNC_PAGE,
             [after, only, limit])
-    }
-
-    async fn queue_resync(conn: &mut Self::Conn, page: &Resync<'_>, last: i64) -> Result<u64> {
-        let (after, only, now) = (page.after, page.only, page.now);
-        let (kind, payload) = (OutboxKind::Customer.as_str(), resync_payload().to_string());
-        let op = "outbox.resync";
-        let done = sql!(
-            execute(&mut *conn),
-            op,
-            QUEUE_RESYNC,
-            [kind, payload, now, after, last, only]
-        )?;
-        Ok(done.rows_affected())
     }
 }
