@@ -118,6 +118,17 @@ pub(crate) async fn probe_credits(target: SocketAddr, book: &Book) -> anyhow::Re
 /// `insufficient_points`).
 fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
     let in_doubt = !op.acked && op.unsure > 0;
+    // The repeat shows the redemption was not in the ledger (`repeat` says how).
+    let lost = |out: &mut Probed, repeat: &str| {
+        if op.acked {
+            out.violations.push(format!(
+                "acknowledged redemption {tx} ({}) was lost: a repeat {repeat}",
+                op.amount
+            ));
+        } else if in_doubt {
+            out.missing += 1;
+        }
+    };
     let now_applied = if a.ok() {
         match a.body["applied"].as_bool() {
             Some(false) => {
@@ -136,14 +147,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
                 true
             }
             Some(true) => {
-                if op.acked {
-                    out.violations.push(format!(
-                        "acknowledged redemption {tx} ({}) was lost: a repeat applied it again",
-                        op.amount
-                    ));
-                } else if in_doubt {
-                    out.missing += 1;
-                }
+                lost(out, "applied it again");
                 true
             }
             None => {
@@ -155,14 +159,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
             }
         }
     } else if is_insufficient(a) {
-        if op.acked {
-            out.violations.push(format!(
-                "acknowledged redemption {tx} ({}) was lost: a repeat answered insufficient_points",
-                op.amount
-            ));
-        } else if in_doubt {
-            out.missing += 1;
-        }
+        lost(out, "answered insufficient_points");
         false
     } else {
         out.violations.push(format!(
