@@ -168,11 +168,7 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("walletport-chaos-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     eprintln!("chaos: seed {seed}, work dir {}", dir.display());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = crate::project::runtime(Some(2))?;
     let started = Instant::now();
     let result = runtime.block_on(chaos(&bin, &dir, args, seed));
     match &result {

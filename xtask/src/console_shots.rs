@@ -49,11 +49,7 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let tools = browser::find_tools().map_err(|e| anyhow!(e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = crate::project::runtime(Some(2))?;
     let started = Instant::now();
     let shots = runtime.block_on(shoot(&tools, &out, args.width))?;
     for shot in &shots {

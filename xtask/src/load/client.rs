@@ -118,10 +118,7 @@ pub(crate) struct Mode {
 
 /// Runs the benchmark and prints the summary; fails when a request failed or the deadline passed.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let deadline = Duration::from_secs(args.deadline_secs);
     let report = runtime
         .block_on(async { tokio::time::timeout(deadline, measure(args)).await })

@@ -25,7 +25,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use serde::Serialize;
 use walletport_core::{CustomerKey, Decimal};
 use walletport_store::Store;
@@ -110,10 +110,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.phase == Phase::All {
         return run_parts(args);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let report = runtime.block_on(measure(args))?;
     eprint!("{}", human(&report));
     let mut out = std::io::stdout().lock();

@@ -195,10 +195,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if !valid {
         bail!("--scale takes 1..=1e6, --margin 0..=0.5, --jitter-ms 0..=1000");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let plans = Plans::new(args.scale, args.margin, args.jitter_ms)?;
     let mut report = Report {
         benchmark: "load sync",
