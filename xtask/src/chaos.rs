@@ -59,7 +59,7 @@ use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::load::backend::{BackendKind, TempDb};
+use crate::load::backend::{BackendKind, PgServer, TempDb};
 use audit::audit;
 use client::{Plan, client};
 use ledger::{Book, Kind, Via};
@@ -77,6 +77,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Arguments of `cargo xtask chaos`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("url", |pg| pg.help(
+    "With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is created \
+     and dropped)"
+)))]
 pub(crate) struct Args {
     /// How many times the server is killed (SIGKILL) and restarted.
     #[arg(long, default_value_t = 3)]
@@ -121,14 +125,9 @@ pub(crate) struct Args {
     /// plan.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub(crate) margin_ms: u64,
-    /// With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is
-    /// created and dropped).
-    #[arg(
-        long,
-        env = "WALLETPORT_LOAD_PG",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub(crate) pg: String,
+    /// The PostgreSQL server the fresh databases are created on.
+    #[command(flatten)]
+    pub(crate) pg: PgServer,
 }
 
 impl Args {
@@ -337,7 +336,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     // Several gateways share one PostgreSQL database, dropped when `_pg` goes.
     let _pg = match args.gateways {
         1 => None,
-        _ => Some(TempDb::create(BackendKind::Postgres, &args.pg, None).await?),
+        _ => Some(TempDb::create(BackendKind::Postgres, &args.pg.url, None).await?),
     };
     let database = match &_pg {
         Some(db) => db.url.clone(),

@@ -107,7 +107,7 @@ fn child_args(args: &Args, kind: BackendKind, phase: &str) -> Vec<String> {
         "--store-connections",
         &args.store_connections.to_string(),
         "--pg",
-        &args.pg,
+        &args.pg.url,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -160,7 +160,7 @@ async fn backend_phase(args: &Args, kind: BackendKind, report: &mut Report) -> a
         kind.name(),
         args.customers
     );
-    let db = TempDb::create(kind, &args.pg, None).await?;
+    let db = TempDb::create(kind, &args.pg.url, None).await?;
     let store = db.open_store(args.store_connections).await?;
     seed_customers(&store, args.customers, 16).await?;
     let gateway = start_gateway(store.clone()).await?;
