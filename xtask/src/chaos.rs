@@ -253,18 +253,7 @@ async fn until_ok<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<Answer>
 where
     F: std::future::Future<Output = anyhow::Result<Answer>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let last = match call().await {
-            Ok(a) if a.ok() => return Ok(a),
-            Ok(a) => format!("{} {}", a.status, a.body),
-            Err(e) => format!("{e:#}"),
-        };
-        if Instant::now() > deadline {
-            bail!("{what}: no success within 30s (last: {last})");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(what, "success", Answer::ok, call).await
 }
 
 /// Sends `call` until a definite answer comes back (bounded): anything but a 5xx or no answer.
@@ -272,15 +261,29 @@ async fn until_answered<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<A
 where
     F: std::future::Future<Output = anyhow::Result<Answer>>,
 {
+    until(what, "answer", |a| a.status < 500, call).await
+}
+
+/// Sends `call` every 50 ms until `done` takes its answer, for at most 30 s; the error names
+/// `what`, the `wanted` answer and the last one seen.
+async fn until<F>(
+    what: &str,
+    wanted: &str,
+    done: impl Fn(&Answer) -> bool,
+    call: impl Fn() -> F,
+) -> anyhow::Result<Answer>
+where
+    F: std::future::Future<Output = anyhow::Result<Answer>>,
+{
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let last = match call().await {
-            Ok(a) if a.status < 500 => return Ok(a),
+            Ok(a) if done(&a) => return Ok(a),
             Ok(a) => format!("{} {}", a.status, a.body),
             Err(e) => format!("{e:#}"),
         };
         if Instant::now() > deadline {
-            bail!("{what}: no answer within 30s (last: {last})");
+            bail!("{what}: no {wanted} within 30s (last: {last})");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
