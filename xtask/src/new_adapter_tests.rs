@@ -214,47 +214,14 @@ fn scaffold_output_compiles_and_passes_the_conformance_suite() -> anyhow::Result
             .unwrap_or_else(|| root.join("target"))
             .join("scaffold-check"),
     };
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "fmt",
-            "--check",
-            "-p",
-            "walletport-acme",
-            "-p",
-            "walletport",
-        ],
-    )?;
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "clippy",
-            "-p",
-            "walletport-acme",
-            "-p",
-            "walletport",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    // The emulator skeleton lives in the sandbox library (other emulators' tests are not ours).
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "clippy",
-            "-p",
-            "walletport-sandbox",
-            "--lib",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    cargo(ws.path(), &target, &["test", "-p", "walletport-acme"])?;
+    for command in [
+        "fmt --check -p walletport-acme -p walletport",
+        "clippy -p walletport-acme -p walletport --all-targets -- -D warnings",
+        // The emulator skeleton lives in the sandbox library (other emulators' tests are not ours).
+        "clippy -p walletport-sandbox --lib -- -D warnings",
+        "test -p walletport-acme",
+    ] {
+        cargo(ws.path(), &target, &command.split(' ').collect::<Vec<_>>())?;
+    }
     Ok(())
 }
