@@ -96,32 +96,29 @@ async fn seed(base: &str) -> anyhow::Result<()> {
     let api = reqwest::Client::new();
     for (phone, name, surname, points) in DEMO {
         let email = format!("{}@example.com", name.to_lowercase());
-        let resp = api
-            .post(format!("{base}/api/customers"))
-            .bearer_auth(TOKEN)
-            .json(&json!({ "phone": phone, "name": name, "surname": surname, "email": email }))
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!(
-                "creating {phone}: {}",
-                resp.text().await.unwrap_or_default()
-            );
-        }
+        let customer = json!({ "phone": phone, "name": name, "surname": surname, "email": email });
+        let url = format!("{base}/api/customers");
+        post(&api, &url, &customer, &format!("creating {phone}")).await?;
         if points > 0 {
-            let resp = api
-                .post(format!("{base}/api/customers/{phone}/credits"))
-                .bearer_auth(TOKEN)
-                .json(&json!({ "amount": points.to_string(), "transaction_id": format!("demo-{phone}") }))
-                .send()
-                .await?;
-            if !resp.status().is_success() {
-                bail!(
-                    "crediting {phone}: {}",
-                    resp.text().await.unwrap_or_default()
-                );
-            }
+            let credit =
+                json!({ "amount": points.to_string(), "transaction_id": format!("demo-{phone}") });
+            let url = format!("{base}/api/customers/{phone}/credits");
+            post(&api, &url, &credit, &format!("crediting {phone}")).await?;
         }
+    }
+    Ok(())
+}
+
+/// POSTs `body` with the demo token; an answer other than 2xx fails, named `what`, with its body.
+async fn post(
+    api: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    what: &str,
+) -> anyhow::Result<()> {
+    let resp = api.post(url).bearer_auth(TOKEN).json(body).send().await?;
+    if !resp.status().is_success() {
+        bail!("{what}: {}", resp.text().await.unwrap_or_default());
     }
     Ok(())
 }
