@@ -12,7 +12,6 @@
 //!
 //! Bounded: at most 20,000 requests per mode, loopback only, a deadline for the whole run.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,10 +122,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let report = runtime
         .block_on(async { tokio::time::timeout(deadline, measure(args)).await })
         .map_err(|_| anyhow!("load client: gave up after {} s", args.deadline_secs))??;
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     let errors = report.reuse.summary.errors + report.fresh.summary.errors;
     if errors > 0 {
         bail!("load client: {errors} request(s) failed; see `first_error` above");

@@ -21,7 +21,6 @@
 //! [`hot_customer`]: super::hot_customer
 //! [`serving_memory`]: super::serving_memory
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,10 +111,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     }
     let runtime = crate::project::runtime(None)?;
     let report = runtime.block_on(measure(args))?;
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     let errors: u64 = report.runs.iter().map(|r| r.summary.errors).sum::<u64>()
         + hot_customer::errors(&report.hot_customer);
     if errors > 0 {

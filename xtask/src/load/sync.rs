@@ -30,7 +30,6 @@
 //! `--uneven` sends every write to one of them. The share of the plan then counts only the
 //! requests the emulator accepted (`accepted_share`), since a 429 spends nothing of the plan.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -213,10 +212,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             report.outcomes.push(outcome);
         }
     }
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     for o in &report.outcomes {
         if o.mismatched_balances > 0 {
             bail!(
