@@ -59,7 +59,7 @@ use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::load::backend::{BackendKind, TempDb};
+use crate::load::backend::{BackendKind, PgServer, TempDb};
 use audit::audit;
 use client::{Plan, client};
 use ledger::{Book, Kind, Via};
@@ -77,6 +77,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Arguments of `cargo xtask chaos`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("url", |pg| pg.help(
+    "With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is created \
+     and dropped)"
+)))]
 pub(crate) struct Args {
     /// How many times the server is killed (SIGKILL) and restarted.
     #[arg(long, default_value_t = 3)]
@@ -121,14 +125,9 @@ pub(crate) struct Args {
     /// plan.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub(crate) margin_ms: u64,
-    /// With `--gateways` > 1: the PostgreSQL server (no database name; a fresh database is
-    /// created and dropped).
-    #[arg(
-        long,
-        env = "WALLETPORT_LOAD_PG",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub(crate) pg: String,
+    /// The PostgreSQL server the fresh databases are created on.
+    #[command(flatten)]
+    pub(crate) pg: PgServer,
 }
 
 impl Args {
@@ -168,11 +167,7 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("walletport-chaos-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     eprintln!("chaos: seed {seed}, work dir {}", dir.display());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = crate::project::runtime(Some(2))?;
     let started = Instant::now();
     let result = runtime.block_on(chaos(&bin, &dir, args, seed));
     match &result {
@@ -258,18 +253,7 @@ async fn until_ok<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<Answer>
 where
     F: std::future::Future<Output = anyhow::Result<Answer>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let last = match call().await {
-            Ok(a) if a.ok() => return Ok(a),
-            Ok(a) => format!("{} {}", a.status, a.body),
-            Err(e) => format!("{e:#}"),
-        };
-        if Instant::now() > deadline {
-            bail!("{what}: no success within 30s (last: {last})");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(what, "success", Answer::ok, call).await
 }
 
 /// Sends `call` until a definite answer comes back (bounded): anything but a 5xx or no answer.
@@ -277,15 +261,29 @@ async fn until_answered<F>(what: &str, call: impl Fn() -> F) -> anyhow::Result<A
 where
     F: std::future::Future<Output = anyhow::Result<Answer>>,
 {
+    until(what, "answer", |a| a.status < 500, call).await
+}
+
+/// Sends `call` every 50 ms until `done` takes its answer, for at most 30 s; the error names
+/// `what`, the `wanted` answer and the last one seen.
+async fn until<F>(
+    what: &str,
+    wanted: &str,
+    done: impl Fn(&Answer) -> bool,
+    call: impl Fn() -> F,
+) -> anyhow::Result<Answer>
+where
+    F: std::future::Future<Output = anyhow::Result<Answer>>,
+{
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let last = match call().await {
-            Ok(a) if a.status < 500 => return Ok(a),
+            Ok(a) if done(&a) => return Ok(a),
             Ok(a) => format!("{} {}", a.status, a.body),
             Err(e) => format!("{e:#}"),
         };
         if Instant::now() > deadline {
-            bail!("{what}: no answer within 30s (last: {last})");
+            bail!("{what}: no {wanted} within 30s (last: {last})");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -341,7 +339,7 @@ async fn chaos(bin: &Path, dir: &Path, args: &Args, seed: u64) -> anyhow::Result
     // Several gateways share one PostgreSQL database, dropped when `_pg` goes.
     let _pg = match args.gateways {
         1 => None,
-        _ => Some(TempDb::create(BackendKind::Postgres, &args.pg, None).await?),
+        _ => Some(TempDb::create(BackendKind::Postgres, &args.pg.url, None).await?),
     };
     let database = match &_pg {
         Some(db) => db.url.clone(),

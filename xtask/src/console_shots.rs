@@ -49,11 +49,7 @@ pub(crate) fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let tools = browser::find_tools().map_err(|e| anyhow!(e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = crate::project::runtime(Some(2))?;
     let started = Instant::now();
     let shots = runtime.block_on(shoot(&tools, &out, args.width))?;
     for shot in &shots {
@@ -100,32 +96,29 @@ async fn seed(base: &str) -> anyhow::Result<()> {
     let api = reqwest::Client::new();
     for (phone, name, surname, points) in DEMO {
         let email = format!("{}@example.com", name.to_lowercase());
-        let resp = api
-            .post(format!("{base}/api/customers"))
-            .bearer_auth(TOKEN)
-            .json(&json!({ "phone": phone, "name": name, "surname": surname, "email": email }))
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!(
-                "creating {phone}: {}",
-                resp.text().await.unwrap_or_default()
-            );
-        }
+        let customer = json!({ "phone": phone, "name": name, "surname": surname, "email": email });
+        let url = format!("{base}/api/customers");
+        post(&api, &url, &customer, &format!("creating {phone}")).await?;
         if points > 0 {
-            let resp = api
-                .post(format!("{base}/api/customers/{phone}/credits"))
-                .bearer_auth(TOKEN)
-                .json(&json!({ "amount": points.to_string(), "transaction_id": format!("demo-{phone}") }))
-                .send()
-                .await?;
-            if !resp.status().is_success() {
-                bail!(
-                    "crediting {phone}: {}",
-                    resp.text().await.unwrap_or_default()
-                );
-            }
+            let credit =
+                json!({ "amount": points.to_string(), "transaction_id": format!("demo-{phone}") });
+            let url = format!("{base}/api/customers/{phone}/credits");
+            post(&api, &url, &credit, &format!("crediting {phone}")).await?;
         }
+    }
+    Ok(())
+}
+
+/// POSTs `body` with the demo token; an answer other than 2xx fails, named `what`, with its body.
+async fn post(
+    api: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    what: &str,
+) -> anyhow::Result<()> {
+    let resp = api.post(url).bearer_auth(TOKEN).json(body).send().await?;
+    if !resp.status().is_success() {
+        bail!("{what}: {}", resp.text().await.unwrap_or_default());
     }
     Ok(())
 }
@@ -222,6 +215,12 @@ async fn open(c: &Client, base: &str, path: &str, marker: &str) -> anyhow::Resul
     wait_text(c, marker).await
 }
 
+/// Clicks the element `target` finds.
+async fn click(c: &Client, target: Locator<'_>) -> anyhow::Result<()> {
+    c.find(target).await?.click().await?;
+    Ok(())
+}
+
 /// Waits (bounded) until the page's text contains `marker`.
 async fn wait_text(c: &Client, marker: &str) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -284,32 +283,26 @@ async fn pages(
     open(c, base, "/", "Sign in").await?;
     shots.push(snap(c, width, out, "01-sign-in").await?);
     c.find(Locator::Id("token")).await?.send_keys(TOKEN).await?;
-    c.find(Locator::XPath("//button[normalize-space(.)='Sign in']"))
-        .await?
-        .click()
-        .await?;
+    click(c, Locator::XPath("//button[normalize-space(.)='Sign in']")).await?;
     wait_text(c, DEMO[0].0).await?;
     shots.push(snap(c, width, out, "02-customers").await?);
-    c.find(Locator::LinkText(&format!("{} {}", DEMO[0].1, DEMO[0].2)))
-        .await?
-        .click()
-        .await?;
+    let full_name = format!("{} {}", DEMO[0].1, DEMO[0].2);
+    click(c, Locator::LinkText(&full_name)).await?;
     wait_text(c, DEMO[0].0).await?;
     shots.push(snap(c, width, out, "03-customer").await?);
     open(c, base, "/console/outbox", "Dead letters").await?;
     shots.push(snap(c, width, out, "04-outbox").await?);
-    c.find(Locator::Css("a[href$='/retry']"))
-        .await?
-        .click()
-        .await?;
+    click(c, Locator::Css("a[href$='/retry']")).await?;
     wait_text(c, "Retry a dead letter").await?;
     shots.push(snap(c, width, out, "05-outbox-retry-confirm").await?);
-    open(c, base, "/console/campaigns", "Create a campaign").await?;
-    shots.push(snap(c, width, out, "06-campaigns").await?);
-    open(c, base, "/console/provider", "Capabilities").await?;
-    shots.push(snap(c, width, out, "07-provider").await?);
-    open(c, base, "/console/import", "Upload a CSV file").await?;
-    shots.push(snap(c, width, out, "08-import").await?);
+    for (path, marker, name) in [
+        ("/console/campaigns", "Create a campaign", "06-campaigns"),
+        ("/console/provider", "Capabilities", "07-provider"),
+        ("/console/import", "Upload a CSV file", "08-import"),
+    ] {
+        open(c, base, path, marker).await?;
+        shots.push(snap(c, width, out, name).await?);
+    }
     let csv = tmp.join("customers.csv");
     std::fs::write(
         &csv,
@@ -320,10 +313,7 @@ async fn pages(
         .await?
         .send_keys(&csv.display().to_string())
         .await?;
-    c.find(Locator::XPath("//button[normalize-space(.)='Import']"))
-        .await?
-        .click()
-        .await?;
+    click(c, Locator::XPath("//button[normalize-space(.)='Import']")).await?;
     wait_text(c, "Bad rows").await?;
     shots.push(snap(c, width, out, "09-import-result").await?);
     Ok(shots)

@@ -45,31 +45,19 @@ fn generation_registers_everywhere_and_refuses_to_run_twice() -> anyhow::Result<
     let ws = fake_workspace()?;
     let root = ws.path();
     let generated = generate(root, "acme")?;
-    assert!(
-        generated
-            .created
-            .contains(&"crates/walletport-acme/src/client.rs".to_owned())
-    );
-    assert!(
-        generated
-            .created
-            .contains(&"crates/walletport-sandbox/src/acme.rs".to_owned())
-    );
-    assert!(
-        generated
-            .created
-            .contains(&"docs/providers/acme.md".to_owned())
-    );
-    assert!(
-        generated
-            .created
-            .contains(&"crates/walletport-acme/tests/gateway_scenario.rs".to_owned())
-    );
-    assert!(
-        generated
-            .created
-            .contains(&"crates/walletport-acme/tests/fuzz_responses.rs".to_owned())
-    );
+    for path in [
+        "crates/walletport-acme/src/client.rs",
+        "crates/walletport-sandbox/src/acme.rs",
+        "docs/providers/acme.md",
+        "crates/walletport-acme/tests/gateway_scenario.rs",
+        "crates/walletport-acme/tests/fuzz_responses.rs",
+    ] {
+        assert!(
+            generated.created.iter().any(|created| created == path),
+            "{path} not in {:?}",
+            generated.created
+        );
+    }
     let cargo = fs::read_to_string(root.join("crates/walletport/Cargo.toml"))?;
     assert!(cargo.contains("acme = [\"dep:walletport-acme\"]\n# xtask:new-adapter:features"));
     assert!(cargo.contains("default = [\"acme\"]"));
@@ -226,47 +214,14 @@ fn scaffold_output_compiles_and_passes_the_conformance_suite() -> anyhow::Result
             .unwrap_or_else(|| root.join("target"))
             .join("scaffold-check"),
     };
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "fmt",
-            "--check",
-            "-p",
-            "walletport-acme",
-            "-p",
-            "walletport",
-        ],
-    )?;
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "clippy",
-            "-p",
-            "walletport-acme",
-            "-p",
-            "walletport",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    // The emulator skeleton lives in the sandbox library (other emulators' tests are not ours).
-    cargo(
-        ws.path(),
-        &target,
-        &[
-            "clippy",
-            "-p",
-            "walletport-sandbox",
-            "--lib",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    cargo(ws.path(), &target, &["test", "-p", "walletport-acme"])?;
+    for command in [
+        "fmt --check -p walletport-acme -p walletport",
+        "clippy -p walletport-acme -p walletport --all-targets -- -D warnings",
+        // The emulator skeleton lives in the sandbox library (other emulators' tests are not ours).
+        "clippy -p walletport-sandbox --lib -- -D warnings",
+        "test -p walletport-acme",
+    ] {
+        cargo(ws.path(), &target, &command.split(' ').collect::<Vec<_>>())?;
+    }
     Ok(())
 }

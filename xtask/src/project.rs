@@ -1,4 +1,4 @@
-//! Workspace layout and the "generated file" helpers shared by every task.
+//! Workspace layout, the "generated file" helpers and the tokio runtime shared by every task.
 //!
 //! The pattern is rust-analyzer's `ensure_file_contents(check)`: a task computes the full
 //! contents of every file it owns, then either writes what differs or, in check mode, writes
@@ -8,6 +8,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+
 /// The workspace root: the parent of this crate's manifest directory.
 ///
 /// Located from `CARGO_MANIFEST_DIR` at compile time so `cargo xtask` works from any
@@ -15,6 +17,19 @@ use std::path::{Path, PathBuf};
 pub(crate) fn root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The multi-threaded tokio runtime a task's async part runs on: `workers` threads (the
+/// default, one per CPU, when `None`); one builder instead of one per task.
+pub(crate) fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
 }
 
 /// How one generated file compares with what is on disk.

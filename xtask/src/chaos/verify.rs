@@ -101,11 +101,24 @@ pub(crate) async fn probe_credits(target: SocketAddr, book: &Book) -> anyhow::Re
         .filter(|(_, c)| !c.acked)
         .collect();
     let mut set = JoinSet::new();
-    for lane in 0..LANES {
-        let share: Vec<_> = api.iter().skip(lane).step_by(LANES).cloned().collect();
-        set.spawn(probe_api(target, share));
-    }
     set.spawn(probe_hooks(target, hooks));
+    in_lanes(set, &api, |share| probe_api(target, share)).await
+}
+
+/// Runs `probe` over `ops` split into [`LANES`] concurrent lanes, beside the tasks already in
+/// `set`, and merges what all of them found.
+async fn in_lanes<F>(
+    mut set: JoinSet<anyhow::Result<Probed>>,
+    ops: &[(String, Op)],
+    probe: impl Fn(Vec<(String, Op)>) -> F,
+) -> anyhow::Result<Probed>
+where
+    F: std::future::Future<Output = anyhow::Result<Probed>> + Send + 'static,
+{
+    for lane in 0..LANES {
+        let share = ops.iter().skip(lane).step_by(LANES).cloned().collect();
+        set.spawn(probe(share));
+    }
     let mut probed = Probed::default();
     while let Some(done) = set.join_next().await {
         probed.merge(done??);
@@ -118,6 +131,17 @@ pub(crate) async fn probe_credits(target: SocketAddr, book: &Book) -> anyhow::Re
 /// `insufficient_points`).
 fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
     let in_doubt = !op.acked && op.unsure > 0;
+    // The repeat shows the redemption was not in the ledger (`repeat` says how).
+    let lost = |out: &mut Probed, repeat: &str| {
+        if op.acked {
+            out.violations.push(format!(
+                "acknowledged redemption {tx} ({}) was lost: a repeat {repeat}",
+                op.amount
+            ));
+        } else if in_doubt {
+            out.missing += 1;
+        }
+    };
     let now_applied = if a.ok() {
         match a.body["applied"].as_bool() {
             Some(false) => {
@@ -136,14 +160,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
                 true
             }
             Some(true) => {
-                if op.acked {
-                    out.violations.push(format!(
-                        "acknowledged redemption {tx} ({}) was lost: a repeat applied it again",
-                        op.amount
-                    ));
-                } else if in_doubt {
-                    out.missing += 1;
-                }
+                lost(out, "applied it again");
                 true
             }
             None => {
@@ -155,14 +172,7 @@ fn judge_redemption(tx: &str, op: &Op, a: &Answer, out: &mut Probed) {
             }
         }
     } else if is_insufficient(a) {
-        if op.acked {
-            out.violations.push(format!(
-                "acknowledged redemption {tx} ({}) was lost: a repeat answered insufficient_points",
-                op.amount
-            ));
-        } else if in_doubt {
-            out.missing += 1;
-        }
+        lost(out, "answered insufficient_points");
         false
     } else {
         out.violations.push(format!(
@@ -191,16 +201,10 @@ async fn probe_redemption_lane(
 /// redemption probe looks at the balance).
 pub(crate) async fn probe_redemptions(target: SocketAddr, book: &Book) -> anyhow::Result<Probed> {
     let all = book.select(Kind::Redemption, Via::Api);
-    let mut set = JoinSet::new();
-    for lane in 0..LANES {
-        let share: Vec<_> = all.iter().skip(lane).step_by(LANES).cloned().collect();
-        set.spawn(probe_redemption_lane(target, share));
-    }
-    let mut probed = Probed::default();
-    while let Some(done) = set.join_next().await {
-        probed.merge(done??);
-    }
-    Ok(probed)
+    in_lanes(JoinSet::new(), &all, |share| {
+        probe_redemption_lane(target, share)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -54,6 +54,20 @@ impl BackendChoice {
     }
 }
 
+/// `--pg` (or `WALLETPORT_LOAD_PG`): the PostgreSQL server a run creates its fresh databases on;
+/// one definition for every task that takes it.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PgServer {
+    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
+    #[arg(
+        long = "pg",
+        value_name = "PG",
+        env = "WALLETPORT_LOAD_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub(crate) url: String,
+}
+
 /// A database that exists for one benchmark phase.
 pub(crate) struct TempDb {
     /// The database URL the store and the baseline connect to.

@@ -3,7 +3,6 @@
 //! starts from a clean process instead of the memory an earlier part left to the allocator. The
 //! children print their own tables on stderr; this merges their JSON reports into one.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
@@ -73,10 +72,8 @@ pub(crate) fn run_parts(args: &Args) -> anyhow::Result<()> {
     }
     let hot: Vec<HotReport> =
         serde_json::from_value(merged["hot_customer"].clone()).unwrap_or_default();
-    eprint!("{}{}", human(&merged), hot_customer::human(&hot));
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, &merged)?;
-    writeln!(stdout)?;
+    let text = format!("{}{}", human(&merged), hot_customer::human(&hot));
+    super::print_report(&text, &merged)?;
     if args.enforce {
         hot_customer::enforce(&hot)?;
     }
@@ -107,7 +104,7 @@ fn child_args(args: &Args, kind: BackendKind, phase: &str) -> Vec<String> {
         "--store-connections",
         &args.store_connections.to_string(),
         "--pg",
-        &args.pg,
+        &args.pg.url,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -12,7 +12,6 @@
 //!
 //! Bounded: at most 20,000 requests per mode, loopback only, a deadline for the whole run.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,18 +117,12 @@ pub(crate) struct Mode {
 
 /// Runs the benchmark and prints the summary; fails when a request failed or the deadline passed.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let deadline = Duration::from_secs(args.deadline_secs);
     let report = runtime
         .block_on(async { tokio::time::timeout(deadline, measure(args)).await })
         .map_err(|_| anyhow!("load client: gave up after {} s", args.deadline_secs))??;
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     let errors = report.reuse.summary.errors + report.fresh.summary.errors;
     if errors > 0 {
         bail!("load client: {errors} request(s) failed; see `first_error` above");

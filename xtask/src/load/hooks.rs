@@ -21,11 +21,10 @@
 //! [`hot_customer`]: super::hot_customer
 //! [`serving_memory`]: super::serving_memory
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use serde::Serialize;
 use walletport_core::{CustomerKey, Decimal};
 use walletport_store::Store;
@@ -110,15 +109,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.phase == Phase::All {
         return run_parts(args);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let report = runtime.block_on(measure(args))?;
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     let errors: u64 = report.runs.iter().map(|r| r.summary.errors).sum::<u64>()
         + hot_customer::errors(&report.hot_customer);
     if errors > 0 {
@@ -163,7 +156,7 @@ async fn backend_phase(args: &Args, kind: BackendKind, report: &mut Report) -> a
         kind.name(),
         args.customers
     );
-    let db = TempDb::create(kind, &args.pg, None).await?;
+    let db = TempDb::create(kind, &args.pg.url, None).await?;
     let store = db.open_store(args.store_connections).await?;
     seed_customers(&store, args.customers, 16).await?;
     let gateway = start_gateway(store.clone()).await?;

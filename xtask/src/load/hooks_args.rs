@@ -1,7 +1,7 @@
 //! The command-line arguments of `cargo xtask load hooks`, shared by the benchmark, its memory
 //! phase and the child processes it splits into.
 
-use super::backend::BackendChoice;
+use super::backend::{BackendChoice, PgServer};
 
 /// Arguments of `cargo xtask load hooks`.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,13 +41,9 @@ pub(crate) struct Args {
     /// process of its own, so each peak RSS starts from a clean process.
     #[arg(long, value_enum, default_value_t = Phase::All, hide = true)]
     pub(crate) phase: Phase,
-    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
-    #[arg(
-        long,
-        env = "WALLETPORT_LOAD_PG",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub(crate) pg: String,
+    /// The PostgreSQL server the fresh databases are created on.
+    #[command(flatten)]
+    pub(crate) pg: PgServer,
 }
 
 /// `--phase`.

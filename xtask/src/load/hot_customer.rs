@@ -113,7 +113,7 @@ pub(crate) async fn phase(args: &Args, kind: BackendKind) -> anyhow::Result<HotR
         "load hooks: {} hot customer — seeding {customers} customers",
         kind.name()
     );
-    let db = TempDb::create(kind, &args.pg, None).await?;
+    let db = TempDb::create(kind, &args.pg.url, None).await?;
     let store = db.open_store(args.store_connections).await?;
     seed_customers(&store, customers, 16).await?;
     let (hot_id, new_id) = (

@@ -58,6 +58,17 @@ pub(crate) enum Bench {
     Sync(sync::Args),
 }
 
+/// Prints a benchmark's human text on stderr and its JSON summary on stdout (the split the module
+/// docs promise), in one place for every benchmark.
+pub(crate) fn print_report(human: &str, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    eprint!("{human}");
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, report)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Runs the chosen benchmark (from an optimised build, see the module docs).
 pub(crate) fn run(root: &std::path::Path, args: &Args) -> anyhow::Result<()> {
     if release_rerun::wanted(args.debug_build) {

@@ -31,7 +31,7 @@ pub(crate) async fn phase(args: &Args, kind: BackendKind) -> anyhow::Result<Memo
     let db = match kind {
         BackendKind::Sqlite => seed_sqlite_via_shm(args, count).await?,
         BackendKind::Postgres => {
-            let db = TempDb::create(kind, &args.pg, None).await?;
+            let db = TempDb::create(kind, &args.pg.url, None).await?;
             let store = db.open_store(16).await?;
             seed_customers(&store, count, 64).await?;
             store.close().await;
@@ -89,12 +89,12 @@ pub(crate) async fn phase(args: &Args, kind: BackendKind) -> anyhow::Result<Memo
 async fn seed_sqlite_via_shm(args: &Args, count: u64) -> anyhow::Result<TempDb> {
     let shm = Path::new("/dev/shm");
     let scratch_parent = shm.is_dir().then_some(shm);
-    let scratch = TempDb::create(BackendKind::Sqlite, &args.pg, scratch_parent).await?;
+    let scratch = TempDb::create(BackendKind::Sqlite, &args.pg.url, scratch_parent).await?;
     let store = scratch.open_store(8).await?;
     seed_customers(&store, count, 64).await?;
     // Closing the last connection checkpoints the WAL into the main file.
     store.close().await;
-    let disk = TempDb::create(BackendKind::Sqlite, &args.pg, None).await?;
+    let disk = TempDb::create(BackendKind::Sqlite, &args.pg.url, None).await?;
     let (from, to) = match (scratch.dir(), disk.dir()) {
         (Some(f), Some(t)) => (f.to_path_buf(), t.to_path_buf()),
         _ => bail!("SQLite temp databases have directories"),

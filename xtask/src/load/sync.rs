@@ -30,7 +30,6 @@
 //! `--uneven` sends every write to one of them. The share of the plan then counts only the
 //! requests the emulator accepted (`accepted_share`), since a 429 spends nothing of the plan.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -42,7 +41,7 @@ use walletport_sandbox::QuotaWindow as EmuWindow;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_server::{Gateway, OutboxSection};
 
-use super::backend::{BackendChoice, BackendKind, TempDb, phone, seed_customers};
+use super::backend::{BackendChoice, BackendKind, PgServer, TempDb, phone, seed_customers};
 use super::sync_gateways::{Fleet, LimiterChoice, Totals, write_changes};
 use super::sync_rate::{RateReport, Sampler};
 
@@ -82,13 +81,9 @@ pub(crate) struct Args {
     /// Give up (and fail) when one scenario takes longer than this many seconds.
     #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub(crate) deadline_secs: u64,
-    /// The PostgreSQL server (no database name; a fresh database is created and dropped).
-    #[arg(
-        long,
-        env = "WALLETPORT_LOAD_PG",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub(crate) pg: String,
+    /// The PostgreSQL server the fresh databases are created on.
+    #[command(flatten)]
+    pub(crate) pg: PgServer,
     /// In-process gateways on the one database, each with its own store pool, provider,
     /// quota limiter and outbox worker, and each configured with the full plan.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
@@ -195,10 +190,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if !valid {
         bail!("--scale takes 1..=1e6, --margin 0..=0.5, --jitter-ms 0..=1000");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::project::runtime(None)?;
     let plans = Plans::new(args.scale, args.margin, args.jitter_ms)?;
     let mut report = Report {
         benchmark: "load sync",
@@ -220,10 +212,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             report.outcomes.push(outcome);
         }
     }
-    eprint!("{}", human(&report));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &report)?;
-    writeln!(out)?;
+    super::print_report(&human(&report), &report)?;
     for o in &report.outcomes {
         if o.mismatched_balances > 0 {
             bail!(
@@ -267,7 +256,7 @@ async fn one(
         kind.name(),
         args.customers
     );
-    let db = TempDb::create(kind, &args.pg, None).await?;
+    let db = TempDb::create(kind, &args.pg.url, None).await?;
     let stores = Fleet::open_stores(&db, args.gateways).await?;
     seed_customers(&stores[0], args.customers, 16).await?;
     let emu_config = PassquareEmulatorConfig {
@@ -530,7 +519,7 @@ mod tests {
             scenario,
             backend: BackendChoice::Sqlite,
             deadline_secs: 60,
-            pg: String::new(),
+            pg: PgServer { url: String::new() },
             gateways: 1,
             uneven: false,
             limiter: None,
@@ -557,7 +546,9 @@ mod tests {
             gateways: 3,
             uneven: true,
             backend: BackendChoice::Postgres,
-            pg: "postgres://postgres@127.0.0.1:5432".into(),
+            pg: PgServer {
+                url: "postgres://postgres@127.0.0.1:5432".into(),
+            },
             ..small(Scenario::Live)
         };
         let plans = Plans::new(args.scale, args.margin, args.jitter_ms).expect("plan");

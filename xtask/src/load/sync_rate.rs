@@ -112,34 +112,22 @@ impl RateReport {
         };
         let requests = last.1 - base;
         let span = last.0.saturating_sub(first.0).as_secs_f64();
-        let overall = if span > 0.0 {
-            // The first sample already holds at least one request: count from just before it.
-            requests as f64 / span
-        } else {
-            0.0
+        // `count` over `secs`, or 0 over an empty span.
+        let per_s = |count: u64, secs: f64| if secs > 0.0 { count as f64 / secs } else { 0.0 };
+        // The rate from `from` to the last request.
+        let rate_since = |from: Duration| {
+            per_s(
+                last.1.saturating_sub(count_at(samples, from)),
+                last.0.saturating_sub(from).as_secs_f64(),
+            )
         };
+        // The first sample already holds at least one request: count from just before it.
+        let overall = per_s(requests, span);
         let steady_from = first.0 + hour;
-        let at_steady = count_at(samples, steady_from);
-        let steady_span = last.0.saturating_sub(steady_from).as_secs_f64();
-        let steady = if steady_span > 0.0 {
-            last.1.saturating_sub(at_steady) as f64 / steady_span
-        } else {
-            0.0
-        };
-        let quiet_from = steady_from.max(writes_done);
-        let at_quiet = count_at(samples, quiet_from);
-        let quiet_span = last.0.saturating_sub(quiet_from).as_secs_f64();
-        let quiet = if quiet_span > 0.0 {
-            last.1.saturating_sub(at_quiet) as f64 / quiet_span
-        } else {
-            0.0
-        };
+        let steady = rate_since(steady_from);
+        let quiet = rate_since(steady_from.max(writes_done));
         let share = |r: f64| if plan_rate > 0.0 { r / plan_rate } else { 0.0 };
-        let backlog = if drained_s > 0.0 {
-            requests as f64 / drained_s
-        } else {
-            0.0
-        };
+        let backlog = per_s(requests, drained_s);
         Self {
             requests,
             span_s: span,

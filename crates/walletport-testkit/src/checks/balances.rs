@@ -256,11 +256,7 @@ pub async fn credit_conflict(provider: &dyn Provider, suite: &Suite) -> CheckRes
     let b = suite.new_customer(provider, |_| {}).await?.customer.phone;
     let tx = suite.transaction("conflict");
     let ten = Decimal::new(10, 0);
-    provider
-        .balances()
-        .credit(credit_of(&a, ten, tx.clone(), None)?)
-        .await
-        .context("first credit")?;
+    credit_now(provider, &a, ten, tx.clone(), "first credit").await?;
     let credit = |input| provider.balances().credit(input);
     let calls = vec![
         (
@@ -305,11 +301,8 @@ async fn funded_customer(
 ) -> Result<(Phone, Decimal), CheckError> {
     let phone = suite.new_customer(provider, |_| {}).await?.customer.phone;
     let start = starting_points(provider, suite, &phone).await?;
-    let funded = provider
-        .balances()
-        .credit(credit_of(&phone, amount, suite.transaction("fund"), None)?)
-        .await
-        .context("credit points to redeem")?;
+    let tx = suite.transaction("fund");
+    let funded = credit_now(provider, &phone, amount, tx, "credit points to redeem").await?;
     ensure!(
         funded.balance.points == start + amount,
         "after crediting {amount} the points are {}, expected {}",
@@ -330,6 +323,19 @@ fn credit_of(
         customer: phone.clone().into(),
         credit: Credit::new(amount, tx, lifetime)?,
     })
+}
+
+/// Credits `amount` (no lifetime) to `phone` under `tx`, failing the check on an error; `what`
+/// names the step in the failure.
+async fn credit_now(
+    provider: &dyn Provider,
+    phone: &Phone,
+    amount: Decimal,
+    tx: TransactionId,
+    what: &str,
+) -> Result<CreditOutcome, CheckError> {
+    let input = credit_of(phone, amount, tx, None)?;
+    provider.balances().credit(input).await.context(what)
 }
 
 fn redemption(phone: &Phone, amount: Decimal, tx: TransactionId) -> RedeemBalance {
@@ -369,11 +375,7 @@ pub async fn redeem_conflict(provider: &dyn Provider, suite: &Suite) -> CheckRes
         .await
         .context("first redemption")?;
     let credit_tx = suite.transaction("credit-then-redeem");
-    provider
-        .balances()
-        .credit(credit_of(&a, ten, credit_tx.clone(), None)?)
-        .await
-        .context("credit")?;
+    credit_now(provider, &a, ten, credit_tx.clone(), "credit").await?;
     let redeem = |input| provider.balances().redeem(input);
     let calls = vec![
         (
@@ -394,17 +396,9 @@ pub async fn redeem_insufficient_points(provider: &dyn Provider, suite: &Suite) 
     suite.require(REDEEM_FLAGS)?;
     let (phone, held) = funded_customer(provider, suite, Decimal::new(20, 0)).await?;
     let tx = suite.transaction("redeem-too-much");
-    let result = provider
-        .balances()
-        .redeem(redemption(&phone, held + Decimal::new(1, 2), tx.clone()))
-        .await;
-    expect_error(
-        suite,
-        result,
-        ErrorKind::InsufficientPoints,
-        op::BALANCE_REDEEM,
-        "a redemption of more than the customer holds",
-    )?;
+    let too_much = redemption(&phone, held + Decimal::new(1, 2), tx.clone());
+    let case = "a redemption of more than the customer holds";
+    refused(provider, suite, too_much, case).await?;
     let got = balance(provider, &phone).await.context("get balance")?;
     ensure!(
         got.points == held,
@@ -420,20 +414,27 @@ pub async fn redeem_insufficient_points(provider: &dyn Provider, suite: &Suite) 
         all.applied && all.balance.points.is_zero(),
         "redeeming all {held} points answered {all:?}, expected applied with 0 left"
     );
-    let result = provider
-        .balances()
-        .redeem(redemption(
-            &phone,
-            Decimal::new(1, 0),
-            suite.transaction("redeem-empty"),
-        ))
-        .await;
+    let one = redemption(
+        &phone,
+        Decimal::new(1, 0),
+        suite.transaction("redeem-empty"),
+    );
+    refused(provider, suite, one, "a redemption from an empty balance").await
+}
+
+/// `input` is refused with `InsufficientPoints`; `case` names it in the failure.
+async fn refused(
+    provider: &dyn Provider,
+    suite: &Suite,
+    input: RedeemBalance,
+    case: &str,
+) -> CheckResult {
+    let result = provider.balances().redeem(input).await;
     expect_error(
         suite,
         result,
         ErrorKind::InsufficientPoints,
         op::BALANCE_REDEEM,
-        "a redemption from an empty balance",
-    )?;
-    Ok(())
+        case,
+    )
 }

@@ -2,13 +2,24 @@
 
 use chrono::NaiveDate;
 use walletport_core::{
-    BalanceUpdate, Customer, CustomerKey, DeleteCustomer, ErrorKind, GetCustomer, Provider,
-    SetBalance, UpsertCustomer, op,
+    BalanceUpdate, Customer, CustomerKey, CustomerRecord, DeleteCustomer, ErrorKind, GetCustomer,
+    Provider, SetBalance, UpsertCustomer, op,
 };
 
 use super::expect_error;
 use crate::report::{CheckError, CheckResult, Context};
 use crate::suite::Suite;
+
+/// Reads the customer under `key` with all details.
+async fn get(
+    provider: &dyn Provider,
+    key: impl Into<CustomerKey>,
+) -> walletport_core::Result<CustomerRecord> {
+    provider
+        .customers()
+        .get_customer(GetCustomer::new(key))
+        .await
+}
 
 /// Upsert a customer with every common field and read back the same values by phone.
 pub async fn customer_round_trip(provider: &dyn Provider, suite: &Suite) -> CheckResult {
@@ -23,11 +34,7 @@ pub async fn customer_round_trip(provider: &dyn Provider, suite: &Suite) -> Chec
         })
         .await?;
     let phone = record.customer.phone.clone();
-    let got = provider
-        .customers()
-        .get_customer(GetCustomer::new(phone.clone()))
-        .await
-        .context("get by phone")?;
+    let got = get(provider, phone.clone()).await.context("get by phone")?;
     for (label, customer) in [
         ("upsert result", &record.customer),
         ("get result", &got.customer),
@@ -37,21 +44,16 @@ pub async fn customer_round_trip(provider: &dyn Provider, suite: &Suite) -> Chec
             "{label}: phone {} != {phone}",
             customer.phone
         );
-        ensure!(
-            customer.name.as_deref() == Some("Jana"),
-            "{label}: name {:?}",
-            customer.name
-        );
-        ensure!(
-            customer.surname.as_deref() == Some("Nováková"),
-            "{label}: surname {:?}",
-            customer.surname
-        );
-        ensure!(
-            customer.email.as_deref() == Some("jana@example.com"),
-            "{label}: email {:?}",
-            customer.email
-        );
+        for (field, value, expected) in [
+            ("name", &customer.name, "Jana"),
+            ("surname", &customer.surname, "Nováková"),
+            ("email", &customer.email, "jana@example.com"),
+        ] {
+            ensure!(
+                value.as_deref() == Some(expected),
+                "{label}: {field} {value:?}"
+            );
+        }
         ensure!(
             customer.birthday == birthday,
             "{label}: birthday {:?}",
@@ -86,27 +88,21 @@ pub async fn customer_patch_keeps_unset_fields(
         })
         .await
         .context("patching upsert")?;
-    let got = provider
-        .customers()
-        .get_customer(GetCustomer::new(phone))
+    let got = get(provider, phone)
         .await
         .context("get after patch")?
         .customer;
-    ensure!(
-        got.surname.as_deref() == Some("Svoboda"),
-        "surname not patched: {:?}",
-        got.surname
-    );
-    ensure!(
-        got.name.as_deref() == Some("Petr"),
-        "name lost by a patch without it: {:?}",
-        got.name
-    );
-    ensure!(
-        got.email.as_deref() == Some("petr@example.com"),
-        "email lost by a patch without it: {:?}",
-        got.email
-    );
+    let lost = "lost by a patch without it";
+    for (field, value, expected, failure) in [
+        ("surname", &got.surname, "Svoboda", "not patched"),
+        ("name", &got.name, "Petr", lost),
+        ("email", &got.email, "petr@example.com", lost),
+    ] {
+        ensure!(
+            value.as_deref() == Some(expected),
+            "{field} {failure}: {value:?}"
+        );
+    }
     Ok(())
 }
 
@@ -128,10 +124,7 @@ pub async fn customer_not_found(provider: &dyn Provider, suite: &Suite) -> Check
         ));
     }
     for (what, key) in probes {
-        let result = provider
-            .customers()
-            .get_customer(GetCustomer::new(key))
-            .await;
+        let result = get(provider, key).await;
         expect_error(suite, result, ErrorKind::NotFound, op::CUSTOMER_GET, what)?;
     }
     Ok(())
@@ -182,9 +175,7 @@ pub async fn customer_lookup_by_card_and_id(provider: &dyn Provider, suite: &Sui
         keys.extend(number.map(|n| ("card number", CustomerKey::Card(n))));
     }
     for (what, key) in keys {
-        let got = provider
-            .customers()
-            .get_customer(GetCustomer::new(key))
+        let got = get(provider, key)
             .await
             .context(&format!("get by {what}"))?;
         ensure!(
@@ -211,10 +202,7 @@ pub async fn customer_delete(provider: &dyn Provider, suite: &Suite) -> CheckRes
         })
         .await
         .context("delete")?;
-    let result = provider
-        .customers()
-        .get_customer(GetCustomer::new(phone))
-        .await;
+    let result = get(provider, phone).await;
     expect_error(
         suite,
         result,
@@ -231,12 +219,8 @@ pub async fn invalid_input_changes_nothing(provider: &dyn Provider, suite: &Suit
         .new_customer(provider, |c| c.email = Some("valid@example.com".to_owned()))
         .await?;
     let phone = record.customer.phone.clone();
-    let get = || {
-        provider
-            .customers()
-            .get_customer(GetCustomer::new(phone.clone()))
-    };
-    let before = get().await.context("get before")?;
+    let read = || get(provider, phone.clone());
+    let before = read().await.context("get before")?;
     let bad_email = Customer {
         name: Some("Changed".to_owned()),
         email: Some("not an e-mail".to_owned()),
@@ -259,7 +243,7 @@ pub async fn invalid_input_changes_nothing(provider: &dyn Provider, suite: &Suit
             op::CUSTOMER_UPSERT,
             what,
         )?;
-        let after = get().await.context("get after rejected upsert")?;
+        let after = read().await.context("get after rejected upsert")?;
         ensure!(
             after == before,
             "a rejected upsert ({what}) changed the customer: {before:?} -> {after:?}"
@@ -280,7 +264,7 @@ pub async fn invalid_input_changes_nothing(provider: &dyn Provider, suite: &Suit
             op::BALANCE_SET,
             "empty balance update",
         )?;
-        let after = get().await.context("get after rejected balance set")?;
+        let after = read().await.context("get after rejected balance set")?;
         ensure!(
             after == before,
             "a rejected balance set changed the customer: {before:?} -> {after:?}"
@@ -295,11 +279,7 @@ pub async fn referrals(provider: &dyn Provider, suite: &Suite) -> CheckResult {
     suite.require(&["customer_upsert", "customer_get_by_phone"])?;
     let inviter = suite.new_customer(provider, |_| {}).await?.customer.phone;
     if !suite.has("customer_referrals") {
-        let got = provider
-            .customers()
-            .get_customer(GetCustomer::new(inviter))
-            .await
-            .context("get with referrals")?;
+        let got = get(provider, inviter).await.context("get with referrals")?;
         ensure!(
             got.referrals.is_none(),
             "customer_referrals is off but a read returned referral data: {:?}",
@@ -313,9 +293,7 @@ pub async fn referrals(provider: &dyn Provider, suite: &Suite) -> CheckResult {
         .await?
         .customer
         .phone;
-    let got = provider
-        .customers()
-        .get_customer(GetCustomer::new(invitee.clone()))
+    let got = get(provider, invitee.clone())
         .await
         .context("get the invitee")?;
     let referrals = got.referrals.ok_or_else(|| {
@@ -326,11 +304,7 @@ pub async fn referrals(provider: &dyn Provider, suite: &Suite) -> CheckResult {
         "invitee's inviter is {:?}, expected {inviter}",
         referrals.invited_by
     );
-    let got = provider
-        .customers()
-        .get_customer(GetCustomer::new(inviter))
-        .await
-        .context("get the inviter")?;
+    let got = get(provider, inviter).await.context("get the inviter")?;
     let invites = got.referrals.map(|r| r.invites).unwrap_or_default();
     ensure!(
         invites.contains(&invitee),

@@ -64,19 +64,18 @@ async fn walk(
 }
 
 fn ensure_each_once(seen: &BTreeMap<Phone, usize>, what: &str) -> CheckResult {
-    let wrong: Vec<String> = seen
-        .iter()
-        .filter(|(_, n)| **n != 1)
-        .map(|(p, n)| format!("{p} seen {n} times"))
-        .collect();
-    ensure!(wrong.is_empty(), "{what}: {}", wrong.join(", "));
-    Ok(())
+    ensure_seen(seen, 1, what)
 }
 
 fn ensure_none(seen: &BTreeMap<Phone, usize>, what: &str) -> CheckResult {
+    ensure_seen(seen, 0, what)
+}
+
+/// Fails naming every watched phone the listing showed other than `times` times.
+fn ensure_seen(seen: &BTreeMap<Phone, usize>, times: usize, what: &str) -> CheckResult {
     let wrong: Vec<String> = seen
         .iter()
-        .filter(|(_, n)| **n != 0)
+        .filter(|(_, n)| **n != times)
         .map(|(p, n)| format!("{p} seen {n} times"))
         .collect();
     ensure!(wrong.is_empty(), "{what}: {}", wrong.join(", "));
