@@ -29,15 +29,8 @@ fn serve(config: &Path) -> (std::process::Child, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_a_key_the_vendor_rejects_and_names_it() {
-    let (server, _emu) =
-        spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
-            .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(
-        dir.path(),
-        &common::passquare_toml(&server.base_url(), "wrong-key"),
-    );
-    let (mut child, first) = serve(&config);
+    let v = common::passquare("wrong-key").await;
+    let (mut child, first) = serve(&v.cfg);
     let status = child.wait().expect("wait");
     assert!(!status.success(), "serve must not start: {first}");
     let error: Value = serde_json::from_str(&first).expect("a JSON error");

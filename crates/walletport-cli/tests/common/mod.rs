@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 use walletport_sandbox::RunningServer;
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
 /// Runs `walletport --config <config> <args>` from the config's directory and returns
 /// (success, stdout JSON, stderr JSON), so every test sees the CLI exactly as a user would.
@@ -88,6 +91,69 @@ where
     spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("emulator starts")
+}
+
+/// A vendor emulator on loopback and a config in a fresh temporary directory that points the
+/// CLI at it: where every vendor test starts. Dropping it stops the emulator and removes the files.
+pub(crate) struct Vendor<E> {
+    /// Keeps the emulator serving.
+    pub(crate) server: RunningServer,
+    /// The emulator, to see what the CLI sent it.
+    pub(crate) emu: E,
+    /// Holds the config and any file the test writes; must outlive every command run.
+    pub(crate) dir: tempfile::TempDir,
+    /// `<dir>/walletport.toml`.
+    pub(crate) cfg: PathBuf,
+}
+
+impl<E> Vendor<E> {
+    /// Spawns the emulator (see [`spawn_emulator`]) and writes the config `provider_toml` makes
+    /// of its base URL.
+    async fn start<F, Fut>(spawn: F, provider_toml: impl FnOnce(&str) -> String) -> Self
+    where
+        F: FnOnce(SocketAddr) -> Fut,
+        Fut: Future<Output = std::io::Result<(RunningServer, E)>>,
+    {
+        let (server, emu) = spawn_emulator(spawn).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = write_config(dir.path(), &provider_toml(&server.base_url()));
+        Self {
+            server,
+            emu,
+            dir,
+            cfg,
+        }
+    }
+}
+
+/// The Passquare emulator without rate limits, configured with `app_key` (the emulator accepts
+/// `sandbox-app-key`).
+pub(crate) async fn passquare(app_key: &str) -> Vendor<PassquareEmulator> {
+    Vendor::start(
+        |addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr),
+        |url| passquare_toml(url, app_key),
+    )
+    .await
+}
+
+/// The Passteam emulator, configured as [`passteam_toml`] with `encoding`.
+pub(crate) async fn passteam(encoding: Option<&str>) -> Vendor<PassteamEmulator> {
+    Vendor::start(
+        |addr| PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr),
+        |url| passteam_toml(url, encoding),
+    )
+    .await
+}
+
+/// The Skycore emulator, configured with the API key it accepts.
+pub(crate) async fn skycore() -> Vendor<SkycoreEmulator> {
+    let config = SkycoreEmulatorConfig::default();
+    let key = config.api_key.clone();
+    Vendor::start(
+        |addr| SkycoreEmulator::spawn(config, addr),
+        |url| skycore_toml(url, &key),
+    )
+    .await
 }
 
 /// `balance <verb> --phone <phone> --amount <amount> --transaction <id>`: the ledger command
