@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -43,10 +43,20 @@ fn issue(cfg: &Path, phone: &str, name: &str, balance: &str) -> Value {
     )
 }
 
-fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+/// `card status --phone <phone> --status <status>`, which must succeed and show the new status.
+fn set_status(cfg: &Path, phone: &str, status: &str) {
+    let card = ok(
+        cfg,
+        &["card", "status", "--phone", phone, "--status", status],
+    );
+    assert_eq!(card["status"], status, "{card}");
+}
+
+/// Writes `value` to `<dir>/<name>` and returns the path as the CLI argument that names it.
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("write json");
-    path
+    path.display().to_string()
 }
 
 /// A file that is never written: an unsupported command must answer before reading it.
@@ -109,11 +119,7 @@ fn memory_cards_and_templates() {
         &["card", "update", "--phone", phone, "--field", "tier=silver"],
     );
     assert_eq!(updated["fields"]["tier"], "silver", "{updated}");
-    let voided = ok(
-        &cfg,
-        &["card", "status", "--phone", phone, "--status", "voided"],
-    );
-    assert_eq!(voided["status"], "voided", "{voided}");
+    set_status(&cfg, phone, "voided");
     assert_eq!(
         ok(&cfg, &["card", "get", "--phone", phone])["status"],
         "voided"
@@ -141,12 +147,10 @@ fn memory_cards_and_templates() {
         "template.json",
         &json!({"name": "Club", "fields": [{"name": "tier"}]}),
     );
-    let file = file.display().to_string();
     let created = ok(&cfg, &["template", "create", "--file", &file]);
     assert_eq!(created["name"], "Club", "{created}");
     let id = created["id"].as_str().expect("template id").to_owned();
     let renamed = write_json(dir.path(), "renamed.json", &json!({"name": "Club 2"}));
-    let renamed = renamed.display().to_string();
     let updated = ok(
         &cfg,
         &["template", "update", "--id", &id, "--file", &renamed],
@@ -162,7 +166,6 @@ fn memory_cards_and_templates() {
         "update without id",
     );
     let broken = write_json(dir.path(), "broken.json", &json!({"fields": []}));
-    let broken = broken.display().to_string();
     assert_error(
         walletport(&cfg, &["template", "create", "--file", &broken]),
         "invalid_input",
@@ -206,16 +209,8 @@ async fn passteam_cards_with_status_but_no_template_writes() {
     let phone = "+79990000003";
     let card = issue(cfg, phone, "Ivan", "7");
     assert!(card["id"].is_string(), "{card}");
-    let voided = ok(
-        cfg,
-        &["card", "status", "--phone", phone, "--status", "voided"],
-    );
-    assert_eq!(voided["status"], "voided", "{voided}");
-    let active = ok(
-        cfg,
-        &["card", "status", "--phone", phone, "--status", "active"],
-    );
-    assert_eq!(active["status"], "active", "{active}");
+    set_status(cfg, phone, "voided");
+    set_status(cfg, phone, "active");
     let sent = ok(
         cfg,
         &["card", "send-link", "--phone", phone, "--via", "sms"],
@@ -262,11 +257,7 @@ async fn skycore_cards_templates_and_issuance_links() {
         "skycore discount",
     );
     assert!(err.to_string().contains("discount"), "{err}");
-    let redeemed = ok(
-        cfg,
-        &["card", "status", "--phone", phone, "--status", "redeemed"],
-    );
-    assert_eq!(redeemed["status"], "redeemed", "{redeemed}");
+    set_status(cfg, phone, "redeemed");
     assert_eq!(
         ok(cfg, &["card", "get", "--card-id", &pass_id])["status"],
         "redeemed"
@@ -285,10 +276,7 @@ async fn skycore_cards_templates_and_issuance_links() {
         }
     });
     let file = write_json(v.dir.path(), "template.json", &template);
-    let created = ok(
-        cfg,
-        &["template", "create", "--file", &file.display().to_string()],
-    );
+    let created = ok(cfg, &["template", "create", "--file", &file]);
     let template_id = created["id"].as_str().expect("template id").to_owned();
     assert!(
         v.emu.templates().iter().any(|(id, _)| *id == template_id),
@@ -303,14 +291,12 @@ async fn skycore_cards_templates_and_issuance_links() {
         "variables": {"pass-id": {"required": true}, "loyalty-points-value": {}}
     });
     let file = write_json(v.dir.path(), "link.json", &link);
-    let file = file.display().to_string();
     let made = ok(cfg, &["card", "link", "create", "--file", &file]);
     let link_id = made["id"].as_str().expect("link id").to_owned();
     assert!(made["preview_url"].is_string(), "{made}");
     link["status"] = json!("inactive");
     link["generation_limit"] = json!(500);
     let file = write_json(v.dir.path(), "link.json", &link);
-    let file = file.display().to_string();
     let changed = ok(
         cfg,
         &["card", "link", "update", "--id", &link_id, "--file", &file],
@@ -324,16 +310,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     link["encryption"] = json!({"secret_key": "short-secret", "iv": "wbJWPb9KLbxo6xpk"});
     let file = write_json(v.dir.path(), "link.json", &link);
     let err = assert_error(
-        walletport(
-            cfg,
-            &[
-                "card",
-                "link",
-                "create",
-                "--file",
-                &file.display().to_string(),
-            ],
-        ),
+        walletport(cfg, &["card", "link", "create", "--file", &file]),
         "invalid_input",
         "short secret key",
     );
@@ -341,16 +318,7 @@ async fn skycore_cards_templates_and_issuance_links() {
     link["bogus"] = json!(1);
     let file = write_json(v.dir.path(), "link.json", &link);
     assert_error(
-        walletport(
-            cfg,
-            &[
-                "card",
-                "link",
-                "create",
-                "--file",
-                &file.display().to_string(),
-            ],
-        ),
+        walletport(cfg, &["card", "link", "create", "--file", &file]),
         "invalid_input",
         "unknown key in link file",
     );
