@@ -2,7 +2,7 @@
 
 mod common;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use walletport_sandbox::passquare::{InstallRequest, PushKind};
 
 use common::{cli, walletport};
@@ -13,10 +13,7 @@ async fn every_command_against_the_emulator() {
     let cfg = &v.cfg;
 
     let out = common::expect_ok(cli(cfg, "providers --check"));
-    assert!(out["providers"].as_array().is_some_and(|p| {
-        p.iter()
-            .any(|k| k["kind"] == "passquare" && k["capability"]["template_list"] == false)
-    }));
+    common::assert_capabilities(&out, "passquare", &[("template_list", false)]);
     assert_eq!(out["check"]["account"], "walletport-sandbox");
     assert_eq!(out["check"]["requests"], 1);
 
@@ -33,26 +30,20 @@ async fn every_command_against_the_emulator() {
     assert_eq!(out["customer"]["name"], "Joe");
     assert_eq!(out["customer"]["birthday"], "1980-01-25");
 
-    let out = common::expect_ok(cli(
-        cfg,
-        "balance set --phone +420000000001 --points 250.25",
-    ));
-    assert_eq!(out["points"], "250.25");
-    let (ok, out, _) = cli(cfg, "balance get --phone +420000000001");
-    assert!(ok);
+    let out = common::set_balance(cfg, "+420000000001", "250.25", "");
     assert_eq!(out["points"], "250.25");
     assert_eq!(out["bonus_percent"], "3.5");
 
-    common::expect_error(
-        walletport(cfg, &common::ledger("credit", "+420000000001", "5", "t1")),
-        "unsupported",
-        "Passquare has no outbound credit",
-    );
-
-    common::expect_error(
-        walletport(cfg, &common::ledger("redeem", "+420000000001", "5", "r1")),
-        "unsupported",
-        "Passquare has no outbound redemption",
+    // No outbound ledger, no template catalogue, no deletion at Passquare.
+    common::expect_unsupported(
+        cfg,
+        &[
+            "balance credit --phone +420000000001 --amount 5 --transaction t1",
+            "balance redeem --phone +420000000001 --amount 5 --transaction r1",
+            "template list",
+            "template get --id x",
+            "customer delete --phone +420000000001",
+        ],
     );
 
     v.emu
@@ -76,21 +67,8 @@ async fn every_command_against_the_emulator() {
     );
     assert!(pushes.iter().any(|p| p.text == "Sale!"));
 
-    let out = common::expect_ok(cli(cfg, "customer list"));
-    assert_eq!(out["items"].as_array().map(Vec::len), Some(1));
-    let out = common::expect_ok(cli(cfg, "customer list --installed false"));
-    assert_eq!(out["items"].as_array().map(Vec::len), Some(0));
-
-    for args in [
-        &["template", "list"][..],
-        &["template", "get", "--id", "x"][..],
-        &["customer", "delete", "--phone", "+420000000001"][..],
-    ] {
-        let (ok, out, err) = walletport(cfg, args);
-        assert!(!ok, "{args:?}");
-        assert_eq!(out, Value::Null);
-        assert_eq!(err["error"]["kind"], "unsupported", "{args:?}: {err}");
-    }
+    assert_eq!(common::customer_page(cfg, "").0, Some(1));
+    assert_eq!(common::customer_page(cfg, "--installed false").0, Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,12 +76,11 @@ async fn paging_bad_key_and_bad_input_fail_as_json() {
     let v = common::passquare("sandbox-app-key").await;
     v.emu.seed_customers("+420700000000", 150, 0).expect("seed");
     let cfg = &v.cfg;
-    let out = common::expect_ok(cli(cfg, "customer list"));
-    assert_eq!(out["items"].as_array().map(Vec::len), Some(100));
-    assert_eq!(out["next_page"], "100");
-    let out = common::expect_ok(cli(cfg, "customer list --page 100"));
-    assert_eq!(out["items"].as_array().map(Vec::len), Some(50));
-    assert_eq!(out["next_page"], Value::Null);
+    assert_eq!(common::customer_page(cfg, ""), (Some(100), json!("100")));
+    assert_eq!(
+        common::customer_page(cfg, "--page 100"),
+        (Some(50), Value::Null)
+    );
 
     let before = v.emu.request_count();
     common::expect_error(

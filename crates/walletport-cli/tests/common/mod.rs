@@ -207,6 +207,67 @@ pub(crate) fn expect_error(result: (bool, Value, Value), kind: &str, what: &str)
     err
 }
 
+/// Fails unless the `providers` output `out` lists `kind` with each named capability as
+/// expected: one table per vendor instead of a hand-written search through the list.
+pub(crate) fn assert_capabilities(out: &Value, kind: &str, expected: &[(&str, bool)]) {
+    let provider = out["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|k| k["kind"] == kind))
+        .unwrap_or_else(|| panic!("`{kind}` is not listed: {out}"));
+    for (capability, supported) in expected {
+        assert_eq!(
+            provider["capability"][capability], *supported,
+            "{kind} {capability}: {out}"
+        );
+    }
+}
+
+/// Fails unless every command line in `lines` fails with the JSON `unsupported` error and prints
+/// nothing on stdout: the calls a vendor's capability lacks, one table per vendor.
+pub(crate) fn expect_unsupported(config: &Path, lines: &[&str]) {
+    for line in lines {
+        let (ok, out, err) = cli(config, line);
+        assert!(!ok, "{line}: expected an `unsupported` error, got {out}");
+        assert_eq!(out, Value::Null, "{line}: stdout must stay empty");
+        assert_eq!(err["error"]["kind"], "unsupported", "{line}: {err}");
+    }
+}
+
+/// `balance set --phone <phone> --points <points> <more>`, which must succeed and echo the
+/// points; then `balance get`: the balance as the vendor now holds it.
+pub(crate) fn set_balance(config: &Path, phone: &str, points: &str, more: &str) -> Value {
+    let set = expect_ok(cli(
+        config,
+        &format!("balance set --phone {phone} --points {points} {more}"),
+    ));
+    assert_eq!(set["points"], points, "{set}");
+    expect_ok(cli(config, &format!("balance get --phone {phone}")))
+}
+
+/// `customer list <flags>`, which must succeed: how many customers the page holds, and its
+/// `next_page`.
+pub(crate) fn customer_page(config: &Path, flags: &str) -> (Option<usize>, Value) {
+    let out = expect_ok(cli(config, &format!("customer list {flags}")));
+    (
+        out["items"].as_array().map(Vec::len),
+        out["next_page"].clone(),
+    )
+}
+
+/// Writes `toml` to `<dir>/bad.toml` and fails unless `line` run against it is refused with a
+/// `config_invalid` error whose message contains `names` (what the user has to fix).
+pub(crate) fn expect_config_invalid(dir: &Path, toml: &str, line: &str, names: &str) {
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, toml).expect("write bad config");
+    let err = expect_error(cli(&bad, line), "config_invalid", toml);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(names)),
+        "{err}"
+    );
+}
+
 /// Creates the campaign "Sale!" (named "Nov") and sends it through `run` (the test's way of
 /// invoking the binary); returns the send command's output.
 pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Value)) -> Value {
