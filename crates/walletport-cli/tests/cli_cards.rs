@@ -64,6 +64,22 @@ fn absent(dir: &Path) -> String {
     dir.join("never-written.json").display().to_string()
 }
 
+/// `template create` and `template update` answer `unsupported` where the vendor keeps no
+/// template catalogue of its own (Passquare, Passteam).
+fn assert_no_template_writes(cfg: &Path, dir: &Path, provider: &str) {
+    let file = absent(dir);
+    assert_error(
+        walletport(cfg, &["template", "create", "--file", &file]),
+        "unsupported",
+        &format!("{provider} template create"),
+    );
+    assert_error(
+        walletport(cfg, &["template", "update", "--id", "T", "--file", &file]),
+        "unsupported",
+        &format!("{provider} template update"),
+    );
+}
+
 /// The link commands answer `unsupported` on every provider but Skycore.
 fn assert_no_links(cfg: &Path, dir: &Path, provider: &str) {
     let file = absent(dir);
@@ -86,13 +102,7 @@ fn assert_no_links(cfg: &Path, dir: &Path, provider: &str) {
 #[test]
 fn memory_cards_and_templates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
-            dir.path().join("state.json").display()
-        ),
-    );
+    let cfg = common::memory_config(dir.path());
     let phone = "+420000000001";
     let card = ok(
         &cfg,
@@ -193,12 +203,7 @@ async fn passquare_cards_without_status_or_templates() {
         "unsupported",
         "passquare card status",
     );
-    let file = absent(v.dir.path());
-    assert_error(
-        walletport(cfg, &["template", "create", "--file", &file]),
-        "unsupported",
-        "passquare template create",
-    );
+    assert_no_template_writes(cfg, v.dir.path(), "passquare");
     assert_no_links(cfg, v.dir.path(), "passquare");
 }
 
@@ -228,17 +233,7 @@ async fn passteam_cards_with_status_but_no_template_writes() {
         "an e-mail takes no SMS text",
     );
 
-    let file = absent(v.dir.path());
-    assert_error(
-        walletport(cfg, &["template", "create", "--file", &file]),
-        "unsupported",
-        "passteam template create",
-    );
-    assert_error(
-        walletport(cfg, &["template", "update", "--id", "T", "--file", &file]),
-        "unsupported",
-        "passteam template update",
-    );
+    assert_no_template_writes(cfg, v.dir.path(), "passteam");
     assert_no_links(cfg, v.dir.path(), "passteam");
 }
 

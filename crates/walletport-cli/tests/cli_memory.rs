@@ -4,7 +4,6 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 /// The binary as the other CLI tests run it, plus two plain `WALLETPORT_` variables.
@@ -25,20 +24,10 @@ fn cli(config: &Path, line: &str) -> (bool, Value, Value) {
     walletport(config, &line.split_whitespace().collect::<Vec<_>>())
 }
 
-fn memory_config(dir: &Path) -> std::path::PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
-            dir.join("state.json").display()
-        ),
-    )
-}
-
 #[test]
 fn a_chain_of_invocations_shares_state() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = memory_config(dir.path());
+    let cfg = common::memory_config(dir.path());
 
     let providers = common::expect_ok(cli(&cfg, "providers"));
     common::assert_capabilities(&providers, "memory", &[]);
@@ -90,7 +79,7 @@ fn a_chain_of_invocations_shares_state() {
 #[test]
 fn bad_input_fails_with_json_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = memory_config(dir.path());
+    let cfg = common::memory_config(dir.path());
     let (ok, _, _) = cli(&cfg, "customer upsert --phone +420000000001");
     assert!(ok);
     let state_before = std::fs::read(dir.path().join("state.json")).expect("state written");
@@ -128,7 +117,7 @@ fn bad_input_fails_with_json_and_changes_nothing() {
 #[test]
 fn balance_redeem_spends_once_and_never_overdraws() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = memory_config(dir.path());
+    let cfg = common::memory_config(dir.path());
     let phone = "+420000000001";
     common::expect_ok(cli(&cfg, &format!("customer upsert --phone {phone}")));
     common::expect_ok(cli(
@@ -187,20 +176,13 @@ fn balance_redeem_spends_once_and_never_overdraws() {
 #[test]
 fn environment_overrides_config_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = memory_config(dir.path());
-    let out = Command::cargo_bin("walletport")
-        .expect("binary built")
-        .arg("--config")
-        .arg(&cfg)
-        .env("WALLETPORT_PROVIDER__BOGUS", "1")
-        .args(["customer", "list"])
-        .output()
-        .expect("walletport runs");
-    assert!(
-        !out.status.success(),
-        "an unknown key from the environment is rejected"
+    let cfg = common::memory_config(dir.path());
+    let (ok, _, err) = common::walletport_env(
+        &cfg,
+        &[("WALLETPORT_PROVIDER__BOGUS", "1")],
+        &["customer", "list"],
     );
-    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert!(!ok, "an unknown key from the environment is rejected");
     assert!(
         err["error"]["message"]
             .as_str()

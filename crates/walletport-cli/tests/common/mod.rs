@@ -283,6 +283,18 @@ pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Va
     expect_ok(run(&["campaign", "send", "--id", &id]))
 }
 
+/// Writes a config for the in-process memory provider, its state in `<dir>/state.json`, and
+/// returns its path: separate invocations against it share that state.
+pub(crate) fn memory_config(dir: &Path) -> PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
+            dir.join("state.json").display()
+        ),
+    )
+}
+
 /// The `[provider]` section for the Passquare emulator at `base_url` (the plan high enough that
 /// no test waits on it).
 pub(crate) fn passquare_toml(base_url: &str, app_key: &str) -> String {
