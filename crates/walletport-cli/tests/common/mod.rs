@@ -94,7 +94,8 @@ where
 }
 
 /// A vendor emulator on loopback and a config in a fresh temporary directory that points the
-/// CLI at it: where every vendor test starts. Dropping it stops the emulator and removes the files.
+/// CLI at it: where every vendor test starts. Dropping it stops the emulator and removes the files,
+/// so bind it whole (`let v = ...`): a pattern that skips `server` would drop it at once.
 pub(crate) struct Vendor<E> {
     /// Keeps the emulator serving.
     pub(crate) server: RunningServer,
@@ -157,7 +158,7 @@ pub(crate) async fn skycore() -> Vendor<SkycoreEmulator> {
 }
 
 /// `balance <verb> --phone <phone> --amount <amount> --transaction <id>`: the ledger command
-/// every vendor test runs (credit or redeem), spelled once.
+/// (credit or redeem) as the memory tests run it, spelled once.
 pub(crate) fn ledger<'a>(
     verb: &'a str,
     phone: &'a str,
