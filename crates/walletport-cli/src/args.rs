@@ -183,6 +183,21 @@ pub(crate) struct UpsertArgs {
     pub(crate) template: Option<String>,
 }
 
+/// `--points`, `--bonus` and `--discount` as typed, each optional: the balance values that
+/// `balance set` and `card update` both take.
+#[derive(Debug, Args)]
+pub(crate) struct BalanceValues {
+    /// Points.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) points: Option<String>,
+    /// Bonus percentage.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) bonus: Option<String>,
+    /// Discount percentage.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) discount: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum BalanceCmd {
     /// Points, bonus % and discount %.
@@ -196,15 +211,9 @@ pub(crate) enum BalanceCmd {
         /// Phone.
         #[arg(long)]
         phone: String,
-        /// Points.
-        #[arg(long, allow_hyphen_values = true)]
-        points: Option<String>,
-        /// Bonus percentage.
-        #[arg(long, allow_hyphen_values = true)]
-        bonus: Option<String>,
-        /// Discount percentage.
-        #[arg(long, allow_hyphen_values = true)]
-        discount: Option<String>,
+        /// The values to set.
+        #[command(flatten)]
+        values: BalanceValues,
     },
     /// Credit points exactly once by transaction id.
     Credit {

@@ -14,8 +14,8 @@ use walletport::{
     Result, SendInstallLink, SetCardStatus, UpdateCard,
 };
 
-use crate::args::UpsertArgs;
-use crate::commands::{Context, balance_update, json_file, to_json, upsert_input};
+use crate::args::{BalanceValues, UpsertArgs};
+use crate::commands::{Context, json_file, to_json, upsert_input};
 
 /// `walletport card ...`
 #[derive(Debug, Subcommand)]
@@ -79,6 +79,12 @@ pub(crate) struct IssueArgs {
 
 /// `card update`: fields, balance values and a notification text.
 #[derive(Debug, Args)]
+// The balance values' help says where they show: on the card.
+#[command(
+    mut_arg("points", |a| a.help("Points shown on the card")),
+    mut_arg("bonus", |a| a.help("Bonus percentage shown on the card")),
+    mut_arg("discount", |a| a.help("Discount percentage shown on the card"))
+)]
 pub(crate) struct UpdateArgs {
     /// Which card.
     #[command(flatten)]
@@ -86,15 +92,9 @@ pub(crate) struct UpdateArgs {
     /// Card field to set, `NAME=VALUE` (repeatable).
     #[arg(long = "field")]
     fields: Vec<String>,
-    /// Points shown on the card.
-    #[arg(long, allow_hyphen_values = true)]
-    points: Option<String>,
-    /// Bonus percentage shown on the card.
-    #[arg(long, allow_hyphen_values = true)]
-    bonus: Option<String>,
-    /// Discount percentage shown on the card.
-    #[arg(long, allow_hyphen_values = true)]
-    discount: Option<String>,
+    /// Points, bonus % and discount % shown on the card.
+    #[command(flatten)]
+    values: BalanceValues,
     /// Notification shown with the update, where the vendor has one.
     #[arg(long)]
     notification: Option<String>,
@@ -174,11 +174,7 @@ pub(crate) async fn card(ctx: &Context<'_>, cmd: CardCmd) -> Result<Value> {
         CardCmd::Update(args) => {
             let input = UpdateCard {
                 fields: fields(args.fields)?,
-                balance: balance_update(
-                    args.points.as_deref(),
-                    args.bonus.as_deref(),
-                    args.discount.as_deref(),
-                )?,
+                balance: args.values.update()?,
                 notification: args.notification,
                 card: card_key(ctx, args.key)?,
             };

@@ -13,7 +13,9 @@ use walletport::{
     UpsertCustomer,
 };
 
-use crate::args::{BalanceCmd, CampaignCmd, CustomerCmd, PushCmd, TemplateCmd, UpsertArgs};
+use crate::args::{
+    BalanceCmd, BalanceValues, CampaignCmd, CustomerCmd, PushCmd, TemplateCmd, UpsertArgs,
+};
 
 /// What a command needs: the provider and how to read phones.
 pub(crate) struct Context<'a> {
@@ -65,6 +67,17 @@ pub(crate) fn balance_update(
         bonus_percent: bonus.map(|b| percent("bonus", b)).transpose()?,
         discount_percent: discount.map(|d| percent("discount", d)).transpose()?,
     })
+}
+
+impl BalanceValues {
+    /// The typed values as the update `balance set` and `card update` send.
+    pub(crate) fn update(&self) -> Result<BalanceUpdate> {
+        balance_update(
+            self.points.as_deref(),
+            self.bonus.as_deref(),
+            self.discount.as_deref(),
+        )
+    }
 }
 
 /// A result as the JSON the CLI prints.
@@ -159,13 +172,8 @@ pub(crate) async fn balance(ctx: &Context<'_>, cmd: BalanceCmd) -> Result<Value>
             let customer = ctx.phone(&phone)?.into();
             to_json(&balances.get_balance(GetBalance { customer }).await?)
         }
-        BalanceCmd::Set {
-            phone,
-            points,
-            bonus,
-            discount,
-        } => {
-            let update = balance_update(points.as_deref(), bonus.as_deref(), discount.as_deref())?;
+        BalanceCmd::Set { phone, values } => {
+            let update = values.update()?;
             let customer = ctx.phone(&phone)?.into();
             to_json(
                 &balances

@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
-use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
-use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
-use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
 use common::{cli, walletport};
 
@@ -46,10 +43,20 @@ fn issue(cfg: &Path, phone: &str, name: &str, balance: &str) -> Value {
     )
 }
 
-fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+/// `card status --phone <phone> --status <status>`, which must succeed and show the new status.
+fn set_status(cfg: &Path, phone: &str, status: &str) {
+    let card = ok(
+        cfg,
+        &["card", "status", "--phone", phone, "--status", status],
+    );
+    assert_eq!(card["status"], status, "{card}");
+}
+
+/// Writes `value` to `<dir>/<name>` and returns the path as the CLI argument that names it.
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("write json");
-    path
+    path.display().to_string()
 }
 
 /// A file that is never written: an unsupported command must answer before reading it.
@@ -57,12 +64,20 @@ fn absent(dir: &Path) -> String {
     dir.join("never-written.json").display().to_string()
 }
 
-/// A fresh temporary directory holding a config with `provider_toml`; the directory must outlive
-/// every command run against the config.
-fn vendor_config(provider_toml: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(dir.path(), provider_toml);
-    (dir, cfg)
+/// `template create` and `template update` answer `unsupported` where the vendor keeps no
+/// template catalogue of its own (Passquare, Passteam).
+fn assert_no_template_writes(cfg: &Path, dir: &Path, provider: &str) {
+    let file = absent(dir);
+    assert_error(
+        walletport(cfg, &["template", "create", "--file", &file]),
+        "unsupported",
+        &format!("{provider} template create"),
+    );
+    assert_error(
+        walletport(cfg, &["template", "update", "--id", "T", "--file", &file]),
+        "unsupported",
+        &format!("{provider} template update"),
+    );
 }
 
 /// The link commands answer `unsupported` on every provider but Skycore.
@@ -87,13 +102,7 @@ fn assert_no_links(cfg: &Path, dir: &Path, provider: &str) {
 #[test]
 fn memory_cards_and_templates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &format!(
-            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
-            dir.path().join("state.json").display()
-        ),
-    );
+    let cfg = common::memory_config(dir.path());
     let phone = "+420000000001";
     let card = ok(
         &cfg,
@@ -120,11 +129,7 @@ fn memory_cards_and_templates() {
         &["card", "update", "--phone", phone, "--field", "tier=silver"],
     );
     assert_eq!(updated["fields"]["tier"], "silver", "{updated}");
-    let voided = ok(
-        &cfg,
-        &["card", "status", "--phone", phone, "--status", "voided"],
-    );
-    assert_eq!(voided["status"], "voided", "{voided}");
+    set_status(&cfg, phone, "voided");
     assert_eq!(
         ok(&cfg, &["card", "get", "--phone", phone])["status"],
         "voided"
@@ -152,12 +157,10 @@ fn memory_cards_and_templates() {
         "template.json",
         &json!({"name": "Club", "fields": [{"name": "tier"}]}),
     );
-    let file = file.display().to_string();
     let created = ok(&cfg, &["template", "create", "--file", &file]);
     assert_eq!(created["name"], "Club", "{created}");
     let id = created["id"].as_str().expect("template id").to_owned();
     let renamed = write_json(dir.path(), "renamed.json", &json!({"name": "Club 2"}));
-    let renamed = renamed.display().to_string();
     let updated = ok(
         &cfg,
         &["template", "update", "--id", &id, "--file", &renamed],
@@ -173,7 +176,6 @@ fn memory_cards_and_templates() {
         "update without id",
     );
     let broken = write_json(dir.path(), "broken.json", &json!({"fields": []}));
-    let broken = broken.display().to_string();
     assert_error(
         walletport(&cfg, &["template", "create", "--file", &broken]),
         "invalid_input",
@@ -185,115 +187,74 @@ fn memory_cards_and_templates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passquare_cards_without_status_or_templates() {
-    let (server, _emu) = common::spawn_emulator(|addr| {
-        PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr)
-    })
-    .await;
-    let (dir, cfg) = vendor_config(&common::passquare_toml(
-        &server.base_url(),
-        "sandbox-app-key",
-    ));
+    let v = common::passquare("sandbox-app-key").await;
+    let cfg = &v.cfg;
     let phone = "+420000000002";
-    let card = issue(&cfg, phone, "Ann", "5");
+    let card = issue(cfg, phone, "Ann", "5");
     assert!(
         card["links"].as_object().is_some_and(|l| !l.is_empty()),
         "{card}"
     );
-    let got = ok(&cfg, &["card", "get", "--phone", phone]);
+    let got = ok(cfg, &["card", "get", "--phone", phone]);
     assert_eq!(got["number"], card["number"], "{got}");
 
     assert_error(
-        cli(
-            &cfg,
-            &format!("card status --phone {phone} --status voided"),
-        ),
+        cli(cfg, &format!("card status --phone {phone} --status voided")),
         "unsupported",
         "passquare card status",
     );
-    let file = absent(dir.path());
-    assert_error(
-        walletport(&cfg, &["template", "create", "--file", &file]),
-        "unsupported",
-        "passquare template create",
-    );
-    assert_no_links(&cfg, dir.path(), "passquare");
+    assert_no_template_writes(cfg, v.dir.path(), "passquare");
+    assert_no_links(cfg, v.dir.path(), "passquare");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passteam_cards_with_status_but_no_template_writes() {
-    let (server, emu) = common::spawn_emulator(|addr| {
-        PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr)
-    })
-    .await;
-    let (dir, cfg) = vendor_config(&common::passteam_toml(&server.base_url(), None));
+    let v = common::passteam(None).await;
+    let cfg = &v.cfg;
     let phone = "+79990000003";
-    let card = issue(&cfg, phone, "Ivan", "7");
+    let card = issue(cfg, phone, "Ivan", "7");
     assert!(card["id"].is_string(), "{card}");
-    let voided = ok(
-        &cfg,
-        &["card", "status", "--phone", phone, "--status", "voided"],
-    );
-    assert_eq!(voided["status"], "voided", "{voided}");
-    let active = ok(
-        &cfg,
-        &["card", "status", "--phone", phone, "--status", "active"],
-    );
-    assert_eq!(active["status"], "active", "{active}");
+    set_status(cfg, phone, "voided");
+    set_status(cfg, phone, "active");
     let sent = ok(
-        &cfg,
+        cfg,
         &["card", "send-link", "--phone", phone, "--via", "sms"],
     );
     assert_eq!(sent["sent"], true, "{sent}");
-    let distributed = emu.distributed();
+    let distributed = v.emu.distributed();
     assert_eq!(distributed.len(), 1, "one distribute call: {distributed:?}");
     assert_eq!(distributed[0].channel, "sms");
     assert_error(
         cli(
-            &cfg,
+            cfg,
             &format!("card send-link --phone {phone} --via email --text x"),
         ),
         "invalid_input",
         "an e-mail takes no SMS text",
     );
 
-    let file = absent(dir.path());
-    assert_error(
-        walletport(&cfg, &["template", "create", "--file", &file]),
-        "unsupported",
-        "passteam template create",
-    );
-    assert_error(
-        walletport(&cfg, &["template", "update", "--id", "T", "--file", &file]),
-        "unsupported",
-        "passteam template update",
-    );
-    assert_no_links(&cfg, dir.path(), "passteam");
+    assert_no_template_writes(cfg, v.dir.path(), "passteam");
+    assert_no_links(cfg, v.dir.path(), "passteam");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skycore_cards_templates_and_issuance_links() {
-    let config = SkycoreEmulatorConfig::default();
-    let key = config.api_key.clone();
-    let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
-    let (dir, cfg) = vendor_config(&common::skycore_toml(&server.base_url(), &key));
+    let v = common::skycore().await;
+    let cfg = &v.cfg;
     let phone = "+420000000004";
-    let card = issue(&cfg, phone, "Eva", "12");
+    let card = issue(cfg, phone, "Eva", "12");
     let pass_id = card["id"].as_str().expect("pass id").to_owned();
-    assert!(emu.pass_ids().contains(&pass_id), "{card}");
+    assert!(v.emu.pass_ids().contains(&pass_id), "{card}");
     // Skycore passes have no discount field: asking for one is `unsupported`, not dropped.
     let err = assert_error(
-        cli(&cfg, &format!("card update --phone {phone} --discount 5")),
+        cli(cfg, &format!("card update --phone {phone} --discount 5")),
         "unsupported",
         "skycore discount",
     );
     assert!(err.to_string().contains("discount"), "{err}");
-    let redeemed = ok(
-        &cfg,
-        &["card", "status", "--phone", phone, "--status", "redeemed"],
-    );
-    assert_eq!(redeemed["status"], "redeemed", "{redeemed}");
+    set_status(cfg, phone, "redeemed");
     assert_eq!(
-        ok(&cfg, &["card", "get", "--card-id", &pass_id])["status"],
+        ok(cfg, &["card", "get", "--card-id", &pass_id])["status"],
         "redeemed"
     );
 
@@ -309,14 +270,11 @@ async fn skycore_cards_templates_and_issuance_links() {
             "universal-fields": {"program-name": "Club"}
         }
     });
-    let file = write_json(dir.path(), "template.json", &template);
-    let created = ok(
-        &cfg,
-        &["template", "create", "--file", &file.display().to_string()],
-    );
+    let file = write_json(v.dir.path(), "template.json", &template);
+    let created = ok(cfg, &["template", "create", "--file", &file]);
     let template_id = created["id"].as_str().expect("template id").to_owned();
     assert!(
-        emu.templates().iter().any(|(id, _)| *id == template_id),
+        v.emu.templates().iter().any(|(id, _)| *id == template_id),
         "{created}"
     );
 
@@ -327,55 +285,35 @@ async fn skycore_cards_templates_and_issuance_links() {
         "status": "active",
         "variables": {"pass-id": {"required": true}, "loyalty-points-value": {}}
     });
-    let file = write_json(dir.path(), "link.json", &link);
-    let file = file.display().to_string();
-    let made = ok(&cfg, &["card", "link", "create", "--file", &file]);
+    let file = write_json(v.dir.path(), "link.json", &link);
+    let made = ok(cfg, &["card", "link", "create", "--file", &file]);
     let link_id = made["id"].as_str().expect("link id").to_owned();
     assert!(made["preview_url"].is_string(), "{made}");
     link["status"] = json!("inactive");
     link["generation_limit"] = json!(500);
-    let file = write_json(dir.path(), "link.json", &link);
-    let file = file.display().to_string();
+    let file = write_json(v.dir.path(), "link.json", &link);
     let changed = ok(
-        &cfg,
+        cfg,
         &["card", "link", "update", "--id", &link_id, "--file", &file],
     );
     assert_eq!(changed["id"], link_id.as_str());
-    let (stored, _) = emu.issuance_link(&link_id).expect("link stored");
+    let (stored, _) = v.emu.issuance_link(&link_id).expect("link stored");
     assert_eq!(stored["link-status"], "INACTIVE");
     assert_eq!(stored["link-generation-limit"], 500);
 
     // A secret that breaks the rules is refused by name, never echoed.
     link["encryption"] = json!({"secret_key": "short-secret", "iv": "wbJWPb9KLbxo6xpk"});
-    let file = write_json(dir.path(), "link.json", &link);
+    let file = write_json(v.dir.path(), "link.json", &link);
     let err = assert_error(
-        walletport(
-            &cfg,
-            &[
-                "card",
-                "link",
-                "create",
-                "--file",
-                &file.display().to_string(),
-            ],
-        ),
+        walletport(cfg, &["card", "link", "create", "--file", &file]),
         "invalid_input",
         "short secret key",
     );
     assert!(!err.to_string().contains("short-secret"), "{err}");
     link["bogus"] = json!(1);
-    let file = write_json(dir.path(), "link.json", &link);
+    let file = write_json(v.dir.path(), "link.json", &link);
     assert_error(
-        walletport(
-            &cfg,
-            &[
-                "card",
-                "link",
-                "create",
-                "--file",
-                &file.display().to_string(),
-            ],
-        ),
+        walletport(cfg, &["card", "link", "create", "--file", &file]),
         "invalid_input",
         "unknown key in link file",
     );

@@ -58,17 +58,9 @@ async fn direct_commands_are_counted_in_the_stores_quota_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_configured_store_nothing_is_written() {
-    let (server, _emu) = common::spawn_emulator(|addr| {
-        PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr)
-    })
-    .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(
-        dir.path(),
-        &common::passquare_toml(&server.base_url(), "sandbox-app-key"),
-    );
-    common::expect_ok(walletport(&cfg, &["providers", "--check"]));
-    let files: Vec<_> = std::fs::read_dir(dir.path())
+    let v = common::passquare("sandbox-app-key").await;
+    common::expect_ok(walletport(&v.cfg, &["providers", "--check"]));
+    let files: Vec<_> = std::fs::read_dir(v.dir.path())
         .expect("dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -3,57 +3,34 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use serde_json::json;
 
-use serde_json::{Value, json};
-use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
-
-use common::{cli, walletport};
-
-fn skycore_config(dir: &Path, endpoint: &str, api_key: &str) -> PathBuf {
-    common::write_config(dir, &common::skycore_toml(endpoint, api_key))
-}
-
-/// Fails unless the command failed with a JSON error of `kind`.
-fn assert_error(result: (bool, Value, Value), kind: &str, what: &str) {
-    let (ok, out, err) = result;
-    assert!(!ok, "{what}: expected a `{kind}` error, got {out}");
-    let body = if err["kind"].is_string() {
-        &err
-    } else {
-        &err["error"]
-    };
-    assert_eq!(body["kind"], kind, "{what}: {err}");
-}
+use common::cli;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_against_the_emulator() {
-    let config = SkycoreEmulatorConfig::default();
-    let key = config.api_key.clone();
-    let (server, emu) = common::spawn_emulator(|addr| SkycoreEmulator::spawn(config, addr)).await;
+    let v = common::skycore().await;
     // The CLI has no card command: the pass a CRM would issue is generated on Skycore directly.
-    emu.seed_pass(
+    v.emu.seed_pass(
         "sandbox-layout-1",
         "420000000001",
         json!({"account-name": "Joe Doe", "account-id": "C1", "loyalty-points": "100", "barcode-value": "420000000001"}),
     )
     .expect("seeded");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = skycore_config(dir.path(), &server.base_url(), &key);
+    let cfg = &v.cfg;
 
-    let out = common::expect_ok(cli(&cfg, "providers"));
-    let skycore = out["providers"]
-        .as_array()
-        .and_then(|p| p.iter().find(|k| k["kind"] == "skycore").cloned())
-        .unwrap_or_default();
-    assert_eq!(
-        skycore["capability"]["customer_get_by_phone"], true,
-        "{out}"
+    let out = common::expect_ok(cli(cfg, "providers"));
+    common::assert_capabilities(
+        &out,
+        "skycore",
+        &[
+            ("customer_get_by_phone", true),
+            ("customer_upsert", true),
+            ("template_list", false),
+        ],
     );
-    assert_eq!(skycore["capability"]["customer_upsert"], true, "{out}");
-    assert_eq!(skycore["capability"]["template_list"], false, "{out}");
     // `--check` reads the configured template: one request, and the balance fields it holds.
-    let out = common::expect_ok(cli(&cfg, "providers --check"));
+    let out = common::expect_ok(cli(cfg, "providers --check"));
     assert_eq!(out["check"]["requests"], 1, "{out}");
     assert_eq!(
         out["check"]["balance_fields"],
@@ -61,83 +38,73 @@ async fn every_command_against_the_emulator() {
         "{out}"
     );
 
-    let out = common::expect_ok(cli(&cfg, "customer get --phone +420000000001"));
+    let out = common::expect_ok(cli(cfg, "customer get --phone +420000000001"));
     assert_eq!(out["customer"]["phone"], "+420000000001");
     assert_eq!(out["customer"]["name"], "Joe Doe");
     assert_eq!(out["cards"][0]["id"], "420000000001");
     assert_eq!(out["balance"]["points"], "100");
-    assert_error(
-        cli(&cfg, "customer get --phone +420000000002"),
+    common::expect_error(
+        cli(cfg, "customer get --phone +420000000002"),
         "not_found",
         "unknown phone",
     );
 
-    let out = common::expect_ok(cli(
-        &cfg,
-        "balance set --phone +420000000001 --points 250.25 --bonus 5",
-    ));
-    assert_eq!(out["points"], "250.25");
-    let out = common::expect_ok(cli(&cfg, "balance get --phone +420000000001"));
+    let out = common::set_balance(cfg, "+420000000001", "250.25", "--bonus 5");
     assert_eq!(
         (out["points"].clone(), out["bonus_percent"].clone()),
         (json!("250.25"), json!("5"))
     );
-    assert_error(
-        cli(&cfg, "balance set --phone +420000000001 --discount 10"),
-        "unsupported",
-        "discount",
-    );
     assert_eq!(
-        emu.pass_data("420000000001")
+        v.emu
+            .pass_data("420000000001")
             .map(|d| d["loyalty-points"].clone()),
         Some(json!("250.25"))
     );
 
-    let out = common::expect_ok(cli(&cfg, "push send --phone +420000000001 --message Hello"));
+    let out = common::expect_ok(cli(cfg, "push send --phone +420000000001 --message Hello"));
     assert_eq!(out["accepted"], true);
     assert_eq!(
-        emu.notifications()
+        v.emu
+            .notifications()
             .last()
             .map(|n| n.message.clone())
             .as_deref(),
         Some("Hello")
     );
-    assert_error(
-        walletport(&cfg, &common::telegram_push("+420000000001", "Hi")),
-        "unsupported",
-        "telegram",
-    );
 
-    let out = common::expect_ok(cli(&cfg, "template get --id sandbox-layout-1"));
+    let out = common::expect_ok(cli(cfg, "template get --id sandbox-layout-1"));
     assert_eq!(out["name"], "Sandbox layout 1");
-    assert_error(
-        cli(&cfg, "template get --id nope"),
+    common::expect_error(
+        cli(cfg, "template get --id nope"),
         "not_found",
         "unknown template",
     );
 
     // A customer is a pass: the upsert generates one for a new phone.
     let out = common::expect_ok(cli(
-        &cfg,
+        cfg,
         "customer upsert --phone +420000000003 --name Ann --balance 12",
     ));
     assert_eq!(out["customer"]["phone"], "+420000000003", "{out}");
-    let out = common::expect_ok(cli(&cfg, "balance get --phone +420000000003"));
+    let out = common::expect_ok(cli(cfg, "balance get --phone +420000000003"));
     assert_eq!(out["points"], "12", "{out}");
 
-    let unsupported: &[&[&str]] = &[
-        &["customer", "list"],
-        &["customer", "delete", "--phone", "+420000000001"],
-        &common::ledger("credit", "+420000000001", "5", "t1"),
-        &common::ledger("redeem", "+420000000001", "5", "r1"),
-        &["campaign", "create", "--message", "Sale!"],
-        &["campaign", "send", "--id", "c1"],
-        &["template", "list"],
-    ];
-    for args in unsupported {
-        assert_error(walletport(&cfg, args), "unsupported", &args.join(" "));
-    }
-    let mut passes = emu.pass_ids();
+    // No discount field, no Telegram, no listing, deletion, ledger, campaigns or catalogue.
+    common::expect_unsupported(
+        cfg,
+        &[
+            "balance set --phone +420000000001 --discount 10",
+            "push send --phone +420000000001 --message Hi --channel telegram",
+            "customer list",
+            "customer delete --phone +420000000001",
+            "balance credit --phone +420000000001 --amount 5 --transaction t1",
+            "balance redeem --phone +420000000001 --amount 5 --transaction r1",
+            "campaign create --message Sale!",
+            "campaign send --id c1",
+            "template list",
+        ],
+    );
+    let mut passes = v.emu.pass_ids();
     passes.sort();
     assert_eq!(
         passes,

@@ -8,10 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Command;
 
-use common::{cli, spawn_emulator, write_config};
+use common::{cli, write_config};
 use serde_json::Value;
-use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
-use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
 /// Starts `walletport serve` on an ephemeral port; returns the child and the line that says how
 /// the start went: the gateway's announcement or the JSON error (log lines are skipped).
@@ -29,15 +27,8 @@ fn serve(config: &Path) -> (std::process::Child, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_a_key_the_vendor_rejects_and_names_it() {
-    let (server, _emu) =
-        spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
-            .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(
-        dir.path(),
-        &common::passquare_toml(&server.base_url(), "wrong-key"),
-    );
-    let (mut child, first) = serve(&config);
+    let v = common::passquare("wrong-key").await;
+    let (mut child, first) = serve(&v.cfg);
     let status = child.wait().expect("wait");
     assert!(!status.success(), "serve must not start: {first}");
     let error: Value = serde_json::from_str(&first).expect("a JSON error");
@@ -79,29 +70,23 @@ async fn serve_starts_when_the_vendor_is_unreachable_and_healthz_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
-    let (pq, _pq_emu) =
-        spawn_emulator(|addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr))
-            .await;
-    let sky_config = SkycoreEmulatorConfig::default();
-    let sky_key = sky_config.api_key.clone();
-    let (sky, _sky_emu) = spawn_emulator(|addr| SkycoreEmulator::spawn(sky_config, addr)).await;
-    let dir = tempfile::tempdir().expect("tmp");
+    // The programme runs on Passquare: its config and the CSV in one directory.
+    let pq = common::passquare("sandbox-app-key").await;
+    let sky = common::skycore().await;
     std::fs::write(
-        dir.path().join("c.csv"),
+        pq.dir.path().join("c.csv"),
         "phone,name,balance,bonus\n+420700000011,Ann,100,5\n+420700000012,Bob,20.5,\n\
          +420700000013,Cyril,0,\n",
     )
     .expect("csv");
 
-    // The programme runs on Passquare.
-    let key = PassquareEmulatorConfig::unlimited().app_key;
-    let on_passquare = write_config(dir.path(), &common::passquare_toml(&pq.base_url(), &key));
-    let out = common::expect_ok(cli(&on_passquare, "sync --csv c.csv --deliver"));
+    let out = common::expect_ok(cli(&pq.cfg, "sync --csv c.csv --deliver"));
     assert_eq!(out["imported"], 3, "{out}");
 
-    // The merchant points the gateway at Skycore and resyncs.
-    let on_skycore = write_config(dir.path(), &common::skycore_toml(&sky.base_url(), &sky_key));
-    let first = common::expect_ok(cli(&on_skycore, "resync"));
+    // The merchant points the gateway at Skycore (the same config file) and resyncs.
+    std::fs::copy(&sky.cfg, &pq.cfg).expect("switch the config");
+    let on_skycore = &pq.cfg;
+    let first = common::expect_ok(cli(on_skycore, "resync"));
     assert_eq!(
         (first["scanned"].as_u64(), first["queued"].as_u64()),
         (Some(3), Some(3)),
@@ -111,12 +96,12 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         first["vendor_sync"]["eta"].is_string(),
         "an ETA from the plan: {first}"
     );
-    let again = common::expect_ok(cli(&on_skycore, "resync"));
+    let again = common::expect_ok(cli(on_skycore, "resync"));
     assert_eq!(
         again["queued"], 0,
         "running it twice queues nothing twice: {again}"
     );
-    let done = common::expect_ok(cli(&on_skycore, "resync --deliver"));
+    let done = common::expect_ok(cli(on_skycore, "resync --deliver"));
     assert_eq!(done["delivered"]["vendor_requests"], 3, "{done}");
     assert_eq!(done["delivered"]["dead_lettered"], 0, "{done}");
 
@@ -126,17 +111,17 @@ async fn resync_moves_a_live_programme_from_passquare_to_skycore() {
         ("+420700000012", "20.5"),
         ("+420700000013", "0"),
     ] {
-        let (ok, balance, err) = cli(&on_skycore, &format!("balance get --phone {phone}"));
+        let (ok, balance, err) = cli(on_skycore, &format!("balance get --phone {phone}"));
         assert!(ok, "{phone}: {err}");
         assert_eq!(balance["points"], points, "{phone}: {balance}");
     }
-    let one = common::expect_ok(cli(&on_skycore, "resync --phone +420700000012"));
+    let one = common::expect_ok(cli(on_skycore, "resync --phone +420700000012"));
     assert_eq!(
         (one["scanned"].as_u64(), one["queued"].as_u64()),
         (Some(1), Some(1)),
         "{one}"
     );
-    let (ok, _, err) = cli(&on_skycore, "resync --phone +420700000099");
+    let (ok, _, err) = cli(on_skycore, "resync --phone +420700000099");
     assert!(!ok);
     assert_eq!(err["error"]["kind"], "not_found", "{err}");
 }

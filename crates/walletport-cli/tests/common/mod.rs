@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 use walletport_sandbox::RunningServer;
+use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
+use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 
 /// Runs `walletport --config <config> <args>` from the config's directory and returns
 /// (success, stdout JSON, stderr JSON), so every test sees the CLI exactly as a user would.
@@ -90,8 +93,72 @@ where
         .expect("emulator starts")
 }
 
+/// A vendor emulator on loopback and a config in a fresh temporary directory that points the
+/// CLI at it: where every vendor test starts. Dropping it stops the emulator and removes the files,
+/// so bind it whole (`let v = ...`): a pattern that skips `server` would drop it at once.
+pub(crate) struct Vendor<E> {
+    /// Keeps the emulator serving.
+    pub(crate) server: RunningServer,
+    /// The emulator, to see what the CLI sent it.
+    pub(crate) emu: E,
+    /// Holds the config and any file the test writes; must outlive every command run.
+    pub(crate) dir: tempfile::TempDir,
+    /// `<dir>/walletport.toml`.
+    pub(crate) cfg: PathBuf,
+}
+
+impl<E> Vendor<E> {
+    /// Spawns the emulator (see [`spawn_emulator`]) and writes the config `provider_toml` makes
+    /// of its base URL.
+    async fn start<F, Fut>(spawn: F, provider_toml: impl FnOnce(&str) -> String) -> Self
+    where
+        F: FnOnce(SocketAddr) -> Fut,
+        Fut: Future<Output = std::io::Result<(RunningServer, E)>>,
+    {
+        let (server, emu) = spawn_emulator(spawn).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = write_config(dir.path(), &provider_toml(&server.base_url()));
+        Self {
+            server,
+            emu,
+            dir,
+            cfg,
+        }
+    }
+}
+
+/// The Passquare emulator without rate limits, configured with `app_key` (the emulator accepts
+/// `sandbox-app-key`).
+pub(crate) async fn passquare(app_key: &str) -> Vendor<PassquareEmulator> {
+    Vendor::start(
+        |addr| PassquareEmulator::spawn(PassquareEmulatorConfig::unlimited(), addr),
+        |url| passquare_toml(url, app_key),
+    )
+    .await
+}
+
+/// The Passteam emulator, configured as [`passteam_toml`] with `encoding`.
+pub(crate) async fn passteam(encoding: Option<&str>) -> Vendor<PassteamEmulator> {
+    Vendor::start(
+        |addr| PassteamEmulator::spawn(PassteamEmulatorConfig::default(), addr),
+        |url| passteam_toml(url, encoding),
+    )
+    .await
+}
+
+/// The Skycore emulator, configured with the API key it accepts.
+pub(crate) async fn skycore() -> Vendor<SkycoreEmulator> {
+    let config = SkycoreEmulatorConfig::default();
+    let key = config.api_key.clone();
+    Vendor::start(
+        |addr| SkycoreEmulator::spawn(config, addr),
+        |url| skycore_toml(url, &key),
+    )
+    .await
+}
+
 /// `balance <verb> --phone <phone> --amount <amount> --transaction <id>`: the ledger command
-/// every vendor test runs (credit or redeem), spelled once.
+/// (credit or redeem) as the memory tests run it, spelled once.
 pub(crate) fn ledger<'a>(
     verb: &'a str,
     phone: &'a str,
@@ -141,6 +208,67 @@ pub(crate) fn expect_error(result: (bool, Value, Value), kind: &str, what: &str)
     err
 }
 
+/// Fails unless the `providers` output `out` lists `kind` with each named capability as
+/// expected: one table per vendor instead of a hand-written search through the list.
+pub(crate) fn assert_capabilities(out: &Value, kind: &str, expected: &[(&str, bool)]) {
+    let provider = out["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|k| k["kind"] == kind))
+        .unwrap_or_else(|| panic!("`{kind}` is not listed: {out}"));
+    for (capability, supported) in expected {
+        assert_eq!(
+            provider["capability"][capability], *supported,
+            "{kind} {capability}: {out}"
+        );
+    }
+}
+
+/// Fails unless every command line in `lines` fails with the JSON `unsupported` error and prints
+/// nothing on stdout: the calls a vendor's capability lacks, one table per vendor.
+pub(crate) fn expect_unsupported(config: &Path, lines: &[&str]) {
+    for line in lines {
+        let (ok, out, err) = cli(config, line);
+        assert!(!ok, "{line}: expected an `unsupported` error, got {out}");
+        assert_eq!(out, Value::Null, "{line}: stdout must stay empty");
+        assert_eq!(err["error"]["kind"], "unsupported", "{line}: {err}");
+    }
+}
+
+/// `balance set --phone <phone> --points <points> <more>`, which must succeed and echo the
+/// points; then `balance get`: the balance as the vendor now holds it.
+pub(crate) fn set_balance(config: &Path, phone: &str, points: &str, more: &str) -> Value {
+    let set = expect_ok(cli(
+        config,
+        &format!("balance set --phone {phone} --points {points} {more}"),
+    ));
+    assert_eq!(set["points"], points, "{set}");
+    expect_ok(cli(config, &format!("balance get --phone {phone}")))
+}
+
+/// `customer list <flags>`, which must succeed: how many customers the page holds, and its
+/// `next_page`.
+pub(crate) fn customer_page(config: &Path, flags: &str) -> (Option<usize>, Value) {
+    let out = expect_ok(cli(config, &format!("customer list {flags}")));
+    (
+        out["items"].as_array().map(Vec::len),
+        out["next_page"].clone(),
+    )
+}
+
+/// Writes `toml` to `<dir>/bad.toml` and fails unless `line` run against it is refused with a
+/// `config_invalid` error whose message contains `names` (what the user has to fix).
+pub(crate) fn expect_config_invalid(dir: &Path, toml: &str, line: &str, names: &str) {
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, toml).expect("write bad config");
+    let err = expect_error(cli(&bad, line), "config_invalid", toml);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(names)),
+        "{err}"
+    );
+}
+
 /// Creates the campaign "Sale!" (named "Nov") and sends it through `run` (the test's way of
 /// invoking the binary); returns the send command's output.
 pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Value)) -> Value {
@@ -154,6 +282,18 @@ pub(crate) fn create_and_send_campaign(run: impl Fn(&[&str]) -> (bool, Value, Va
     ]));
     let id = created["id"].as_str().expect("campaign id").to_owned();
     expect_ok(run(&["campaign", "send", "--id", &id]))
+}
+
+/// Writes a config for the in-process memory provider, its state in `<dir>/state.json`, and
+/// returns its path: separate invocations against it share that state.
+pub(crate) fn memory_config(dir: &Path) -> PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[provider]\nkind = \"memory\"\npath = \"{}\"\n",
+            dir.join("state.json").display()
+        ),
+    )
 }
 
 /// The `[provider]` section for the Passquare emulator at `base_url` (the plan high enough that
