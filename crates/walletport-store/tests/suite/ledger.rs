@@ -10,8 +10,8 @@ use walletport_core::{Credit, CustomerId, ErrorKind};
 use walletport_store::{EntryKind, ExpiryReport, LedgerOp, OutboxKind, Store, WriteOpts};
 
 use crate::support::{
-    apply_all, assert_adds_up, at, credit, customer, err_kind, expiring, history, opts, pending,
-    points, redeem, reverse, set_points, t0, tx,
+    apply_all, assert_adds_up, at, credit, credited, customer, err_kind, expiring, history, opts,
+    pending, points, redeem, reverse, set_points, t0, tx,
 };
 
 pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
@@ -37,10 +37,7 @@ pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<d
         err_kind(store.credit(&b, &c, opts()).await),
         ErrorKind::Conflict
     );
-    store
-        .credit(&a, &credit(dec!(4.5), "order-2"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(4.5), "order-2").await;
     assert_eq!(points(&*store, &a, t0()).await, dec!(15));
     assert_eq!(points(&*store, &b, t0()).await, Decimal::ZERO);
     assert_eq!(history(&*store, &a, 100).await.len(), 2);
@@ -51,10 +48,7 @@ pub(crate) async fn credit_is_exactly_once_and_conflicts_are_errors(store: Arc<d
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     // The failed attempt did not burn the id: it works once the customer exists.
-    store
-        .credit(&b, &credit(dec!(1), "order-3"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &b, dec!(1), "order-3").await;
     assert_eq!(points(&*store, &b, t0()).await, dec!(1));
 }
 
@@ -87,10 +81,7 @@ pub(crate) async fn racing_credits_with_one_transaction_id_credit_once(store: Ar
 pub(crate) async fn concurrent_batches_keep_per_item_outcomes(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    store
-        .credit(&a, &credit(dec!(1), "taken"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(1), "taken").await;
     let mut tasks = Vec::new();
     for i in 0..120u32 {
         let (store, a, b) = (store.clone(), a.clone(), b.clone());

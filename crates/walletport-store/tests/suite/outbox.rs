@@ -13,7 +13,7 @@ use walletport_store::{
     Store,
 };
 
-use crate::support::{apply_all, claim, credit, customer, err_kind, opts, pending, t0};
+use crate::support::{apply_all, claim, credit, credited, customer, err_kind, opts, pending, t0};
 
 pub(crate) async fn outbox_items_are_written_with_their_change(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
@@ -21,10 +21,7 @@ pub(crate) async fn outbox_items_are_written_with_their_change(store: Arc<dyn St
         pending(&*store).await.is_empty(),
         "no_echo writes no outbox item"
     );
-    store
-        .credit(&a, &credit(dec!(5), "o-1"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(5), "o-1").await;
     store
         .credit(&a, &credit(dec!(6), "o-2"), opts().no_echo())
         .await

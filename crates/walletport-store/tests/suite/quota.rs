@@ -15,6 +15,27 @@ fn window(limit: u32, per: Duration) -> QuotaLimit {
     QuotaLimit { limit, per }
 }
 
+/// Takes a slot of `key` (a background one unless `interactive`): the wait the store answers,
+/// or `None` when it granted the slot.
+async fn wait_of(
+    store: &dyn Store,
+    key: &str,
+    limits: &[QuotaLimit],
+    interactive: bool,
+) -> Option<Duration> {
+    match store.take_quota_slot(key, limits, interactive).await {
+        Ok(QuotaSlot::WaitFor(wait)) => Some(wait),
+        Ok(QuotaSlot::Taken) => None,
+        Err(e) => panic!("take: {e}"),
+    }
+}
+
+/// Takes a slot of `key`, which must be granted.
+async fn grant(store: &dyn Store, key: &str, limits: &[QuotaLimit], interactive: bool) {
+    let wait = wait_of(store, key, limits, interactive).await;
+    assert_eq!(wait, None, "`{key}` got no slot");
+}
+
 /// Takes slots until the deadline, sleeping whatever the store says; returns how many it took.
 async fn take_until(
     store: Arc<dyn Store>,
@@ -92,13 +113,7 @@ pub(crate) async fn three_stores_share_one_window_and_fill_it(db: &TestDb) {
 pub(crate) async fn a_pause_holds_every_store(db: &TestDb) {
     let other = db.second_store().await;
     let limits = [window(100, Duration::from_secs(1))];
-    assert_eq!(
-        db.store
-            .take_quota_slot("paused", &limits, false)
-            .await
-            .expect("take"),
-        QuotaSlot::Taken
-    );
+    grant(&*db.store, "paused", &limits, false).await;
     db.store
         .pause_quota("paused", Duration::from_secs(30))
         .await
@@ -108,17 +123,13 @@ pub(crate) async fn a_pause_holds_every_store(db: &TestDb) {
         .pause_quota("paused", Duration::from_secs(1))
         .await
         .expect("pause");
-    match other
-        .take_quota_slot("paused", &limits, false)
+    let wait = wait_of(&*other, "paused", &limits, false)
         .await
-        .expect("take")
-    {
-        QuotaSlot::WaitFor(wait) => assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        ),
-        QuotaSlot::Taken => panic!("a paused quota granted a slot"),
-    }
+        .expect("a paused quota granted a slot");
+    assert!(
+        wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+        "{wait:?}"
+    );
     let state = other.quota_state("paused", &limits).await.expect("state");
     assert_eq!(state.used, vec![1]);
     assert!(
@@ -127,13 +138,7 @@ pub(crate) async fn a_pause_holds_every_store(db: &TestDb) {
             .is_some_and(|p| p > Duration::from_secs(25))
     );
     // Other keys are not held.
-    assert_eq!(
-        other
-            .take_quota_slot("other", &limits, false)
-            .await
-            .expect("take"),
-        QuotaSlot::Taken
-    );
+    grant(&*other, "other", &limits, false).await;
     other.close().await;
 }
 
@@ -160,17 +165,13 @@ pub(crate) async fn a_reopened_store_remembers_the_window(db: &TestDb) {
     first.close().await;
     drop(first);
     let again = db.second_store().await;
-    match again
-        .take_quota_slot("restart", &limits, false)
+    let wait = wait_of(&*again, "restart", &limits, false)
         .await
-        .expect("take")
-    {
-        QuotaSlot::WaitFor(wait) => assert!(
-            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
-            "the hourly-style window must hold after a restart: {wait:?}"
-        ),
-        QuotaSlot::Taken => panic!("a restarted store forgot the window"),
-    }
+        .expect("a restarted store forgot the window");
+    assert!(
+        wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+        "the hourly-style window must hold after a restart: {wait:?}"
+    );
     again.close().await;
 }
 
@@ -195,10 +196,7 @@ pub(crate) async fn bad_quota_keys_and_windows_are_refused(store: Arc<dyn Store>
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     // Nothing was recorded: the first real take is granted.
-    assert_eq!(
-        store.take_quota_slot("k", &ok, false).await.expect("take"),
-        QuotaSlot::Taken
-    );
+    grant(&*store, "k", &ok, false).await;
     let state = store.quota_state("k", &ok).await.expect("state");
     assert_eq!(state.used, vec![1]);
     assert_eq!(state.paused_for, None);
@@ -207,48 +205,23 @@ pub(crate) async fn bad_quota_keys_and_windows_are_refused(store: Arc<dyn Store>
 pub(crate) async fn an_interactive_taker_goes_before_background_ones_of_every_store(db: &TestDb) {
     let till = db.second_store().await;
     let limits = [window(1, Duration::from_millis(400))];
-    assert_eq!(
-        db.store
-            .take_quota_slot("lane", &limits, false)
-            .await
-            .expect("take"),
-        QuotaSlot::Taken
-    );
+    grant(&*db.store, "lane", &limits, false).await;
     // The till must wait for the window: it announces itself.
-    let QuotaSlot::WaitFor(wait) = till
-        .take_quota_slot("lane", &limits, true)
+    let wait = wait_of(&*till, "lane", &limits, true)
         .await
-        .expect("take")
-    else {
-        panic!("the window is full");
-    };
+        .expect("the window is full");
     tokio::time::sleep(wait).await;
     // When the slot comes, a background taker of the other store waits for the till...
-    match db
-        .store
-        .take_quota_slot("lane", &limits, false)
+    let w = wait_of(&*db.store, "lane", &limits, false)
         .await
-        .expect("take")
-    {
-        QuotaSlot::WaitFor(w) => assert!(w <= Duration::from_millis(150), "{w:?}"),
-        QuotaSlot::Taken => panic!("a background taker overtook the till"),
-    }
+        .expect("a background taker overtook the till");
+    assert!(w <= Duration::from_millis(150), "{w:?}");
     // ... which takes it, and its announcement ends.
-    assert_eq!(
-        till.take_quota_slot("lane", &limits, true)
-            .await
-            .expect("take"),
-        QuotaSlot::Taken
-    );
-    match db
-        .store
-        .take_quota_slot("lane", &limits, false)
+    grant(&*till, "lane", &limits, true).await;
+    let w = wait_of(&*db.store, "lane", &limits, false)
         .await
-        .expect("take")
-    {
-        QuotaSlot::WaitFor(w) => assert!(w > Duration::from_millis(250), "the window: {w:?}"),
-        QuotaSlot::Taken => panic!("two grants in one 1/400ms window"),
-    }
+        .expect("two grants in one 1/400ms window");
+    assert!(w > Duration::from_millis(250), "the window: {w:?}");
     till.close().await;
 }
 
@@ -275,34 +248,17 @@ pub(crate) async fn a_lowered_limit_holds_every_store_and_a_reopened_one(db: &Te
     // Another store (another gateway, or the learner restarted) keeps 2, not 100.
     let other = db.second_store().await;
     for _ in 0..2 {
-        assert_eq!(
-            other
-                .take_quota_slot("learned", &limits, false)
-                .await
-                .expect("take"),
-            QuotaSlot::Taken
-        );
+        grant(&*other, "learned", &limits, false).await;
     }
-    match db
-        .store
-        .take_quota_slot("learned", &limits, true)
+    let wait = wait_of(&*db.store, "learned", &limits, true)
         .await
-        .expect("take")
-    {
-        QuotaSlot::WaitFor(wait) => assert!(wait > Duration::from_secs(3500), "{wait:?}"),
-        QuotaSlot::Taken => panic!("a third grant under a lowered limit of 2/h"),
-    }
+        .expect("a third grant under a lowered limit of 2/h");
+    assert!(wait > Duration::from_secs(3500), "{wait:?}");
     let state = other.quota_state("learned", &limits).await.expect("state");
     assert_eq!(state.used, vec![2]);
     assert_eq!(state.lowered, vec![window(2, hour)]);
     // Other windows and keys keep their configured limits.
-    assert_eq!(
-        other
-            .take_quota_slot("learned-not", &limits, false)
-            .await
-            .expect("take"),
-        QuotaSlot::Taken
-    );
+    grant(&*other, "learned-not", &limits, false).await;
     assert!(
         other
             .lower_quota_limit("learned", hour, 0)

@@ -8,17 +8,14 @@ use walletport_core::{CustomerId, ErrorKind};
 use walletport_store::{EntryKind, ExpiryReport, LedgerOp, Store, WriteOpts};
 
 use crate::support::{
-    apply_all, assert_adds_up, at, balance_items, credit, customer, expiring, history, opts,
-    pending_all, points, redeem, t0,
+    apply_all, assert_adds_up, at, balance_items, credit, credited, customer, expiring, history,
+    opts, pending_all, points, redeem, t0,
 };
 
 pub(crate) async fn redemption_is_exactly_once_and_conflicts_are_errors(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    store
-        .credit(&a, &credit(dec!(50), "r-c1"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(50), "r-c1").await;
     let spend = redeem(dec!(20), "r-1");
     let first = store.apply(&a, &spend, opts()).await.unwrap();
     assert!(first.applied);
@@ -63,10 +60,7 @@ pub(crate) async fn redemption_is_exactly_once_and_conflicts_are_errors(store: A
 pub(crate) async fn redemption_without_enough_points_changes_nothing(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    store
-        .credit(&a, &credit(dec!(30), "i-c1"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(30), "i-c1").await;
     let outbox = pending_all(&*store).await;
     let entries = history(&*store, &a, 10).await;
     let too_much = redeem(dec!(30.01), "i-1");
@@ -80,10 +74,7 @@ pub(crate) async fn redemption_without_enough_points_changes_nothing(store: Arc<
     assert_eq!(pending_all(&*store).await, outbox);
     // The refusal did not use up the id: with one more point the same redemption goes through,
     // and the whole balance can be spent.
-    store
-        .credit(&a, &credit(dec!(1), "i-c2"), opts())
-        .await
-        .unwrap();
+    credited(&*store, &a, dec!(1), "i-c2").await;
     let out = store.apply(&a, &too_much, opts()).await.unwrap();
     assert!(out.applied);
     let rest = store

@@ -114,6 +114,14 @@ pub(crate) fn credit(amount: Decimal, id: &str) -> Credit {
     Credit::new(amount, tx(id), None).unwrap()
 }
 
+/// Credits `amount` to customer `id` at [`t0`] under transaction id `tx_id`; it must succeed.
+pub(crate) async fn credited(store: &dyn Store, id: &CustomerId, amount: Decimal, tx_id: &str) {
+    store
+        .credit(id, &credit(amount, tx_id), opts())
+        .await
+        .expect("credit");
+}
+
 pub(crate) fn opts() -> WriteOpts {
     WriteOpts::at(t0())
 }
