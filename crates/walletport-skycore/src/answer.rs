@@ -303,6 +303,38 @@ impl<'de, const N: usize> Members<'de> for Picked<'de, N> {
     }
 }
 
+/// One object member read as its [`Entries`] beside the picked scalars: what the `getpassdata`
+/// (`pass-data`) and `getpasstemplate` (`pass-template`) answers keep.
+pub(crate) struct PickedObject<'de, const N: usize> {
+    object_key: &'static str,
+    /// The object member, when the answer has it.
+    pub(crate) object: Option<Entries<'de>>,
+    /// The scalar members.
+    pub(crate) picked: Picked<'de, N>,
+}
+
+impl<const N: usize> PickedObject<'_, N> {
+    /// Reads member `object_key` as entries and picks the members `keys`.
+    pub(crate) fn new(object_key: &'static str, keys: [&'static str; N]) -> Self {
+        Self {
+            object_key,
+            object: None,
+            picked: Picked::new(keys),
+        }
+    }
+}
+
+impl<'de, const N: usize> Members<'de> for PickedObject<'de, N> {
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if key == self.object_key {
+            self.object = Some(map.next_value()?);
+            Ok(())
+        } else {
+            self.picked.member(key, map)
+        }
+    }
+}
+
 /// A decoded answer: the envelope and the members the call kept.
 pub(crate) struct Answer<M> {
     /// `status`.
