@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use walletport_core::{ErrorKind, Result};
+use walletport_core::Result;
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, op, parse_answer, post_body};
+use super::{action, op, parse_answer, post_body, unexpected};
 use crate::answer::Picked;
 use crate::config::{Layout, SkycoreConfig};
 use crate::validate::{self, invalid};
@@ -356,12 +356,10 @@ pub fn parse_issuance_link_response(
         env.text("preview-url"),
     ) {
         (Some(id), Some(preview_url)) => Ok(IssuanceLinkInfo { id, preview_url }),
-        _ => Err(response
-            .error(
-                ErrorKind::Unexpected,
-                "Skycore answered without the link id or preview URL",
-            )
-            .with_provider(crate::PROVIDER)
-            .with_operation(operation)),
+        _ => Err(unexpected(
+            response,
+            operation,
+            "Skycore answered without the link id or preview URL",
+        )),
     }
 }

@@ -15,7 +15,7 @@ use walletport_core::{
 use walletport_http::{HttpRequest, HttpResponse};
 
 use super::points::{self, BONUS_PLACEHOLDER, POINTS_PLACEHOLDER};
-use super::{action, parse_answer, post_body};
+use super::{action, parse_answer, post_body, unexpected};
 
 pub use super::read::{balance_of, card_of, card_of_generated, customer_of, fields_of};
 use crate::answer::{Entries, Picked, PickedObject};
@@ -133,13 +133,11 @@ pub fn parse_generatepass_response(
     let picked = Picked::new(["pass-install-url", "pass-id", "tracking-id"]);
     let env = parse_answer(response, operation, picked)?.members;
     let install_url = env.text("pass-install-url").ok_or_else(|| {
-        response
-            .error(
-                ErrorKind::Unexpected,
-                "Skycore generated a pass without a pass-install-url",
-            )
-            .with_provider(crate::PROVIDER)
-            .with_operation(operation)
+        unexpected(
+            response,
+            operation,
+            "Skycore generated a pass without a pass-install-url",
+        )
     })?;
     Ok(GeneratedPass {
         pass_id: env.text("pass-id"),
@@ -222,20 +220,18 @@ pub fn parse_getpassdata_response(
 ) -> Result<PassRecord> {
     let members = PickedObject::new("pass-data", ["pass-id", "pass-template-id"]);
     let env = parse_answer(response, operation, members)?.members;
-    let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
-    let data = match env.object.and_then(Entries::into_sorted) {
-        Some(entries) => PassData::from_entries(entries)
-            .map_err(|e| stamp(e.with_vendor(response.vendor_error())))?,
-        None => {
-            return Err(stamp(
-                response.error(ErrorKind::Unexpected, "Skycore sent no pass-data"),
-            ));
-        }
+    let Some(entries) = env.object.and_then(Entries::into_sorted) else {
+        return Err(unexpected(response, operation, "Skycore sent no pass-data"));
     };
+    let data = PassData::from_entries(entries).map_err(|e| {
+        e.with_vendor(response.vendor_error())
+            .with_provider(crate::PROVIDER)
+            .with_operation(operation)
+    })?;
     let pass_id = env
         .picked
         .text("pass-id")
-        .ok_or_else(|| stamp(response.error(ErrorKind::Unexpected, "Skycore sent no pass-id")))?;
+        .ok_or_else(|| unexpected(response, operation, "Skycore sent no pass-id"))?;
     Ok(PassRecord {
         pass_id,
         template_id: env.picked.text("pass-template-id"),

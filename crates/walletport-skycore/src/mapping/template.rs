@@ -11,10 +11,10 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use walletport_core::{Error, ErrorKind, Result, Template, TemplateField, TemplateId};
+use walletport_core::{Result, Template, TemplateField, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, parse_answer, post_body};
+use super::{action, parse_answer, post_body, unexpected};
 use crate::answer::{Entries, Lv, Picked, PickedObject};
 use crate::config::{Layout, SkycoreConfig};
 use crate::encode::{IdsBody, Node, TemplateBody};
@@ -249,13 +249,11 @@ pub fn parse_template_write_response(
         .and_then(|i| TemplateId::new(i).ok())
         .or_else(|| sent_id.cloned())
         .ok_or_else(|| {
-            response
-                .error(
-                    ErrorKind::Unexpected,
-                    "Skycore answered without a pass-template-id",
-                )
-                .with_provider(crate::PROVIDER)
-                .with_operation(operation)
+            unexpected(
+                response,
+                operation,
+                "Skycore answered without a pass-template-id",
+            )
         })?;
     Ok(TemplateWritten {
         id,
@@ -306,10 +304,11 @@ pub fn parse_getpasstemplate_response(
     let operation = walletport_core::op::TEMPLATE_GET;
     let members = PickedObject::new("pass-template", ["pass-template-id"]);
     let env = parse_answer(response, operation, members)?.members;
-    let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
     let Some(flat) = env.object.and_then(Entries::into_sorted) else {
-        return Err(stamp(
-            response.error(ErrorKind::Unexpected, "Skycore sent no pass-template"),
+        return Err(unexpected(
+            response,
+            operation,
+            "Skycore sent no pass-template",
         ));
     };
     let id = env
