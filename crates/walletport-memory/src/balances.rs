@@ -2,8 +2,9 @@
 //! redemptions.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use walletport_core::{
-    Balance, BalancePort, CreditBalance, CreditOutcome, Error, ErrorKind, GetBalance, Phone,
+    Balance, BalancePort, CreditBalance, CreditOutcome, CustomerKey, Error, ErrorKind, GetBalance,
     RedeemBalance, RedeemOutcome, Result, SetBalance, TransactionId,
 };
 
@@ -39,28 +40,18 @@ impl BalancePort for MemoryProvider {
     /// used by a redemption) is a [`ErrorKind::Conflict`].
     async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
         let credit = input.credit;
+        let tx = credit.transaction_id();
         self.write(|state, now| {
-            let phone = state.resolve(&input.customer)?;
-            let tx = credit.transaction_id();
-            let same = |ledger: &Ledger| {
-                let earlier = ledger.credit_record(tx);
-                earlier.is_some_and(|earlier| earlier.same_as(&credit))
-            };
-            let other = "with a different customer, amount or lifetime, or by a redemption";
-            if repeated(state, &phone, tx, same, other)? {
-                return Ok(CreditOutcome {
-                    balance: state.customer(&phone)?.ledger.balance(now)?,
-                    applied: false,
-                });
-            }
-            let balance = apply_new(state, phone, tx, |ledger, seq| {
-                ledger.credit(&credit, seq, now)?;
-                ledger.balance(now)
-            })?;
-            Ok(CreditOutcome {
-                balance,
-                applied: true,
-            })
+            let (balance, applied) = apply_once(
+                state,
+                &input.customer,
+                tx,
+                |ledger| ledger.credit_record(tx).is_some_and(|e| e.same_as(&credit)),
+                "with a different customer, amount or lifetime, or by a redemption",
+                |ledger, seq| ledger.credit(&credit, seq, now),
+                now,
+            )?;
+            Ok(CreditOutcome { balance, applied })
         })
     }
 
@@ -71,65 +62,54 @@ impl BalancePort for MemoryProvider {
     /// changes nothing (the id stays unused).
     async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
         let redemption = input.redemption;
+        let tx = redemption.transaction_id();
         self.write(|state, now| {
-            let phone = state.resolve(&input.customer)?;
-            let tx = redemption.transaction_id();
-            let same = |ledger: &Ledger| {
-                let earlier = ledger.redemption_record(tx);
-                earlier.is_some_and(|earlier| earlier.same_as(&redemption))
-            };
-            let other = "with a different customer or amount, or by a credit";
-            if repeated(state, &phone, tx, same, other)? {
-                return Ok(RedeemOutcome {
-                    balance: state.customer(&phone)?.ledger.balance(now)?,
-                    applied: false,
-                });
-            }
-            let balance = apply_new(state, phone, tx, |ledger, seq| {
-                ledger.redeem(&redemption, seq, now)?;
-                ledger.balance(now)
-            })?;
-            Ok(RedeemOutcome {
-                balance,
-                applied: true,
-            })
+            let (balance, applied) = apply_once(
+                state,
+                &input.customer,
+                tx,
+                |ledger| {
+                    ledger
+                        .redemption_record(tx)
+                        .is_some_and(|e| e.same_as(&redemption))
+                },
+                "with a different customer or amount, or by a credit",
+                |ledger, seq| ledger.redeem(&redemption, seq, now),
+                now,
+            )?;
+            Ok(RedeemOutcome { balance, applied })
         })
     }
 }
 
-/// Runs `apply` on the ledger of `phone` with the next sequence number, then records `tx` as
-/// theirs; what `apply` answers (the balance right after).
-fn apply_new(
+/// The exactly-once frame of credits and redemptions (transaction ids are one namespace for
+/// both). A new `tx` runs `apply` on the customer's ledger with the next sequence number and is
+/// recorded as theirs; a repeat of the same request (`same` finds it in the customer's ledger)
+/// changes nothing; an id used otherwise is a [`ErrorKind::Conflict`] naming the `other` use.
+/// Answers the balance at `now` after it, and whether `apply` ran.
+fn apply_once(
     state: &mut State,
-    phone: Phone,
-    tx: &TransactionId,
-    apply: impl FnOnce(&mut Ledger, u64) -> Result<Balance>,
-) -> Result<Balance> {
-    let seq = state.seq();
-    let balance = apply(&mut state.customer_mut(&phone)?.ledger, seq)?;
-    state.transactions.insert(tx.clone(), phone);
-    Ok(balance)
-}
-
-/// Whether transaction `tx` of `phone` was applied before: `true` for a repeat of the same
-/// request (`same` finds it in the customer's ledger), `false` for an id never used, and a
-/// [`ErrorKind::Conflict`] naming the `other` use for an id used otherwise (transaction ids are
-/// one namespace for credits and redemptions).
-fn repeated(
-    state: &State,
-    phone: &Phone,
+    customer: &CustomerKey,
     tx: &TransactionId,
     same: impl FnOnce(&Ledger) -> bool,
     other: &str,
-) -> Result<bool> {
-    let Some(owner) = state.transactions.get(tx) else {
-        return Ok(false);
-    };
-    if owner == phone && same(&state.customer(owner)?.ledger) {
-        return Ok(true);
+    apply: impl FnOnce(&mut Ledger, u64) -> Result<()>,
+    now: DateTime<Utc>,
+) -> Result<(Balance, bool)> {
+    let phone = state.resolve(customer)?;
+    if let Some(owner) = state.transactions.get(tx) {
+        if *owner == phone && same(&state.customer(owner)?.ledger) {
+            return Ok((state.customer(&phone)?.ledger.balance(now)?, false));
+        }
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!("transaction {tx} was already used {other}"),
+        ));
     }
-    Err(Error::new(
-        ErrorKind::Conflict,
-        format!("transaction {tx} was already used {other}"),
-    ))
+    let seq = state.seq();
+    let ledger = &mut state.customer_mut(&phone)?.ledger;
+    apply(ledger, seq)?;
+    let balance = ledger.balance(now)?;
+    state.transactions.insert(tx.clone(), phone);
+    Ok((balance, true))
 }

@@ -23,18 +23,30 @@ fn phone() -> Phone {
     Phone::parse("+420000000001").unwrap()
 }
 
+/// A provider on a manual clock at [`start`], with the customer of [`phone`].
 async fn provider_with_clock() -> (Arc<dyn Provider>, Arc<ManualClock>) {
+    let (memory, clock) = memory_with_clock();
+    let provider = Checked::wrap(memory);
+    add_customer(&*provider).await;
+    (provider, clock)
+}
+
+/// An empty in-memory provider on a manual clock at [`start`], for tests that snapshot it.
+fn memory_with_clock() -> (Arc<MemoryProvider>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start()));
     let memory = MemoryProvider::open(&MemoryConfig::default())
         .unwrap()
         .with_clock(clock.clone());
-    let provider = Checked::wrap(Arc::new(memory));
+    (Arc::new(memory), clock)
+}
+
+/// Adds the customer of [`phone`], whose balance every test moves.
+async fn add_customer(provider: &dyn Provider) {
     provider
         .customers()
         .upsert_customer(UpsertCustomer::new(Customer::new(phone())))
         .await
         .unwrap();
-    (provider, clock)
 }
 
 fn credit(amount: Decimal, tx: &str, lifetime: Option<Duration>) -> CreditBalance {
@@ -265,18 +277,9 @@ async fn a_redemption_is_exactly_once_and_conflicts_change_nothing() {
 
 #[tokio::test]
 async fn insufficient_points_are_refused_and_change_nothing() {
-    let clock = Arc::new(ManualClock::new(start()));
-    let memory = Arc::new(
-        MemoryProvider::open(&MemoryConfig::default())
-            .unwrap()
-            .with_clock(clock.clone()),
-    );
+    let (memory, clock) = memory_with_clock();
     let provider = Checked::wrap(memory.clone());
-    provider
-        .customers()
-        .upsert_customer(UpsertCustomer::new(Customer::new(phone())))
-        .await
-        .unwrap();
+    add_customer(&*provider).await;
     credit_ok(&*provider, dec!(10), "soon", Some(Duration::from_secs(60))).await;
     credit_ok(&*provider, dec!(2), "forever", None).await;
     let before = memory.snapshot();
@@ -479,11 +482,7 @@ proptest! {
                 ))
             };
             let mut provider = open();
-            provider
-                .customers()
-                .upsert_customer(UpsertCustomer::new(Customer::new(phone())))
-                .await
-                .unwrap();
+            add_customer(&*provider).await;
             let mut model = Model::default();
             for (i, step) in steps.into_iter().enumerate() {
                 match step {

@@ -20,10 +20,7 @@ async fn rejected_operations_leave_the_whole_state_untouched() {
     add(raw, 2).await;
     let card = CardKey::Phone(phone(1));
     raw.balances()
-        .credit(CreditBalance {
-            customer: phone(1).into(),
-            credit: Credit::new(dec!(5), TransactionId::new("t").unwrap(), None).unwrap(),
-        })
+        .credit(credit(1, dec!(5), "t"))
         .await
         .unwrap();
     let before = memory.snapshot();
@@ -106,17 +103,11 @@ async fn rejected_operations_leave_the_whole_state_untouched() {
             .await
             .map(drop),
         raw.balances()
-            .credit(CreditBalance {
-                customer: phone(1).into(),
-                credit: Credit::new(dec!(6), TransactionId::new("t").unwrap(), None).unwrap(),
-            })
+            .credit(credit(1, dec!(6), "t"))
             .await
             .map(drop),
         raw.balances()
-            .credit(CreditBalance {
-                customer: phone(2).into(),
-                credit: Credit::new(dec!(5), TransactionId::new("t").unwrap(), None).unwrap(),
-            })
+            .credit(credit(2, dec!(5), "t"))
             .await
             .map(drop),
         raw.customers()

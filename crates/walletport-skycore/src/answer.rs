@@ -44,50 +44,70 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// Any JSON value, checked exactly as parsing it into a [`Value`] would, and dropped.
 pub(crate) struct Skip;
 
+impl<'de> ObjectOr<'de> for Skip {
+    const OTHER: Self = Skip;
+    fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_key::<Key<'de>>()?.is_some() {
+            map.next_value::<Skip>()?;
+        }
+        Ok(Skip)
+    }
+}
+
 impl<'de> Deserialize<'de> for Skip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Skip, D::Error> {
-                Skip::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-                while map.next_key::<Key<'de>>()?.is_some() {
-                    map.next_value::<Skip>()?;
-                }
-                Ok(Skip)
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(AnyValue(PhantomData))
+    }
+}
+
+/// What [`AnyValue`] reads a JSON value into: an object its own way, anything else (checked,
+/// then dropped) as [`OTHER`](Self::OTHER). Shared by [`Skip`] and [`Entries`], which differ
+/// only in what they keep of an object.
+trait ObjectOr<'de>: Sized + Deserialize<'de> {
+    /// Any value but an object.
+    const OTHER: Self;
+    /// An object, from its members.
+    fn object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// The visitor of an [`ObjectOr`] type.
+struct AnyValue<T>(PhantomData<T>);
+
+impl<'de, T: ObjectOr<'de>> Visitor<'de> for AnyValue<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        T::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(T::OTHER)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::object(map)
     }
 }
 
@@ -203,51 +223,20 @@ impl<'de> Entries<'de> {
     }
 }
 
+impl<'de> ObjectOr<'de> for Entries<'de> {
+    const OTHER: Self = Entries::NotObject;
+    fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            entries.push((k, map.next_value::<Lv<'de>>()?));
+        }
+        Ok(Entries::Object(entries))
+    }
+}
+
 impl<'de> Deserialize<'de> for Entries<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
-                while let Some(k) = map.next_key::<Key<'de>>()? {
-                    entries.push((k, map.next_value::<Lv<'de>>()?));
-                }
-                Ok(Entries::Object(entries))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                Skip::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Entries::NotObject)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Entries::NotObject)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                Entries::deserialize(d)
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(AnyValue(PhantomData))
     }
 }
 
@@ -300,6 +289,38 @@ impl<'de, const N: usize> Members<'de> for Picked<'de, N> {
             }
         }
         Ok(())
+    }
+}
+
+/// One object member read as its [`Entries`] beside the picked scalars: what the `getpassdata`
+/// (`pass-data`) and `getpasstemplate` (`pass-template`) answers keep.
+pub(crate) struct PickedObject<'de, const N: usize> {
+    object_key: &'static str,
+    /// The object member, when the answer has it.
+    pub(crate) object: Option<Entries<'de>>,
+    /// The scalar members.
+    pub(crate) picked: Picked<'de, N>,
+}
+
+impl<const N: usize> PickedObject<'_, N> {
+    /// Reads member `object_key` as entries and picks the members `keys`.
+    pub(crate) fn new(object_key: &'static str, keys: [&'static str; N]) -> Self {
+        Self {
+            object_key,
+            object: None,
+            picked: Picked::new(keys),
+        }
+    }
+}
+
+impl<'de, const N: usize> Members<'de> for PickedObject<'de, N> {
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if key == self.object_key {
+            self.object = Some(map.next_value()?);
+            Ok(())
+        } else {
+            self.picked.member(key, map)
+        }
     }
 }
 

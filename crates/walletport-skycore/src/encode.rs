@@ -64,23 +64,11 @@ impl<'a> PassDataWire<'a> {
     fn entries(&self) -> Vec<(Cow<'a, str>, Item<'a>)> {
         let d = self.0;
         let mut out: Vec<(Cow<'a, str>, Item<'a>)> = Vec::with_capacity(24 + d.extra.len());
-        let mut put = |k: &'static str, v: &'a Option<String>| {
+        for (k, v) in d.text_fields() {
             if let Some(v) = v {
                 out.push((Cow::Borrowed(k), Item::Str(v)));
             }
-        };
-        put("barcode-value", &d.barcode_value);
-        put("loyalty-points", &d.loyalty_points);
-        put("secondary-loyalty-points", &d.secondary_loyalty_points);
-        put("account-name", &d.account_name);
-        put("account-id", &d.account_id);
-        put("additional-image", &d.additional_image);
-        put("strip-image", &d.strip_image);
-        put("custom-field-1", &d.custom_fields[0]);
-        put("custom-field-2", &d.custom_fields[1]);
-        put("custom-field-3", &d.custom_fields[2]);
-        put("expiration-timezone", &d.expiration_timezone);
-        put("pass-update-notification", &d.update_notification);
+        }
         for (n, v) in &d.messages {
             out.push((Cow::Owned(format!("message{n}")), Item::Str(v)));
         }
@@ -147,25 +135,10 @@ impl<'a> Meta<'a> {
     }
 }
 
-/// The `generatepass` body (keys sorted).
+/// The `generatepass` and `updatepassdata` bodies (keys sorted); a member a call does not send
+/// is `None` or empty and left out.
 #[derive(Serialize)]
-pub(crate) struct GenerateBody<'a> {
-    pub(crate) action: &'static str,
-    #[serde(rename = "pass-data")]
-    pub(crate) data: PassDataWire<'a>,
-    #[serde(rename = "pass-id")]
-    pub(crate) pass_id: &'a str,
-    #[serde(rename = "pass-meta-data", skip_serializing_if = "Option::is_none")]
-    pub(crate) meta: Option<Meta<'a>>,
-    #[serde(rename = "pass-template-id")]
-    pub(crate) template_id: &'a str,
-    #[serde(rename = "reference-data", skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) reference_data: &'a BTreeMap<String, String>,
-}
-
-/// The `updatepassdata` body (keys sorted).
-#[derive(Serialize)]
-pub(crate) struct UpdateBody<'a> {
+pub(crate) struct PassBody<'a> {
     pub(crate) action: &'static str,
     #[serde(rename = "new-pass-id", skip_serializing_if = "Option::is_none")]
     pub(crate) new_pass_id: Option<&'a str>,
@@ -179,6 +152,8 @@ pub(crate) struct UpdateBody<'a> {
     pub(crate) template_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) priority: Option<bool>,
+    #[serde(rename = "reference-data", skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) reference_data: &'a BTreeMap<String, String>,
 }
 
 /// A body of ids only: `getpassdata`, `getpasstemplate` (keys sorted).

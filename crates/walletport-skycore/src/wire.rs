@@ -160,6 +160,25 @@ pub struct PassData {
 }
 
 impl PassData {
+    /// The text fields under their wire keys, absent ones included: the one list both request
+    /// encoders ([`to_wire`](Self::to_wire) and `encode::PassDataWire`) send.
+    pub(crate) fn text_fields(&self) -> [(&'static str, &Option<String>); 12] {
+        [
+            ("barcode-value", &self.barcode_value),
+            ("loyalty-points", &self.loyalty_points),
+            ("secondary-loyalty-points", &self.secondary_loyalty_points),
+            ("account-name", &self.account_name),
+            ("account-id", &self.account_id),
+            ("additional-image", &self.additional_image),
+            ("strip-image", &self.strip_image),
+            ("custom-field-1", &self.custom_fields[0]),
+            ("custom-field-2", &self.custom_fields[1]),
+            ("custom-field-3", &self.custom_fields[2]),
+            ("expiration-timezone", &self.expiration_timezone),
+            ("pass-update-notification", &self.update_notification),
+        ]
+    }
+
     /// The canonical JSON object: strings, `Z` timestamps, absent fields left out.
     pub fn to_wire(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -168,15 +187,8 @@ impl PassData {
                 m.insert(k.to_owned(), Value::String(v.clone()));
             }
         };
-        put("barcode-value", &self.barcode_value);
-        put("loyalty-points", &self.loyalty_points);
-        put("secondary-loyalty-points", &self.secondary_loyalty_points);
-        put("account-name", &self.account_name);
-        put("account-id", &self.account_id);
-        put("additional-image", &self.additional_image);
-        put("strip-image", &self.strip_image);
-        for (i, v) in self.custom_fields.iter().enumerate() {
-            put(&format!("custom-field-{}", i + 1), v);
+        for (k, v) in self.text_fields() {
+            put(k, v);
         }
         for (n, v) in &self.messages {
             put(&format!("message{n}"), &Some(v.clone()));
@@ -191,8 +203,6 @@ impl PassData {
                 .expiration_timestamp
                 .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         );
-        put("expiration-timezone", &self.expiration_timezone);
-        put("pass-update-notification", &self.update_notification);
         for (k, v) in &self.extra {
             m.entry(k.clone()).or_insert_with(|| v.clone());
         }

@@ -20,6 +20,14 @@ pub async fn add(provider: &dyn Provider, n: u32) -> CustomerRecord {
         .unwrap()
 }
 
+/// A credit of `amount` points to customer `n` under transaction `tx`, never burning.
+pub fn credit(n: u32, amount: rust_decimal::Decimal, tx: &str) -> CreditBalance {
+    CreditBalance {
+        customer: phone(n).into(),
+        credit: Credit::new(amount, TransactionId::new(tx).unwrap(), None).unwrap(),
+    }
+}
+
 pub fn tid(s: &str) -> TemplateId {
     TemplateId::new(s).unwrap()
 }

@@ -11,17 +11,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
-use walletport_core::{ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+use walletport_core::Result;
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, op, parse_answer, post_body};
+use super::{action, op, parse_answer, post_body, unexpected};
 use crate::answer::Picked;
 use crate::config::{Layout, SkycoreConfig};
 use crate::validate::{self, invalid};
 
-/// `link-status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `link-status`; `active` / `inactive` in an [`IssuanceLinkSpec`](crate::IssuanceLinkSpec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LinkStatus {
     /// Passes can be generated.
     Active,
@@ -30,7 +31,11 @@ pub enum LinkStatus {
 }
 
 /// When a link stops working: an instant and the time zone it is shown in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Read from an [`IssuanceLinkSpec`](crate::IssuanceLinkSpec), as are the link types below; their
+/// `expecting` keeps the wording of the spec's error messages (`expected struct ExpirySpec`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(expecting = "struct ExpirySpec", deny_unknown_fields)]
 pub struct LinkExpiry {
     /// `link-expiration-timestamp` (sent as ISO 8601 UTC).
     pub at: DateTime<Utc>,
@@ -39,7 +44,8 @@ pub struct LinkExpiry {
 }
 
 /// AES-CBC-256 encryption of the link's values (`encryption-settings`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(expecting = "struct EncryptionSpec", deny_unknown_fields)]
 pub struct LinkEncryption {
     /// `secret-key`: 32 alphanumeric characters.
     pub secret_key: SecretString,
@@ -48,7 +54,8 @@ pub struct LinkEncryption {
 }
 
 /// The checksum algorithm of `link-protection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Checksum {
     /// CRC32.
     Crc32,
@@ -61,7 +68,8 @@ pub enum Checksum {
 }
 
 /// What part of the link the checksum covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChecksumScope {
     /// Only the query string.
     QueryString,
@@ -70,7 +78,8 @@ pub enum ChecksumScope {
 }
 
 /// `link-protection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(expecting = "struct ProtectionSpec", deny_unknown_fields)]
 pub struct LinkProtection {
     /// The algorithm.
     pub checksum: Checksum,
@@ -79,7 +88,8 @@ pub struct LinkProtection {
 }
 
 /// One pass variable of the link (`pass-id`, `loyalty-points-value`, `custom-field-1`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(expecting = "struct VariableSpec", default, deny_unknown_fields)]
 pub struct PassVariable {
     /// `is-required`.
     pub required: bool,
@@ -356,12 +366,10 @@ pub fn parse_issuance_link_response(
         env.text("preview-url"),
     ) {
         (Some(id), Some(preview_url)) => Ok(IssuanceLinkInfo { id, preview_url }),
-        _ => Err(response
-            .error(
-                ErrorKind::Unexpected,
-                "Skycore answered without the link id or preview URL",
-            )
-            .with_provider(crate::PROVIDER)
-            .with_operation(operation)),
+        _ => Err(unexpected(
+            response,
+            operation,
+            "Skycore answered without the link id or preview URL",
+        )),
     }
 }

@@ -118,7 +118,6 @@ pub(crate) fn parse_answer<'de, M: Members<'de>>(
     operation: &'static str,
     members: M,
 ) -> Result<Answer<M>> {
-    let stamp = |e: Error| e.with_provider(PROVIDER).with_operation(operation);
     let status = response.status;
     let envelope = answer::decode(&response.body, members);
     let kind = match status {
@@ -134,13 +133,17 @@ pub(crate) fn parse_answer<'de, M: Members<'de>>(
             vendor.message = env.error_message.clone().or(vendor.message);
         }
         let message = format!("Skycore answered HTTP {status}");
-        return Err(stamp(Error::new(kind, message).with_vendor(vendor)));
+        return Err(Error::new(kind, message)
+            .with_vendor(vendor)
+            .with_provider(PROVIDER)
+            .with_operation(operation));
     }
     let Some(envelope) = envelope else {
-        return Err(stamp(response.error(
-            ErrorKind::Unexpected,
+        return Err(unexpected(
+            response,
+            operation,
             format!("Skycore answered HTTP {status} with a body that is not a JSON object"),
-        )));
+        ));
     };
     let word = envelope.status.as_deref().unwrap_or_default();
     if word.eq_ignore_ascii_case("success") && response.is_success() {
@@ -155,10 +158,24 @@ pub(crate) fn parse_answer<'de, M: Members<'de>>(
             operation,
         ));
     }
-    Err(stamp(response.error(
-        ErrorKind::Unexpected,
+    Err(unexpected(
+        response,
+        operation,
         format!("Skycore answered an unknown status `{word}`"),
-    )))
+    ))
+}
+
+/// An answer Skycore should not have sent (a member the call needs is missing, an unknown
+/// status): [`ErrorKind::Unexpected`] with the response's vendor details, for `operation`.
+pub(crate) fn unexpected(
+    response: &HttpResponse,
+    operation: &'static str,
+    message: impl Into<String>,
+) -> Error {
+    response
+        .error(ErrorKind::Unexpected, message)
+        .with_provider(PROVIDER)
+        .with_operation(operation)
 }
 
 /// A POST of a typed `body` (which carries `action` and serialises its keys in the order the

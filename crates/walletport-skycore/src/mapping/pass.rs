@@ -6,10 +6,8 @@
 //! `secondary-loyalty-points` ← bonus %, `barcode-value` ← card number (the pass-id unless a
 //! `barcode-value` field says otherwise), `user-phone` / `user-email` ← contact.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::de::MapAccess;
 use walletport_core::{
     BalanceUpdate, CardKey, Customer, CustomerKey, Error, ErrorKind, Fields, IssueCard, Result,
     TemplateId,
@@ -17,12 +15,12 @@ use walletport_core::{
 use walletport_http::{HttpRequest, HttpResponse};
 
 use super::points::{self, BONUS_PLACEHOLDER, POINTS_PLACEHOLDER};
-use super::{action, parse_answer, post_body};
+use super::{action, parse_answer, post_body, unexpected};
 
 pub use super::read::{balance_of, card_of, card_of_generated, customer_of, fields_of};
-use crate::answer::{Entries, Lv, Members, Picked, Skip};
+use crate::answer::{Entries, Picked, PickedObject};
 use crate::config::{Layout, PassIdStrategy, SkycoreConfig};
-use crate::encode::{GenerateBody, IdsBody, Meta, PassDataWire, UpdateBody};
+use crate::encode::{IdsBody, Meta, PassBody, PassDataWire};
 use crate::validate::{self, invalid};
 use crate::wire::PassData;
 
@@ -114,12 +112,14 @@ pub fn build_generatepass_request(
             "and pass-update-notification belong to updatepassdata",
         ));
     }
-    let body = GenerateBody {
+    let body = PassBody {
         action: action::GENERATE_PASS,
+        new_pass_id: None,
         data: PassDataWire(&input.data),
         pass_id: &input.pass_id,
         meta: Meta::of(&input.user_email, &input.user_phone),
         template_id: &input.template_id,
+        priority: None,
         reference_data: &input.reference_data,
     };
     post_body(config, operation, &body, true)
@@ -133,13 +133,11 @@ pub fn parse_generatepass_response(
     let picked = Picked::new(["pass-install-url", "pass-id", "tracking-id"]);
     let env = parse_answer(response, operation, picked)?.members;
     let install_url = env.text("pass-install-url").ok_or_else(|| {
-        response
-            .error(
-                ErrorKind::Unexpected,
-                "Skycore generated a pass without a pass-install-url",
-            )
-            .with_provider(crate::PROVIDER)
-            .with_operation(operation)
+        unexpected(
+            response,
+            operation,
+            "Skycore generated a pass without a pass-install-url",
+        )
     })?;
     Ok(GeneratedPass {
         pass_id: env.text("pass-id"),
@@ -161,7 +159,7 @@ pub fn build_updatepassdata_request(
     }
     validate::pass_data(&input.data, input.layout)?;
     validate::meta_data(input.user_email.as_deref(), input.user_phone.as_deref())?;
-    let body = UpdateBody {
+    let body = PassBody {
         action: action::UPDATE_PASS_DATA,
         new_pass_id: input.new_pass_id.as_deref(),
         data: PassDataWire(&input.data),
@@ -169,6 +167,7 @@ pub fn build_updatepassdata_request(
         meta: Meta::of(&input.user_email, &input.user_phone),
         template_id: &input.template_id,
         priority: input.priority,
+        reference_data: &BTreeMap::new(),
     };
     let idempotent = input.data.update_notification.is_none() && input.new_pass_id.is_none();
     post_body(config, operation, &body, idempotent)
@@ -219,51 +218,25 @@ pub fn parse_getpassdata_response(
     response: &HttpResponse,
     operation: &'static str,
 ) -> Result<PassRecord> {
-    let env = parse_answer(response, operation, PassAnswer::default())?.members;
-    let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
-    let data = match env.data.and_then(Entries::into_sorted) {
-        Some(entries) => PassData::from_entries(entries)
-            .map_err(|e| stamp(e.with_vendor(response.vendor_error())))?,
-        None => {
-            return Err(stamp(
-                response.error(ErrorKind::Unexpected, "Skycore sent no pass-data"),
-            ));
-        }
+    let members = PickedObject::new("pass-data", ["pass-id", "pass-template-id"]);
+    let env = parse_answer(response, operation, members)?.members;
+    let Some(entries) = env.object.and_then(Entries::into_sorted) else {
+        return Err(unexpected(response, operation, "Skycore sent no pass-data"));
     };
-    let text = |v: Option<Lv<'_>>| v.as_ref().and_then(Lv::text).map(Cow::into_owned);
-    let pass_id = text(env.pass_id)
-        .ok_or_else(|| stamp(response.error(ErrorKind::Unexpected, "Skycore sent no pass-id")))?;
+    let data = PassData::from_entries(entries).map_err(|e| {
+        e.with_vendor(response.vendor_error())
+            .with_provider(crate::PROVIDER)
+            .with_operation(operation)
+    })?;
+    let pass_id = env
+        .picked
+        .text("pass-id")
+        .ok_or_else(|| unexpected(response, operation, "Skycore sent no pass-id"))?;
     Ok(PassRecord {
         pass_id,
-        template_id: text(env.template_id),
+        template_id: env.picked.text("pass-template-id"),
         data,
     })
-}
-
-/// What `parse_getpassdata_response` keeps of the answer.
-#[derive(Default)]
-struct PassAnswer<'de> {
-    pass_id: Option<Lv<'de>>,
-    template_id: Option<Lv<'de>>,
-    data: Option<Entries<'de>>,
-}
-
-impl<'de> Members<'de> for PassAnswer<'de> {
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> std::result::Result<(), A::Error> {
-        match key {
-            "pass-id" => self.pass_id = Some(map.next_value()?),
-            "pass-template-id" => self.template_id = Some(map.next_value()?),
-            "pass-data" => self.data = Some(map.next_value()?),
-            _ => {
-                map.next_value::<Skip>()?;
-            }
-        }
-        Ok(())
-    }
 }
 
 // ---- domain → Skycore ------------------------------------------------------------------------

@@ -10,13 +10,12 @@
 
 use std::borrow::Cow;
 
-use serde::de::MapAccess;
 use serde_json::{Map, Value};
-use walletport_core::{Error, ErrorKind, Result, Template, TemplateField, TemplateId};
+use walletport_core::{Result, Template, TemplateField, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 
-use super::{action, parse_answer, post_body};
-use crate::answer::{Entries, Lv, Members, Picked, Skip};
+use super::{action, parse_answer, post_body, unexpected};
+use crate::answer::{Entries, Lv, Picked, PickedObject};
 use crate::config::{Layout, SkycoreConfig};
 use crate::encode::{IdsBody, Node, TemplateBody};
 use crate::validate::{self, Obj, invalid};
@@ -250,13 +249,11 @@ pub fn parse_template_write_response(
         .and_then(|i| TemplateId::new(i).ok())
         .or_else(|| sent_id.cloned())
         .ok_or_else(|| {
-            response
-                .error(
-                    ErrorKind::Unexpected,
-                    "Skycore answered without a pass-template-id",
-                )
-                .with_provider(crate::PROVIDER)
-                .with_operation(operation)
+            unexpected(
+                response,
+                operation,
+                "Skycore answered without a pass-template-id",
+            )
         })?;
     Ok(TemplateWritten {
         id,
@@ -305,18 +302,19 @@ pub fn parse_getpasstemplate_response(
     config: &SkycoreConfig,
 ) -> Result<Template> {
     let operation = walletport_core::op::TEMPLATE_GET;
-    let env = parse_answer(response, operation, TemplateAnswer::default())?.members;
-    let stamp = |e: Error| e.with_provider(crate::PROVIDER).with_operation(operation);
-    let Some(flat) = env.template.and_then(Entries::into_sorted) else {
-        return Err(stamp(
-            response.error(ErrorKind::Unexpected, "Skycore sent no pass-template"),
+    let members = PickedObject::new("pass-template", ["pass-template-id"]);
+    let env = parse_answer(response, operation, members)?.members;
+    let Some(flat) = env.object.and_then(Entries::into_sorted) else {
+        return Err(unexpected(
+            response,
+            operation,
+            "Skycore sent no pass-template",
         ));
     };
     let id = env
-        .id
-        .as_ref()
-        .and_then(Lv::text)
-        .and_then(|i| TemplateId::new(i.into_owned()).ok());
+        .picked
+        .text("pass-template-id")
+        .and_then(|i| TemplateId::new(i).ok());
     // `flat` is sorted by key without repeats, as the map it stands for.
     let find = |k: &str| {
         flat.binary_search_by(|(key, _)| key.0.as_ref().cmp(k))
@@ -392,28 +390,4 @@ pub fn parse_getpasstemplate_response(
         fields,
         settings,
     })
-}
-
-/// What `parse_getpasstemplate_response` keeps of the answer.
-#[derive(Default)]
-struct TemplateAnswer<'de> {
-    id: Option<Lv<'de>>,
-    template: Option<Entries<'de>>,
-}
-
-impl<'de> Members<'de> for TemplateAnswer<'de> {
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> std::result::Result<(), A::Error> {
-        match key {
-            "pass-template-id" => self.id = Some(map.next_value()?),
-            "pass-template" => self.template = Some(map.next_value()?),
-            _ => {
-                map.next_value::<Skip>()?;
-            }
-        }
-        Ok(())
-    }
 }
