@@ -60,6 +60,20 @@ impl Nesting {
     };
 }
 
+/// A proptest configuration of `cases` cases, the rest proptest's default (the environment's
+/// overrides included): what each fuzz test's `#![proptest_config]` names, so a count is one number.
+pub fn cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Arbitrary bytes, fewer than `max`: the input that must never get past a parser unchecked.
+pub fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..max)
+}
+
 /// A string from the edges (the vendor's and [`COMMON_EDGE_STRINGS`]) or any short text; the
 /// same odds for both, so the edges are hit often without starving the arbitrary text.
 pub fn edge_string(vendor: &'static [&'static str]) -> impl Strategy<Value = String> {

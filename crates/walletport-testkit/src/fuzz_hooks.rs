@@ -181,17 +181,11 @@ macro_rules! fuzz_hooks {
         over_http: [$($over_http:expr),+ $(,)?] $(,)?
     ) => {
         $crate::__macro_support::proptest::proptest! {
-            #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
-                cases: 384,
-                ..$crate::__macro_support::proptest::prelude::ProptestConfig::default()
-            })]
+            #![proptest_config($crate::fuzz::cases(384))]
 
             #[test]
             fn arbitrary_bytes_are_rejected_cleanly(
-                bytes in $crate::__macro_support::proptest::collection::vec(
-                    $crate::__macro_support::proptest::prelude::any::<u8>(),
-                    0..600,
-                ),
+                bytes in $crate::fuzz::bytes(600),
             ) {
                 $check_body(&bytes)?;
             }
@@ -206,10 +200,7 @@ macro_rules! fuzz_hooks {
         }
 
         $crate::__macro_support::proptest::proptest! {
-            #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
-                cases: 256,
-                ..$crate::__macro_support::proptest::prelude::ProptestConfig::default()
-            })]
+            #![proptest_config($crate::fuzz::cases(256))]
 
             #[test]
             fn router_answers_4xx_json_to_bad_bodies_over_http(
@@ -220,10 +211,7 @@ macro_rules! fuzz_hooks {
                             |v| $crate::__macro_support::serde_json::to_vec(&v).unwrap_or_default(),
                         ),
                     )+
-                    $crate::__macro_support::proptest::collection::vec(
-                        $crate::__macro_support::proptest::prelude::any::<u8>(),
-                        0..300,
-                    ),
+                    $crate::fuzz::bytes(300),
                 ]
             ) {
                 $check_http(body)?;
