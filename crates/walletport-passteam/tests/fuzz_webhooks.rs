@@ -21,40 +21,24 @@ use walletport_passteam::{FieldMap, MemoryDedup, parse_webhook, webhooks_router}
 use walletport_testkit::fuzz;
 use walletport_testkit::fuzz_hooks::{Counting, Served, envelope, runtime};
 
-const KEYS: &[&str] = &[
-    "webhookId",
-    "event",
-    "card",
-    "cardId",
-    "cardCode",
-    "cardUrl",
-    "appleUrl",
-    "googleUrl",
-    "qrcodeUrl",
-    "values",
-    "deviceRegistered",
-    "expirationDate",
-    "voided",
-    "phoneNumber",
-    "email",
-    "strip",
-    "logo",
-    "icon",
-    "templateId",
-    "importUid",
-    "installedGPay",
-    "installedAW",
-    "installed",
-    "created",
-    "updated",
-    "%PHONE%",
-    "%BONUS%",
-    "%NUMBERCARD%",
-    "%EMAIL%",
-    "%BIRTHDAY%",
-    "%DISCOUNT%",
-    "%CLIENT_NAME%",
-    "%POINTS%",
+#[path = "support/keys.rs"]
+mod keys;
+
+const KEYS: &[&str] = walletport_testkit::keys![
+    &["webhookId", "event", "card"],
+    keys::CARD,
+    &["strip", "logo", "icon"],
+    keys::CARD_META,
+    &[
+        "%PHONE%",
+        "%BONUS%",
+        "%NUMBERCARD%",
+        "%EMAIL%",
+        "%BIRTHDAY%",
+        "%DISCOUNT%",
+        "%CLIENT_NAME%",
+        "%POINTS%",
+    ]
 ];
 
 /// Webhook strings on the parser's edges: every event name (and a misspelt one), object ids,
