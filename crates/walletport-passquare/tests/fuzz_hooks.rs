@@ -20,6 +20,9 @@ use walletport_passquare::hooks::{HookRequest, handle_hook, hooks_router, parse_
 use walletport_testkit::fuzz;
 use walletport_testkit::fuzz_hooks::{Counting, Served, envelope, runtime};
 
+#[path = "support/keys.rs"]
+mod keys;
+
 const CRM_KEY: &str = "fuzz-crm-key-5b1e";
 
 fn config() -> PassquareHooksConfig {
@@ -27,34 +30,31 @@ fn config() -> PassquareHooksConfig {
 }
 
 /// The keys of a hook's `customer` block (and of its nested card objects).
-const CUSTOMER_KEYS: &[&str] = &[
-    "phone",
-    "email",
-    "name",
-    "surname",
-    "middlename",
-    "middleName",
-    "birthday",
-    "cardNumbers",
-    "cardTracks",
-    "cardInstalls",
-    "card",
-    "track",
-    "install",
-    "balance",
-    "bonus",
-    "discount",
-    "remoteId",
-    "customerId",
-    "invitedBy",
-    "invites",
-    "template_uuid",
-    "promo",
-    "referCustomerPhone",
-    "extra",
-    "sum",
-    "transactionId",
-    "lifetime",
+const CUSTOMER_KEYS: &[&str] = walletport_testkit::keys![
+    &[
+        "phone",
+        "email",
+        "name",
+        "surname",
+        "middlename",
+        "middleName",
+        "birthday",
+        "cardNumbers",
+        "cardTracks",
+        "cardInstalls",
+        "card",
+        "track",
+        "install",
+        "balance",
+    ],
+    keys::LOYALTY,
+    &[
+        "referCustomerPhone",
+        "extra",
+        "sum",
+        "transactionId",
+        "lifetime",
+    ]
 ];
 
 /// Strings that sit on the parsers' edges: phones with and without `+`, decimals in every
