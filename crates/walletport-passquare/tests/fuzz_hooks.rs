@@ -8,80 +8,53 @@
 //! `InvalidInput` from the parser and a 4xx JSON `{"error": ...}` from the handler and router;
 //! and a rejected call changes nothing (the `CrmHooks` behind it is never called).
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use async_trait::async_trait;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Map, Value, json};
-use walletport_core::{
-    Balance, CreditHook, CrmHooks, CustomerId, ErrorKind, HookContext, ReadBalance,
-    RegisterCustomer, Result,
-};
+use walletport_core::{ErrorKind, HookContext};
 use walletport_http::HeaderMap;
 use walletport_passquare::PassquareHooksConfig;
 use walletport_passquare::hooks::{HookRequest, handle_hook, hooks_router, parse_hook};
 use walletport_testkit::fuzz;
+use walletport_testkit::fuzz_hooks::{Counting, Served, envelope, runtime};
+
+#[path = "support/keys.rs"]
+mod keys;
 
 const CRM_KEY: &str = "fuzz-crm-key-5b1e";
-
-/// Counts the calls that reached the CRM side; answers every one successfully.
-#[derive(Default)]
-struct Counting {
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl CrmHooks for Counting {
-    async fn register_customer(&self, _: RegisterCustomer) -> Result<CustomerId> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        CustomerId::new("crm-fuzz-1")
-    }
-    async fn read_balance(&self, _: ReadBalance) -> Result<Balance> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(Balance::default())
-    }
-    async fn credit_balance(&self, _: CreditHook) -> Result<()> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 fn config() -> PassquareHooksConfig {
     PassquareHooksConfig::with_crm_key(CRM_KEY)
 }
 
 /// The keys of a hook's `customer` block (and of its nested card objects).
-const CUSTOMER_KEYS: &[&str] = &[
-    "phone",
-    "email",
-    "name",
-    "surname",
-    "middlename",
-    "middleName",
-    "birthday",
-    "cardNumbers",
-    "cardTracks",
-    "cardInstalls",
-    "card",
-    "track",
-    "install",
-    "balance",
-    "bonus",
-    "discount",
-    "remoteId",
-    "customerId",
-    "invitedBy",
-    "invites",
-    "template_uuid",
-    "promo",
-    "referCustomerPhone",
-    "extra",
-    "sum",
-    "transactionId",
-    "lifetime",
+const CUSTOMER_KEYS: &[&str] = walletport_testkit::keys![
+    &[
+        "phone",
+        "email",
+        "name",
+        "surname",
+        "middlename",
+        "middleName",
+        "birthday",
+        "cardNumbers",
+        "cardTracks",
+        "cardInstalls",
+        "card",
+        "track",
+        "install",
+        "balance",
+    ],
+    keys::LOYALTY,
+    &[
+        "referCustomerPhone",
+        "extra",
+        "sum",
+        "transactionId",
+        "lifetime",
+    ]
 ];
 
 /// Strings that sit on the parsers' edges: phones with and without `+`, decimals in every
@@ -198,19 +171,10 @@ fn hook_json() -> impl Strategy<Value = Value> {
             }),
         1 => keyed_json(),
     ];
-    (crm_key, method, customer, any::<u8>()).prop_map(|(k, m, c, drop)| {
-        let mut body = json!({ "crm_key": k, "method": m, "customer": c });
-        // Now and then a key is missing altogether.
-        if let Some(obj) = body.as_object_mut() {
-            match drop % 8 {
-                0 => obj.remove("crm_key"),
-                1 => obj.remove("method"),
-                2 => obj.remove("customer"),
-                _ => None,
-            };
-        }
-        body
-    })
+    envelope(
+        ["crm_key", "method", "customer"],
+        (crm_key, method, customer),
+    )
 }
 
 /// The sans-IO handler's answer to `body` (no headers, no peer), and how many calls reached the
@@ -223,8 +187,8 @@ fn handle(body: &[u8]) -> (walletport_passquare::hooks::HookResponse, usize) {
         headers: &headers,
         peer: None,
     };
-    let answer = RT.block_on(handle_hook(&hooks, &config(), request));
-    (answer, hooks.calls.load(Ordering::SeqCst))
+    let answer = runtime().block_on(handle_hook(&hooks, &config(), request));
+    (answer, hooks.calls())
 }
 
 /// Parser, then handler: the contract between them and "rejected changes nothing".
@@ -252,66 +216,21 @@ fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
     Ok(())
 }
 
-static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-});
-
 /// One router on a real port for all cases, with the CRM side it calls.
-struct Served {
-    url: String,
-    hooks: Arc<Counting>,
-    client: reqwest::Client,
-}
-
-static SERVED: LazyLock<Served> = LazyLock::new(|| {
-    RT.block_on(async {
-        let hooks = Arc::new(Counting::default());
-        let app = hooks_router(hooks.clone(), config());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
-        Served {
-            url: format!("http://{addr}/"),
-            hooks,
-            client: reqwest::Client::new(),
-        }
-    })
+static SERVED: LazyLock<(Served, Arc<Counting>)> = LazyLock::new(|| {
+    let hooks = Arc::new(Counting::default());
+    (Served::start(hooks_router(hooks.clone(), config())), hooks)
 });
 
 /// Over HTTP: what the handler answers — a 4xx JSON error, or 200 for a valid authenticated
 /// call — never a 5xx or a dropped connection.
 fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
-    let served = &*SERVED;
+    let (served, hooks) = &*SERVED;
     // What the sans-IO handler answers to the same bytes (its contract is `check_body`'s).
     let expected = handle(&bytes).0.status;
-    let (status, body) = RT.block_on(async {
-        let before = served.hooks.calls.load(Ordering::SeqCst);
-        let resp = served
-            .client
-            .post(&served.url)
-            .header("content-type", "application/json")
-            .body(bytes)
-            .send()
-            .await
-            .expect("the router answers");
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        let after = served.hooks.calls.load(Ordering::SeqCst);
-        (status, (body, after - before))
-    });
-    let (body, calls) = body;
+    let before = hooks.calls();
+    let (status, body) = served.post(bytes);
+    let calls = hooks.calls() - before;
     prop_assert!(
         matches!(status, 200 | 400 | 401 | 413),
         "status {status}: {body}"
@@ -329,39 +248,14 @@ fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-        check_body(&bytes)?;
-    }
-
-    #[test]
-    fn structured_hook_json_is_handled_or_rejected_cleanly(body in hook_json()) {
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        check_body(&bytes)?;
-    }
-
-    #[test]
-    fn any_json_is_handled_or_rejected_cleanly(body in keyed_json()) {
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        check_body(&bytes)?;
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
-    #[test]
-    fn router_answers_4xx_json_to_bad_bodies_over_http(
-        body in prop_oneof![
-            hook_json().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
-            prop::collection::vec(any::<u8>(), 0..300),
-        ]
-    ) {
-        check_http(body)?;
-    }
+walletport_testkit::fuzz_hooks! {
+    check_body: check_body,
+    bodies: {
+        structured_hook_json_is_handled_or_rejected_cleanly: hook_json(),
+        any_json_is_handled_or_rejected_cleanly: keyed_json(),
+    },
+    check_http: check_http,
+    over_http: [hook_json()],
 }
 
 #[test]

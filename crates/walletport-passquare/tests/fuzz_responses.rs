@@ -11,46 +11,33 @@ use walletport_passquare::mapping;
 use walletport_testkit::fuzz;
 use walletport_testkit::fuzz_responses::{KNOWN_STATUSES, KeptStatus, ResponseFuzz};
 
+#[path = "support/keys.rs"]
+mod keys;
+
 /// Keys of Passquare's answers (and the customer blocks inside them).
-const KEYS: &[&str] = &[
-    "success",
-    "error",
-    "message",
-    "app",
-    "balance",
-    "sms_send",
-    "card",
-    "card_number",
-    "card_track",
-    "card_url",
-    "card_gpay_url",
-    "form_url",
-    "user_hash",
-    "customer",
-    "customers",
-    "result",
-    "name",
-    "uuid",
-    "recipients",
-    "phone",
-    "email",
-    "surname",
-    "middlename",
-    "birthday",
-    "cardNumbers",
-    "cardTracks",
-    "cardInstalls",
-    "track",
-    "install",
-    "bonus",
-    "discount",
-    "remoteId",
-    "customerId",
-    "invitedBy",
-    "invites",
-    "template_uuid",
-    "promo",
-    "extra",
+const KEYS: &[&str] = walletport_testkit::keys![
+    &["success", "error", "message", "app", "balance"],
+    keys::ISSUED_CARD,
+    &[
+        "customer",
+        "customers",
+        "result",
+        "name",
+        "uuid",
+        "recipients",
+        "phone",
+        "email",
+        "surname",
+        "middlename",
+        "birthday",
+        "cardNumbers",
+        "cardTracks",
+        "cardInstalls",
+        "track",
+        "install",
+    ],
+    keys::LOYALTY,
+    &["extra"]
 ];
 
 /// Passquare's strings on the parsers' edges: flags as text, phones with and without `+`,

@@ -10,66 +10,35 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use walletport_core::{ErrorKind, Result, WalletEvent, WalletEvents};
+use walletport_core::ErrorKind;
 use walletport_passteam::webhooks::{Delivery, handle_webhook};
 use walletport_passteam::{FieldMap, MemoryDedup, parse_webhook, webhooks_router};
 use walletport_testkit::fuzz;
+use walletport_testkit::fuzz_hooks::{Counting, Served, envelope, runtime};
 
-/// Counts the events that reached the merchant's side.
-#[derive(Default)]
-struct Counting {
-    events: AtomicUsize,
-}
+#[path = "support/keys.rs"]
+mod keys;
 
-#[async_trait]
-impl WalletEvents for Counting {
-    async fn on_wallet_event(&self, _: WalletEvent) -> Result<()> {
-        self.events.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-const KEYS: &[&str] = &[
-    "webhookId",
-    "event",
-    "card",
-    "cardId",
-    "cardCode",
-    "cardUrl",
-    "appleUrl",
-    "googleUrl",
-    "qrcodeUrl",
-    "values",
-    "deviceRegistered",
-    "expirationDate",
-    "voided",
-    "phoneNumber",
-    "email",
-    "strip",
-    "logo",
-    "icon",
-    "templateId",
-    "importUid",
-    "installedGPay",
-    "installedAW",
-    "installed",
-    "created",
-    "updated",
-    "%PHONE%",
-    "%BONUS%",
-    "%NUMBERCARD%",
-    "%EMAIL%",
-    "%BIRTHDAY%",
-    "%DISCOUNT%",
-    "%CLIENT_NAME%",
-    "%POINTS%",
+const KEYS: &[&str] = walletport_testkit::keys![
+    &["webhookId", "event", "card"],
+    keys::CARD,
+    &["strip", "logo", "icon"],
+    keys::CARD_META,
+    &[
+        "%PHONE%",
+        "%BONUS%",
+        "%NUMBERCARD%",
+        "%EMAIL%",
+        "%BIRTHDAY%",
+        "%DISCOUNT%",
+        "%CLIENT_NAME%",
+        "%POINTS%",
+    ]
 ];
 
 /// Webhook strings on the parser's edges: every event name (and a misspelt one), object ids,
@@ -122,18 +91,7 @@ fn webhook_json() -> impl Strategy<Value = Value> {
             .prop_map(|m| Value::Object(m.into_iter().collect())),
         1 => keyed_json(),
     ];
-    (id, event, card, any::<u8>()).prop_map(|(id, event, card, drop)| {
-        let mut body = json!({ "webhookId": id, "event": event, "card": card });
-        if let Some(obj) = body.as_object_mut() {
-            match drop % 8 {
-                0 => obj.remove("webhookId"),
-                1 => obj.remove("event"),
-                2 => obj.remove("card"),
-                _ => None,
-            };
-        }
-        body
-    })
+    envelope(["webhookId", "event", "card"], (id, event, card))
 }
 
 fn documented() -> Value {
@@ -179,14 +137,6 @@ fn collect_paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>
     }
 }
 
-static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-});
-
 /// Parser and inline handler: typed errors, rejected = untouched, accepted once, repeat skipped.
 fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
     let fields = FieldMap::documented();
@@ -196,90 +146,65 @@ fn check_body(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
     }
     let events = Counting::default();
     let dedup = MemoryDedup::default();
-    let first = RT.block_on(handle_webhook(bytes, &fields, &events, &dedup));
+    let first = runtime().block_on(handle_webhook(bytes, &fields, &events, &dedup));
     match (&parsed, &first) {
         (Ok(_), Ok(Delivery::Accepted)) => {
-            prop_assert_eq!(events.events.load(Ordering::SeqCst), 1);
-            let again = RT.block_on(handle_webhook(bytes, &fields, &events, &dedup));
+            prop_assert_eq!(events.calls(), 1);
+            let again = runtime().block_on(handle_webhook(bytes, &fields, &events, &dedup));
             prop_assert!(matches!(again, Ok(Delivery::Duplicate)), "{:?}", again);
-            prop_assert_eq!(
-                events.events.load(Ordering::SeqCst),
-                1,
-                "a repeat was handled"
-            );
+            prop_assert_eq!(events.calls(), 1, "a repeat was handled");
         }
         (Err(_), Err(e)) => {
             prop_assert_eq!(e.kind(), ErrorKind::InvalidInput);
-            prop_assert_eq!(events.events.load(Ordering::SeqCst), 0);
+            prop_assert_eq!(events.calls(), 0);
         }
         (p, f) => prop_assert!(false, "parser {:?} but handler {:?}", p.is_ok(), f),
     }
     Ok(())
 }
 
-struct Served {
-    url: String,
+/// One router on a real port for all cases, with the merchant's side it calls.
+struct Receiver {
+    served: Served,
     events: Arc<Counting>,
     /// Ids of the webhooks accepted so far (each is handled once, in the background).
     seen: Mutex<HashSet<String>>,
-    client: reqwest::Client,
 }
 
-static SERVED: LazyLock<Served> = LazyLock::new(|| {
-    RT.block_on(async {
-        let events = Arc::new(Counting::default());
-        let app = webhooks_router(events.clone(), Arc::new(MemoryDedup::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Served {
-            url: format!("http://{addr}/"),
-            events,
-            seen: Mutex::default(),
-            client: reqwest::Client::new(),
-        }
-    })
+static RECEIVER: LazyLock<Receiver> = LazyLock::new(|| {
+    let events = Arc::new(Counting::default());
+    let app = webhooks_router(events.clone(), Arc::new(MemoryDedup::default()));
+    Receiver {
+        served: Served::start(app),
+        events,
+        seen: Mutex::default(),
+    }
 });
 
 /// Over HTTP: 200 exactly for parseable webhooks, otherwise a 4xx JSON error; never a 5xx.
 fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
-    let served = &*SERVED;
+    let receiver = &*RECEIVER;
     let parsed = parse_webhook(&bytes, &FieldMap::documented()).ok();
     let valid = parsed.is_some();
     // Let the background handlers of earlier accepted webhooks finish first.
     let settled = |expected: usize| {
-        RT.block_on(async {
+        runtime().block_on(async {
             for _ in 0..500 {
-                if served.events.events.load(Ordering::SeqCst) >= expected {
+                if receiver.events.calls() >= expected {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         });
-        served.events.events.load(Ordering::SeqCst)
+        receiver.events.calls()
     };
-    let before = served
+    let before = receiver
         .seen
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .len();
     prop_assert_eq!(settled(before), before, "a webhook was handled twice");
-    let (status, body) = RT.block_on(async {
-        let resp = served
-            .client
-            .post(&served.url)
-            .header("content-type", "application/json")
-            .body(bytes)
-            .send()
-            .await
-            .expect("the router answers");
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-    });
+    let (status, body) = receiver.served.post(bytes);
     prop_assert!(matches!(status, 200 | 400 | 413), "status {status}: {body}");
     prop_assert_eq!(
         status == 200,
@@ -290,7 +215,7 @@ fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
     );
     if let Some(event) = parsed {
         // A new id is handled once; a repeat of an earlier case's id is answered 200 and skipped.
-        let new = served
+        let new = receiver
             .seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -300,44 +225,20 @@ fn check_http(bytes: Vec<u8>) -> std::result::Result<(), TestCaseError> {
     } else {
         prop_assert_eq!(&body["error"]["kind"], &json!("invalid_input"), "{}", body);
         // Rejected: nothing reaches the handler (give a wrongly spawned one a moment to show).
-        RT.block_on(async { tokio::time::sleep(Duration::from_millis(2)).await });
-        prop_assert_eq!(served.events.events.load(Ordering::SeqCst), before);
+        runtime().block_on(async { tokio::time::sleep(Duration::from_millis(2)).await });
+        prop_assert_eq!(receiver.events.calls(), before);
     }
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-        check_body(&bytes)?;
-    }
-
-    #[test]
-    fn structured_webhooks_are_handled_or_rejected_cleanly(body in webhook_json()) {
-        check_body(&serde_json::to_vec(&body).unwrap_or_default())?;
-    }
-
-    #[test]
-    fn mutated_documented_webhooks_are_handled_or_rejected_cleanly(body in mutated_documented()) {
-        check_body(&serde_json::to_vec(&body).unwrap_or_default())?;
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
-    #[test]
-    fn router_answers_4xx_json_to_bad_bodies_over_http(
-        body in prop_oneof![
-            webhook_json().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
-            mutated_documented().prop_map(|v| serde_json::to_vec(&v).unwrap_or_default()),
-            prop::collection::vec(any::<u8>(), 0..300),
-        ]
-    ) {
-        check_http(body)?;
-    }
+walletport_testkit::fuzz_hooks! {
+    check_body: check_body,
+    bodies: {
+        structured_webhooks_are_handled_or_rejected_cleanly: webhook_json(),
+        mutated_documented_webhooks_are_handled_or_rejected_cleanly: mutated_documented(),
+    },
+    check_http: check_http,
+    over_http: [webhook_json(), mutated_documented()],
 }
 
 #[test]

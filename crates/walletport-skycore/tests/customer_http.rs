@@ -2,7 +2,6 @@
 //! customers as passes, the start-up check, retry safety of pushes, points as text, the
 //! template recorded per pass and `reference-data` from the issue input.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -13,22 +12,13 @@ use walletport_core::{
     ProviderExt, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
 };
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
-use walletport_sandbox::RunningServer;
 use walletport_sandbox::common::Faults;
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
-use walletport_skycore::{Layout, PassIdStrategy, SkycoreConfig, SkycoreProvider};
+use walletport_skycore::{SkycoreConfig, SkycoreProvider};
 
-async fn emulator(
-    config: SkycoreEmulatorConfig,
-) -> (RunningServer, SkycoreEmulator, SkycoreConfig) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-    let key = config.api_key.clone();
-    let (server, emu) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
-    let mut config = SkycoreConfig::new(server.base_url(), key, "sandbox-layout-2");
-    config.layout = Layout::Two;
-    config.rate_limit = "1000/s".parse().expect("plan");
-    (server, emu, config)
-}
+#[path = "support/emulated.rs"]
+mod emulated;
+use emulated::{emulator, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
 
 fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+42077711{n:04}")).expect("phone")
@@ -113,12 +103,7 @@ async fn an_upsert_generates_a_new_pass_and_updates_an_existing_one_in_one_reque
         card.id.as_ref().map(|i| i.as_str()),
         Some(digits(1).as_str())
     );
-    assert!(
-        card.links
-            .page
-            .as_deref()
-            .is_some_and(|u| u.contains("/wallet/gc/"))
-    );
+    assert!(links_to_the_pass_page(card));
     let stored = emu.pass_data(&digits(1)).expect("generated");
     assert_eq!(stored["account-name"], "Jana");
     assert_eq!(stored["loyalty-points"], "10");
@@ -154,9 +139,8 @@ async fn an_upsert_generates_a_new_pass_and_updates_an_existing_one_in_one_reque
 
 #[tokio::test]
 async fn an_upsert_keyed_by_customer_id_keeps_the_phone_as_meta() -> Result<()> {
-    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig::default()).await;
-    config.pass_id = PassIdStrategy::CustomerId;
-    let provider = SkycoreProvider::new(config)?;
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let provider = keyed_by_customer_id(config)?;
     provider
         .customers()
         .upsert_customer(upsert(2, 3, 4))
@@ -185,26 +169,10 @@ async fn an_upsert_keyed_by_customer_id_keeps_the_phone_as_meta() -> Result<()> 
     Ok(())
 }
 
-/// A transport whose first `generatepass` answer is lost and that sends it again, as a retry
-/// after a timeout does: the second meets the pass the first created.
-#[derive(Debug)]
-struct LostGenerateAnswer(HttpTransport);
-
-#[async_trait]
-impl Transport for LostGenerateAnswer {
-    async fn execute(&self, req: HttpRequest) -> Result<HttpResponse> {
-        if req.body_text().contains("generatepass") {
-            let _lost = self.0.execute(req.clone()).await?;
-        }
-        self.0.execute(req).await
-    }
-}
-
 #[tokio::test]
 async fn an_upsert_whose_generate_meets_its_own_pass_updates_it() -> Result<()> {
     let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
-    let transport = LostGenerateAnswer(HttpTransport::new(config.transport_config()?)?);
-    let provider = SkycoreProvider::with_transport(config, Arc::new(transport))?;
+    let provider = losing_generate_answers(config, false)?;
     provider
         .customers()
         .upsert_customer(upsert(3, 9, 1))

@@ -2,10 +2,7 @@
 //! see (Skycore-specific shapes, retries, pushes, layouts, issuance links).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{
@@ -14,23 +11,22 @@ use walletport_core::{
     Provider, ProviderExt, PushMessage, Result, SendPush, SetBalance, SetCardStatus, Template,
     TemplateField, TemplateId, UpdateCard, UpdateTemplate,
 };
-use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 use walletport_sandbox::RunningServer;
 use walletport_sandbox::skycore::{Layout as EmuLayout, SkycoreEmulator, SkycoreEmulatorConfig};
 use walletport_skycore::{
     Checksum, ChecksumScope, IssuanceLink, Layout, LinkEncryption, LinkExpiry, LinkProtection,
-    LinkStatus, PassIdStrategy, PassVariable, SkycoreConfig, SkycoreProvider,
+    LinkStatus, PassVariable, SkycoreConfig, SkycoreProvider,
 };
 
+#[path = "support/emulated.rs"]
+mod emulated;
+use emulated::{keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
+
+/// The shared emulator set-up, with the custom field `tier` these tests map.
 async fn emulator(
     config: SkycoreEmulatorConfig,
 ) -> (RunningServer, SkycoreEmulator, SkycoreConfig) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-    let key = config.api_key.clone();
-    let (server, emu) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
-    let mut config = SkycoreConfig::new(server.base_url(), key, "sandbox-layout-2");
-    config.layout = Layout::Two;
-    config.rate_limit = "1000/s".parse().expect("plan");
+    let (server, emu, mut config) = emulated::emulator(config).await;
     config.fields.insert("tier".into(), "custom-field-1".into());
     (server, emu, config)
 }
@@ -69,12 +65,7 @@ async fn issue_maps_the_customer_and_reads_back_by_id_number_and_phone() -> Resu
         Some("420777000001"),
         "the barcode defaults to the pass-id"
     );
-    assert!(
-        card.links
-            .page
-            .as_deref()
-            .is_some_and(|u| u.contains("/wallet/gc/"))
-    );
+    assert!(links_to_the_pass_page(&card));
     assert_eq!(card.fields.get("tier").map(String::as_str), Some("Gold"));
     let sent = emu.pass_data("420777000001").expect("stored");
     assert_eq!(sent["account-name"], "Jana Nováková");
@@ -115,26 +106,10 @@ async fn issue_maps_the_customer_and_reads_back_by_id_number_and_phone() -> Resu
     Ok(())
 }
 
-/// A transport that delivers every idempotent request twice and loses the first answer, as a
-/// retry after a timeout does.
-#[derive(Debug)]
-struct LostFirstAnswer(HttpTransport);
-
-#[async_trait]
-impl Transport for LostFirstAnswer {
-    async fn execute(&self, req: HttpRequest) -> Result<HttpResponse> {
-        if req.idempotent && req.body_text().contains("generatepass") {
-            let _lost = self.0.execute(req.clone()).await?;
-        }
-        self.0.execute(req).await
-    }
-}
-
 #[tokio::test]
 async fn a_retried_generatepass_reads_the_created_pass_back() -> Result<()> {
     let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
-    let transport = LostFirstAnswer(HttpTransport::new(config.transport_config()?)?);
-    let provider = SkycoreProvider::with_transport(config, Arc::new(transport))?;
+    let provider = losing_generate_answers(config, true)?;
     let card = provider
         .cards()
         .issue_card(IssueCard::new(customer(2)))
@@ -283,9 +258,8 @@ async fn invalid_input_sends_nothing_and_vendor_errors_keep_their_codes() -> Res
 
 #[tokio::test]
 async fn customer_id_strategy_keys_passes_by_customer_id() -> Result<()> {
-    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig::default()).await;
-    config.pass_id = PassIdStrategy::CustomerId;
-    let provider = SkycoreProvider::new(config)?;
+    let (_server, emu, config) = emulator(SkycoreEmulatorConfig::default()).await;
+    let provider = keyed_by_customer_id(config)?;
     assert!(!provider.capability().customer_get_by_phone);
     let card = provider
         .cards()

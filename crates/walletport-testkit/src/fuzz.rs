@@ -29,6 +29,60 @@ pub struct Vocabulary {
     pub edge_strings: &'static [&'static str],
 }
 
+/// How many keys `parts` hold together: the length [`joined_keys`] needs (see
+/// [`keys!`](crate::keys)).
+pub const fn key_count(parts: &[&[&'static str]]) -> usize {
+    let mut count = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        count += parts[p].len();
+        p += 1;
+    }
+    count
+}
+
+/// The keys of `parts` one after another, in order, as one list: so that an adapter's key lists
+/// can share the runs of keys they have in common (a card's keys in answers and in hooks) and
+/// still keep each list's order, which the fuzz corpus depends on. Use it through
+/// [`keys!`](crate::keys), which works `N` out.
+///
+/// # Panics
+///
+/// At compile time, when `N` is not [`key_count`]`(parts)`.
+pub const fn joined_keys<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut at = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[at] = parts[p][i];
+            at += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(at == N, "N is the number of keys in the parts");
+    out
+}
+
+/// One `&'static [&'static str]` key list made of the given lists (slices of key literals or
+/// shared constants) one after another, evaluated at compile time, for a [`Vocabulary`]'s keys:
+///
+/// ```
+/// const CARD: &[&str] = &["cardId", "cardUrl"];
+/// const KEYS: &[&str] = walletport_testkit::keys![&["webhookId", "event"], CARD, &["updated"]];
+/// assert_eq!(KEYS, ["webhookId", "event", "cardId", "cardUrl", "updated"]);
+/// ```
+#[macro_export]
+macro_rules! keys {
+    ($($part:expr),+ $(,)?) => {{
+        const PARTS: &[&[&str]] = &[$($part),+];
+        const KEYS: [&str; $crate::fuzz::key_count(PARTS)] = $crate::fuzz::joined_keys(PARTS);
+        &KEYS
+    }};
+}
+
 /// How nested and wide generated JSON is, and how often an object key is a real one.
 #[derive(Debug, Clone, Copy)]
 pub struct Nesting {
@@ -58,6 +112,20 @@ impl Nesting {
         size: 40,
         ..Nesting::ANSWERS
     };
+}
+
+/// A proptest configuration of `cases` cases, the rest proptest's default (the environment's
+/// overrides included): what each fuzz test's `#![proptest_config]` names, so a count is one number.
+pub fn cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Arbitrary bytes, fewer than `max`: the input that must never get past a parser unchecked.
+pub fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..max)
 }
 
 /// A string from the edges (the vendor's and [`COMMON_EDGE_STRINGS`]) or any short text; the
@@ -197,6 +265,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_keys_keep_every_key_in_order() {
+        const A: &[&str] = &["a", "b"];
+        const KEYS: &[&str] = crate::keys![A, &[], &["c"], A];
+        assert_eq!(KEYS, ["a", "b", "c", "a", "b"]);
+    }
 
     #[test]
     fn every_path_leads_back_to_its_node() {

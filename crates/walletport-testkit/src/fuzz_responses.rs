@@ -187,18 +187,12 @@ pub fn fuzz_answer(
 macro_rules! fuzz_responses {
     ($spec:expr, without_fixtures) => {
         $crate::__macro_support::proptest::proptest! {
-            #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
-                cases: 384,
-                ..$crate::__macro_support::proptest::prelude::ProptestConfig::default()
-            })]
+            #![proptest_config($crate::fuzz::cases(384))]
 
             #[test]
             fn arbitrary_bytes(
                 status in $spec.status(),
-                body in $crate::__macro_support::proptest::collection::vec(
-                    $crate::__macro_support::proptest::prelude::any::<u8>(),
-                    0..400,
-                ),
+                body in $crate::fuzz::bytes(400),
             ) {
                 $spec.check_all(&$crate::__macro_support::HttpResponse::new(status, body))?;
             }
@@ -213,10 +207,7 @@ macro_rules! fuzz_responses {
         $crate::fuzz_responses!($spec, without_fixtures);
 
         $crate::__macro_support::proptest::proptest! {
-            #![proptest_config($crate::__macro_support::proptest::prelude::ProptestConfig {
-                cases: 384,
-                ..$crate::__macro_support::proptest::prelude::ProptestConfig::default()
-            })]
+            #![proptest_config($crate::fuzz::cases(384))]
 
             #[test]
             fn mutated_documented_answers(

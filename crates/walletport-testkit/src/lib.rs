@@ -24,8 +24,9 @@
 //! Two modules serve the adapters' own tests rather than the suite: [`fixtures`] loads and
 //! queries the fixtures generated from each vendor reference, and [`fuzz`] generates the
 //! vendor-shaped JSON their proptest fuzz tests feed the parsers. Behind features, `fuzz_responses`
-//! (`adapter`) is the response-parser fuzz harness and `bench` (`bench`) the adapter-cost bench
-//! harness, so that an adapter's fuzz test and bench name only what is its own.
+//! (`adapter`) is the response-parser fuzz harness, `fuzz_hooks` (`hooks`) the inbound-hook fuzz
+//! harness and `bench` (`bench`) the adapter-cost bench harness, so that an adapter's fuzz tests
+//! and bench name only what is its own.
 //!
 //! Time-dependent behaviour (credits burning after their lifetime) needs a controllable clock
 //! and is therefore tested by each provider itself, not here.
@@ -44,6 +45,8 @@ pub mod bench;
 pub mod checks;
 pub mod fixtures;
 pub mod fuzz;
+#[cfg(feature = "hooks")]
+pub mod fuzz_hooks;
 #[cfg(feature = "adapter")]
 pub mod fuzz_responses;
 mod report;
@@ -57,11 +60,13 @@ pub use runner::{CHECKS, CLEANUP, Check, CheckFn, run_checks, run_conformance};
 pub use stub::{StubCall, StubProvider};
 pub use suite::{Suite, SuiteOptions};
 
-/// What [`fuzz_responses!`] names from the expanding crate's side, so an adapter's test needs
-/// no path of its own to proptest or the HTTP response type.
-#[cfg(feature = "adapter")]
+/// What [`fuzz_responses!`] and [`fuzz_hooks!`] name from the expanding crate's side, so an
+/// adapter's test needs no path of its own to proptest, serde_json or the HTTP response type.
+#[cfg(any(feature = "adapter", feature = "hooks"))]
 #[doc(hidden)]
 pub mod __macro_support {
     pub use proptest;
+    pub use serde_json;
+    #[cfg(feature = "adapter")]
     pub use walletport_http::HttpResponse;
 }
