@@ -9,6 +9,8 @@
 //! Run: `cargo bench -p walletport-store --bench credit`. Before criterion's figures it prints
 //! a latency probe (p50/p99 per credit at 32 callers) for both modes, and the hot-customer rates.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -242,11 +244,7 @@ fn hot_bench(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::runtime();
     probe(&rt);
     hot_probe(&rt);
     let mut c = Criterion::default().configure_from_args();

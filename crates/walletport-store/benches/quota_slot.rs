@@ -7,6 +7,8 @@
 //!
 //! Run: `cargo bench -p walletport-store --bench quota_slot`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,11 +68,7 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::runtime();
     let mut c = Criterion::default().configure_from_args();
 
     let dir = tempfile::tempdir().expect("temp dir");
