@@ -19,7 +19,7 @@ use walletport_core::{
 };
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
-use super::views::ErrorBody;
+use super::views::ErrorResponses;
 use super::{ApiJson, ApiResult, ApiState, customer_key, vendor_json};
 use crate::state::Gateway;
 
@@ -84,8 +84,7 @@ async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<Balanc
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = CardIssueInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 409, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn issue(
     State(s): State<ApiState>,
@@ -114,7 +113,7 @@ pub(crate) async fn issue(
 #[utoipa::path(get, path = "/api/customers/{key}/card", tag = "cards",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<ApiState>,
@@ -131,8 +130,7 @@ pub(crate) async fn get(
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = CardUpdateInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn update(
     State(s): State<ApiState>,
@@ -155,8 +153,7 @@ pub(crate) async fn update(
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = CardStatusInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn status(
     State(s): State<ApiState>,
@@ -207,8 +204,7 @@ pub(crate) async fn set_customer_card_status(
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = InstallLinkInput,
     responses((status = 200, body = Object, description = "`{\"sent\": true, \"via\": ...}`"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn send_install_link(
     State(s): State<ApiState>,

@@ -39,7 +39,7 @@ fn customer_from(input: CustomerInput) -> Result<(Customer, Percentages), Error>
 
 /// List customers, oldest first.
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(PageQuery),
-    responses((status = 200, body = CustomerPageView), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = CustomerPageView), ErrorResponses<400>),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<ApiState>,
@@ -60,8 +60,7 @@ pub(crate) async fn list(
 
 /// Create or update a customer by phone (and set percentages); synced to the vendor.
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerInput,
-    responses((status = 200, body = UpsertResult), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody)),
+    responses((status = 200, body = UpsertResult), ErrorResponses<400, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn upsert(
     State(s): State<ApiState>,
@@ -88,7 +87,7 @@ pub(crate) async fn upsert(
 /// A customer (by phone or CRM id) with cards and balance.
 #[utoipa::path(get, path = "/api/customers/{key}", tag = "customers",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
-    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CustomerDetail), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<ApiState>,
@@ -107,7 +106,7 @@ pub(crate) async fn get(
 /// A customer's balance now.
 #[utoipa::path(get, path = "/api/customers/{key}/balance", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
-    responses((status = 200, body = BalanceView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = BalanceView), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn balance(
     State(s): State<ApiState>,
@@ -123,8 +122,7 @@ pub(crate) async fn balance(
 #[utoipa::path(put, path = "/api/customers/{key}/percentages", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = PercentagesInput,
-    responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CustomerView), ErrorResponses<400, 404>),
     security(("bearer" = [])))]
 pub(crate) async fn percentages(
     State(s): State<ApiState>,

@@ -79,8 +79,7 @@ pub(crate) async fn redeem_customer(
 #[utoipa::path(post, path = "/api/customers/{key}/credits", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = CreditInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn credit(
     State(s): State<ApiState>,
@@ -97,8 +96,7 @@ pub(crate) async fn credit(
 #[utoipa::path(post, path = "/api/customers/{key}/redemptions", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = RedemptionInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404>,
         (status = 409, description = "`insufficient_points`, or `conflict`: the transaction id was used with another amount", body = ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn redeem(
@@ -117,7 +115,7 @@ pub(crate) async fn redeem(
     tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id"),
         ("transaction_id" = String, Path, description = "The credit's transaction id")),
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400>,
         (status = 404, description = "No such customer, or no such credit of theirs", body = ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn reverse(
@@ -133,8 +131,7 @@ pub(crate) async fn reverse(
 #[utoipa::path(put, path = "/api/customers/{key}/balance", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = BalanceInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn set_balance(
     State(s): State<ApiState>,
@@ -149,8 +146,7 @@ pub(crate) async fn set_balance(
 /// A customer's ledger history, newest first, one page at a time.
 #[utoipa::path(get, path = "/api/customers/{key}/ledger", tag = "balance",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id"), LedgerQueryParams),
-    responses((status = 200, body = LedgerPageView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    responses((status = 200, body = LedgerPageView), ErrorResponses<400, 404>),
     security(("bearer" = [])))]
 pub(crate) async fn history(
     State(s): State<ApiState>,

@@ -23,8 +23,7 @@ fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
 #[utoipa::path(post, path = "/api/customers/{key}/push", tag = "push",
     params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
     request_body = PushInput,
-    responses((status = 200, body = PushView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+    responses((status = 200, body = PushView), ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn push(
     State(s): State<ApiState>,
@@ -54,8 +53,7 @@ pub(crate) async fn push_to_customer(
 
 /// Create a campaign for everyone or a segment (not yet sent).
 #[utoipa::path(post, path = "/api/campaigns", tag = "push", request_body = CampaignInput,
-    responses((status = 200, body = CampaignView), (status = 400, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = CampaignView), ErrorResponses<400, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn create_campaign(
     State(s): State<ApiState>,
@@ -86,8 +84,7 @@ pub(crate) async fn create_campaign_at_vendor(
 /// Send a created campaign.
 #[utoipa::path(post, path = "/api/campaigns/{id}/send", tag = "push",
     params(("id" = String, Path, description = "Campaign id")),
-    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = CampaignView), ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn send_campaign(
     State(s): State<ApiState>,
@@ -107,7 +104,7 @@ pub(crate) async fn send_campaign_at_vendor(
 
 /// List card design templates.
 #[utoipa::path(get, path = "/api/templates", tag = "templates", params(TemplateQuery),
-    responses((status = 200, body = TemplatePageView), (status = 501, body = ErrorBody)),
+    responses((status = 200, body = TemplatePageView), ErrorResponses<501>),
     security(("bearer" = [])))]
 pub(crate) async fn list_templates(
     State(s): State<ApiState>,
@@ -137,8 +134,7 @@ pub(crate) async fn list_templates(
 /// One card design template, as the vendor describes it.
 #[utoipa::path(get, path = "/api/templates/{id}", tag = "templates",
     params(("id" = String, Path, description = "Template id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = Object), ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn get_template(
     State(s): State<ApiState>,

@@ -460,3 +460,28 @@ pub struct ErrorBody {
     #[schema(value_type = Object)]
     pub error: serde_json::Value,
 }
+
+/// The error answers an operation documents, by status (`ErrorResponses<400, 404>`): each an
+/// [`ErrorBody`], so the `#[utoipa::path]` attributes list statuses instead of repeating bodies.
+pub struct ErrorResponses<const A: u16, const B: u16 = 0, const C: u16 = 0, const D: u16 = 0>;
+
+impl<const A: u16, const B: u16, const C: u16, const D: u16> utoipa::IntoResponses
+    for ErrorResponses<A, B, C, D>
+{
+    fn responses() -> BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        [A, B, C, D]
+            .into_iter()
+            .filter(|status| *status != 0)
+            .map(|status| {
+                let body = Content::new(Some(Ref::from_schema_name(
+                    <ErrorBody as utoipa::ToSchema>::name(),
+                )));
+                let response = ResponseBuilder::new()
+                    .content("application/json", body)
+                    .build();
+                (status.to_string(), response.into())
+            })
+            .collect()
+    }
+}
