@@ -19,7 +19,7 @@ use walletport_core::{
 };
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
-use super::views::ErrorResponses;
+use super::views::{CustomerKeyParam, ErrorResponses};
 use super::{ApiJson, ApiResult, ApiState, customer_key, vendor_json};
 use crate::state::Gateway;
 
@@ -81,7 +81,7 @@ async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<Balanc
 
 /// Issue a card for a stored customer at the vendor and attach it to the customer.
 #[utoipa::path(post, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardIssueInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
         ErrorResponses<400, 404, 409, 501>),
@@ -111,7 +111,7 @@ pub(crate) async fn issue(
 
 /// A stored customer's card as the vendor holds it now.
 #[utoipa::path(get, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
         ErrorResponses<404, 501>),
     security(("bearer" = [])))]
@@ -127,7 +127,7 @@ pub(crate) async fn get(
 
 /// Set a card's fields at the vendor, which updates the installed pass.
 #[utoipa::path(patch, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardUpdateInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
         ErrorResponses<400, 404, 501>),
@@ -150,7 +150,7 @@ pub(crate) async fn update(
 
 /// Void, expire, redeem or reactivate a card at the vendor; the stored card follows.
 #[utoipa::path(put, path = "/api/customers/{key}/card/status", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardStatusInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
         ErrorResponses<400, 404, 501>),
@@ -201,7 +201,7 @@ pub(crate) async fn set_customer_card_status(
 /// Have the vendor send the card's install link to the customer (Passquare's `sms`, Passteam's
 /// `distribute`); Skycore has no sending API: its install URL is in the card's `links`.
 #[utoipa::path(post, path = "/api/customers/{key}/card/install-link", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = InstallLinkInput,
     responses((status = 200, body = Object, description = "`{\"sent\": true, \"via\": ...}`"),
         ErrorResponses<400, 404, 501>),

@@ -86,7 +86,7 @@ pub(crate) async fn upsert(
 
 /// A customer (by phone or CRM id) with cards and balance.
 #[utoipa::path(get, path = "/api/customers/{key}", tag = "customers",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     responses((status = 200, body = CustomerDetail), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn get(
@@ -105,7 +105,7 @@ pub(crate) async fn get(
 
 /// A customer's balance now.
 #[utoipa::path(get, path = "/api/customers/{key}/balance", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     responses((status = 200, body = BalanceView), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn balance(
@@ -120,7 +120,7 @@ pub(crate) async fn balance(
 
 /// Set bonus and/or discount percentage; synced to the vendor.
 #[utoipa::path(put, path = "/api/customers/{key}/percentages", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = PercentagesInput,
     responses((status = 200, body = CustomerView), ErrorResponses<400, 404>),
     security(("bearer" = [])))]

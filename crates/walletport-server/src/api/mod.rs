@@ -91,6 +91,19 @@ pub(crate) fn vendor_json<T: serde::Serialize>(
     ))
 }
 
+/// Runs `op` (shared with the console) for the customer a path names and answers with its
+/// result as the view `V`: the tail of every handler that only forwards to such an operation.
+pub(crate) async fn on_customer<I, T, V: From<T>>(
+    s: &ApiState,
+    key: &str,
+    input: I,
+    op: impl AsyncFnOnce(&Gateway, &CustomerKey, I) -> Result<T, Error>,
+) -> ApiResult<axum::Json<V>> {
+    Ok(axum::Json(
+        op(&s.gw, &customer_key(key)?, input).await?.into(),
+    ))
+}
+
 /// A JSON body whose rejections are typed errors (400, or 413 when too large).
 pub(crate) struct ApiJson<T>(pub(crate) T);
 

@@ -12,7 +12,7 @@ use walletport_core::{
 };
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, vendor_json};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, on_customer, vendor_json};
 use crate::state::Gateway;
 
 fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
@@ -21,7 +21,7 @@ fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
 
 /// Push one message to one customer (sent once, never retried).
 #[utoipa::path(post, path = "/api/customers/{key}/push", tag = "push",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = PushInput,
     responses((status = 200, body = PushView), ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
@@ -30,8 +30,7 @@ pub(crate) async fn push(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<PushInput>,
 ) -> ApiResult<Json<PushView>> {
-    let receipt = push_to_customer(&s.gw, &customer_key(&key)?, input).await?;
-    Ok(Json(receipt.into()))
+    on_customer(&s, &key, input, push_to_customer).await
 }
 
 /// Checks a message and pushes it to the customer `key` names, once (REST and console alike).
