@@ -20,7 +20,7 @@ use walletport_core::{
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
 use super::views::{CustomerKeyParam, ErrorResponses};
-use super::{ApiJson, ApiResult, ApiState, customer_key, vendor_json};
+use super::{ApiJson, ApiResult, ApiState, stored_customer, vendor_json};
 use crate::state::Gateway;
 
 /// `POST /api/customers/{key}/card`: the design and extra fields of a new card. The holder's
@@ -68,11 +68,6 @@ pub(crate) struct InstallLinkInput {
     pub(crate) text: Option<String>,
 }
 
-/// The customer a path names, from the store.
-async fn holder(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
-    s.gw.customer(&customer_key(key)?).await
-}
-
 /// The stored balance reduced to what the provider holds, for a new card's initial values.
 async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<BalanceUpdate, Error> {
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
@@ -91,7 +86,7 @@ pub(crate) async fn issue(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardIssueInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let template = input.template.map(TemplateId::new).transpose()?;
     let issue = IssueCard {
         balance: initial_balance(&s, &stored).await?,
@@ -119,7 +114,7 @@ pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let card = s.gw.vendor_card_key(&stored).await?;
     let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
     vendor_json(&card)
@@ -137,7 +132,7 @@ pub(crate) async fn update(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardUpdateInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let update = UpdateCard {
         card: s.gw.vendor_card_key(&stored).await?,
         fields: input.fields,
@@ -160,7 +155,7 @@ pub(crate) async fn status(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardStatusInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let card = set_customer_card_status(&s.gw, &stored, &input.status).await?;
     vendor_json(&card)
 }
@@ -229,7 +224,7 @@ pub(crate) async fn send_install_link(
             );
         }
     };
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let send = SendInstallLink {
         card: s.gw.vendor_card_key(&stored).await?,
         delivery,

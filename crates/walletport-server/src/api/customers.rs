@@ -7,7 +7,7 @@ use walletport_core::{Customer, CustomerId, CustomerKey, Error, Percent, Phone};
 use walletport_store::{ListCustomers, Percentages, StoredCustomer, WriteOpts};
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, stored_customer};
 use crate::state::Gateway;
 
 fn percent(value: Option<rust_decimal::Decimal>, what: &str) -> Result<Option<Percent>, Error> {
@@ -93,7 +93,7 @@ pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let stored = stored_customer(&s, &key).await?;
     let cards = s.gw.store.list_cards(&stored.id).await?;
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
     Ok(Json(CustomerDetail {
@@ -112,7 +112,7 @@ pub(crate) async fn balance(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<BalanceView>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let stored = stored_customer(&s, &key).await?;
     Ok(Json(
         s.gw.store.balance(&stored.id, s.gw.now()).await?.into(),
     ))

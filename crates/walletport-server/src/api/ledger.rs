@@ -9,7 +9,7 @@ use walletport_core::{Credit, CustomerId, CustomerKey, Error, TransactionId};
 use walletport_store::{LedgerOp, LedgerQuery, Redemption, Reversal, SetPoints, WriteOpts};
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, on_customer};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, on_customer, stored_customer};
 use crate::hooks::PASSQUARE_TX_PREFIX;
 use crate::state::Gateway;
 
@@ -144,7 +144,7 @@ pub(crate) async fn history(
     ApiQuery(q): ApiQuery<LedgerQueryParams>,
 ) -> ApiResult<Json<LedgerPageView>> {
     let query = ledger_query(&q)?;
-    let customer: CustomerId = s.gw.customer(&customer_key(&key)?).await?.id;
+    let customer: CustomerId = stored_customer(&s, &key).await?.id;
     let page = s.gw.store.ledger(&customer, &query).await?;
     Ok(Json(LedgerPageView::from(&page)))
 }
