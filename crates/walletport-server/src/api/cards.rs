@@ -14,8 +14,8 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use walletport_core::{
-    BalanceUpdate, Card, CardStatus, Error, GetCard, IssueCard, LinkDelivery, SendInstallLink,
-    SetCardStatus, TemplateId, UpdateCard,
+    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, LinkDelivery,
+    SendInstallLink, SetCardStatus, TemplateId, UpdateCard,
 };
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
@@ -74,6 +74,11 @@ async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<Balanc
     Ok(s.gw.provider.balance_fields().reduce(balance.into()).0)
 }
 
+/// How the vendor finds the card of the customer a path names (get, update, install link).
+async fn vendor_card(s: &ApiState, key: &str) -> Result<CardKey, Error> {
+    s.gw.vendor_card_key(&stored_customer(s, key).await?).await
+}
+
 /// Issue a card for a stored customer at the vendor and attach it to the customer.
 #[utoipa::path(post, path = "/api/customers/{key}/card", tag = "cards",
     params(CustomerKeyParam),
@@ -114,8 +119,7 @@ pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = stored_customer(&s, &key).await?;
-    let card = s.gw.vendor_card_key(&stored).await?;
+    let card = vendor_card(&s, &key).await?;
     let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
     vendor_json(&card)
 }
@@ -132,9 +136,8 @@ pub(crate) async fn update(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardUpdateInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = stored_customer(&s, &key).await?;
     let update = UpdateCard {
-        card: s.gw.vendor_card_key(&stored).await?,
+        card: vendor_card(&s, &key).await?,
         fields: input.fields,
         balance: BalanceUpdate::default(),
         notification: input.notification,
@@ -224,9 +227,8 @@ pub(crate) async fn send_install_link(
             );
         }
     };
-    let stored = stored_customer(&s, &key).await?;
     let send = SendInstallLink {
-        card: s.gw.vendor_card_key(&stored).await?,
+        card: vendor_card(&s, &key).await?,
         delivery,
     };
     s.gw.provider.cards().send_install_link(send).await?;
