@@ -14,13 +14,13 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use walletport_core::{
-    BalanceUpdate, Card, CardStatus, Error, GetCard, IssueCard, LinkDelivery, SendInstallLink,
-    SetCardStatus, TemplateId, UpdateCard,
+    BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, LinkDelivery,
+    SendInstallLink, SetCardStatus, TemplateId, UpdateCard,
 };
 use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
 
-use super::views::ErrorBody;
-use super::{ApiJson, ApiResult, ApiState, customer_key, vendor_json};
+use super::views::{CustomerKeyParam, ErrorResponses};
+use super::{ApiJson, ApiResult, ApiState, stored_customer, vendor_json};
 use crate::state::Gateway;
 
 /// `POST /api/customers/{key}/card`: the design and extra fields of a new card. The holder's
@@ -68,31 +68,30 @@ pub(crate) struct InstallLinkInput {
     pub(crate) text: Option<String>,
 }
 
-/// The customer a path names, from the store.
-async fn holder(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
-    s.gw.customer(&customer_key(key)?).await
-}
-
 /// The stored balance reduced to what the provider holds, for a new card's initial values.
 async fn initial_balance(s: &ApiState, stored: &StoredCustomer) -> Result<BalanceUpdate, Error> {
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
     Ok(s.gw.provider.balance_fields().reduce(balance.into()).0)
 }
 
+/// How the vendor finds the card of the customer a path names (get, update, install link).
+async fn vendor_card(s: &ApiState, key: &str) -> Result<CardKey, Error> {
+    s.gw.vendor_card_key(&stored_customer(s, key).await?).await
+}
+
 /// Issue a card for a stored customer at the vendor and attach it to the customer.
 #[utoipa::path(post, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardIssueInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 409, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn issue(
     State(s): State<ApiState>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardIssueInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let template = input.template.map(TemplateId::new).transpose()?;
     let issue = IssueCard {
         balance: initial_balance(&s, &stored).await?,
@@ -112,36 +111,33 @@ pub(crate) async fn issue(
 
 /// A stored customer's card as the vendor holds it now.
 #[utoipa::path(get, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
-    let card = s.gw.vendor_card_key(&stored).await?;
+    let card = vendor_card(&s, &key).await?;
     let card = s.gw.provider.cards().get_card(GetCard { card }).await?;
     vendor_json(&card)
 }
 
 /// Set a card's fields at the vendor, which updates the installed pass.
 #[utoipa::path(patch, path = "/api/customers/{key}/card", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardUpdateInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn update(
     State(s): State<ApiState>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardUpdateInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
     let update = UpdateCard {
-        card: s.gw.vendor_card_key(&stored).await?,
+        card: vendor_card(&s, &key).await?,
         fields: input.fields,
         balance: BalanceUpdate::default(),
         notification: input.notification,
@@ -152,18 +148,17 @@ pub(crate) async fn update(
 
 /// Void, expire, redeem or reactivate a card at the vendor; the stored card follows.
 #[utoipa::path(put, path = "/api/customers/{key}/card/status", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CardStatusInput,
     responses((status = 200, body = Object, description = "The card as the vendor holds it"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn status(
     State(s): State<ApiState>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CardStatusInput>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let stored = holder(&s, &key).await?;
+    let stored = stored_customer(&s, &key).await?;
     let card = set_customer_card_status(&s.gw, &stored, &input.status).await?;
     vendor_json(&card)
 }
@@ -204,11 +199,10 @@ pub(crate) async fn set_customer_card_status(
 /// Have the vendor send the card's install link to the customer (Passquare's `sms`, Passteam's
 /// `distribute`); Skycore has no sending API: its install URL is in the card's `links`.
 #[utoipa::path(post, path = "/api/customers/{key}/card/install-link", tag = "cards",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = InstallLinkInput,
     responses((status = 200, body = Object, description = "`{\"sent\": true, \"via\": ...}`"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn send_install_link(
     State(s): State<ApiState>,
@@ -233,9 +227,8 @@ pub(crate) async fn send_install_link(
             );
         }
     };
-    let stored = holder(&s, &key).await?;
     let send = SendInstallLink {
-        card: s.gw.vendor_card_key(&stored).await?,
+        card: vendor_card(&s, &key).await?,
         delivery,
     };
     s.gw.provider.cards().send_install_link(send).await?;

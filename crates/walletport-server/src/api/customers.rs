@@ -7,7 +7,7 @@ use walletport_core::{Customer, CustomerId, CustomerKey, Error, Percent, Phone};
 use walletport_store::{ListCustomers, Percentages, StoredCustomer, WriteOpts};
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, stored_customer};
 use crate::state::Gateway;
 
 fn percent(value: Option<rust_decimal::Decimal>, what: &str) -> Result<Option<Percent>, Error> {
@@ -39,7 +39,7 @@ fn customer_from(input: CustomerInput) -> Result<(Customer, Percentages), Error>
 
 /// List customers, oldest first.
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(PageQuery),
-    responses((status = 200, body = CustomerPageView), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = CustomerPageView), ErrorResponses<400>),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<ApiState>,
@@ -60,8 +60,7 @@ pub(crate) async fn list(
 
 /// Create or update a customer by phone (and set percentages); synced to the vendor.
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerInput,
-    responses((status = 200, body = UpsertResult), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody)),
+    responses((status = 200, body = UpsertResult), ErrorResponses<400, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn upsert(
     State(s): State<ApiState>,
@@ -87,14 +86,14 @@ pub(crate) async fn upsert(
 
 /// A customer (by phone or CRM id) with cards and balance.
 #[utoipa::path(get, path = "/api/customers/{key}", tag = "customers",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
-    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)),
+    params(CustomerKeyParam),
+    responses((status = 200, body = CustomerDetail), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let stored = stored_customer(&s, &key).await?;
     let cards = s.gw.store.list_cards(&stored.id).await?;
     let balance = s.gw.store.balance(&stored.id, s.gw.now()).await?;
     Ok(Json(CustomerDetail {
@@ -106,14 +105,14 @@ pub(crate) async fn get(
 
 /// A customer's balance now.
 #[utoipa::path(get, path = "/api/customers/{key}/balance", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
-    responses((status = 200, body = BalanceView), (status = 404, body = ErrorBody)),
+    params(CustomerKeyParam),
+    responses((status = 200, body = BalanceView), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn balance(
     State(s): State<ApiState>,
     Path(key): Path<String>,
 ) -> ApiResult<Json<BalanceView>> {
-    let stored = s.gw.customer(&customer_key(&key)?).await?;
+    let stored = stored_customer(&s, &key).await?;
     Ok(Json(
         s.gw.store.balance(&stored.id, s.gw.now()).await?.into(),
     ))
@@ -121,10 +120,9 @@ pub(crate) async fn balance(
 
 /// Set bonus and/or discount percentage; synced to the vendor.
 #[utoipa::path(put, path = "/api/customers/{key}/percentages", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = PercentagesInput,
-    responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CustomerView), ErrorResponses<400, 404>),
     security(("bearer" = [])))]
 pub(crate) async fn percentages(
     State(s): State<ApiState>,

@@ -9,7 +9,7 @@ use walletport_core::{Credit, CustomerId, CustomerKey, Error, TransactionId};
 use walletport_store::{LedgerOp, LedgerQuery, Redemption, Reversal, SetPoints, WriteOpts};
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, on_customer, stored_customer};
 use crate::hooks::PASSQUARE_TX_PREFIX;
 use crate::state::Gateway;
 
@@ -23,12 +23,6 @@ fn merchant_transaction(raw: String) -> Result<TransactionId, Error> {
         )));
     }
     Ok(tx)
-}
-
-/// Applies `op` (checked already) for the customer named by `key` and answers with the balance
-/// right after it.
-async fn apply(s: &ApiState, key: &str, op: LedgerOp) -> ApiResult<Json<LedgerResult>> {
-    Ok(Json(apply_to(&s.gw, &customer_key(key)?, op).await?))
 }
 
 /// Applies `op` (checked already) for the customer `key` names, with the balance right after
@@ -77,28 +71,24 @@ pub(crate) async fn redeem_customer(
 
 /// Credit points exactly once by transaction id, optionally burning after a lifetime.
 #[utoipa::path(post, path = "/api/customers/{key}/credits", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = CreditInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn credit(
     State(s): State<ApiState>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CreditInput>,
 ) -> ApiResult<Json<LedgerResult>> {
-    Ok(Json(
-        credit_customer(&s.gw, &customer_key(&key)?, input).await?,
-    ))
+    on_customer(&s, &key, input, credit_customer).await
 }
 
 /// Spend points exactly once by transaction id, soonest-expiring first; 409
 /// `insufficient_points` (nothing changed) when the balance is smaller.
 #[utoipa::path(post, path = "/api/customers/{key}/redemptions", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = RedemptionInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404>,
         (status = 409, description = "`insufficient_points`, or `conflict`: the transaction id was used with another amount", body = ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn redeem(
@@ -106,18 +96,16 @@ pub(crate) async fn redeem(
     Path(key): Path<String>,
     ApiJson(input): ApiJson<RedemptionInput>,
 ) -> ApiResult<Json<LedgerResult>> {
-    Ok(Json(
-        redeem_customer(&s.gw, &customer_key(&key)?, input).await?,
-    ))
+    on_customer(&s, &key, input, redeem_customer).await
 }
 
 /// Take back a credit (its purchase was refunded) exactly once: its amount less what of it
 /// expired; points already spent leave a negative balance that later credits pay off first.
 #[utoipa::path(post, path = "/api/customers/{key}/credits/{transaction_id}/reversal",
     tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id"),
+    params(CustomerKeyParam,
         ("transaction_id" = String, Path, description = "The credit's transaction id")),
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400>,
         (status = 404, description = "No such customer, or no such credit of theirs", body = ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn reverse(
@@ -125,16 +113,15 @@ pub(crate) async fn reverse(
     Path((key, transaction_id)): Path<(String, String)>,
 ) -> ApiResult<Json<LedgerResult>> {
     let op = LedgerOp::Reverse(Reversal::of(TransactionId::new(transaction_id)?));
-    apply(&s, &key, op).await
+    on_customer(&s, &key, op, apply_to).await
 }
 
 /// Set the points to an absolute value exactly once by transaction id (a manual adjustment,
 /// written as an `adjustment` entry of the difference).
 #[utoipa::path(put, path = "/api/customers/{key}/balance", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = BalanceInput,
-    responses((status = 200, body = LedgerResult), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = LedgerResult), ErrorResponses<400, 404, 409>),
     security(("bearer" = [])))]
 pub(crate) async fn set_balance(
     State(s): State<ApiState>,
@@ -143,14 +130,13 @@ pub(crate) async fn set_balance(
 ) -> ApiResult<Json<LedgerResult>> {
     let tx = merchant_transaction(input.transaction_id)?;
     let op = LedgerOp::Set(SetPoints::new(input.points, tx)?);
-    apply(&s, &key, op).await
+    on_customer(&s, &key, op, apply_to).await
 }
 
 /// A customer's ledger history, newest first, one page at a time.
 #[utoipa::path(get, path = "/api/customers/{key}/ledger", tag = "balance",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id"), LedgerQueryParams),
-    responses((status = 200, body = LedgerPageView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    params(CustomerKeyParam, LedgerQueryParams),
+    responses((status = 200, body = LedgerPageView), ErrorResponses<400, 404>),
     security(("bearer" = [])))]
 pub(crate) async fn history(
     State(s): State<ApiState>,
@@ -158,7 +144,7 @@ pub(crate) async fn history(
     ApiQuery(q): ApiQuery<LedgerQueryParams>,
 ) -> ApiResult<Json<LedgerPageView>> {
     let query = ledger_query(&q)?;
-    let customer: CustomerId = s.gw.customer(&customer_key(&key)?).await?.id;
+    let customer: CustomerId = stored_customer(&s, &key).await?.id;
     let page = s.gw.store.ledger(&customer, &query).await?;
     Ok(Json(LedgerPageView::from(&page)))
 }

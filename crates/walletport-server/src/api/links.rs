@@ -12,7 +12,7 @@ use walletport_core::Error;
 use walletport_skycore::mapping::op;
 use walletport_skycore::{IssuanceLinkInfo, IssuanceLinkSpec, SkycoreProvider};
 
-use super::views::ErrorBody;
+use super::views::ErrorResponses;
 use super::{ApiJson, ApiResult, ApiState};
 
 /// The Skycore adapter, or `Unsupported` naming the configured provider.
@@ -34,7 +34,7 @@ fn info_json(info: &IssuanceLinkInfo) -> Json<Value> {
         template_id, layout, expires, generation_limit, status, update_pass_data, encryption, \
         protection (the same JSON as `walletport card link create --file`)"),
     responses((status = 200, body = Object, description = "`{\"id\", \"preview_url\"}`"),
-        (status = 400, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn create(
     State(s): State<ApiState>,
@@ -50,8 +50,7 @@ pub(crate) async fn create(
     params(("id" = String, Path, description = "The link's id (`id` of the create answer)")),
     request_body(content = Object, description = "The link, as for `POST /api/links`"),
     responses((status = 200, body = Object, description = "`{\"id\", \"preview_url\"}`"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn update(
     State(s): State<ApiState>,

@@ -26,6 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 use walletport_core::{CustomerId, CustomerKey, Error, ErrorKind, Phone};
+use walletport_store::StoredCustomer;
 
 pub use openapi::ApiDoc;
 
@@ -88,6 +89,25 @@ pub(crate) fn vendor_json<T: serde::Serialize>(
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     Ok(axum::Json(
         serde_json::to_value(value).map_err(Error::from)?,
+    ))
+}
+
+/// The stored customer a path's `{key}` names: the first step of most `/api/customers/{key}`
+/// handlers.
+pub(crate) async fn stored_customer(s: &ApiState, key: &str) -> Result<StoredCustomer, Error> {
+    s.gw.customer(&customer_key(key)?).await
+}
+
+/// Runs `op` (shared with the console) for the customer a path names and answers with its
+/// result as the view `V`: the tail of every handler that only forwards to such an operation.
+pub(crate) async fn on_customer<I, T, V: From<T>>(
+    s: &ApiState,
+    key: &str,
+    input: I,
+    op: impl AsyncFnOnce(&Gateway, &CustomerKey, I) -> Result<T, Error>,
+) -> ApiResult<axum::Json<V>> {
+    Ok(axum::Json(
+        op(&s.gw, &customer_key(key)?, input).await?.into(),
     ))
 }
 

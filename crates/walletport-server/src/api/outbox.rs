@@ -10,7 +10,7 @@ use super::{ApiQuery, ApiResult, ApiState};
 
 /// Waiting items (`list=pending`, default) or dead letters (`list=dead`).
 #[utoipa::path(get, path = "/api/outbox", tag = "outbox", params(OutboxQuery),
-    responses((status = 200, body = OutboxPageView), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = OutboxPageView), ErrorResponses<400>),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<ApiState>,
@@ -47,7 +47,7 @@ pub(crate) async fn list(
 /// Move a dead letter back into the outbox (new id, zero attempts, due now).
 #[utoipa::path(post, path = "/api/outbox/{id}/retry", tag = "outbox",
     params(("id" = i64, Path, description = "Dead letter id")),
-    responses((status = 200, body = RetryResult), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = RetryResult), ErrorResponses<404>),
     security(("bearer" = [])))]
 pub(crate) async fn retry(
     State(s): State<ApiState>,

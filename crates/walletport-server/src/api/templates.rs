@@ -5,14 +5,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use walletport_core::{CreateTemplate, Error, Template, TemplateId, UpdateTemplate};
 
-use super::views::ErrorBody;
+use super::views::ErrorResponses;
 use super::{ApiJson, ApiResult, ApiState, vendor_json};
 
 /// Create a card design template at the vendor (`name`, `layout`, `fields`, `settings`).
 #[utoipa::path(post, path = "/api/templates", tag = "templates",
     request_body(content = Object, description = "The template: name, layout, fields, settings"),
     responses((status = 200, body = Object, description = "The template as created"),
-        (status = 400, body = ErrorBody), (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn create(
     State(s): State<ApiState>,
@@ -31,8 +31,7 @@ pub(crate) async fn create(
     params(("id" = String, Path, description = "Template id")),
     request_body(content = Object, description = "The template: name, layout, fields, settings"),
     responses((status = 200, body = Object, description = "The template as updated"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+        ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn update(
     State(s): State<ApiState>,

@@ -12,7 +12,7 @@ use walletport_core::{
 };
 
 use super::views::*;
-use super::{ApiJson, ApiQuery, ApiResult, ApiState, customer_key, vendor_json};
+use super::{ApiJson, ApiQuery, ApiResult, ApiState, on_customer, vendor_json};
 use crate::state::Gateway;
 
 fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
@@ -21,18 +21,16 @@ fn channel(raw: Option<&str>) -> walletport_core::Result<Channel> {
 
 /// Push one message to one customer (sent once, never retried).
 #[utoipa::path(post, path = "/api/customers/{key}/push", tag = "push",
-    params(("key" = String, Path, description = "Phone (E.164) or CRM id")),
+    params(CustomerKeyParam),
     request_body = PushInput,
-    responses((status = 200, body = PushView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)),
+    responses((status = 200, body = PushView), ErrorResponses<400, 404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn push(
     State(s): State<ApiState>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<PushInput>,
 ) -> ApiResult<Json<PushView>> {
-    let receipt = push_to_customer(&s.gw, &customer_key(&key)?, input).await?;
-    Ok(Json(receipt.into()))
+    on_customer(&s, &key, input, push_to_customer).await
 }
 
 /// Checks a message and pushes it to the customer `key` names, once (REST and console alike).
@@ -54,8 +52,7 @@ pub(crate) async fn push_to_customer(
 
 /// Create a campaign for everyone or a segment (not yet sent).
 #[utoipa::path(post, path = "/api/campaigns", tag = "push", request_body = CampaignInput,
-    responses((status = 200, body = CampaignView), (status = 400, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = CampaignView), ErrorResponses<400, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn create_campaign(
     State(s): State<ApiState>,
@@ -86,8 +83,7 @@ pub(crate) async fn create_campaign_at_vendor(
 /// Send a created campaign.
 #[utoipa::path(post, path = "/api/campaigns/{id}/send", tag = "push",
     params(("id" = String, Path, description = "Campaign id")),
-    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = CampaignView), ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn send_campaign(
     State(s): State<ApiState>,
@@ -107,7 +103,7 @@ pub(crate) async fn send_campaign_at_vendor(
 
 /// List card design templates.
 #[utoipa::path(get, path = "/api/templates", tag = "templates", params(TemplateQuery),
-    responses((status = 200, body = TemplatePageView), (status = 501, body = ErrorBody)),
+    responses((status = 200, body = TemplatePageView), ErrorResponses<501>),
     security(("bearer" = [])))]
 pub(crate) async fn list_templates(
     State(s): State<ApiState>,
@@ -137,8 +133,7 @@ pub(crate) async fn list_templates(
 /// One card design template, as the vendor describes it.
 #[utoipa::path(get, path = "/api/templates/{id}", tag = "templates",
     params(("id" = String, Path, description = "Template id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
-        (status = 501, body = ErrorBody)),
+    responses((status = 200, body = Object), ErrorResponses<404, 501>),
     security(("bearer" = [])))]
 pub(crate) async fn get_template(
     State(s): State<ApiState>,

@@ -16,6 +16,15 @@ mod ledger;
 
 pub use ledger::*;
 
+/// The name an enum serialises to (`"active"`, `"wallet"`, ...), so views spell it as the wire
+/// does; empty should it serialise to anything but a string.
+fn wire_name<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// A customer to create or update, keyed by phone; absent fields stay as they are.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -167,10 +176,7 @@ impl From<&StoredCard> for CardView {
                 page: c.links.page.clone(),
                 qr: c.links.qr.clone(),
             },
-            status: serde_json::to_value(c.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            status: wire_name(c.status),
         }
     }
 }
@@ -242,6 +248,15 @@ pub struct PageQuery {
     pub after: Option<String>,
     /// Page size (1–1000, default 100).
     pub limit: Option<u32>,
+}
+
+/// The customer a path names, documented once for every operation under
+/// `/api/customers/{key}` (the handlers read it with [`super::customer_key`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerKeyParam {
+    /// Phone (E.164) or CRM id
+    pub key: String,
 }
 
 /// Bonus and discount percentages to set; absent values stay.
@@ -327,10 +342,7 @@ impl From<CampaignRecord> for CampaignView {
     fn from(r: CampaignRecord) -> Self {
         Self {
             id: r.id.to_string(),
-            channel: serde_json::to_value(r.campaign.channel)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            channel: wire_name(r.campaign.channel),
             message: r.campaign.message,
             name: r.campaign.name,
             segment: r.campaign.segment.map(|s| s.to_string()),
@@ -405,11 +417,6 @@ pub struct OutboxItemView {
 
 impl From<&OutboxItem> for OutboxItemView {
     fn from(i: &OutboxItem) -> Self {
-        let name = |v: serde_json::Result<serde_json::Value>| {
-            v.ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
         Self {
             id: i.id.0,
             customer_id: i.customer_id.to_string(),
@@ -417,7 +424,7 @@ impl From<&OutboxItem> for OutboxItemView {
             created_at: i.created_at,
             attempts: i.attempts,
             next_attempt_at: i.next_attempt_at,
-            state: name(serde_json::to_value(i.state)),
+            state: wire_name(i.state),
             last_error: i.last_error.clone(),
             died_at: i.died_at,
         }
@@ -459,4 +466,29 @@ pub struct ErrorBody {
     /// The error.
     #[schema(value_type = Object)]
     pub error: serde_json::Value,
+}
+
+/// The error answers an operation documents, by status (`ErrorResponses<400, 404>`): each an
+/// [`ErrorBody`], so the `#[utoipa::path]` attributes list statuses instead of repeating bodies.
+pub struct ErrorResponses<const A: u16, const B: u16 = 0, const C: u16 = 0, const D: u16 = 0>;
+
+impl<const A: u16, const B: u16, const C: u16, const D: u16> utoipa::IntoResponses
+    for ErrorResponses<A, B, C, D>
+{
+    fn responses() -> BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        [A, B, C, D]
+            .into_iter()
+            .filter(|status| *status != 0)
+            .map(|status| {
+                let body = Content::new(Some(Ref::from_schema_name(
+                    <ErrorBody as utoipa::ToSchema>::name(),
+                )));
+                let response = ResponseBuilder::new()
+                    .content("application/json", body)
+                    .build();
+                (status.to_string(), response.into())
+            })
+            .collect()
+    }
 }
