@@ -19,7 +19,7 @@ mod state;
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, serve,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, lock, serve,
     with_faults,
 };
 
@@ -175,10 +175,6 @@ pub(crate) struct Shared {
     faults: Arc<FaultInjector>,
     pub(crate) http: reqwest::Client,
     clock: Mutex<Option<NaiveDateTime>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

@@ -22,7 +22,7 @@ mod state;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, serve,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, lock, serve,
     with_faults,
 };
 
@@ -179,10 +179,7 @@ impl SkycoreEmulator {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.shared.state)
     }
 
     /// Every request accepted past the API-key check, in order.
