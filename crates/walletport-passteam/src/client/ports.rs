@@ -19,6 +19,13 @@ use crate::mapping::template;
 use crate::mapping::template::TemplateSchema;
 use crate::wire::WireCard;
 
+/// The template `card` names, when it names a valid one: its schema checks what is written.
+fn card_template(card: &WireCard) -> Option<TemplateId> {
+    card.template_id
+        .as_deref()
+        .and_then(|t| TemplateId::new(t).ok())
+}
+
 impl PassteamProvider {
     /// How this provider reads cards: its map, its zone and `schema` for date styles.
     fn reading<'a>(&'a self, schema: Option<&'a TemplateSchema>) -> Reading<'a> {
@@ -32,11 +39,7 @@ impl PassteamProvider {
     /// The schema of `card`'s template when a birthday is mapped (its `dateStyle` decides how
     /// the birthday reads); cached, so at most one `gettemplate` per template and process.
     async fn read_schema(&self, card: &WireCard) -> Result<Option<Arc<TemplateSchema>>> {
-        let template = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok());
-        match (&self.config.fields.birthday, template) {
+        match (&self.config.fields.birthday, card_template(card)) {
             (Some(_), Some(t)) => self.schema(&t).await,
             _ => Ok(None),
         }
@@ -312,11 +315,7 @@ impl CardPort for PassteamProvider {
         balance_variables(&input.balance, &self.config.fields, &mut vars)
             .map_err(PassteamProvider::stamp(o))?;
         let card = self.card_by_key(&input.card, o).await?;
-        if let Some(t) = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok())
-        {
+        if let Some(t) = card_template(&card) {
             self.check(&vars, &t, o).await?;
         }
         let id = wire_id(&card).map_err(PassteamProvider::stamp(o))?;
@@ -384,11 +383,7 @@ impl BalancePort for PassteamProvider {
             )));
         }
         let card = self.card_by_customer_key(&input.customer, o).await?;
-        if let Some(t) = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok())
-        {
+        if let Some(t) = card_template(&card) {
             self.check(&vars, &t, o).await?;
         }
         let updated = self.update_changed(card, &vars, o).await?;
