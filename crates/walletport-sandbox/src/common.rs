@@ -24,6 +24,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Sets `Retry-After` on an answer past the plan: the exceeded window's length in whole
+/// seconds, at least 1. Each emulator decides for which windows its vendor sends it.
+pub(crate) fn insert_retry_after(resp: &mut Response, window: &QuotaWindow) {
+    let secs = window.per.as_secs().max(1);
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+}
+
 /// Faults to inject into a share of requests, reproducibly (seeded).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -28,15 +28,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, lock, serve,
-    with_faults,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, insert_retry_after,
+    json_response, lock, serve, with_faults,
 };
 
 pub use state::{Layout, SkycoreNotification, SkycoreRequest};
@@ -420,10 +420,8 @@ fn rate_limited(window: QuotaWindow) -> Response {
         StatusCode::TOO_MANY_REQUESTS,
         &failure("Failure", "E429", &message, &Map::new()),
     );
-    if window.per <= Duration::from_secs(60)
-        && let Ok(v) = HeaderValue::from_str(&window.per.as_secs().max(1).to_string())
-    {
-        resp.headers_mut().insert("retry-after", v);
+    if window.per <= Duration::from_secs(60) {
+        insert_retry_after(&mut resp, &window);
     }
     resp
 }
