@@ -13,16 +13,20 @@ struct Api {
 }
 
 impl Api {
-    /// Posts `body` with `key`; the HTTP status and the JSON answer.
-    async fn call_as(&self, key: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .client
+    /// Posts `body` with `key`; the raw answer, headers included.
+    async fn post(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
             .post(format!("{}/", self.server.base_url()))
             .header("X-Api-Key", key)
-            .json(&body)
+            .json(body)
             .send()
             .await
-            .expect("send");
+            .expect("send")
+    }
+
+    /// Posts `body` with `key`; the HTTP status and the JSON answer.
+    async fn call_as(&self, key: &str, body: Value) -> (u16, Value) {
+        let resp = self.post(key, &body).await;
         let status = resp.status().as_u16();
         (status, resp.json().await.expect("json"))
     }
@@ -325,14 +329,7 @@ async fn a_configured_plan_is_enforced_with_429s() {
     // A request with a wrong key is refused before the plan and takes no slot.
     let (status, _) = api.call_as("wrong", read.clone()).await;
     assert_eq!(status, 401);
-    let resp = api
-        .client
-        .post(format!("{}/", api.server.base_url()))
-        .header("X-Api-Key", KEY)
-        .json(&read)
-        .send()
-        .await
-        .expect("send");
+    let resp = api.post(KEY, &read).await;
     assert_eq!(resp.status().as_u16(), 429);
     let retry_after = resp
         .headers()
