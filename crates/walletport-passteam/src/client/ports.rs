@@ -45,6 +45,22 @@ impl PassteamProvider {
         }
     }
 
+    /// The variables of `customer` and `balance` in `template`, written in its date styles and
+    /// checked against its schema (returned too); create and upsert send them alike.
+    async fn checked_variables(
+        &self,
+        customer: &Customer,
+        balance: &BalanceUpdate,
+        template: &TemplateId,
+        operation: &'static str,
+    ) -> Result<(Variables, Option<Arc<TemplateSchema>>)> {
+        let schema = self.schema(template).await?;
+        let vars = customer_variables(customer, balance, &self.config.fields, schema.as_deref())
+            .map_err(PassteamProvider::stamp(operation))?;
+        self.check(&vars, template, operation).await?;
+        Ok((vars, schema))
+    }
+
     /// A card as a customer record, read with its template's date styles.
     async fn record(&self, card: &WireCard, operation: &'static str) -> Result<CustomerRecord> {
         let schema = self.read_schema(card).await?;
@@ -105,15 +121,9 @@ impl PassteamProvider {
     async fn upsert(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
         let o = op::CUSTOMER_UPSERT;
         let template = self.template_or_default(input.template.as_ref(), o)?;
-        let schema = self.schema(&template).await?;
-        let vars = customer_variables(
-            &input.customer,
-            &input.balance,
-            &self.config.fields,
-            schema.as_deref(),
-        )
-        .map_err(PassteamProvider::stamp(o))?;
-        self.check(&vars, &template, o).await?;
+        let (vars, schema) = self
+            .checked_variables(&input.customer, &input.balance, &template, o)
+            .await?;
         let phone = &input.customer.phone;
         // A customer the caller believes new is created straight away (1 request) when the
         // template's phone variable is unique, so a card that existed after all answers 409 and
@@ -281,15 +291,9 @@ impl CardPort for PassteamProvider {
         for (k, v) in &input.fields {
             customer.extra.insert(k.clone(), v.clone());
         }
-        let schema = self.schema(&template).await?;
-        let vars = customer_variables(
-            &customer,
-            &input.balance,
-            &self.config.fields,
-            schema.as_deref(),
-        )
-        .map_err(PassteamProvider::stamp(o))?;
-        self.check(&vars, &template, o).await?;
+        let (vars, _) = self
+            .checked_variables(&customer, &input.balance, &template, o)
+            .await?;
         let req = ops::build_createcard_request(&template, &vars, o, false, &self.config);
         let card = self.call(req, ops::parse_createcard_response).await?;
         Ok(card_from_wire(&card, self.reading(None), false))
