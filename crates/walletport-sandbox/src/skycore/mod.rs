@@ -292,30 +292,15 @@ impl SkycoreEmulator {
 
     /// Runs one request body through the emulator as if it arrived over HTTP with a valid key.
     fn answer(&self, body: &[u8]) -> (StatusCode, Value) {
-        let parsed: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(_) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    failure(
-                        "Failure",
-                        "E922",
-                        "The request body is not valid JSON.",
-                        &Map::new(),
-                    ),
-                );
-            }
+        let malformed = |message: &str| {
+            let failure = failure("Failure", checks::E_FIELD, message, &Map::new());
+            (StatusCode::BAD_REQUEST, failure)
+        };
+        let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
+            return malformed("The request body is not valid JSON.");
         };
         let Value::Object(raw) = parsed else {
-            return (
-                StatusCode::BAD_REQUEST,
-                failure(
-                    "Failure",
-                    "E922",
-                    "The request body must be a JSON object.",
-                    &Map::new(),
-                ),
-            );
+            return malformed("The request body must be a JSON object.");
         };
         // The document's own examples carry stray spaces in keys ("new-pass-id "); be forgiving.
         let body: Map<String, Value> = raw
