@@ -94,6 +94,14 @@ impl Checked {
         self.forward(operation, call).await
     }
 
+    /// Create and update both refuse a template without a name.
+    fn check_template_name(&self, template: &Template, operation: &'static str) -> Result<()> {
+        if template.name.trim().is_empty() {
+            return Err(self.invalid(operation, "template name must not be empty"));
+        }
+        Ok(())
+    }
+
     fn gate_key(&self, key: &CustomerKey, operation: &'static str) -> Result<()> {
         let c = &self.capability;
         match key {
@@ -278,18 +286,14 @@ impl TemplatePort for Checked {
     async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
         let o = op::TEMPLATE_CREATE;
         self.gate(self.capability.template_create, o)?;
-        if input.template.name.trim().is_empty() {
-            return Err(self.invalid(o, "template name must not be empty"));
-        }
+        self.check_template_name(&input.template, o)?;
         self.forward(o, self.inner.templates().create_template(input))
             .await
     }
     async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
         let o = op::TEMPLATE_UPDATE;
         self.gate(self.capability.template_update, o)?;
-        if input.template.name.trim().is_empty() {
-            return Err(self.invalid(o, "template name must not be empty"));
-        }
+        self.check_template_name(&input.template, o)?;
         if input.template.id.is_none() {
             return Err(self.invalid(o, "template id is required to update"));
         }

@@ -243,25 +243,19 @@ impl PassquareConfig {
 /// password, or a configured `basic_user`/`basic_password`. With none configured every call is
 /// refused (401).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PassquareHooksConfig {
     /// The `crm_key` from the integration settings.
-    #[serde(default)]
     pub crm_key: Option<SecretString>,
     /// HTTP Basic login, when the integration uses "http basic authentication".
-    #[serde(default)]
     pub basic_user: Option<String>,
     /// HTTP Basic password.
-    #[serde(default)]
     pub basic_password: Option<SecretString>,
     /// Unit of `lifetime` in `addBalance` (default seconds, as 2.7.5 says).
-    #[serde(default)]
     pub lifetime_unit: LifetimeUnit,
     /// How `readBalance` answers write numbers (default strings).
-    #[serde(default)]
     pub numbers: NumberMode,
     /// When non-empty, only these peers may call (Passquare documents 164.90.200.81).
-    #[serde(default)]
     pub allowed_ips: Vec<IpAddr>,
 }
 

@@ -280,16 +280,26 @@ pub fn build_delete_sale_request(id: &str, config: &PassteamConfig) -> Result<Ht
     )
 }
 
-/// A sale in `result` (or `result.sale`); `NotFound` for `null`.
-pub fn parse_sale_response(resp: &HttpResponse) -> Result<Sale> {
-    let mut result = parse_envelope(resp, OnDuplicate::Conflict)?;
-    if let Some(inner) = result.get_mut("sale") {
+/// The object in `result`, or in `result.<key>` where the vendor wraps it; `NotFound`
+/// ("no such <key>") for `null`. Sales and products answer alike.
+fn parse_one<T: serde::de::DeserializeOwned>(
+    resp: &HttpResponse,
+    on_duplicate: OnDuplicate,
+    key: &str,
+) -> Result<T> {
+    let mut result = parse_envelope(resp, on_duplicate)?;
+    if let Some(inner) = result.get_mut(key) {
         result = inner.take();
     }
     if result.is_null() {
-        return Err(Error::not_found("no such sale"));
+        return Err(Error::not_found(format!("no such {key}")));
     }
     result_as(resp, result)
+}
+
+/// A sale in `result` (or `result.sale`); `NotFound` for `null`.
+pub fn parse_sale_response(resp: &HttpResponse) -> Result<Sale> {
+    parse_one(resp, OnDuplicate::Conflict, "sale")
 }
 
 /// Any successful answer (deletes).
@@ -388,14 +398,7 @@ pub fn build_list_products_request(
 
 /// A product in `result` (or `result.product`).
 pub fn parse_product_response(resp: &HttpResponse) -> Result<Product> {
-    let mut result = parse_envelope(resp, OnDuplicate::AlreadyExists)?;
-    if let Some(inner) = result.get_mut("product") {
-        result = inner.take();
-    }
-    if result.is_null() {
-        return Err(Error::not_found("no such product"));
-    }
-    result_as(resp, result)
+    parse_one(resp, OnDuplicate::AlreadyExists, "product")
 }
 
 /// Products as an array, or `{products|items, nextPage, count}`.

@@ -89,16 +89,13 @@ impl FieldMap {
     /// `BONUS` (points), `DISCOUNT`, `NUMBERCARD`.
     pub fn documented() -> Self {
         Self {
-            phone: default_phone(),
             name: Some("CLIENT_NAME".into()),
-            surname: None,
-            middle_name: None,
             birthday: Some("BIRTHDAY".into()),
             email: Some("EMAIL".into()),
             balance: Some("BONUS".into()),
-            bonus: None,
             discount: Some("DISCOUNT".into()),
             card_number: Some("NUMBERCARD".into()),
+            ..Self::phone_only(default_phone())
         }
     }
 

@@ -13,139 +13,137 @@ use crate::config::normalize_variable;
 
 /// The envelope of every answer: `{result, message, code, error}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Envelope {
     /// The payload; `null` on errors.
-    #[serde(default)]
     pub result: Value,
     /// `OK` or the error text.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub message: Option<String>,
     /// HTTP-like status code repeated in the body.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub code: Option<u64>,
     /// True on failure, even when the HTTP status is 200.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub error: Option<bool>,
 }
 
 /// A card (client) as `getcard`, `createcard`, listings and webhooks return it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct WireCard {
     /// 24 hex characters.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub card_id: Option<String>,
     /// Passteam's card code (barcode value).
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub card_code: Option<String>,
     /// The install page.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub card_url: Option<String>,
     /// Apple Wallet link.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub apple_url: Option<String>,
     /// Google Wallet link.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub google_url: Option<String>,
     /// QR code image.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub qrcode_url: Option<String>,
     /// Template variables, keys normalized without `%`.
-    #[serde(default, deserialize_with = "variables")]
+    #[serde(deserialize_with = "variables")]
     pub values: BTreeMap<String, String>,
     /// A device registered the pass.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub device_registered: Option<bool>,
     /// Expiration, `""` when none.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub expiration_date: Option<String>,
     /// `0`/`1`.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub voided: Option<bool>,
     /// The system phone field.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub phone_number: Option<String>,
     /// The system e-mail field.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub email: Option<String>,
     /// The template.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub template_id: Option<String>,
     /// Import id.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub import_uid: Option<String>,
     /// Installed in Google Wallet (`0`/`1`).
-    #[serde(default, rename = "installedGPay", deserialize_with = "lenient_bool")]
+    #[serde(rename = "installedGPay", deserialize_with = "lenient_bool")]
     pub installed_gpay: Option<bool>,
     /// Installed in Apple Wallet (`0`/`1`).
-    #[serde(default, rename = "installedAW", deserialize_with = "lenient_bool")]
+    #[serde(rename = "installedAW", deserialize_with = "lenient_bool")]
     pub installed_aw: Option<bool>,
     /// Installed anywhere.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub installed: Option<bool>,
     /// `13.02.2020 12:22:57`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub created: Option<String>,
     /// `13.02.2020 12:22:57`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub updated: Option<String>,
 }
 
 /// `updatecard`'s result: `{messages, updated, card}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct WireUpdated {
     /// Notes from the vendor.
-    #[serde(default)]
     pub messages: Value,
     /// Whether anything changed.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub updated: Option<bool>,
     /// The card after the update.
-    #[serde(default)]
     pub card: Option<WireCard>,
 }
 
 /// `getcardswithpagination`'s result.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct WirePage {
     /// Pages in total.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub page_count: Option<u64>,
     /// The next page number, absent / null / 0 on the last page.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub next_page: Option<u64>,
     /// The previous page number (the document spells it `previouslyPage`).
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub previously_page: Option<u64>,
     /// Cards in the template.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub cards_count: Option<u64>,
     /// The page's cards.
-    #[serde(default)]
     pub cards: Vec<WireCard>,
 }
 
 /// A template variable as `gettemplate` lists it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct WireField {
     /// The label.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub title: Option<String>,
     /// The variable name (with or without `%`).
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub name: Option<String>,
     /// `text`, `phone`, `email`, `date`, `date_time`, `list`, `flag`, `number`.
-    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
     pub kind: Option<String>,
     /// `dateStyle`, `forList`.
-    #[serde(default)]
     pub params: Value,
     /// Values must be unique across the template's cards.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub unique: Option<bool>,
     /// A value is required.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(deserialize_with = "lenient_bool")]
     pub required: Option<bool>,
 }
 
@@ -178,15 +176,16 @@ pub struct WireTemplate {
 
 /// `deletecard`'s result: `{n, ok, err, errmsg}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct WireDeleted {
     /// Cards deleted.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub n: Option<u64>,
     /// 1 on success.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "lenient_u64")]
     pub ok: Option<u64>,
     /// Error text, if any.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "lenient_string")]
     pub errmsg: Option<String>,
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,6 +17,20 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// Locks `m`, going on past a poisoned lock: a handler that panicked must not wedge the
+/// emulator for the requests after it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sets `Retry-After` on an answer past the plan: the exceeded window's length in whole
+/// seconds, at least 1. Each emulator decides for which windows its vendor sends it.
+pub(crate) fn insert_retry_after(resp: &mut Response, window: &QuotaWindow) {
+    let secs = window.per.as_secs().max(1);
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+}
 
 /// Faults to inject into a share of requests, reproducibly (seeded).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,11 +93,7 @@ impl FaultInjector {
         if self.faults.is_off() {
             return Fault::None;
         }
-        let x: f64 = self
-            .rng
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .random();
+        let x: f64 = lock(&self.rng).random();
         let f = &self.faults;
         let fault = if x < f.unavailable_rate {
             Fault::Unavailable
@@ -178,11 +188,7 @@ impl SlidingQuota {
     /// counted).
     pub fn admit(&self) -> Result<(), QuotaWindow> {
         let now = Instant::now();
-        let mut guards: Vec<_> = self
-            .windows
-            .iter()
-            .map(|(w, q)| (w, q.lock().unwrap_or_else(PoisonError::into_inner)))
-            .collect();
+        let mut guards: Vec<_> = self.windows.iter().map(|(w, q)| (w, lock(q))).collect();
         for (w, q) in guards.iter_mut() {
             while q.front().is_some_and(|t| now.duration_since(*t) >= w.per) {
                 q.pop_front();

@@ -6,18 +6,19 @@ use crate::ids::{CardId, TemplateId};
 
 /// Where a customer installs the card: Apple Wallet, Google Wallet, a generic page, a QR image.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InstallLinks {
     /// Apple Wallet `.pkpass` link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub apple: Option<String>,
     /// Google Wallet save link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub google: Option<String>,
     /// A web page that offers the right wallet for the device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
     /// A QR code image leading to the card.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub qr: Option<String>,
 }
 
@@ -69,32 +70,30 @@ impl std::str::FromStr for CardStatus {
 
 /// A wallet card (pass) as the vendor holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Card {
     /// The vendor's card id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<CardId>,
     /// The card number shown to the customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
     /// The barcode / magnetic track value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String>,
     /// Install links.
-    #[serde(default)]
     pub links: InstallLinks,
     /// Install state per platform.
-    #[serde(default)]
     pub installed: Installed,
     /// Life-cycle state.
-    #[serde(default)]
     pub status: CardStatus,
     /// Free-form fields (template variables) not mapped to the domain.
-    #[serde(default, skip_serializing_if = "Fields::is_empty")]
+    #[serde(skip_serializing_if = "Fields::is_empty")]
     pub fields: Fields,
     /// The design template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateId>,
     /// When the card expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
 }

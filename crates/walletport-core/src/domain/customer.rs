@@ -128,12 +128,13 @@ impl From<Phone> for CustomerKey {
 
 /// Referral data: who invited the customer and whom the customer invited.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Referrals {
     /// The inviter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub invited_by: Option<Phone>,
     /// The customers this one invited.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invites: Vec<Phone>,
 }
 

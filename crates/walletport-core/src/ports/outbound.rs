@@ -39,29 +39,31 @@ pub mod op {
     pub const TEMPLATE_UPDATE: &str = "template.update";
 }
 
+/// The answer of a port method a provider does not implement: `Unsupported`, naming the
+/// operation. It takes the method's input only so that each default is one line.
+fn unsupported<T>(operation: &'static str, _input: impl Sized) -> Result<T> {
+    Err(Error::unsupported(operation))
+}
+
 /// Customers at the vendor.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CustomerPort: Send + Sync {
     /// Create the customer, or update the one with the same phone; returns what the vendor holds.
     async fn upsert_customer(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
-        let _ = input;
-        Err(Error::unsupported(op::CUSTOMER_UPSERT))
+        unsupported(op::CUSTOMER_UPSERT, input)
     }
     /// Find one customer; [`crate::ErrorKind::NotFound`] when there is none.
     async fn get_customer(&self, input: GetCustomer) -> Result<CustomerRecord> {
-        let _ = input;
-        Err(Error::unsupported(op::CUSTOMER_GET))
+        unsupported(op::CUSTOMER_GET, input)
     }
     /// One page of customers.
     async fn list_customers(&self, input: ListCustomers) -> Result<Page<CustomerRecord>> {
-        let _ = input;
-        Err(Error::unsupported(op::CUSTOMER_LIST))
+        unsupported(op::CUSTOMER_LIST, input)
     }
     /// Delete a customer and their card.
     async fn delete_customer(&self, input: DeleteCustomer) -> Result<()> {
-        let _ = input;
-        Err(Error::unsupported(op::CUSTOMER_DELETE))
+        unsupported(op::CUSTOMER_DELETE, input)
     }
 }
 
@@ -71,28 +73,23 @@ pub trait CustomerPort: Send + Sync {
 pub trait CardPort: Send + Sync {
     /// Issue a card; the result carries its install links.
     async fn issue_card(&self, input: IssueCard) -> Result<Card> {
-        let _ = input;
-        Err(Error::unsupported(op::CARD_ISSUE))
+        unsupported(op::CARD_ISSUE, input)
     }
     /// Read a card.
     async fn get_card(&self, input: GetCard) -> Result<Card> {
-        let _ = input;
-        Err(Error::unsupported(op::CARD_GET))
+        unsupported(op::CARD_GET, input)
     }
     /// Update a card's fields.
     async fn update_card(&self, input: UpdateCard) -> Result<Card> {
-        let _ = input;
-        Err(Error::unsupported(op::CARD_UPDATE))
+        unsupported(op::CARD_UPDATE, input)
     }
     /// Change a card's status.
     async fn set_card_status(&self, input: SetCardStatus) -> Result<Card> {
-        let _ = input;
-        Err(Error::unsupported(op::CARD_SET_STATUS))
+        unsupported(op::CARD_SET_STATUS, input)
     }
     /// Send the install link to the holder.
     async fn send_install_link(&self, input: SendInstallLink) -> Result<()> {
-        let _ = input;
-        Err(Error::unsupported(op::CARD_SEND_INSTALL_LINK))
+        unsupported(op::CARD_SEND_INSTALL_LINK, input)
     }
 }
 
@@ -102,18 +99,15 @@ pub trait CardPort: Send + Sync {
 pub trait BalancePort: Send + Sync {
     /// Read points, bonus % and discount %.
     async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
-        let _ = input;
-        Err(Error::unsupported(op::BALANCE_GET))
+        unsupported(op::BALANCE_GET, input)
     }
     /// Set some of points, bonus %, discount %.
     async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
-        let _ = input;
-        Err(Error::unsupported(op::BALANCE_SET))
+        unsupported(op::BALANCE_SET, input)
     }
     /// Credit points exactly once by transaction id.
     async fn credit(&self, input: CreditBalance) -> Result<CreditOutcome> {
-        let _ = input;
-        Err(Error::unsupported(op::BALANCE_CREDIT))
+        unsupported(op::BALANCE_CREDIT, input)
     }
     /// Redeem (spend) points exactly once by transaction id.
     ///
@@ -129,8 +123,7 @@ pub trait BalancePort: Send + Sync {
     /// - Points that burn soonest are spent first, points that never burn last, so a
     ///   redemption never lets points expire that it could have used.
     async fn redeem(&self, input: RedeemBalance) -> Result<RedeemOutcome> {
-        let _ = input;
-        Err(Error::unsupported(op::BALANCE_REDEEM))
+        unsupported(op::BALANCE_REDEEM, input)
     }
 }
 
@@ -140,18 +133,15 @@ pub trait BalancePort: Send + Sync {
 pub trait PushCampaignPort: Send + Sync {
     /// Push one message to one customer. Never retried by the transport.
     async fn push(&self, input: SendPush) -> Result<PushReceipt> {
-        let _ = input;
-        Err(Error::unsupported(op::PUSH_SEND))
+        unsupported(op::PUSH_SEND, input)
     }
     /// Create a campaign (not yet sent).
     async fn create_campaign(&self, input: CreateCampaign) -> Result<CampaignRecord> {
-        let _ = input;
-        Err(Error::unsupported(op::CAMPAIGN_CREATE))
+        unsupported(op::CAMPAIGN_CREATE, input)
     }
     /// Send a created campaign.
     async fn send_campaign(&self, input: SendCampaign) -> Result<CampaignRecord> {
-        let _ = input;
-        Err(Error::unsupported(op::CAMPAIGN_SEND))
+        unsupported(op::CAMPAIGN_SEND, input)
     }
 }
 
@@ -161,23 +151,19 @@ pub trait PushCampaignPort: Send + Sync {
 pub trait TemplatePort: Send + Sync {
     /// One page of templates.
     async fn list_templates(&self, input: ListTemplates) -> Result<Page<TemplateSummary>> {
-        let _ = input;
-        Err(Error::unsupported(op::TEMPLATE_LIST))
+        unsupported(op::TEMPLATE_LIST, input)
     }
     /// Read one template.
     async fn get_template(&self, input: GetTemplate) -> Result<Template> {
-        let _ = input;
-        Err(Error::unsupported(op::TEMPLATE_GET))
+        unsupported(op::TEMPLATE_GET, input)
     }
     /// Create a template.
     async fn create_template(&self, input: CreateTemplate) -> Result<Template> {
-        let _ = input;
-        Err(Error::unsupported(op::TEMPLATE_CREATE))
+        unsupported(op::TEMPLATE_CREATE, input)
     }
     /// Update a template.
     async fn update_template(&self, input: UpdateTemplate) -> Result<Template> {
-        let _ = input;
-        Err(Error::unsupported(op::TEMPLATE_UPDATE))
+        unsupported(op::TEMPLATE_UPDATE, input)
     }
 }
 

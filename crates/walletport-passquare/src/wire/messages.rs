@@ -10,113 +10,88 @@ use super::{LooseBool, LooseDecimal, LooseString};
 
 /// A card number with its track, as in `cardTracks`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
 pub struct WireCardTrack {
     /// The card number.
-    #[serde(default)]
     pub card: LooseString,
     /// Its track.
-    #[serde(default)]
     pub track: LooseString,
 }
 
 /// A card's install flag, as in `cardInstalls`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
 pub struct WireCardInstall {
     /// The card number.
-    #[serde(default)]
     pub card: LooseString,
     /// Whether it is installed.
-    #[serde(default)]
     pub install: LooseBool,
 }
 
 /// A customer as Passquare sends it: in `read_customer` answers and in the hooks' `customer`
 /// block. Every field is optional here; the mapping decides what is required.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct WireCustomer {
     /// E.164, sometimes without `+`.
-    #[serde(default)]
     pub phone: LooseString,
     /// E-mail.
-    #[serde(default)]
     pub email: LooseString,
     /// First name.
-    #[serde(default)]
     pub name: LooseString,
     /// Family name.
-    #[serde(default)]
     pub surname: LooseString,
     /// Patronymic (`middlename`, all lower case in both documents).
-    #[serde(default, rename = "middlename", alias = "middleName")]
+    #[serde(rename = "middlename", alias = "middleName")]
     pub middle_name: LooseString,
     /// `dd.mm.yyyy` or `yyyy-mm-dd`.
-    #[serde(default)]
     pub birthday: LooseString,
     /// Card numbers.
-    #[serde(default)]
     pub card_numbers: Vec<LooseString>,
     /// Card numbers with tracks.
-    #[serde(default)]
     pub card_tracks: Vec<WireCardTrack>,
     /// Install flags per card.
-    #[serde(default)]
     pub card_installs: Vec<WireCardInstall>,
     /// Points.
-    #[serde(default)]
     pub balance: LooseDecimal,
     /// Bonus %.
-    #[serde(default)]
     pub bonus: LooseDecimal,
     /// Discount %.
-    #[serde(default)]
     pub discount: LooseDecimal,
     /// The merchant CRM's id (`read_customer`).
-    #[serde(default)]
     pub remote_id: LooseString,
     /// The CRM id under the name the upsert uses.
-    #[serde(default)]
     pub customer_id: LooseString,
     /// Who invited this customer (`read_customer`).
-    #[serde(default)]
     pub invited_by: LooseString,
     /// Whom this customer invited.
-    #[serde(default)]
     pub invites: Option<Vec<LooseString>>,
     /// The card design (examples version).
-    #[serde(default, rename = "template_uuid")]
+    #[serde(rename = "template_uuid")]
     pub template_uuid: LooseString,
     /// The customer's own referral promo code (createCustomer).
-    #[serde(default)]
     pub promo: LooseString,
     /// The inviter's phone (createCustomer).
-    #[serde(default)]
     pub refer_customer_phone: LooseString,
     /// Registration extras (sex, promo entered), createCustomer.
-    #[serde(default)]
     pub extra: Option<BTreeMap<String, Value>>,
     /// Credit amount (addBalance).
-    #[serde(default)]
     pub sum: LooseDecimal,
     /// Credit id (addBalance).
-    #[serde(default)]
     pub transaction_id: LooseString,
     /// Credit lifetime in seconds or days (addBalance; unit by configuration).
-    #[serde(default)]
     pub lifetime: LooseDecimal,
 }
 
 /// The common error fields Passquare may put into any answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct WireOutcome {
     /// `false` (or `"false"`) means the request failed, even with HTTP 200.
-    #[serde(default)]
     pub success: LooseBool,
     /// Error text (or object).
-    #[serde(default)]
     pub error: Option<Value>,
     /// Message text.
-    #[serde(default)]
     pub message: Option<Value>,
 }
 
@@ -147,52 +122,43 @@ impl WireOutcome {
 
 /// Method 2.1 answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct StatusResponse {
     /// The account name.
-    #[serde(default)]
     pub app: LooseString,
     /// Prepaid credit.
-    #[serde(default)]
     pub balance: LooseDecimal,
 }
 
 /// Method 2.2 answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct UpsertResponse {
     /// Customer created/updated ("message", documented as bool).
-    #[serde(default)]
     pub success: LooseBool,
     /// SMS sent.
-    #[serde(default)]
     pub sms_send: LooseBool,
     /// Card created.
-    #[serde(default)]
     pub card: LooseBool,
     /// The card number.
-    #[serde(default)]
     pub card_number: LooseString,
     /// The card track.
-    #[serde(default)]
     pub card_track: LooseString,
     /// Apple Wallet link.
-    #[serde(default)]
     pub card_url: LooseString,
     /// Google Pay link.
-    #[serde(default)]
     pub card_gpay_url: LooseString,
     /// Personalised form link.
-    #[serde(default)]
     pub form_url: LooseString,
     /// Form personalisation hash.
-    #[serde(default)]
     pub user_hash: LooseString,
 }
 
 /// Method 2.3 answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct ReadCustomerResponse {
     /// The customer, absent when there is none.
-    #[serde(default)]
     pub customer: Option<WireCustomer>,
 }
 
@@ -208,34 +174,31 @@ pub enum ListedCustomer {
 
 /// Method 2.4 answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct ReadCustomersResponse {
     /// Up to 100 customers from the requested offset.
-    #[serde(default)]
     pub customers: Option<Vec<ListedCustomer>>,
 }
 
 /// The `result` of 2.5 (and, where present, 2.6).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct PushResult {
     /// `Push#0000`.
-    #[serde(default)]
     pub name: LooseString,
     /// The campaign id.
-    #[serde(default)]
     pub uuid: LooseString,
     /// The text.
-    #[serde(default)]
     pub message: LooseString,
     /// Recipients, when the answer says (not documented; the emulator sends it).
-    #[serde(default)]
     pub recipients: Option<u64>,
 }
 
 /// Methods 2.5 / 2.6 answer.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct PushResponse {
     /// The campaign.
-    #[serde(default)]
     pub result: Option<PushResult>,
 }
 

@@ -19,6 +19,13 @@ use crate::mapping::template;
 use crate::mapping::template::TemplateSchema;
 use crate::wire::WireCard;
 
+/// The template `card` names, when it names a valid one: its schema checks what is written.
+fn card_template(card: &WireCard) -> Option<TemplateId> {
+    card.template_id
+        .as_deref()
+        .and_then(|t| TemplateId::new(t).ok())
+}
+
 impl PassteamProvider {
     /// How this provider reads cards: its map, its zone and `schema` for date styles.
     fn reading<'a>(&'a self, schema: Option<&'a TemplateSchema>) -> Reading<'a> {
@@ -32,14 +39,26 @@ impl PassteamProvider {
     /// The schema of `card`'s template when a birthday is mapped (its `dateStyle` decides how
     /// the birthday reads); cached, so at most one `gettemplate` per template and process.
     async fn read_schema(&self, card: &WireCard) -> Result<Option<Arc<TemplateSchema>>> {
-        let template = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok());
-        match (&self.config.fields.birthday, template) {
+        match (&self.config.fields.birthday, card_template(card)) {
             (Some(_), Some(t)) => self.schema(&t).await,
             _ => Ok(None),
         }
+    }
+
+    /// The variables of `customer` and `balance` in `template`, written in its date styles and
+    /// checked against its schema (returned too); create and upsert send them alike.
+    async fn checked_variables(
+        &self,
+        customer: &Customer,
+        balance: &BalanceUpdate,
+        template: &TemplateId,
+        operation: &'static str,
+    ) -> Result<(Variables, Option<Arc<TemplateSchema>>)> {
+        let schema = self.schema(template).await?;
+        let vars = customer_variables(customer, balance, &self.config.fields, schema.as_deref())
+            .map_err(PassteamProvider::stamp(operation))?;
+        self.check(&vars, template, operation).await?;
+        Ok((vars, schema))
     }
 
     /// A card as a customer record, read with its template's date styles.
@@ -102,15 +121,9 @@ impl PassteamProvider {
     async fn upsert(&self, input: UpsertCustomer) -> Result<CustomerRecord> {
         let o = op::CUSTOMER_UPSERT;
         let template = self.template_or_default(input.template.as_ref(), o)?;
-        let schema = self.schema(&template).await?;
-        let vars = customer_variables(
-            &input.customer,
-            &input.balance,
-            &self.config.fields,
-            schema.as_deref(),
-        )
-        .map_err(PassteamProvider::stamp(o))?;
-        self.check(&vars, &template, o).await?;
+        let (vars, schema) = self
+            .checked_variables(&input.customer, &input.balance, &template, o)
+            .await?;
         let phone = &input.customer.phone;
         // A customer the caller believes new is created straight away (1 request) when the
         // template's phone variable is unique, so a card that existed after all answers 409 and
@@ -278,15 +291,9 @@ impl CardPort for PassteamProvider {
         for (k, v) in &input.fields {
             customer.extra.insert(k.clone(), v.clone());
         }
-        let schema = self.schema(&template).await?;
-        let vars = customer_variables(
-            &customer,
-            &input.balance,
-            &self.config.fields,
-            schema.as_deref(),
-        )
-        .map_err(PassteamProvider::stamp(o))?;
-        self.check(&vars, &template, o).await?;
+        let (vars, _) = self
+            .checked_variables(&customer, &input.balance, &template, o)
+            .await?;
         let req = ops::build_createcard_request(&template, &vars, o, false, &self.config);
         let card = self.call(req, ops::parse_createcard_response).await?;
         Ok(card_from_wire(&card, self.reading(None), false))
@@ -312,11 +319,7 @@ impl CardPort for PassteamProvider {
         balance_variables(&input.balance, &self.config.fields, &mut vars)
             .map_err(PassteamProvider::stamp(o))?;
         let card = self.card_by_key(&input.card, o).await?;
-        if let Some(t) = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok())
-        {
+        if let Some(t) = card_template(&card) {
             self.check(&vars, &t, o).await?;
         }
         let id = wire_id(&card).map_err(PassteamProvider::stamp(o))?;
@@ -384,11 +387,7 @@ impl BalancePort for PassteamProvider {
             )));
         }
         let card = self.card_by_customer_key(&input.customer, o).await?;
-        if let Some(t) = card
-            .template_id
-            .as_deref()
-            .and_then(|t| TemplateId::new(t).ok())
-        {
+        if let Some(t) = card_template(&card) {
             self.check(&vars, &t, o).await?;
         }
         let updated = self.update_changed(card, &vars, o).await?;

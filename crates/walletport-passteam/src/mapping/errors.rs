@@ -196,23 +196,15 @@ pub fn envelope_error(
 
 fn duplicate_text(message: &str, fallback: &str) -> String {
     let ids = parse_duplicated_ids(message);
-    let var = duplicated_variable(message);
-    match (var, ids.is_empty()) {
-        (Some(v), false) => format!(
-            "value of unique variable `{v}` is taken by card(s) {}",
-            ids.iter()
-                .map(CardId::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    let list = ids
+        .iter()
+        .map(CardId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (duplicated_variable(message), ids.is_empty()) {
+        (Some(v), false) => format!("value of unique variable `{v}` is taken by card(s) {list}"),
         (Some(v), true) => format!("value of unique variable `{v}` is taken"),
-        (None, false) => format!(
-            "{fallback}: {}",
-            ids.iter()
-                .map(CardId::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        (None, false) => format!("{fallback}: {list}"),
         (None, true) => fallback.to_owned(),
     }
 }

@@ -262,6 +262,7 @@ pub(crate) async fn admin(
     body: &Map<String, Value>,
 ) -> Result<Value, Fail> {
     let bad = |m: String| Fail(axum::http::StatusCode::BAD_REQUEST, m);
+    let required = |key: &str| text(body, key).ok_or_else(|| bad(format!("{key} is required")));
     match action {
         "install" => {
             let req: InstallRequest = serde_json::from_value(Value::Object(body.clone()))
@@ -280,17 +281,16 @@ pub(crate) async fn admin(
             Ok(json!({"installed": false}))
         }
         "read_balance" => {
-            let phone = text(body, "phone").ok_or_else(|| bad("phone is required".into()))?;
+            let phone = required("phone")?;
             emu.read_balance_hook(&phone)
                 .await
                 .map(|h| json!(h))
                 .map_err(bad)
         }
         "add_balance" => {
-            let phone = text(body, "phone").ok_or_else(|| bad("phone is required".into()))?;
+            let phone = required("phone")?;
             let sum = decimal(body, "sum")?.ok_or_else(|| bad("sum is required".into()))?;
-            let tx = text(body, "transactionId")
-                .ok_or_else(|| bad("transactionId is required".into()))?;
+            let tx = required("transactionId")?;
             let lifetime = body.get("lifetime").and_then(Value::as_u64);
             emu.add_balance_hook(&phone, sum, &tx, lifetime)
                 .await

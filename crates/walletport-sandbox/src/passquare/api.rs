@@ -162,14 +162,14 @@ pub(crate) fn upsert(shared: &Shared, body: &Map<String, Value>) -> Answer {
     if birthday.is_some() {
         c.birthday = birthday;
     }
-    if let Some(d) = discount {
-        c.discount = d;
-    }
-    if let Some(b) = bonus {
-        c.bonus = b;
-    }
-    if let Some(b) = balance {
-        c.balance = b;
+    for (slot, value) in [
+        (&mut c.discount, discount),
+        (&mut c.bonus, bonus),
+        (&mut c.balance, balance),
+    ] {
+        if let Some(v) = value {
+            *slot = v;
+        }
     }
     for key in &data_keys {
         const KNOWN: &[&str] = &[

@@ -19,13 +19,13 @@ mod state;
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{NaiveDateTime, Utc};
@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, serve,
-    with_faults,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, insert_retry_after,
+    json_response, lock, serve, with_faults,
 };
 
 pub use admin::{HookLogEntry, InstallRequest};
@@ -175,10 +175,6 @@ pub(crate) struct Shared {
     faults: Arc<FaultInjector>,
     pub(crate) http: reqwest::Client,
     clock: Mutex<Option<NaiveDateTime>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -371,10 +367,8 @@ async fn api_endpoint(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests".into(),
         )));
-        if window.per <= Duration::from_secs(60)
-            && let Ok(v) = HeaderValue::from_str(&window.per.as_secs().max(1).to_string())
-        {
-            resp.headers_mut().insert("retry-after", v);
+        if window.per <= Duration::from_secs(60) {
+            insert_retry_after(&mut resp, &window);
         }
         log_request(shared, &method, parsed, 429);
         return resp;

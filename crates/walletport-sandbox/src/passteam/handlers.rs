@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::state::Fail;
 use super::{DistributeEntry, LoggedRequest, PushEntry, Shared, form, lock};
-use crate::common::{QuotaWindow, json_response};
+use crate::common::{QuotaWindow, insert_retry_after, json_response};
 
 type Answer = Result<Value, Fail>;
 
@@ -105,10 +105,8 @@ fn rate_limited(config: &super::PassteamEmulatorConfig, w: QuotaWindow) -> Respo
         status,
         &json!({ "result": null, "message": message, "code": 429, "error": true }),
     );
-    if secs < 3_600
-        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string())
-    {
-        resp.headers_mut().insert("retry-after", v);
+    if secs < 3_600 {
+        insert_retry_after(&mut resp, &w);
     }
     resp
 }

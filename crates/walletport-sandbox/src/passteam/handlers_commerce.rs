@@ -29,6 +29,31 @@ fn price(f: &form::Form, name: &str) -> Result<Option<Value>, Fail> {
     }
 }
 
+/// The `companyId` a request names must be the account's; Passteam answers 404 otherwise.
+fn check_company(s: &Shared, f: &form::Form) -> Result<(), Fail> {
+    if f.get("companyId") == Some(s.config.company_id.as_str()) {
+        Ok(())
+    } else {
+        Err(Fail::new(404, "Company not found."))
+    }
+}
+
+/// A paging parameter: a whole number from 1, or `default` when absent or malformed.
+fn page_param(f: &form::Form, name: &str, default: usize) -> usize {
+    f.text(name)
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(default)
+}
+
+/// The answer of a delete: `true`, or 404 "`what` not found." when there was nothing to remove.
+fn deleted(removed: Option<Value>, what: &str) -> Answer {
+    match removed {
+        Some(_) => Ok(Value::Bool(true)),
+        None => Err(Fail::new(404, format!("{what} not found."))),
+    }
+}
+
 /// `products[0][name]=x` → `[{name: x}]`.
 fn products(f: &form::Form) -> Option<Vec<Value>> {
     let mut lines: BTreeMap<usize, Map<String, Value>> = BTreeMap::new();
@@ -90,14 +115,9 @@ pub(crate) fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) 
             }
             Ok(sale.clone())
         }
-        ("DELETE", "deletesale") => match lock(&s.account).sales.remove(&id(f)?) {
-            Some(_) => Ok(Value::Bool(true)),
-            None => Err(Fail::new(404, "Sale not found.")),
-        },
+        ("DELETE", "deletesale") => deleted(lock(&s.account).sales.remove(&id(f)?), "Sale"),
         ("POST", "createproduct") => {
-            if f.get("companyId") != Some(s.config.company_id.as_str()) {
-                return Err(Fail::new(404, "Company not found."));
-            }
+            check_company(s, f)?;
             let name = f
                 .text("name")
                 .ok_or_else(|| Fail::new(400, "Parameter name is required."))?;
@@ -123,25 +143,13 @@ pub(crate) fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) 
             }
             Ok(product.clone())
         }
-        ("DELETE", "deleteproduct") => match lock(&s.account).products.remove(&id(f)?) {
-            Some(_) => Ok(Value::Bool(true)),
-            None => Err(Fail::new(404, "Product not found.")),
-        },
+        ("DELETE", "deleteproduct") => {
+            deleted(lock(&s.account).products.remove(&id(f)?), "Product")
+        }
         ("POST", "products") => {
-            if f.get("companyId") != Some(s.config.company_id.as_str()) {
-                return Err(Fail::new(404, "Company not found."));
-            }
-            let page: usize = f
-                .text("page")
-                .and_then(|p| p.parse().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(1);
-            let per: usize = f
-                .text("perPage")
-                .and_then(|p| p.parse().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(20)
-                .min(100);
+            check_company(s, f)?;
+            let page = page_param(f, "page", 1);
+            let per = page_param(f, "perPage", 20).min(100);
             let a = lock(&s.account);
             let all: Vec<&Value> = a.products.values().collect();
             let items: Vec<Value> = all

@@ -15,14 +15,14 @@ mod webhooks;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, serve, with_faults,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, lock, serve, with_faults,
 };
 pub use form::{Form, decode, decode_multipart, variable_name};
 use state::{Account, StoredCard};
@@ -149,10 +149,6 @@ impl std::fmt::Debug for PassteamEmulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PassteamEmulator").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl PassteamEmulator {

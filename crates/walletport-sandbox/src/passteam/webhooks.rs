@@ -3,7 +3,7 @@
 //! configurable and compressible (`webhook_time_scale`), and uses tokio's clock so tests can run
 //! it paused.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::PassteamEmulatorConfig;
+use crate::common::lock;
 
 /// One repeat, at a uniformly random delay in `[min_secs, max_secs]` after the first delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -62,10 +63,6 @@ pub(crate) struct Sender {
     rng: Mutex<StdRng>,
     counter: Mutex<u64>,
     log: Arc<Mutex<Vec<Delivery>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Sender {

@@ -22,21 +22,21 @@ mod state;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, json_response, serve,
-    with_faults,
+    FaultInjector, Faults, QuotaWindow, RunningServer, SlidingQuota, insert_retry_after,
+    json_response, lock, serve, with_faults,
 };
 
 pub use state::{Layout, SkycoreNotification, SkycoreRequest};
@@ -179,10 +179,7 @@ impl SkycoreEmulator {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.shared.state)
     }
 
     /// Every request accepted past the API-key check, in order.
@@ -295,30 +292,15 @@ impl SkycoreEmulator {
 
     /// Runs one request body through the emulator as if it arrived over HTTP with a valid key.
     fn answer(&self, body: &[u8]) -> (StatusCode, Value) {
-        let parsed: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(_) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    failure(
-                        "Failure",
-                        "E922",
-                        "The request body is not valid JSON.",
-                        &Map::new(),
-                    ),
-                );
-            }
+        let malformed = |message: &str| {
+            let failure = failure("Failure", checks::E_FIELD, message, &Map::new());
+            (StatusCode::BAD_REQUEST, failure)
+        };
+        let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
+            return malformed("The request body is not valid JSON.");
         };
         let Value::Object(raw) = parsed else {
-            return (
-                StatusCode::BAD_REQUEST,
-                failure(
-                    "Failure",
-                    "E922",
-                    "The request body must be a JSON object.",
-                    &Map::new(),
-                ),
-            );
+            return malformed("The request body must be a JSON object.");
         };
         // The document's own examples carry stray spaces in keys ("new-pass-id "); be forgiving.
         let body: Map<String, Value> = raw
@@ -423,10 +405,8 @@ fn rate_limited(window: QuotaWindow) -> Response {
         StatusCode::TOO_MANY_REQUESTS,
         &failure("Failure", "E429", &message, &Map::new()),
     );
-    if window.per <= Duration::from_secs(60)
-        && let Ok(v) = HeaderValue::from_str(&window.per.as_secs().max(1).to_string())
-    {
-        resp.headers_mut().insert("retry-after", v);
+    if window.per <= Duration::from_secs(60) {
+        insert_retry_after(&mut resp, &window);
     }
     resp
 }

@@ -6,27 +6,42 @@ use super::*;
 
 const KEY: &str = "sandbox-api-key";
 
-async fn start(config: SkycoreEmulatorConfig) -> (RunningServer, SkycoreEmulator, reqwest::Client) {
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-    let (server, emulator) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
-    (server, emulator, reqwest::Client::new())
+/// A running emulator and a client that posts to it.
+struct Api {
+    server: RunningServer,
+    client: reqwest::Client,
 }
 
-async fn call(
-    client: &reqwest::Client,
-    server: &RunningServer,
-    key: &str,
-    body: Value,
-) -> (u16, Value) {
-    let resp = client
-        .post(format!("{}/", server.base_url()))
-        .header("X-Api-Key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("json"))
+impl Api {
+    /// Posts `body` with `key`; the raw answer, headers included.
+    async fn post(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/", self.server.base_url()))
+            .header("X-Api-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Posts `body` with `key`; the HTTP status and the JSON answer.
+    async fn call_as(&self, key: &str, body: Value) -> (u16, Value) {
+        let resp = self.post(key, &body).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("json"))
+    }
+
+    /// Posts `body` with the right key; the JSON answer.
+    async fn call(&self, body: Value) -> Value {
+        self.call_as(KEY, body).await.1
+    }
+}
+
+async fn start(config: SkycoreEmulatorConfig) -> (Api, SkycoreEmulator) {
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let (server, emulator) = SkycoreEmulator::spawn(config, addr).await.expect("bind");
+    let client = reqwest::Client::new();
+    (Api { server, client }, emulator)
 }
 
 fn generate(pass_id: &str, template: &str, data: Value) -> Value {
@@ -36,14 +51,10 @@ fn generate(pass_id: &str, template: &str, data: Value) -> Value {
 
 #[tokio::test]
 async fn api_key_is_checked_case_sensitively() {
-    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
-    let (status, body) = call(
-        &client,
-        &server,
-        &KEY.to_uppercase(),
-        json!({"action": "getpassdata"}),
-    )
-    .await;
+    let (api, emulator) = start(SkycoreEmulatorConfig::default()).await;
+    let (status, body) = api
+        .call_as(&KEY.to_uppercase(), json!({"action": "getpassdata"}))
+        .await;
     assert_eq!(status, 401);
     assert_eq!(body["status"], "Failure");
     assert!(emulator.requests().is_empty());
@@ -51,14 +62,14 @@ async fn api_key_is_checked_case_sensitively() {
 
 #[tokio::test]
 async fn pass_lifecycle_rename_status_and_notifications() {
-    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
-    let (_, created) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p1", "sandbox-layout-1", json!({"loyalty-points": "10"})),
-    )
-    .await;
+    let (api, emulator) = start(SkycoreEmulatorConfig::default()).await;
+    let created = api
+        .call(generate(
+            "p1",
+            "sandbox-layout-1",
+            json!({"loyalty-points": "10"}),
+        ))
+        .await;
     assert_eq!(created["status"], "Success");
     assert!(
         created["pass-install-url"]
@@ -67,13 +78,9 @@ async fn pass_lifecycle_rename_status_and_notifications() {
     );
     assert_eq!(created["tracking-id"].as_str().map(str::len), Some(10));
 
-    let (_, dup) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p1", "sandbox-layout-1", json!({})),
-    )
-    .await;
+    let dup = api
+        .call(generate("p1", "sandbox-layout-1", json!({})))
+        .await;
     assert_eq!(dup["status"], "Failure");
     assert_eq!(dup["error-code"], checks::E_DUPLICATE);
 
@@ -81,7 +88,7 @@ async fn pass_lifecycle_rename_status_and_notifications() {
         "pass-template-id": "sandbox-layout-1",
         "priority": true, "pass-data": {"pass-status": "VOIDED", "loyalty-points": 20,
         "pass-update-notification": "Your card was voided"}});
-    let (_, updated) = call(&client, &server, KEY, update).await;
+    let updated = api.call(update).await;
     assert_eq!(updated["status"], "Success", "{updated}");
     assert_eq!(updated["pass-id"], "p2");
     assert_eq!(emulator.pass_ids(), vec!["p2".to_owned()]);
@@ -93,26 +100,19 @@ async fn pass_lifecycle_rename_status_and_notifications() {
         }]
     );
 
-    let (_, read) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "getpassdata", "pass-id": "p2",
-        "pass-template-id": "sandbox-layout-1"}),
-    )
-    .await;
+    let read = api
+        .call(json!({"action": "getpassdata", "pass-id": "p2",
+        "pass-template-id": "sandbox-layout-1"}))
+        .await;
     assert_eq!(read["pass-data"]["pass-status"], "voided");
     assert_eq!(read["pass-data"]["loyalty-points"], 20);
     assert_eq!(read["pass-data"]["card-issuer"], "Sandbox Store");
     assert_eq!(read["pass-data"]["info-module"], "This pass is voided.");
 
-    let (_, missing) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "getpassdata", "pass-id": "p1", "pass-template-id": "sandbox-layout-1"}),
-    )
-    .await;
+    let missing = api
+        .call(json!({"action": "getpassdata", "pass-id": "p1",
+        "pass-template-id": "sandbox-layout-1"}))
+        .await;
     assert_eq!(missing["status"], "FAILURE");
     assert_eq!(missing["error-code"], "E808");
 
@@ -126,7 +126,7 @@ async fn pass_lifecycle_rename_status_and_notifications() {
             update["pass-template-id"] = json!(t);
         }
         for body in [read, update] {
-            let (_, r) = call(&client, &server, KEY, body.clone()).await;
+            let r = api.call(body.clone()).await;
             assert_eq!(r["error-code"], code, "{body}");
         }
     }
@@ -134,34 +134,23 @@ async fn pass_lifecycle_rename_status_and_notifications() {
 
 #[tokio::test]
 async fn validations_answer_with_documented_codes() {
-    let (server, _emulator, client) = start(SkycoreEmulatorConfig::default()).await;
-    let (_, r) = call(&client, &server, KEY, generate("p1", "nope", json!({}))).await;
-    assert_eq!(r["error-code"], "E802");
-    let (_, r) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p1", "sandbox-layout-1", json!({"custom-field-1": "x"})),
-    )
-    .await;
-    assert_eq!(r["error-code"], "E922");
-    let (_, r) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p1", "sandbox-layout-2", json!({"custom-field-1": "x"})),
-    )
-    .await;
-    assert_eq!(r["status"], "Success");
-    let (_, r) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "createPassIssuanceLink", "link-name": "L",
-        "pass-template-id": "sandbox-layout-1", "pass-variables": {}}),
-    )
-    .await;
-    assert_eq!(r["error-code"], "E1543");
+    let (api, _emulator) = start(SkycoreEmulatorConfig::default()).await;
+    let layout = |t: &str| generate("p1", t, json!({"custom-field-1": "x"}));
+    // In order: the third call creates `p1`.
+    for (body, field, want) in [
+        (generate("p1", "nope", json!({})), "error-code", "E802"),
+        (layout("sandbox-layout-1"), "error-code", "E922"),
+        (layout("sandbox-layout-2"), "status", "Success"),
+        (
+            json!({"action": "createPassIssuanceLink", "link-name": "L",
+            "pass-template-id": "sandbox-layout-1", "pass-variables": {}}),
+            "error-code",
+            "E1543",
+        ),
+    ] {
+        let r = api.call(body.clone()).await;
+        assert_eq!(r[field], want, "{body}");
+    }
 }
 
 #[tokio::test]
@@ -170,14 +159,14 @@ async fn templates_and_links_round_trip() {
         alternate_keys: true,
         ..Default::default()
     };
-    let (server, emulator, client) = start(config).await;
+    let (api, emulator) = start(config).await;
     let create = json!({"action": "createPassTemplate", "pass-template-type": "loyalty",
         "pass-template-subtype": "loyalty-card-type2", "pass-template-name": "T2",
         "appearance": {"program-logo": "l", "program-logo-gpay": "g", "card-issuer": "Shop", "background-color": "#112233"},
         "universal-fields": {"program-name": "P", "dynamic-pass-field-1": "custom-field-1", "custom-field-1-label": "Tier", "link1": "a@b.cz", "link1-type": "email"},
         "apple-wallet-fields": {"text-color": "#FFFFFF", "description": "d"},
         "barcode-fields": {"barcode-type": "QRCODE"}});
-    let (_, created) = call(&client, &server, KEY, create).await;
+    let created = api.call(create).await;
     let id = created["pass-template-id"]
         .as_str()
         .unwrap_or_default()
@@ -185,66 +174,52 @@ async fn templates_and_links_round_trip() {
     assert_eq!(id.len(), 32, "{created}");
     assert!(emulator.templates().contains(&(id.clone(), Layout::Two)));
 
-    let (_, updated) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "UpdatePassTemplate", "pass-template-id": id,
+    let updated = api
+        .call(
+            json!({"action": "UpdatePassTemplate", "pass-template-id": id,
         "pass-template-name": "T2b", "appearance": {"background-color": "#445566"}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(updated["pass-template-name"], "T2b", "{updated}");
-    let (_, bad) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "updatePassTemplate", "pass-template-id": id,
+    let bad = api
+        .call(
+            json!({"action": "updatePassTemplate", "pass-template-id": id,
         "appearance": {"background-color": "red"}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(
         bad["error-message"],
         "The background-color value is invalid."
     );
 
-    let (_, got) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "getpasstemplate", "pass-template-id": id}),
-    )
-    .await;
+    let got = api
+        .call(json!({"action": "getpasstemplate", "pass-template-id": id}))
+        .await;
     let t = &got["pass-template"];
     assert_eq!(t["pass-name"], "T2b");
     assert_eq!(t["pass-issuer"], "Shop");
     assert_eq!(t["link1-URI"], "a@b.cz");
     assert_eq!(t["dynamic-pass-field-1"], "custom-field-1");
 
-    let (_, pass) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p9", &id, json!({"custom-field-1": "Gold"})),
-    )
-    .await;
+    let pass = api
+        .call(generate("p9", &id, json!({"custom-field-1": "Gold"})))
+        .await;
     assert_eq!(pass["status"], "Success");
-    let (_, read) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "getpassdata", "pass-id": "p9", "pass-template-id": id}),
-    )
-    .await;
+    let read = api
+        .call(json!({"action": "getpassdata", "pass-id": "p9", "pass-template-id": id}))
+        .await;
     assert_eq!(
         read["pass-data"]["pass-issuer"], "Shop",
         "alternate keys: {read}"
     );
     assert_eq!(read["pass-data"]["custom-field-1"], "Gold");
 
-    let (_, link) = call(&client, &server, KEY, json!({"action": "createPassIssuanceLink", "link-name": "L",
+    let link = api
+        .call(json!({"action": "createPassIssuanceLink", "link-name": "L",
         "pass-template-id": id, "link-status": "ACTIVE",
         "pass-variables": {"pass-id": {"is-required": true, "value-encryption": false},
-                           "loyalty-points-value": {"is-required": true, "value-encryption": true}}})).await;
+                           "loyalty-points-value": {"is-required": true, "value-encryption": true}}}))
+        .await;
     let link_id = link["pass-issuance-link-template-id"]
         .as_str()
         .unwrap_or_default()
@@ -255,14 +230,12 @@ async fn templates_and_links_round_trip() {
         )),
         "{link}"
     );
-    let (_, upd) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "updatePassIssuanceLink", "issuance-link-id": link_id,
+    let upd = api
+        .call(
+            json!({"action": "updatePassIssuanceLink", "issuance-link-id": link_id,
         "link-status": "INACTIVE"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(upd["status"], "Success", "{upd}");
     assert_eq!(
         emulator
@@ -270,13 +243,9 @@ async fn templates_and_links_round_trip() {
             .map(|(b, _)| b["link-status"].clone()),
         Some(json!("INACTIVE"))
     );
-    let (_, missing) = call(
-        &client,
-        &server,
-        KEY,
-        json!({"action": "updatePassIssuanceLink", "issuance-link-id": "x"}),
-    )
-    .await;
+    let missing = api
+        .call(json!({"action": "updatePassIssuanceLink", "issuance-link-id": "x"}))
+        .await;
     assert_eq!(missing["error-code"], checks::E_LINK);
 }
 
@@ -289,9 +258,10 @@ async fn faults_are_injected() {
         },
         ..Default::default()
     };
-    let (server, emulator, client) = start(config).await;
-    let resp = client
-        .post(server.base_url())
+    let (api, emulator) = start(config).await;
+    let resp = api
+        .client
+        .post(api.server.base_url())
         .header("X-Api-Key", KEY)
         .body("{}")
         .send()
@@ -303,19 +273,14 @@ async fn faults_are_injected() {
 
 #[tokio::test]
 async fn an_injected_internal_error_comes_after_the_update_and_its_push() {
-    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
-    call(
-        &client,
-        &server,
-        KEY,
-        generate("p1", "sandbox-layout-1", json!({})),
-    )
-    .await;
+    let (api, emulator) = start(SkycoreEmulatorConfig::default()).await;
+    api.call(generate("p1", "sandbox-layout-1", json!({})))
+        .await;
     emulator.fail_after_processing("UpdatePassData", 1);
     let update = json!({"action": "updatepassdata", "pass-id": "p1",
         "pass-template-id": "sandbox-layout-1",
         "pass-data": {"loyalty-points": "7", "pass-update-notification": "7 points"}});
-    let (_, failed) = call(&client, &server, KEY, update.clone()).await;
+    let failed = api.call(update.clone()).await;
     assert_eq!(failed["status"], "Failure");
     assert_eq!(failed["error-code"], "E809");
     assert_eq!(
@@ -331,17 +296,13 @@ async fn an_injected_internal_error_comes_after_the_update_and_its_push() {
         1,
         "the push went out all the same"
     );
-    let (_, again) = call(&client, &server, KEY, update).await;
+    let again = api.call(update).await;
     assert_eq!(again["status"], "Success", "one-shot: {again}");
 
     emulator.fail_after_processing("generatepass", 1);
-    let (_, r) = call(
-        &client,
-        &server,
-        KEY,
-        generate("p2", "sandbox-layout-1", json!({})),
-    )
-    .await;
+    let r = api
+        .call(generate("p2", "sandbox-layout-1", json!({})))
+        .await;
     assert_eq!(r["error-code"], "E830");
     assert!(emulator.pass_ids().contains(&"p2".to_owned()));
 }
@@ -355,10 +316,10 @@ async fn a_configured_plan_is_enforced_with_429s() {
         }],
         ..Default::default()
     };
-    let (server, emulator, client) = start(config).await;
+    let (api, emulator) = start(config).await;
     let read = json!({"action": "getpasstemplate", "pass-template-id": "sandbox-layout-1"});
     for _ in 0..2 {
-        let (status, body) = call(&client, &server, KEY, read.clone()).await;
+        let (status, body) = api.call_as(KEY, read.clone()).await;
         assert_eq!(
             (status, &body["status"]),
             (200, &json!("Success")),
@@ -366,15 +327,9 @@ async fn a_configured_plan_is_enforced_with_429s() {
         );
     }
     // A request with a wrong key is refused before the plan and takes no slot.
-    let (status, _) = call(&client, &server, "wrong", read.clone()).await;
+    let (status, _) = api.call_as("wrong", read.clone()).await;
     assert_eq!(status, 401);
-    let resp = client
-        .post(format!("{}/", server.base_url()))
-        .header("X-Api-Key", KEY)
-        .json(&read)
-        .send()
-        .await
-        .expect("send");
+    let resp = api.post(KEY, &read).await;
     assert_eq!(resp.status().as_u16(), 429);
     let retry_after = resp
         .headers()
@@ -399,10 +354,10 @@ async fn a_configured_plan_is_enforced_with_429s() {
 
 #[tokio::test]
 async fn no_plan_by_default() {
-    let (server, emulator, client) = start(SkycoreEmulatorConfig::default()).await;
+    let (api, emulator) = start(SkycoreEmulatorConfig::default()).await;
     let read = json!({"action": "getpasstemplate", "pass-template-id": "sandbox-layout-1"});
     for _ in 0..30 {
-        let (status, _) = call(&client, &server, KEY, read.clone()).await;
+        let (status, _) = api.call_as(KEY, read.clone()).await;
         assert_eq!(status, 200);
     }
     assert_eq!(
