@@ -12,7 +12,7 @@ use serde_json::Value;
 use walletport_core::Result;
 
 use super::Enqueue;
-use super::run::{Param, Runner, optional, params};
+use super::run::{Param, Runner, all, optional, params};
 use crate::codec::{decimal_text, parse_decimal};
 use crate::ledger::engine::{Account, LedgerTx, Lot, NewEntry, NewLot, Prior};
 use crate::outbox::OutboxKind;
@@ -235,10 +235,8 @@ impl<D: LedgerTxSql> LedgerTx for SqlLedgerTx<'_, D> {
             params.extend([burns_at.into(), entry_id.into()]);
         }
         params.extend(due_by.map(Param::from));
-        let rows = D::fetch_all(self.conn, OP, sql, &params).await?;
-        rows.iter()
-            .map(|r| super::run::DecodeAs::<RawLot>::decode_as(r, OP)?.into_lot())
-            .collect()
+        let rows: Vec<RawLot> = all::<D, _>(self.conn, OP, sql, &params).await?;
+        rows.into_iter().map(RawLot::into_lot).collect()
     }
 
     async fn credit_lot(&mut self, customer: &str, transaction_id: &str) -> Result<Option<Lot>> {
