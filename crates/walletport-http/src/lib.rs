@@ -19,6 +19,8 @@
 //!   the windows in this process; a [`LimiterFactory`] lets the caller put them elsewhere (the
 //!   gateway keeps them in its database, shared by every gateway on it).
 //! - [`TransportStats`]: counters (requests, attempts, retries, quota waits and wait time).
+//! - [`inbound::Lingering`]: the receiving side's one piece: a request body that, refused before
+//!   its end, is drained so the sender reads the refusal instead of a connection reset.
 //! - [`stub::StubTransport`]: scripted answers and a record of the requests, for tests.
 //! - `tracing`: one `http.request` span per request with provider, operation, method, path
 //!   (never the query), attempt, status and elapsed time. Bodies and credential header values are
@@ -60,6 +62,7 @@
 //! requests it recorded.
 
 mod config;
+pub mod inbound;
 mod limiter;
 mod plan;
 mod quota;

@@ -199,3 +199,23 @@ async fn the_router_refuses_what_it_must() {
         assert_eq!(resp.status().as_u16(), status, "allow-list [{allowed}]");
     }
 }
+
+/// A refused body is drained before the connection goes, so every sender of an oversized hook
+/// reads the 413: without the drain the server's close resets a connection whose client is still
+/// writing, and the client sees a reset instead of the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_oversized_sender_reads_the_413() {
+    let crm = Arc::new(Crm::default());
+    let (_s, url) = serve_hooks(crm, PassquareHooksConfig::with_crm_key("k-1")).await;
+    let big = format!(
+        r#"{{"crm_key": "k-1", "pad": "{}"}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
+    for attempt in 0..40 {
+        // A new connection each time, as a vendor's hook client would open.
+        let http = reqwest::Client::new();
+        let resp = http.post(&url).body(big.clone()).send().await;
+        let status = resp.map(|r| r.status().as_u16());
+        assert!(matches!(status, Ok(413)), "attempt {attempt}: {status:?}");
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use walletport_core::{Error, ErrorKind, Result};
+use walletport_http::inbound::lingering;
 
 use crate::api::{self, ApiState, HealthCache, error_response};
 use crate::config::GatewayConfig;
@@ -70,8 +72,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// The gateway's whole HTTP surface: `/api/...`, the operator console under `/console/` (and `/`
 /// leading to it), `/hooks/passquare`, `/hooks/passteam` (when configured), `/healthz`,
-/// `/metrics`, `/openapi.json`; body limits, a request timeout, request metrics, and a panic
-/// guard that answers 500 instead of dropping the connection.
+/// `/metrics`, `/openapi.json`; body limits, a request timeout, request metrics, a panic guard
+/// that answers 500 instead of dropping the connection, and bodies refused before their end
+/// drained so that the client reads the refusal ([`walletport_http::inbound`]).
 pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
     let state = ApiState {
         gw: gw.clone(),
@@ -107,6 +110,9 @@ pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(middleware::map_request(|r: Request| async {
+            lingering(r).map(Body::new)
+        }))
 }
 
 /// A running gateway: its address, and the handles to stop it.

@@ -4,7 +4,7 @@
 //!   answered 401 and change nothing: the store (customers, balances, ledgers, cards, outbox) and
 //!   the vendor look exactly as before;
 //! - bodies over the limit are answered 413 on the hooks and the API, also when streamed without
-//!   a `Content-Length`, and change nothing;
+//!   a `Content-Length`, and change nothing; a sender of megabytes reads the 413 too;
 //! - no configured secret (`app_key`, `crm_key`, Basic password, `api_token`, Passteam `token` and
 //!   `password`, Skycore `api_key`; right or wrong ones) ever appears in logs captured at TRACE
 //!   level during a full run, in answers, errors or `Debug` output;
@@ -313,6 +313,19 @@ async fn bodies_over_the_limit_are_413_and_change_nothing() {
         assert_eq!(status, 413, "{path} with Content-Length: {answer}");
         let status = post_chunked(running.addr(), path, headers, body.as_bytes()).await;
         assert_eq!(status, 413, "{path} streamed without Content-Length");
+    }
+    // Far over the limit the answer still arrives: the refused rest is drained, not reset.
+    let huge = "z".repeat(4 * 1024 * 1024);
+    for path in ["/hooks/passquare", "/hooks/passteam", "/api/customers"] {
+        for attempt in 0..10 {
+            let req = reqwest::Client::new()
+                .post(format!("{base}{path}"))
+                .bearer_auth(API_TOKEN)
+                .header("content-type", "application/json")
+                .body(huge.clone());
+            let status = req.send().await.map(|r| r.status().as_u16());
+            assert!(matches!(status, Ok(413)), "{path}, {attempt}: {status:?}");
+        }
     }
     assert_eq!(snapshot(store.as_ref()).await, before, "nothing changed");
 

@@ -7,9 +7,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::map_request;
 use axum::response::Response;
 use axum::routing::any;
 use walletport_core::CrmHooks;
+use walletport_http::inbound::lingering;
 
 use super::{HookRequest, HookResponse, MAX_BODY, handle_hook};
 use crate::config::PassquareHooksConfig;
@@ -25,13 +27,17 @@ struct HookState {
 /// `Router::new().nest("/hooks/passquare", hooks_router(hooks, config))`. Serve with
 /// `into_make_service_with_connect_info::<SocketAddr>()` when `allowed_ips` is used (without the
 /// peer address an allow-list refuses everyone). Bodies over 64 KiB get 413; other methods than
-/// POST get 405; every answer is JSON.
+/// POST get 405; every answer is JSON. A body refused before its end is drained
+/// ([`walletport_http::inbound`]), so the sender reads the refusal rather than a reset.
 pub fn hooks_router(hooks: Arc<dyn CrmHooks>, config: PassquareHooksConfig) -> Router {
     let state = Arc::new(HookState { hooks, config });
     Router::new()
         .route("/", any(endpoint))
         .fallback(not_found)
         .with_state(state)
+        .layer(map_request(|r: Request| async {
+            lingering(r).map(Body::new)
+        }))
 }
 
 fn into_response(answer: HookResponse) -> Response {

@@ -5,13 +5,16 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::middleware::map_request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 use tokio::sync::oneshot;
 use walletport_core::{Error, WalletEvents};
+use walletport_http::inbound::lingering;
 
 use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook_in};
 use crate::config::{FieldMap, PassteamConfig};
@@ -113,13 +116,18 @@ fn router(
     fields: FieldMap,
     timezone: chrono_tz::Tz,
 ) -> Router {
-    Router::new().route("/", post(receive)).with_state(Hooks {
-        events,
-        dedup,
-        fields: Arc::new(fields.normalized()),
-        timezone,
-        order: Arc::default(),
-    })
+    Router::new()
+        .route("/", post(receive))
+        .with_state(Hooks {
+            events,
+            dedup,
+            fields: Arc::new(fields.normalized()),
+            timezone,
+            order: Arc::default(),
+        })
+        .layer(map_request(|r: Request| async {
+            lingering(r).map(Body::new)
+        }))
 }
 
 fn error(status: StatusCode, e: &Error) -> Response {
