@@ -9,14 +9,14 @@ use common::*;
 #[tokio::test]
 async fn deliveries_are_recorded_in_the_outbox() {
     let provider = memory();
-    let record = provider
-        .customers()
-        .upsert_customer(UpsertCustomer::new(Customer {
+    let record = upsert_customer(
+        &provider,
+        Customer {
             email: Some("eva@example.com".into()),
             ..Customer::new(phone(1))
-        }))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let card = CardKey::Number(record.cards[0].number.clone().unwrap());
     let link = record.cards[0].links.page.clone().unwrap();
     let send = |delivery| {
@@ -77,14 +77,14 @@ async fn campaigns_send_once_to_their_segment() {
     add(&provider, 1).await;
     for n in [2, 3] {
         let extra = Fields::from([(SEGMENT_FIELD.to_owned(), "vip".to_owned())]);
-        provider
-            .customers()
-            .upsert_customer(UpsertCustomer::new(Customer {
+        upsert_customer(
+            &provider,
+            Customer {
                 extra,
                 ..Customer::new(phone(n))
-            }))
-            .await
-            .unwrap();
+            },
+        )
+        .await;
     }
     let create = |segment: Option<&str>| {
         let campaign = Campaign {

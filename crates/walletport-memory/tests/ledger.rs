@@ -60,23 +60,41 @@ async fn points(provider: &dyn Provider) -> Decimal {
     provider.balance_of(&phone()).await.unwrap().points
 }
 
+/// Starts `op(provider, i)` for every `i` in `0..n` on its own task, all before awaiting any, so
+/// they race; their results in `i` order.
+async fn race<T, F, Fut>(
+    provider: &Arc<dyn Provider>,
+    n: usize,
+    op: F,
+) -> Vec<walletport_core::Result<T>>
+where
+    F: Fn(Arc<dyn Provider>, usize) -> Fut,
+    Fut: Future<Output = walletport_core::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(op(provider.clone(), i)))
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_transaction_id_credits_once_under_concurrency() {
     let (provider, _) = provider_with_clock().await;
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let provider = provider.clone();
-            tokio::spawn(async move {
-                provider
-                    .balances()
-                    .credit(credit(dec!(2.5), "same", None))
-                    .await
-            })
-        })
-        .collect();
+    let outcomes = race(&provider, 64, |provider, _| async move {
+        provider
+            .balances()
+            .credit(credit(dec!(2.5), "same", None))
+            .await
+    })
+    .await;
     let mut applied = 0;
-    for task in tasks {
-        let outcome = task.await.unwrap().unwrap();
+    for outcome in outcomes {
+        let outcome = outcome.unwrap();
         applied += usize::from(outcome.applied);
         assert_eq!(outcome.balance.points, dec!(2.5));
     }
@@ -322,20 +340,16 @@ async fn insufficient_points_are_refused_and_change_nothing() {
 async fn concurrent_redemptions_never_overdraw() {
     let (provider, _) = provider_with_clock().await;
     credit_ok(&*provider, dec!(500), "fill", None).await;
-    let tasks: Vec<_> = (0..100)
-        .map(|i| {
-            let provider = provider.clone();
-            tokio::spawn(async move {
-                provider
-                    .balances()
-                    .redeem(redemption(dec!(10), &format!("r{i}")))
-                    .await
-            })
-        })
-        .collect();
+    let outcomes = race(&provider, 100, |provider, i| async move {
+        provider
+            .balances()
+            .redeem(redemption(dec!(10), &format!("r{i}")))
+            .await
+    })
+    .await;
     let (mut applied, mut refused) = (0, 0);
-    for task in tasks {
-        match task.await.unwrap() {
+    for outcome in outcomes {
+        match outcome {
             Ok(outcome) => {
                 assert!(outcome.applied);
                 assert!(outcome.balance.points >= Decimal::ZERO);

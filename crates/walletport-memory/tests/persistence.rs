@@ -1,7 +1,7 @@
 //! The state file: survives reopening, is written atomically, rejects garbage; the config
 //! deserializes inside the facade's `kind`-tagged enum.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -15,6 +15,14 @@ use walletport_memory::{ManualClock, MemoryConfig, MemoryProvider};
 
 fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+4207000{n:05}")).unwrap()
+}
+
+/// A fresh temporary directory (removed when dropped) and the state file's path inside it, not
+/// yet created.
+fn state_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    (dir, path)
 }
 
 fn open(path: &Path) -> Arc<dyn Provider> {
@@ -53,8 +61,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn state_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (_dir, path) = state_file();
     {
         let first = open(&path);
         upsert(first.as_ref(), phone(1), "Anna").await.unwrap();
@@ -82,8 +89,7 @@ async fn state_survives_reopening() {
 
 #[tokio::test]
 async fn a_failed_write_changes_nothing_and_leaves_no_partial_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (dir, path) = state_file();
     let provider = open(&path);
     upsert(provider.as_ref(), phone(1), "Anna").await.unwrap();
 
@@ -123,8 +129,7 @@ async fn a_failed_write_changes_nothing_and_leaves_no_partial_file() {
 
 #[tokio::test]
 async fn reads_and_rejected_input_do_not_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (_dir, path) = state_file();
     let provider = open(&path);
     provider
         .customers()
@@ -150,8 +155,7 @@ async fn reads_and_rejected_input_do_not_write() {
 /// redemptions, and is stored in the current format by the next change.
 #[tokio::test]
 async fn a_format_1_state_file_still_loads() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (_dir, path) = state_file();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-format-1.json");
     std::fs::copy(&fixture, &path).unwrap();
     // Written at 2025-03-01T12:00:00Z: +420700000001 had 10 (1 h) set over to 100 and 5% bonus,
@@ -235,8 +239,7 @@ fn file_state(path: &Path) -> serde_json::Value {
 
 #[test]
 fn a_state_file_of_an_unknown_format_is_a_config_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (_dir, path) = state_file();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-format-1.json");
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
@@ -249,8 +252,7 @@ fn a_state_file_of_an_unknown_format_is_a_config_error() {
 
 #[test]
 fn garbage_state_files_and_bad_config_are_config_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let (dir, path) = state_file();
     std::fs::write(&path, b"{\"not\": \"a state\"}").unwrap();
     let err = MemoryProvider::open(&MemoryConfig::with_path(&path)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");

@@ -36,28 +36,34 @@ async fn rejected_operations_leave_the_whole_state_untouched() {
             })
             .await
             .map(drop),
-        raw.customers()
-            .upsert_customer(UpsertCustomer::new(Customer {
+        try_upsert_customer(
+            raw,
+            Customer {
                 email: Some("bad".into()),
                 ..Customer::new(phone(3))
-            }))
-            .await
-            .map(drop),
-        raw.customers()
-            .upsert_customer(UpsertCustomer::new(Customer {
+            },
+        )
+        .await
+        .map(drop),
+        try_upsert_customer(
+            raw,
+            Customer {
                 id: add_id(raw, 2).await,
                 name: Some("stolen id".into()),
                 ..Customer::new(phone(1))
-            }))
-            .await
-            .map(drop),
-        raw.customers()
-            .upsert_customer(UpsertCustomer::new(Customer {
+            },
+        )
+        .await
+        .map(drop),
+        try_upsert_customer(
+            raw,
+            Customer {
                 invited_by: Some(phone(1)),
                 ..Customer::new(phone(1))
-            }))
-            .await
-            .map(drop),
+            },
+        )
+        .await
+        .map(drop),
         raw.customers()
             .upsert_customer(UpsertCustomer {
                 balance: BalanceUpdate {
@@ -216,14 +222,14 @@ async fn cards_and_ids_are_deterministic() {
     );
 
     // A second upsert patches and keeps the same card and id.
-    let again = provider
-        .customers()
-        .upsert_customer(UpsertCustomer::new(Customer {
+    let again = upsert_customer(
+        &provider,
+        Customer {
             name: Some("Eva".into()),
             ..Customer::new(phone(1))
-        }))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(again.cards, first.cards);
     assert_eq!(again.customer.id, first.customer.id);
 

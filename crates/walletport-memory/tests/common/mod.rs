@@ -13,11 +13,23 @@ pub fn memory() -> MemoryProvider {
 }
 
 pub async fn add(provider: &dyn Provider, n: u32) -> CustomerRecord {
+    upsert_customer(provider, Customer::new(phone(n))).await
+}
+
+/// Upserts `customer` with no template or balance change: what most tests vary is the customer.
+pub async fn try_upsert_customer(
+    provider: &dyn Provider,
+    customer: Customer,
+) -> Result<CustomerRecord> {
     provider
         .customers()
-        .upsert_customer(UpsertCustomer::new(Customer::new(phone(n))))
+        .upsert_customer(UpsertCustomer::new(customer))
         .await
-        .unwrap()
+}
+
+/// [`try_upsert_customer`] where the upsert must succeed.
+pub async fn upsert_customer(provider: &dyn Provider, customer: Customer) -> CustomerRecord {
+    try_upsert_customer(provider, customer).await.unwrap()
 }
 
 /// A credit of `amount` points to customer `n` under transaction `tx`, never burning.
