@@ -185,11 +185,21 @@ pub(crate) async fn cards_merge_conflict_and_webhook_updates_dedup(store: Arc<dy
         ..Default::default()
     };
     let later = WriteOpts::at(t0() + TimeDelta::minutes(1)).no_echo();
-    match store
-        .update_card("passteam", &id, &install, later)
-        .await
-        .unwrap()
-    {
+    // Every update below is a passteam webhook a minute after t0; each must not fail.
+    let update = async |id: &CardId, patch: &CardPatch| {
+        store
+            .update_card("passteam", id, patch, later)
+            .await
+            .unwrap()
+    };
+    // Whether recording the passteam event now is new (`false`: it was recorded already).
+    let record_event = async |event: &str| {
+        store
+            .record_inbound_event("passteam", event, t0())
+            .await
+            .unwrap()
+    };
+    match update(&id, &install).await {
         CardUpdated::Applied(c) => assert!(c.installed.apple && !c.installed.google),
         other => panic!("expected Applied, got {other:?}"),
     }
@@ -197,40 +207,20 @@ pub(crate) async fn cards_merge_conflict_and_webhook_updates_dedup(store: Arc<dy
         installed_apple: Some(false),
         ..install.clone()
     };
-    assert_eq!(
-        store
-            .update_card("passteam", &id, &replay, later)
-            .await
-            .unwrap(),
-        CardUpdated::Duplicate
-    );
+    assert_eq!(update(&id, &replay).await, CardUpdated::Duplicate);
     assert!(
         store.list_cards(&a).await.unwrap()[0].installed.apple,
         "replay changed nothing"
     );
-    assert!(
-        !store
-            .record_inbound_event("passteam", "wh-1", t0())
-            .await
-            .unwrap()
-    );
+    assert!(!record_event("wh-1").await);
     let unknown = CardId::new("pt-404").unwrap();
     let ev = CardPatch {
         event_id: Some("wh-2".into()),
         ..Default::default()
     };
-    assert_eq!(
-        store
-            .update_card("passteam", &unknown, &ev, later)
-            .await
-            .unwrap(),
-        CardUpdated::NotFound
-    );
+    assert_eq!(update(&unknown, &ev).await, CardUpdated::NotFound);
     assert!(
-        store
-            .record_inbound_event("passteam", "wh-2", t0())
-            .await
-            .unwrap(),
+        record_event("wh-2").await,
         "an event for an unknown card is not recorded"
     );
     let remove = CardPatch {
@@ -239,10 +229,7 @@ pub(crate) async fn cards_merge_conflict_and_webhook_updates_dedup(store: Arc<dy
         ..Default::default()
     };
     assert!(matches!(
-        store
-            .update_card("passteam", &id, &remove, later)
-            .await
-            .unwrap(),
+        update(&id, &remove).await,
         CardUpdated::Applied(_)
     ));
     assert!(store.list_cards(&a).await.unwrap().is_empty());
