@@ -20,11 +20,7 @@ fn transport(config: TransportConfig) -> HttpTransport {
 
 #[tokio::test]
 async fn timeout_is_vendor_unavailable_temporary_for_a_write() {
-    let server = Server::start(
-        vec![],
-        Reply::new(200, "late").delay(Duration::from_secs(5)),
-    )
-    .await;
+    let server = Server::late().await;
     let t = transport(server.config().with_timeout(Duration::from_millis(150)));
 
     let write = HttpRequest::post("credit.add", "/credit");
@@ -45,11 +41,7 @@ async fn timeout_is_vendor_unavailable_temporary_for_a_write() {
 
 #[tokio::test]
 async fn timeout_of_a_read_is_retried_then_persistent() {
-    let server = Server::start(
-        vec![],
-        Reply::new(200, "late").delay(Duration::from_secs(5)),
-    )
-    .await;
+    let server = Server::late().await;
     let t = transport(
         server.config().with_retry(
             RetryPolicy::default()

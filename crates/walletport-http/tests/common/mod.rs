@@ -93,6 +93,16 @@ impl Server {
         }
     }
 
+    /// Answers every request with 200 "late", but only after 5 s: longer than any timeout a
+    /// test sets, so every request times out.
+    pub async fn late() -> Self {
+        Self::start(
+            vec![],
+            Reply::new(200, "late").delay(Duration::from_secs(5)),
+        )
+        .await
+    }
+
     /// Answers with `script`, then 200 "done".
     pub async fn scripted(script: Vec<Reply>) -> Self {
         Self::start(script, Reply::new(200, "done")).await
