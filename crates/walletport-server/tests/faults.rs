@@ -31,7 +31,7 @@ use walletport_http::{HttpTransport, QuotaPlan, RetryPolicy, TransportConfig};
 use walletport_passquare::{PassquareConfig, PassquareProvider, Plan};
 use walletport_sandbox::Faults;
 use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
-use walletport_server::{VendorOutcome, start_on};
+use walletport_server::VendorOutcome;
 
 /// Attempts per request the transport makes (its retry policy below).
 const TRANSPORT_ATTEMPTS: u32 = 4;
@@ -155,10 +155,7 @@ async fn thirty_percent_vendor_faults_deliver_everything_with_bounded_safe_retri
     let gw = gateway(store.clone(), provider(&server.base_url()), None);
     let mut config = gateway_config(fast_outbox());
     config.server.api_token = Some(TOKEN.to_owned().into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = start_on(listener, &config, gw).await.expect("start");
+    let running = serve(&config, gw).await;
     let api = format!("{}/api", running.base_url());
     let http = reqwest::Client::new();
     let post = |url: String, body: Value| {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::*;
 use walletport_sandbox::Faults;
-use walletport_server::{GatewayConfig, PassquareHooksConfig, RunningGateway, start, start_on};
+use walletport_server::{GatewayConfig, PassquareHooksConfig, RunningGateway, start};
 use walletport_store::{LedgerQuery, ListCustomers, OutboxList, Store};
 use wire::{base64, post_chunked};
 
@@ -48,12 +48,7 @@ fn config() -> GatewayConfig {
 
 async fn serve(store: Arc<dyn Store>, base_url: &str, config: &GatewayConfig) -> RunningGateway {
     let (provider, transport) = passquare_provider(base_url, "500/s");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    start_on(listener, config, gateway(store, provider, Some(transport)))
-        .await
-        .expect("start")
+    support::serve(config, gateway(store, provider, Some(transport))).await
 }
 
 /// Everything an unauthorised request could change, as text.
