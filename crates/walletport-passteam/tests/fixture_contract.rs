@@ -17,22 +17,23 @@ fn fixtures() -> Vec<Fixture> {
     fixtures::load(&fixture_dir())
 }
 
-/// Every object at any depth that satisfies `pick`.
-fn objects<'a>(
-    value: &'a Value,
-    pick: &dyn Fn(&Map<String, Value>) -> bool,
-    out: &mut Vec<&'a Map<String, Value>>,
-) {
-    match value {
-        Value::Object(map) => {
-            if pick(map) {
-                out.push(map);
+/// Every object at any depth that has all of `keys`.
+fn objects_with<'a>(value: &'a Value, keys: &[&str]) -> Vec<&'a Map<String, Value>> {
+    fn walk<'a>(value: &'a Value, keys: &[&str], out: &mut Vec<&'a Map<String, Value>>) {
+        match value {
+            Value::Object(map) => {
+                if keys.iter().all(|k| map.contains_key(*k)) {
+                    out.push(map);
+                }
+                map.values().for_each(|v| walk(v, keys, out));
             }
-            map.values().for_each(|v| objects(v, pick, out));
+            Value::Array(items) => items.iter().for_each(|v| walk(v, keys, out)),
+            _ => {}
         }
-        Value::Array(items) => items.iter().for_each(|v| objects(v, pick, out)),
-        _ => {}
     }
+    let mut out = Vec::new();
+    walk(value, keys, &mut out);
+    out
 }
 
 fn is_object_id(text: &str) -> bool {
@@ -130,13 +131,7 @@ fn card_objects_have_every_field_in_format() {
     let mut bad = Vec::new();
     let mut cards_seen = 0;
     for f in fixtures() {
-        let mut cards = Vec::new();
-        objects(
-            &f.body,
-            &|m| m.contains_key("cardId") && m.contains_key("cardUrl"),
-            &mut cards,
-        );
-        for card in cards {
+        for card in objects_with(&f.body, &["cardId", "cardUrl"]) {
             cards_seen += 1;
             let mut fail = |what: &str| bad.push(format!("{}: card {what}", f.name));
             for key in [
@@ -222,13 +217,7 @@ fn template_objects_have_their_fields() {
     ];
     let mut seen = 0;
     for f in fixtures() {
-        let mut templates = Vec::new();
-        objects(
-            &f.body,
-            &|m| m.contains_key("templateId") && m.contains_key("fields"),
-            &mut templates,
-        );
-        for t in templates {
+        for t in objects_with(&f.body, &["templateId", "fields"]) {
             seen += 1;
             if !t
                 .get("templateId")
