@@ -36,6 +36,17 @@ fn balance(points: i64, bonus: i64) -> Balance {
     }
 }
 
+/// A balance set that changes only the points of `customer`.
+fn set_points(customer: impl Into<CustomerKey>, points: Decimal) -> SetBalance {
+    SetBalance {
+        customer: customer.into(),
+        update: BalanceUpdate {
+            points: Some(points),
+            ..BalanceUpdate::default()
+        },
+    }
+}
+
 fn upsert(n: u32, points: i64, bonus: i64) -> UpsertCustomer {
     UpsertCustomer {
         balance: BalanceUpdate {
@@ -251,13 +262,7 @@ async fn a_push_is_never_sent_twice_and_a_plain_update_may_be() -> Result<()> {
     emu.fail_after_processing("updatepassdata", 1);
     let err = provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(4).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::TEN),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(4), Decimal::TEN))
         .await
         .unwrap_err();
     assert!(err.is_temporary(), "setting values again is safe: {err:?}");
@@ -304,13 +309,10 @@ async fn the_transport_retries_a_503_of_a_plain_update_but_not_of_a_push() -> Re
     assert!(!err.is_temporary(), "{err:?}");
     provider
         .balances()
-        .set_balance(SetBalance {
-            customer: CustomerKey::Card(CardId::new("123")?),
-            update: BalanceUpdate {
-                points: Some(Decimal::ONE),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(
+            CustomerKey::Card(CardId::new("123")?),
+            Decimal::ONE,
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -347,13 +349,7 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     );
     let set = provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(5).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::new(42, 0)),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(5), Decimal::new(42, 0)))
         .await?;
     assert_eq!(set, balance(42, 4));
     assert_eq!(
@@ -416,13 +412,7 @@ async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() ->
     );
     provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(6).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::TWO),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(6), Decimal::TWO))
         .await?;
     let sent: Vec<String> = emu
         .requests()
