@@ -75,6 +75,16 @@ fn card_record(
     record_from_wire(&parse(resp)?, &FieldMap::documented())
 }
 
+/// The domain records of a card listing, mapped as the client maps each card.
+fn card_records(
+    cards: &[WireCard],
+) -> walletport_core::Result<Vec<walletport_core::CustomerRecord>> {
+    cards
+        .iter()
+        .map(|w| record_from_wire(w, &FieldMap::documented()))
+        .collect()
+}
+
 /// Requests with no form fixture (built from the domain side) and every documented answer.
 fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
     let c = config(BodyEncoding::Multipart);
@@ -141,11 +151,7 @@ fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
     });
     let resp = fx.response("getcardswithpagination/ok.response");
     plan.ok("getcardswithpagination/parse/ok", move || {
-        let page = ops::parse_page_response(&resp)?;
-        page.cards
-            .iter()
-            .map(|w| record_from_wire(w, &FieldMap::documented()))
-            .collect::<walletport_core::Result<Vec<_>>>()
+        card_records(&ops::parse_page_response(&resp)?.cards)
     });
     for case in ["ok", "unique"] {
         let resp = fx.response(&format!("checkvariablevalue/{case}.response"));
@@ -158,10 +164,7 @@ fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
         let cards: Vec<WireCard> =
             serde_json::from_value(parse_envelope(&resp, OnDuplicate::Conflict)?)
                 .map_err(|e| walletport_core::Error::invalid_input(e.to_string()))?;
-        cards
-            .iter()
-            .map(|w| record_from_wire(w, &FieldMap::documented()))
-            .collect::<walletport_core::Result<Vec<_>>>()
+        card_records(&cards)
     });
     for case in ["by-card-id", "by-values"] {
         let resp = fx.response(&format!("updatecards/{case}.response"));
