@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceFields, BalanceUpdate, CardId, CardKey, Channel, Customer, CustomerId,
-    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, IssueCard, Percent, Phone, Provider,
-    ProviderExt, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
+    CustomerKey, ErrorKind, Fields, GetBalance, IssueCard, Percent, Phone, Provider, ProviderExt,
+    PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
 };
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 use walletport_sandbox::common::Faults;
@@ -18,7 +18,9 @@ use walletport_skycore::{SkycoreConfig, SkycoreProvider};
 
 #[path = "support/emulated.rs"]
 mod emulated;
-use emulated::{emulator, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
+use emulated::{
+    card_of, emulator, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers,
+};
 
 fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+42077711{n:04}")).expect("phone")
@@ -163,12 +165,7 @@ async fn an_upsert_keyed_by_customer_id_keeps_the_phone_as_meta() -> Result<()> 
     assert_eq!(emu.pass_ids(), ["C2"]);
     let (meta, _) = emu.pass_meta("C2").expect("meta");
     assert_eq!(meta["user-phone"], digits(2).as_str());
-    let card = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(CardId::new("C2")?),
-        })
-        .await?;
+    let card = card_of(&provider, CardKey::Id(CardId::new("C2")?)).await?;
     assert_eq!(card.number.as_deref(), Some("C2"));
     let read = provider
         .balances()
@@ -337,12 +334,7 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     let provider = SkycoreProvider::new(config)?;
     let read = provider.balance_of(&phone(5)).await?;
     assert_eq!(read, balance(3, 4));
-    let card = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Phone(phone(5)),
-        })
-        .await?;
+    let card = card_of(&provider, CardKey::Phone(phone(5))).await?;
     assert_eq!(
         card.fields.get("loyalty-points").map(String::as_str),
         Some("$3$")
@@ -393,19 +385,9 @@ async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() ->
     assert_eq!(id.as_str(), format!("{}@sandbox-layout-1", digits(6)));
     // A new process (no record of the pass) finds it by the card id, which names its template.
     let restarted = SkycoreProvider::new(config)?;
-    let again = restarted
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(id.clone()),
-        })
-        .await?;
+    let again = card_of(&restarted, CardKey::Id(id.clone())).await?;
     assert_eq!(again.id.as_ref(), Some(&id));
-    let got = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(id.clone()),
-        })
-        .await?;
+    let got = card_of(&provider, CardKey::Id(id.clone())).await?;
     assert_eq!(
         got.template.as_ref().map(|t| t.as_str()),
         Some("sandbox-layout-1")
