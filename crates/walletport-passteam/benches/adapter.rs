@@ -10,55 +10,17 @@
 //! Run: `cargo bench -p walletport-passteam --bench adapter` (about 45 s); per-op medians are in
 //! `target/criterion/<group>/<case>/new/estimates.json` (see `docs/benchmarks.md`).
 
-use chrono::NaiveDate;
+#[path = "../tests/support/inputs.rs"]
+mod inputs;
+
+use inputs::{bonus, card_id, config, customer_1c, fields_1c, percent_encoded_update, template_id};
 use rust_decimal::Decimal;
-use walletport_core::{BalanceUpdate, CardId, Customer, Phone, TemplateId};
 use walletport_http::HttpResponse;
-use walletport_passteam::mapping::card::{Variables, customer_variables, record_from_wire};
+use walletport_passteam::mapping::card::{customer_variables, record_from_wire};
 use walletport_passteam::mapping::{OnDuplicate, ops, parse_envelope, push, template};
 use walletport_passteam::wire::WireCard;
-use walletport_passteam::{BodyEncoding, CardLookup, FieldMap, PassteamConfig, parse_webhook};
+use walletport_passteam::{BodyEncoding, CardLookup, FieldMap, parse_webhook};
 use walletport_testkit::bench::{self, BenchFixtures, Plan};
-
-fn config(encoding: BodyEncoding) -> PassteamConfig {
-    let mut c = PassteamConfig::with_token("t0ken");
-    c.encoding = encoding;
-    c.template_id = Some(template_id());
-    c
-}
-
-fn template_id() -> TemplateId {
-    TemplateId::new("5e424c181dbf0d537c8b4569").expect("template id")
-}
-
-fn card_id() -> CardId {
-    CardId::new("5e451571cea6c6141807b792").expect("card id")
-}
-
-/// The 1C listings' customer (name, birthday, phone, e-mail).
-fn customer_1c() -> Customer {
-    Customer {
-        name: Some("Иван Петров".into()),
-        birthday: NaiveDate::from_ymd_opt(1980, 1, 25),
-        email: Some("client@example.com".into()),
-        ..Customer::new(Phone::parse("+71234567890").expect("phone"))
-    }
-}
-
-fn fields_1c() -> FieldMap {
-    FieldMap {
-        discount: None,
-        card_number: None,
-        ..FieldMap::documented()
-    }
-}
-
-fn bonus(points: i64) -> BalanceUpdate {
-    BalanceUpdate {
-        points: Some(Decimal::from(points)),
-        ..BalanceUpdate::default()
-    }
-}
 
 /// The card methods whose request is a documented form: createcard and updatecard.
 fn forms(plan: &mut Plan, fx: &mut BenchFixtures) {
@@ -69,7 +31,7 @@ fn forms(plan: &mut Plan, fx: &mut BenchFixtures) {
         fx.covers(&format!("createcard/{case}.form"));
         let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
         plan.ok(&format!("createcard/build/{case}"), move || {
-            let vars = customer_variables(&customer, &bonus(0), &fields, None)?;
+            let vars = customer_variables(&customer, &bonus(Decimal::ZERO), &fields, None)?;
             Ok(ops::build_createcard_request(
                 &template_id(),
                 &vars,
@@ -81,7 +43,7 @@ fn forms(plan: &mut Plan, fx: &mut BenchFixtures) {
         fx.covers(&format!("updatecard/{case}.form"));
         let (c, customer, fields) = (config(encoding), customer_1c(), fields_1c());
         plan.ok(&format!("updatecard/build/{case}"), move || {
-            let vars = customer_variables(&customer, &bonus(150), &fields, None)?;
+            let vars = customer_variables(&customer, &bonus(Decimal::from(150)), &fields, None)?;
             Ok(ops::build_updatecard_request(
                 &card_id(),
                 &vars,
@@ -92,16 +54,7 @@ fn forms(plan: &mut Plan, fx: &mut BenchFixtures) {
         });
     }
     fx.covers("updatecard/percent-encoded.form");
-    let mut vars = Variables::new();
-    for (n, x) in [
-        ("BALANCE", "7500"),
-        ("_CODE", "3006880536055"),
-        ("NUMBERCARD", "3006880536055"),
-        ("DISCOUNT", "5"),
-    ] {
-        vars.set(n, x).expect("variable");
-    }
-    let card = CardId::new("5bea7e305abcfd6b708b4573").expect("card id");
+    let (card, vars) = percent_encoded_update();
     let c = config(BodyEncoding::Form);
     plan.ok("updatecard/build/percent-encoded", move || {
         Ok(ops::build_updatecard_request(
@@ -120,6 +73,16 @@ fn card_record(
     resp: &HttpResponse,
 ) -> walletport_core::Result<walletport_core::CustomerRecord> {
     record_from_wire(&parse(resp)?, &FieldMap::documented())
+}
+
+/// The domain records of a card listing, mapped as the client maps each card.
+fn card_records(
+    cards: &[WireCard],
+) -> walletport_core::Result<Vec<walletport_core::CustomerRecord>> {
+    cards
+        .iter()
+        .map(|w| record_from_wire(w, &FieldMap::documented()))
+        .collect()
 }
 
 /// Requests with no form fixture (built from the domain side) and every documented answer.
@@ -188,11 +151,7 @@ fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
     });
     let resp = fx.response("getcardswithpagination/ok.response");
     plan.ok("getcardswithpagination/parse/ok", move || {
-        let page = ops::parse_page_response(&resp)?;
-        page.cards
-            .iter()
-            .map(|w| record_from_wire(w, &FieldMap::documented()))
-            .collect::<walletport_core::Result<Vec<_>>>()
+        card_records(&ops::parse_page_response(&resp)?.cards)
     });
     for case in ["ok", "unique"] {
         let resp = fx.response(&format!("checkvariablevalue/{case}.response"));
@@ -205,10 +164,7 @@ fn cards(plan: &mut Plan, fx: &mut BenchFixtures) {
         let cards: Vec<WireCard> =
             serde_json::from_value(parse_envelope(&resp, OnDuplicate::Conflict)?)
                 .map_err(|e| walletport_core::Error::invalid_input(e.to_string()))?;
-        cards
-            .iter()
-            .map(|w| record_from_wire(w, &FieldMap::documented()))
-            .collect::<walletport_core::Result<Vec<_>>>()
+        card_records(&cards)
     });
     for case in ["by-card-id", "by-values"] {
         let resp = fx.response(&format!("updatecards/{case}.response"));

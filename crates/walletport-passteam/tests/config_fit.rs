@@ -297,6 +297,12 @@ async fn birthdays_follow_the_templates_date_style() {
         ..FieldMap::phone_only("PHONE")
     };
     let day = NaiveDate::from_ymd_opt(1980, 1, 2).expect("date");
+    let born_that_day = |n| {
+        UpsertCustomer::new(Customer {
+            birthday: Some(day),
+            ..Customer::new(phone(n))
+        })
+    };
     for (style, stored) in [("MM/dd/yyyy", "01/02/1980"), ("yyyy-MM-dd", "1980-01-02")] {
         let (server, emu) = emulator(PassteamEmulatorConfig {
             templates: vec![dated_template(style)],
@@ -304,12 +310,8 @@ async fn birthdays_follow_the_templates_date_style() {
         })
         .await;
         let p = PassteamProvider::new(config(server.base_url(), fields.clone())).expect("p");
-        let c = Customer {
-            birthday: Some(day),
-            ..Customer::new(phone(4))
-        };
         let r = p
-            .upsert_customer(UpsertCustomer::new(c))
+            .upsert_customer(born_that_day(4))
             .await
             .unwrap_or_else(|e| panic!("{style}: {e}"));
         let id = &r.customer.provider_ids["passteam"];
@@ -335,12 +337,8 @@ async fn birthdays_follow_the_templates_date_style() {
             && e.message().contains("BIRTHDAY"),
         "{e}"
     );
-    let c = Customer {
-        birthday: Some(day),
-        ..Customer::new(phone(5))
-    };
     let e = p
-        .upsert_customer(UpsertCustomer::new(c))
+        .upsert_customer(born_that_day(5))
         .await
         .expect_err("unknown style");
     assert!(

@@ -17,22 +17,23 @@ fn fixtures() -> Vec<Fixture> {
     fixtures::load(&fixture_dir())
 }
 
-/// Every object at any depth that satisfies `pick`.
-fn objects<'a>(
-    value: &'a Value,
-    pick: &dyn Fn(&Map<String, Value>) -> bool,
-    out: &mut Vec<&'a Map<String, Value>>,
-) {
-    match value {
-        Value::Object(map) => {
-            if pick(map) {
-                out.push(map);
+/// Every object at any depth that has all of `keys`.
+fn objects_with<'a>(value: &'a Value, keys: &[&str]) -> Vec<&'a Map<String, Value>> {
+    fn walk<'a>(value: &'a Value, keys: &[&str], out: &mut Vec<&'a Map<String, Value>>) {
+        match value {
+            Value::Object(map) => {
+                if keys.iter().all(|k| map.contains_key(*k)) {
+                    out.push(map);
+                }
+                map.values().for_each(|v| walk(v, keys, out));
             }
-            map.values().for_each(|v| objects(v, pick, out));
+            Value::Array(items) => items.iter().for_each(|v| walk(v, keys, out)),
+            _ => {}
         }
-        Value::Array(items) => items.iter().for_each(|v| objects(v, pick, out)),
-        _ => {}
     }
+    let mut out = Vec::new();
+    walk(value, keys, &mut out);
+    out
 }
 
 fn is_object_id(text: &str) -> bool {
@@ -125,62 +126,62 @@ fn envelopes_have_exactly_their_four_members() {
     check(bad);
 }
 
+/// Fields of one format: their keys, the check of each value, and what the value must be.
+type FieldRule = (&'static [&'static str], fn(&Value) -> bool, &'static str);
+
+/// The card fields of a fixed format.
+const CARD_FIELD_RULES: [FieldRule; 5] = [
+    (
+        &[
+            "cardCode",
+            "cardUrl",
+            "appleUrl",
+            "googleUrl",
+            "qrcodeUrl",
+            "expirationDate",
+            "strip",
+            "logo",
+            "icon",
+            "importUid",
+        ],
+        Value::is_string,
+        "a string",
+    ),
+    (
+        &["cardId", "templateId"],
+        |v| v.as_str().is_some_and(is_object_id),
+        "24 hex characters",
+    ),
+    (
+        &["deviceRegistered", "installed"],
+        Value::is_boolean,
+        "a bool",
+    ),
+    (
+        &["voided", "installedGPay", "installedAW"],
+        |v| v.as_u64().is_some_and(|n| n <= 1),
+        "0 or 1",
+    ),
+    (
+        &["created", "updated"],
+        |v| v.as_str().is_some_and(is_dd_mm_yyyy_hh_mm_ss),
+        "dd.mm.yyyy HH:MM:SS",
+    ),
+];
+
 #[test]
 fn card_objects_have_every_field_in_format() {
     let mut bad = Vec::new();
     let mut cards_seen = 0;
     for f in fixtures() {
-        let mut cards = Vec::new();
-        objects(
-            &f.body,
-            &|m| m.contains_key("cardId") && m.contains_key("cardUrl"),
-            &mut cards,
-        );
-        for card in cards {
+        for card in objects_with(&f.body, &["cardId", "cardUrl"]) {
             cards_seen += 1;
             let mut fail = |what: &str| bad.push(format!("{}: card {what}", f.name));
-            for key in [
-                "cardCode",
-                "cardUrl",
-                "appleUrl",
-                "googleUrl",
-                "qrcodeUrl",
-                "expirationDate",
-                "strip",
-                "logo",
-                "icon",
-                "importUid",
-            ] {
-                if !card.get(key).is_some_and(Value::is_string) {
-                    fail(&format!("`{key}` must be a string"));
-                }
-            }
-            for key in ["cardId", "templateId"] {
-                if !card
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .is_some_and(is_object_id)
-                {
-                    fail(&format!("`{key}` must be 24 hex characters"));
-                }
-            }
-            for key in ["deviceRegistered", "installed"] {
-                if !card.get(key).is_some_and(Value::is_boolean) {
-                    fail(&format!("`{key}` must be a bool"));
-                }
-            }
-            for key in ["voided", "installedGPay", "installedAW"] {
-                if card.get(key).and_then(Value::as_u64).is_none_or(|n| n > 1) {
-                    fail(&format!("`{key}` must be 0 or 1"));
-                }
-            }
-            for key in ["created", "updated"] {
-                if !card
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .is_some_and(is_dd_mm_yyyy_hh_mm_ss)
-                {
-                    fail(&format!("`{key}` must be dd.mm.yyyy HH:MM:SS"));
+            for (keys, ok, what) in CARD_FIELD_RULES {
+                for key in keys {
+                    if !card.get(*key).is_some_and(ok) {
+                        fail(&format!("`{key}` must be {what}"));
+                    }
                 }
             }
             let phone = card.get("phoneNumber").and_then(Value::as_str);
@@ -222,13 +223,7 @@ fn template_objects_have_their_fields() {
     ];
     let mut seen = 0;
     for f in fixtures() {
-        let mut templates = Vec::new();
-        objects(
-            &f.body,
-            &|m| m.contains_key("templateId") && m.contains_key("fields"),
-            &mut templates,
-        );
-        for t in templates {
+        for t in objects_with(&f.body, &["templateId", "fields"]) {
             seen += 1;
             if !t
                 .get("templateId")

@@ -3,21 +3,21 @@
 //! body when given), in both encodings; responses, errors and webhooks parse into the domain
 //! values recorded as insta snapshots.
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use inputs::{bonus, card_id, config, customer_1c, fields_1c, percent_encoded_update, template_id};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use walletport_core::{BalanceUpdate, CardId, Customer, Phone, TemplateId};
 use walletport_http::{HttpRequest, HttpResponse};
 use walletport_passteam::mapping::card::{
     Variables, card_from_wire, customer_variables, record_from_wire,
 };
 use walletport_passteam::mapping::{OnDuplicate, ops, parse_envelope, push, template};
 use walletport_passteam::wire::{WireCard, WireTemplate};
-use walletport_passteam::{
-    BodyEncoding, FieldMap, PassteamConfig, duplicated_card_ids, parse_webhook,
-};
+use walletport_passteam::{BodyEncoding, FieldMap, duplicated_card_ids, parse_webhook};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -28,35 +28,10 @@ fn read(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn config(encoding: BodyEncoding) -> PassteamConfig {
-    let mut c = PassteamConfig::with_token("t0ken");
-    c.encoding = encoding;
-    c.template_id = Some(template_id());
-    c
-}
-
-fn template_id() -> TemplateId {
-    TemplateId::new("5e424c181dbf0d537c8b4569").unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The 1C listings' customer: name, birthday, phone, e-mail and a bonus balance.
-fn customer_1c(bonus: rust_decimal::Decimal) -> Variables {
-    let customer = Customer {
-        name: Some("Иван Петров".into()),
-        birthday: NaiveDate::from_ymd_opt(1980, 1, 25),
-        email: Some("client@example.com".into()),
-        ..Customer::new(Phone::parse("+71234567890").unwrap_or_else(|e| panic!("{e}")))
-    };
-    let balance = BalanceUpdate {
-        points: Some(bonus),
-        ..Default::default()
-    };
-    let fields = FieldMap {
-        discount: None,
-        card_number: None,
-        ..FieldMap::documented()
-    };
-    customer_variables(&customer, &balance, &fields, None).unwrap_or_else(|e| panic!("{e}"))
+/// The 1C listings' customer's variables with a bonus balance.
+fn customer_1c_variables(bonus_points: rust_decimal::Decimal) -> Variables {
+    customer_variables(&customer_1c(), &bonus(bonus_points), &fields_1c(), None)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The fields of a built request body, decoded by an implementation independent of ours.
@@ -91,31 +66,28 @@ fn form_request(name: &str, fixture: &Value) -> HttpRequest {
         _ => BodyEncoding::Form,
     };
     let c = config(encoding);
-    let card = CardId::new("5e451571cea6c6141807b792").unwrap_or_else(|e| panic!("{e}"));
+    let card = card_id();
     match name {
         "createcard/urlencoded.form" | "createcard/multipart.form" => {
             ops::build_createcard_request(
                 &template_id(),
-                &customer_1c(dec!(0)),
+                &customer_1c_variables(dec!(0)),
                 "card.issue",
                 false,
                 &c,
             )
         }
         "updatecard/urlencoded.form" | "updatecard/multipart.form" => {
-            ops::build_updatecard_request(&card, &customer_1c(dec!(150)), &[], "card.update", &c)
+            ops::build_updatecard_request(
+                &card,
+                &customer_1c_variables(dec!(150)),
+                &[],
+                "card.update",
+                &c,
+            )
         }
         "updatecard/percent-encoded.form" => {
-            let mut v = Variables::new();
-            for (n, x) in [
-                ("BALANCE", "7500"),
-                ("_CODE", "3006880536055"),
-                ("NUMBERCARD", "3006880536055"),
-                ("DISCOUNT", "5"),
-            ] {
-                v.set(n, x).unwrap_or_else(|e| panic!("{e}"));
-            }
-            let card = CardId::new("5bea7e305abcfd6b708b4573").unwrap_or_else(|e| panic!("{e}"));
+            let (card, v) = percent_encoded_update();
             ops::build_updatecard_request(&card, &v, &[], "card.update", &c)
         }
         other => panic!("no domain input for form fixture {other}"),

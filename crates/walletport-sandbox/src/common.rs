@@ -260,6 +260,16 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     resp
 }
 
+/// A plan of one window, `limit` requests per `per_secs` seconds: what the emulators' quota
+/// tests configure.
+#[cfg(test)]
+pub(crate) fn one_window(limit: u32, per_secs: u64) -> Vec<QuotaWindow> {
+    vec![QuotaWindow {
+        limit,
+        per: Duration::from_secs(per_secs),
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

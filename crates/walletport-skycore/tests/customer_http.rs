@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceFields, BalanceUpdate, CardId, CardKey, Channel, Customer, CustomerId,
-    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, IssueCard, Percent, Phone, Provider,
-    ProviderExt, PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
+    CustomerKey, ErrorKind, Fields, GetBalance, IssueCard, Percent, Phone, Provider, ProviderExt,
+    PushMessage, Result, SendPush, SetBalance, TemplateId, UpdateCard, UpsertCustomer,
 };
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 use walletport_sandbox::common::Faults;
@@ -18,7 +18,9 @@ use walletport_skycore::{SkycoreConfig, SkycoreProvider};
 
 #[path = "support/emulated.rs"]
 mod emulated;
-use emulated::{emulator, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
+use emulated::{
+    card_of, emulator, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers,
+};
 
 fn phone(n: u32) -> Phone {
     Phone::parse(&format!("+42077711{n:04}")).expect("phone")
@@ -33,6 +35,17 @@ fn balance(points: i64, bonus: i64) -> Balance {
         points: Decimal::new(points, 0),
         bonus_percent: Percent::new(Decimal::new(bonus, 0)).expect("percent"),
         discount_percent: Percent::default(),
+    }
+}
+
+/// A balance set that changes only the points of `customer`.
+fn set_points(customer: impl Into<CustomerKey>, points: Decimal) -> SetBalance {
+    SetBalance {
+        customer: customer.into(),
+        update: BalanceUpdate {
+            points: Some(points),
+            ..BalanceUpdate::default()
+        },
     }
 }
 
@@ -152,12 +165,7 @@ async fn an_upsert_keyed_by_customer_id_keeps_the_phone_as_meta() -> Result<()> 
     assert_eq!(emu.pass_ids(), ["C2"]);
     let (meta, _) = emu.pass_meta("C2").expect("meta");
     assert_eq!(meta["user-phone"], digits(2).as_str());
-    let card = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(CardId::new("C2")?),
-        })
-        .await?;
+    let card = card_of(&provider, CardKey::Id(CardId::new("C2")?)).await?;
     assert_eq!(card.number.as_deref(), Some("C2"));
     let read = provider
         .balances()
@@ -251,13 +259,7 @@ async fn a_push_is_never_sent_twice_and_a_plain_update_may_be() -> Result<()> {
     emu.fail_after_processing("updatepassdata", 1);
     let err = provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(4).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::TEN),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(4), Decimal::TEN))
         .await
         .unwrap_err();
     assert!(err.is_temporary(), "setting values again is safe: {err:?}");
@@ -304,13 +306,10 @@ async fn the_transport_retries_a_503_of_a_plain_update_but_not_of_a_push() -> Re
     assert!(!err.is_temporary(), "{err:?}");
     provider
         .balances()
-        .set_balance(SetBalance {
-            customer: CustomerKey::Card(CardId::new("123")?),
-            update: BalanceUpdate {
-                points: Some(Decimal::ONE),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(
+            CustomerKey::Card(CardId::new("123")?),
+            Decimal::ONE,
+        ))
         .await
         .unwrap_err();
     assert_eq!(
@@ -335,25 +334,14 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     let provider = SkycoreProvider::new(config)?;
     let read = provider.balance_of(&phone(5)).await?;
     assert_eq!(read, balance(3, 4));
-    let card = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Phone(phone(5)),
-        })
-        .await?;
+    let card = card_of(&provider, CardKey::Phone(phone(5))).await?;
     assert_eq!(
         card.fields.get("loyalty-points").map(String::as_str),
         Some("$3$")
     );
     let set = provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(5).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::new(42, 0)),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(5), Decimal::new(42, 0)))
         .await?;
     assert_eq!(set, balance(42, 4));
     assert_eq!(
@@ -397,32 +385,16 @@ async fn a_pass_of_another_template_is_read_and_updated_in_its_own_template() ->
     assert_eq!(id.as_str(), format!("{}@sandbox-layout-1", digits(6)));
     // A new process (no record of the pass) finds it by the card id, which names its template.
     let restarted = SkycoreProvider::new(config)?;
-    let again = restarted
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(id.clone()),
-        })
-        .await?;
+    let again = card_of(&restarted, CardKey::Id(id.clone())).await?;
     assert_eq!(again.id.as_ref(), Some(&id));
-    let got = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Id(id.clone()),
-        })
-        .await?;
+    let got = card_of(&provider, CardKey::Id(id.clone())).await?;
     assert_eq!(
         got.template.as_ref().map(|t| t.as_str()),
         Some("sandbox-layout-1")
     );
     provider
         .balances()
-        .set_balance(SetBalance {
-            customer: phone(6).into(),
-            update: BalanceUpdate {
-                points: Some(Decimal::TWO),
-                ..BalanceUpdate::default()
-            },
-        })
+        .set_balance(set_points(phone(6), Decimal::TWO))
         .await?;
     let sent: Vec<String> = emu
         .requests()

@@ -7,9 +7,9 @@ use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use walletport_core::{
     Balance, BalanceUpdate, CardKey, CardStatus, Channel, CreateTemplate, Customer, CustomerId,
-    CustomerKey, ErrorKind, Fields, GetBalance, GetCard, GetTemplate, IssueCard, Percent, Phone,
-    Provider, ProviderExt, PushMessage, Result, SendPush, SetBalance, SetCardStatus, Template,
-    TemplateField, TemplateId, UpdateCard, UpdateTemplate,
+    CustomerKey, ErrorKind, Fields, GetBalance, GetTemplate, IssueCard, Percent, Phone, Provider,
+    ProviderExt, PushMessage, Result, SendPush, SetBalance, SetCardStatus, Template, TemplateField,
+    TemplateId, UpdateCard, UpdateTemplate,
 };
 use walletport_sandbox::RunningServer;
 use walletport_sandbox::skycore::{Layout as EmuLayout, SkycoreEmulator, SkycoreEmulatorConfig};
@@ -20,7 +20,7 @@ use walletport_skycore::{
 
 #[path = "support/emulated.rs"]
 mod emulated;
-use emulated::{keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
+use emulated::{card_of, keyed_by_customer_id, links_to_the_pass_page, losing_generate_answers};
 
 /// The shared emulator set-up, with the custom field `tier` these tests map.
 async fn emulator(
@@ -83,10 +83,7 @@ async fn issue_maps_the_customer_and_reads_back_by_id_number_and_phone() -> Resu
         CardKey::Number("420777000001".into()),
         CardKey::Phone(phone(1)),
     ] {
-        let got = provider
-            .cards()
-            .get_card(GetCard { card: key.clone() })
-            .await?;
+        let got = card_of(&provider, key.clone()).await?;
         assert_eq!(
             (got.id.clone(), got.number.clone()),
             (card.id.clone(), card.number.clone()),
@@ -222,11 +219,7 @@ async fn invalid_input_sends_nothing_and_vendor_errors_keep_their_codes() -> Res
     );
     assert!(emu.requests().is_empty(), "nothing reached Skycore");
 
-    let err = provider
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Phone(phone(99)),
-        })
+    let err = card_of(&provider, CardKey::Phone(phone(99)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -245,11 +238,7 @@ async fn invalid_input_sends_nothing_and_vendor_errors_keep_their_codes() -> Res
         "WRONG",
         "sandbox-layout-1",
     ))?;
-    let err = wrong_key
-        .cards()
-        .get_card(GetCard {
-            card: CardKey::Phone(phone(1)),
-        })
+    let err = card_of(&wrong_key, CardKey::Phone(phone(1)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);

@@ -55,28 +55,6 @@ pub struct HookLogEntry {
     pub response: Value,
 }
 
-fn basic(user: &str, password: &str) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}").into_bytes();
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    format!("Basic {out}")
-}
-
 impl PassquareEmulator {
     /// Calls the configured CRM hook with `method` and `customer`, logs and returns the answer.
     pub async fn call_hook(&self, method: &str, customer: Value) -> Result<HookLogEntry, String> {
@@ -108,7 +86,7 @@ impl PassquareEmulator {
                     (Some(u), Some(p)) => (u.clone(), p.clone()),
                     _ => (String::new(), target.crm_key.clone().unwrap_or_default()),
                 };
-                req = req.header("Authorization", basic(&user, &password));
+                req = req.basic_auth(user, Some(password));
             }
         }
         let entry = match req.body(body.to_string()).send().await {

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::common::one_window;
 
 /// A running emulator and the client that calls it.
 struct Api {
@@ -201,10 +202,7 @@ async fn listing_filters_and_campaigns_by_segment() {
 #[tokio::test]
 async fn the_plan_answers_429_past_its_windows() {
     let config = PassquareEmulatorConfig {
-        quota: vec![QuotaWindow {
-            limit: 2,
-            per: std::time::Duration::from_secs(60),
-        }],
+        quota: one_window(2, 60),
         ..PassquareEmulatorConfig::default()
     };
     let (api, emu) = start(config).await;

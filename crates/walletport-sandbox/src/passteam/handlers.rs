@@ -1,7 +1,7 @@
 //! The HTTP side: one route `/oapi/v1/{method}`, envelopes, quota, auth, dispatch.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -21,6 +21,13 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/oapi/v1/{method}", any(handle))
         .with_state(shared)
+}
+
+/// Appends `entry` to the log the tests read (pushes, distributions) and answers `true`, as
+/// Passteam does for an accepted send.
+fn recorded<T>(log: &Mutex<Vec<T>>, entry: T) -> Answer {
+    lock(log).push(entry);
+    Ok(Value::Bool(true))
 }
 
 fn envelope(answer: Answer) -> Response {
@@ -202,12 +209,14 @@ fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) -> Answer {
                     .count()
             };
             let template_id = f.text("templateId").unwrap_or_default();
-            lock(&s.pushes).push(PushEntry {
-                template_id,
-                message,
-                recipients,
-            });
-            Ok(Value::Bool(true))
+            recorded(
+                &s.pushes,
+                PushEntry {
+                    template_id,
+                    message,
+                    recipients,
+                },
+            )
         }
         _ => super::handlers_commerce::dispatch(s, verb, method, f),
     }
@@ -317,10 +326,12 @@ fn distribute(s: &Shared, f: &form::Form) -> Answer {
         to
     };
     let card_id = f.text("cardId").unwrap_or_default();
-    lock(&s.distributed).push(DistributeEntry {
-        card_id,
-        channel,
-        to,
-    });
-    Ok(Value::Bool(true))
+    recorded(
+        &s.distributed,
+        DistributeEntry {
+            card_id,
+            channel,
+            to,
+        },
+    )
 }

@@ -46,12 +46,25 @@ fn page_param(f: &form::Form, name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The 404 Passteam answers for an unknown sale or product: "`what` not found.".
+fn not_found(what: &str) -> Fail {
+    Fail::new(404, format!("{what} not found."))
+}
+
+/// The stored sale or product (`what`) the request's `id` names.
+fn stored<'a>(
+    items: &'a mut BTreeMap<String, Value>,
+    f: &form::Form,
+    what: &str,
+) -> Result<&'a mut Value, Fail> {
+    items.get_mut(&id(f)?).ok_or_else(|| not_found(what))
+}
+
 /// The answer of a delete: `true`, or 404 "`what` not found." when there was nothing to remove.
 fn deleted(removed: Option<Value>, what: &str) -> Answer {
-    match removed {
-        Some(_) => Ok(Value::Bool(true)),
-        None => Err(Fail::new(404, format!("{what} not found."))),
-    }
+    removed
+        .map(|_| Value::Bool(true))
+        .ok_or_else(|| not_found(what))
 }
 
 /// `products[0][name]=x` → `[{name: x}]`.
@@ -77,17 +90,10 @@ fn products(f: &form::Form) -> Option<Vec<Value>> {
 
 pub(crate) fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) -> Answer {
     match (verb.as_str(), method) {
-        ("GET", "getsale") => lock(&s.account)
-            .sales
-            .get(&id(f)?)
-            .cloned()
-            .ok_or_else(|| Fail::new(404, "Sale not found.")),
+        ("GET", "getsale") => stored(&mut lock(&s.account).sales, f, "Sale").cloned(),
         ("PUT", "updatesale") => {
             let mut a = lock(&s.account);
-            let sale = a
-                .sales
-                .get_mut(&id(f)?)
-                .ok_or_else(|| Fail::new(404, "Sale not found."))?;
+            let sale = stored(&mut a.sales, f, "Sale")?;
             for key in ["title", "cardId", "clientName"] {
                 if let Some(v) = f.text(key) {
                     sale[key] = Value::String(v);
@@ -131,10 +137,7 @@ pub(crate) fn dispatch(s: &Shared, verb: &Method, method: &str, f: &form::Form) 
         }
         ("PUT", "updateproduct") => {
             let mut a = lock(&s.account);
-            let product = a
-                .products
-                .get_mut(&id(f)?)
-                .ok_or_else(|| Fail::new(404, "Product not found."))?;
+            let product = stored(&mut a.products, f, "Product")?;
             if let Some(n) = f.text("name") {
                 product["name"] = Value::String(n);
             }

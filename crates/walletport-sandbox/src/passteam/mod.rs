@@ -292,6 +292,7 @@ impl PassteamEmulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::one_window;
 
     async fn post(base: &str, method: &str, token: &str, form: &[(&str, &str)]) -> (u16, Value) {
         let resp = reqwest::Client::new()
@@ -316,10 +317,7 @@ mod tests {
     /// `limit` calls per `per_secs` seconds.
     async fn spawn_with_quota(limit: u32, per_secs: u64) -> (RunningServer, PassteamEmulator) {
         let config = PassteamEmulatorConfig {
-            quota: vec![QuotaWindow {
-                limit,
-                per: std::time::Duration::from_secs(per_secs),
-            }],
+            quota: one_window(limit, per_secs),
             ..Default::default()
         };
         PassteamEmulator::spawn(

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::common::one_window;
 
 const KEY: &str = "sandbox-api-key";
 
@@ -310,10 +311,7 @@ async fn an_injected_internal_error_comes_after_the_update_and_its_push() {
 #[tokio::test]
 async fn a_configured_plan_is_enforced_with_429s() {
     let config = SkycoreEmulatorConfig {
-        quota: vec![QuotaWindow {
-            limit: 2,
-            per: std::time::Duration::from_secs(60),
-        }],
+        quota: one_window(2, 60),
         ..Default::default()
     };
     let (api, emulator) = start(config).await;

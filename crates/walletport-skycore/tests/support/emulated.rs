@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use walletport_core::{Card, Result};
+use walletport_core::{Card, CardKey, GetCard, Provider, Result};
 use walletport_http::{HttpRequest, HttpResponse, HttpTransport, Transport};
 use walletport_sandbox::RunningServer;
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
@@ -33,6 +33,11 @@ pub(crate) async fn emulator(
 pub(crate) fn keyed_by_customer_id(mut config: SkycoreConfig) -> Result<SkycoreProvider> {
     config.pass_id = PassIdStrategy::CustomerId;
     SkycoreProvider::new(config)
+}
+
+/// The card `provider` reads under `card`: how these tests look up what they wrote.
+pub(crate) async fn card_of(provider: &dyn Provider, card: CardKey) -> Result<Card> {
+    provider.cards().get_card(GetCard { card }).await
 }
 
 /// Whether `card` links to the emulator's pass page (`/wallet/gc/…`), as every generated pass
