@@ -258,18 +258,7 @@ async fn skycore_cards_templates_and_issuance_links() {
         "redeemed"
     );
 
-    let template = json!({
-        "name": "Club card",
-        "layout": "loyalty-card-type2",
-        "settings": {
-            "appearance": {"program-logo": "https://x.invalid/l.png",
-                "program-logo-gpay": "https://x.invalid/g.png", "card-issuer": "Shop",
-                "background-color": "#112233"},
-            "apple-wallet-fields": {"text-color": "", "description": "d"},
-            "barcode-fields": {"barcode-type": "QRCODE"},
-            "universal-fields": {"program-name": "Club"}
-        }
-    });
+    let template = walletport_sandbox::skycore::sample_template("Club card");
     let file = write_json(v.dir.path(), "template.json", &template);
     let created = ok(cfg, &["template", "create", "--file", &file]);
     let template_id = created["id"].as_str().expect("template id").to_owned();

@@ -223,18 +223,7 @@ async fn skycore_card_status_and_template_create() {
     assert_eq!(detail["cards"][0]["vendor_card_id"], pass_id.as_str());
     assert_eq!(detail["cards"][0]["status"], "redeemed", "{detail}");
 
-    let template = json!({
-        "name": "Club card",
-        "layout": "loyalty-card-type2",
-        "settings": {
-            "appearance": {"program-logo": "https://x.invalid/l.png",
-                "program-logo-gpay": "https://x.invalid/g.png", "card-issuer": "Shop",
-                "background-color": "#112233"},
-            "apple-wallet-fields": {"text-color": "", "description": "d"},
-            "barcode-fields": {"barcode-type": "QRCODE"},
-            "universal-fields": {"program-name": "Club"}
-        }
-    });
+    let template = walletport_sandbox::skycore::sample_template("Club card");
     let created = api.ok("POST", "/api/templates", template).await;
     let id = created["id"].as_str().expect("template id").to_owned();
     assert!(emu.templates().iter().any(|(t, _)| *t == id), "{created}");

@@ -62,6 +62,23 @@ fn default_seed_name() -> String {
     "Sandbox loyalty card".into()
 }
 
+/// A template body (name, layout, every required setting) the emulator accepts, named `name`:
+/// what a test or a demo sends to create a template without restating Skycore's required fields.
+pub fn sample_template(name: &str) -> Value {
+    json!({
+        "name": name,
+        "layout": "loyalty-card-type2",
+        "settings": {
+            "appearance": {"program-logo": "https://x.invalid/l.png",
+                "program-logo-gpay": "https://x.invalid/g.png", "card-issuer": "Shop",
+                "background-color": "#112233"},
+            "apple-wallet-fields": {"text-color": "", "description": "d"},
+            "barcode-fields": {"barcode-type": "QRCODE"},
+            "universal-fields": {"program-name": "Club"}
+        }
+    })
+}
+
 /// How the Skycore emulator behaves; every field has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
