@@ -479,6 +479,49 @@ mod tests {
     }
 
     #[test]
+    fn voided_wins_over_expiry_and_the_install_flags_read_as_sent() {
+        let map = FieldMap::documented();
+        // (case, change to the documented card, status, installed on (apple, google))
+        type Case = (&'static str, fn(&mut WireCard), CardStatus, (bool, bool));
+        let cases: [Case; 4] = [
+            ("as documented", |_| {}, CardStatus::Active, (false, true)),
+            (
+                "voided",
+                |w| w.voided = Some(true),
+                CardStatus::Voided,
+                (false, true),
+            ),
+            (
+                "expired",
+                |w| w.expiration_date = Some("01.01.2001 00:00:00".into()),
+                CardStatus::Expired,
+                (false, true),
+            ),
+            (
+                "voided, expired, on both wallets",
+                |w| {
+                    w.expiration_date = Some("01.01.2001 00:00:00".into());
+                    w.voided = Some(true);
+                    w.installed_aw = Some(true);
+                },
+                CardStatus::Voided,
+                (true, true),
+            ),
+        ];
+        for (case, change, status, (apple, google)) in cases {
+            let mut w = wire();
+            change(&mut w);
+            let card = card_from_wire(&w, &map, false);
+            assert_eq!(card.status, status, "{case}");
+            assert_eq!(
+                (card.installed.apple, card.installed.google),
+                (apple, google),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
     fn a_bad_number_is_unexpected() {
         let mut w = wire();
         w.values.insert("BONUS".into(), "lots".into());
