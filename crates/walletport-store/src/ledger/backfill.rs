@@ -20,7 +20,7 @@
 
 use rust_decimal::Decimal;
 
-use super::engine::NEVER;
+use super::engine::{Lot, NEVER};
 use super::types::EntryKind;
 
 /// One v0.1 row as copied into `ledger_entries`.
@@ -32,17 +32,6 @@ pub(crate) struct OldRow {
     pub(crate) amount: Decimal,
     pub(crate) at: i64,
     pub(crate) expires_at: Option<i64>,
-}
-
-/// A lot made for a v0.1 credit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConvertedLot {
-    pub(crate) entry_id: i64,
-    pub(crate) transaction_id: Option<String>,
-    pub(crate) amount: Decimal,
-    pub(crate) remaining: Decimal,
-    pub(crate) expired: Decimal,
-    pub(crate) burns_at: i64,
 }
 
 /// An `expiry` entry to append for a credit that burnt before the migration.
@@ -59,8 +48,8 @@ pub(crate) struct ConvertedExpiry {
 pub(crate) struct Conversion {
     /// `(entry id, balance_after)` for every v0.1 row.
     pub(crate) balances_after: Vec<(i64, Decimal)>,
-    /// One per credit and upward adjustment.
-    pub(crate) lots: Vec<ConvertedLot>,
+    /// One per credit and upward adjustment (none of them reversed: v0.1 had no reversals).
+    pub(crate) lots: Vec<Lot>,
     /// Appended after the v0.1 rows, in the order they burnt.
     pub(crate) expiries: Vec<ConvertedExpiry>,
     /// The customer's points: the v0.1 balance at the migration.
@@ -102,13 +91,14 @@ pub(crate) fn convert(mut rows: Vec<OldRow>, now: i64) -> Conversion {
         } else if !r.amount.is_zero() {
             let burns_at = r.expires_at.unwrap_or(NEVER);
             let live = burns_at > now;
-            out.lots.push(ConvertedLot {
+            out.lots.push(Lot {
                 entry_id: r.id,
                 transaction_id: r.transaction_id.clone(),
                 amount: r.amount,
                 remaining: if live { r.amount } else { Decimal::ZERO },
                 expired: if live { Decimal::ZERO } else { r.amount },
                 burns_at,
+                reversed: false,
             });
         }
     }

@@ -156,16 +156,9 @@ pub(crate) trait LedgerTx: Send {
     /// The committed record of `transaction_id`, if any.
     async fn prior(&mut self, transaction_id: &str) -> Result<Option<Prior>>;
 
-    /// Records `transaction_id`; false when another transaction recorded it first (PostgreSQL
-    /// waits on the unique index until that one committed).
-    async fn claim(
-        &mut self,
-        transaction_id: &str,
-        customer: &str,
-        kind: &str,
-        amount: Decimal,
-        at: i64,
-    ) -> Result<bool>;
+    /// Records `transaction_id` as `record` at `at`; false when another transaction recorded it
+    /// first (PostgreSQL waits on the unique index until that one committed).
+    async fn claim(&mut self, transaction_id: &str, record: &Prior, at: i64) -> Result<bool>;
 
     /// The customer's open lots in spending order `(burns_at, entry_id)`, after `after`, only
     /// those with `burns_at <= due_by` when given, at most `limit`.
@@ -348,7 +341,12 @@ async fn change<T: LedgerTx + ?Sized>(
             "the balance {points} cannot take this change without leaving the decimal range"
         ))));
     }
-    if !tx.claim(id, c, op.kind(), op.requested(), now).await? {
+    let record = Prior {
+        customer: c.to_owned(),
+        kind: op.kind().to_owned(),
+        amount: op.requested(),
+    };
+    if !tx.claim(id, &record, now).await? {
         // Another transaction recorded the id first and has committed by now.
         return Ok(match tx.prior(id).await? {
             Some(p) => p.judge(customer, op),

@@ -209,15 +209,9 @@ impl<D: LedgerTxSql> LedgerTx for SqlLedgerTx<'_, D> {
         .transpose()
     }
 
-    async fn claim(
-        &mut self,
-        transaction_id: &str,
-        customer: &str,
-        kind: &str,
-        amount: Decimal,
-        at: i64,
-    ) -> Result<bool> {
-        let params = params![transaction_id, customer, kind, decimal_text(amount), at];
+    async fn claim(&mut self, transaction_id: &str, record: &Prior, at: i64) -> Result<bool> {
+        let amount = decimal_text(record.amount);
+        let params = params![transaction_id, &record.customer, &record.kind, amount, at];
         Ok(self.write(D::LEDGER_TX.claim, params).await? == 1)
     }
 

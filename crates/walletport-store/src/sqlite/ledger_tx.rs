@@ -294,32 +294,23 @@ impl LedgerTx for BatchTx<'_> {
         self.inner.prior(transaction_id).await
     }
 
-    async fn claim(
-        &mut self,
-        transaction_id: &str,
-        customer: &str,
-        kind: &str,
-        amount: Decimal,
-        at: i64,
-    ) -> Result<bool> {
+    async fn claim(&mut self, transaction_id: &str, record: &Prior, at: i64) -> Result<bool> {
         if self.claimed.contains_key(transaction_id) {
             return Ok(false);
         }
         self.claims.push(serde_json::json!([
             transaction_id,
-            customer,
-            kind,
-            text(amount),
+            record.customer,
+            record.kind,
+            text(record.amount),
             at
         ]));
-        self.claimed.insert(
-            transaction_id.to_owned(),
-            Prior {
-                customer: customer.to_owned(),
-                kind: kind.to_owned(),
-                amount: amount.normalize(),
-            },
-        );
+        let amount = record.amount.normalize();
+        let prior = Prior {
+            amount,
+            ..record.clone()
+        };
+        self.claimed.insert(transaction_id.to_owned(), prior);
         Ok(true)
     }
 
