@@ -7,6 +7,8 @@
 //! a JSON error for a body that is not a webhook, 200 right after the claim, the handler running
 //! in the background — and when the handler fails, the claim is released so Passteam's repeat
 //! is processed.
+//!
+//! [`WalletEvents`]: walletport_core::WalletEvents
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};

@@ -44,7 +44,7 @@ impl Layout {
 /// How a customer becomes a Skycore `pass-id` (the merchant's key of a pass).
 ///
 /// Skycore has no lookup by phone: finding a customer by phone works only when the pass-id *is*
-/// the phone, so [`crate::SkycoreProvider::capability`] follows this setting.
+/// the phone, so [`crate::SkycoreProvider::capability_for`] follows this setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PassIdStrategy {

@@ -15,11 +15,13 @@
 //! Times are microseconds since the Unix epoch on the database's clock (PostgreSQL's
 //! `clock_timestamp()`, so gateways on several machines agree), or on this machine's clock for
 //! SQLite (one machine). Only the last `largest limit` grants decide anything; older ones are
-//! deleted every [`PRUNE_EVERY`] grants, so the table holds at most the largest limit plus that.
+//! deleted every 1,024 grants (`PRUNE_EVERY`), so the table holds at most the largest limit
+//! plus that.
 //!
 //! Priority spans gateways too: an interactive taker that must wait announces itself
-//! (`interactive_until_us`, until its slot plus [`INTERACTIVE_HOLD`]), and background takers of
-//! every gateway wait until it took its slot, so a till never races a backlog for the next one.
+//! (`interactive_until_us`, until its slot plus `INTERACTIVE_HOLD`, 100 ms), and background
+//! takers of every gateway wait until it took its slot, so a till never races a backlog for the
+//! next one.
 //!
 //! A vendor that reveals a smaller plan than configured (Passteam's "You can only make N
 //! requests per hour") lowers a window for the key in the store (`vendor_quota.lowered_limits`,

@@ -251,7 +251,7 @@ pub struct PageQuery {
 }
 
 /// The customer a path names, documented once for every operation under
-/// `/api/customers/{key}` (the handlers read it with [`super::customer_key`]).
+/// `/api/customers/{key}` (the handlers read it with `customer_key`).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct CustomerKeyParam {

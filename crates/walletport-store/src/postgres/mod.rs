@@ -28,7 +28,7 @@ use crate::{Backend, StoreOptions};
 /// How long a pooled connection may sit idle before it is pinged on acquire.
 const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The PostgreSQL implementation of [`Store`].
+/// The PostgreSQL implementation of [`Store`](crate::Store).
 pub struct PgStore {
     pool: PgPool,
     /// The credit writer's queue (see [`credits`]).

@@ -28,7 +28,7 @@ use crate::logic::store::Engine;
 use crate::model::WriteOpts;
 use crate::{Backend, StoreOptions};
 
-/// The SQLite implementation of [`Store`].
+/// The SQLite implementation of [`Store`](crate::Store).
 pub struct SqliteStore {
     store: Db,
     writer: mpsc::Sender<ledger::Msg>,
