@@ -116,10 +116,11 @@ async fn list_all(url: &str) -> anyhow::Result<u64> {
     let mut after: Option<String> = None;
     let mut seen = 0u64;
     loop {
-        let page_url = match &after {
-            Some(a) => format!("{url}?limit=1000&after={}", percent_encode(a)),
-            None => format!("{url}?limit=1000"),
-        };
+        let mut page_url = reqwest::Url::parse(url).context("the customers URL")?;
+        page_url.query_pairs_mut().append_pair("limit", "1000");
+        if let Some(a) = &after {
+            page_url.query_pairs_mut().append_pair("after", a);
+        }
         let resp = client
             .get(page_url)
             .send()
@@ -135,29 +136,5 @@ async fn list_all(url: &str) -> anyhow::Result<u64> {
             Some(next) => after = Some(next.to_owned()),
             None => return Ok(seen),
         }
-    }
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986), for a query value.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_encode;
-
-    #[test]
-    fn encodes_query_values() {
-        assert_eq!(percent_encode("abc-1_2.3~"), "abc-1_2.3~");
-        assert_eq!(percent_encode("a b/c=d&é"), "a%20b%2Fc%3Dd%26%C3%A9");
     }
 }

@@ -2,6 +2,9 @@
 
 use std::net::IpAddr;
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
@@ -76,42 +79,16 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Standard base64 with optional padding; `None` on any invalid character.
+/// Standard base64, padded or not (clients differ); `None` on anything else, or past 4 KiB.
 fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let trimmed = input.trim_end_matches('=');
-    if input.len() - trimmed.len() > 2 || input.len() > 4096 {
+    const PADDING_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    if input.len() > 4096 {
         return None;
     }
-    let bytes = trimmed.as_bytes();
-    if bytes.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n: u32 = 0;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= value(*c)? << (18 - 6 * i);
-        }
-        let [_, a, b, c] = n.to_be_bytes();
-        out.push(a);
-        if chunk.len() > 2 {
-            out.push(b);
-        }
-        if chunk.len() > 3 {
-            out.push(c);
-        }
-    }
-    Some(out)
+    PADDING_OPTIONAL.decode(input).ok()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use maud::{Markup, html};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use walletport_core::{CardId, CustomerId, CustomerKey, Phone};
 use walletport_store::{CustomerPage, CustomerSearch, ListCustomers, StoredCard, StoredCustomer};
@@ -141,16 +142,16 @@ pub(crate) fn customer_href(c: &StoredCustomer) -> String {
     format!("/console/customers/{}", urlencode(c.id.as_str()))
 }
 
+/// Everything but RFC 3986's unreserved characters, which a path segment or query value keeps.
+const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes `s` for a URL path segment or query value.
 pub(crate) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// `GET /console/`: the customers table with search and paging.
@@ -216,4 +217,15 @@ pub(crate) async fn page(
         }
     };
     Ok(layout::page(&ctx, Nav::Customers, "Customers", body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urlencode;
+
+    #[test]
+    fn links_keep_unreserved_characters_and_encode_the_rest() {
+        assert_eq!(urlencode("abc-1_2.3~"), "abc-1_2.3~");
+        assert_eq!(urlencode("+420 1/é?&="), "%2B420%201%2F%C3%A9%3F%26%3D");
+    }
 }
