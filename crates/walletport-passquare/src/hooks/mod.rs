@@ -294,6 +294,33 @@ pub fn status_for(error: &Error) -> u16 {
     }
 }
 
+/// Why a call is not authenticated, or `None` when it is: valid Basic credentials, or the
+/// body's `crm_key`. The reason names what failed, never what the key should be; a body that
+/// does not parse carries no key, so it is a 401 here and not a 400.
+fn refusal(
+    config: &PassquareHooksConfig,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Option<&'static str> {
+    if auth::basic_ok(config, authorization) {
+        return None;
+    }
+    let envelope = serde_json::from_slice::<Envelope>(body);
+    let key = envelope.as_ref().ok().and_then(|e| e.crm_key.as_ref());
+    if auth::body_key_ok(config, key.and_then(Value::as_str)) {
+        return None;
+    }
+    Some(match (authorization, &envelope, key) {
+        (Some(_), _, None) => "no valid credentials: the Authorization header is wrong",
+        (Some(_), _, Some(_)) => {
+            "no valid credentials: neither the Authorization header nor crm_key is right"
+        }
+        (None, Err(_), _) => "no valid credentials: the body is not a JSON object with a crm_key",
+        (None, Ok(_), None) => "no valid credentials: crm_key is missing",
+        (None, Ok(_), Some(_)) => "no valid credentials: crm_key is wrong",
+    })
+}
+
 /// Authenticates, parses and dispatches one hook call; never panics, always answers JSON.
 pub async fn handle_hook(
     hooks: &dyn CrmHooks,
@@ -310,14 +337,8 @@ pub async fn handle_hook(
         .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let authenticated = auth::basic_ok(config, authorization) || {
-        let key = serde_json::from_slice::<Envelope>(request.body)
-            .ok()
-            .and_then(|e| e.crm_key);
-        auth::body_key_ok(config, key.as_ref().and_then(Value::as_str))
-    };
-    if !authenticated {
-        return HookResponse::error(401, "invalid or missing crm_key / credentials");
+    if let Some(refusal) = refusal(config, authorization, request.body) {
+        return HookResponse::error(401, refusal);
     }
     let context = hook_context(request.headers, request.peer);
     let call = match parse_hook(request.body, context, config) {

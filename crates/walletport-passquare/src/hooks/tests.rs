@@ -80,20 +80,56 @@ async fn dispatches_with_body_key_and_exposes_account_headers() {
 async fn bad_credentials_are_401_and_reach_no_handler() {
     let hooks = Recorder::default();
     let none = HeaderMap::new();
-    for body in [
-        r#"{"method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
-        r#"{"crm_key": "wrong", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
-        r#"{"crm_key": "secret-key"#,
+    for (body, why) in [
+        (
+            r#"{"method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "missing",
+        ),
+        (
+            r#"{"crm_key": "wrong", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "wrong",
+        ),
+        (r#"{"crm_key": "secret-key"#, "not a JSON object"),
         // The key is compared exactly: no trimming, no other JSON type.
-        r#"{"crm_key": " secret-key ", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
-        r#"{"crm_key": "secret-key\n", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
-        r#"{"crm_key": ["secret-key"], "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
-        "",
+        (
+            r#"{"crm_key": " secret-key ", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "wrong",
+        ),
+        (
+            r#"{"crm_key": "secret-key\n", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "wrong",
+        ),
+        (
+            r#"{"crm_key": ["secret-key"], "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "wrong",
+        ),
+        ("", "not a JSON object"),
     ] {
         let resp = call(&hooks, &none, body).await;
         assert_eq!(resp.status, 401, "{body}");
-        assert!(resp.body["error"].is_string());
+        let error = resp.body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{body}: {error}");
+        assert!(!error.contains("secret-key"), "{error}");
     }
+    // Wrong Basic credentials (":wrong"): the answer says which part failed.
+    let mut wrong = HeaderMap::new();
+    wrong.insert("authorization", HeaderValue::from_static("Basic Ondyb25n"));
+    for (body, why) in [
+        (
+            r#"{"method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "Authorization header is wrong",
+        ),
+        (
+            r#"{"crm_key": "x", "method": "readBalance", "customer": {"phone": "+420000000001"}}"#,
+            "neither",
+        ),
+    ] {
+        let resp = call(&hooks, &wrong, body).await;
+        assert_eq!(resp.status, 401, "{body}");
+        let error = resp.body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{body}: {error}");
+    }
+    assert!(hooks.calls.lock().unwrap().is_empty());
     // Basic with an empty login and the key as password: ":secret-key".
     let mut basic = HeaderMap::new();
     basic.insert(
