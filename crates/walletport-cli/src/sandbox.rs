@@ -27,39 +27,82 @@ fn emulator_config<T: DeserializeOwned + Default>(settings: Option<&Path>) -> Re
     parsed.map_err(|e| Error::config(format!("emulator settings `{}`: {e}", path.display())))
 }
 
-/// Starts the emulator, prints where it listens as one JSON line, and serves until Ctrl-C.
+/// A TOML table of string values.
+fn table<const N: usize>(entries: [(&str, String); N]) -> toml::Table {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into()))
+        .collect()
+}
+
+/// The `[provider]` table that points walletport at the emulator: `provider` (the kind and the
+/// emulator's own keys and template) plus its address under the adapter's name for it.
+fn gateway_config(vendor: SandboxVendor, base_url: &str, mut provider: toml::Table) -> String {
+    let address = match vendor {
+        SandboxVendor::Skycore => ("endpoint", format!("{base_url}/API/")),
+        SandboxVendor::Passquare | SandboxVendor::Passteam => ("base_url", base_url.to_owned()),
+    };
+    provider.insert(address.0.into(), address.1.into());
+    let mut config = toml::Table::new();
+    config.insert("provider".into(), provider.into());
+    config.to_string()
+}
+
+/// Starts the emulator, prints one JSON line (where it listens, and the `[provider]` table
+/// that points walletport at it), and serves until Ctrl-C.
 pub(crate) async fn run(
     vendor: SandboxVendor,
     listen: SocketAddr,
     settings: Option<&Path>,
 ) -> Result<serde_json::Value> {
     let bind = |e: std::io::Error| Error::config(format!("cannot listen on {listen}: {e}"));
-    let server = match vendor {
+    let (server, provider) = match vendor {
         SandboxVendor::Passquare => {
             let config: PassquareEmulatorConfig = emulator_config(settings)?;
-            PassquareEmulator::spawn(config, listen)
+            let app_key = config.app_key.clone();
+            let server = PassquareEmulator::spawn(config, listen)
                 .await
                 .map_err(bind)?
-                .0
+                .0;
+            let provider = table([("kind", "passquare".into()), ("app_key", app_key)]);
+            (server, provider)
         }
         SandboxVendor::Passteam => {
             let config: PassteamEmulatorConfig = emulator_config(settings)?;
-            PassteamEmulator::spawn(config, listen)
+            let mut provider = table([("kind", "passteam".into())]);
+            if let Some(token) = config.tokens.first() {
+                provider.insert("token".into(), token.clone().into());
+            }
+            if let Some(template) = config.templates.first() {
+                provider.insert("template_id".into(), template.id.clone().into());
+            }
+            let server = PassteamEmulator::spawn(config, listen)
                 .await
                 .map_err(bind)?
-                .0
+                .0;
+            (server, provider)
         }
         SandboxVendor::Skycore => {
             let config: SkycoreEmulatorConfig = emulator_config(settings)?;
-            SkycoreEmulator::spawn(config, listen)
+            let mut provider = table([
+                ("kind", "skycore".into()),
+                ("api_key", config.api_key.clone()),
+            ]);
+            if let Some(template) = config.templates.first() {
+                provider.insert("template_id".into(), template.id.clone().into());
+                provider.insert("layout".into(), template.layout.subtype().into());
+            }
+            let server = SkycoreEmulator::spawn(config, listen)
                 .await
                 .map_err(bind)?
-                .0
+                .0;
+            (server, provider)
         }
     };
     let started = serde_json::json!({
         "sandbox": vendor.name(),
         "listening": server.base_url(),
+        "config": gateway_config(vendor, &server.base_url(), provider),
     });
     {
         let mut out = std::io::stdout().lock();
