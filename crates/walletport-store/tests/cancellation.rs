@@ -1,5 +1,6 @@
-//! PostgreSQL only: a store call dropped part-way (a request timeout, an outbox lease that ran
-//! out, a client that hung up) leaves no transaction open on a pooled connection.
+//! A store call dropped part-way (a request timeout, an outbox lease that ran out, a client that
+//! hung up, a shutdown) leaves nothing behind: on PostgreSQL no transaction open on a pooled
+//! connection, on SQLite no write turn held; and every later write commits for everyone.
 //!
 //! sqlx 0.9.0 left one open when the drop fell inside `BEGIN`'s round trip (sqlx issue #4393):
 //! the pool handed the connection on, the next borrower's statements ran inside that stale
@@ -57,7 +58,7 @@ async fn idle_in_transaction(url: &str) -> i64 {
 
 /// One store call of each kind that opens a transaction: a customer write, a ledger operation
 /// (the engine path), an outbox claim.
-async fn call(store: &PgStore, c: &CustomerId, i: u64) {
+async fn call(store: &dyn Store, c: &CustomerId, i: u64) {
     let outcome = match i % 3 {
         0 => {
             let renamed = Customer {
@@ -131,8 +132,41 @@ async fn a_begin_dropped_part_way_is_rolled_back_before_the_connection_is_reused
     pool.close().await;
 }
 
+/// Drops each kind of [`call`] at each of its await points in turn and runs `check` (told
+/// which drop it follows) after each; the number of the next call.
+async fn drop_each_call_part_way(
+    store: &dyn Store,
+    c: &CustomerId,
+    check: impl AsyncFn(&str),
+) -> u64 {
+    let (mut n, mut dropped) = (0, 0);
+    for kind in 0..3 {
+        for yields in 0.. {
+            n += 1;
+            if drop_after(call(store, c, n * 3 + kind), yields).await {
+                break;
+            }
+            dropped += 1;
+            check(&format!("call kind {kind} dropped after {yields} yields")).await;
+        }
+    }
+    assert!(dropped >= 3, "only {dropped} calls were dropped part-way");
+    (n + 1) * 3
+}
+
+/// Makes [`LATER`] calls from number `first` on `store`, then reads the points from `other` (a
+/// second gateway's store): they must be the last set-points call's, committed for everyone.
+async fn later_calls_commit(store: &dyn Store, other: &dyn Store, c: &CustomerId, first: u64) {
+    for n in first..first + LATER {
+        call(store, c, n).await;
+    }
+    let last_set = (first..first + LATER).filter(|n| n % 3 == 1).max();
+    let points = other.balance(c, at(1)).await.expect("balance").points;
+    assert_eq!(Some(points), last_set.map(Decimal::from));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_calls_dropped_part_way_leave_no_transaction_open() {
+async fn postgres_calls_dropped_part_way_leave_no_transaction_open() {
     let Some(pg) = support::pg_database().await else {
         return;
     };
@@ -142,40 +176,36 @@ async fn store_calls_dropped_part_way_leave_no_transaction_open() {
         ..StoreOptions::default()
     };
     let store = PgStore::connect(pg.url(), options).await.expect("open");
-    // Each call dropped at each of its await points in turn.
     let c = customer(&store, 1).await;
-    let mut i = 0;
-    let mut dropped = 0;
-    for kind in 0..3 {
-        for yields in 0.. {
-            i += 1;
-            let n = i * 3 + kind;
-            if drop_after(call(&store, &c, n), yields).await {
-                break;
-            }
-            dropped += 1;
-            // Its rollback goes out when the connection returns to the pool, at once.
-            let open = settled_idle_in_transaction(pg.url()).await;
-            assert_eq!(
-                open, 0,
-                "call kind {kind} dropped after {yields} yields left one open"
-            );
-        }
-    }
-    assert!(dropped >= 3, "only {dropped} calls were dropped part-way");
-
-    // Every later write commits for everyone: another store (another gateway) sees it at once.
-    let first = (i + 1) * 3;
-    for n in first..first + LATER {
-        call(&store, &c, n).await;
-    }
+    let next = drop_each_call_part_way(&store, &c, async |which: &str| {
+        // Its rollback goes out when the connection returns to the pool, at once.
+        let open = settled_idle_in_transaction(pg.url()).await;
+        assert_eq!(open, 0, "{which} left a transaction open");
+    })
+    .await;
     let other = PgStore::connect(pg.url(), StoreOptions::default())
         .await
         .expect("open a second store");
-    let last_set = (first..first + LATER).filter(|n| n % 3 == 1).max();
-    let points = other.balance(&c, at(1)).await.expect("balance").points;
-    assert_eq!(Some(points), last_set.map(Decimal::from));
+    later_calls_commit(&store, &other, &c, next).await;
     assert_eq!(idle_in_transaction(pg.url()).await, 0);
+    other.close().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_calls_dropped_part_way_leave_the_write_turn_free() {
+    let db = support::sqlite().await;
+    let store = db.store.as_ref();
+    let c = customer(store, 1).await;
+    let next = drop_each_call_part_way(store, &c, async |which: &str| {
+        // The next writer gets its turn (the gate and `BEGIN IMMEDIATE` were let go).
+        let request = claim("probe", 1, at(0));
+        let took = tokio::time::timeout(Duration::from_secs(5), store.claim_batch(&request)).await;
+        assert!(took.is_ok_and(|r| r.is_ok()), "{which} kept the write turn");
+    })
+    .await;
+    let other = db.second_store().await;
+    later_calls_commit(store, other.as_ref(), &c, next).await;
     other.close().await;
     store.close().await;
 }
