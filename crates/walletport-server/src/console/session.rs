@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use cookie::{Cookie, SameSite};
 use rand::Rng as _;
 use subtle::ConstantTimeEq as _;
 
@@ -175,21 +176,25 @@ pub(crate) fn cookie_id(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())
 }
 
 /// `Set-Cookie` for session `id` (`None`: delete the cookie).
 pub(crate) fn set_cookie(id: Option<&str>, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let value = match id {
-        Some(id) => format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/console{secure}"),
-        None => format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0{secure}"),
-    };
+    let mut cookie = Cookie::build((COOKIE, id.unwrap_or_default()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/console")
+        .secure(secure);
+    if id.is_none() {
+        cookie = cookie.max_age(cookie::time::Duration::ZERO);
+    }
     // Only hex digits and fixed ASCII: always a valid header value.
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&cookie.build().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -224,12 +229,27 @@ mod tests {
         assert_eq!(cookie_id(&h).as_deref(), Some("abc"));
         let v = set_cookie(Some("abc"), true);
         let v = v.to_str().unwrap();
-        assert!(v.contains("HttpOnly") && v.contains("SameSite=Strict") && v.ends_with("Secure"));
+        let attributes: Vec<&str> = v.split("; ").collect();
+        for wanted in [
+            "walletport_console=abc",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Path=/console",
+        ] {
+            assert!(attributes.contains(&wanted), "{v}");
+        }
+        assert!(attributes.contains(&"Secure"), "{v}");
         assert!(
             !set_cookie(Some("abc"), false)
                 .to_str()
                 .unwrap()
                 .contains("Secure")
+        );
+        let gone = set_cookie(None, false);
+        let gone = gone.to_str().unwrap();
+        assert!(
+            gone.starts_with("walletport_console=;") && gone.contains("Max-Age=0"),
+            "{gone}"
         );
         assert!(tokens_equal("x1", "x1") && !tokens_equal("x1", "x2") && !tokens_equal("x", "xx"));
     }
