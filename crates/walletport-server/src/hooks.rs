@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use walletport_core::{
-    Balance, CardId, CardStatus, CreditHook, CrmHooks, Customer, CustomerId, CustomerKey, Error,
-    ReadBalance, RegisterCustomer, Result, TransactionId, WalletEvent, WalletEventKind,
-    WalletEvents,
+    Balance, CardId, CardStatus, CardTrack, CreditHook, CrmHooks, Customer, CustomerId,
+    CustomerKey, Error, ErrorKind, ReadBalance, RegisterCustomer, Result, TransactionId,
+    WalletEvent, WalletEventKind, WalletEvents,
 };
 use walletport_store::{
     CardPatch, CardUpdated, LedgerOp, NewCard, NewOutboxItem, OutboxKind, Percentages, SetPoints,
@@ -55,25 +55,19 @@ impl StoreCrmHooks {
         let mut customer: Customer = input.customer;
         // The CRM owns its ids; whatever the vendor sent as an id is not ours.
         customer.id = None;
+        // Everything that can be refused is refused before the first write: a registration
+        // that fails leaves the store as it was.
         customer.validate()?;
+        let cards = Self::cards_to_attach(&input.card_numbers, &input.card_tracks)?;
+        let points = input.balance.points.map(SetPoints::check).transpose()?;
+        self.check_card_holders(&customer, &cards).await?;
         let up = self.gw.store.upsert_customer(&customer, opts).await?;
-        for number in &input.card_numbers {
-            let track = input
-                .card_tracks
-                .iter()
-                .find(|t| &t.card == number)
-                .map(|t| t.track.clone());
-            let card = NewCard {
-                provider: "passquare".into(),
-                number: Some(number.clone()),
-                track,
-                ..NewCard::default()
-            };
-            self.gw.store.attach_card(&up.id, &card, opts).await?;
+        for card in &cards {
+            self.gw.store.attach_card(&up.id, card, opts).await?;
         }
         let sent = input.balance;
         if up.created {
-            if let Some(points) = sent.points.filter(|p| !p.is_zero()) {
+            if let Some(points) = points.filter(|p| !p.is_zero()) {
                 let tx = TransactionId::new(format!("{PASSQUARE_TX_PREFIX}register:{}", up.id))?;
                 let op = LedgerOp::Set(SetPoints::new(points, tx)?);
                 self.gw.store.apply(&up.id, &op, opts).await?;
@@ -107,6 +101,54 @@ impl StoreCrmHooks {
             }
         }
         Ok(up.id)
+    }
+
+    /// The Passquare cards a registration attaches, each checked as the store will check it.
+    fn cards_to_attach(numbers: &[String], tracks: &[CardTrack]) -> Result<Vec<NewCard>> {
+        if numbers.len() > RegisterCustomer::MAX_CARDS {
+            return Err(Error::invalid_input(format!(
+                "a customer is registered with at most {} cards",
+                RegisterCustomer::MAX_CARDS
+            )));
+        }
+        numbers
+            .iter()
+            .map(|number| {
+                let card = NewCard {
+                    provider: "passquare".into(),
+                    number: Some(number.clone()),
+                    track: tracks
+                        .iter()
+                        .find(|t| &t.card == number)
+                        .map(|t| t.track.clone()),
+                    ..NewCard::default()
+                };
+                card.validate()?;
+                Ok(card)
+            })
+            .collect()
+    }
+
+    /// `Conflict` when one of `cards` already belongs to a customer other than the one with
+    /// `customer`'s phone, so that the registration is refused before it writes anything.
+    async fn check_card_holders(&self, customer: &Customer, cards: &[NewCard]) -> Result<()> {
+        let store = &self.gw.store;
+        let registering = store
+            .get_customer(&CustomerKey::Phone(customer.phone.clone()))
+            .await?
+            .map(|c| c.id);
+        for number in cards.iter().filter_map(|c| c.number.as_deref()) {
+            let key = CustomerKey::Card(CardId::new(number)?);
+            if let Some(holder) = store.get_customer(&key).await?
+                && Some(&holder.id) != registering.as_ref()
+            {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("card {number} belongs to another customer"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The customer a `readBalance` names by phone and card numbers ([`ReadBalance::holder`]):
@@ -343,10 +385,13 @@ mod tests {
 
     /// Sends a `readBalance` hook body through the Passquare handler over the store.
     async fn read(hooks: &StoreCrmHooks, phone: &str, cards: &[&str]) -> (u16, Value) {
-        let body = json!({
-            "crm_key": "k", "method": "readBalance",
-            "customer": {"phone": phone, "cardNumbers": cards},
-        });
+        let customer = json!({"phone": phone, "cardNumbers": cards});
+        call(hooks, "readBalance", customer).await
+    }
+
+    /// Sends a hook body with `method` and `customer` through the Passquare handler.
+    async fn call(hooks: &StoreCrmHooks, method: &str, customer: Value) -> (u16, Value) {
+        let body = json!({"crm_key": "k", "method": method, "customer": customer});
         let body = body.to_string();
         let answer = handle_hook(
             hooks,
@@ -438,5 +483,46 @@ mod tests {
         let hooks = StoreCrmHooks::new(gw);
         let (status, body) = read(&hooks, "+420100000003", &["122"]).await;
         assert_eq!((status, &body["balance"]), (200, &json!("0")), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_registration_stores_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gw = gateway(&dir).await;
+        holder(&gw, "+420100000004", "130", 5).await;
+        let hooks = StoreCrmHooks::new(gw.clone());
+        let many: Vec<String> = (0..=RegisterCustomer::MAX_CARDS)
+            .map(|i| format!("9{i}"))
+            .collect();
+        let refused = [
+            json!({"phone": "+420100000005", "balance": "-5", "cardNumbers": ["131"]}),
+            json!({"phone": "+420100000005", "balance": "10000000000000", "cardNumbers": ["131"]}),
+            json!({"phone": "+420100000005", "balance": 1, "cardNumbers": many}),
+            json!({"phone": "+420100000005", "cardNumbers": ["131", "x".repeat(300)]}),
+            json!({"phone": "+420100000005", "cardNumbers": ["131"],
+                   "cardTracks": [{"card": "131", "track": "t".repeat(300)}]}),
+            json!({"phone": "+420100000005", "balance": 3, "cardNumbers": ["131", "130"]}),
+        ];
+        for customer in refused {
+            let (status, body) = call(&hooks, "createCustomer", customer.clone()).await;
+            assert_eq!(status, 400, "{customer}: {body}");
+            let phone = Phone::parse("+420100000005").expect("phone");
+            let stored = gw.customer(&CustomerKey::Phone(phone)).await;
+            assert!(stored.is_err(), "{customer} left a customer behind");
+            let card = CustomerKey::Card(CardId::new("131").expect("card"));
+            assert!(gw.customer(&card).await.is_err(), "{customer} left a card");
+        }
+        let depth = async || gw.store.outbox_stats(gw.now()).await.expect("stats").depth;
+        let before = depth().await;
+        let existing = json!({"phone": "+420100000004", "balance": "-1", "cardNumbers": ["130"]});
+        let (status, body) = call(&hooks, "createCustomer", existing).await;
+        assert_eq!(status, 400, "an existing customer is checked too: {body}");
+        assert_eq!(
+            depth().await,
+            before,
+            "a refused registration queues no sync"
+        );
+        let (status, body) = read(&hooks, "+420100000004", &["130"]).await;
+        assert_eq!((status, &body["balance"]), (200, &json!("5")), "{body}");
     }
 }

@@ -102,10 +102,10 @@ pub fn parse_row(record: &csv::StringRecord, index: &[Option<usize>]) -> Result<
     customer.email = get(4).map(str::to_owned);
     customer.birthday = get(5).map(parse_date).transpose()?;
     customer.validate()?;
-    let balance = get(6).map(|v| parse_decimal(v, "balance")).transpose()?;
-    if balance.is_some_and(|b| b.is_sign_negative() && !b.is_zero()) {
-        return Err(bad("balance must not be negative"));
-    }
+    // Checked here, with the ledger's own rule, so that a refused row writes nothing.
+    let balance = get(6)
+        .map(|v| SetPoints::check(parse_decimal(v, "balance")?))
+        .transpose()?;
     let pct = |column: usize, what: &str| -> Result<Option<Percent>> {
         get(column)
             .map(|v| Percent::new(parse_decimal(v, what)?))
@@ -124,6 +124,15 @@ pub fn parse_row(record: &csv::StringRecord, index: &[Option<usize>]) -> Result<
 /// Writes one row; `Ok(true)` when anything changed.
 pub async fn import_row(store: &dyn Store, row: &Row) -> Result<bool> {
     let opts = WriteOpts::now();
+    // Built before the first write: a row that cannot be set changes nothing.
+    let set_points = row
+        .balance
+        .map(|points| {
+            let points = points.normalize();
+            let tx = TransactionId::new(format!("import:{}:{points}", row.customer.phone))?;
+            SetPoints::new(points, tx)
+        })
+        .transpose()?;
     let up = store.upsert_customer(&row.customer, opts).await?;
     let mut changed = up.changed;
     let p = row.percentages;
@@ -139,15 +148,8 @@ pub async fn import_row(store: &dyn Store, row: &Row) -> Result<bool> {
             changed = true;
         }
     }
-    if let Some(points) = row.balance {
-        let tx = TransactionId::new(format!(
-            "import:{}:{}",
-            row.customer.phone,
-            points.normalize()
-        ))?;
-        let outcome = store
-            .apply(&up.id, &LedgerOp::Set(SetPoints::new(points, tx)?), opts)
-            .await?;
+    if let Some(set) = set_points {
+        let outcome = store.apply(&up.id, &LedgerOp::Set(set), opts).await?;
         changed |= outcome.applied;
     }
     Ok(changed)
@@ -223,4 +225,34 @@ pub async fn import_csv<R: Read>(
         on_row(&result, line);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_row_writes_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("i.db").display());
+        let store = walletport_store::connect(&url).await.expect("store");
+        let csv = "phone,name,balance,bonus\n\
+                   +420200000001,Ok,10,5\n\
+                   +420200000002,Huge,10000000000000,5\n\
+                   +420200000003,Negative,-1,5\n\
+                   +420200000004,Fine,0.000000000000000000001,5\n";
+        let report = import_csv(store.as_ref(), csv.as_bytes(), |_, _| {})
+            .await
+            .expect("import");
+        assert_eq!((report.imported, report.bad), (1, 3), "{report:?}");
+        assert_eq!(
+            report.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        for phone in ["+420200000002", "+420200000003", "+420200000004"] {
+            let key = CustomerKey::Phone(Phone::parse(phone).expect("phone"));
+            let stored = store.get_customer(&key).await.expect("read");
+            assert!(stored.is_none(), "the refused row {phone} left a customer");
+        }
+    }
 }

@@ -156,6 +156,14 @@ pub struct NewCard {
     pub status: CardStatus,
 }
 
+impl NewCard {
+    /// The checks [`Store::attach_card`](crate::Store::attach_card) makes, on their own: a
+    /// caller that writes several things can refuse a bad card before it writes the first.
+    pub fn validate(&self) -> walletport_core::Result<()> {
+        crate::codec::validate_card(self)
+    }
+}
+
 /// A change of a stored card, e.g. from a vendor webhook. `None` leaves a value as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CardPatch {

@@ -51,6 +51,12 @@ pub struct RegisterCustomer {
     pub context: HookContext,
 }
 
+impl RegisterCustomer {
+    /// How many card numbers (and tracks) one registration may carry: as many as a balance read
+    /// looks up, so that every card registered can also be read back.
+    pub const MAX_CARDS: usize = ReadBalance::MAX_CARDS;
+}
+
 /// The vendor asks for a balance, naming the customer by phone **and** card numbers.
 ///
 /// Passquare's document says to identify the customer by both; [`ReadBalance::holder`] is that

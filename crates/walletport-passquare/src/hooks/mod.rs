@@ -21,8 +21,9 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use walletport_core::{
-    Balance, BalanceUpdate, CardTrack, Credit, CreditHook, CrmHooks, CustomerId, Error, ErrorKind,
-    HookContext, Percent, Phone, ReadBalance, RegisterCustomer, TransactionId,
+    Balance, BalanceUpdate, CardId, CardTrack, Credit, CreditHook, CrmHooks, CustomerId, Error,
+    ErrorKind, HookContext, Percent, Phone, ReadBalance, RegisterCustomer, TransactionId,
+    check_amount,
 };
 use walletport_http::HeaderMap;
 
@@ -174,8 +175,18 @@ fn register(wire: WireCustomer, context: HookContext) -> walletport_core::Result
         v.map(|d| Percent::new(d).map_err(|e| bad(format!("{what}: {}", e.message()))))
             .transpose()
     };
+    let points = wire
+        .balance
+        .0
+        .map(|p| {
+            if p.is_sign_negative() && !p.is_zero() {
+                return Err(bad("`balance` must not be negative"));
+            }
+            check_amount("balance", p)
+        })
+        .transpose()?;
     let balance = BalanceUpdate {
-        points: wire.balance.0,
+        points,
         bonus_percent: pct(wire.bonus.0, "bonus")?,
         discount_percent: pct(wire.discount.0, "discount")?,
     };
@@ -191,6 +202,15 @@ fn register(wire: WireCustomer, context: HookContext) -> walletport_core::Result
         })
         .collect();
     let (_, card_numbers) = phone_and_cards(&wire)?;
+    let max = RegisterCustomer::MAX_CARDS;
+    if card_numbers.len() > max || wire.card_tracks.len() > max {
+        return Err(bad(format!(
+            "a customer is registered with at most {max} card numbers and tracks"
+        )));
+    }
+    for number in &card_numbers {
+        CardId::new(number.as_str()).map_err(|e| bad(format!("`cardNumbers`: {}", e.message())))?;
+    }
     let record = record_from_wire(wire)?;
     record.customer.validate()?;
     Ok(HookCall::Register(RegisterCustomer {

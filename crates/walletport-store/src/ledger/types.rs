@@ -17,15 +17,21 @@ pub struct SetPoints {
 impl SetPoints {
     /// A non-negative, bounded target balance.
     pub fn new(points: Decimal, transaction_id: TransactionId) -> Result<Self> {
+        Ok(Self {
+            points: Self::check(points)?,
+            transaction_id,
+        })
+    }
+
+    /// The rule of [`SetPoints::new`] on its own (normalised `points`, or why not), so that a
+    /// caller can refuse a value before it writes anything else.
+    pub fn check(points: Decimal) -> Result<Decimal> {
         if points.is_sign_negative() && !points.is_zero() {
             return Err(Error::invalid_input(format!(
                 "points must not be negative, got {points}"
             )));
         }
-        Ok(Self {
-            points: walletport_core::check_amount("points", points)?.normalize(),
-            transaction_id,
-        })
+        Ok(walletport_core::check_amount("points", points)?.normalize())
     }
 
     /// The target balance.
