@@ -56,7 +56,7 @@ pub(crate) fn new_customer_id() -> Result<CustomerId> {
 const MAX_FIELDS: usize = 200;
 const MAX_FIELD_CHARS: usize = 4096;
 
-fn check_fields(what: &str, fields: &Fields) -> Result<()> {
+pub(crate) fn check_fields(what: &str, fields: &Fields) -> Result<()> {
     if fields.len() > MAX_FIELDS {
         return Err(Error::invalid_input(format!(
             "{what}: at most {MAX_FIELDS} entries"

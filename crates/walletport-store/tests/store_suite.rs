@@ -63,6 +63,7 @@ macro_rules! suite {
 suite!(
     stores: [
         upsert_creates_then_patches_and_keeps_the_id,
+        extra_fields_stay_bounded_across_patches,
         customers_are_found_by_phone_id_and_card_and_listed_in_pages,
         cards_merge_conflict_and_webhook_updates_dedup,
         inbound_events_are_deduplicated,

@@ -8,9 +8,9 @@ use walletport_core::{CardId, Customer, CustomerId, CustomerKey, Error, ErrorKin
 use super::customer_sql::{CardKey, CustomerSql, CustomerWrite, Lookup};
 use super::{Enqueue, commit_echoed};
 use crate::codec::{
-    RawCard, RawCustomer, customer_payload, merge_card, merge_customer, new_customer_id,
-    patch_card, to_ns, validate_card, validate_customer, validate_event_id, validate_patch,
-    validate_provider,
+    RawCard, RawCustomer, check_fields, customer_payload, merge_card, merge_customer,
+    new_customer_id, patch_card, to_ns, validate_card, validate_customer, validate_event_id,
+    validate_patch, validate_provider,
 };
 use crate::model::{
     CardPatch, CardUpdated, CustomerPage, CustomerSearch, ListCustomers, NewCard, Percentages,
@@ -57,6 +57,22 @@ fn id_taken(e: Error, id: &CustomerId) -> Error {
     }
 }
 
+/// The entry bound holds for what is stored, not only for each patch: a patch may not add keys
+/// past [`MAX_FIELDS`](crate::codec::MAX_FIELDS). A map that is not growing passes, so a row
+/// written before the bound stays editable.
+fn check_merged_fields(stored: &Customer, merged: &Customer) -> Result<()> {
+    let maps = [
+        ("extra", &stored.extra, &merged.extra),
+        ("provider_ids", &stored.provider_ids, &merged.provider_ids),
+    ];
+    for (what, before, after) in maps {
+        if after.len() > before.len() {
+            check_fields(&format!("{what} (stored and new keys)"), after)?;
+        }
+    }
+    Ok(())
+}
+
 /// [`Store::upsert_customer`](crate::Store::upsert_customer) in one write transaction.
 pub(crate) async fn upsert<D: CustomerSql>(
     d: &D,
@@ -95,6 +111,7 @@ pub(crate) async fn upsert<D: CustomerSql>(
                     ));
                 }
                 let (merged, changed) = merge_customer(&stored.customer, c);
+                check_merged_fields(&stored.customer, &merged)?;
                 if !changed {
                     return Ok(Upserted {
                         id: stored.id,

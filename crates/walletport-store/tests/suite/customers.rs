@@ -12,6 +12,37 @@ use walletport_store::{
 
 use crate::support::{claim, credit, customer, err_kind, opts, pending, phone, t0};
 
+pub(crate) async fn extra_fields_stay_bounded_across_patches(store: Arc<dyn Store>) {
+    let patch = |from: usize| {
+        let mut c = Customer::new(phone(7));
+        c.extra = (from..from + 150)
+            .map(|i| (format!("k{i}"), "v".into()))
+            .collect();
+        c
+    };
+    store.upsert_customer(&patch(0), opts()).await.unwrap();
+    let err = store
+        .upsert_customer(&patch(150), opts())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let stored = store
+        .get_customer(&CustomerKey::Phone(phone(7)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.customer.extra.len(),
+        150,
+        "the refused patch changed nothing"
+    );
+    let mut rename = Customer::new(phone(7));
+    rename.name = Some("Eva".into());
+    rename.extra.insert("k0".into(), "w".into());
+    let up = store.upsert_customer(&rename, opts()).await.unwrap();
+    assert!(up.changed, "a patch that adds no key still applies");
+}
+
 pub(crate) async fn upsert_creates_then_patches_and_keeps_the_id(store: Arc<dyn Store>) {
     let mut c = Customer::new(phone(1));
     c.name = Some("Jana".into());
