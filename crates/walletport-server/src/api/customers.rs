@@ -18,9 +18,22 @@ fn percent(value: Option<rust_decimal::Decimal>, what: &str) -> Result<Option<Pe
         .transpose()
 }
 
+/// A CRM id a client chose. One that reads as a phone is refused: `/api/customers/{key}` takes
+/// such a key for a phone, so the customer could never be named by its id (or another customer
+/// would be answered in its place).
+fn crm_id(raw: &str) -> Result<CustomerId, Error> {
+    if Phone::parse(raw).is_ok() {
+        return Err(Error::invalid_input(format!(
+            "customer id `{}` reads as a phone number; choose an id with a letter in it",
+            raw.chars().take(64).collect::<String>()
+        )));
+    }
+    CustomerId::new(raw)
+}
+
 fn customer_from(input: CustomerInput) -> Result<(Customer, Percentages), Error> {
     let mut c = Customer::new(Phone::parse(&input.phone)?);
-    c.id = input.id.map(CustomerId::new).transpose()?;
+    c.id = input.id.as_deref().map(crm_id).transpose()?;
     c.name = input.name;
     c.surname = input.surname;
     c.middle_name = input.middle_name;
@@ -148,4 +161,30 @@ pub(crate) async fn set_customer_percentages(
     gw.store
         .set_percentages(&stored.id, p, WriteOpts::at(gw.now()))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_that_reads_as_a_phone_is_refused() {
+        for taken in [
+            "12345678",
+            "420 601 234 567",
+            "+420601234567",
+            "00420601234567",
+        ] {
+            let err = crm_id(taken).expect_err(taken);
+            assert!(err.message().contains("reads as a phone"), "{err}");
+        }
+        for fine in [
+            "crm-42",
+            "A12345678",
+            "1234",
+            "7d9f0c1e-5b1c-4d7e-9a1f-0c2b3d4e5f60",
+        ] {
+            assert_eq!(crm_id(fine).expect(fine).as_str(), fine);
+        }
+    }
 }

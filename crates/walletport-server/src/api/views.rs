@@ -31,7 +31,8 @@ fn wire_name<T: Serialize>(value: T) -> String {
 pub struct CustomerInput {
     /// The phone (E.164 or international digits).
     pub phone: String,
-    /// The CRM id to give a new customer (a UUID is made when absent).
+    /// The CRM id to give a new customer (a UUID is made when absent); an id that reads as a
+    /// phone number is refused, since a path key of that shape names a phone.
     #[serde(default)]
     pub id: Option<String>,
     /// First name.
