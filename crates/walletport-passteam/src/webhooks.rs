@@ -26,6 +26,11 @@ use crate::wire::WireWebhook;
 /// The largest webhook body accepted.
 pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
 
+/// The most webhooks the receiver handles at once in the background (it answers before it
+/// handles, since Passteam does not wait). One more is answered 503 with its claim released:
+/// Passteam sends every webhook again 1–2 h and 24 h later, so a flood is spread, not lost.
+pub const MAX_HANDLERS_IN_FLIGHT: usize = 1024;
+
 /// Passteam's event names → the core kinds.
 pub fn event_kind(event: &str) -> Option<WalletEventKind> {
     Some(match event {

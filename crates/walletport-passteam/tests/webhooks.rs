@@ -351,3 +351,82 @@ async fn one_cards_webhooks_are_handled_in_arrival_order() {
         ]
     );
 }
+
+/// Holds every handler until the gate opens, counting the handled events.
+#[derive(Default)]
+struct Gated {
+    gate: tokio::sync::Notify,
+    open: std::sync::atomic::AtomicBool,
+    handled: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl WalletEvents for Gated {
+    async fn on_wallet_event(&self, _event: WalletEvent) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        while !self.open.load(Ordering::SeqCst) {
+            let notified = self.gate.notified();
+            if self.open.load(Ordering::SeqCst) {
+                break;
+            }
+            notified.await;
+        }
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Handlers in the background are bounded: one webhook past the bound is answered 503 and,
+/// its claim released, is handled when Passteam sends it again.
+#[tokio::test]
+async fn handlers_in_flight_are_bounded_and_a_refused_webhook_is_taken_again() {
+    use std::sync::atomic::Ordering;
+    use walletport_passteam::webhooks::MAX_HANDLERS_IN_FLIGHT;
+    let events = Arc::new(Gated::default());
+    let url = serve(webhooks_router(
+        events.clone(),
+        Arc::new(MemoryDedup::default()),
+    ))
+    .await;
+    let client = reqwest::Client::new();
+    let send = |i: usize| {
+        let body = webhook(&format!("wh-{i}"), "updateCard", &format!("card-{i}"));
+        let request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        async move { request.send().await.map(|r| r.status().as_u16()).ok() }
+    };
+    for i in 0..MAX_HANDLERS_IN_FLIGHT {
+        assert_eq!(send(i).await, Some(200), "webhook {i}");
+    }
+    assert_eq!(
+        send(MAX_HANDLERS_IN_FLIGHT).await,
+        Some(503),
+        "one past the bound"
+    );
+    events.open.store(true, Ordering::SeqCst);
+    events.gate.notify_waiters();
+    for _ in 0..400 {
+        if events.handled.load(Ordering::SeqCst) == MAX_HANDLERS_IN_FLIGHT {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        events.handled.load(Ordering::SeqCst),
+        MAX_HANDLERS_IN_FLIGHT
+    );
+    assert_eq!(send(MAX_HANDLERS_IN_FLIGHT).await, Some(200), "the repeat");
+    for _ in 0..400 {
+        if events.handled.load(Ordering::SeqCst) > MAX_HANDLERS_IN_FLIGHT {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        events.handled.load(Ordering::SeqCst),
+        MAX_HANDLERS_IN_FLIGHT + 1,
+        "the refused webhook is handled when it comes again"
+    );
+}

@@ -12,11 +12,13 @@ use axum::middleware::map_request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use walletport_core::{Error, WalletEvents};
 use walletport_http::inbound::lingering;
 
-use super::{MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook_in};
+use super::{
+    MAX_HANDLERS_IN_FLIGHT, MAX_WEBHOOK_BYTES, WebhookDedup, is_server_side, parse_webhook_in,
+};
 use crate::config::{FieldMap, PassteamConfig};
 use crate::mapping::card::DEFAULT_TIMEZONE;
 
@@ -27,6 +29,8 @@ struct Hooks {
     fields: Arc<FieldMap>,
     timezone: chrono_tz::Tz,
     order: Arc<CardOrder>,
+    /// One permit per background handler: the bound of [`MAX_HANDLERS_IN_FLIGHT`].
+    in_flight: Arc<Semaphore>,
 }
 
 /// Keeps the background handlers of one card in the order its webhooks arrived: Passteam sends
@@ -124,6 +128,7 @@ fn router(
             fields: Arc::new(fields.normalized()),
             timezone,
             order: Arc::default(),
+            in_flight: Arc::new(Semaphore::new(MAX_HANDLERS_IN_FLIGHT)),
         })
         .layer(map_request(|r: Request| async {
             lingering(r).map(Body::new)
@@ -158,9 +163,22 @@ async fn receive(State(hooks): State<Hooks>, body: Body) -> Response {
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     }
     // Passteam does not wait for the answer; handle in the background and answer now, each
-    // card's webhooks in the order they arrived.
+    // card's webhooks in the order they arrived. At most MAX_HANDLERS_IN_FLIGHT run at once:
+    // past that the claim is released and the answer is 503, and Passteam's own repeat (1–2 h
+    // later) brings the webhook back.
+    let Ok(permit) = hooks.in_flight.clone().try_acquire_owned() else {
+        if let Err(e) = hooks.dedup.release(&id).await {
+            tracing::error!(webhook_id = %id, error = %e, "could not release the webhook claim");
+        }
+        let busy = Error::new(
+            walletport_core::ErrorKind::RateLimited,
+            format!("over {MAX_HANDLERS_IN_FLIGHT} webhooks in flight; send it again later"),
+        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, &busy);
+    };
     let turn = event.card_id().map(|card| hooks.order.join(card.as_str()));
     tokio::spawn(async move {
+        let _permit = permit;
         let mut turn = turn;
         if let Some(before) = turn.as_mut().and_then(|t| t.before.take()) {
             // A sender dropped without a signal (its task panicked) frees the line as well.
