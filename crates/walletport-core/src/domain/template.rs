@@ -25,8 +25,10 @@ pub enum FieldKind {
     Number,
 }
 
-/// One field of a card design.
+/// One field of a card design. Unknown keys are refused: a misspelt `requried` must not be
+/// dropped without a word.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TemplateField {
     /// The variable name (e.g. `PHONE`, `loyalty-points`).
     pub name: String,
@@ -44,8 +46,10 @@ pub struct TemplateField {
     pub unique: bool,
 }
 
-/// A card design template.
+/// A card design template. Unknown keys are refused (vendor-specific ones belong in
+/// `settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
     /// The vendor's id (absent before creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,4 +74,24 @@ pub struct TemplateSummary {
     pub id: TemplateId,
     /// The name.
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_and_settings_keep_vendor_keys() {
+        let misspelt = r#"{"name": "t", "fields": [{"name": "A", "requried": true}]}"#;
+        let err = serde_json::from_str::<Template>(misspelt).expect_err("misspelt key");
+        assert!(err.to_string().contains("requried"), "{err}");
+        let extra = r#"{"name": "t", "colour": "red"}"#;
+        assert!(serde_json::from_str::<Template>(extra).is_err());
+        let ok = r#"{"name": "t", "settings": {"colour": "red"}}"#;
+        let t: Template = serde_json::from_str(ok).expect("settings");
+        assert_eq!(t.settings["colour"], "red");
+        let back: Template = serde_json::from_value(serde_json::to_value(&t).expect("ser"))
+            .expect("a template reads back what it writes");
+        assert_eq!(back, t);
+    }
 }
