@@ -15,12 +15,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use walletport_core::{
     Balance, CardId, CardStatus, CardTrack, CreditHook, CrmHooks, Customer, CustomerId,
-    CustomerKey, Error, ErrorKind, ReadBalance, RegisterCustomer, Result, TransactionId,
+    CustomerKey, Error, ErrorKind, Phone, ReadBalance, RegisterCustomer, Result, TransactionId,
     WalletEvent, WalletEventKind, WalletEvents,
 };
 use walletport_store::{
     CardPatch, CardUpdated, LedgerOp, NewCard, NewOutboxItem, OutboxKind, Percentages, SetPoints,
-    WriteOpts,
+    Store, WriteOpts,
 };
 
 use crate::outbox::vendor_view;
@@ -35,6 +35,39 @@ fn outcome<T>(result: &Result<T>) -> &'static str {
         Ok(_) => "ok",
         Err(e) => e.kind().as_str(),
     }
+}
+
+/// `Conflict` when one of `cards` (by number, at its provider) is already held by a customer
+/// other than the one with `phone`, so that a call which would attach it is refused before it
+/// writes anything (the store refuses the same at `attach_card`, after the customer's write).
+async fn refuse_held_cards(store: &dyn Store, phone: &Phone, cards: &[NewCard]) -> Result<()> {
+    let attaching = store
+        .get_customer(&CustomerKey::Phone(phone.clone()))
+        .await?
+        .map(|c| c.id);
+    for card in cards {
+        let Some(number) = card.number.as_deref() else {
+            continue;
+        };
+        let Some(holder) = store
+            .get_customer(&CustomerKey::Card(CardId::new(number)?))
+            .await?
+            .filter(|holder| Some(&holder.id) != attaching.as_ref())
+        else {
+            continue;
+        };
+        let held_here =
+            store.list_cards(&holder.id).await?.iter().any(|held| {
+                held.provider == card.provider && held.number.as_deref() == Some(number)
+            });
+        if held_here {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("card {number} belongs to another customer"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// [`CrmHooks`] over the gateway's store (Passquare methods 1.1–1.3).
@@ -60,7 +93,7 @@ impl StoreCrmHooks {
         customer.validate()?;
         let cards = Self::cards_to_attach(&input.card_numbers, &input.card_tracks)?;
         let points = input.balance.points.map(SetPoints::check).transpose()?;
-        self.check_card_holders(&customer, &cards).await?;
+        refuse_held_cards(self.gw.store.as_ref(), &customer.phone, &cards).await?;
         let up = self.gw.store.upsert_customer(&customer, opts).await?;
         for card in &cards {
             self.gw.store.attach_card(&up.id, card, opts).await?;
@@ -127,28 +160,6 @@ impl StoreCrmHooks {
                 Ok(card)
             })
             .collect()
-    }
-
-    /// `Conflict` when one of `cards` already belongs to a customer other than the one with
-    /// `customer`'s phone, so that the registration is refused before it writes anything.
-    async fn check_card_holders(&self, customer: &Customer, cards: &[NewCard]) -> Result<()> {
-        let store = &self.gw.store;
-        let registering = store
-            .get_customer(&CustomerKey::Phone(customer.phone.clone()))
-            .await?
-            .map(|c| c.id);
-        for number in cards.iter().filter_map(|c| c.number.as_deref()) {
-            let key = CustomerKey::Card(CardId::new(number)?);
-            if let Some(holder) = store.get_customer(&key).await?
-                && Some(&holder.id) != registering.as_ref()
-            {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!("card {number} belongs to another customer"),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// The customer a `readBalance` names by phone and card numbers ([`ReadBalance::holder`]):
@@ -289,7 +300,6 @@ impl StoreWalletEvents {
                 .await?;
             return Ok(if first { "unknown_card" } else { "duplicate" });
         };
-        let up = store.upsert_customer(&Customer::new(phone), opts).await?;
         let card = NewCard {
             provider: PASSTEAM.into(),
             vendor_card_id: Some(card_id.clone()),
@@ -303,6 +313,10 @@ impl StoreWalletEvents {
                 event.card.status
             },
         };
+        // Refused before the customer is written, so a refused event stores nothing.
+        card.validate()?;
+        refuse_held_cards(store.as_ref(), &phone, std::slice::from_ref(&card)).await?;
+        let up = store.upsert_customer(&Customer::new(phone), opts).await?;
         store.attach_card(&up.id, &card, opts).await?;
         match store.update_card(PASSTEAM, &card_id, &patch, opts).await? {
             CardUpdated::Applied(_) => Ok("ok"),
@@ -343,7 +357,6 @@ pub fn passteam_claims() -> Arc<walletport_passteam::MemoryDedup> {
 mod tests {
     use rust_decimal::Decimal;
     use serde_json::{Value, json};
-    use walletport_core::Phone;
     use walletport_http::HeaderMap;
     use walletport_passquare::PassquareHooksConfig;
     use walletport_passquare::hooks::{HookRequest, handle_hook};
@@ -524,5 +537,68 @@ mod tests {
         );
         let (status, body) = read(&hooks, "+420100000004", &["130"]).await;
         assert_eq!((status, &body["balance"]), (200, &json!("5")), "{body}");
+    }
+
+    /// A Passteam webhook for a card the store does not know yet.
+    fn unknown_card_event(id: &str, vendor_card: &str, number: &str, phone: &str) -> WalletEvent {
+        WalletEvent {
+            event_id: id.to_owned(),
+            kind: WalletEventKind::Created,
+            card: walletport_core::Card {
+                id: Some(CardId::new(vendor_card).expect("card id")),
+                number: Some(number.to_owned()),
+                ..walletport_core::Card::default()
+            },
+            phone: Some(Phone::parse(phone).expect("phone")),
+            received_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_webhook_for_an_unknown_card_stores_no_customer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gw = gateway(&dir).await;
+        let opts = WriteOpts::at(gw.now());
+        let holder = Customer::new(Phone::parse("+420100000006").expect("phone"));
+        let up = gw
+            .store
+            .upsert_customer(&holder, opts)
+            .await
+            .expect("upsert");
+        let held = NewCard {
+            provider: PASSTEAM.into(),
+            vendor_card_id: Some(CardId::new("pt-1").expect("id")),
+            number: Some("P1".into()),
+            ..NewCard::default()
+        };
+        gw.store
+            .attach_card(&up.id, &held, opts)
+            .await
+            .expect("card");
+        let events = StoreWalletEvents::new(gw.clone());
+        let newcomer = "+420100000007";
+        let taken = unknown_card_event("e1", "pt-2", "P1", newcomer);
+        let mut oversized = unknown_card_event("e2", "pt-3", "P3", newcomer);
+        oversized.card.links.page = Some(format!("https://x/{}", "l".repeat(5000)));
+        for (event, kind) in [
+            (taken, ErrorKind::Conflict),
+            (oversized, ErrorKind::InvalidInput),
+        ] {
+            let refused = events.on_wallet_event(event).await.expect_err("refused");
+            assert_eq!(refused.kind(), kind, "{refused}");
+            let phone = CustomerKey::Phone(Phone::parse(newcomer).expect("phone"));
+            assert!(
+                gw.customer(&phone).await.is_err(),
+                "a customer was left behind"
+            );
+        }
+        let fine = unknown_card_event("e3", "pt-4", "P4", newcomer);
+        events.on_wallet_event(fine).await.expect("attached");
+        let card = CustomerKey::Card(CardId::new("P4").expect("card"));
+        let stored = gw
+            .customer(&card)
+            .await
+            .expect("the newcomer holds the card");
+        assert_eq!(stored.customer.phone.as_str(), newcomer);
     }
 }
