@@ -10,7 +10,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use support::*;
+use walletport_core::{CardId, CustomerKey};
 use walletport_server::{Gateway, RunningGateway};
+use walletport_store::{NewCard, WriteOpts};
 
 const TOKEN: &str = "cards-test-token-5e1";
 
@@ -89,10 +91,35 @@ async fn memory_card_life_cycle_and_templates() {
         "invalid_input",
         "unknown status",
     );
+    // A second card of the customer at the same provider: the status change is not its.
+    let provider = detail["cards"][0]["provider"].as_str().expect("provider");
+    let stored = store
+        .get_customer(&CustomerKey::Phone(phone.parse().expect("phone")))
+        .await
+        .expect("read")
+        .expect("stored");
+    let other = NewCard {
+        provider: provider.to_owned(),
+        vendor_card_id: Some(CardId::new("other-card").expect("card id")),
+        ..NewCard::default()
+    };
+    let opts = WriteOpts::at(chrono::Utc::now());
+    store
+        .attach_card(&stored.id, &other, opts)
+        .await
+        .expect("second card");
     let voided = api.ok("PUT", &status, json!({"status": "voided"})).await;
     assert_eq!(voided["status"], "voided");
     let (_, detail) = api.call("GET", &customer, Value::Null).await;
     assert_eq!(detail["cards"][0]["status"], "voided", "store follows");
+    assert_eq!(
+        (
+            &detail["cards"][1]["vendor_card_id"],
+            &detail["cards"][1]["status"]
+        ),
+        (&json!("other-card"), &json!("active")),
+        "only the card the vendor changed follows: {detail}"
+    );
 
     let created = api
         .ok(

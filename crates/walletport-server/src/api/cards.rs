@@ -17,7 +17,7 @@ use walletport_core::{
     BalanceUpdate, Card, CardKey, CardStatus, Error, GetCard, IssueCard, LinkDelivery,
     SendInstallLink, SetCardStatus, TemplateId, UpdateCard,
 };
-use walletport_store::{CardPatch, StoredCustomer, WriteOpts};
+use walletport_store::{CardPatch, StoredCard, StoredCustomer, WriteOpts};
 
 use super::views::{CustomerKeyParam, ErrorResponses};
 use super::{ApiJson, ApiResult, ApiState, stored_customer, vendor_json};
@@ -171,8 +171,9 @@ pub(crate) async fn set_customer_card_status(
     status: &str,
 ) -> Result<Card, Error> {
     let status = CardStatus::from_str(status.trim())?;
+    let key = gw.vendor_card_key(stored).await?;
     let change = SetCardStatus {
-        card: gw.vendor_card_key(stored).await?,
+        card: key.clone(),
         status,
     };
     let card = gw.provider.cards().set_card_status(change).await?;
@@ -181,12 +182,19 @@ pub(crate) async fn set_customer_card_status(
         status: Some(card.status),
         ..CardPatch::default()
     };
-    // The vendor's answer is the truth; every stored card of this customer at this provider
-    // follows it (a card the store never saw stays unknown to it).
-    for stored_card in gw.store.list_cards(&stored.id).await? {
-        if let (true, Some(id)) = (
-            stored_card.provider == provider,
-            &stored_card.vendor_card_id,
+    // The vendor's answer is the truth for the card it changed, named by its id (else by its
+    // number, else by the id the call named); the customer's other cards keep their state.
+    let changed = |held: &StoredCard| match (&card.id, &card.number, &key) {
+        (Some(id), _, _) => held.vendor_card_id.as_ref() == Some(id),
+        (None, Some(number), _) => held.number.as_ref() == Some(number),
+        (None, None, CardKey::Id(id)) => held.vendor_card_id.as_ref() == Some(id),
+        (None, None, _) => false,
+    };
+    for held in gw.store.list_cards(&stored.id).await? {
+        if let (true, true, Some(id)) = (
+            held.provider == provider,
+            changed(&held),
+            &held.vendor_card_id,
         ) {
             gw.store
                 .update_card(provider, id, &patch, WriteOpts::at(gw.now()))
