@@ -214,13 +214,18 @@ pub fn parse_page_response(resp: &HttpResponse) -> Result<WirePage> {
 }
 
 /// The page after `current`, if any: `nextPage` when it moves forward and stays within
-/// `pageCount`, else `current + 1` when `pageCount` says there is one.
+/// `pageCount`, else `current + 1` when `pageCount` says there is one. A page without cards is
+/// the last, whatever it says: a listing always ends, even when the vendor sends `nextPage`
+/// without a `pageCount`.
 pub fn next_page(page: &WirePage, current: u64) -> Option<u64> {
+    if page.cards.is_empty() {
+        return None;
+    }
     let within = |p: u64| page.page_count.is_none_or(|count| p <= count);
     match page.next_page {
         Some(n) if n > current && within(n) => Some(n),
         _ => match page.page_count {
-            Some(count) if current < count && !page.cards.is_empty() => Some(current + 1),
+            Some(count) if current < count => Some(current + 1),
             _ => None,
         },
     }
@@ -277,5 +282,35 @@ pub fn parse_checkvariable_response(resp: &HttpResponse) -> Result<Uniqueness> {
             ErrorKind::Unexpected,
             "checkvariablevalue: no `unique` in the result",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(cards: usize, page_count: Option<u64>, next: Option<u64>) -> WirePage {
+        WirePage {
+            page_count,
+            next_page: next,
+            cards: vec![WireCard::default(); cards],
+            ..WirePage::default()
+        }
+    }
+
+    #[test]
+    fn a_listing_ends_on_an_empty_page_or_at_the_page_count() {
+        assert_eq!(next_page(&page(50, None, Some(2)), 1), Some(2));
+        assert_eq!(next_page(&page(50, Some(3), None), 2), Some(3));
+        assert_eq!(
+            next_page(&page(50, Some(3), Some(4)), 3),
+            None,
+            "past the count"
+        );
+        assert_eq!(next_page(&page(50, None, Some(1)), 1), None, "backwards");
+        // A vendor that always says there is more, without a count, is stopped by its first
+        // empty page.
+        assert_eq!(next_page(&page(0, None, Some(8)), 7), None);
+        assert_eq!(next_page(&page(0, Some(9), Some(8)), 7), None);
     }
 }
