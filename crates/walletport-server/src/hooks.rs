@@ -183,10 +183,16 @@ impl StoreCrmHooks {
     async fn credit(&self, input: CreditHook) -> Result<()> {
         let customer = self.gw.customer_by_phone(&input.phone).await?;
         let credit = &input.credit;
-        let tx = TransactionId::new(format!(
-            "{PASSQUARE_TX_PREFIX}{}",
-            credit.transaction_id().as_str()
-        ))?;
+        let id = credit.transaction_id().as_str();
+        if PASSQUARE_TX_PREFIX.len() + id.len() > walletport_core::ids::MAX_ID_LEN {
+            return Err(Error::invalid_input(format!(
+                "Passquare transaction ids are kept under the prefix `{PASSQUARE_TX_PREFIX}`, so \
+                 they may be at most {} bytes; this one has {}",
+                walletport_core::ids::MAX_ID_LEN - PASSQUARE_TX_PREFIX.len(),
+                id.len()
+            )));
+        }
+        let tx = TransactionId::new(format!("{PASSQUARE_TX_PREFIX}{id}"))?;
         let credit = walletport_core::Credit::new(credit.amount(), tx, credit.lifetime())?;
         let opts = WriteOpts::at(self.gw.now()).no_echo();
         self.gw.store.credit(&customer.id, &credit, opts).await?;
@@ -600,5 +606,23 @@ mod tests {
             .await
             .expect("the newcomer holds the card");
         assert_eq!(stored.customer.phone.as_str(), newcomer);
+    }
+
+    #[tokio::test]
+    async fn a_passquare_transaction_id_too_long_for_its_prefix_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gw = gateway(&dir).await;
+        holder(&gw, "+420100000008", "140", 0).await;
+        let hooks = StoreCrmHooks::new(gw.clone());
+        let longest = walletport_core::ids::MAX_ID_LEN - PASSQUARE_TX_PREFIX.len();
+        let credit =
+            |tx: String| json!({"phone": "+420100000008", "sum": "2", "transactionId": tx});
+        let (status, body) = call(&hooks, "addBalance", credit("t".repeat(longest + 1))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains("at most 253 bytes"), "{body}");
+        let (status, body) = call(&hooks, "addBalance", credit("t".repeat(longest))).await;
+        assert_eq!(status, 200, "{body}");
+        let (_, body) = read(&hooks, "+420100000008", &["140"]).await;
+        assert_eq!(body["balance"], json!("2"), "{body}");
     }
 }
