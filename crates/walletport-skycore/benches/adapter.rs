@@ -88,7 +88,7 @@ fn parse_routine(all: &[Fixture], f: &Fixture) -> Box<dyn FnMut() -> walletport_
             // which the client reports as such; either way the mapping ran).
             let record = pass::parse_getpassdata_response(&r, "card.get")?;
             black_box(pass::card_of(&record, &c));
-            let _ = black_box(pass::balance_of(&record.data));
+            let _ = black_box(pass::balance_of(&record.data, &c));
             Ok(())
         }),
         "getpasstemplate" => Box::new(move || {

@@ -112,7 +112,9 @@ pub struct SkycoreConfig {
     #[serde(default)]
     pub points_format: Option<String>,
     /// How `secondary-loyalty-points` (the bonus %) is written, e.g. `"{bonus}%"` (default: the
-    /// plain number); the same rules as `points_format`.
+    /// plain number); the same rules as `points_format`. Reads are stricter than for points:
+    /// only a text of exactly this form (a plain number in 0..=100 in place of `{bonus}`) is a
+    /// bonus, so a field a merchant's own passes use otherwise (`699`, a date) reads as 0 %.
     #[serde(default)]
     pub bonus_format: Option<String>,
 }

@@ -332,18 +332,25 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     .expect("seeded");
     config.points_format = Some("{points} pts".into());
     let provider = SkycoreProvider::new(config)?;
+    // Points take the first number; `$ 4 $` is not a bonus the adapter writes, so 0 %.
     let read = provider.balance_of(&phone(5)).await?;
-    assert_eq!(read, balance(3, 4));
+    assert_eq!(read, balance(3, 0));
     let card = card_of(&provider, CardKey::Phone(phone(5))).await?;
     assert_eq!(
         card.fields.get("loyalty-points").map(String::as_str),
         Some("$3$")
     );
+    assert_eq!(
+        card.fields
+            .get("secondary-loyalty-points")
+            .map(String::as_str),
+        Some("$ 4 $")
+    );
     let set = provider
         .balances()
         .set_balance(set_points(phone(5), Decimal::new(42, 0)))
         .await?;
-    assert_eq!(set, balance(42, 4));
+    assert_eq!(set, balance(42, 0));
     assert_eq!(
         emu.pass_data(&pass).expect("stored")["loyalty-points"],
         "42 pts"
@@ -364,6 +371,62 @@ async fn points_with_special_characters_are_read_and_a_display_format_is_written
     assert_eq!(actions(&emu)[before..], ["updatepassdata"]);
     let read = provider.balance_of(&phone(5)).await?;
     assert_eq!(read, balance(50, 6));
+    Ok(())
+}
+
+/// Passes made outside walletport use `secondary-loyalty-points` for other things (the vendor's
+/// examples: `699`, a date labelled "Valid Until"): they read as a 0 % bonus, never fail a read,
+/// and the card keeps the text; a bonus written with `bonus_format` reads back.
+#[tokio::test]
+async fn a_secondary_points_text_that_is_no_bonus_reads_as_zero_and_is_kept() -> Result<()> {
+    let (_server, emu, mut config) = emulator(SkycoreEmulatorConfig::default()).await;
+    for (n, text) in [(7, "699"), (8, "10-22-2020"), (9, "15")] {
+        emu.seed_pass(
+            "sandbox-layout-2",
+            &digits(n),
+            serde_json::json!({"loyalty-points": "8965", "secondary-loyalty-points": text}),
+        )
+        .expect("seeded");
+    }
+    let plain = SkycoreProvider::new(config.clone())?;
+    for (n, text) in [(7, "699"), (8, "10-22-2020")] {
+        assert_eq!(
+            plain.balance_of(&phone(n)).await?,
+            balance(8965, 0),
+            "{text}"
+        );
+        let card = card_of(&plain, CardKey::Phone(phone(n))).await?;
+        assert_eq!(
+            card.fields
+                .get("secondary-loyalty-points")
+                .map(String::as_str),
+            Some(text)
+        );
+    }
+    assert_eq!(plain.balance_of(&phone(9)).await?, balance(8965, 15));
+    let card = card_of(&plain, CardKey::Phone(phone(9))).await?;
+    assert_eq!(card.fields.get("secondary-loyalty-points"), None);
+
+    config.bonus_format = Some("{bonus}%".into());
+    let formatted = SkycoreProvider::new(config)?;
+    // A plain `15` is not what this config writes: no bonus, and the card keeps it.
+    assert_eq!(formatted.balance_of(&phone(9)).await?, balance(8965, 0));
+    let set = formatted
+        .balances()
+        .set_balance(SetBalance {
+            customer: phone(7).into(),
+            update: BalanceUpdate {
+                bonus_percent: Some(Percent::new(Decimal::new(15, 0))?),
+                ..BalanceUpdate::default()
+            },
+        })
+        .await?;
+    assert_eq!(set, balance(8965, 15));
+    assert_eq!(
+        emu.pass_data(&digits(7)).expect("stored")["secondary-loyalty-points"],
+        "15%"
+    );
+    assert_eq!(formatted.balance_of(&phone(7)).await?, balance(8965, 15));
     Ok(())
 }
 

@@ -142,7 +142,7 @@ fn parse_response(all: &[Fixture], f: &Fixture) -> Value {
         }
         "getpassdata" => {
             let record = must(&f.name, pass::parse_getpassdata_response(&r, "card.get"));
-            let balance = pass::balance_of(&record.data)
+            let balance = pass::balance_of(&record.data, &c)
                 .map(|b| json!(b))
                 .unwrap_or_else(|e| json!({"error": e.message()}));
             json!({

@@ -7,9 +7,12 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use walletport_core::{Balance, BalanceUpdate, CardStatus, Percent};
-use walletport_skycore::mapping::pass::{apply_balance, balance_of};
+use walletport_skycore::mapping::pass::{
+    PassRecord, apply_balance, apply_balance_as, balance_of, card_of,
+};
+use walletport_skycore::mapping::points;
 use walletport_skycore::wire::canonical_key;
-use walletport_skycore::{IBeacon, PassData, RelevantLocation};
+use walletport_skycore::{IBeacon, PassData, RelevantLocation, SkycoreConfig};
 
 fn text() -> impl Strategy<Value = String> {
     "[A-Za-z0-9 $.,:/!-]{0,24}"
@@ -72,6 +75,24 @@ prop_compose! {
     }
 }
 
+/// A config with the given display formats (`None`: plain numbers).
+fn config(points_format: Option<&str>, bonus_format: Option<&str>) -> SkycoreConfig {
+    let mut config = SkycoreConfig::new("http://127.0.0.1:9/", "k", "tpl");
+    config.points_format = points_format.map(str::to_owned);
+    config.bonus_format = bonus_format.map(str::to_owned);
+    config
+}
+
+fn bonus_format() -> impl Strategy<Value = Option<&'static str>> {
+    prop_oneof![
+        Just(None),
+        Just(Some("{bonus}%")),
+        Just(Some("{bonus} %")),
+        Just(Some("Bonus: {bonus} %")),
+        Just(Some("$ {bonus} $")),
+    ]
+}
+
 /// The other documented form: numeric text as JSON numbers, key set B where one exists.
 fn vendor_variant(wire: &Map<String, Value>) -> Map<String, Value> {
     let alternate = |k: &str| -> String {
@@ -108,15 +129,52 @@ proptest! {
     }
 
     #[test]
-    fn balances_round_trip_through_pass_data(points in -1_000_000_000i64..1_000_000_000, scale in 0u32..4, bonus in 0u32..=10_000) {
+    fn balances_round_trip_through_pass_data(points in -1_000_000_000i64..1_000_000_000, scale in 0u32..4, bonus in 0u32..=10_000, formatted in any::<bool>(), bonus_format in bonus_format()) {
         let want = Balance {
             points: Decimal::new(points, scale).normalize(),
             bonus_percent: Percent::new(Decimal::new(i64::from(bonus), 2)).expect("0..=100"),
             discount_percent: Percent::default(),
         };
+        let update = BalanceUpdate { discount_percent: None, ..want.into() };
         let mut data = PassData::default();
-        apply_balance(&BalanceUpdate { discount_percent: None, ..want.into() }, &mut data).expect("no discount");
+        let config = if formatted {
+            let config = config(Some("{points} pts"), bonus_format);
+            apply_balance_as(&update, &config, &mut data).expect("no discount");
+            config
+        } else {
+            apply_balance(&update, &mut data).expect("no discount");
+            config(None, None)
+        };
         let back = PassData::from_wire(&data.to_wire()).expect("decodes");
-        prop_assert_eq!(balance_of(&back).expect("numbers"), want);
+        prop_assert_eq!(balance_of(&back, &config).expect("numbers"), want);
+        // The vendor's other form (integers as JSON numbers) reads the same.
+        let variant = PassData::from_wire(&vendor_variant(&data.to_wire())).expect("decodes");
+        prop_assert_eq!(balance_of(&variant, &config).expect("numbers"), want);
+    }
+
+    /// Whatever a pass made elsewhere holds in `secondary-loyalty-points`, the balance reads
+    /// (never an error), and the text is either exactly a bonus the adapter writes or kept raw in
+    /// the card's fields: nothing the pass shows is lost, nothing else is read as a bonus.
+    #[test]
+    fn any_secondary_text_reads_and_is_a_bonus_or_kept(text in prop_oneof![text(), "[0-9]{1,4}", "[0-9]{1,3}%", "[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}"], bonus_format in bonus_format()) {
+        let config = config(None, bonus_format);
+        let record = PassRecord {
+            pass_id: "420777000001".into(),
+            template_id: None,
+            data: PassData { secondary_loyalty_points: Some(text.clone()), ..PassData::default() },
+        };
+        let balance = balance_of(&record.data, &config).expect("a bonus text never fails a read");
+        let card = card_of(&record, &config);
+        let kept = card.fields.get("secondary-loyalty-points");
+        let exact = points::rendered_number(&text, bonus_format, points::BONUS_PLACEHOLDER)
+            .and_then(|n| Percent::new(n).ok());
+        prop_assert_eq!(balance.bonus_percent, exact.unwrap_or_default());
+        if text.trim().is_empty() {
+            prop_assert_eq!(kept, None);
+        } else if exact.is_none() {
+            prop_assert_eq!(kept, Some(&text), "no bonus: the card keeps the text");
+        } else if kept.is_none() {
+            prop_assert!(bonus_format.is_none() && points::is_plain(&text), "{:?}", text);
+        }
     }
 }

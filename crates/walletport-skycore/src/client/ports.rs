@@ -220,7 +220,7 @@ impl BalancePort for SkycoreProvider {
     async fn get_balance(&self, input: GetBalance) -> Result<Balance> {
         let pass_id = self.customer_pass(&input.customer)?;
         let record = self.get_pass_as(&pass_id, op::BALANCE_GET).await?;
-        pass::balance_of(&record.data)
+        pass::balance_of(&record.data, &self.config)
     }
 
     async fn set_balance(&self, input: SetBalance) -> Result<Balance> {
@@ -245,7 +245,7 @@ impl BalancePort for SkycoreProvider {
             });
         }
         let record = self.get_pass_as(&pass_id, op::BALANCE_SET).await?;
-        pass::balance_of(&record.data)
+        pass::balance_of(&record.data, &self.config)
     }
 }
 

@@ -17,7 +17,7 @@ use walletport_http::{HttpRequest, HttpResponse};
 use super::points::{self, BONUS_PLACEHOLDER, POINTS_PLACEHOLDER};
 use super::{action, parse_answer, post_body, unexpected};
 
-pub use super::read::{balance_of, card_of, card_of_generated, customer_of, fields_of};
+pub use super::read::{balance_of, bonus_in, card_of, card_of_generated, customer_of, fields_of};
 use crate::answer::{Entries, Picked, PickedObject};
 use crate::config::{Layout, PassIdStrategy, SkycoreConfig};
 use crate::encode::{IdsBody, Meta, PassBody, PassDataWire};

@@ -1,7 +1,8 @@
 //! Loyalty points as text: Skycore's `loyalty-points` and `secondary-loyalty-points` are free
-//! text ("Special characters are allowed for this field", e.g. `$3$`, `$ 4 $`), so reading a
-//! balance takes the number out of the text by one documented rule, and writing may wrap the
-//! number in a configured display format (`{points} pts`).
+//! text ("Special characters are allowed for this field", e.g. `$3$`, `$ 4 $`), so reading points
+//! takes the number out of the text by one documented rule ([`number_in`]), reading a bonus %
+//! accepts only what the adapter writes ([`rendered_number`]), and writing may wrap the number in
+//! a configured display format (`{points} pts`).
 
 use std::str::FromStr;
 
@@ -45,8 +46,53 @@ pub fn number_in(text: &str) -> Option<Decimal> {
 }
 
 /// True when `text` is a plain number as we send it (`150.25`), so the card needs no raw copy.
+///
+/// Plain means [`plain_number`] reads it: what [`render`] writes without a format, and nothing
+/// that `number_in` would read differently (`.5`, `1_000` and `+5` are not plain).
 pub fn is_plain(text: &str) -> bool {
-    Decimal::from_str(text.trim()).is_ok()
+    plain_number(text).is_some()
+}
+
+/// The number of a plain-number text (surrounding whitespace ignored): an optional `-`, digits,
+/// and optionally `.` and more digits, nothing else. `None` for anything else, so a caller that
+/// must not guess (the bonus %) can tell a number it wrote from free text.
+pub fn plain_number(text: &str) -> Option<Decimal> {
+    exact_number(text.trim())
+}
+
+/// [`plain_number`] without trimming: the grammar must cover all of `text`.
+fn exact_number(text: &str) -> Option<Decimal> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (unsigned, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !fraction.is_none_or(digits) {
+        return None;
+    }
+    // Too many digits for a `Decimal` is no number either (never an error: this reads vendor data).
+    Decimal::from_str(text).ok().map(|d| d.normalize())
+}
+
+/// The number of `text` only when `text` is exactly what [`render`] writes for some number with
+/// `format`: the plain number alone without a format (see [`plain_number`]), or the format's
+/// literal text around a plain number (whitespace at the very start and end ignored).
+///
+/// Why not [`number_in`]: a field the adapter shares with passes made elsewhere (Skycore's
+/// `secondary-loyalty-points` holds `699`, `$ 4 $` or a date `10-22-2020` on passes of the
+/// vendor's examples) must not have a number read out of text the adapter never wrote. `None`
+/// also for a format without its placeholder (never panics on configuration or vendor text).
+pub fn rendered_number(text: &str, format: Option<&str>, placeholder: &str) -> Option<Decimal> {
+    let Some(format) = format else {
+        return plain_number(text);
+    };
+    let (before, after) = format.split_once(placeholder)?;
+    let inner = text
+        .trim()
+        .strip_prefix(before.trim_start())?
+        .strip_suffix(after.trim_end())?;
+    exact_number(inner)
 }
 
 /// Checks a display format: exactly one `placeholder`, no other braces, and no digit in the
@@ -109,6 +155,67 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(number_in(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn plain_numbers_are_only_what_render_writes() {
+        for (text, want) in [
+            ("15", d("15")),
+            (" 7.5 ", d("7.5")),
+            ("-7", d("-7")),
+            ("15.0", d("15")),
+            ("699", d("699")),
+            ("", None),
+            ("-", None),
+            (".5", None),
+            ("5.", None),
+            ("+5", None),
+            ("1_000", None),
+            ("1,000", None),
+            ("15%", None),
+            ("$ 4 $", None),
+            ("10-22-2020", None),
+            ("1e5", None),
+            ("99999999999999999999999999999999", None),
+        ] {
+            assert_eq!(plain_number(text), want, "{text:?}");
+            assert_eq!(is_plain(text), want.is_some(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_rendered_number_must_match_the_format() {
+        let pct = Some("{bonus}%");
+        for (text, format, want) in [
+            ("15", None, d("15")),
+            ("15%", None, None),
+            ("15%", pct, d("15")),
+            (" 7.5% ", pct, d("7.5")),
+            ("15", pct, None),
+            ("15 %", pct, None),
+            ("%", pct, None),
+            ("x15%", pct, None),
+            ("$ 4 $", pct, None),
+            ("$ 4 $", Some("$ {bonus} $"), d("4")),
+            ("Bonus: 3 %", Some("Bonus: {bonus} %"), d("3")),
+            ("10-22-2020", pct, None),
+            ("15%", Some("no placeholder"), None),
+        ] {
+            assert_eq!(
+                rendered_number(text, format, BONUS_PLACEHOLDER),
+                want,
+                "{text:?} as {format:?}"
+            );
+        }
+        let v = Decimal::new(1250, 2);
+        for format in [None, pct, Some(" {bonus} % ")] {
+            let sent = render(v, format, BONUS_PLACEHOLDER);
+            assert_eq!(
+                rendered_number(&sent, format, BONUS_PLACEHOLDER),
+                Some(v.normalize()),
+                "{sent:?}"
+            );
         }
     }
 
