@@ -18,6 +18,7 @@ pub mod ext;
 pub mod ids;
 pub mod phone;
 pub mod ports;
+pub mod text;
 
 pub use capability::Capability;
 pub use checked::Checked;
@@ -28,6 +29,7 @@ pub use ext::ProviderExt;
 pub use ids::{CampaignId, CardId, CustomerId, SegmentId, TemplateId, TransactionId};
 pub use phone::{Phone, PhonePolicy};
 pub use ports::*;
+pub use text::check_storable;
 
 /// Re-exported so users name the same `Decimal` the domain uses.
 pub use rust_decimal::Decimal;

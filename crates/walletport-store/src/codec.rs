@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use walletport_core::{
     CardId, CardStatus, Customer, CustomerId, Error, Fields, InstallLinks, Installed, Percent,
-    Phone, Result, TransactionId,
+    Phone, Result, TransactionId, check_storable,
 };
 
 use crate::model::{NewCard, StoredCard, StoredCustomer};
@@ -212,6 +212,27 @@ pub(crate) fn json_to_fields(v: &Value) -> Result<Fields> {
             other => Ok((k.clone(), other.to_string())),
         })
         .collect()
+}
+
+/// Refuses a JSON document a database cannot store, naming it `what`: a NUL character in any
+/// string or key ([`check_storable`]; PostgreSQL's `JSONB` refuses `\u0000`, SQLite keeps it).
+/// Walks with a stack of its own, so a deeply nested document cannot exhaust the call stack.
+pub(crate) fn check_json(what: &str, value: &Value) -> Result<()> {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::String(s) => check_storable(what, s)?,
+            Value::Array(items) => todo.extend(items),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    check_storable(what, k)?;
+                    todo.push(v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn parse_json(text: &str) -> Result<Value> {

@@ -191,8 +191,21 @@ pub struct OutboxStats {
 /// The longest error text kept with an outbox item.
 pub const MAX_ERROR_CHARS: usize = 2000;
 
+/// The error text to keep: at most [`MAX_ERROR_CHARS`], with any NUL character (which
+/// PostgreSQL cannot store, and a vendor's answer may carry) replaced by U+FFFD. Refusing the
+/// text instead would leave the failure unrecorded and the items held until their lease ends.
 pub(crate) fn clip_error(error: &str) -> String {
-    error.chars().take(MAX_ERROR_CHARS).collect()
+    error
+        .chars()
+        .take(MAX_ERROR_CHARS)
+        .map(|c| {
+            if c == '\0' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl ClaimRequest {
@@ -407,5 +420,12 @@ mod tests {
         assert_eq!(plan_claim(&cands, &rows, 30, 100), vec![1, 3, 4, 5, 6]);
         assert_eq!(plan_claim(&cands, &rows, 60, 3), vec![1, 3, 2]);
         assert_eq!(plan_claim(&cands, &rows, 60, 1), vec![1]);
+    }
+
+    #[test]
+    fn kept_errors_are_clipped_and_hold_no_nul() {
+        assert_eq!(clip_error("bad\0answer"), "bad\u{fffd}answer");
+        let long = "é".repeat(MAX_ERROR_CHARS + 5);
+        assert_eq!(clip_error(&long).chars().count(), MAX_ERROR_CHARS);
     }
 }

@@ -137,14 +137,15 @@ pub(crate) fn in_force(limits: &[QuotaLimit], lowered: &[QuotaLimit]) -> Vec<Quo
         .collect()
 }
 
-/// Rejects a key or plan the store could not keep: empty or overlong key, a zero or huge limit,
-/// a zero or overlong period.
+/// Rejects a key or plan the store could not keep: empty, overlong or unstorable (NUL) key, a
+/// zero or huge limit, a zero or overlong period.
 pub(crate) fn validate(key: &str, limits: &[QuotaLimit]) -> Result<()> {
     if key.trim().is_empty() || key.len() > MAX_KEY_LEN {
         return Err(Error::invalid_input(format!(
             "a quota key must be 1 to {MAX_KEY_LEN} bytes"
         )));
     }
+    walletport_core::check_storable("a quota key", key)?;
     for l in limits {
         if l.limit == 0 || l.limit > MAX_LIMIT {
             return Err(Error::invalid_input(format!(
@@ -407,6 +408,7 @@ mod tests {
     fn bad_keys_and_windows_are_refused() {
         assert!(validate("", &[]).is_err());
         assert!(validate(&"k".repeat(101), &[]).is_err());
+        assert!(validate("k\0", &[]).is_err());
         assert!(validate("k", &[limit(0, 1000)]).is_err());
         assert!(validate("k", &[limit(1, 0)]).is_err());
         let year = QuotaLimit {

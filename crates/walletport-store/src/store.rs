@@ -184,6 +184,14 @@ pub trait Store: Send + Sync + 'static {
     /// retry, or moves the item to the dead letters when permanent or out of attempts.
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome>;
 
+    /// Hands items `worker` still holds back undelivered (a shutdown, or too little lease left
+    /// to deliver safely): frees the lease and makes them due at `due_at`, so any worker may
+    /// claim them from then on. Nothing was tried, so unlike [`Store::fail`] it counts no
+    /// attempt and keeps the last error: a hand-back never brings an item nearer the dead
+    /// letters nor lengthens its backoff. Items another worker holds by now are left alone;
+    /// returns how many were handed back.
+    async fn release(&self, worker: &str, ids: &[OutboxId], due_at: DateTime<Utc>) -> Result<u64>;
+
     /// Reads waiting items or dead letters by ascending id, after `after`, at most `limit`.
     async fn list_outbox(
         &self,

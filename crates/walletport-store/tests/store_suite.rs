@@ -68,6 +68,7 @@ suite!(
         cards_merge_conflict_and_webhook_updates_dedup,
         inbound_events_are_deduplicated,
         malformed_input_is_rejected_and_changes_nothing,
+        unstorable_text_and_dates_are_refused_alike_and_store_nothing,
         customers_are_searched_by_phone_prefix_and_name_in_pages,
         expiring_points_count_what_is_left_of_lots_burning_in_the_window,
         // ledger
@@ -100,6 +101,7 @@ suite!(
         claims_take_whole_customers_in_order,
         two_workers_never_share_a_customer,
         dead_letters_after_max_attempts_and_retry,
+        handing_back_counts_no_attempt_and_frees_the_item_at_once,
         resync_queues_every_customer_once_in_pages,
         // vendor quota
         bad_quota_keys_and_windows_are_refused,

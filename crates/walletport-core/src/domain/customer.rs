@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Balance, Card, Fields};
 use crate::ids::{CardId, CustomerId};
 use crate::phone::Phone;
+use crate::text::check_storable;
 
 /// A customer of the merchant. For upserts, `None` fields are left unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,10 +64,28 @@ impl Customer {
         }
     }
 
-    /// Validates the parts the type system cannot: e-mail shape and text lengths.
+    /// Validates the parts the type system cannot: e-mail shape, text lengths, a birthday
+    /// every store can keep ([`BIRTHDAYS`]) and text every store can keep
+    /// ([`check_storable`]: no NUL in extra fields and provider ids, whose values may hold
+    /// other control characters).
     pub fn validate(&self) -> Result<(), crate::Error> {
         if let Some(email) = &self.email {
             validate_email(email)?;
+        }
+        if let Some(birthday) = self.birthday
+            && !BIRTHDAYS.contains(&birthday)
+        {
+            return Err(crate::Error::invalid_input(format!(
+                "birthday must be from {} to {}",
+                BIRTHDAYS.start(),
+                BIRTHDAYS.end()
+            )));
+        }
+        for (what, fields) in [("extra", &self.extra), ("provider_ids", &self.provider_ids)] {
+            for (key, value) in fields {
+                check_storable(&format!("{what} key"), key)?;
+                check_storable(&format!("{what} value of `{}`", key.escape_debug()), value)?;
+            }
         }
         for (what, value) in [
             ("name", &self.name),
@@ -84,6 +104,20 @@ impl Customer {
         Ok(())
     }
 }
+
+/// The birthdays a customer may have: years 1 to 9999. Both stores keep a date as
+/// `YYYY-MM-DD` text; PostgreSQL's `DATE` refuses year 0 and earlier (`0000-01-01`,
+/// `-0001-12-31`) and five-digit years (chrono writes them `+10000-01-01`), all of which chrono
+/// represents and SQLite would keep, so they are refused here, for every store alike.
+pub const BIRTHDAYS: RangeInclusive<NaiveDate> = {
+    match (
+        NaiveDate::from_ymd_opt(1, 1, 1),
+        NaiveDate::from_ymd_opt(9999, 12, 31),
+    ) {
+        (Some(first), Some(last)) => first..=last,
+        _ => panic!("years 1 and 9999 are dates"),
+    }
+};
 
 /// A loose e-mail check: one `@`, something on both sides, a dot in the domain, no spaces.
 pub fn validate_email(email: &str) -> Result<(), crate::Error> {
@@ -169,6 +203,55 @@ impl CustomerRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn birthdays_are_bounded_to_what_every_store_keeps() {
+        let phone = Phone::parse("+420700000001").expect("a phone");
+        let with = |y: i32, m: u32, d: u32| Customer {
+            birthday: NaiveDate::from_ymd_opt(y, m, d),
+            ..Customer::new(phone.clone())
+        };
+        for ok in [with(1, 1, 1), with(1990, 2, 28), with(9999, 12, 31)] {
+            assert!(ok.validate().is_ok(), "{:?}", ok.birthday);
+        }
+        for bad in [with(0, 1, 1), with(-1, 12, 31), with(10_000, 1, 1)] {
+            let err = bad.validate().unwrap_err();
+            assert_eq!(
+                err.kind(),
+                crate::ErrorKind::InvalidInput,
+                "{:?}",
+                bad.birthday
+            );
+            assert!(err.message().contains("birthday"), "{err}");
+        }
+    }
+
+    #[test]
+    fn nul_in_extra_fields_and_provider_ids_is_refused_by_name() {
+        let phone = Phone::parse("+420700000001").expect("a phone");
+        let mut ok = Customer::new(phone.clone());
+        ok.extra.insert("note".into(), "line 1\nline 2".into());
+        assert!(ok.validate().is_ok());
+        let mut key = Customer::new(phone.clone());
+        key.extra.insert("no\0te".into(), "v".into());
+        let mut value = Customer::new(phone.clone());
+        value.extra.insert("note".into(), "pin\0 1234".into());
+        let mut id = Customer::new(phone);
+        id.provider_ids.insert("passteam".into(), "\0".into());
+        for (c, field) in [
+            (key, "extra key"),
+            (value, "extra value of `note`"),
+            (id, "provider_ids"),
+        ] {
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+            assert!(err.message().contains(field), "{err}");
+            assert!(
+                !err.message().contains("1234"),
+                "the value is not echoed: {err}"
+            );
+        }
+    }
 
     #[test]
     fn email_check() {

@@ -14,7 +14,7 @@ pub use balance::{
     check_amount,
 };
 pub use card::{Card, CardStatus, InstallLinks, Installed};
-pub use customer::{Customer, CustomerKey, CustomerRecord, Referrals, validate_email};
+pub use customer::{BIRTHDAYS, Customer, CustomerKey, CustomerRecord, Referrals, validate_email};
 pub use push::{Campaign, CampaignRecord, Channel, MAX_MESSAGE_CHARS, PushMessage, PushReceipt};
 pub use template::{FieldKind, Template, TemplateField, TemplateSummary};
 

@@ -276,16 +276,11 @@ impl OutboxWorker {
         Ok(outcome)
     }
 
-    /// Hands claimed items back at once (counts as an attempt in the store, never dead-letters).
+    /// Hands claimed items back undelivered, due at once. Nothing was sent, so the store counts
+    /// no attempt and keeps the last error: handing back never moves an item nearer the dead
+    /// letters nor lengthens its backoff.
     async fn release(&self, ids: &[OutboxId]) -> Result<()> {
-        let now = self.gw.now();
-        let failure = Failure {
-            error: "released undelivered (shutdown or lease nearly over)".into(),
-            retry_at: Some(now),
-            max_attempts: u32::MAX,
-            now,
-        };
-        self.gw.store.fail(&self.id, ids, &failure).await?;
+        self.gw.store.release(&self.id, ids, self.gw.now()).await?;
         self.gw.metrics.released_at_shutdown(ids.len() as u64);
         Ok(())
     }

@@ -10,7 +10,7 @@ use walletport_core::{Error, Result};
 
 use super::Enqueue;
 use super::outbox_sql::{Lease, OutboxSql, Release, Resync};
-use crate::codec::{expiry_ns, parse_json, to_ns};
+use crate::codec::{check_json, expiry_ns, parse_json, to_ns};
 use crate::outbox::{
     ClaimRequest, FailOutcome, Failure, NewOutboxItem, OutboxId, OutboxItem, OutboxKind,
     OutboxList, OutboxStats, ResyncCursor, ResyncPage, ResyncRequest, clip_error, page_limit,
@@ -24,6 +24,7 @@ pub(crate) async fn enqueue<D: OutboxSql>(
     now: DateTime<Utc>,
 ) -> Result<OutboxId> {
     const OP: &str = "outbox.enqueue";
+    check_json("outbox payload", &item.payload)?;
     let now = to_ns(now)?;
     let customer = item.customer_id.as_str();
     let mut tx = d.begin(OP).await?;
@@ -86,6 +87,23 @@ pub(crate) async fn complete<D: OutboxSql>(d: &D, worker: &str, ids: &[OutboxId]
     }
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
     d.delete_held(worker, &ids).await
+}
+
+/// [`Store::release`](crate::Store::release): hands back what `worker` still holds, due at
+/// `due_at`; no attempt is counted (nothing was tried) and the last error stays.
+pub(crate) async fn release<D: OutboxSql>(
+    d: &D,
+    worker: &str,
+    ids: &[OutboxId],
+    due_at: DateTime<Utc>,
+) -> Result<u64> {
+    validate_worker(worker)?;
+    let due_at = to_ns(due_at)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    d.hand_back(worker, &ids, due_at).await
 }
 
 /// [`Store::fail`](crate::Store::fail): a retry or a dead letter per item.

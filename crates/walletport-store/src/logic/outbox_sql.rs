@@ -110,6 +110,15 @@ pub(crate) trait OutboxSql: Runner {
     /// Deletes the items `ids` that `worker` holds; returns how many.
     fn delete_held(&self, worker: &str, ids: &[i64]) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Of the items `ids`, those `worker` holds: releases the lease and makes them due at
+    /// `due_at` (ns), counting no attempt and keeping the last error; returns how many.
+    fn hand_back(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        due_at: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
     /// Of the items `ids`, those the failure's worker holds: counts an attempt, records the
     /// error, releases the lease and makes them due again; returns their ids.
     fn release(

@@ -191,6 +191,12 @@ impl<E: Engine> Store for E {
         outbox::complete(self.sql(), worker, ids).await
     }
 
+    async fn release(&self, worker: &str, ids: &[OutboxId], due_at: DateTime<Utc>) -> Result<u64> {
+        let r = outbox::release(self.sql(), worker, ids, due_at).await;
+        let released = r.as_ref().is_ok_and(|n| *n > 0);
+        wrote(self.signal(), released, r)
+    }
+
     async fn fail(&self, worker: &str, ids: &[OutboxId], failure: &Failure) -> Result<FailOutcome> {
         let r = outbox::fail(self.sql(), worker, ids, failure).await;
         let due_now = failure.retry_at.is_some_and(|at| at <= failure.now);

@@ -35,6 +35,9 @@ const LEASE: &str = concat!(
     item_cols!()
 );
 const DELETE_HELD: &str = "DELETE FROM outbox WHERE claimed_by = $1 AND id = ANY($2)";
+/// Hands items back undelivered: no attempt counted, the last error kept.
+const HAND_BACK: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, \
+    next_attempt_at = $1 WHERE claimed_by = $2 AND id = ANY($3)";
 const RELEASE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
     claimed_by = NULL, claimed_until = NULL, next_attempt_at = $2 \
     WHERE claimed_by = $3 AND id = ANY($4) RETURNING id";
@@ -94,6 +97,16 @@ impl OutboxSql for PgPool {
 
     async fn delete_held(&self, worker: &str, ids: &[i64]) -> Result<u64> {
         let done = sql!(execute(self), "outbox.complete", DELETE_HELD, [worker, ids])?;
+        Ok(done.rows_affected())
+    }
+
+    async fn hand_back(&self, worker: &str, ids: &[i64], due_at: i64) -> Result<u64> {
+        let done = sql!(
+            execute(self),
+            "outbox.release",
+            HAND_BACK,
+            [due_at, worker, ids]
+        )?;
         Ok(done.rows_affected())
     }
 

@@ -34,6 +34,9 @@ const DELETE_HELD: &str =
     "DELETE FROM outbox WHERE claimed_by = ? AND id IN (SELECT value FROM json_each(?))";
 const HELD: &str =
     "SELECT id FROM outbox WHERE claimed_by = ? AND id IN (SELECT value FROM json_each(?))";
+/// Hands items back undelivered: no attempt counted, the last error kept.
+const HAND_BACK: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, \
+    next_attempt_at = ?1 WHERE claimed_by = ?2 AND id IN (SELECT value FROM json_each(?3))";
 const RELEASE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = ?, \
     claimed_by = NULL, claimed_until = NULL, next_attempt_at = ? \
     WHERE id IN (SELECT value FROM json_each(?))";
@@ -110,6 +113,19 @@ impl OutboxSql for Db {
             "outbox.complete",
             DELETE_HELD,
             [worker, list]
+        )?;
+        Ok(done.rows_affected())
+    }
+
+    /// At the write gate.
+    async fn hand_back(&self, worker: &str, ids: &[i64], due_at: i64) -> Result<u64> {
+        let _turn = self.turn().await;
+        let list = json_list(ids);
+        let done = sql!(
+            execute(&self.pool),
+            "outbox.release",
+            HAND_BACK,
+            [due_at, worker, list]
         )?;
         Ok(done.rows_affected())
     }

@@ -399,6 +399,151 @@ pub(crate) async fn malformed_input_is_rejected_and_changes_nothing(store: Arc<d
     assert_eq!(page.customers.len(), 1);
 }
 
+/// Text PostgreSQL cannot store (a NUL character) and birthdays outside years 1..=9999 are
+/// refused as invalid input on both backends alike, before anything is written: the same input
+/// must not be a database error on one backend and stored on the other.
+pub(crate) async fn unstorable_text_and_dates_are_refused_alike_and_store_nothing(
+    store: Arc<dyn Store>,
+) {
+    const NUL: &str = "x\u{0}y";
+    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+    let bad_customers = |n: u32| -> Vec<(&'static str, Customer)> {
+        let base = Customer::new(phone(n));
+        let with = |f: &dyn Fn(&mut Customer)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c
+        };
+        vec![
+            ("name", with(&|c| c.name = Some(NUL.into()))),
+            ("surname", with(&|c| c.surname = Some(NUL.into()))),
+            ("middle name", with(&|c| c.middle_name = Some(NUL.into()))),
+            ("e-mail", with(&|c| c.email = Some("a\u{0}b@x.cz".into()))),
+            (
+                "referral code",
+                with(&|c| c.referral_code = Some(NUL.into())),
+            ),
+            (
+                "extra",
+                with(&|c| _ = c.extra.insert("note".into(), NUL.into())),
+            ),
+            (
+                "extra",
+                with(&|c| _ = c.extra.insert(NUL.into(), "v".into())),
+            ),
+            (
+                "provider_ids",
+                with(&|c| _ = c.provider_ids.insert("passteam".into(), NUL.into())),
+            ),
+            ("birthday", with(&|c| c.birthday = Some(date(0, 1, 1)))),
+            ("birthday", with(&|c| c.birthday = Some(date(-1, 12, 31)))),
+            ("birthday", with(&|c| c.birthday = Some(date(10_000, 1, 1)))),
+        ]
+    };
+    // A new customer: refused, nothing stored.
+    for (field, bad) in bad_customers(1) {
+        let err = store.upsert_customer(&bad, opts()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{field}: {err}");
+        assert!(err.message().contains(field), "{field}: {err}");
+    }
+    let one = CustomerKey::Phone(phone(1));
+    assert!(store.get_customer(&one).await.unwrap().is_none());
+
+    // An existing customer: the patch is refused and the stored customer stays as it was.
+    let a = customer(&*store, 2).await;
+    let two = CustomerKey::Phone(phone(2));
+    let before = store.get_customer(&two).await.unwrap().expect("stored");
+    for (field, bad) in bad_customers(2) {
+        let err = store.upsert_customer(&bad, opts()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{field}: {err}");
+    }
+    assert_eq!(store.get_customer(&two).await.unwrap(), Some(before));
+
+    // Cards and outbox items alike.
+    let cards = [
+        NewCard {
+            provider: "passquare".into(),
+            number: Some(NUL.into()),
+            ..Default::default()
+        },
+        NewCard {
+            provider: "passquare".into(),
+            number: Some("1".into()),
+            track: Some(NUL.into()),
+            ..Default::default()
+        },
+        NewCard {
+            provider: "passquare".into(),
+            number: Some("1".into()),
+            links: walletport_core::InstallLinks {
+                page: Some(format!("https://x.cz/{NUL}")),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    ];
+    for card in &cards {
+        assert_eq!(
+            err_kind(store.attach_card(&a, card, opts()).await),
+            ErrorKind::InvalidInput
+        );
+    }
+    assert!(store.list_cards(&a).await.unwrap().is_empty());
+    let item = NewOutboxItem {
+        customer_id: a.clone(),
+        kind: OutboxKind::Customer,
+        payload: serde_json::json!({"why": [NUL]}),
+    };
+    assert_eq!(
+        err_kind(store.enqueue(&item, t0()).await),
+        ErrorKind::InvalidInput
+    );
+    let item = NewOutboxItem {
+        payload: serde_json::json!({ NUL: 1 }),
+        ..item
+    };
+    assert_eq!(
+        err_kind(store.enqueue(&item, t0()).await),
+        ErrorKind::InvalidInput
+    );
+    assert!(pending(&*store).await.is_empty(), "nothing was queued");
+
+    // The widest birthdays both store, and control characters a text may hold, round-trip.
+    for (n, birthday) in [(3, date(1, 1, 1)), (4, date(9999, 12, 31))] {
+        let mut c = Customer::new(phone(n));
+        c.birthday = Some(birthday);
+        c.extra
+            .insert("note".into(), "line 1\nline 2\t\u{7f}".into());
+        store.upsert_customer(&c, opts()).await.unwrap();
+        let got = store
+            .get_customer(&CustomerKey::Phone(phone(n)))
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(got.customer.birthday, Some(birthday));
+        assert_eq!(got.customer.extra, c.extra);
+    }
+
+    // A failure's error text (a vendor's answer, say) is kept with the NUL replaced, not lost.
+    let item = NewOutboxItem {
+        customer_id: a.clone(),
+        kind: OutboxKind::Customer,
+        payload: serde_json::json!({"why": "resync"}),
+    };
+    store.enqueue(&item, t0()).await.unwrap();
+    let claimed = store.claim_batch(&claim("w", 10, t0())).await.unwrap();
+    let failure = Failure {
+        error: "bad\u{0}answer".into(),
+        retry_at: Some(t0()),
+        max_attempts: 5,
+        now: t0(),
+    };
+    let ids: Vec<OutboxId> = claimed.iter().map(|i| i.id).collect();
+    store.fail("w", &ids, &failure).await.unwrap();
+    let kept = pending(&*store).await;
+    assert_eq!(kept[0].last_error.as_deref(), Some("bad\u{fffd}answer"));
+}
+
 /// Every page of a search, followed through its cursors, as phones.
 async fn search_all(store: &dyn Store, text: &str, limit: u32) -> Vec<String> {
     let mut found = Vec::new();

@@ -310,6 +310,81 @@ pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Sto
     assert_eq!(store.outbox_stats(now).await.unwrap().dead, 1);
 }
 
+/// A hand-back (shutdown, lease nearly over) tried nothing: it frees the lease and makes the
+/// item due at once, but counts no attempt and keeps the last error, so an item handed back
+/// again and again neither dead-letters early nor waits longer for its retries.
+pub(crate) async fn handing_back_counts_no_attempt_and_frees_the_item_at_once(
+    store: Arc<dyn Store>,
+) {
+    let a = customer(&*store, 1).await;
+    credited(&*store, &a, dec!(1), "h-1").await;
+    let mut now = t0();
+    for round in 0..5 {
+        let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+        assert_eq!(items.len(), 1, "round {round}: claimable again at once");
+        assert_eq!(items[0].attempts, 0, "round {round}: no attempt counted");
+        let id = items[0].id;
+        assert_eq!(
+            store.release("other", &[id], now).await.unwrap(),
+            0,
+            "only the holder hands back"
+        );
+        assert_eq!(store.release("w", &[id], now).await.unwrap(), 1);
+        let stats = store.outbox_stats(now).await.unwrap();
+        assert_eq!((stats.depth, stats.in_flight, stats.dead), (1, 0, 0));
+        let waiting = store
+            .list_outbox(OutboxList::Pending, None, 10, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                waiting[0].attempts,
+                waiting[0].next_attempt_at,
+                waiting[0].claimed_by.as_deref(),
+                waiting[0].state
+            ),
+            (0, now, None, OutboxState::Pending)
+        );
+        assert_eq!(waiting[0].last_error, None);
+        now += TimeDelta::milliseconds(1);
+    }
+    assert_eq!(store.release("w", &[], now).await.unwrap(), 0);
+    assert_eq!(
+        err_kind(store.release("", &[], now).await),
+        ErrorKind::InvalidInput
+    );
+
+    // A real failure counts; the hand-backs after it keep its count and its error.
+    let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+    let f = Failure {
+        error: "boom".into(),
+        retry_at: Some(now),
+        max_attempts: 2,
+        now,
+    };
+    let out = store.fail("w", &[items[0].id], &f).await.unwrap();
+    assert_eq!((out.retrying, out.dead), (1, 0));
+    for _ in 0..3 {
+        let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+        assert_eq!(items[0].attempts, 1);
+        assert_eq!(store.release("w", &[items[0].id], now).await.unwrap(), 1);
+    }
+    let waiting = pending(&*store).await;
+    assert_eq!(
+        (waiting[0].attempts, waiting[0].last_error.as_deref()),
+        (1, Some("boom"))
+    );
+    // Still one failure short of `max_attempts`, however often it was handed back.
+    let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
+    assert_eq!(items.len(), 1);
+    let f = Failure {
+        max_attempts: 3,
+        ..f
+    };
+    let out = store.fail("w", &[items[0].id], &f).await.unwrap();
+    assert_eq!((out.retrying, out.dead), (1, 0));
+}
+
 pub(crate) async fn resync_queues_every_customer_once_in_pages(store: Arc<dyn Store>) {
     use walletport_store::{ResyncCursor, ResyncRequest};
     let mut ids = Vec::new();
