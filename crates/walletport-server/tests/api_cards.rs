@@ -10,9 +10,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use support::*;
-use walletport_core::{CardId, CustomerKey};
+use walletport_core::{Capability, Card, CardId, CustomerKey, op};
 use walletport_server::{Gateway, RunningGateway};
 use walletport_store::{NewCard, WriteOpts};
+use walletport_testkit::StubProvider;
 
 const TOKEN: &str = "cards-test-token-5e1";
 
@@ -279,5 +280,50 @@ async fn skycore_card_status_and_template_create() {
         "invalid_input",
         "an unknown key in a link",
     );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_the_vendor_issued_but_the_store_refused_is_named_in_the_error() {
+    let (_tdb, store) = TestDb::with_store(Db::Sqlite).await.expect("sqlite");
+    let vendor = Arc::new(StubProvider::new(Capability::ALL));
+    let (running, api) = serve_with_token(Gateway::new(store.clone(), vendor.clone())).await;
+    let (holder, newcomer) = (phone(5).to_string(), phone(6).to_string());
+    api.create_customer(joe(&holder)).await;
+    api.create_customer(joe(&newcomer)).await;
+    let held = store
+        .get_customer(&CustomerKey::Phone(holder.parse().expect("phone")))
+        .await
+        .expect("read")
+        .expect("stored");
+    let card = NewCard {
+        provider: "stub".into(),
+        number: Some("N-1".into()),
+        ..NewCard::default()
+    };
+    let opts = WriteOpts::at(chrono::Utc::now());
+    store
+        .attach_card(&held.id, &card, opts)
+        .await
+        .expect("card");
+    // The vendor answers with a card whose number the holder has: the store refuses it.
+    vendor.answer(
+        op::CARD_ISSUE,
+        Card {
+            id: Some(CardId::new("vendor-7").expect("id")),
+            number: Some("N-1".into()),
+            ..Card::default()
+        },
+    );
+    let path = format!("/api/customers/{newcomer}/card");
+    let answer = api.call("POST", &path, json!({})).await;
+    assert_refused(
+        &answer,
+        409,
+        "conflict",
+        "a card number another customer holds",
+    );
+    let message = answer.1["error"]["message"].as_str().expect("message");
+    assert!(message.contains("`vendor-7`"), "{message}");
     running.shutdown().await;
 }

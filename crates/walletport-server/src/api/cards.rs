@@ -100,12 +100,27 @@ pub(crate) async fn issue(
         fields: input.fields,
     };
     let card = s.gw.provider.cards().issue_card(issue).await?;
-    s.gw.record_cards(
-        &stored.id,
-        std::slice::from_ref(&card),
-        WriteOpts::at(s.gw.now()),
-    )
-    .await?;
+    let opts = WriteOpts::at(s.gw.now());
+    if let Err(e) =
+        s.gw.record_cards(&stored.id, std::slice::from_ref(&card), opts)
+            .await
+    {
+        // The vendor holds the card now: say which, so that it can be found and voided.
+        let named = card
+            .id
+            .as_ref()
+            .map(|id| id.as_str())
+            .or(card.number.as_deref());
+        return Err(Error::new(
+            e.kind(),
+            format!(
+                "the vendor issued card `{}` but the store did not record it: {}",
+                named.unwrap_or("without id or number"),
+                e.message()
+            ),
+        )
+        .into());
+    }
     vendor_json(&card)
 }
 
