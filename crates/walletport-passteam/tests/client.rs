@@ -10,7 +10,7 @@ use walletport_core::*;
 use walletport_http::{HttpResponse, HttpTransport, Sleeper, StubTransport};
 use walletport_passteam::{FieldMap, PassteamConfig, PassteamProvider, transport_config};
 use walletport_sandbox::common::QuotaWindow;
-use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
+use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig, TemplateSpec};
 
 const TEMPLATE: &str = "5e424c181dbf0d537c8b4569";
 
@@ -539,4 +539,50 @@ async fn distribute_sales_and_products() {
         commerce.get_sale(&sale_id).await.err().map(|e| e.kind()),
         Some(ErrorKind::NotFound)
     );
+}
+
+#[tokio::test]
+async fn templates_are_listed_a_page_at_a_time_so_a_call_costs_at_most_one_page_of_lookups() {
+    let mut account = PassteamEmulatorConfig::default();
+    let sandbox = account.templates[0].clone();
+    account.templates.extend((0..120).map(|n| TemplateSpec {
+        id: format!("{n:024x}"),
+        title: format!("Club {n}"),
+        ..sandbox.clone()
+    }));
+    let (server, emu) = emulator(account).await;
+    let p = PassteamProvider::new(config(server.base_url())).unwrap_or_else(|e| panic!("{e}"));
+    let mut named = Vec::new();
+    let mut cursor = None;
+    loop {
+        emu.clear_requests();
+        let page = p
+            .templates()
+            .list_templates(ListTemplates {
+                cursor: cursor.take(),
+                page_size: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.items.len() <= 50, "{}", page.items.len());
+        assert!(emu.request_count() <= 51, "{:?}", methods(&emu));
+        assert_eq!(page.total, Some(121));
+        named.extend(page.items.into_iter().map(|t| t.name));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(named.len(), 121, "every template once");
+    assert!(named.contains(&"Club 119".to_owned()), "{named:?}");
+    let bad = p
+        .templates()
+        .list_templates(ListTemplates {
+            cursor: Some(PageCursor("x".into())),
+            page_size: None,
+        })
+        .await
+        .err()
+        .map(|e| e.kind());
+    assert_eq!(bad, Some(ErrorKind::InvalidInput));
 }

@@ -445,30 +445,42 @@ impl PushCampaignPort for PassteamProvider {
 
 #[async_trait]
 impl TemplatePort for PassteamProvider {
+    /// `getlisttemplates` answers every template at once, often as bare ids whose names cost a
+    /// `gettemplate` each; so the listing is paged here, by offset, at most [`MAX_PER_PAGE`] a
+    /// page: one call costs at most `1 + page size` requests, however many templates there are.
     async fn list_templates(&self, input: ListTemplates) -> Result<Page<TemplateSummary>> {
-        if input.cursor.is_some() {
-            // getlisttemplates returns everything at once: there is no second page.
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-                total: None,
-            });
-        }
+        let start = match &input.cursor {
+            None => 0,
+            Some(cursor) => cursor.0.parse::<usize>().map_err(|_| {
+                Error::invalid_input("not a Passteam template page cursor (an offset)")
+            })?,
+        };
+        let size = input
+            .page_size
+            .unwrap_or(MAX_PER_PAGE)
+            .clamp(1, MAX_PER_PAGE);
         let req = template::build_listtemplates_request(&self.config);
-        let mut page = self
+        let all = self
             .call(req, template::parse_listtemplates_response)
-            .await?;
-        // getlisttemplates may give bare ids; read the names (accounts have a few templates).
-        for item in page.items.iter_mut().filter(|t| t.name == t.id.as_str()) {
-            let req = template::build_gettemplate_request(&item.id, &self.config);
-            let mut req = req;
+            .await?
+            .items;
+        let total = all.len();
+        let mut items: Vec<TemplateSummary> =
+            all.into_iter().skip(start).take(size as usize).collect();
+        for item in items.iter_mut().filter(|t| t.name == t.id.as_str()) {
+            let mut req = template::build_gettemplate_request(&item.id, &self.config);
             req.operation = op::TEMPLATE_LIST;
             item.name = self
                 .call(req, template::parse_gettemplate_response)
                 .await?
                 .name;
         }
-        Ok(page)
+        let end = start.saturating_add(items.len());
+        Ok(Page {
+            next: (end < total).then(|| PageCursor(end.to_string())),
+            items,
+            total: u64::try_from(total).ok(),
+        })
     }
 
     async fn get_template(&self, input: GetTemplate) -> Result<Template> {
