@@ -22,10 +22,30 @@ macro_rules! item_cols {
 }
 
 /// Customers whose oldest item is due and that no live lease holds, oldest head first.
-const CANDIDATES: &str = "SELECT h.customer_id FROM (SELECT customer_id, MIN(id) AS head, \
-    MAX(COALESCE(claimed_until, 0)) AS lease FROM outbox GROUP BY customer_id) h \
-    JOIN outbox o ON o.id = h.head WHERE h.lease <= $1 AND o.next_attempt_at <= $1 \
-    ORDER BY h.head LIMIT $2";
+///
+/// Walks the items in id order (`outbox_pkey` order) and keeps an item that is due, holds no live
+/// lease, is its customer's head (no older item, an `outbox_customer` probe) and whose customer
+/// no live lease holds (another probe); it stops at the limit. A claim so costs the items ahead
+/// of the first free heads (leased or waiting for a retry), not the whole backlog, which the
+/// former `GROUP BY customer_id` aggregated on every claim (docs/benchmarks.md, "Outbox claim
+/// against a large backlog").
+const CANDIDATES: &str = "SELECT o.customer_id FROM outbox o \
+    WHERE o.next_attempt_at <= $1 AND COALESCE(o.claimed_until, 0) <= $1 \
+    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.customer_id = o.customer_id AND p.id < o.id) \
+    AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.customer_id = o.customer_id \
+    AND COALESCE(l.claimed_until, 0) > $1) \
+    ORDER BY o.id LIMIT $2";
+/// The planner settings of a claim's transaction (`SET LOCAL`, as `set_config(.., true)`), the
+/// credit writer's ([`super::credits::PLANNER`]): every claim statement runs as index probes
+/// (the id walk of [`CANDIDATES`], the `= ANY` reads and writes by customer and item id)
+/// whatever the statistics say. Without them a pooled connection keeps the generic plan it made
+/// while the outbox was small (a prepared statement is planned again only after `ANALYZE`), so
+/// after a resync queued 100,000 customers each claim scanned `outbox` sequentially, comparing
+/// every row with the 200 candidate ids: 0.6 s a claim (docs/benchmarks.md, "Outbox claim
+/// against a large backlog").
+const CLAIM_PLANNER: &str = "SELECT set_config('enable_seqscan', 'off', true), \
+    set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
+    set_config('enable_mergejoin', 'off', true)";
 const LOCK_FREE: &str =
     "SELECT id FROM customers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED";
 const CLAIM_ROWS: &str = "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
@@ -77,6 +97,14 @@ impl OutboxSql for PgPool {
         stats: STATS,
         queue_resync: QUEUE_RESYNC,
     };
+
+    /// First sets [`CLAIM_PLANNER`] for the rest of the claim's transaction.
+    async fn claim_candidates(conn: &mut Self::Conn, now: i64, limit: i64) -> Result<Vec<String>> {
+        sql!(execute(&mut *conn), "outbox.claim", CLAIM_PLANNER, [])?;
+        let rows: Vec<(String,)> = sql!(as (String,), fetch_all(&mut *conn), "outbox.claim",
+            CANDIDATES, [now, limit])?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
 
     /// Locks those it can without waiting; keeps the candidates' order.
     async fn hold_customers(conn: &mut Self::Conn, ids: Vec<String>) -> Result<Vec<String>> {
