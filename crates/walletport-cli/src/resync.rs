@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 use walletport::{CustomerKey, Error, Phone, Result};
-use walletport_store::{ResyncRequest, Store};
+use walletport_store::{Store, resync_all};
 
 use crate::delivery::{bar, deliver_all, vendor_eta};
 use crate::gateway::open_store;
@@ -42,26 +42,14 @@ async fn run_on(
         None => None,
     };
     let progress = bar(0, "{spinner} {pos} customers scanned  {per_sec}  {msg}");
-    let (mut scanned, mut queued) = (0u64, 0u64);
-    let mut after = None;
-    loop {
-        let page = store
-            .enqueue_resync(&ResyncRequest {
-                customer: customer.clone(),
-                after,
-                limit: PAGE,
-                now: chrono::Utc::now(),
-            })
-            .await?;
-        scanned += page.scanned;
-        queued += page.queued;
+    let mut queued = 0u64;
+    let total = resync_all(store.as_ref(), customer, PAGE, |page| {
         progress.inc(page.scanned);
+        queued += page.queued;
         progress.set_message(format!("{queued} queued"));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    })
+    .await?;
+    let (scanned, queued) = (total.scanned, total.queued);
     progress.finish_and_clear();
     let stats = store.outbox_stats(chrono::Utc::now()).await?;
     let mut out = json!({

@@ -14,7 +14,7 @@ use walletport_sandbox::passquare::{PassquareEmulator, PassquareEmulatorConfig};
 use walletport_sandbox::passteam::{PassteamEmulator, PassteamEmulatorConfig};
 use walletport_sandbox::skycore::{SkycoreEmulator, SkycoreEmulatorConfig};
 use walletport_server::{Gateway, OutboxWorker};
-use walletport_store::{Percentages, ResyncRequest, Store, WriteOpts};
+use walletport_store::{Percentages, Store, WriteOpts};
 
 /// Customers in the resync measurement.
 const RESYNC: u32 = 1_000;
@@ -176,22 +176,9 @@ async fn measure(vendor: Vendor) -> Costs {
             .await
             .expect("stored");
     }
-    let mut after = None;
-    loop {
-        let page = store
-            .enqueue_resync(&ResyncRequest {
-                customer: None,
-                after,
-                limit: 500,
-                now: chrono::Utc::now(),
-            })
-            .await
-            .expect("resync");
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    walletport_store::resync_all(store.as_ref(), None, 500, |_| {})
+        .await
+        .expect("resync");
     let resync = flush(&worker, store.as_ref(), &vendor).await;
     let _ = warm;
     store.close().await;

@@ -10,6 +10,8 @@
 //! to reach free ones); and the oldest 10% leased (an extreme number in flight, to show what
 //! skipping costs per leased item).
 //!
+//! Also `outbox_stats` at each N: what a `/metrics` scrape reads.
+//!
 //! Why: the outbox worker claims on every flush, and on SQLite the claim runs inside the
 //! `BEGIN IMMEDIATE` write transaction, so whatever it costs every other writer waits for.
 //! A claim must not cost more because a resync queued 100,000 customers behind it. Filling the
@@ -25,9 +27,8 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion};
 use walletport_core::{Customer, Phone};
-use walletport_store::testing::TempPgDatabase;
 use walletport_store::{
-    ClaimRequest, Failure, MAX_PAGE, MAX_RESYNC_PAGE, OutboxId, ResyncRequest, Store, WriteOpts,
+    ClaimRequest, Failure, MAX_PAGE, MAX_RESYNC_PAGE, OutboxId, Store, WriteOpts,
 };
 
 /// Items waiting (one per customer) in each round; the outbox grows from one to the next.
@@ -57,22 +58,9 @@ async fn grow(store: &Arc<dyn Store>, from: usize, to: usize) {
     for t in tasks {
         t.await.expect("filler");
     }
-    let mut after = None;
-    loop {
-        let page = store
-            .enqueue_resync(&ResyncRequest {
-                customer: None,
-                after,
-                limit: MAX_RESYNC_PAGE,
-                now: Utc::now(),
-            })
-            .await
-            .expect("resync page");
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    walletport_store::resync_all(store.as_ref(), None, MAX_RESYNC_PAGE, |_| {})
+        .await
+        .expect("resync");
 }
 
 fn claim(worker: &str, limit: u32, lease: Duration) -> ClaimRequest {
@@ -140,6 +128,13 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
         group.bench_with_input(BenchmarkId::new("all free", n), &n, |b, _| {
             b.to_async(rt).iter(|| claim_and_hand_back(store.as_ref()));
         });
+        // What a /metrics scrape, the console's outbox page and `walletport outbox list` read.
+        group.bench_with_input(BenchmarkId::new("outbox_stats", n), &n, |b, _| {
+            b.to_async(rt).iter(|| async {
+                let stats = store.outbox_stats(Utc::now()).await.expect("stats");
+                assert_eq!(stats.depth, n as u64, "every item counted");
+            });
+        });
         for (label, leased) in [("oldest 500 leased", 500), ("oldest 10% leased", n / 10)] {
             let held = rt.block_on(lease_oldest(store.as_ref(), leased));
             group.bench_with_input(BenchmarkId::new(label, n), &n, |b, _| {
@@ -154,36 +149,5 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
 }
 
 fn main() {
-    let rt = support::runtime();
-    let mut c = Criterion::default().configure_from_args();
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("outbox.db").display()
-    );
-    let sqlite = rt
-        .block_on(walletport_store::connect(&url))
-        .expect("sqlite");
-    bench_store(&mut c, &rt, "sqlite", sqlite.clone());
-    rt.block_on(sqlite.close());
-
-    let base = std::env::var("WALLETPORT_BENCH_PG")
-        .unwrap_or_else(|_| walletport_store::testing::DEFAULT_PG_BASE.to_owned());
-    let db = match rt.block_on(TempPgDatabase::create(&base, "walletport_outbox_bench")) {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("PostgreSQL unreachable ({e}): skipping its figures");
-            c.final_summary();
-            return;
-        }
-    };
-    let pg = rt
-        .block_on(walletport_store::connect(db.url()))
-        .expect("postgres");
-    bench_store(&mut c, &rt, "postgres", pg.clone());
-    rt.block_on(pg.close());
-    drop(pg);
-    drop(db);
-    c.final_summary();
+    support::on_both_backends("outbox", bench_store);
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
-use walletport_store::testing::TempPgDatabase;
 use walletport_store::{QuotaLimit, QuotaSlot, Store};
 
 const LIMITS: [QuotaLimit; 2] = [
@@ -68,36 +67,5 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
 }
 
 fn main() {
-    let rt = support::runtime();
-    let mut c = Criterion::default().configure_from_args();
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("quota.db").display()
-    );
-    let sqlite = rt
-        .block_on(walletport_store::connect(&url))
-        .expect("sqlite");
-    bench_store(&mut c, &rt, "sqlite", sqlite.clone());
-    rt.block_on(sqlite.close());
-
-    let base = std::env::var("WALLETPORT_BENCH_PG")
-        .unwrap_or_else(|_| walletport_store::testing::DEFAULT_PG_BASE.to_owned());
-    let db = match rt.block_on(TempPgDatabase::create(&base, "walletport_quota_bench")) {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("PostgreSQL unreachable ({e}): skipping its figures");
-            c.final_summary();
-            return;
-        }
-    };
-    let pg = rt
-        .block_on(walletport_store::connect(db.url()))
-        .expect("postgres");
-    bench_store(&mut c, &rt, "postgres", pg.clone());
-    rt.block_on(pg.close());
-    drop(pg);
-    drop(db);
-    c.final_summary();
+    support::on_both_backends("quota", bench_store);
 }

@@ -58,7 +58,7 @@ pub use model::{
 pub use outbox::{
     ClaimRequest, FailOutcome, Failure, MAX_ERROR_CHARS, MAX_RESYNC_PAGE, NewOutboxItem, OutboxId,
     OutboxItem, OutboxKind, OutboxList, OutboxState, OutboxStats, ResyncCursor, ResyncPage,
-    ResyncRequest,
+    ResyncRequest, resync_all,
 };
 pub use postgres::PgStore;
 pub use quota::{QuotaLimit, QuotaSlot, QuotaState};

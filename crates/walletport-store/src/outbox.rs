@@ -334,7 +334,6 @@ impl RawOutbox {
     }
 }
 
-/// Validates a page size for outbox listings.
 /// One page of `walletport resync`: which customers to queue a full-state delivery for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResyncRequest {
@@ -364,6 +363,37 @@ pub struct ResyncPage {
     pub queued: u64,
     /// The cursor of the next page; `None` after the last.
     pub next: Option<ResyncCursor>,
+}
+
+/// Runs a whole resync, page after page of `page` customers (1..=[`MAX_RESYNC_PAGE`]), each
+/// page due at the time it is queued, and calls `progress` after each page. Returns the sums:
+/// `scanned` and `queued` over all pages, `next` always `None`. One page is one transaction,
+/// so an error leaves the pages before it queued; running it again queues no duplicates.
+pub async fn resync_all(
+    store: &dyn crate::Store,
+    customer: Option<CustomerId>,
+    page: u32,
+    mut progress: impl FnMut(&ResyncPage) + Send,
+) -> walletport_core::Result<ResyncPage> {
+    let mut total = ResyncPage::default();
+    let mut after = None;
+    loop {
+        let done = store
+            .enqueue_resync(&ResyncRequest {
+                customer: customer.clone(),
+                after,
+                limit: page,
+                now: Utc::now(),
+            })
+            .await?;
+        total.scanned += done.scanned;
+        total.queued += done.queued;
+        progress(&done);
+        match done.next {
+            Some(next) => after = Some(next),
+            None => return Ok(total),
+        }
+    }
 }
 
 /// The payload of a resync item, so the record says why it was queued.
