@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use walletport_core::{Error, ErrorKind, Result};
 use walletport_http::inbound::lingering;
 
-use crate::api::{self, ApiState, HealthCache, error_response};
+use crate::api::{self, ApiState, HealthCache, OUTBOX_STATS_TTL, OutboxStatsCache, error_response};
 use crate::config::GatewayConfig;
 use crate::expiry::ExpiryTask;
 use crate::hooks::{StoreCrmHooks, StoreWalletEvents, passteam_claims};
@@ -79,6 +79,7 @@ pub fn router(config: &GatewayConfig, gw: &Gateway) -> Router {
     let state = ApiState {
         gw: gw.clone(),
         health: Arc::new(HealthCache::new(config.server.provider_health_cache)),
+        outbox_stats: Arc::new(OutboxStatsCache::new(OUTBOX_STATS_TTL)),
     };
     let mut app = api::api_router(state.clone(), config.server.api_token.clone())
         .layer(DefaultBodyLimit::max(config.server.max_body))

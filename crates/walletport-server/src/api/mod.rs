@@ -37,6 +37,7 @@ use crate::state::Gateway;
 pub(crate) struct ApiState {
     pub(crate) gw: Gateway,
     pub(crate) health: Arc<system::HealthCache>,
+    pub(crate) outbox_stats: Arc<system::OutboxStatsCache>,
 }
 
 /// An [`Error`] as an HTTP answer: status by kind, `{"error": {...}}` body.
@@ -271,7 +272,7 @@ pub(crate) fn system_router(state: ApiState) -> Router {
 pub(crate) use cards::set_customer_card_status;
 pub(crate) use customers::set_customer_percentages;
 pub(crate) use ledger::{credit_customer, redeem_customer};
-pub(crate) use system::{HealthCache, health};
+pub(crate) use system::{HealthCache, OUTBOX_STATS_TTL, OutboxStatsCache, health};
 pub(crate) use vendor::{create_campaign_at_vendor, push_to_customer, send_campaign_at_vendor};
 
 #[cfg(test)]
