@@ -10,7 +10,8 @@
 //! to reach free ones); and the oldest 10% leased (an extreme number in flight, to show what
 //! skipping costs per leased item).
 //!
-//! Also `outbox_stats` at each N: what a `/metrics` scrape reads.
+//! Then, at the largest N, a vendor outage: the oldest 10% of heads waiting for a retry, then
+//! all of them (the claim finds nothing). Also `outbox_stats` at each N: what a `/metrics` scrape reads.
 //!
 //! Why: the outbox worker claims on every flush, and on SQLite the claim runs inside the
 //! `BEGIN IMMEDIATE` write transaction, so whatever it costs every other writer waits for.
@@ -145,7 +146,44 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
             }
         }
     }
+    // A vendor outage at the largest N: heads wait for their retry, oldest first. These stay
+    // waiting (an hour), so they come last.
+    let n = filled;
+    let waiting = rt.block_on(lease_oldest(store.as_ref(), n / 10));
+    rt.block_on(retry_later(store.as_ref(), &waiting));
+    group.bench_with_input(
+        BenchmarkId::new("oldest 10% waiting for retry", n),
+        &n,
+        |b, _| {
+            b.to_async(rt).iter(|| claim_and_hand_back(store.as_ref()));
+        },
+    );
+    let rest = rt.block_on(lease_oldest(store.as_ref(), n - n / 10));
+    rt.block_on(retry_later(store.as_ref(), &rest));
+    group.bench_with_input(BenchmarkId::new("all waiting for retry", n), &n, |b, _| {
+        b.to_async(rt).iter(|| async {
+            let items = store
+                .claim_batch(&claim("bench", BATCH, Duration::from_secs(60)))
+                .await
+                .expect("claim");
+            assert!(items.is_empty(), "nothing is due");
+        });
+    });
     group.finish();
+}
+
+/// Fails items as a vendor outage does: retried in an hour.
+async fn retry_later(store: &dyn Store, ids: &[OutboxId]) {
+    let now = Utc::now();
+    let failure = Failure {
+        error: "bench: vendor down".to_owned(),
+        retry_at: Some(now + chrono::TimeDelta::hours(1)),
+        max_attempts: u32::MAX,
+        now,
+    };
+    for chunk in ids.chunks(MAX_PAGE as usize) {
+        store.fail("other", chunk, &failure).await.expect("fail");
+    }
 }
 
 fn main() {

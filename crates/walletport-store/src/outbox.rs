@@ -3,8 +3,10 @@
 //! Every change the vendor must see is written to the outbox in the same transaction as the
 //! change. Workers [claim](crate::Store::claim_batch) items under a lease, deliver them and
 //! [complete](crate::Store::complete) or [fail](crate::Store::fail) them. A customer's items are
-//! always claimed together, by one worker at a time, oldest first; a customer whose oldest item
-//! waits for a retry blocks its later items so order per customer is never broken.
+//! always claimed together, by one worker at a time; customers are taken in the order their
+//! oldest items fell due (items fall due when written, a failed one at its retry), so a claim
+//! never reads the heads that wait for a retry. A customer whose oldest item waits for a retry
+//! blocks its later items so order per customer is never broken.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -173,8 +173,10 @@ pub trait Store: Send + Sync + 'static {
     /// Enqueues an item on its own (changes made through the store enqueue theirs already).
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId>;
 
-    /// Claims the oldest due items under a lease: whole customers, oldest first, never a
-    /// customer that another live lease holds or whose oldest item waits for a retry.
+    /// Claims due items under a lease: whole customers, in the order their oldest items fell
+    /// due (a retried head after what fell due before its retry; among those taken, oldest head
+    /// first), never a customer that another live lease holds or whose oldest item waits for a
+    /// retry.
     async fn claim_batch(&self, request: &ClaimRequest) -> Result<Vec<OutboxItem>>;
 
     /// Removes delivered items that `worker` still holds; returns how many.

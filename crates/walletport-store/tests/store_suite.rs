@@ -99,6 +99,7 @@ suite!(
         // outbox
         outbox_items_are_written_with_their_change,
         claims_take_whole_customers_in_order,
+        a_head_retried_later_waits_behind_what_fell_due_before_it,
         two_workers_never_share_a_customer,
         dead_letters_after_max_attempts_and_retry,
         handing_back_counts_no_attempt_and_frees_the_item_at_once,

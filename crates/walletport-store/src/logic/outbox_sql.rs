@@ -8,12 +8,29 @@ use walletport_core::{Error, Result};
 use super::run::{Runner, all, optional, params, read_all, read_optional};
 use crate::outbox::{ClaimRow, OutboxKind, OutboxList, RawOutbox, resync_payload};
 
+/// The next `$2` customers due at `$1`: whose oldest item is due and that no live lease holds,
+/// taken in the order their heads fell due, and returned oldest head first. One text for both
+/// dialects (sqlx binds SQLite's `$n` by number too).
+///
+/// Walks `outbox_due (next_attempt_at, id)` from the earliest due item and keeps an item that
+/// holds no live lease, is its customer's head (no older item, an `outbox_customer` probe) and
+/// whose customer no live lease holds (another probe), up to the limit; those are then ordered by
+/// id. Items waiting for a retry are past the end of the walk, so a claim reads the leased and
+/// blocked items ahead of the first free heads, never the backlog: not the whole outbox as the
+/// first `GROUP BY customer_id` did, nor every head backing off in a vendor outage as the walk
+/// in id order did (docs/benchmarks.md, "Outbox claim against a large backlog"). Fresh items
+/// fall due when written, so in due order they are in id order; a head retried later waits
+/// behind what fell due before its retry.
+pub(crate) const CANDIDATES: &str = "SELECT w.customer_id FROM (SELECT o.id, o.customer_id \
+    FROM outbox o WHERE o.next_attempt_at <= $1 AND COALESCE(o.claimed_until, 0) <= $1 \
+    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.customer_id = o.customer_id AND p.id < o.id) \
+    AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.customer_id = o.customer_id \
+    AND COALESCE(l.claimed_until, 0) > $1) \
+    ORDER BY o.next_attempt_at, o.id LIMIT $2) w ORDER BY w.id";
+
 /// One backend's SQL text for the outbox statements both backends run alike.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutboxStatements {
-    /// Customers whose oldest item is due at (1) and that no live lease holds, oldest head
-    /// first, at most (2).
-    pub(crate) candidates: &'static str,
     /// Waiting items ([`RawOutbox`]) with an id above (1), at most (2), by id.
     pub(crate) pending: &'static str,
     /// Dead letters as [`RawOutbox`] with an id above (1), at most (2), by id.
@@ -73,15 +90,14 @@ pub(crate) trait OutboxSql: Runner {
     /// hold some of them (PostgreSQL skips locked customers).
     const CLAIM_OVERFETCH: i64;
 
-    /// Up to `limit` customers whose oldest item is due at `now` and that no live lease
-    /// holds, oldest head first.
+    /// The next `limit` customers due at `now` ([`CANDIDATES`]), oldest head first.
     fn claim_candidates(
         conn: &mut Self::Conn,
         now: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<String>>> + Send {
         async move {
-            let (sql, params) = (Self::OUTBOX.candidates, params![now, limit]);
+            let (sql, params) = (CANDIDATES, params![now, limit]);
             let rows: Vec<(String,)> = all::<Self, _>(conn, "outbox.claim", sql, params).await?;
             Ok(rows.into_iter().map(|(c,)| c).collect())
         }

@@ -8,7 +8,7 @@
 use sqlx::postgres::PgPool;
 use walletport_core::Result;
 
-use crate::logic::outbox_sql::{Lease, OutboxSql, OutboxStatements, Release, Resync};
+use crate::logic::outbox_sql::{CANDIDATES, Lease, OutboxSql, OutboxStatements, Release, Resync};
 use crate::logic::sql;
 use crate::outbox::{ClaimRow, RawOutbox};
 
@@ -21,23 +21,9 @@ macro_rules! item_cols {
     };
 }
 
-/// Customers whose oldest item is due and that no live lease holds, oldest head first.
-///
-/// Walks the items in id order (`outbox_pkey` order) and keeps an item that is due, holds no live
-/// lease, is its customer's head (no older item, an `outbox_customer` probe) and whose customer
-/// no live lease holds (another probe); it stops at the limit. A claim so costs the items ahead
-/// of the first free heads (leased or waiting for a retry), not the whole backlog, which the
-/// former `GROUP BY customer_id` aggregated on every claim (docs/benchmarks.md, "Outbox claim
-/// against a large backlog").
-const CANDIDATES: &str = "SELECT o.customer_id FROM outbox o \
-    WHERE o.next_attempt_at <= $1 AND COALESCE(o.claimed_until, 0) <= $1 \
-    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.customer_id = o.customer_id AND p.id < o.id) \
-    AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.customer_id = o.customer_id \
-    AND COALESCE(l.claimed_until, 0) > $1) \
-    ORDER BY o.id LIMIT $2";
 /// The planner settings of a claim's transaction (`SET LOCAL`, as `set_config(.., true)`), the
 /// credit writer's ([`super::credits::PLANNER`]): every claim statement runs as index probes
-/// (the id walk of [`CANDIDATES`], the `= ANY` reads and writes by customer and item id)
+/// (the due-order walk of [`CANDIDATES`], the `= ANY` reads and writes by customer and item id)
 /// whatever the statistics say. Without them a pooled connection keeps the generic plan it made
 /// while the outbox was small (a prepared statement is planned again only after `ANALYZE`), so
 /// after a resync queued 100,000 customers each claim scanned `outbox` sequentially, comparing
@@ -89,7 +75,6 @@ const QUEUE_RESYNC: &str = "INSERT INTO outbox (customer_id, kind, payload, crea
 impl OutboxSql for PgPool {
     const CLAIM_OVERFETCH: i64 = 4;
     const OUTBOX: OutboxStatements = OutboxStatements {
-        candidates: CANDIDATES,
         pending: PENDING,
         dead: DEAD,
         dead_customer: "SELECT customer_id FROM outbox_dead WHERE id = $1",

@@ -16,20 +16,6 @@ macro_rules! item_cols {
     };
 }
 
-/// Customers whose oldest item is due and that no live lease holds, oldest head first.
-///
-/// Walks the items in id order (rowid order) and keeps an item that is due, holds no live
-/// lease, is its customer's head (no older item, an `outbox_customer` probe) and whose customer
-/// no live lease holds (another probe); it stops at the limit. A claim so costs the items ahead
-/// of the first free heads (leased or waiting for a retry), not the whole backlog, which the
-/// former `GROUP BY customer_id` aggregated on every claim (docs/benchmarks.md, "Outbox claim
-/// against a large backlog").
-const CANDIDATES: &str = "SELECT o.customer_id FROM outbox o \
-    WHERE o.next_attempt_at <= ?1 AND COALESCE(o.claimed_until, 0) <= ?1 \
-    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.customer_id = o.customer_id AND p.id < o.id) \
-    AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.customer_id = o.customer_id \
-    AND COALESCE(l.claimed_until, 0) > ?1) \
-    ORDER BY o.id LIMIT ?2";
 const CLAIM_ROWS: &str = "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
     WHERE customer_id IN (SELECT value FROM json_each(?)) ORDER BY id";
 const LEASE: &str = "UPDATE outbox SET claimed_by = ?, claimed_until = ? \
@@ -82,7 +68,6 @@ fn json_list<T: Clone + Into<serde_json::Value>>(values: &[T]) -> String {
 impl OutboxSql for Db {
     const CLAIM_OVERFETCH: i64 = 1;
     const OUTBOX: OutboxStatements = OutboxStatements {
-        candidates: CANDIDATES,
         pending: PENDING,
         dead: DEAD,
         dead_customer: "SELECT customer_id FROM outbox_dead WHERE id = ?",

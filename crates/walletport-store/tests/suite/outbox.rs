@@ -9,11 +9,11 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use walletport_core::{CustomerId, ErrorKind, Percent};
 use walletport_store::{
-    Failure, LedgerOp, NewOutboxItem, OutboxId, OutboxKind, OutboxList, OutboxState, Percentages,
-    Store,
+    Failure, NewOutboxItem, OutboxId, OutboxKind, OutboxList, OutboxState, Percentages, Store,
+    WriteOpts,
 };
 
-use crate::support::{apply_all, claim, credit, credited, customer, err_kind, opts, pending, t0};
+use crate::support::{claim, credit, credited, customer, err_kind, opts, pending, t0};
 
 pub(crate) async fn outbox_items_are_written_with_their_change(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
@@ -153,6 +153,51 @@ pub(crate) async fn claims_take_whole_customers_in_order(store: Arc<dyn Store>) 
     );
 }
 
+/// Claims follow the order in which heads fall due: a head whose retry comes after other
+/// customers' items fell due waits behind them (more of them than any claim looks at), then is
+/// claimed with its failed item first. This is what keeps a claim from reading every head that
+/// backs off during a vendor outage.
+pub(crate) async fn a_head_retried_later_waits_behind_what_fell_due_before_it(
+    store: Arc<dyn Store>,
+) {
+    let a = customer(&*store, 1).await;
+    credited(&*store, &a, dec!(1), "due-a").await;
+    let first = store.claim_batch(&claim("w1", 1, t0())).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let retry_at = t0() + TimeDelta::minutes(10);
+    let failure = Failure {
+        error: "vendor down".into(),
+        retry_at: Some(retry_at),
+        max_attempts: 5,
+        now: t0(),
+    };
+    store.fail("w1", &[first[0].id], &failure).await.unwrap();
+    // 20 customers whose items fall due a minute in, long before a's retry.
+    let minute = WriteOpts::at(t0() + TimeDelta::minutes(1));
+    let mut others = Vec::new();
+    for n in 2..22 {
+        let c = customer(&*store, n).await;
+        store
+            .credit(&c, &credit(dec!(2), &format!("due-{n}")), minute)
+            .await
+            .unwrap();
+        others.push(c);
+    }
+    let later = t0() + TimeDelta::minutes(20);
+    let next = store.claim_batch(&claim("w2", 1, later)).await.unwrap();
+    assert_eq!(
+        next.iter().map(|i| &i.customer_id).collect::<Vec<_>>(),
+        [&others[0]],
+        "the first of those that fell due before a's retry, not a"
+    );
+    let rest = store.claim_batch(&claim("w2", 100, later)).await.unwrap();
+    let of_a: Vec<_> = rest.iter().filter(|i| i.customer_id == a).collect();
+    assert_eq!(of_a.len(), 1, "a is claimed once its turn comes: {rest:?}");
+    assert_eq!(of_a[0].id, first[0].id, "with its failed item");
+    assert_eq!(of_a[0].attempts, 1);
+    assert_eq!(rest.len(), 20, "everything else that was due");
+}
+
 pub(crate) async fn two_workers_never_share_a_customer(store: Arc<dyn Store>) {
     const CUSTOMERS: u32 = 12;
     const PER: u32 = 8;
@@ -239,15 +284,16 @@ pub(crate) async fn two_workers_never_share_a_customer(store: Arc<dyn Store>) {
 pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Store>) {
     let a = customer(&*store, 1).await;
     let b = customer(&*store, 2).await;
-    apply_all(
-        &*store,
-        opts(),
-        [
-            (&a, LedgerOp::Credit(credit(dec!(1), "d-1"))),
-            (&b, LedgerOp::Credit(credit(dec!(1), "d-2"))),
-        ],
-    )
-    .await;
+    credited(&*store, &a, dec!(1), "d-1").await;
+    // b's item falls due after each of a's retries, so every claim of one takes a.
+    store
+        .credit(
+            &b,
+            &credit(dec!(1), "d-2"),
+            WriteOpts::at(t0() + TimeDelta::minutes(1)),
+        )
+        .await
+        .unwrap();
     let mut now = t0();
     for attempt in 1..=3u32 {
         let items = store.claim_batch(&claim("w", 1, now)).await.unwrap();
@@ -272,6 +318,7 @@ pub(crate) async fn dead_letters_after_max_attempts_and_retry(store: Arc<dyn Sto
     assert_eq!((dead[0].attempts, dead[0].state), (3, OutboxState::Dead));
     assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
     // b was never blocked by a's dead letter; a permanent failure dead-letters at once.
+    now += TimeDelta::minutes(1);
     let items = store.claim_batch(&claim("w", 10, now)).await.unwrap();
     assert_eq!(
         items.iter().map(|i| &i.customer_id).collect::<Vec<_>>(),
