@@ -146,3 +146,57 @@ impl OutboxSql for PgPool {
         Ok((seqs.len() as i64, seqs.last().map(|(seq,)| *seq)))
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use sqlx::Connection as _;
+
+    use super::{CANDIDATES, CLAIM_PLANNER};
+    use crate::testing::TempPgDatabase;
+    use crate::{PgStore, Store as _, StoreOptions};
+
+    /// With statistics from an empty outbox and 50,000 items since, the claim's walk is still
+    /// the `outbox_due` index with per-customer probes: nothing scans the outbox.
+    #[tokio::test]
+    async fn the_claim_walks_the_due_index_whatever_the_statistics() {
+        let Some(pg) = TempPgDatabase::for_test("walletport_claim_plan").await else {
+            return;
+        };
+        let store = PgStore::connect(pg.url(), StoreOptions::default())
+            .await
+            .expect("open");
+        let setup = [
+            "ANALYZE",
+            "INSERT INTO customers (id, phone, created_at, updated_at) \
+             SELECT 'c' || g, '+4200' || lpad(g::text, 7, '0'), 0, 0 \
+             FROM generate_series(0, 49999) g",
+            "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
+             SELECT 'c' || g, 'customer', '{}', g, g FROM generate_series(0, 49999) g",
+        ];
+        for sql in setup {
+            sqlx::query(sql).execute(store.pool()).await.expect(sql);
+        }
+        let mut conn = store.pool().acquire().await.expect("connection");
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::query(CLAIM_PLANNER)
+            .execute(&mut *tx)
+            .await
+            .expect("planner");
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {CANDIDATES}")))
+                .bind(60_000_i64)
+                .bind(400_i64)
+                .fetch_all(&mut *tx)
+                .await
+                .expect("explain");
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        assert!(
+            plan.contains("Index Scan using outbox_due on outbox o"),
+            "{plan}"
+        );
+        tx.rollback().await.expect("rollback");
+        drop(conn);
+        store.close().await;
+    }
+}

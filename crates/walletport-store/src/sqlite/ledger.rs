@@ -261,23 +261,9 @@ mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
     use crate::sqlite::ledger_tx::{FLUSH_POINTS, OPEN_LOTS, PREFETCH};
+    use crate::sqlite::tests::plan;
     use crate::{Store as _, StoreOptions};
     use chrono::DateTime;
-    use sqlx::Row as _;
-    use sqlx::sqlite::SqlitePool;
-
-    /// The query plan of `sql` (its `detail` lines).
-    async fn plan(pool: &SqlitePool, sql: &str) -> String {
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        sqlx::query(sqlx::AssertSqlSafe(explain))
-            .fetch_all(pool)
-            .await
-            .expect("explain")
-            .iter()
-            .map(|r| r.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
 
     /// Reading a balance, spending and expiring search an index by customer, so their cost does
     /// not grow with the customer's history.

@@ -185,3 +185,22 @@ impl Engine for SqliteStore {
         &self.signal
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use sqlx::Row as _;
+    use sqlx::sqlite::SqlitePool;
+
+    /// The query plan of `sql` (its `detail` lines), for tests that pin a statement to an index.
+    pub(crate) async fn plan(pool: &SqlitePool, sql: &str) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        sqlx::query(sqlx::AssertSqlSafe(explain))
+            .fetch_all(pool)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}

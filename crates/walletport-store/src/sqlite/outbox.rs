@@ -166,3 +166,29 @@ impl OutboxSql for Db {
             [after, only, limit])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::StoreOptions;
+    use crate::logic::outbox_sql::CANDIDATES;
+    use crate::sqlite::SqliteStore;
+    use crate::sqlite::tests::plan;
+
+    /// The claim walks due items by `outbox_due` and probes per customer: heads waiting for a
+    /// retry lie beyond the walk's end, and nothing scans the outbox.
+    #[tokio::test]
+    async fn the_claim_walks_the_due_index_and_scans_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+        let store = SqliteStore::open(&url, StoreOptions::default())
+            .await
+            .expect("open");
+        let p = plan(store.pool(), CANDIDATES).await;
+        assert!(
+            p.contains("SEARCH o USING INDEX outbox_due (next_attempt_at<?)")
+                && p.contains("outbox_customer (customer_id=? AND id<?)")
+                && !p.contains("SCAN o"),
+            "{p}"
+        );
+    }
+}
