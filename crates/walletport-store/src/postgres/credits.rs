@@ -324,8 +324,8 @@ mod tests {
     use sqlx::postgres::{PgConnectOptions, PgConnection};
 
     use super::{BATCH_SQL, PLANNER};
-    use crate::testing::TempPgDatabase;
-    use crate::{PgStore, Store as _, StoreOptions};
+    use crate::Store as _;
+    use crate::postgres::tests::grown_past_its_statistics;
 
     /// The plan of [`BATCH_SQL`] for 32 credits over `conn`, as text.
     async fn plan(conn: &mut PgConnection) -> String {
@@ -352,14 +352,7 @@ mod tests {
     /// customer and every open lot per batch; the writer's settings keep it to index probes.
     #[tokio::test]
     async fn the_batch_statement_probes_indexes_whatever_the_statistics() {
-        let Some(pg) = TempPgDatabase::for_test("walletport_plan").await else {
-            return;
-        };
-        let store = PgStore::connect(pg.url(), StoreOptions::default())
-            .await
-            .expect("open");
-        let setup = [
-            "ANALYZE",
+        let fill = [
             "INSERT INTO customers (id, phone, created_at, updated_at) \
              SELECT 'c' || g, '+4200' || lpad(g::text, 7, '0'), 0, 0 \
              FROM generate_series(0, 4999) g",
@@ -369,9 +362,9 @@ mod tests {
              SELECT g, 'c' || (g % 5000), 1, 1, 9223372036854775807, true \
              FROM generate_series(1, 50000) g",
         ];
-        for sql in setup {
-            sqlx::query(sql).execute(store.pool()).await.expect(sql);
-        }
+        let Some((pg, store)) = grown_past_its_statistics("walletport_plan", &fill).await else {
+            return;
+        };
         let options = PgConnectOptions::from_str(pg.url()).expect("url");
         let options = options.options(PLANNER.iter().copied());
         let mut writer = PgConnection::connect_with(&options).await.expect("connect");

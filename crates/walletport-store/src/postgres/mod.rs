@@ -135,3 +135,27 @@ impl Engine for PgStore {
         &self.signal
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+pub(crate) mod tests {
+    use super::PgStore;
+    use crate::StoreOptions;
+    use crate::testing::TempPgDatabase;
+
+    /// A store in a fresh database whose statistics are those of empty tables (`ANALYZE` first),
+    /// filled by `fill` afterwards: how a gateway's tables look to the planner after they grew
+    /// faster than autovacuum. `None` when PostgreSQL is unreachable.
+    pub(crate) async fn grown_past_its_statistics(
+        prefix: &str,
+        fill: &[&'static str],
+    ) -> Option<(TempPgDatabase, PgStore)> {
+        let pg = TempPgDatabase::for_test(prefix).await?;
+        let store = PgStore::connect(pg.url(), StoreOptions::default())
+            .await
+            .expect("open");
+        for sql in std::iter::once("ANALYZE").chain(fill.iter().copied()) {
+            sqlx::query(sql).execute(store.pool()).await.expect(sql);
+        }
+        Some((pg, store))
+    }
+}

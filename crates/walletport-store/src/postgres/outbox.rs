@@ -152,30 +152,24 @@ mod tests {
     use sqlx::Connection as _;
 
     use super::{CANDIDATES, CLAIM_PLANNER};
-    use crate::testing::TempPgDatabase;
-    use crate::{PgStore, Store as _, StoreOptions};
+    use crate::Store as _;
+    use crate::postgres::tests::grown_past_its_statistics;
 
     /// With statistics from an empty outbox and 50,000 items since, the claim's walk is still
     /// the `outbox_due` index with per-customer probes: nothing scans the outbox.
     #[tokio::test]
     async fn the_claim_walks_the_due_index_whatever_the_statistics() {
-        let Some(pg) = TempPgDatabase::for_test("walletport_claim_plan").await else {
-            return;
-        };
-        let store = PgStore::connect(pg.url(), StoreOptions::default())
-            .await
-            .expect("open");
-        let setup = [
-            "ANALYZE",
+        let fill = [
             "INSERT INTO customers (id, phone, created_at, updated_at) \
              SELECT 'c' || g, '+4200' || lpad(g::text, 7, '0'), 0, 0 \
              FROM generate_series(0, 49999) g",
             "INSERT INTO outbox (customer_id, kind, payload, created_at, next_attempt_at) \
              SELECT 'c' || g, 'customer', '{}', g, g FROM generate_series(0, 49999) g",
         ];
-        for sql in setup {
-            sqlx::query(sql).execute(store.pool()).await.expect(sql);
-        }
+        let Some((_pg, store)) = grown_past_its_statistics("walletport_claim_plan", &fill).await
+        else {
+            return;
+        };
         let mut conn = store.pool().acquire().await.expect("connection");
         let mut tx = conn.begin().await.expect("begin");
         sqlx::query(CLAIM_PLANNER)
