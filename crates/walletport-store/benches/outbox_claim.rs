@@ -11,7 +11,8 @@
 //! skipping costs per leased item).
 //!
 //! Then, at the largest N, a vendor outage: the oldest 10% of heads waiting for a retry, then
-//! all of them (the claim finds nothing). Also `outbox_stats` at each N: what a `/metrics` scrape reads.
+//! all of them (the claim finds nothing); then one customer with N items waiting (each claim
+//! takes 50 of them). Also `outbox_stats` at each N: what a `/metrics` scrape reads.
 //!
 //! Why: the outbox worker claims on every flush, and on SQLite the claim runs inside the
 //! `BEGIN IMMEDIATE` write transaction, so whatever it costs every other writer waits for.
@@ -27,7 +28,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion};
-use walletport_core::{Customer, Phone};
+use rust_decimal::Decimal;
+use walletport_core::{Credit, Customer, Phone, TransactionId};
 use walletport_store::{
     ClaimRequest, Failure, MAX_PAGE, MAX_RESYNC_PAGE, OutboxId, Store, WriteOpts,
 };
@@ -169,7 +171,50 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
             assert!(items.is_empty(), "nothing is due");
         });
     });
+    // One customer with N waiting items (a house account credited through a long outage),
+    // everyone else still waiting for a retry.
+    let start = std::time::Instant::now();
+    rt.block_on(credit_one_customer(&store, n));
+    eprintln!(
+        "{name}: one customer with {n} items waiting (filled in {:?})",
+        start.elapsed()
+    );
+    group.bench_with_input(
+        BenchmarkId::new("one customer with N waiting", n),
+        &n,
+        |b, _| {
+            b.to_async(rt).iter(|| claim_and_hand_back(store.as_ref()));
+        },
+    );
     group.finish();
+}
+
+/// Credits one new customer `n` times (each credit queues a balance item).
+async fn credit_one_customer(store: &Arc<dyn Store>, n: usize) {
+    let phone = Phone::parse("+420799000000").expect("phone");
+    let who = store
+        .upsert_customer(&Customer::new(phone), WriteOpts::now().no_echo())
+        .await
+        .expect("customer")
+        .id;
+    let tasks: Vec<_> = (0..FILLERS)
+        .map(|lane| {
+            let (store, who) = (store.clone(), who.clone());
+            tokio::spawn(async move {
+                for k in (lane..n).step_by(FILLERS) {
+                    let tx = TransactionId::new(format!("hot-{k}")).expect("transaction id");
+                    let credit = Credit::new(Decimal::ONE, tx, None).expect("credit");
+                    store
+                        .credit(&who, &credit, WriteOpts::now())
+                        .await
+                        .expect("credit");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("filler");
+    }
 }
 
 /// Fails items as a vendor outage does: retried in an hour.

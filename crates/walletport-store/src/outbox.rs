@@ -257,8 +257,12 @@ pub(crate) struct ClaimRow {
 /// Picks the ids to claim: for each candidate customer in order, all its items (oldest first),
 /// unless one of them is under a live lease or the oldest is not due yet; at most `limit` ids.
 ///
-/// `rows` must hold every outbox row of the candidate customers, read inside the claiming
-/// transaction (and, on PostgreSQL, after locking the customers).
+/// `rows` must hold the oldest `limit` outbox rows (or all) of each candidate customer, read
+/// inside the claiming transaction (and, on PostgreSQL, after locking the customers). That is
+/// enough: the candidate query has already passed over customers with any live lease, so what
+/// this check must catch is a claim that committed since (PostgreSQL, before the customers were
+/// locked), and a claim leases a customer's items from the oldest on; and no more than `limit`
+/// items are taken.
 pub(crate) fn plan_claim(
     candidates: &[String],
     rows: &[ClaimRow],

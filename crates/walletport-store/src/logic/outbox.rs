@@ -59,7 +59,7 @@ pub(crate) async fn claim<D: OutboxSql>(d: &D, req: &ClaimRequest) -> Result<Vec
         return Ok(Vec::new());
     }
     // Read after holding them: everything committed for these customers is in view.
-    let rows = D::claim_rows(&mut tx, &candidates).await?;
+    let rows = D::claim_rows(&mut tx, &candidates, i64::from(req.limit)).await?;
     let ids = plan_claim(&candidates, &rows, now, req.limit as usize);
     if ids.is_empty() {
         D::end_unwritten(tx, OP).await?;

@@ -110,10 +110,13 @@ pub(crate) trait OutboxSql: Runner {
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
 
-    /// Every outbox row of these customers, as the claim plan needs them.
+    /// The oldest `each` outbox rows of each of these customers, as the claim plan needs them:
+    /// a claim takes at most `each` items, so a customer with 100,000 waiting costs it `each`
+    /// rows, not 100,000.
     fn claim_rows(
         conn: &mut Self::Conn,
         customers: &[String],
+        each: i64,
     ) -> impl Future<Output = Result<Vec<ClaimRow>>> + Send;
 
     /// Leases the items `ids`; returns them (in any order).

@@ -34,8 +34,10 @@ const CLAIM_PLANNER: &str = "SELECT set_config('enable_seqscan', 'off', true), \
     set_config('enable_mergejoin', 'off', true)";
 const LOCK_FREE: &str =
     "SELECT id FROM customers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED";
-const CLAIM_ROWS: &str = "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
-    WHERE customer_id = ANY($1) ORDER BY id";
+/// The first `$2` rows of each customer in `$1` (`outbox_customer` range reads).
+const CLAIM_ROWS: &str = "SELECT o.id, o.customer_id, o.next_attempt_at, o.claimed_until \
+    FROM unnest($1::text[]) c (id) CROSS JOIN LATERAL (SELECT id, customer_id, next_attempt_at, \
+    claimed_until FROM outbox WHERE customer_id = c.id ORDER BY id LIMIT $2) o ORDER BY o.id";
 const LEASE: &str = concat!(
     "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id = ANY($3) RETURNING ",
     item_cols!()
@@ -99,8 +101,12 @@ impl OutboxSql for PgPool {
         Ok(ids.into_iter().filter(|c| locked.contains(c)).collect())
     }
 
-    async fn claim_rows(conn: &mut Self::Conn, customers: &[String]) -> Result<Vec<ClaimRow>> {
-        sql!(as ClaimRow, fetch_all(&mut *conn), "outbox.claim", CLAIM_ROWS, [customers])
+    async fn claim_rows(
+        conn: &mut Self::Conn,
+        customers: &[String],
+        each: i64,
+    ) -> Result<Vec<ClaimRow>> {
+        sql!(as ClaimRow, fetch_all(&mut *conn), "outbox.claim", CLAIM_ROWS, [customers, each])
     }
 
     /// One statement (`RETURNING`).

@@ -16,8 +16,10 @@ macro_rules! item_cols {
     };
 }
 
-const CLAIM_ROWS: &str = "SELECT id, customer_id, next_attempt_at, claimed_until FROM outbox \
-    WHERE customer_id IN (SELECT value FROM json_each(?)) ORDER BY id";
+/// The first `?2` rows of each customer in the JSON list `?1` (`outbox_customer` range reads).
+const CLAIM_ROWS: &str = "SELECT o.id, o.customer_id, o.next_attempt_at, o.claimed_until \
+    FROM json_each(?1) c JOIN outbox o ON o.id IN (SELECT p.id FROM outbox p \
+    WHERE p.customer_id = c.value ORDER BY p.id LIMIT ?2) ORDER BY o.id";
 const LEASE: &str = "UPDATE outbox SET claimed_by = ?, claimed_until = ? \
     WHERE id IN (SELECT value FROM json_each(?))";
 const LEASED: &str = concat!(
@@ -81,9 +83,13 @@ impl OutboxSql for Db {
         Ok(ids)
     }
 
-    async fn claim_rows(conn: &mut Self::Conn, customers: &[String]) -> Result<Vec<ClaimRow>> {
+    async fn claim_rows(
+        conn: &mut Self::Conn,
+        customers: &[String],
+        each: i64,
+    ) -> Result<Vec<ClaimRow>> {
         let list = json_list(customers);
-        sql!(as ClaimRow, fetch_all(&mut *conn), "outbox.claim", CLAIM_ROWS, [list])
+        sql!(as ClaimRow, fetch_all(&mut *conn), "outbox.claim", CLAIM_ROWS, [list, each])
     }
 
     /// Two statements: the update, then the read.
