@@ -14,7 +14,8 @@ use crate::outbox::{ClaimRow, OutboxKind, OutboxList, RawOutbox, resync_payload}
 ///
 /// Walks `outbox_due (next_attempt_at, id)` from the earliest due item and keeps an item that
 /// holds no live lease, is its customer's head (no older item, an `outbox_customer` probe) and
-/// whose customer no live lease holds (another probe), up to the limit; those are then ordered by
+/// whose customer no live lease holds (a probe of `outbox_leased`, which holds only leased items),
+/// up to the limit; those are then ordered by
 /// id. Items waiting for a retry are past the end of the walk, so a claim reads the leased and
 /// blocked items ahead of the first free heads, never the backlog: not the whole outbox as the
 /// first `GROUP BY customer_id` did, nor every head backing off in a vendor outage as the walk
@@ -25,7 +26,7 @@ pub(crate) const CANDIDATES: &str = "SELECT w.customer_id FROM (SELECT o.id, o.c
     FROM outbox o WHERE o.next_attempt_at <= $1 AND COALESCE(o.claimed_until, 0) <= $1 \
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.customer_id = o.customer_id AND p.id < o.id) \
     AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.customer_id = o.customer_id \
-    AND COALESCE(l.claimed_until, 0) > $1) \
+    AND l.claimed_until IS NOT NULL AND l.claimed_until > $1) \
     ORDER BY o.next_attempt_at, o.id LIMIT $2) w ORDER BY w.id";
 
 /// One backend's SQL text for the outbox statements both backends run alike.

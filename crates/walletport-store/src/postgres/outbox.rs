@@ -192,7 +192,8 @@ mod tests {
         let plan = plan.join("\n");
         assert!(!plan.contains("Seq Scan"), "{plan}");
         assert!(
-            plan.contains("Index Scan using outbox_due on outbox o"),
+            plan.contains("Index Scan using outbox_due on outbox o")
+                && plan.contains("using outbox_leased on outbox l"),
             "{plan}"
         );
         tx.rollback().await.expect("rollback");

@@ -193,6 +193,7 @@ mod tests {
         assert!(
             p.contains("SEARCH o USING INDEX outbox_due (next_attempt_at<?)")
                 && p.contains("outbox_customer (customer_id=? AND id<?)")
+                && p.contains("SEARCH l USING INDEX outbox_leased (customer_id=?)")
                 && !p.contains("SCAN o"),
             "{p}"
         );
